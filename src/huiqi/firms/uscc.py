@@ -1,0 +1,37 @@
+"""Unified social credit codes (统一社会信用代码, GB 32100-2015), checked with python-stdnum."""
+
+from __future__ import annotations
+
+from stdnum.cn import uscc as _uscc
+from stdnum.exceptions import ValidationError
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+class UsccError(ValueError):
+    """Not a valid unified social credit code; the message says which part is wrong."""
+
+
+def validate_uscc(code: str) -> str:
+    """The code in its compact form, or UsccError naming what is wrong."""
+    if not isinstance(code, str):
+        raise UsccError("unified social credit code must be a string of 18 characters")
+    compact = _uscc.compact(code)
+    try:
+        return str(_uscc.validate(compact))
+    except ValidationError as exc:
+        if len(compact) != 18:
+            reason = f"has {len(compact)} characters, expected 18"
+        elif any(ch not in ALPHABET for ch in compact):
+            bad = next(ch for ch in compact if ch not in ALPHABET)
+            reason = f"contains {bad!r}; allowed are 0-9 and A-Z without I, O, S, V, Z"
+        elif exc.__class__.__name__ == "InvalidChecksum":
+            reason = f"check character should be {_uscc.calc_check_digit(compact[:-1])!r}"
+        else:
+            reason = exc.message
+        raise UsccError(f"{code!r} is not a valid unified social credit code: {reason}") from None
+
+
+def make_uscc(body17: str) -> str:
+    """Complete 17 characters with their check character (for synthetic registers and tests)."""
+    return body17 + str(_uscc.calc_check_digit(body17))
