@@ -108,10 +108,16 @@ def _flat(firm: Firm) -> dict[str, Any]:
     return row
 
 
-def firms_to_tables(firms: Iterable[Firm]) -> dict[str, pa.Table]:
-    """Flatten profiles into the ``firms`` table and the child tables, with the register's exact types."""
+def firms_to_tables(firms: Iterable[Firm], *, years: Iterable[int] | None = None) -> dict[str, pa.Table]:
+    """Flatten profiles into the ``firms`` table and the child tables, with the register's exact types.
+
+    ``years`` fixes the year columns (a register's years); by default, the years the profiles mention.
+    """
     firm_list = list(firms)
-    years = sorted({y for f in firm_list for name in YEAR_MAPS for y in getattr(f, name)})
+    if years is None:
+        years = sorted({y for f in firm_list for name in YEAR_MAPS for y in getattr(f, name)})
+    else:
+        years = sorted(years)
     schema = firm_schema(years)
     rows = [_flat(f) for f in firm_list]
     tables = {
