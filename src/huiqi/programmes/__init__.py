@@ -1,0 +1,1 @@
+"""Bundled programme packs, as data: one folder a city."""

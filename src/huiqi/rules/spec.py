@@ -1,0 +1,126 @@
+"""The programme file format, as pydantic models: what a YAML programme file may say.
+
+This is the file's shape only. Expressions are strings here; ``huiqi.rules.programme`` parses and
+checks them. The JSON Schema published by ``huiqi schema programme`` is generated from these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+ID_PATTERN = r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$"
+NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Text(_Spec):
+    """Text in both languages the system speaks."""
+
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+class Document(_Spec):
+    """A legal basis: the policy document that conditions and parameters cite."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    title: Text
+    number: str = Field(description="document number, e.g. 沪发改规范〔2023〕3号")
+    date: dt.date
+    issuer: Text | None = None
+    url: str | None = None
+    note: str | None = None
+
+
+class Cited(_Spec):
+    """Anything that cites a clause: ``clause`` names it, ``doc`` the document (default: the first)."""
+
+    clause: str = Field(min_length=1, description="the clause, as the document numbers or heads it")
+    doc: str | None = Field(default=None, description="id of a legal_basis document; default the first")
+    note: str | None = None
+
+
+class Period(_Spec):
+    start: dt.date = Field(alias="from")
+    end: dt.date | None = Field(default=None, alias="to")
+
+
+class DatedValue(_Spec):
+    """A parameter's value from a date on, as OpenFisca dates its parameters."""
+
+    start: dt.date = Field(alias="from")
+    value: Any
+    clause: str | None = None
+
+
+class Parameter(Cited):
+    label: Text
+    unit: Literal["yuan", "rate", "count", "m2", "yuan/m2/day", "days", "months", "years", "date", "text",
+                  "flag", "list"]
+    assumption: StrictBool = Field(
+        default=False, description="true where the document leaves the choice open and this file makes it"
+    )
+    values: list[DatedValue] = Field(min_length=1)
+
+
+class Value(Cited):
+    """A named intermediate value: shown in explanations, usable by name in other expressions."""
+
+    label: Text
+    expr: str
+
+
+class Condition(Cited):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    label: Text
+    test: str
+
+
+class Exclusion(Cited):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    label: Text
+    when: str = Field(description="the firm is excluded when this holds")
+
+
+class Amount(Cited):
+    label: Text
+    expr: str
+
+
+class Pool(_Spec):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: Text
+    size: Any = Field(description="yuan, exact")
+
+
+Benefit = Literal["designation", "grant", "rent_subsidy", "voucher", "award"]
+
+
+class ProgrammeSpec(_Spec):
+    """One programme file."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    version: str = Field(min_length=1)
+    name: Text
+    authority: Text
+    legal_basis: list[Document] = Field(min_length=1)
+    effective: Period
+    application_window: Period | None = None
+    benefit: Benefit
+    period: Literal["once", "annual"] = "once"
+    pool: Pool | None = None
+    summary: Text | None = None
+    parameters: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Parameter] = Field(default_factory=dict)
+    values: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Value] = Field(default_factory=dict)
+    conditions: list[Condition] = Field(min_length=1)
+    exclusions: list[Exclusion] = Field(default_factory=list)
+    amount: Amount | None = None

@@ -1,0 +1,112 @@
+"""YAML read with positions: the data plus, for every path in it, the line and column it came from.
+
+Floats never appear: a YAML number with a fraction becomes a Decimal from its text. Duplicate keys
+are errors (PyYAML would silently keep the last).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    line: int  # 1-based
+    column: int  # 1-based
+    style: str | None = None  # the scalar's style: None (plain), "'", '"', "|", ">"
+
+
+class YamlError(ValueError):
+    def __init__(self, message: str, line: int, column: int) -> None:
+        self.message, self.line, self.column = message, line, column
+        super().__init__(f"{line}:{column}: {message}")
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _pos(node: yaml.Node) -> Pos:
+    style = getattr(node, "style", None)
+    return Pos(node.start_mark.line + 1, node.start_mark.column + 1, style)
+
+
+def _scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    tag = node.tag
+    if tag == "tag:yaml.org,2002:float":
+        text = node.value.replace("_", "")
+        try:
+            value = Decimal(text)
+        except ArithmeticError:
+            raise YamlError(f"{node.value!r} is not a decimal number", *_lc(node)) from None
+        if not value.is_finite():
+            raise YamlError(f"{node.value!r} is not a finite number", *_lc(node))
+        return value
+    if tag == "tag:yaml.org,2002:timestamp":
+        value = loader.construct_yaml_timestamp(node)
+        if isinstance(value, dt.datetime):
+            raise YamlError("expected a date (YYYY-MM-DD), got a date and time", *_lc(node))
+        return value
+    return loader.construct_object(node)
+
+
+def _lc(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(loader: _Loader, node: yaml.Node, path: Path, positions: dict[Path, Pos]) -> Any:
+    positions[path] = _pos(node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                raise YamlError("mapping keys must be plain names", *_lc(key_node))
+            if key in out:
+                raise YamlError(f"key {key!r} appears twice in this mapping", *_lc(key_node))
+            out[key] = _build(loader, value_node, (*path, key), positions)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), positions) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
+    return _scalar(loader, node)
+
+
+def load_with_positions(text: str) -> tuple[Any, dict[Path, Pos]]:
+    """Parse one YAML document; raise YamlError (with line and column) on malformed input."""
+    loader = _Loader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise YamlError(f"malformed YAML: {exc.problem or exc.context}", line, col) from None
+        except yaml.YAMLError as exc:
+            raise YamlError(f"malformed YAML: {exc}", 1, 1) from None
+        if root is None:
+            raise YamlError("the file is empty", 1, 1)
+        positions: dict[Path, Pos] = {}
+        try:
+            data = _build(loader, root, (), positions)
+        except yaml.constructor.ConstructorError as exc:
+            mark = exc.problem_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise YamlError(f"cannot read value: {exc.problem}", line, col) from None
+        return data, positions
+    finally:
+        loader.dispose()
+
+
+def nearest(positions: dict[Path, Pos], path: Path) -> Pos:
+    """The position of a path, or of its closest ancestor that has one."""
+    while path not in positions and path:
+        path = path[:-1]
+    return positions.get(path, Pos(1, 1))
