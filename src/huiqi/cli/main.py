@@ -24,6 +24,7 @@ def _main() -> None:
 #: Modules under huiqi.cli that define ``register(app)``. Add a line to add a command group.
 COMMAND_MODULES = [
     "huiqi.cli.rules_commands",
+    "huiqi.cli.register_commands",
 ]
 
 for _name in COMMAND_MODULES:
