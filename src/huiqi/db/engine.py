@@ -1,0 +1,114 @@
+"""Engines and sessions: SQLite made safe for a ledger (WAL, synchronous FULL, BEGIN IMMEDIATE), PostgreSQL
+as is; and the one retry loop for transactions that lose a race to a concurrent writer."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from huiqi.db.errors import TooManyRetries
+
+T = TypeVar("T")
+
+#: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, unique violation (a concurrent
+#: writer inserted the same idempotency key or claim first; the retry sees it and answers properly).
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, open transactions (so they can be IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Take the write lock up front: a read-then-write transaction can never be overtaken by another.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None, *, pool_size: int = 40, echo: bool = False) -> Engine:
+    """An engine for ``url`` (default: settings' database_url); creates the SQLite file's directory."""
+    if url is None:
+        from huiqi.config import get_settings
+
+        url = get_settings().database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, echo=echo, pool_size=pool_size, max_overflow=8, connect_args={"timeout": 30}
+        )
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=8, pool_pre_ping=False)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit, so a CLI can print what it just wrote."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A conflict with a concurrent writer, as opposed to a mistake that would fail again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    if isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text):
+        return True
+    return isinstance(exc, IntegrityError) and "unique constraint failed" in text
+
+
+def run_in_transaction(
+    factory: Callable[[], Session],
+    work: Callable[[Session], T],
+    *,
+    attempts: int = 12,
+    base_delay: float = 0.002,
+    max_delay: float = 0.2,
+) -> T:
+    """Run ``work`` in a fresh session and commit; on a retryable conflict roll back and try again.
+
+    ``work`` must be safe to re-run from the start (services flush and never commit, so a rollback undoes
+    everything). Backoff is exponential with full jitter, bounded by ``attempts``.
+    """
+    last: BaseException | None = None
+    for attempt in range(attempts):
+        session = factory()
+        try:
+            result = work(session)
+            session.commit()
+            return result
+        except DBAPIError as exc:
+            session.rollback()
+            if not is_retryable(exc):
+                raise
+            last = exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        time.sleep(random.uniform(0, min(max_delay, base_delay * (2**attempt))))
+    assert last is not None
+    raise TooManyRetries(attempts, last) from last

@@ -1,0 +1,47 @@
+"""Idempotency keys: the same key and body return the first result; a different body is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from huiqi.ledger.audit import canonical_json
+from huiqi.ledger.errors import IdempotencyConflict
+from huiqi.ledger.models import IdempotencyKey
+
+
+def request_hash(operation: str, body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json({"operation": operation, "body": dict(body)}).encode()).hexdigest()
+
+
+def replay(*, session: Session, key: str, operation: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored result when this exact request was already done, None when the key is new."""
+    stored = session.get(IdempotencyKey, key)
+    if stored is None:
+        return None
+    if stored.operation != operation or stored.request_hash != request_hash(operation, body):
+        raise IdempotencyConflict(key, operation)
+    result: dict[str, Any] = json.loads(stored.result)
+    return result
+
+
+def remember(
+    *, session: Session, key: str, operation: str, body: Mapping[str, Any], result: Mapping[str, Any]
+) -> None:
+    """Store the key in the same transaction as the work: both are written, or neither is.
+
+    Two concurrent requests with one key both miss ``replay``; the primary key lets one of them commit
+    and turns the other into a unique violation, which the retry loop re-runs into a replay.
+    """
+    session.add(
+        IdempotencyKey(
+            key=key,
+            operation=operation,
+            request_hash=request_hash(operation, body),
+            result=canonical_json(dict(result)),
+        )
+    )

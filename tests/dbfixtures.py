@@ -1,0 +1,134 @@
+"""Database fixtures shared by the db, ledger and applications tests: every test runs on SQLite (a temp
+file, migrated) and on PostgreSQL (a database made for this test session, migrated, dropped at the end)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from huiqi.db import make_engine, make_session_factory
+from huiqi.db.base import load_all_models
+from huiqi.db.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("HUIQI_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Db:
+    name: str
+    url: str
+    engine: Engine
+    factory: sessionmaker[Session]
+
+    def session(self) -> Session:
+        return self.factory()
+
+
+def pg_unavailable(reason: str) -> None:
+    message = f"PostgreSQL at {PG_ADMIN_URL} is not reachable ({reason})"
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI must run the PostgreSQL tests")
+    pytest.skip(message + "; set CI=1 to make this a failure")
+
+
+def create_pg_database(prefix: str) -> tuple[str, str]:
+    """A fresh database with a unique name; returns (name, url)."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return name, sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    try:
+        name, url = create_pg_database("huiqi_test")
+    except sa.exc.OperationalError as exc:
+        pg_unavailable(str(exc).splitlines()[0])
+        raise  # unreachable: skip/fail raise
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+def _truncate_pg(engine: Engine) -> None:
+    tables = [t.name for t in load_all_models().sorted_tables]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+        conn.exec_driver_sql("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Db]:
+    url = f"sqlite:///{tmp_path / 'huiqi.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield Db("sqlite", url, engine, make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[Db]:
+    engine = make_engine(pg_url)
+    _truncate_pg(engine)
+    try:
+        yield Db("postgresql", pg_url, engine, make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> Db:
+    """The same test on both backends."""
+    fixture = "sqlite_db" if request.param == "sqlite" else "pg_db"
+    result: Db = request.getfixturevalue(fixture)
+    return result
+
+
+FIRM_A = "91310115MA1K3BTP2B"
+FIRM_B = "91110000600037341L"
+
+
+def make_pool(db: Db, pool_id: str = "pool", size: str = "1000.00", cap: str | None = None) -> None:
+    import datetime as dt
+
+    from huiqi.ledger import service
+
+    with db.session() as s:
+        service.create_pool(
+            session=s,
+            pool_id=pool_id,
+            name=pool_id,
+            size=size,
+            period_start=dt.date(2025, 1, 1),
+            period_end=dt.date(2025, 12, 31),
+            per_firm_cap=cap,
+            actor="test",
+            idempotency_key=f"pool:{pool_id}",
+        )
+        s.commit()
