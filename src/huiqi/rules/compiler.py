@@ -1,0 +1,426 @@
+"""The vectorised compiler: programmes -> one Ibis expression over the register's tables.
+
+Nothing here is DuckDB's: the same expression runs on PostgreSQL and Spark. Semantics follow
+``evaluator.py`` exactly (see its docstring); in particular every decimal carries a static scale that
+the compiler tracks and casts to, so each backend computes what the scalar evaluator computes:
+sums keep the larger scale, products add scales and round half-up to ``PRODUCT_SCALE`` places past it.
+
+Constant sub-expressions (parameters, dates, numbers) are folded by the scalar evaluator itself, so a
+constant means the same thing in both evaluators by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt_
+import ibis.expr.types as ir
+
+from huiqi.rules import ast
+from huiqi.rules.errors import EvaluationError
+from huiqi.rules.evaluator import PRODUCT_SCALE, Duration, Engine, _ProgrammeRun
+from huiqi.rules.programme import Expression, Programme
+from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type, firm_records
+
+MONEY_SCALE = 2
+WIDTH = 38
+
+
+def dec(scale: int) -> dt_.Decimal:
+    return dt_.Decimal(WIDTH, scale)
+
+
+@dataclass
+class Col:
+    """A compiled value: the Ibis expression and, for numbers, its decimal scale."""
+
+    expr: ir.Value
+    scale: int | None = None
+
+
+def _decimal_scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def literal(value: Any, t: Type) -> Col:
+    if t == NUM:
+        if value is None:
+            return Col(ibis.null().cast(dec(MONEY_SCALE)), MONEY_SCALE)
+        scale = _decimal_scale(value)
+        return Col(ibis.literal(value, type=dec(scale)), scale)
+    if t == BOOL:
+        return Col(ibis.literal(value, type="boolean") if value is not None else ibis.null().cast("boolean"))
+    if t == DATE:
+        return Col(ibis.literal(value, type="date") if value is not None else ibis.null().cast("date"))
+    if t == STR:
+        return Col(ibis.literal(value, type="string") if value is not None else ibis.null().cast("string"))
+    if t.kind is Kind.LIST:
+        return Col(ibis.literal(None), None)  # lists are only used by 'in', handled there
+    raise EvaluationError(f"cannot make a literal of {t}")  # pragma: no cover
+
+
+def rescale(c: Col, scale: int) -> ir.Value:
+    return c.expr if c.scale == scale else c.expr.cast(dec(scale))
+
+
+@dataclass
+class _Aggregate:
+    node: ast.Comprehension
+    programme: Programme
+    column: str
+    scale: int | None = None
+
+
+@dataclass
+class CompiledPack:
+    """The compiled result table (one row a firm, two columns a programme) and how to read it."""
+
+    table: ir.Table
+    programmes: list[str]
+    columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # pid -> (eligible, amount, unmet)
+
+
+class _Compiler:
+    def __init__(self, programmes: Mapping[str, Programme], on: dt.date, tables: Mapping[str, ir.Table]) -> None:
+        self.programmes = programmes
+        self.on = on
+        self.tables = tables
+        self.records = firm_records()
+        self.engine = Engine(programmes, None, on)  # type: ignore[arg-type] - constants never read the firm
+        self.runs: dict[str, _ProgrammeRun] = {}
+        self.aggregates: dict[ast.Comprehension, _Aggregate] = {}
+        self.base: ir.Table = tables["firms"]
+        self.firm_columns = set(self.base.columns)
+        self.eligible_cache: dict[str, ir.BooleanValue] = {}
+        self.amount_cache: dict[str, Col] = {}
+        self.value_cache: dict[tuple[str, str], Col] = {}
+        self.local: tuple[str, ir.Table] | None = None
+        self.programme: Programme | None = None
+
+    # -- constants ------------------------------------------------------------------------------------
+    def fold(self, programme: Programme, node: ast.Node) -> Any:
+        run = self.runs.get(programme.id)
+        if run is None:
+            run = self.runs[programme.id] = _ProgrammeRun(self.engine, programme)
+        return run.ev(node)
+
+    # -- aggregates: one group-by per child table, joined once --------------------------------------
+    def collect_aggregates(self) -> None:
+        for programme in self.programmes.values():
+            for e in programme.expressions():
+                for node in ast.walk(e.node):
+                    if isinstance(node, ast.Comprehension) and node not in self.aggregates:
+                        self.aggregates[node] = _Aggregate(node, programme, f"_agg{len(self.aggregates)}")
+        by_table: dict[str, list[_Aggregate]] = {}
+        for agg in self.aggregates.values():
+            by_table.setdefault(agg.node.collection.name, []).append(agg)  # type: ignore[attr-defined]
+        for table_name, aggs in by_table.items():
+            child = self.tables[table_name]
+            metrics = {}
+            for agg in aggs:
+                self.programme = agg.programme
+                self.local = (agg.node.var, child)
+                try:
+                    metrics[agg.column] = self.aggregate_metric(agg, child)
+                finally:
+                    self.local = None
+            grouped = child.group_by("uscc").aggregate(**metrics)
+            self.base = self.base.left_join(grouped, "uscc").drop("uscc_right")
+
+    def aggregate_metric(self, agg: _Aggregate, child: ir.Table) -> ir.Value:
+        node = agg.node
+        where = None
+        if node.cond is not None:
+            where = self.compile(node.cond).expr.fill_null(False)
+        if node.func == "count":
+            agg.scale = 0
+            return child.uscc.count(where=where)
+        el = self.compile(node.element)
+        agg.scale = el.scale
+        expr = el.expr
+        if node.func == "sum":
+            return expr.sum(where=where)
+        if node.func == "any":
+            return expr.any(where=where)
+        if node.func == "all":
+            return expr.all(where=where)
+        if node.func == "min":
+            return expr.min(where=where)
+        return expr.max(where=where)
+
+    def aggregate_column(self, node: ast.Comprehension) -> Col:
+        agg = self.aggregates[node]
+        col = self.base[agg.column]
+        if node.func == "count":
+            return Col(col.fill_null(0).cast(dec(0)), 0)
+        if node.func == "sum":
+            assert agg.scale is not None
+            return Col(col.cast(dec(agg.scale)).fill_null(ibis.literal(Decimal(0), type=dec(agg.scale))), agg.scale)
+        if node.func == "any":
+            return Col(col.fill_null(False))
+        if node.func == "all":
+            return Col(col.fill_null(True))
+        return Col(col.cast(dec(agg.scale)) if agg.scale is not None else col, agg.scale)
+
+    # -- expressions ----------------------------------------------------------------------------------
+    def compile_expr(self, programme: Programme, expr: Expression) -> Col:
+        self.programme = programme
+        return self.compile(expr.node, expr)
+
+    def compile(self, node: ast.Node, expr: Expression | None = None) -> Col:  # noqa: C901
+        programme = self.programme
+        assert programme is not None
+        checked = self._checked(node)
+        t = checked.types[node]
+        if node not in checked.firm_dependent and t.kind is not Kind.LIST:
+            return literal(self.fold(programme, node), t)
+        match node:
+            case ast.Name(id=name):
+                if name in programme.values:
+                    return self.value(programme, name)
+                raise EvaluationError(f"cannot compile name {name}")  # pragma: no cover
+            case ast.Attr() | ast.Index():
+                return self.read(node, t)
+            case ast.Neg(operand=o):
+                c = self.compile(o)
+                return Col((-c.expr).cast(dec(c.scale or 0)), c.scale)
+            case ast.Not(operand=o):
+                return Col(~self.compile(o).expr)
+            case ast.BoolOp(op=op, values=vs):
+                cols = [self.compile(v).expr for v in vs]
+                out = cols[0]
+                for c in cols[1:]:
+                    out = (out & c) if op == "and" else (out | c)
+                return Col(out)
+            case ast.BinOp(op=op, left=a, right=b):
+                return self.binop(op, a, b)
+            case ast.Compare(op=op, left=a, right=b):
+                return self.compare(op, a, b)
+            case ast.IfExp(cond=c, then=th, orelse=el):
+                cond = self.compile(c).expr
+                x, y = self.compile(th), self.compile(el)
+                if t == NUM:
+                    s = max(x.scale or 0, y.scale or 0)
+                    return Col(ibis.ifelse(cond, rescale(x, s), rescale(y, s)), s)
+                return Col(ibis.ifelse(cond, x.expr, y.expr))
+            case ast.Call(func=func, args=args):
+                return self.call(func, args, t)
+            case ast.Comprehension():
+                return self.aggregate_column(node)
+        raise EvaluationError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+
+    def _checked(self, node: ast.Node) -> Any:
+        assert self.programme is not None
+        for e in self.programme.expressions():
+            if node in e.checked.types:
+                return e.checked
+        raise EvaluationError("node outside the programme")  # pragma: no cover
+
+    def value(self, programme: Programme, name: str) -> Col:
+        key = (programme.id, name)
+        if key not in self.value_cache:
+            saved = self.programme
+            self.value_cache[key] = self.compile_expr(programme, programme.values[name])
+            self.programme = saved
+        return self.value_cache[key]
+
+    def read(self, node: ast.Node, t: Type) -> Col:
+        """A field of the firm (a column of the firms table) or of the loop item (of the child table)."""
+        year = None
+        if isinstance(node, ast.Index):
+            year_value = self.fold(self.programme, node.index)  # type: ignore[arg-type]
+            year = int(year_value) if year_value is not None and year_value == int(year_value) else None
+            node = node.obj
+        parts: list[str] = []
+        while isinstance(node, ast.Attr):
+            parts.append(node.name)
+            node = node.obj
+        parts.reverse()
+        assert isinstance(node, ast.Name)
+        if self.local is not None and node.id == self.local[0]:
+            table = self.local[1]
+            column = parts[0]
+        else:
+            table = self.base
+            record = self.records["firm"]
+            column = ""
+            for p in parts:
+                f = record.fields[p]
+                column = f.column
+                if f.type.kind is Kind.RECORD and f.type.record:
+                    record = self.records[f.type.record]
+        if year is not None:
+            column = f"{column}_{year}"
+            if column not in table.columns:
+                return literal(None, NUM)
+        elif isinstance(node, ast.Name) and t.kind is Kind.YEARMAP:  # pragma: no cover
+            raise EvaluationError("a year map must be indexed")
+        col = table[column]
+        if t == NUM:
+            if col.type().is_integer():
+                return Col(col.cast(dec(0)), 0)
+            scale = col.type().scale if col.type().is_decimal() else MONEY_SCALE
+            return Col(col.cast(dec(scale)), scale)
+        return Col(col)
+
+    def binop(self, op: str, a: ast.Node, b: ast.Node) -> Col:
+        x, y = self.compile(a), self.compile(b)
+        if x.scale is None or y.scale is None:  # a date shifted by a duration
+            date, dur_node = (y, a) if self._is_duration(a) else (x, b)
+            duration = self.fold(self.programme, dur_node)  # type: ignore[arg-type]
+            assert isinstance(duration, Duration)
+            sign = -1 if op == "-" else 1
+            out = date.expr
+            if duration.years or duration.months:
+                out = out + ibis.interval(months=sign * (duration.years * 12 + duration.months))
+            if duration.days:
+                out = out + ibis.interval(days=sign * duration.days)
+            return Col(out.cast("date"))
+        if op == "*":
+            s = x.scale + y.scale
+            product = x.expr * y.expr
+            if s > PRODUCT_SCALE:
+                return Col(product.cast(dec(s)).round(PRODUCT_SCALE).cast(dec(PRODUCT_SCALE)), PRODUCT_SCALE)
+            return Col(product.cast(dec(s)), s)
+        s = max(x.scale, y.scale)
+        out = rescale(x, s) + rescale(y, s) if op == "+" else rescale(x, s) - rescale(y, s)
+        return Col(out.cast(dec(s)), s)
+
+    def _is_duration(self, node: ast.Node) -> bool:
+        return self._checked(node).types[node].kind is Kind.DUR
+
+    def compare(self, op: str, a: ast.Node, b: ast.Node) -> Col:
+        x = self.compile(a)
+        if op in ("in", "not in"):
+            values = self.fold(self.programme, b)  # type: ignore[arg-type]
+            result = x.expr.isin(list(values))
+            return Col(result if op == "in" else ~result)
+        y = self.compile(b)
+        if x.scale is not None and y.scale is not None:
+            s = max(x.scale, y.scale)
+            left, right = rescale(x, s), rescale(y, s)
+        else:
+            left, right = x.expr, y.expr
+        ops = {"<": left.__lt__, "<=": left.__le__, ">": left.__gt__, ">=": left.__ge__,
+               "==": left.__eq__, "!=": left.__ne__}
+        return Col(ops[op](right))
+
+    def call(self, func: str, args: tuple[ast.Node, ...], t: Type) -> Col:
+        if func == "eligible":
+            return Col(self.eligible(args[0].value))  # type: ignore[attr-defined]
+        if func == "amount":
+            return self.amount(args[0].value)  # type: ignore[attr-defined]
+        cols = [self.compile(a) for a in args]
+        if func == "default":
+            x, y = cols
+            if t == NUM:
+                s = max(x.scale or 0, y.scale or 0)
+                return Col(ibis.coalesce(rescale(x, s), rescale(y, s)), s)
+            return Col(ibis.coalesce(x.expr, y.expr))
+        if func == "is_known":
+            return Col(cols[0].expr.notnull())
+        if func == "year":
+            return Col(cols[0].expr.year().cast(dec(0)), 0)
+        if func in ("min", "max", "clamp"):
+            if func == "clamp":
+                inner = self._extreme("max", cols[:2], t)
+                return self._extreme("min", [inner, cols[2]], t)
+            return self._extreme(func, cols, t)
+        raise EvaluationError(f"cannot compile {func}()")  # pragma: no cover
+
+    def _extreme(self, func: str, cols: list[Col], t: Type) -> Col:
+        """min/max that is unknown when any argument is (unlike SQL's LEAST/GREATEST, which skip NULLs)."""
+        scale = max(c.scale or 0 for c in cols) if t == NUM else None
+        exprs = [rescale(c, scale) if scale is not None else c.expr for c in cols]
+        any_null = exprs[0].isnull()
+        for e in exprs[1:]:
+            any_null = any_null | e.isnull()
+        pick = ibis.least(*exprs) if func == "min" else ibis.greatest(*exprs)
+        typ = dec(scale) if scale is not None else exprs[0].type()
+        return Col(ibis.ifelse(any_null, ibis.null().cast(typ), pick), scale)
+
+    # -- programmes -----------------------------------------------------------------------------------
+    def condition_columns(self, programme: Programme) -> tuple[list[tuple[str, ir.BooleanValue]], list[tuple[str, ir.BooleanValue]]]:
+        saved = self.programme
+        conds = [(cid, self.compile_expr(programme, e).expr.fill_null(False)) for cid, e in programme.conditions.items()]
+        excls = [(xid, self.compile_expr(programme, e).expr.fill_null(False)) for xid, e in programme.exclusions.items()]
+        self.programme = saved
+        return conds, excls
+
+    def in_force(self, programme: Programme) -> bool:
+        eff = programme.spec.effective
+        return eff.start <= self.on and (eff.end is None or self.on <= eff.end)
+
+    def eligible(self, pid: str) -> ir.BooleanValue:
+        if pid not in self.eligible_cache:
+            programme = self.programmes[pid]
+            conds, excls = self.condition_columns(programme)
+            out: ir.BooleanValue = ibis.literal(self.in_force(programme))
+            for _, c in conds:
+                out = out & c
+            for _, x in excls:
+                out = out & ~x
+            self.eligible_cache[pid] = out
+        return self.eligible_cache[pid]
+
+    def amount(self, pid: str) -> Col:
+        if pid not in self.amount_cache:
+            programme = self.programmes[pid]
+            zero = ibis.literal(Decimal("0.00"), type=dec(MONEY_SCALE))
+            if programme.amount is None:
+                self.amount_cache[pid] = Col(zero, MONEY_SCALE)
+            else:
+                saved = self.programme
+                raw = self.compile_expr(programme, programme.amount)
+                self.programme = saved
+                rounded = raw.expr.round(MONEY_SCALE).cast(dec(MONEY_SCALE)) if (raw.scale or 0) > MONEY_SCALE \
+                    else rescale(raw, MONEY_SCALE)
+                value = ibis.ifelse(self.eligible(pid), rounded.fill_null(zero), zero)
+                self.amount_cache[pid] = Col(value, MONEY_SCALE)
+        return self.amount_cache[pid]
+
+    def unmet(self, programme: Programme) -> ir.StringValue:
+        conds, excls = self.condition_columns(programme)
+        parts: list[ir.StringValue] = []
+        if not self.in_force(programme):
+            parts.append(ibis.literal(",in-force"))
+        parts += [ibis.ifelse(c, "", f",{cid}") for cid, c in conds]
+        parts += [ibis.ifelse(x, f",{xid}", "") for xid, x in excls]
+        if not parts:
+            return ibis.literal("")
+        out = parts[0]
+        for p in parts[1:]:
+            out = out.concat(p)
+        return out.substr(1)
+
+
+def compile_pack(
+    programmes: Mapping[str, Programme],
+    tables: Mapping[str, ir.Table],
+    on: dt.date,
+    ids: list[str] | None = None,
+    *,
+    with_unmet: bool = True,
+) -> CompiledPack:
+    """One Ibis table: ``uscc`` and, per programme, ``<n>_eligible``, ``<n>_amount`` (and ``<n>_unmet``)."""
+    compiler = _Compiler(programmes, on, tables)
+    compiler.collect_aggregates()
+    chosen = ids if ids is not None else sorted(programmes)
+    columns: dict[str, ir.Value] = {"uscc": compiler.base.uscc}
+    names: dict[str, tuple[str, str, str]] = {}
+    for i, pid in enumerate(chosen):
+        programme = programmes[pid]
+        e, a, u = f"p{i}_eligible", f"p{i}_amount", f"p{i}_unmet"
+        columns[e] = compiler.eligible(pid)
+        columns[a] = compiler.amount(pid).expr
+        if with_unmet:
+            columns[u] = compiler.unmet(programme)
+        names[pid] = (e, a, u)
+    return CompiledPack(compiler.base.select(**columns), chosen, names)

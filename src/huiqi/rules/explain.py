@@ -1,0 +1,340 @@
+"""Explanations: for each condition, whether it held, the values it read, its clause, and the gap.
+
+Built from the evaluator's trace after the fact, so evaluation stays cheap when nobody asks why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from huiqi.money import format_yuan
+from huiqi.rules import ast
+from huiqi.rules.evaluator import Duration, Result, Trace
+from huiqi.rules.labels import OPS, UNITS_ZH, WORDS, field_label
+from huiqi.rules.programme import Expression, Programme
+
+
+@dataclass(frozen=True)
+class Read:
+    """A value an expression read: a firm field, a parameter, a named value, another programme, an aggregate."""
+
+    kind: str
+    name: str
+    label: str
+    value: Any
+    unit: str
+    clause: str | None = None
+    assumption: bool = False
+
+    def to_json(self, lang: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "label": self.label,
+                               "value": json_value(self.value), "text": fmt(self.value, self.unit, lang)}
+        if self.clause:
+            out["clause"] = self.clause
+        if self.assumption:
+            out["assumption"] = True
+        return out
+
+
+def json_value(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, tuple | list):
+        return [json_value(x) for x in v]
+    if isinstance(v, Duration):
+        return {"years": v.years, "months": v.months, "days": v.days}
+    return v
+
+
+def fmt(v: Any, unit: str, lang: str) -> str:
+    """A value as a person reads it: grouped yuan, percentages for rates, dates, yes/no."""
+    w = WORDS[lang]
+    if v is None:
+        return "—" if lang == "zh" else "not given"
+    if isinstance(v, bool):
+        return w["yes"] if v else w["no"]
+    if isinstance(v, Decimal):
+        if unit == "yuan":
+            return format_yuan(v, lang=lang)
+        if unit == "rate":
+            pct = (v * 100).normalize()
+            return f"{pct:f}%"
+        if unit == "year":
+            return f"{v.normalize():f}"
+        text = f"{v.normalize():,f}" if abs(v) >= 1000 else f"{v.normalize():f}"
+        suffix = UNITS_ZH.get(unit, unit) if lang == "zh" else ("" if unit in ("count", "") else f" {unit}")
+        return f"{text}{suffix}" if lang != "zh" else f"{text}{suffix}"
+    if isinstance(v, tuple | list):
+        return ", ".join(fmt(x, "text", lang) for x in v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+class _Explainer:
+    def __init__(self, result: Result, lang: str) -> None:
+        self.result = result
+        self.programme: Programme = result.programme
+        self.lang = lang
+        self.w = WORDS[lang]
+
+    # -- describing nodes -------------------------------------------------------------------------
+    def firm_path(self, node: ast.Node) -> tuple[str, int | None] | None:
+        """``paid_in_capital`` / ``ip.invention_patents`` / (``sales``, 2023) for a read of the firm."""
+        year = None
+        if isinstance(node, ast.Index):
+            idx = self.trace_value(node.index)
+            year = int(idx) if isinstance(idx, Decimal) else None
+            node = node.obj
+        parts: list[str] = []
+        while isinstance(node, ast.Attr):
+            parts.append(node.name)
+            node = node.obj
+        if isinstance(node, ast.Name) and node.id == "firm" and parts:
+            return ".".join(reversed(parts)), year
+        return None
+
+    def describe(self, node: ast.Node, expr: Expression) -> tuple[str, str]:
+        """(label, unit) of a node."""
+        fp = self.firm_path(node)
+        if fp is not None:
+            return field_label(fp[0], self.lang, fp[1])
+        if isinstance(node, ast.Name):
+            spec = self.programme.spec
+            if node.id in spec.parameters:
+                p = spec.parameters[node.id]
+                return p.label.get(self.lang), p.unit
+            if node.id in spec.values:
+                return spec.values[node.id].label.get(self.lang), self.value_unit(node.id)
+        return expr.source(node), self.guess_unit(node, expr)
+
+    def value_unit(self, name: str) -> str:
+        expr = self.programme.values[name]
+        return self.guess_unit(expr.node, expr)
+
+    def guess_unit(self, node: ast.Node, expr: Expression) -> str:
+        """A product or sum of money is money: find a yuan read inside; ``year(...)`` gives a year."""
+        if any(isinstance(n, ast.Call) and n.func == "year" for n in ast.walk(node)):
+            return "year"
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Comprehension):
+                col = inner.collection
+                if isinstance(col, ast.Attr) and col.name in ("contracts", "incentives") and inner.func == "sum":
+                    return "yuan"
+            fp = self.firm_path(inner)
+            if fp and field_label(fp[0], "en")[1] == "yuan":
+                return "yuan"
+            if isinstance(inner, ast.Name) and inner.id in self.programme.spec.parameters:
+                if self.programme.spec.parameters[inner.id].unit == "yuan":
+                    return "yuan"
+        return ""
+
+    # -- traces -------------------------------------------------------------------------------------
+    _trace: Trace | None = None
+
+    def trace_value(self, node: ast.Node) -> Any:
+        return self._trace.values.get(node) if self._trace else None
+
+    def reads(self, trace: Trace) -> list[Read]:
+        self._trace = trace
+        expr = trace.expression
+        out: list[Read] = []
+        seen: set[str] = set()
+
+        def visit(node: ast.Node) -> None:
+            if isinstance(node, ast.Comprehension):
+                key = expr.source(node)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Read("aggregate", key, key, trace.values.get(node), self.guess_unit(node, expr)))
+                return
+            fp = self.firm_path(node)
+            if fp is not None:
+                label, unit = field_label(fp[0], self.lang, fp[1])
+                key = f"firm.{fp[0]}" + (f"[{fp[1]}]" if fp[1] is not None else "")
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Read("field", key, label, trace.values.get(node), unit))
+                if isinstance(node, ast.Index):
+                    visit(node.index)
+                return
+            if isinstance(node, ast.Name) and node.id not in seen:
+                spec = self.programme.spec
+                if node.id in spec.parameters:
+                    seen.add(node.id)
+                    p = spec.parameters[node.id]
+                    value, i = self.programme.params[node.id].at(self.result.on)
+                    clause = self.programme.params[node.id].clauses[i] or p.clause
+                    out.append(Read("parameter", node.id, p.label.get(self.lang), value, p.unit,
+                                    self.programme.cite(clause, p.doc), p.assumption))
+                elif node.id in spec.values:
+                    seen.add(node.id)
+                    v = spec.values[node.id]
+                    out.append(Read("value", node.id, v.label.get(self.lang), trace.values.get(node),
+                                    self.value_unit(node.id), self.programme.cite(v.clause, v.doc)))
+            if isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
+                pid = node.args[0].value  # type: ignore[attr-defined]
+                ref = self.result.programme_refs.get(pid)
+                label = ref.programme.spec.name.get(self.lang) if ref else pid
+                out.append(Read("programme", f"{node.func}({pid})", label, trace.values.get(node),
+                                "yuan" if node.func == "amount" else "flag"))
+                return
+            for child in ast.children(node):
+                visit(child)
+
+        visit(expr.node)
+        self._trace = None
+        return out
+
+    # -- gaps ---------------------------------------------------------------------------------------
+    def gap(self, trace: Trace) -> list[str]:
+        self._trace = trace
+        try:
+            return self._gap(trace.expression.node, trace.expression)
+        finally:
+            self._trace = None
+
+    def _gap(self, node: ast.Node, expr: Expression) -> list[str]:
+        value = self.trace_value(node)
+        if value is True:
+            return []
+        w = self.w
+        if value is None and not isinstance(node, ast.BoolOp):
+            missing = [r.label for r in self._missing(node, expr)]
+            if missing:
+                return [f"{m} {w['not_known']}" for m in missing]
+        if isinstance(node, ast.BoolOp):
+            parts = [self._gap(v, expr) for v in node.values]
+            if node.op == "and":
+                return [g for p in parts for g in p]
+            alternatives = ["; ".join(p) for p in parts if p]
+            if len(alternatives) > 1:
+                return [f"{w['either']}: " + f" {w['or']}: ".join(alternatives)]
+            return alternatives
+        if isinstance(node, ast.Compare):
+            return [self._compare_gap(node, expr)]
+        if isinstance(node, ast.Not):
+            return [f"{w['must_not']}: {expr.source(node.operand)}"]
+        if isinstance(node, ast.Call) and node.func == "eligible":
+            pid = node.args[0].value  # type: ignore[attr-defined]
+            ref = self.result.programme_refs.get(pid)
+            if ref is not None:
+                unmet = ", ".join(ref.unmet)
+                return [f"{ref.programme.spec.name.get(self.lang)}: {w['fails']} ({unmet})"]
+        label, _ = self.describe(node, expr)
+        if value is False and (self.firm_path(node) is not None or isinstance(node, ast.Name)):
+            return [f"{label} = {w['no']}; {w['needs']} {w['yes']}" if self.lang == "en"
+                    else f"{label} = {w['no']}；{w['needs']}{w['yes']}"]
+        return [f"{expr.source(node)}: {w['does_not_hold']}"]
+
+    def _missing(self, node: ast.Node, expr: Expression) -> list[Read]:
+        return [r for r in self.reads_of(node, expr) if r.value is None]
+
+    def reads_of(self, node: ast.Node, expr: Expression) -> list[Read]:
+        saved = self._trace
+        assert saved is not None
+        sub = Trace(Expression(expr.text, node, expr.type, expr.checked, expr.path), saved.values)
+        out = self.reads(sub)
+        self._trace = saved
+        return out
+
+    def _compare_gap(self, node: ast.Compare, expr: Expression) -> str:
+        left, right = node.left, node.right
+        op = node.op
+        dep = expr.checked.firm_dependent
+        if left not in dep and right in dep and op in (">", ">=", "<", "<="):
+            flip = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+            left, right, op = right, left, flip[op]
+        llabel, lunit = self.describe(left, expr)
+        rlabel, runit = self.describe(right, expr)
+        unit = lunit or runit
+        lval = fmt(self.trace_value(left), unit, self.lang)
+        rval = fmt(self.trace_value(right), runit or unit, self.lang)
+        phrase = OPS[self.lang][op]
+        if self.lang == "zh":
+            return f"{llabel} {lval}；{self.w['needs']}{phrase} {rval}"
+        return f"{llabel} {lval}; {self.w['needs']} {phrase} {rval}"
+
+
+def explain(result: Result, lang: str = "en") -> dict[str, Any]:
+    """The whole explanation of one programme's result, as JSON-ready data."""
+    ex = _Explainer(result, lang)
+    p = result.programme
+    spec = p.spec
+    checks = []
+    labels = {c.id: c for c in spec.conditions} | {x.id: x for x in spec.exclusions}
+    for o in result.outcomes:
+        c = labels[o.id]
+        met = o.holds is True if o.kind == "condition" else o.holds is not True
+        entry: dict[str, Any] = {
+            "id": o.id,
+            "kind": o.kind,
+            "label": c.label.get(lang),
+            "clause": p.cite(c.clause, c.doc),
+            "holds": o.holds,
+            "met": met,
+            "reads": [r.to_json(lang) for r in ex.reads(o.trace)],
+        }
+        if not met:
+            entry["gap"] = ex.gap(o.trace) if o.kind == "condition" else []
+        checks.append(entry)
+    out: dict[str, Any] = {
+        "programme": p.id,
+        "version": p.version,
+        "digest": p.digest[:12],
+        "name": spec.name.get(lang),
+        "document": f"{p.document(None).title.get(lang)} ({p.document(None).number})",
+        "date": result.on.isoformat(),
+        "in_force": result.in_force,
+        "eligible": result.eligible,
+        "amount": str(result.amount),
+        "period": spec.period,
+        "checks": checks,
+    }
+    if not result.in_force:
+        eff = spec.effective
+        out["in_force_detail"] = f"{eff.start} – {eff.end or '…'}"
+    if result.amount_trace is not None and spec.amount is not None:
+        out["amount_detail"] = {
+            "label": spec.amount.label.get(lang),
+            "formula": spec.amount.expr.strip(),
+            "clause": p.cite(spec.amount.clause, spec.amount.doc),
+            "value": json_value(result.amount_trace.result),
+            "reads": [r.to_json(lang) for r in ex.reads(result.amount_trace)],
+        }
+    return out
+
+
+def render_text(result: Result, lang: str = "en") -> str:
+    """A plain-text explanation, for the terminal."""
+    data = explain(result, lang)
+    w = WORDS[lang]
+    verdict = w["eligible"] if data["eligible"] else w["not_eligible"]
+    amount = format_yuan(result.amount, lang=lang)
+    per = f" {w['per_year']}" if data["period"] == "annual" and result.programme.spec.benefit != "designation" else ""
+    lines = [
+        f"{data['programme']} ({w['version']} {data['version']}, {data['digest']}) — {data['name']}",
+        f"  {verdict}; {w['amount']} {amount}{per}; {w['as_of']} {data['date']}",
+        f"  {data['document']}",
+    ]
+    if not data["in_force"]:
+        lines.append(f"  ✗ {w['not_in_force']} ({data['in_force_detail']})")
+    for c in data["checks"]:
+        mark = "✓" if c["met"] else ("?" if c["holds"] is None else "✗")
+        tag = "" if c["kind"] == "condition" else f" [{w['excluded'] if not c['met'] else w['not_excluded']}]"
+        lines.append(f"  {mark} {c['label']}{tag}  〔{c['clause']}〕")
+        shown = [r for r in c["reads"] if r["kind"] != "parameter"] + [r for r in c["reads"] if r["kind"] == "parameter"]
+        for r in shown[:8]:
+            flag = f" ({w['assumption']})" if r.get("assumption") else ""
+            lines.append(f"      {r['label']} = {r['text']}{flag}")
+        for g in c.get("gap", []):
+            lines.append(f"      → {w['gap']}: {g}")
+    if "amount_detail" in data and result.eligible:
+        d = data["amount_detail"]
+        lines.append(f"  = {d['label']}: {amount}  〔{d['clause']}〕")
+    return "\n".join(lines)
