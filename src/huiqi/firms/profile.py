@@ -8,10 +8,20 @@ counts are integers. Every field is documented because programme files name them
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from huiqi.firms.types import Decimal2, Yuan
 from huiqi.firms.uscc import UsccError, validate_uscc
@@ -93,7 +103,9 @@ class Incentive(_Strict):
     date: dt.date
 
 
-ContractKind = Literal["compute_rental", "compute_purchase", "compute_selfbuild", "model_use", "corpus_purchase"]
+ContractKind = Literal[
+    "compute_rental", "compute_purchase", "compute_selfbuild", "model_use", "corpus_purchase"
+]
 
 
 class Contract(_Strict):
@@ -106,9 +118,9 @@ class Contract(_Strict):
     value: Yuan = Field(ge=0)
     signed: dt.date
     term_months: Count = 12
-    invoiced: Yuan = Field(default=0, ge=0)
-    paid: Yuan = Field(default=0, ge=0)
-    delivered: Yuan = Field(default=0, ge=0)
+    invoiced: Yuan = Field(default=Decimal("0.00"), ge=0)
+    paid: Yuan = Field(default=Decimal("0.00"), ge=0)
+    delivered: Yuan = Field(default=Decimal("0.00"), ge=0)
     claimed: StrictBool = False
 
 
@@ -119,7 +131,15 @@ class CreditEvent(_Strict):
     kind: str = Field(min_length=1)
 
 
-YearMap = dict[StrictInt, Yuan]
+def _year_key(value: object) -> object:
+    """JSON object keys are always strings: read ``"2024"`` as the year 2024 (``"2024.0"`` stays an error)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
+YearKey = Annotated[StrictInt, BeforeValidator(_year_key)]
+YearMap = dict[YearKey, Yuan]
 
 
 class Firm(_Strict):
@@ -131,8 +151,8 @@ class Firm(_Strict):
     sector: Sector
     service_subsector: Literal["software", "ic_design", "biotech_cro"] | None = Field(
         default=None,
-        description="set for the service sectors with higher R&D thresholds (software, IC design, biotech R&D "
-        "outsourcing)",
+        description="set for the service sectors with higher R&D thresholds (software, IC design, "
+        "biotech R&D outsourcing)",
     )
     enterprise_type: Literal["industrial", "service"] = "industrial"
     district: str | None = None

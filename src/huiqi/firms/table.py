@@ -89,7 +89,8 @@ def firm_schema(years: Iterable[int]) -> pa.Schema:
 
 
 def child_schema(name: str) -> pa.Schema:
-    return pa.schema([pa.field("uscc", pa.string())] + [pa.field(n, t) for n, t in CHILD_TABLES[name].items()])
+    fields = [pa.field(n, t) for n, t in CHILD_TABLES[name].items()]
+    return pa.schema([pa.field("uscc", pa.string()), *fields])
 
 
 def _flat(firm: Firm) -> dict[str, Any]:

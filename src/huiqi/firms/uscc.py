@@ -25,10 +25,12 @@ def validate_uscc(code: str) -> str:
         elif any(ch not in ALPHABET for ch in compact):
             bad = next(ch for ch in compact if ch not in ALPHABET)
             reason = f"contains {bad!r}; allowed are 0-9 and A-Z without I, O, S, V, Z"
+        elif not compact[:8].isdigit():
+            reason = "the first 8 characters (authority, entity type, region code) must be digits"
         elif exc.__class__.__name__ == "InvalidChecksum":
             reason = f"check character should be {_uscc.calc_check_digit(compact[:-1])!r}"
         else:
-            reason = exc.message
+            reason = str(exc) or "invalid format"
         raise UsccError(f"{code!r} is not a valid unified social credit code: {reason}") from None
 
 
