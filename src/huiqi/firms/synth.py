@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,17 @@ def _validity(valid: Arr | None) -> pa.Buffer | None:
     return pa.array(np.ascontiguousarray(valid, dtype=bool)).buffers()[1]
 
 
+def money_by_cast(fen: Arr, valid: Arr | None = None) -> pa.Array:
+    """decimal128(18,2) from integer fen through Arrow's decimal cast and an exact multiplication by 0.01.
+
+    Slower than ``money_array``; used on big-endian machines and by the tests as an independent check.
+    """
+    fen = np.ascontiguousarray(fen, dtype=np.int64)
+    arr = pa.array(fen, mask=None if valid is None else ~np.asarray(valid, dtype=bool))
+    scaled = pc.multiply(arr.cast(pa.decimal128(19, 0)), pa.scalar(Decimal("0.01"), pa.decimal128(3, 2)))
+    return scaled.cast(MONEY)
+
+
 def money_array(fen: Arr, valid: Arr | None = None) -> pa.Array:
     """decimal128(18,2) from integer fen, exact: the fen are the decimal's unscaled 128-bit integers."""
     fen = np.ascontiguousarray(fen, dtype=np.int64)
@@ -157,9 +169,8 @@ def money_array(fen: Arr, valid: Arr | None = None) -> pa.Array:
         fen = np.where(valid, fen, 0)
     if fen.size and int(np.abs(fen).max()) >= 10**18:
         raise ValueError("amount out of range for decimal128(18,2)")
-    if sys.byteorder != "little":  # pragma: no cover - the cast path is exact too, only slower
-        arr = pa.array(fen, mask=None if valid is None else ~valid).cast(pa.decimal128(20, 0))
-        return pc.divide(arr, pa.scalar(100, pa.decimal128(20, 0))).cast(MONEY)
+    if sys.byteorder != "little":  # pragma: no cover
+        return money_by_cast(fen, valid)
     words = np.empty((fen.size, 2), dtype=np.int64)
     words[:, 0] = fen
     words[:, 1] = fen >> 63
