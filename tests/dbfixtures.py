@@ -78,7 +78,13 @@ def _truncate_pg(engine: Engine) -> None:
     tables = [t.name for t in load_all_models().sorted_tables]
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
-        conn.exec_driver_sql("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
+        conn.exec_driver_sql(
+            "INSERT INTO audit_head (id, seq, prev_hash, hash) VALUES (1, 0, '"
+            + "0" * 64
+            + "', '"
+            + "0" * 64
+            + "')"
+        )
 
 
 @pytest.fixture
@@ -132,3 +138,31 @@ def make_pool(db: Db, pool_id: str = "pool", size: str = "1000.00", cap: str | N
             idempotency_key=f"pool:{pool_id}",
         )
         s.commit()
+
+
+def make_firm(uscc: str = FIRM_A, contracts: tuple[str, ...] = ("C1", "C2")) -> object:
+    """A minimal valid firm profile with model-use contracts (typed loosely to keep this module light)."""
+    from huiqi.firms import Firm
+
+    return Firm.model_validate(
+        {
+            "uscc": uscc,
+            "name_zh": "测试公司",
+            "sector": "artificial_intelligence",
+            "registration_city": "shanghai",
+            "registration_date": "2020-01-01",
+            "registered_capital": "1000000",
+            "paid_in_capital": "1000000",
+            "total_assets": "5000000",
+            "contracts": [
+                {
+                    "id": c,
+                    "kind": "model_use",
+                    "counterparty": "模型公司",
+                    "value": "200.00",
+                    "signed": "2025-08-01",
+                }
+                for c in contracts
+            ],
+        }
+    )

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from huiqi.db.types import utcnow
+from huiqi.db.types import UTCDateTime, utcnow
 from huiqi.ledger.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -38,12 +38,11 @@ def _timestamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def link_hash(
-    *, prev_hash: str, seq: int, at: dt.datetime, actor: str, entity: str, action: str, payload: str
-) -> str:
-    row = canonical_json(
+def _row_prefix(*, at: dt.datetime, actor: str, entity: str, action: str, payload: str) -> str:
+    """The canonical row up to its seq: keys sort, and "seq" sorts last, so row = prefix + seq + "}"."""
+    text = canonical_json(
         {
-            "seq": seq,
+            "seq": 0,
             "at": _timestamp(at),
             "actor": actor,
             "entity": entity,
@@ -51,52 +50,80 @@ def link_hash(
             "payload": payload,
         }
     )
+    assert text.endswith(',"seq":0}')
+    return text[: -len("0}")]
+
+
+def link_hash(
+    *, prev_hash: str, seq: int, at: dt.datetime, actor: str, entity: str, action: str, payload: str
+) -> str:
+    row = _row_prefix(at=at, actor=actor, entity=entity, action=action, payload=payload) + f"{seq}}}"
     return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
+
+
+# PostgreSQL: the whole append is one statement. SET expressions read the head row's newest version (after
+# waiting for its lock), so seq and hash always extend the committed chain.
+_PG_APPEND = text(
+    """
+    WITH head AS (
+        UPDATE audit_head
+        SET seq = seq + 1,
+            prev_hash = hash,
+            hash = encode(sha256(convert_to(hash || :prefix || (seq + 1)::text || '}', 'UTF8')), 'hex')
+        WHERE id = 1
+        RETURNING seq, prev_hash, hash
+    )
+    INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
+    SELECT seq, :at, :actor, :entity, :action, :payload, prev_hash, hash FROM head
+    RETURNING seq
+    """
+).bindparams(bindparam("at", type_=UTCDateTime()))
 
 
 def ensure_head(session: Session) -> None:
     if session.get(AuditHead, _HEAD_ID) is None:
-        session.add(AuditHead(id=_HEAD_ID, seq=0, hash=GENESIS))
+        session.add(AuditHead(id=_HEAD_ID, seq=0, prev_hash=GENESIS, hash=GENESIS))
         session.flush()
 
 
-def append(
-    *, session: Session, actor: str, entity: str, action: str, payload: Mapping[str, Any]
-) -> AuditEntry:
-    """Append one link. Locks the chain's head row until the caller commits, so call it last."""
-    # Bumping seq first takes the row lock; the old hash is still there to chain from.
-    row = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == _HEAD_ID)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash),
-        execution_options={"synchronize_session": False},
-    ).one_or_none()
-    if row is None:
+def append(*, session: Session, actor: str, entity: str, action: str, payload: Mapping[str, Any]) -> int:
+    """Append one link and return its seq. Locks the chain's head row until commit, so call it last."""
+    at = utcnow()
+    body = canonical_json(dict(payload))
+    if session.get_bind().dialect.name == "postgresql":
+        session.flush()
+        prefix = _row_prefix(at=at, actor=actor, entity=entity, action=action, payload=body)
+        seq = session.execute(
+            _PG_APPEND,
+            {"prefix": prefix, "at": at, "actor": actor, "entity": entity, "action": action, "payload": body},
+        ).scalar_one_or_none()
+        if seq is None:
+            raise RuntimeError("the audit chain has no head row; run `huiqi db upgrade`")
+        return int(seq)
+    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
+    if head is None:
         ensure_head(session)
         return append(session=session, actor=actor, entity=entity, action=action, payload=payload)
-    seq, prev_hash = int(row[0]), str(row[1])
-    at = utcnow()
-    text = canonical_json(dict(payload))
+    seq = head.seq + 1
     digest = link_hash(
-        prev_hash=prev_hash, seq=seq, at=at, actor=actor, entity=entity, action=action, payload=text
+        prev_hash=head.hash, seq=seq, at=at, actor=actor, entity=entity, action=action, payload=body
     )
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
-        actor=actor,
-        entity=entity,
-        action=action,
-        payload=text,
-        prev_hash=prev_hash,
-        hash=digest,
+    session.add(
+        AuditEntry(
+            seq=seq,
+            at=at,
+            actor=actor,
+            entity=entity,
+            action=action,
+            payload=body,
+            prev_hash=head.hash,
+            hash=digest,
+        )
     )
-    session.add(entry)
-    session.execute(
-        update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=digest),
-        execution_options={"synchronize_session": False},
-    )
-    return entry
+    head.prev_hash, head.hash, head.seq = head.hash, digest, seq
+    session.flush()
+    return seq
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,10 @@ def create_pool(
     return pool
 
 
+def get_pool(*, session: Session, pool_id: str) -> Pool:
+    return _get_pool(session, pool_id)
+
+
 def list_pools(*, session: Session) -> list[Pool]:
     return list(session.scalars(select(Pool).order_by(Pool.id)))
 
@@ -664,11 +668,11 @@ def pay_tranche(
     if done is not None:
         return _get_txn(session, str(done["transaction_id"]))
     award = _get_award(session, award_id)
-    if award.status != AwardStatus.ACTIVE.value:
-        raise AwardNotActive(award_id, award.status)
     tranche = _tranche(session, award_id, seq)
     if tranche.status == TrancheStatus.PAID.value:
         raise TrancheAlreadyPaid(award_id, seq)
+    if award.status != AwardStatus.ACTIVE.value:
+        raise AwardNotActive(award_id, award.status)
     if tranche.status != TrancheStatus.PENDING.value:
         raise TrancheNotPending(award_id, seq, tranche.status)
     txn = _post(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 08:33:06.464320
+Create Date: 2026-11-21 08:35:26.808529
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ def upgrade() -> None:
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
     # The chain starts at the genesis hash; appends only ever update this one row.
-    op.bulk_insert(audit_head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
+    op.bulk_insert(audit_head, [{"id": 1, "seq": 0, "prev_hash": "0" * 64, "hash": "0" * 64}])
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),

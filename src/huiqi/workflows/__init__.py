@@ -1,0 +1,1 @@
+"""Operations that cross domains (application state and money), in one place."""

@@ -1,0 +1,34 @@
+"""Conditions of cross-domain operations."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class: the operation was refused and nothing was written."""
+
+
+class WrongAllocationMode(WorkflowError):
+    def __init__(self, call_id: str, mode: str, needed: str) -> None:
+        super().__init__(f"call {call_id} allocates {mode}; this operation is for {needed} calls")
+
+
+class NoPendingReservation(WorkflowError):
+    def __init__(self, application_id: str) -> None:
+        super().__init__(
+            f"application {application_id} has no pending reservation; "
+            "decide it first with `huiqi awards decide`"
+        )
+
+
+class NoAward(WorkflowError):
+    def __init__(self, application_id: str) -> None:
+        super().__init__(
+            f"application {application_id} has no award; grant it first with `huiqi awards grant`"
+        )
+
+
+class MissingScore(WorkflowError):
+    def __init__(self, application_id: str) -> None:
+        super().__init__(
+            f"application {application_id} has no score; a ranked call needs one for every application"
+        )
