@@ -5,9 +5,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbfixtures import FIRM_A, FIRM_B, Db, make_firm, make_pool
 from sqlalchemy import func, select
 
+from dbfixtures import FIRM_A, FIRM_B, Db, make_firm, make_pool
 from huiqi.applications import service as apps
 from huiqi.applications.errors import (
     CallNotOpen,

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from dbfixtures import Db, make_pool
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from dbfixtures import Db, make_pool
 from huiqi.db import run_in_transaction
 from huiqi.db.base import new_id
 from huiqi.ledger import service

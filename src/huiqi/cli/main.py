@@ -25,6 +25,9 @@ def _main() -> None:
 COMMAND_MODULES = [
     "huiqi.cli.rules_commands",
     "huiqi.cli.register_commands",
+    "huiqi.cli.db_commands",
+    "huiqi.cli.calls_commands",
+    "huiqi.cli.ledger_commands",
 ]
 
 for _name in COMMAND_MODULES:
