@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbfixtures import FIRM_A, FIRM_B, make_firm
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from dbfixtures import FIRM_A, FIRM_B, make_firm
 from huiqi.cli.main import app
 from huiqi.config import get_settings
 from huiqi.firms import Firm

@@ -1,0 +1,77 @@
+"""Migrations create exactly what the models describe, on both backends, and the engine is set up safely."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+
+from dbfixtures import Db
+from huiqi.db.base import load_all_models
+from huiqi.db.migrate import current_head
+from huiqi.db.types import Money, UTCDateTime
+from huiqi.ledger.models import Pool
+from huiqi.money import MoneyError
+
+
+def test_migrations_match_models(db: Db) -> None:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, load_all_models()) == []
+        assert context.get_current_revision() == current_head()
+
+
+def test_sqlite_pragmas(sqlite_db: Db) -> None:
+    with sqlite_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_money_round_trips_as_fen(db: Db) -> None:
+    with db.session() as s:
+        s.add(
+            Pool(
+                id="p",
+                name="p",
+                size=Decimal("600000000.00"),
+                available=Decimal("0.01"),
+                period_start=dt.date(2025, 1, 1),
+                period_end=dt.date(2025, 12, 31),
+            )
+        )
+        s.commit()
+    with db.engine.connect() as conn:
+        raw = conn.execute(text("SELECT size, available FROM pools")).one()
+    assert (int(raw[0]), int(raw[1])) == (60_000_000_000, 1)
+    with db.session() as s:
+        pool = s.scalars(select(Pool)).one()
+        assert pool.size == Decimal("600000000.00") and pool.created_at.tzinfo is not None
+
+
+def test_money_type_refuses_floats_and_fractions_of_fen() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    m = Money()
+    with pytest.raises(MoneyError):
+        m.process_bind_param(0.1, sqlite.dialect())
+    with pytest.raises(MoneyError):
+        m.process_bind_param(Decimal("0.001"), sqlite.dialect())
+    assert m.process_bind_param(Decimal("12.34"), sqlite.dialect()) == 1234
+    assert m.process_result_value(Decimal(1234), sqlite.dialect()) == Decimal("12.34")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        UTCDateTime().process_bind_param(dt.datetime(2025, 1, 1), sqlite.dialect())
+
+
+def test_db_upgrade_creates_sqlite_parent_dir(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    from huiqi.db.migrate import upgrade
+
+    target = Path(str(tmp_path)) / "deep" / "dir" / "huiqi.db"
+    upgrade(f"sqlite:///{target}")
+    assert target.exists()
