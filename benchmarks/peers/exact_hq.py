@@ -84,7 +84,10 @@ def meets_criteria(firm: Mapping[str, Any], on: dt.date) -> bool:
     service = firm.get("service_subsector") is not None
     sales_y = firm.get(f"sales_{y}")
     rd_y = firm.get(f"rd_spending_{y}")
-    ip = [firm.get(k) for k in ("ip_invention_patents", "ip_ic_layout_designs", "ip_software_copyrights")]
+    ip: list[int | None] = [
+        firm.get(k) for k in ("ip_invention_patents", "ip_ic_layout_designs", "ip_software_copyrights")
+    ]
+    known_ip = [i for i in ip if i is not None]
     return (
         firm.get("sector") in STRATEGIC_SECTORS
         and firm.get("registration_city") == "Shanghai"
@@ -100,7 +103,10 @@ def meets_criteria(firm: Mapping[str, Any], on: dt.date) -> bool:
             _ge(firm.get("rd_staff"), _times(firm.get("employees"), Decimal("0.20" if service else "0.10")))
             or _ge(firm.get("rd_staff"), 100)
         )
-        and ((None not in ip and sum(ip) >= 15) or firm.get("innovative_drug_or_device") is True)
+        and (
+            (len(known_ip) == len(ip) and sum(known_ip) >= 15)
+            or firm.get("innovative_drug_or_device") is True
+        )
     )
 
 

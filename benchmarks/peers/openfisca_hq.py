@@ -319,7 +319,8 @@ def add_years(dates: NDArray[np.datetime64], years: int) -> NDArray[np.datetime6
     day = dates - months.astype("datetime64[D]")
     target = months + 12 * years
     last_day = (target + 1).astype("datetime64[D]") - np.timedelta64(1, "D")
-    return np.minimum(target.astype("datetime64[D]") + day, last_day)
+    deadline: NDArray[np.datetime64] = np.minimum(target.astype("datetime64[D]") + day, last_day)
+    return deadline
 
 
 class rent_subsidy(Variable):
@@ -415,10 +416,13 @@ def read_register(register_dir: Path, on: dt.date) -> dict[str, pa.Table]:
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> NDArray[np.float32]:
     """Decimal yuan -> float32, as OpenFisca stores ``float`` variables; null -> NaN."""
-    return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float32)
+    values: NDArray[np.float32] = (
+        pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float32)
+    )
+    return values
 
 
-def _enum_indices(column: pa.ChunkedArray, enum: type[Enum], default: Enum) -> EnumArray:
+def _enum_indices(column: pa.ChunkedArray, enum: type[Enum], default: Any) -> EnumArray:
     names = pa.array([item.name for item in enum])
     index = pc.fill_null(pc.index_in(column, value_set=names), default.index)
     return EnumArray(index.to_numpy().astype(np.int16), enum)
