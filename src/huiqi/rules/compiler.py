@@ -103,6 +103,9 @@ class _Compiler:
         self.value_cache: dict[tuple[str, str], Col] = {}
         self.local: tuple[str, ir.Table] | None = None
         self.programme: Programme | None = None
+        #: items computed once as columns of ``base``: key -> (column, scale)
+        self.materialized: dict[tuple[str, ...], tuple[str, int | None]] = {}
+        self._checked_of: dict[str, dict[ast.Node, Any]] = {}
 
     # -- constants ------------------------------------------------------------------------------------
     def fold(self, programme: Programme, node: ast.Node) -> Any:
@@ -112,8 +115,22 @@ class _Compiler:
         return run.ev(node)
 
     # -- aggregates: one group-by per child table, joined once --------------------------------------
-    def collect_aggregates(self) -> None:
-        for programme in self.programmes.values():
+    def needed(self, ids: list[str]) -> list[str]:
+        """The programmes asked for and those they refer to, dependencies first."""
+        out: list[str] = []
+
+        def need(pid: str) -> None:
+            if pid not in out:
+                for dep in sorted(self.programmes[pid].depends_on):
+                    need(dep)
+                out.append(pid)
+
+        for pid in ids:
+            need(pid)
+        return out
+
+    def collect_aggregates(self, ids: list[str]) -> None:
+        for programme in (self.programmes[pid] for pid in ids):
             for e in programme.expressions():
                 for node in ast.walk(e.node):
                     if isinstance(node, ast.Comprehension) and node not in self.aggregates:
@@ -218,12 +235,21 @@ class _Compiler:
 
     def _checked(self, node: ast.Node) -> Any:
         assert self.programme is not None
-        for e in self.programme.expressions():
-            if node in e.checked.types:
-                return e.checked
-        raise EvaluationError("node outside the programme")  # pragma: no cover
+        index = self._checked_of.get(self.programme.id)
+        if index is None:
+            index = self._checked_of[self.programme.id] = {
+                n: e.checked for e in self.programme.expressions() for n in e.checked.types
+            }
+        return index[node]
+
+    def column(self, key: tuple[str, ...]) -> Col | None:
+        found = self.materialized.get(key)
+        return None if found is None else Col(self.base[found[0]], found[1])
 
     def value(self, programme: Programme, name: str) -> Col:
+        found = self.column(("value", programme.id, name))
+        if found is not None:
+            return found
         key = (programme.id, name)
         if key not in self.value_cache:
             saved = self.programme
@@ -271,18 +297,19 @@ class _Compiler:
         return Col(col)
 
     def binop(self, op: str, a: ast.Node, b: ast.Node) -> Col:
-        x, y = self.compile(a), self.compile(b)
-        if x.scale is None or y.scale is None:  # a date shifted by a duration
-            date, dur_node = (y, a) if self._is_duration(a) else (x, b)
+        if self._is_duration(a) or self._is_duration(b):  # a date shifted by a constant duration
+            date_node, dur_node = (b, a) if self._is_duration(a) else (a, b)
             duration = self.fold(self.programme, dur_node)  # type: ignore[arg-type]
             assert isinstance(duration, Duration)
             sign = -1 if op == "-" else 1
-            out = date.expr
+            out = self.compile(date_node).expr
             if duration.years or duration.months:
                 out = out + ibis.interval(months=sign * (duration.years * 12 + duration.months))
             if duration.days:
                 out = out + ibis.interval(days=sign * duration.days)
             return Col(out.cast("date"))
+        x, y = self.compile(a), self.compile(b)
+        assert x.scale is not None and y.scale is not None
         if op == "*":
             s = x.scale + y.scale
             product = x.expr * y.expr
@@ -347,11 +374,22 @@ class _Compiler:
         return Col(ibis.ifelse(any_null, ibis.null().cast(typ), pick), scale)
 
     # -- programmes -----------------------------------------------------------------------------------
-    def condition_columns(self, programme: Programme) -> tuple[list[tuple[str, ir.BooleanValue]], list[tuple[str, ir.BooleanValue]]]:
+    def test(self, programme: Programme, kind: str, tid: str) -> ir.BooleanValue:
+        """A condition or exclusion as a column where it was materialized; unknown counts as false."""
+        found = self.column((kind, programme.id, tid))
+        if found is not None:
+            return found.expr
         saved = self.programme
-        conds = [(cid, self.compile_expr(programme, e).expr.fill_null(False)) for cid, e in programme.conditions.items()]
-        excls = [(xid, self.compile_expr(programme, e).expr.fill_null(False)) for xid, e in programme.exclusions.items()]
+        exprs = programme.conditions if kind == "cond" else programme.exclusions
+        out = self.compile_expr(programme, exprs[tid]).expr.fill_null(False)
         self.programme = saved
+        return out
+
+    def condition_columns(
+        self, programme: Programme
+    ) -> tuple[list[tuple[str, ir.BooleanValue]], list[tuple[str, ir.BooleanValue]]]:
+        conds = [(cid, self.test(programme, "cond", cid)) for cid in programme.conditions]
+        excls = [(xid, self.test(programme, "excl", xid)) for xid in programme.exclusions]
         return conds, excls
 
     def in_force(self, programme: Programme) -> bool:
@@ -359,6 +397,9 @@ class _Compiler:
         return eff.start <= self.on and (eff.end is None or self.on <= eff.end)
 
     def eligible(self, pid: str) -> ir.BooleanValue:
+        found = self.column(("elig", pid))
+        if found is not None:
+            return found.expr
         if pid not in self.eligible_cache:
             programme = self.programmes[pid]
             conds, excls = self.condition_columns(programme)
@@ -371,6 +412,9 @@ class _Compiler:
         return self.eligible_cache[pid]
 
     def amount(self, pid: str) -> Col:
+        found = self.column(("amount", pid))
+        if found is not None:
+            return found
         if pid not in self.amount_cache:
             programme = self.programmes[pid]
             zero = ibis.literal(Decimal("0.00"), type=dec(MONEY_SCALE))
@@ -385,6 +429,68 @@ class _Compiler:
                 value = ibis.ifelse(self.eligible(pid), rounded.fill_null(zero), zero)
                 self.amount_cache[pid] = Col(value, MONEY_SCALE)
         return self.amount_cache[pid]
+
+    # -- layers: every item once, as a column, after the items it reads -------------------------------
+    def _items(self, ids: list[str]) -> dict[tuple[str, ...], set[tuple[str, ...]]]:
+        needed = self.needed(ids)
+        items: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+        for pid in needed:
+            p = self.programmes[pid]
+
+            def deps(e: Expression, p: Programme = p) -> set[tuple[str, ...]]:
+                out: set[tuple[str, ...]] = set()
+                for v in e.checked.values:
+                    ve = p.values[v]
+                    if ve.node in ve.checked.firm_dependent:
+                        out.add(("value", p.id, v))
+                for q in e.checked.programmes:
+                    out |= {("elig", q), ("amount", q)}
+                return out
+
+            for name in p.value_order:
+                e = p.values[name]
+                if e.node in e.checked.firm_dependent:
+                    items[("value", pid, name)] = deps(e)
+            for cid, e in p.conditions.items():
+                items[("cond", pid, cid)] = deps(e)
+            for xid, e in p.exclusions.items():
+                items[("excl", pid, xid)] = deps(e)
+            items[("elig", pid)] = {("cond", pid, c) for c in p.conditions} | {("excl", pid, x) for x in p.exclusions}
+            items[("amount", pid)] = ({("elig", pid)} | deps(p.amount)) if p.amount else {("elig", pid)}
+        return items
+
+    def materialize(self, ids: list[str]) -> None:
+        pending = self._items(ids)
+        while pending:
+            ready = [k for k, d in pending.items() if all(x in self.materialized for x in d)]
+            if not ready:  # pragma: no cover - the loader refuses cycles
+                raise EvaluationError("programmes refer to each other in a cycle")
+            columns: dict[str, ir.Value] = {}
+            scales: dict[str, int | None] = {}
+            for key in ready:
+                name = f"_{key[0]}{len(self.materialized) + len(columns)}"
+                col = self._compile_item(key)
+                columns[name] = col.expr
+                scales[name] = col.scale
+            self.base = self.base.mutate(**columns)
+            for key, name in zip(ready, columns, strict=True):
+                self.materialized[key] = (name, scales[name])
+                del pending[key]
+
+    def _compile_item(self, key: tuple[str, ...]) -> Col:
+        kind, pid = key[0], key[1]
+        p = self.programmes[pid]
+        saved = self.programme
+        try:
+            if kind == "value":
+                return self.compile_expr(p, p.values[key[2]])
+            if kind in ("cond", "excl"):
+                return Col(self.test(p, kind, key[2]))
+            if kind == "elig":
+                return Col(self.eligible(pid))
+            return self.amount(pid)
+        finally:
+            self.programme = saved
 
     def unmet(self, programme: Programme) -> ir.StringValue:
         conds, excls = self.condition_columns(programme)
@@ -411,8 +517,9 @@ def compile_pack(
 ) -> CompiledPack:
     """One Ibis table: ``uscc`` and, per programme, ``<n>_eligible``, ``<n>_amount`` (and ``<n>_unmet``)."""
     compiler = _Compiler(programmes, on, tables)
-    compiler.collect_aggregates()
     chosen = ids if ids is not None else sorted(programmes)
+    compiler.collect_aggregates(compiler.needed(chosen))
+    compiler.materialize(chosen)
     columns: dict[str, ir.Value] = {"uscc": compiler.base.uscc}
     names: dict[str, tuple[str, str, str]] = {}
     for i, pid in enumerate(chosen):

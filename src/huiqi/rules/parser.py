@@ -166,8 +166,15 @@ def parse(text: str) -> ast.Node:
         tree = _lark().parse(text)
         node = _Build().transform(tree)
     except UnexpectedCharacters as exc:
+        char = text[exc.pos_in_stream]
+        hint = (
+            "; there is no division (it cannot be exact on every engine): write a ratio as a product, "
+            "e.g. rd >= 5% * sales"
+            if char == "/"
+            else _expected(exc)
+        )
         raise ExprError(
-            f"unexpected character {text[exc.pos_in_stream]!r}{_expected(exc)}",
+            f"unexpected character {char!r}{hint}",
             line=exc.line,
             column=exc.column,
             text=text,

@@ -18,7 +18,7 @@ from huiqi.rules.parser import parse
 from huiqi.rules.spec import Document, ProgrammeSpec
 from huiqi.rules.types import BOOL, NUM, Kind, Type, literal_type
 
-NUMERIC_UNITS = frozenset({"yuan", "rate", "count", "m2", "yuan/m2/day", "days", "months", "years"})
+NUMERIC_UNITS = frozenset({"yuan", "rate", "count", "m2", "yuan/m2/day", "days", "months", "years", "year"})
 _PERCENT = re.compile(r"^-?\d[\d_]*(\.\d+)?%$")
 
 

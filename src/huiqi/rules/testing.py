@@ -52,7 +52,10 @@ def deep_merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         out = dict(base)
         for k, v in override.items():
-            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+            if v is None:
+                out.pop(k, None)  # null removes a field or a year: "this figure is not known"
+            else:
+                out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
         return out
     return copy.deepcopy(override)
 

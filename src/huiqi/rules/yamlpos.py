@@ -7,6 +7,7 @@ are errors (PyYAML would silently keep the last).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,16 @@ class YamlError(ValueError):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader with YAML 1.2 booleans: only true/false (``on``, ``yes``, ``no`` stay text)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _pos(node: yaml.Node) -> Pos:
