@@ -38,7 +38,7 @@ def _timestamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _row_prefix(*, at: dt.datetime, actor: str, entity: str, action: str, payload: str) -> str:
+def row_prefix(*, at: dt.datetime, actor: str, entity: str, action: str, payload: str) -> str:
     """The canonical row up to its seq: keys sort, and "seq" sorts last, so row = prefix + seq + "}"."""
     text = canonical_json(
         {
@@ -57,7 +57,7 @@ def _row_prefix(*, at: dt.datetime, actor: str, entity: str, action: str, payloa
 def link_hash(
     *, prev_hash: str, seq: int, at: dt.datetime, actor: str, entity: str, action: str, payload: str
 ) -> str:
-    row = _row_prefix(at=at, actor=actor, entity=entity, action=action, payload=payload) + f"{seq}}}"
+    row = row_prefix(at=at, actor=actor, entity=entity, action=action, payload=payload) + f"{seq}}}"
     return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
 
 
@@ -92,7 +92,7 @@ def append(*, session: Session, actor: str, entity: str, action: str, payload: M
     body = canonical_json(dict(payload))
     if session.get_bind().dialect.name == "postgresql":
         session.flush()
-        prefix = _row_prefix(at=at, actor=actor, entity=entity, action=action, payload=body)
+        prefix = row_prefix(at=at, actor=actor, entity=entity, action=action, payload=body)
         seq = session.execute(
             _PG_APPEND,
             {"prefix": prefix, "at": at, "actor": actor, "entity": entity, "action": action, "payload": body},

@@ -23,9 +23,29 @@ def replay(*, session: Session, key: str, operation: str, body: Mapping[str, Any
     stored = session.get(IdempotencyKey, key)
     if stored is None:
         return None
-    if stored.operation != operation or stored.request_hash != request_hash(operation, body):
+    return check_stored(
+        key=key,
+        operation=operation,
+        body=body,
+        stored_operation=stored.operation,
+        stored_hash=stored.request_hash,
+        stored_result=stored.result,
+    )
+
+
+def check_stored(
+    *,
+    key: str,
+    operation: str,
+    body: Mapping[str, Any],
+    stored_operation: str,
+    stored_hash: str,
+    stored_result: str,
+) -> dict[str, Any]:
+    """The stored result if the stored request is this one; a different request under the key is refused."""
+    if stored_operation != operation or stored_hash != request_hash(operation, body):
         raise IdempotencyConflict(key, operation)
-    result: dict[str, Any] = json.loads(stored.result)
+    result: dict[str, Any] = json.loads(stored_result)
     return result
 
 

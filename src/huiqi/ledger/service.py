@@ -396,6 +396,21 @@ def grant_award(
     """First come, first served: commit money straight from the pool to the firm in one transaction."""
     value = _amount(amount, "award amount")
     body = _award_body(pool_id, firm_uscc, value, tranches, contracts, application_id)
+    if session.get_bind().dialect.name == "postgresql":
+        from huiqi.ledger.pg_grant import grant_award_pg
+
+        return grant_award_pg(
+            session,
+            pool_id=pool_id,
+            firm_uscc=firm_uscc,
+            value=value,
+            body=body,
+            tranches=tranches,
+            contracts=contracts,
+            application_id=application_id,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
     done = idempotency.replay(session=session, key=idempotency_key, operation="grant_award", body=body)
     if done is not None:
         return _get_award(session, str(done["award_id"]))
