@@ -32,6 +32,19 @@ def _expr_location(path: str, text: str, pos: Pos, line: int, column: int) -> Lo
     """Map a line/column inside an expression to the file, for plain, quoted and block scalars."""
     if not line:
         return Location(path, pos.line, pos.column)
+    lines = text.splitlines()
+    if pos.style == ">" and line == 1:
+        # folded: the file's lines were joined with single spaces; walk them to find the column
+        offset = column - 1
+        for file_line in range(pos.line + 1, len(lines) + 1):
+            src = lines[file_line - 1]
+            stripped = src.strip()
+            if not stripped:
+                break
+            indent = len(src) - len(src.lstrip(" "))
+            if offset <= len(stripped):
+                return Location(path, file_line, indent + offset + 1)
+            offset -= len(stripped) + 1
     if pos.style in ("|", ">"):
         file_line = pos.line + line
         src = text.splitlines()[file_line - 1] if file_line - 1 < len(text.splitlines()) else ""

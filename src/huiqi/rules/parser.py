@@ -181,9 +181,16 @@ def parse(text: str) -> ast.Node:
         ) from None
     except UnexpectedToken as exc:
         tok = exc.token
-        shown = "the end of the expression" if tok.type == "$END" else repr(str(tok))
+        if tok.type == "$END":
+            lines = text.splitlines() or [""]
+            raise ExprError(
+                f"the expression ends too early{_expected(exc)}",
+                line=len(lines),
+                column=len(lines[-1].rstrip()) + 1,
+                text=text,
+            ) from None
         raise ExprError(
-            f"unexpected {shown}{_expected(exc)}", line=exc.line or 1, column=exc.column or 1, text=text
+            f"unexpected {str(tok)!r}{_expected(exc)}", line=exc.line or 1, column=exc.column or 1, text=text
         ) from None
     except UnexpectedEOF as exc:
         lines = text.splitlines() or [""]

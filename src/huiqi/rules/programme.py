@@ -136,13 +136,15 @@ def build_programme(
         problems.add(("effective", "to"), "the end of the effective period is before its start")
 
     params: dict[str, Param] = {}
+    broken: dict[str, Type] = {}  # parameters with bad values: still known names, so nothing cascades
     for name, p in spec.parameters.items():
+        broken[name] = NUM
         check_doc(("parameters", name), p.doc)
         values: list[Any] = []
         ok = True
         for i, dv in enumerate(p.values):
             try:
-                values.append(param_value(dv.value, p.unit))
+                values.append(param_value(str(dv.value) if isinstance(dv.value, Decimal) else dv.value, p.unit))
             except (MoneyError, ArithmeticError) as exc:
                 problems.add(("parameters", name, "values", i, "value"), str(exc))
                 ok = False
@@ -154,6 +156,7 @@ def build_programme(
             problems.add(("parameters", name, "values"), str(exc))
             continue
         if len(types) > 1:
+            broken[name] = literal_type(values[0])
             problems.add(
                 ("parameters", name, "values"),
                 "values mix types: " + " and ".join(sorted(map(str, types))) + "; every dated value must have one type",
@@ -164,12 +167,13 @@ def build_programme(
             problems.add(("parameters", name, "values"), "dated values must be in strictly increasing date order")
             continue
         params[name] = Param(name, types.pop(), tuple(starts), tuple(values), tuple(dv.clause for dv in p.values))
+        del broken[name]
 
     for name in spec.values:
         if name in params:
             problems.add(("values", name), f"{name!r} is both a parameter and a value")
 
-    param_types = {n: p.type for n, p in params.items()}
+    param_types = {**broken, **{n: p.type for n, p in params.items()}}
     value_exprs: dict[str, Expression] = {}
     value_types: dict[str, tuple[Type, bool]] = {}
     order: list[str] = []
