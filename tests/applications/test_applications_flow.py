@@ -279,3 +279,49 @@ def test_sniff_office_and_images() -> None:
     assert sniff(plain_zip.getvalue()) is None
     assert sniff(b"\x89PNG\r\n\x1a\n....") == "image/png"
     assert sniff(b"\xff\xd8\xff\xe0....") == "image/jpeg"
+
+
+def test_withdrawal_returns_money_to_the_waitlist(db: Db) -> None:
+    _call(db, size="100.00")
+    a = _submit(db, make_firm(FIRM_A), "80.00")
+    b = _submit(db, make_firm(FIRM_B), "50.00")
+    with db.session() as s:
+        flows.decide(session=s, application_id=a, actor="p")
+        flows.decide(session=s, application_id=b, actor="p")
+        s.commit()
+    assert (_state(db, a), _state(db, b)) == ("approved", "waitlisted")
+    with db.session() as s:
+        promoted = flows.withdraw(session=s, application_id=a, actor="firm", reason="project cancelled")
+        s.commit()
+        assert [d.application_id for d in promoted] == [b]
+        assert s.get_one(Pool, "pool").available == Decimal("50.00")
+        assert verify_ledger(session=s).ok
+    assert (_state(db, a), _state(db, b)) == ("withdrawn", "approved")
+
+
+def test_rejection_can_be_appealed_back_into_review(db: Db) -> None:
+    _call(db)
+    firm = make_firm()
+    assert isinstance(firm, Firm)
+    with db.session() as s:
+        app = apps.submit(
+            session=s, call_id="call", firm=firm, claims=[apps.Claim("C1", Decimal(5))], actor="f", now=DURING
+        )
+        flows.check(
+            session=s,
+            application_id=app.id,
+            actor="engine",
+            verdict=EligibilityVerdict(PROGRAMME, "2025.1", False, Decimal(0), {"failed": "sector"}),
+        )
+        assert app.state == "rejected"
+        apps.transition(
+            session=s, application_id=app.id, to=State.APPEALED, actor="firm", reason="wrong sector"
+        )
+        apps.transition(
+            session=s, application_id=app.id, to=State.UNDER_REVIEW, actor="board", reason="upheld"
+        )
+        s.commit()
+    assert _state(db, app.id) == "under_review"
+    with db.session() as s, pytest.raises(IllegalTransition, match="final"):
+        apps.transition(session=s, application_id=app.id, to=State.WITHDRAWN, actor="firm", reason="x")
+        apps.transition(session=s, application_id=app.id, to=State.SUBMITTED, actor="firm", reason="x")

@@ -274,3 +274,23 @@ def test_split_schedule_is_exact() -> None:
     assert sum(p for p, _ in parts) == Decimal("100.00")
     assert [d for _, d in parts] == [dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 3, 31)]
     assert parts[0][0] == Decimal("33.34")
+
+
+def test_unknown_pool_is_named(db: Db) -> None:
+    from huiqi.ledger.errors import PoolNotFound
+
+    with db.session() as s, pytest.raises(PoolNotFound, match="no pool 'nope'"):
+        service.grant_award(
+            session=s, pool_id="nope", firm_uscc=FIRM_A, amount="1.00", actor="t", idempotency_key="x"
+        )
+
+
+def test_postgres_unreachable_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dbfixtures import pg_unavailable
+
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the PostgreSQL tests"):
+        pg_unavailable("connection refused")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        pg_unavailable("connection refused")

@@ -198,6 +198,8 @@ def register(app: typer.Typer) -> None:
             target = State(to)
         except ValueError:
             fail(f"--to: {to!r} is not a state; states: {', '.join(s.value for s in State)}")
+        if target in (State.SUBMITTED, State.CHECKED):
+            fail(f"--to {target.value}: use `huiqi applications submit` or `huiqi applications check`")
         if target in (
             State.APPROVED,
             State.AWARDED,
