@@ -75,3 +75,43 @@ def test_db_upgrade_creates_sqlite_parent_dir(tmp_path: pytest.TempPathFactory) 
     target = Path(str(tmp_path)) / "deep" / "dir" / "huiqi.db"
     upgrade(f"sqlite:///{target}")
     assert target.exists()
+
+
+def test_upgrade_keeps_data_on_sqlite(tmp_path: pytest.TempPathFactory) -> None:
+    """0002 rebuilds SQLite tables; rows written under 0001 survive with their references intact."""
+    from pathlib import Path
+
+    from huiqi.db import make_engine, make_session_factory
+    from huiqi.db.migrate import upgrade
+    from huiqi.ledger import service
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'old.db'}"
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        service.create_pool(
+            session=s,
+            pool_id="p",
+            name="p",
+            size="100.00",
+            period_start=dt.date(2025, 1, 1),
+            period_end=dt.date(2025, 12, 31),
+            actor="t",
+            idempotency_key="k",
+        )
+        service.grant_award(
+            session=s, pool_id="p", firm_uscc="F", amount="10.00", actor="t", idempotency_key="a"
+        )
+        s.commit()
+    engine.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM ledger_postings").scalar() == 4
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    from huiqi.ledger.verify import verify_ledger
+
+    with make_session_factory(engine)() as s:
+        assert verify_ledger(session=s).ok
+    engine.dispose()

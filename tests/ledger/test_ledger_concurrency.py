@@ -175,3 +175,24 @@ def test_concurrent_payments_pay_each_tranche_once(db: Db) -> None:
         )
         assert all(t.status == "paid" for t in s.scalars(select(Tranche)))
         assert verify_ledger(session=s).ok
+
+
+@pytest.mark.slow
+def test_concurrent_batches_never_overspend(db: Db) -> None:
+    make_pool(db, "hot", size=str(POOL))
+    barrier = threading.Barrier(WORKERS)
+
+    def worker(w: int) -> int:
+        barrier.wait()
+        requests = [service.AwardRequest(firm(w), AMOUNT, f"b{w}-{r}") for r in range(REQUESTS_PER_WORKER)]
+
+        def work(s: Session) -> int:
+            results = service.grant_awards(session=s, pool_id="hot", requests=requests, actor="load")
+            return sum(isinstance(r, Award) for r in results)
+
+        return run_in_transaction(db.factory, work)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        accepted = sum(pool.map(worker, range(WORKERS)))
+    assert accepted == POOL / AMOUNT
+    check_invariants(db, accepted)

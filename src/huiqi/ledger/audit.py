@@ -54,11 +54,15 @@ def row_prefix(*, at: dt.datetime, actor: str, entity: str, action: str, payload
     return text[: -len("0}")]
 
 
+def chain_hash(prev_hash: str, prefix: str, seq: int) -> str:
+    return hashlib.sha256((prev_hash + prefix + f"{seq}}}").encode("utf-8")).hexdigest()
+
+
 def link_hash(
     *, prev_hash: str, seq: int, at: dt.datetime, actor: str, entity: str, action: str, payload: str
 ) -> str:
-    row = row_prefix(at=at, actor=actor, entity=entity, action=action, payload=payload) + f"{seq}}}"
-    return hashlib.sha256((prev_hash + row).encode("utf-8")).hexdigest()
+    prefix = row_prefix(at=at, actor=actor, entity=entity, action=action, payload=payload)
+    return chain_hash(prev_hash, prefix, seq)
 
 
 # PostgreSQL: the whole append is one statement. SET expressions read the head row's newest version (after

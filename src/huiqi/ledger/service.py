@@ -31,6 +31,7 @@ from huiqi.ledger.errors import (
     FirmCapExceeded,
     InsufficientFunds,
     InvalidAmount,
+    LedgerError,
     MilestoneNotDue,
     NotReversible,
     PoolExists,
@@ -458,6 +459,62 @@ def grant_award(
         payload={**body, "award_id": award.id},
     )
     return award
+
+
+@dataclass(frozen=True)
+class AwardRequest:
+    """One first-come-first-served award asked for in a batch (``grant_awards``)."""
+
+    firm_uscc: str
+    amount: Decimal
+    idempotency_key: str
+    tranches: tuple[TranchePlan, ...] = ()
+    contracts: tuple[str, ...] = ()
+    application_id: str | None = None
+
+
+def validate_request(request: AwardRequest) -> Decimal:
+    value = _amount(request.amount, "award amount")
+    if len(set(request.contracts)) != len(request.contracts):
+        raise TranchePlanInvalid("a contract is listed twice in one award")
+    return value
+
+
+def grant_awards(
+    *, session: Session, pool_id: str, requests: Sequence[AwardRequest], actor: str
+) -> list[Award | LedgerError]:
+    """Many awards from one pool in one transaction, decided in order, each on its own.
+
+    The result has one entry per request: the Award (new, or the first one for a replayed idempotency key)
+    or the LedgerError that refused it. A refusal writes nothing for that request; the others stand.
+    Batches are how bulk decisions (a ranked call, benefits paid without application) move money: the
+    pool's lock is taken once per batch instead of once per award.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from huiqi.ledger.pg_bulk import grant_awards_pg
+
+        return grant_awards_pg(session, pool_id=pool_id, requests=requests, actor=actor)
+    _get_pool(session, pool_id)
+    results: list[Award | LedgerError] = []
+    for request in requests:
+        try:
+            with session.begin_nested():
+                results.append(
+                    grant_award(
+                        session=session,
+                        pool_id=pool_id,
+                        firm_uscc=request.firm_uscc,
+                        amount=request.amount,
+                        actor=actor,
+                        idempotency_key=request.idempotency_key,
+                        tranches=request.tranches or None,
+                        contracts=request.contracts,
+                        application_id=request.application_id,
+                    )
+                )
+        except LedgerError as exc:
+            results.append(exc)
+    return results
 
 
 def reserve(

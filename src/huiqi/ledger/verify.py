@@ -82,6 +82,12 @@ def verify_ledger(*, session: Session) -> LedgerReport:
 
     pools = list(session.scalars(select(Pool)))
     report.pools = len(pools)
+    # references kept without foreign keys (they would lock the hot pool row): all must resolve
+    known = {p.id for p in pools}
+    for table, column in ((LedgerTransaction, LedgerTransaction.pool_id), (Award, Award.pool_id)):
+        for (pool_id,) in session.execute(select(column).distinct()):
+            if pool_id not in known:
+                problems.append(f"{table.__tablename__} refer to unknown pool {pool_id}")
     for pool in pools:
         kinds = by_pool[pool.id]
         available = kinds[AccountKind.AVAILABLE.value]
