@@ -1,10 +1,11 @@
-"""The first-come-first-served award on PostgreSQL in one statement.
+"""The first-come-first-served award on PostgreSQL, in three statements instead of a unit of work.
 
-Same effect as the portable path in ``service.grant_award`` (same rows, same postings, same audit link), but
-sent as a single statement of data-modifying CTEs, all conditional on the pool's conditional UPDATE. Under
-32 concurrent workers the pool row is the one point every award passes through; here it is locked for the
-rest of one statement plus COMMIT instead of several round trips, and Python builds one statement instead
-of a unit of work. The shared tests run every behaviour on both paths (SQLite takes the portable one).
+Same effect as the portable path in ``service.grant_award`` (same rows, same postings, same audit link):
+a pre-check (idempotency key, pool, claimed contracts), one statement of data-modifying CTEs writing every
+row of the award (gated by the firm's cap), and one short statement taking the money with the conditional
+UPDATE and chaining the audit link. Only the last one touches the hot pool row, so the row is locked for
+that statement plus COMMIT. The shared tests run every behaviour on both paths (SQLite takes the portable
+one).
 """
 
 from __future__ import annotations
