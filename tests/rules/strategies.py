@@ -38,17 +38,23 @@ def edge_values(programmes: Mapping[str, Programme]) -> tuple[list[Decimal], lis
                     numbers.add(node.value)
                 elif isinstance(node, ast.DateLit):
                     dates.add(node.value)
-    amounts = sorted({(n + d).quantize(CENT) for n in numbers for d in (-CENT, Decimal(0), CENT) if n + d >= 0})
+    amounts = sorted(
+        {(n + d).quantize(CENT) for n in numbers for d in (-CENT, Decimal(0), CENT) if n + d >= 0}
+    )
     days = sorted({d + dt.timedelta(days=k) for d in dates for k in (-1, 0, 1)})
     return amounts, days
 
 
 def money(edges: list[Decimal]) -> st.SearchStrategy[Decimal]:
     random = st.integers(min_value=0, max_value=3_000_000_000_00).map(lambda f: Decimal(f) / 100)
-    return st.one_of(st.sampled_from(edges), random, st.integers(0, 100_000_00).map(lambda f: Decimal(f) / 100))
+    return st.one_of(
+        st.sampled_from(edges), random, st.integers(0, 100_000_00).map(lambda f: Decimal(f) / 100)
+    )
 
 
-def firms(programmes: Mapping[str, Programme], on_years: range = range(2019, 2027)) -> st.SearchStrategy[dict[str, Any]]:
+def firms(
+    programmes: Mapping[str, Programme], on_years: range = range(2019, 2027)
+) -> st.SearchStrategy[dict[str, Any]]:
     """Firm profiles as JSON-like dicts (USCC filled in later, so lists of them stay unique)."""
     amounts, days = edge_values(programmes)
     m = money(amounts)
@@ -57,8 +63,9 @@ def firms(programmes: Mapping[str, Programme], on_years: range = range(2019, 202
     years = st.dictionaries(st.sampled_from(list(on_years)), m, max_size=5)
     contract = st.fixed_dictionaries(
         {
-            "kind": st.sampled_from(["compute_rental", "compute_purchase", "compute_selfbuild", "model_use",
-                                     "corpus_purchase"]),
+            "kind": st.sampled_from(
+                ["compute_rental", "compute_purchase", "compute_selfbuild", "model_use", "corpus_purchase"]
+            ),
             "counterparty": st.just("Supplier Co."),
             "affiliated": st.booleans(),
             "value": m,
@@ -69,10 +76,14 @@ def firms(programmes: Mapping[str, Programme], on_years: range = range(2019, 202
     )
     office = st.fixed_dictionaries(
         {
-            "area_m2": st.one_of(st.sampled_from([Decimal("999.99"), Decimal(1000), Decimal("1000.01")]), m.map(
-                lambda v: (v % 5000).quantize(CENT))),
-            "rent_per_m2_day": st.one_of(st.sampled_from([Decimal("7.99"), Decimal(8), Decimal("8.01")]),
-                                         st.integers(0, 2000).map(lambda f: Decimal(f) / 100)),
+            "area_m2": st.one_of(
+                st.sampled_from([Decimal("999.99"), Decimal(1000), Decimal("1000.01")]),
+                m.map(lambda v: (v % 5000).quantize(CENT)),
+            ),
+            "rent_per_m2_day": st.one_of(
+                st.sampled_from([Decimal("7.99"), Decimal(8), Decimal("8.01")]),
+                st.integers(0, 2000).map(lambda f: Decimal(f) / 100),
+            ),
             "tenure": st.sampled_from(["rented", "owned"]),
             "hq": st.booleans(),
         }
@@ -95,9 +106,20 @@ def firms(programmes: Mapping[str, Programme], on_years: range = range(2019, 202
     return st.fixed_dictionaries(
         {
             "name_zh": st.just("测试企业"),
-            "sector": st.sampled_from(["integrated_circuits", "biomedicine", "artificial_intelligence",
-                                       "digital_economy", "other_strategic", "manufacturing", "trade"]),
-            "service_subsector": st.one_of(st.none(), st.sampled_from(["software", "ic_design", "biotech_cro"])),
+            "sector": st.sampled_from(
+                [
+                    "integrated_circuits",
+                    "biomedicine",
+                    "artificial_intelligence",
+                    "digital_economy",
+                    "other_strategic",
+                    "manufacturing",
+                    "trade",
+                ]
+            ),
+            "service_subsector": st.one_of(
+                st.none(), st.sampled_from(["software", "ic_design", "biotech_cro"])
+            ),
             "registration_city": st.sampled_from(["Shanghai", "Shanghai", "Hangzhou"]),
             "registration_date": day,
             "hq_move_in_date": st.one_of(st.none(), day),
@@ -111,21 +133,36 @@ def firms(programmes: Mapping[str, Programme], on_years: range = range(2019, 202
             "district_contribution": years,
             "employees": count,
             "rd_staff": count,
-            "ip": st.fixed_dictionaries({"invention_patents": count, "ic_layout_designs": count,
-                                         "software_copyrights": count}),
+            "ip": st.fixed_dictionaries(
+                {"invention_patents": count, "ic_layout_designs": count, "software_copyrights": count}
+            ),
             "innovative_drug_or_device": st.booleans(),
             "branches_outside_city": st.integers(0, 4),
-            "hq_functions": st.fixed_dictionaries({"rd": st.booleans(), "sales": st.booleans(),
-                                                   "settlement": st.booleans()}),
+            "hq_functions": st.fixed_dictionaries(
+                {"rd": st.booleans(), "sales": st.booleans(), "settlement": st.booleans()}
+            ),
             "offices": st.lists(office, max_size=2),
-            "designations": st.lists(st.fixed_dictionaries({"code": st.sampled_from(
-                ["high-tech", "shanghai.hq.designation"])}), max_size=2),
-            "incentives": st.lists(st.fixed_dictionaries({
-                "programme": st.sampled_from(["shanghai.hq.startup-grant", "shanghai.hq.operating-award",
-                                              "shanghai.mnc-regional-hq.startup-grant"]),
-                "item": st.sampled_from([None, "tier1", "tier2", "tier3"]),
-                "amount": st.just("1.00"),
-                "date": day}), max_size=2),
+            "designations": st.lists(
+                st.fixed_dictionaries({"code": st.sampled_from(["high-tech", "shanghai.hq.designation"])}),
+                max_size=2,
+            ),
+            "incentives": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "programme": st.sampled_from(
+                            [
+                                "shanghai.hq.startup-grant",
+                                "shanghai.hq.operating-award",
+                                "shanghai.mnc-regional-hq.startup-grant",
+                            ]
+                        ),
+                        "item": st.sampled_from([None, "tier1", "tier2", "tier3"]),
+                        "amount": st.just("1.00"),
+                        "date": day,
+                    }
+                ),
+                max_size=2,
+            ),
             "contracts": st.lists(contract, max_size=3),
         }
     ).map(fix)

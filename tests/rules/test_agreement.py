@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.rules.strategies import edge_values, firms, uscc
 
 from huiqi.firms import Firm, firm_from_data
 from huiqi.firms.table import firms_to_tables
 from huiqi.rules.batch import evaluate_register
 from huiqi.rules.evaluator import evaluate
 from huiqi.rules.loader import load_pack
-from tests.rules.strategies import edge_values, firms, uscc
 
 PACK = load_pack()
 _, EDGE_DAYS = edge_values(PACK)

@@ -30,8 +30,14 @@ FIRM = firm_from_data(
         "sales": {2024: "100.00"},
         "contracts": [
             {"id": "a", "kind": "model_use", "counterparty": "x", "value": "10.05", "signed": "2025-08-01"},
-            {"id": "b", "kind": "model_use", "counterparty": "y", "value": "20.00", "signed": "2025-08-01",
-             "affiliated": True},
+            {
+                "id": "b",
+                "kind": "model_use",
+                "counterparty": "y",
+                "value": "20.00",
+                "signed": "2025-08-01",
+                "affiliated": True,
+            },
             {"id": "c", "kind": "corpus_purchase", "counterparty": "z", "value": "7", "signed": "2025-08-01"},
         ],
     }
@@ -122,7 +128,9 @@ def test_three_valued_logic_matches_sql() -> None:
 
 
 def test_aggregates_filter_and_default() -> None:
-    assert ev('sum(c.value for c in firm.contracts if c.kind == "model_use" and not c.affiliated)') == Decimal("10.05")
+    assert ev(
+        'sum(c.value for c in firm.contracts if c.kind == "model_use" and not c.affiliated)'
+    ) == Decimal("10.05")
     assert ev('count(c for c in firm.contracts if c.kind == "model_use")') == 2
     assert ev('sum(c.value for c in firm.contracts if c.kind == "compute_rental")') == 0
     assert ev('any(c.affiliated for c in firm.contracts if c.kind == "corpus_purchase")') is False

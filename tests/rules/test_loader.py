@@ -84,23 +84,30 @@ def test_unknown_programme_reference(tmp_path: Path) -> None:
 def test_malformed_yaml_and_duplicate_keys(tmp_path: Path) -> None:
     (err,) = errors_of(write(tmp_path, "id: [unclosed\n"))
     assert "malformed YAML" in err
-    (err,) = errors_of(write(tmp_path, GOOD.replace("version: \"2023.1\"", "version: \"2023.1\"\nversion: \"2\"")))
+    (err,) = errors_of(write(tmp_path, GOOD.replace('version: "2023.1"', 'version: "2023.1"\nversion: "2"')))
     assert "'version' appears twice" in err
 
 
 def test_one_bad_file_refuses_the_whole_set(tmp_path: Path) -> None:
     good = write(tmp_path, GOOD, "a.programme.yaml")
-    bad = write(tmp_path, GOOD.replace("shanghai.hq.designation", "shanghai.hq.other").replace(
-        "firm.total_assets", "firm.total_asset"), "b.programme.yaml")
+    bad = write(
+        tmp_path,
+        GOOD.replace("shanghai.hq.designation", "shanghai.hq.other").replace(
+            "firm.total_assets", "firm.total_asset"
+        ),
+        "b.programme.yaml",
+    )
     errors = errors_of(good, bad)
     assert len(errors) == 1 and str(bad) in errors[0]
 
 
 def test_programmes_referring_in_a_cycle_are_refused(tmp_path: Path) -> None:
     a = GOOD.replace("test: firm.sector in strategic_sectors", 'test: eligible("shanghai.hq.b")').replace(
-        "shanghai.hq.designation", "shanghai.hq.a")
+        "shanghai.hq.designation", "shanghai.hq.a"
+    )
     b = GOOD.replace("test: firm.sector in strategic_sectors", 'test: eligible("shanghai.hq.a")').replace(
-        "shanghai.hq.designation", "shanghai.hq.b")
+        "shanghai.hq.designation", "shanghai.hq.b"
+    )
     errors = errors_of(write(tmp_path, a, "a.programme.yaml"), write(tmp_path, b, "b.programme.yaml"))
     assert any("refer to each other" in e for e in errors)
 

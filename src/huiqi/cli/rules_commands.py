@@ -43,17 +43,22 @@ def load(packs: list[str] | None) -> dict[str, Programme]:
 
 
 PackOpt = Annotated[
-    list[str] | None, typer.Option("--pack", help="bundled pack name or directory (default: all bundled packs)")
+    list[str] | None,
+    typer.Option("--pack", help="bundled pack name or directory (default: all bundled packs)"),
 ]
 
-programmes_app = typer.Typer(help="Programme files: list, read, validate and test them.", no_args_is_help=True)
+programmes_app = typer.Typer(
+    help="Programme files: list, read, validate and test them.", no_args_is_help=True
+)
 
 
 @programmes_app.command("list")
-def list_programmes(pack: PackOpt = None, fmt: Annotated[Format, typer.Option("--format")] = Format.text) -> None:
+def list_programmes(
+    pack: PackOpt = None, fmt: Annotated[Format, typer.Option("--format")] = Format.text
+) -> None:
     """List the loaded programmes."""
     progs = load(pack)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": p.id,
             "version": p.version,
@@ -130,7 +135,12 @@ def validate(paths: list[Path]) -> None:
     if not files:
         fail("error: no programme files (*.programme.yaml) found")
     own = {f.resolve() for f in files}
-    others = [f for name in bundled_packs() for f in programme_files(bundled_pack_dir(name)) if f.resolve() not in own]
+    others = [
+        f
+        for name in bundled_packs()
+        for f in programme_files(bundled_pack_dir(name))
+        if f.resolve() not in own
+    ]
     try:
         known = load_programmes(others)
         loaded = load_programmes(files, known_ids=known)
@@ -141,8 +151,12 @@ def validate(paths: list[Path]) -> None:
 
 
 @programmes_app.command("test")
-def test(paths: Annotated[list[Path] | None, typer.Argument(help="pack folders (default: the bundled packs)")] = None,
-         verbose: bool = False) -> None:
+def test(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="pack folders (default: the bundled packs)")
+    ] = None,
+    verbose: bool = False,
+) -> None:
     """Run the programmes' test cases (``*.tests.yaml``); exit 1 if any fails."""
     from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_pack
     from huiqi.rules.testing import collect_cases, run_cases
@@ -214,7 +228,10 @@ def check(
     for r in results:
         typer.echo(render_text(r, lang.value) + "\n")
     total = sum((r.amount for r in results), start=Decimal(0))
-    typer.echo(f"{sum(r.eligible for r in results)} of {len(results)} programmes; total {format_yuan(total, lang=lang.value)}")
+    typer.echo(
+        f"{sum(r.eligible for r in results)} of {len(results)} programmes; "
+        f"total {format_yuan(total, lang=lang.value)}"
+    )
 
 
 class SchemaKind(StrEnum):
@@ -240,7 +257,10 @@ def demo(on: Annotated[str, typer.Option(help="evaluation date")] = "2025-12-01"
     progs = load(None)
     when = dt.date.fromisoformat(on)
     examples = sorted(Path(str(resources.files("huiqi.firms").joinpath("examples"))).glob("*.json"))
-    typer.echo(f"Loaded {len(progs)} programmes: {', '.join(progs)}\nEvaluating {len(examples)} example firms on {when}:\n")
+    typer.echo(
+        f"Loaded {len(progs)} programmes: {', '.join(progs)}\n"
+        f"Evaluating {len(examples)} example firms on {when}:\n"
+    )
     for path in examples:
         profile = load_firm(path)
         results = evaluate(progs, profile, when)

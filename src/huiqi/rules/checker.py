@@ -17,7 +17,19 @@ from huiqi.rules.types import BOOL, DATE, DUR, NUM, SCALARS, STR, YEARMAP, Kind,
 BUILTINS = {"firm": Type(Kind.RECORD, record="firm"), "as_of": DATE}
 
 AGGREGATES = {"sum", "count", "any", "all", "min", "max"}
-FUNCTIONS = {"min", "max", "clamp", "year", "years", "months", "days", "eligible", "amount", "default", "is_known"}
+FUNCTIONS = {
+    "min",
+    "max",
+    "clamp",
+    "year",
+    "years",
+    "months",
+    "days",
+    "eligible",
+    "amount",
+    "default",
+    "is_known",
+}
 
 
 @dataclass
@@ -83,7 +95,7 @@ class _Checker:
         if got != want:
             raise _err(node, f"{what} must be a {want}, but this is a {got}")
 
-    def _check(self, node: ast.Node) -> tuple[Type, bool]:  # noqa: C901 - one case a node kind
+    def _check(self, node: ast.Node) -> tuple[Type, bool]:
         match node:
             case ast.Number():
                 return NUM, False
@@ -249,7 +261,9 @@ class _Checker:
             raise _err(node, "aggregates cannot be nested")
         ct = self.check(node.collection)
         if ct.kind is not Kind.COLLECTION or ct.record is None:
-            raise _err(node.collection, f"{node.func}() runs over a list of the firm (firm.contracts...), not a {ct}")
+            raise _err(
+                node.collection, f"{node.func}() runs over a list of the firm (firm.contracts...), not a {ct}"
+            )
         if node.var in self.scope.params or node.var in BUILTINS:
             raise _err(node, f"the loop name {node.var!r} hides another name; choose another")
         self.locals[node.var] = ct.record
@@ -260,8 +274,15 @@ class _Checker:
             for inner in ast.walk(node.element) + (ast.walk(node.cond) if node.cond else []):
                 if isinstance(inner, ast.Name) and inner.id == "firm":
                     raise _err(inner, "inside an aggregate, read the item's fields, not the firm's")
-                if isinstance(inner, ast.Name) and inner.id in self.out.values and inner in self.out.firm_dependent:
-                    raise _err(inner, f"value {inner.id!r} depends on the firm and cannot be used inside an aggregate")
+                if (
+                    isinstance(inner, ast.Name)
+                    and inner.id in self.out.values
+                    and inner in self.out.firm_dependent
+                ):
+                    raise _err(
+                        inner,
+                        f"value {inner.id!r} depends on the firm and cannot be used inside an aggregate",
+                    )
         finally:
             del self.locals[node.var]
         if node.func == "sum" and et != NUM:

@@ -88,12 +88,15 @@ class CompiledPack:
 
 
 class _Compiler:
-    def __init__(self, programmes: Mapping[str, Programme], on: dt.date, tables: Mapping[str, ir.Table]) -> None:
+    def __init__(
+        self, programmes: Mapping[str, Programme], on: dt.date, tables: Mapping[str, ir.Table]
+    ) -> None:
         self.programmes = programmes
         self.on = on
         self.tables = tables
         self.records = firm_records()
-        self.engine = Engine(programmes, None, on)  # type: ignore[arg-type] - constants never read the firm
+        # constants never read the firm, so the folding engine has none
+        self.engine = Engine(programmes, None, on)  # type: ignore[arg-type]
         self.runs: dict[str, _ProgrammeRun] = {}
         self.aggregates: dict[ast.Comprehension, _Aggregate] = {}
         self.base: ir.Table = tables["firms"]
@@ -179,7 +182,9 @@ class _Compiler:
             return Col(col.fill_null(0).cast(dec(0)), 0)
         if node.func == "sum":
             assert agg.scale is not None
-            return Col(col.cast(dec(agg.scale)).fill_null(ibis.literal(Decimal(0), type=dec(agg.scale))), agg.scale)
+            return Col(
+                col.cast(dec(agg.scale)).fill_null(ibis.literal(Decimal(0), type=dec(agg.scale))), agg.scale
+            )
         if node.func == "any":
             return Col(col.fill_null(False))
         if node.func == "all":
@@ -191,7 +196,7 @@ class _Compiler:
         self.programme = programme
         return self.compile(expr.node, expr)
 
-    def compile(self, node: ast.Node, expr: Expression | None = None) -> Col:  # noqa: C901
+    def compile(self, node: ast.Node, expr: Expression | None = None) -> Col:
         programme = self.programme
         assert programme is not None
         checked = self._checked(node)
@@ -335,8 +340,14 @@ class _Compiler:
             left, right = rescale(x, s), rescale(y, s)
         else:
             left, right = x.expr, y.expr
-        ops = {"<": left.__lt__, "<=": left.__le__, ">": left.__gt__, ">=": left.__ge__,
-               "==": left.__eq__, "!=": left.__ne__}
+        ops = {
+            "<": left.__lt__,
+            "<=": left.__le__,
+            ">": left.__gt__,
+            ">=": left.__ge__,
+            "==": left.__eq__,
+            "!=": left.__ne__,
+        }
         return Col(ops[op](right))
 
     def call(self, func: str, args: tuple[ast.Node, ...], t: Type) -> Col:
@@ -424,8 +435,11 @@ class _Compiler:
                 saved = self.programme
                 raw = self.compile_expr(programme, programme.amount)
                 self.programme = saved
-                rounded = raw.expr.round(MONEY_SCALE).cast(dec(MONEY_SCALE)) if (raw.scale or 0) > MONEY_SCALE \
+                rounded = (
+                    raw.expr.round(MONEY_SCALE).cast(dec(MONEY_SCALE))
+                    if (raw.scale or 0) > MONEY_SCALE
                     else rescale(raw, MONEY_SCALE)
+                )
                 value = ibis.ifelse(self.eligible(pid), rounded.fill_null(zero), zero)
                 self.amount_cache[pid] = Col(value, MONEY_SCALE)
         return self.amount_cache[pid]
@@ -455,7 +469,9 @@ class _Compiler:
                 items[("cond", pid, cid)] = deps(e)
             for xid, e in p.exclusions.items():
                 items[("excl", pid, xid)] = deps(e)
-            items[("elig", pid)] = {("cond", pid, c) for c in p.conditions} | {("excl", pid, x) for x in p.exclusions}
+            items[("elig", pid)] = {("cond", pid, c) for c in p.conditions} | {
+                ("excl", pid, x) for x in p.exclusions
+            }
             items[("amount", pid)] = ({("elig", pid)} | deps(p.amount)) if p.amount else {("elig", pid)}
         return items
 

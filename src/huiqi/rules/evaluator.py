@@ -176,7 +176,7 @@ class _ProgrammeRun:
         self.trace[node] = v
         return v
 
-    def _ev(self, node: ast.Node) -> Any:  # noqa: C901 - one case a node kind
+    def _ev(self, node: ast.Node) -> Any:
         match node:
             case ast.Number(value=v) | ast.String(value=v) | ast.Boolean(value=v) | ast.DateLit(value=v):
                 return v
@@ -293,7 +293,7 @@ class _ProgrammeRun:
 
 
 class Engine:
-    """Evaluates programmes for one firm on one date; each programme at most once (they may refer to each other)."""
+    """Evaluates programmes for one firm on one date, each at most once (they may refer to each other)."""
 
     def __init__(self, programmes: Mapping[str, Programme], firm: Firm, on: dt.date) -> None:
         self.programmes = programmes

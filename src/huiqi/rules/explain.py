@@ -19,7 +19,7 @@ from huiqi.rules.programme import Expression, Programme
 
 @dataclass(frozen=True)
 class Read:
-    """A value an expression read: a firm field, a parameter, a named value, another programme, an aggregate."""
+    """A value an expression read: a firm field, a parameter, a named value, a programme, an aggregate."""
 
     kind: str
     name: str
@@ -30,8 +30,13 @@ class Read:
     assumption: bool = False
 
     def to_json(self, lang: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "label": self.label,
-                               "value": json_value(self.value), "text": fmt(self.value, self.unit, lang)}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "label": self.label,
+            "value": json_value(self.value),
+            "text": fmt(self.value, self.unit, lang),
+        }
         if self.clause:
             out["clause"] = self.clause
         if self.assumption:
@@ -68,7 +73,7 @@ def fmt(v: Any, unit: str, lang: str) -> str:
             return f"{v.normalize():f}"
         text = f"{v.normalize():,f}" if abs(v) >= 1000 else f"{v.normalize():f}"
         suffix = UNITS_ZH.get(unit, unit) if lang == "zh" else ("" if unit in ("count", "") else f" {unit}")
-        return f"{text}{suffix}" if lang != "zh" else f"{text}{suffix}"
+        return f"{text}{suffix}"
     if isinstance(v, tuple | list):
         return ", ".join(fmt(x, "text", lang) for x in v)
     if isinstance(v, dt.date):
@@ -124,14 +129,18 @@ class _Explainer:
         for inner in ast.walk(node):
             if isinstance(inner, ast.Comprehension):
                 col = inner.collection
-                if isinstance(col, ast.Attr) and col.name in ("contracts", "incentives") and inner.func == "sum":
+                if (
+                    isinstance(col, ast.Attr)
+                    and col.name in ("contracts", "incentives")
+                    and inner.func == "sum"
+                ):
                     return "yuan"
             fp = self.firm_path(inner)
             if fp and field_label(fp[0], "en")[1] == "yuan":
                 return "yuan"
-            if isinstance(inner, ast.Name) and inner.id in self.programme.spec.parameters:
-                if self.programme.spec.parameters[inner.id].unit == "yuan":
-                    return "yuan"
+            params = self.programme.spec.parameters
+            if isinstance(inner, ast.Name) and inner.id in params and params[inner.id].unit == "yuan":
+                return "yuan"
         return ""
 
     # -- traces -------------------------------------------------------------------------------------
@@ -151,7 +160,9 @@ class _Explainer:
                 key = expr.source(node)
                 if key not in seen:
                     seen.add(key)
-                    out.append(Read("aggregate", key, key, trace.values.get(node), self.guess_unit(node, expr)))
+                    out.append(
+                        Read("aggregate", key, key, trace.values.get(node), self.guess_unit(node, expr))
+                    )
                 return
             fp = self.firm_path(node)
             if fp is not None:
@@ -170,19 +181,43 @@ class _Explainer:
                     p = spec.parameters[node.id]
                     value, i = self.programme.params[node.id].at(self.result.on)
                     clause = self.programme.params[node.id].clauses[i] or p.clause
-                    out.append(Read("parameter", node.id, p.label.get(self.lang), value, p.unit,
-                                    self.programme.cite(clause, p.doc), p.assumption))
+                    out.append(
+                        Read(
+                            "parameter",
+                            node.id,
+                            p.label.get(self.lang),
+                            value,
+                            p.unit,
+                            self.programme.cite(clause, p.doc),
+                            p.assumption,
+                        )
+                    )
                 elif node.id in spec.values:
                     seen.add(node.id)
                     v = spec.values[node.id]
-                    out.append(Read("value", node.id, v.label.get(self.lang), trace.values.get(node),
-                                    self.value_unit(node.id), self.programme.cite(v.clause, v.doc)))
+                    out.append(
+                        Read(
+                            "value",
+                            node.id,
+                            v.label.get(self.lang),
+                            trace.values.get(node),
+                            self.value_unit(node.id),
+                            self.programme.cite(v.clause, v.doc),
+                        )
+                    )
             if isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
                 pid = node.args[0].value  # type: ignore[attr-defined]
                 ref = self.result.programme_refs.get(pid)
                 label = ref.programme.spec.name.get(self.lang) if ref else pid
-                out.append(Read("programme", f"{node.func}({pid})", label, trace.values.get(node),
-                                "yuan" if node.func == "amount" else "flag"))
+                out.append(
+                    Read(
+                        "programme",
+                        f"{node.func}({pid})",
+                        label,
+                        trace.values.get(node),
+                        "yuan" if node.func == "amount" else "flag",
+                    )
+                )
                 return
             for child in ast.children(node):
                 visit(child)
@@ -228,8 +263,11 @@ class _Explainer:
                 return [f"{ref.programme.spec.name.get(self.lang)}: {w['fails']} ({unmet})"]
         label, _ = self.describe(node, expr)
         if value is False and (self.firm_path(node) is not None or isinstance(node, ast.Name)):
-            return [f"{label} = {w['no']}; {w['needs']} {w['yes']}" if self.lang == "en"
-                    else f"{label} = {w['no']}；{w['needs']}{w['yes']}"]
+            return [
+                f"{label} = {w['no']}; {w['needs']} {w['yes']}"
+                if self.lang == "en"
+                else f"{label} = {w['no']}；{w['needs']}{w['yes']}"
+            ]
         return [f"{expr.source(node)}: {w['does_not_hold']}"]
 
     def _missing(self, node: ast.Node, expr: Expression) -> list[Read]:
@@ -251,7 +289,7 @@ class _Explainer:
             flip = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
             left, right, op = right, left, flip[op]
         llabel, lunit = self.describe(left, expr)
-        rlabel, runit = self.describe(right, expr)
+        _, runit = self.describe(right, expr)
         unit = lunit or runit
         lval = fmt(self.trace_value(left), unit, self.lang)
         rval = fmt(self.trace_value(right), runit or unit, self.lang)
@@ -316,7 +354,11 @@ def render_text(result: Result, lang: str = "en") -> str:
     w = WORDS[lang]
     verdict = w["eligible"] if data["eligible"] else w["not_eligible"]
     amount = format_yuan(result.amount, lang=lang)
-    per = f" {w['per_year']}" if data["period"] == "annual" and result.programme.spec.benefit != "designation" else ""
+    per = (
+        f" {w['per_year']}"
+        if data["period"] == "annual" and result.programme.spec.benefit != "designation"
+        else ""
+    )
     lines = [
         f"{data['programme']} ({w['version']} {data['version']}, {data['digest']}) — {data['name']}",
         f"  {verdict}; {w['amount']} {amount}{per}; {w['as_of']} {data['date']}",
@@ -328,7 +370,9 @@ def render_text(result: Result, lang: str = "en") -> str:
         mark = "✓" if c["met"] else ("?" if c["holds"] is None else "✗")
         tag = "" if c["kind"] == "condition" else f" [{w['excluded'] if not c['met'] else w['not_excluded']}]"
         lines.append(f"  {mark} {c['label']}{tag}  〔{c['clause']}〕")
-        shown = [r for r in c["reads"] if r["kind"] != "parameter"] + [r for r in c["reads"] if r["kind"] == "parameter"]
+        shown = [r for r in c["reads"] if r["kind"] != "parameter"] + [
+            r for r in c["reads"] if r["kind"] == "parameter"
+        ]
         for r in shown[:8]:
             flag = f" ({w['assumption']})" if r.get("assumption") else ""
             lines.append(f"      {r['label']} = {r['text']}{flag}")

@@ -27,15 +27,26 @@ FIELD_LABELS: dict[str, tuple[str, str, str]] = {
     "ip.invention_patents": ("invention patents", "发明专利", "count"),
     "ip.ic_layout_designs": ("IC layout designs", "集成电路布图设计", "count"),
     "ip.software_copyrights": ("software copyrights", "软件著作权", "count"),
-    "innovative_drug_or_device": ("innovative drug or device registration", "创新药或二三类医疗器械注册证", "flag"),
+    "innovative_drug_or_device": (
+        "innovative drug or device registration",
+        "创新药或二三类医疗器械注册证",
+        "flag",
+    ),
     "branches_outside_city": ("branches outside the city", "市外分支机构", "count"),
     "hq_functions.rd": ("HQ R&D function in the city", "在本市设立研发总部职能", "flag"),
     "hq_functions.sales": ("HQ sales function in the city", "在本市设立销售总部职能", "flag"),
     "hq_functions.settlement": ("HQ settlement function in the city", "在本市设立结算总部职能", "flag"),
 }
 
-UNITS_ZH = {"yuan": "元", "count": "", "m2": "平方米", "yuan/m2/day": "元/平方米/天", "days": "天", "months": "个月",
-            "years": "年"}
+UNITS_ZH = {
+    "yuan": "元",
+    "count": "",
+    "m2": "平方米",
+    "yuan/m2/day": "元/平方米/天",
+    "days": "天",
+    "months": "个月",
+    "years": "年",
+}
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -93,10 +104,26 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 OPS: dict[str, dict[str, str]] = {
-    "en": {">": "more than", ">=": "at least", "<": "less than", "<=": "at most", "==": "to be", "!=": "not to be",
-           "in": "one of", "not in": "none of"},
-    "zh": {">": "高于", ">=": "不低于", "<": "低于", "<=": "不高于", "==": "等于", "!=": "不等于", "in": "属于",
-           "not in": "不属于"},
+    "en": {
+        ">": "more than",
+        ">=": "at least",
+        "<": "less than",
+        "<=": "at most",
+        "==": "to be",
+        "!=": "not to be",
+        "in": "one of",
+        "not in": "none of",
+    },
+    "zh": {
+        ">": "高于",
+        ">=": "不低于",
+        "<": "低于",
+        "<=": "不高于",
+        "==": "等于",
+        "!=": "不等于",
+        "in": "属于",
+        "not in": "不属于",
+    },
 }
 
 

@@ -103,7 +103,10 @@ def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> 
         if spec.id in ids:
             pos = nearest(raw.positions, ("id",))
             problems.append(
-                Problem(Location(raw.path, pos.line, pos.column), f"programme id {spec.id!r} is also in {ids[spec.id]}")
+                Problem(
+                    Location(raw.path, pos.line, pos.column),
+                    f"programme id {spec.id!r} is also in {ids[spec.id]}",
+                )
             )
         ids[spec.id] = raw.path
     all_ids = set(ids) | set(known_ids)
@@ -117,8 +120,10 @@ def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> 
         for loc, message, line, column in found:
             pos = nearest(raw.positions, loc)
             where = format_loc(loc)
-            location = _expr_location(raw.path, raw.text, pos, line, column) if line else Location(
-                raw.path, pos.line, pos.column
+            location = (
+                _expr_location(raw.path, raw.text, pos, line, column)
+                if line
+                else Location(raw.path, pos.line, pos.column)
             )
             problems.append(Problem(location, f"{where}: {message}"))
         if prog is not None:
@@ -138,7 +143,9 @@ def _cycles(programmes: dict[str, Programme]) -> list[Problem]:
             return
         if state.get(pid) == 1:
             cycle = " -> ".join([*trail[trail.index(pid) :], pid])
-            problems.append(Problem(Location(programmes[pid].source), f"programmes refer to each other: {cycle}"))
+            problems.append(
+                Problem(Location(programmes[pid].source), f"programmes refer to each other: {cycle}")
+            )
             return
         state[pid] = 1
         for dep in sorted(programmes[pid].depends_on):

@@ -70,7 +70,9 @@ class _Build(Transformer[Token, ast.Node]):
         try:
             value = dt.date.fromisoformat(str(items[0]))
         except ValueError:
-            raise ExprError(f"{items[0]} is not a calendar date", line=meta.line, column=meta.column) from None
+            raise ExprError(
+                f"{items[0]} is not a calendar date", line=meta.line, column=meta.column
+            ) from None
         return ast.DateLit(_span(meta), value)
 
     def string(self, meta: Meta, items: list[Token]) -> ast.Node:
@@ -124,7 +126,7 @@ class _Build(Transformer[Token, ast.Node]):
         args = tuple(a for a in items[1:] if a is not None)
         return ast.Call(_span(meta), str(items[0]), args)
 
-    def list(self, meta: Meta, items: list[Any]) -> ast.Node:
+    def list_(self, meta: Meta, items: list[Any]) -> ast.Node:
         return ast.ListLit(_span(meta), tuple(a for a in items if a is not None))
 
     def comprehension(self, meta: Meta, items: list[Any]) -> ast.Node:
@@ -157,7 +159,9 @@ def parse(text: str) -> ast.Node:
     if not isinstance(text, str):
         raise ExprError(f"an expression must be text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
-        raise ExprError(f"expression is {len(text)} characters long; at most {MAX_LENGTH} are allowed", text=text)
+        raise ExprError(
+            f"expression is {len(text)} characters long; at most {MAX_LENGTH} are allowed", text=text
+        )
     if _depth(text) > MAX_DEPTH:
         raise ExprError(f"expression nests deeper than {MAX_DEPTH} brackets", text=text)
     if not text.strip():
@@ -166,7 +170,7 @@ def parse(text: str) -> ast.Node:
         tree = _lark().parse(text)
         node = _Build().transform(tree)
     except UnexpectedCharacters as exc:
-        char = text[exc.pos_in_stream]
+        char = text[exc.pos_in_stream or 0]
         hint = (
             "; there is no division (it cannot be exact on every engine): write a ratio as a product, "
             "e.g. rd >= 5% * sales"

@@ -58,7 +58,11 @@ def param_value(raw: Any, unit: str) -> Any:
     if isinstance(raw, bool) or raw is None:
         return raw
     if isinstance(raw, str) and unit in NUMERIC_UNITS:
-        return parse_decimal(raw, what="value") if unit not in ("yuan", "yuan/m2/day") else yuan(raw, what="value")
+        return (
+            parse_decimal(raw, what="value")
+            if unit not in ("yuan", "yuan/m2/day")
+            else yuan(raw, what="value")
+        )
     if isinstance(raw, int):
         raw = Decimal(raw)
     if isinstance(raw, float):  # pragma: no cover - the YAML reader never makes floats
@@ -130,7 +134,9 @@ def build_programme(
 
     def check_doc(path: tuple[str | int, ...], doc: str | None) -> None:
         if doc is not None and doc not in doc_ids:
-            problems.add((*path, "doc"), f"unknown document {doc!r}; legal_basis has {', '.join(sorted(doc_ids))}")
+            problems.add(
+                (*path, "doc"), f"unknown document {doc!r}; legal_basis has {', '.join(sorted(doc_ids))}"
+            )
 
     if spec.effective.end and spec.effective.end < spec.effective.start:
         problems.add(("effective", "to"), "the end of the effective period is before its start")
@@ -144,7 +150,9 @@ def build_programme(
         ok = True
         for i, dv in enumerate(p.values):
             try:
-                values.append(param_value(str(dv.value) if isinstance(dv.value, Decimal) else dv.value, p.unit))
+                values.append(
+                    param_value(str(dv.value) if isinstance(dv.value, Decimal) else dv.value, p.unit)
+                )
             except (MoneyError, ArithmeticError) as exc:
                 problems.add(("parameters", name, "values", i, "value"), str(exc))
                 ok = False
@@ -159,14 +167,20 @@ def build_programme(
             broken[name] = literal_type(values[0])
             problems.add(
                 ("parameters", name, "values"),
-                "values mix types: " + " and ".join(sorted(map(str, types))) + "; every dated value must have one type",
+                "values mix types: "
+                + " and ".join(sorted(map(str, types)))
+                + "; every dated value must have one type",
             )
             continue
         starts = [dv.start for dv in p.values]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
-            problems.add(("parameters", name, "values"), "dated values must be in strictly increasing date order")
+            problems.add(
+                ("parameters", name, "values"), "dated values must be in strictly increasing date order"
+            )
             continue
-        params[name] = Param(name, types.pop(), tuple(starts), tuple(values), tuple(dv.clause for dv in p.values))
+        params[name] = Param(
+            name, types.pop(), tuple(starts), tuple(values), tuple(dv.clause for dv in p.values)
+        )
         del broken[name]
 
     for name in spec.values:
@@ -211,7 +225,9 @@ def build_programme(
             failed.add(name)
             return (NUM, True)
         if expr.type.kind in (Kind.RECORD, Kind.COLLECTION, Kind.YEARMAP):
-            problems.add(("values", name, "expr"), f"a value must be a number, date, text or flag, not a {expr.type}")
+            problems.add(
+                ("values", name, "expr"), f"a value must be a number, date, text or flag, not a {expr.type}"
+            )
         value_exprs[name] = expr
         order.append(name)
         value_types[name] = (expr.type, expr.node in expr.checked.firm_dependent)

@@ -64,8 +64,21 @@ class DatedValue(_Spec):
 
 class Parameter(Cited):
     label: Text
-    unit: Literal["yuan", "rate", "count", "m2", "yuan/m2/day", "days", "months", "years", "year", "date", "text",
-                  "flag", "list"]
+    unit: Literal[
+        "yuan",
+        "rate",
+        "count",
+        "m2",
+        "yuan/m2/day",
+        "days",
+        "months",
+        "years",
+        "year",
+        "date",
+        "text",
+        "flag",
+        "list",
+    ]
     assumption: StrictBool = Field(
         default=False, description="true where the document leaves the choice open and this file makes it"
     )

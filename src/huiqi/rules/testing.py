@@ -95,7 +95,9 @@ def load_cases(path: Path, fixtures: Mapping[str, dict[str, Any]]) -> list[Case]
             continue
         unknown = set(raw) - {"name", "on", "firm", "with", "expect", "programme"}
         if unknown:
-            problems.append(Problem(where("cases", i), f"unknown keys in a case: {', '.join(sorted(unknown))}"))
+            problems.append(
+                Problem(where("cases", i), f"unknown keys in a case: {', '.join(sorted(unknown))}")
+            )
             continue
         base = raw.get("firm")
         if isinstance(base, str):

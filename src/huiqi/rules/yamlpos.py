@@ -60,10 +60,10 @@ def _scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
             raise YamlError(f"{node.value!r} is not a finite number", *_lc(node))
         return value
     if tag == "tag:yaml.org,2002:timestamp":
-        value = loader.construct_yaml_timestamp(node)
-        if isinstance(value, dt.datetime):
+        stamp = loader.construct_yaml_timestamp(node)
+        if isinstance(stamp, dt.datetime):
             raise YamlError("expected a date (YYYY-MM-DD), got a date and time", *_lc(node))
-        return value
+        return stamp
     return loader.construct_object(node)
 
 
