@@ -131,9 +131,13 @@ def test_cycle(env: Path) -> None:
         "--tranche",
         "40.00:2025-12-31:sales reached",
     )
-    assert "paid" in run("pay", "tranche", app_a, "--seq", "1")
+    paid = re.search(r"paid by transaction (\w+)", run("pay", "tranche", app_a, "--seq", "1"))
+    assert paid is not None
+    # a returned payment is reversed, then paid again
+    assert "reversed by" in run("pay", "reverse", paid.group(1), "--reason", "returned by the bank")
+    run("pay", "tranche", app_a, "--seq", "1", "--key", "second-attempt")
     # paying the same tranche again: the same key replays, a new key is refused
-    run("pay", "tranche", app_a, "--seq", "1")
+    run("pay", "tranche", app_a, "--seq", "1", "--key", "second-attempt")
     assert "already been paid" in run("pay", "tranche", app_a, "--seq", "1", "--key", "other", code=2)
     out = run(
         "awards",

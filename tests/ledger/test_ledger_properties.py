@@ -44,8 +44,8 @@ def _fen(n: int) -> Decimal:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=ops)
-def test_random_operations_keep_the_ledger_whole(sqlite_db: Db, ops: list[tuple[object, ...]]) -> None:
-    db = sqlite_db
+def test_random_operations_keep_the_ledger_whole(db: Db, ops: list[tuple[object, ...]]) -> None:
+
     pool_id = f"p{next(_pool_ids)}"
     keys = itertools.count()
     with db.session() as s:

@@ -294,3 +294,58 @@ def test_postgres_unreachable_fails_under_ci(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         pg_unavailable("connection refused")
+
+
+def test_returned_payment_is_reversed_not_edited(db: Db) -> None:
+    from huiqi.ledger.errors import NotReversible
+
+    make_pool(db)
+    with db.session() as s:
+        award = service.grant_award(
+            session=s,
+            pool_id="pool",
+            firm_uscc=FIRM_A,
+            amount="100.00",
+            actor="t",
+            idempotency_key="a",
+            tranches=TWO,
+        )
+        paid = service.pay_tranche(session=s, award_id=award.id, seq=1, actor="t", idempotency_key="p1")
+        s.commit()
+    with db.session() as s:
+        service.reverse_payment(
+            session=s, transaction_id=paid.id, actor="t", reason="bank returned it", idempotency_key="rev"
+        )
+        s.commit()
+    with db.session() as s:
+        assert [t.status for t in service.tranches_of(session=s, award_id=award.id)] == ["pending", "pending"]
+        with pytest.raises(NotReversible, match="already been reversed"):
+            service.reverse_payment(
+                session=s, transaction_id=paid.id, actor="t", reason="x", idempotency_key="r2"
+            )
+    with db.session() as s:
+        service.pay_tranche(session=s, award_id=award.id, seq=1, actor="t", idempotency_key="p1-again")
+        s.commit()
+        assert service.get_award(session=s, award_id=award.id).paid == Decimal("60.00")
+        assert (
+            s.scalar(select(func.count()).select_from(LedgerTransaction)) == 5
+        )  # fund, award, pay, reversal, pay
+        report = verify_ledger(session=s)
+        assert report.ok, report.problems
+        with pytest.raises(NotReversible, match="not a tranche payment"):
+            service.reverse_payment(
+                session=s, transaction_id=award_txn(s, award.id), actor="t", reason="x", idempotency_key="r3"
+            )
+
+
+def award_txn(session: object, award_id: str) -> str:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    txn = session.scalar(
+        select(LedgerTransaction.id).where(
+            LedgerTransaction.award_id == award_id, LedgerTransaction.kind == "award"
+        )
+    )
+    assert txn is not None
+    return txn

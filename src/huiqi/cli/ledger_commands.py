@@ -277,8 +277,8 @@ def register(app: typer.Typer) -> None:
         """Pay one tranche whose milestone is met. Paying the same tranche again is refused."""
         from huiqi.workflows import service as flows
 
-        def work(s: Session) -> tuple[str, str]:
-            award = flows.pay(
+        def work(s: Session) -> tuple[str, str, str]:
+            award, txn = flows.pay(
                 session=s,
                 application_id=application,
                 seq=seq,
@@ -286,10 +286,33 @@ def register(app: typer.Typer) -> None:
                 idempotency_key=key or f"pay:{application}:{seq}",
                 reference=reference,
             )
-            return award.id, award.status
+            return award.id, award.status, txn.id
 
-        award_id, status = transact(work)
-        typer.echo(f"tranche {seq} of award {award_id} paid (award {status})")
+        award_id, status, txn_id = transact(work)
+        typer.echo(f"tranche {seq} of award {award_id} paid by transaction {txn_id} (award {status})")
+
+    @pay.command("reverse")
+    def pay_reverse(
+        transaction: Annotated[str, typer.Argument(help="id of the payment transaction")],
+        reason: Annotated[str, typer.Option(help="why (e.g. returned by the bank)")],
+        key: Annotated[str | None, typer.Option(help="idempotency key (default: the transaction)")] = None,
+        actor: Actor = default_actor(),
+    ) -> None:
+        """Reverse a returned payment with a reversing entry; the tranche becomes payable again."""
+        from huiqi.ledger import service
+
+        txn_id = transact(
+            lambda s: (
+                service.reverse_payment(
+                    session=s,
+                    transaction_id=transaction,
+                    actor=actor,
+                    reason=reason,
+                    idempotency_key=key or f"reverse:{transaction}",
+                ).id
+            )
+        )
+        typer.echo(f"payment {transaction} reversed by {txn_id}")
 
     @audit_app.command("verify")
     def audit_verify() -> None:

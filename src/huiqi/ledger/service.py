@@ -1116,3 +1116,66 @@ def reverse_recovery(
         payload={**body, "amount": amount, "reversal_id": txn.id},
     )
     return txn
+
+
+def reverse_payment(
+    *, session: Session, transaction_id: str, actor: str, reason: str, idempotency_key: str
+) -> LedgerTransaction:
+    """A tranche payment returned (bounced transfer, paid in error): a reversing entry, and the tranche is
+    payable again. Only while the award is active: a completed or clawed-back award is settled history."""
+    body = {"transaction_id": transaction_id, "reason": reason}
+    done = idempotency.replay(session=session, key=idempotency_key, operation="reverse_payment", body=body)
+    if done is not None:
+        return _get_txn(session, str(done["transaction_id"]))
+    original = _get_txn(session, transaction_id)
+    if original.kind != TxnKind.PAY.value or original.tranche_id is None or original.award_id is None:
+        raise NotReversible(transaction_id, f"it is a {original.kind}, not a tranche payment")
+    if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)):
+        raise NotReversible(transaction_id, "it has already been reversed")
+    award = _get_award(session, original.award_id)
+    if award.status != AwardStatus.ACTIVE.value:
+        raise NotReversible(transaction_id, f"award {award.id} is {award.status}")
+    postings = session.scalars(select(Posting).where(Posting.transaction_id == transaction_id)).all()
+    amount = sum((p.amount for p in postings if p.amount > 0), Decimal(0))
+    txn = _post(
+        session,
+        pool_id=original.pool_id,
+        kind=TxnKind.REVERSAL,
+        actor=actor,
+        memo=reason,
+        idempotency_key=idempotency_key,
+        award_id=award.id,
+        tranche_id=original.tranche_id,
+        reverses_id=original.id,
+        legs=[(p.account_id, -p.amount) for p in postings],
+    )
+    session.flush()
+    result = session.execute(
+        update(Tranche)
+        .where(
+            Tranche.id == original.tranche_id,
+            Tranche.status == TrancheStatus.PAID.value,
+            Tranche.payment_txn_id == original.id,
+        )
+        .values(status=TrancheStatus.PENDING.value, payment_txn_id=None, resolved_at=None),
+        execution_options=_NO_SYNC,
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotReversible(transaction_id, "its tranche is no longer paid by it")
+    award.paid = award.paid - amount
+    idempotency.remember(
+        session=session,
+        key=idempotency_key,
+        operation="reverse_payment",
+        body=body,
+        result={"transaction_id": txn.id},
+    )
+    session.flush()
+    audit.append(
+        session=session,
+        actor=actor,
+        entity=f"transaction:{original.id}",
+        action="reversed",
+        payload={**body, "amount": amount, "reversal_id": txn.id},
+    )
+    return txn

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, func, select, type_coerce
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from huiqi.ledger.models import (
     Account,
@@ -138,9 +138,13 @@ def verify_ledger(*, session: Session) -> LedgerReport:
             )
 
     # 4. nothing paid twice: at most one payment per tranche, and paid tranches match award.paid
+    reversal = aliased(LedgerTransaction)
     for tranche_id, n in session.execute(
         select(LedgerTransaction.tranche_id, func.count())
-        .where(LedgerTransaction.kind == TxnKind.PAY.value)
+        .where(
+            LedgerTransaction.kind == TxnKind.PAY.value,
+            ~select(reversal.id).where(reversal.reverses_id == LedgerTransaction.id).exists(),
+        )
         .group_by(LedgerTransaction.tranche_id)
         .having(func.count() > 1)
     ):

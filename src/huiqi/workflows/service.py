@@ -19,7 +19,7 @@ from huiqi.applications import service as apps
 from huiqi.applications.models import AllocationMode, Application, Call, EligibilityVerdict, State
 from huiqi.ledger import service as ledger
 from huiqi.ledger.errors import InsufficientFunds
-from huiqi.ledger.models import Award, Reservation, ReservationStatus
+from huiqi.ledger.models import Award, LedgerTransaction, Reservation, ReservationStatus
 from huiqi.ledger.service import ClawbackResult, TranchePlan
 from huiqi.money import FEN
 from huiqi.workflows.errors import MissingScore, NoAward, NoPendingReservation, WrongAllocationMode
@@ -200,10 +200,10 @@ def award_of(*, session: Session, application_id: str) -> Award:
 
 def pay(
     *, session: Session, application_id: str, seq: int, actor: str, idempotency_key: str, reference: str = ""
-) -> Award:
+) -> tuple[Award, LedgerTransaction]:
     """Pay a tranche; the application becomes paying, then completed with the last tranche."""
     award = award_of(session=session, application_id=application_id)
-    ledger.pay_tranche(
+    txn = ledger.pay_tranche(
         session=session,
         award_id=award.id,
         seq=seq,
@@ -225,7 +225,7 @@ def pay(
             actor=actor,
             reason=f"tranche {seq} paid; all tranches paid",
         )
-    return award
+    return award, txn
 
 
 def promote_waitlist(*, session: Session, pool_id: str, actor: str) -> list[Decision]:
