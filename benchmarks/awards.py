@@ -65,6 +65,8 @@ def _worker(
     worker: int,
     threads: int,
     batch: int,
+    at_commit: bool,
+    run: str,
     start_at: float,
     stop_at: float,
     out: mp.Queue[tuple[int, int]],
@@ -83,7 +85,7 @@ def _worker(
             n += 1
             firm = f"BENCH{worker:06d}{t:07d}"
             if batch <= 1:
-                key = f"bench-{worker}-{t}-{n}"
+                key = f"bench-{run}-{worker}-{t}-{n}"
 
                 def work(session: Session, key: str = key, firm: str = firm) -> int:
                     service.grant_award(
@@ -93,11 +95,13 @@ def _worker(
                         amount=AMOUNT,
                         actor="bench",
                         idempotency_key=key,
+                        settle_at_commit=at_commit,
                     )
                     return 1
             else:
                 requests = [
-                    service.AwardRequest(firm, AMOUNT, f"bench-{worker}-{t}-{n}-{i}") for i in range(batch)
+                    service.AwardRequest(firm, AMOUNT, f"bench-{run}-{worker}-{t}-{n}-{i}")
+                    for i in range(batch)
                 ]
 
                 def work(session: Session, requests: list[service.AwardRequest] = requests) -> int:
@@ -120,14 +124,17 @@ def _worker(
     out.put((sum(counts), sum(refused)))
 
 
-def run_huiqi(url: str, workers: int, processes: int, seconds: float, batch: int) -> tuple[int, float]:
+def run_huiqi(
+    url: str, workers: int, processes: int, seconds: float, batch: int, at_commit: bool = False
+) -> tuple[int, float]:
+    run = f"{batch}{'c' if at_commit else ''}"  # every run its own idempotency keys: no replays counted
     ctx = mp.get_context("fork")
     out: mp.Queue[tuple[int, int]] = ctx.Queue()
     start_at = time.time() + 1.5  # let every process connect first
     stop_at = start_at + seconds
     per = [workers // processes + (1 if i < workers % processes else 0) for i in range(processes)]
     procs = [
-        ctx.Process(target=_worker, args=(url, i, n, batch, start_at, stop_at, out))
+        ctx.Process(target=_worker, args=(url, i, n, batch, at_commit, run, start_at, stop_at, out))
         for i, n in enumerate(per)
     ]
     for p in procs:
@@ -234,16 +241,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             s.commit()
         engine.dispose()
-        awards, seconds = run_huiqi(url, args.workers, max(1, args.processes), args.seconds, 1)
+        procs = max(1, args.processes)
+        awards, seconds = run_huiqi(url, args.workers, procs, args.seconds, 1)
+        at_commit, _ = run_huiqi(url, args.workers, procs, args.seconds, 1, at_commit=True)
         batched = 0
         if args.batch > 1:
-            batched, _ = run_huiqi(url, args.workers, max(1, args.processes), args.seconds, args.batch)
-        problems = verify(url, awards + batched)
+            batched, _ = run_huiqi(url, args.workers, procs, args.seconds, args.batch)
+        problems = verify(url, awards + at_commit + batched)
         tps = run_pgbench(url, args.workers, args.seconds)
     finally:
         drop_database(args.admin_url, args.database)
 
-    rows = [("huiqi grant_award, 1 award per transaction", awards, awards / seconds)]
+    rows = [
+        ("huiqi grant_award, 1 award per transaction", awards, awards / seconds),
+        ("  same, settle_at_commit=True", at_commit, at_commit / seconds),
+    ]
     if batched:
         rows.append((f"huiqi grant_awards, {args.batch} per transaction", batched, batched / seconds))
     print(

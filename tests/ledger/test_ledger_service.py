@@ -349,3 +349,47 @@ def award_txn(session: object, award_id: str) -> str:
     )
     assert txn is not None
     return txn
+
+
+def test_settle_at_commit(db: Db) -> None:
+    from huiqi.db import run_in_transaction
+
+    make_pool(db, size="100.00")
+
+    def grant(amount: str, key: str) -> object:
+        return lambda s: service.grant_award(
+            session=s,
+            pool_id="pool",
+            firm_uscc=FIRM_A,
+            amount=amount,
+            actor="t",
+            idempotency_key=key,
+            settle_at_commit=True,
+        )
+
+    award = run_in_transaction(db.factory, grant("70.00", "a1"))  # type: ignore[arg-type]
+    with pytest.raises(InsufficientFunds):
+        run_in_transaction(db.factory, grant("40.00", "a2"))  # type: ignore[arg-type]
+    with db.session() as s:  # a plain commit settles too (SQLite settles at once)
+        with pytest.raises(InsufficientFunds):
+            service.grant_award(
+                session=s,
+                pool_id="pool",
+                firm_uscc=FIRM_B,
+                amount="31.00",
+                actor="t",
+                idempotency_key="a3",
+                settle_at_commit=True,
+            )
+            s.commit()
+        s.rollback()
+    with db.session() as s:
+        assert s.get_one(Pool, "pool").available == Decimal("30.00")
+        assert s.scalar(select(func.count()).select_from(LedgerTransaction)) == 2
+        assert isinstance(award, service.Award) and s.get(service.Award, award.id) is not None
+        report = verify_ledger(session=s)
+        assert report.ok, report.problems
+    from huiqi.ledger import audit
+
+    with db.session() as s:
+        assert audit.verify_chain(session=s).ok

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,6 +80,74 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, IntegrityError) and "unique constraint failed" in text
 
 
+@dataclass(frozen=True)
+class AtCommit:
+    """A statement that must be the transaction's last, run just before COMMIT.
+
+    On PostgreSQL ``run_in_transaction`` sends it and COMMIT in one pipeline, so a row lock it takes is
+    held for the statement and the commit only, with no client round trip in between. It must *fail*
+    (not just change no row) when it cannot apply, so that the COMMIT behind it never runs; ``translate``
+    turns that database error into the domain error the caller should see.
+    """
+
+    sql: str  # driver-level SQL, pyformat parameters
+    params: dict[str, Any]
+    translate: Callable[[BaseException], BaseException | None]
+
+
+_AT_COMMIT = "huiqi.at_commit"
+
+
+def run_at_commit(session: Session, statement: AtCommit) -> None:
+    session.info.setdefault(_AT_COMMIT, []).append(statement)
+
+
+def _raise_translated(pending: list[AtCommit], exc: BaseException) -> None:
+    for statement in pending:
+        translated = statement.translate(exc)
+        if translated is not None:
+            raise translated from exc
+
+
+@event.listens_for(Session, "before_commit")
+def _run_pending(session: Session) -> None:
+    """The portable path: a plain ``session.commit()`` runs the pending statements first."""
+    pending: list[AtCommit] = session.info.pop(_AT_COMMIT, [])
+    for statement in pending:
+        try:
+            session.connection().exec_driver_sql(statement.sql, statement.params)
+        except DBAPIError as exc:
+            _raise_translated(pending, exc.orig if exc.orig is not None else exc)
+            raise
+
+
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, *_: Any) -> None:
+    session.info.pop(_AT_COMMIT, None)
+
+
+def _commit_pipelined(session: Session) -> None:
+    """Send the pending statements and COMMIT together (PostgreSQL, psycopg pipeline mode)."""
+    import psycopg
+
+    pending: list[AtCommit] = session.info.pop(_AT_COMMIT, [])
+    if pending:
+        session.flush()
+        raw = session.connection().connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        try:
+            with raw.pipeline():
+                with raw.cursor() as cursor:
+                    for statement in pending:
+                        cursor.execute(statement.sql, statement.params)
+                raw.commit()
+        except psycopg.Error as exc:
+            _raise_translated(pending, exc)
+            raise DBAPIError(pending[0].sql, pending[0].params, exc) from exc
+    session.commit()  # bookkeeping: the driver's transaction is already committed, its COMMIT is a no-op
+
+
 def run_in_transaction(
     factory: Callable[[], Session],
     work: Callable[[Session], T],
@@ -97,7 +166,10 @@ def run_in_transaction(
         session = factory()
         try:
             result = work(session)
-            session.commit()
+            if session.info.get(_AT_COMMIT) and session.get_bind().dialect.name == "postgresql":
+                _commit_pipelined(session)
+            else:
+                session.commit()
             return result
         except DBAPIError as exc:
             session.rollback()

@@ -11,7 +11,7 @@ one).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from huiqi.db.base import new_id
+from huiqi.db.engine import AtCommit, run_at_commit
 from huiqi.db.types import UTCDateTime, utcnow
 from huiqi.ledger import audit, idempotency
 from huiqi.ledger.errors import ContractAlreadyClaimed, FirmCapExceeded, InsufficientFunds, PoolNotFound
@@ -119,6 +120,34 @@ _TAKE = text(
     """
 ).bindparams(bindparam("at", type_=UTCDateTime()))
 
+# The same step 2 as a statement that runs at COMMIT (``settle_at_commit``): unconditional, so a pool that
+# cannot cover the award *fails* it on the CHECK (available >= 0) and the COMMIT behind it never runs.
+_TAKE_AT_COMMIT = """
+    WITH pool AS (
+        UPDATE pools SET available = available - %(amount)s WHERE id = %(pool_id)s RETURNING id
+    ),
+    head AS (
+        UPDATE audit_head
+        SET seq = seq + 1,
+            prev_hash = hash,
+            hash = encode(sha256(convert_to(hash || %(prefix)s || (seq + 1)::text || '}', 'UTF8')), 'hex')
+        WHERE id = 1 AND EXISTS (SELECT 1 FROM pool)
+        RETURNING seq, prev_hash, hash
+    )
+    INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
+    SELECT seq, %(at)s, %(actor)s, %(entity)s, 'granted', %(payload)s, prev_hash, hash FROM head
+"""
+
+
+def _insufficient(pool_id: str, value: Decimal) -> Callable[[BaseException], BaseException | None]:
+    def translate(exc: BaseException) -> BaseException | None:
+        if getattr(exc, "sqlstate", None) == "23514" and "available_not_negative" in str(exc):
+            return InsufficientFunds(pool_id, value, None)
+        return None
+
+    return translate
+
+
 _STATEMENTS = {
     True: text(_ROWS.format(gate=_CAP)).bindparams(bindparam("at", type_=UTCDateTime())),
     False: text(_ROWS.format(gate=_NO_CAP)).bindparams(bindparam("at", type_=UTCDateTime())),
@@ -137,6 +166,7 @@ def grant_award_pg(
     application_id: str | None,
     actor: str,
     idempotency_key: str,
+    settle_at_commit: bool = False,
 ) -> Award:
     from huiqi.ledger.service import _get_award, _plan, account_id
 
@@ -205,6 +235,9 @@ def grant_award_pg(
     ).one_or_none()
     if award is None:
         raise FirmCapExceeded(pool_id, firm_uscc, Decimal(cap_fen or 0) / 100, value)
+    if settle_at_commit:
+        run_at_commit(session, AtCommit(_TAKE_AT_COMMIT, params, _insufficient(pool_id, value)))
+        return award
     if session.execute(_TAKE, params).scalar_one() != 1:
         # The caller rolls the award's rows back with the transaction.
         available = session.scalar(select(Pool.available).where(Pool.id == pool_id))

@@ -393,8 +393,15 @@ def grant_award(
     tranches: Sequence[TranchePlan] | None = None,
     contracts: Sequence[str] = (),
     application_id: str | None = None,
+    settle_at_commit: bool = False,
 ) -> Award:
-    """First come, first served: commit money straight from the pool to the firm in one transaction."""
+    """First come, first served: commit money straight from the pool to the firm in one transaction.
+
+    ``settle_at_commit``: for a caller that commits right after (a request handler, the FCFS front door),
+    the pool is charged by the transaction's last statement, sent together with COMMIT on PostgreSQL; a pool
+    that cannot cover the award then raises InsufficientFunds from the commit (``run_in_transaction`` or
+    ``session.commit()``) instead of from this call. Same rows, same guarantees; SQLite settles at once.
+    """
     value = _amount(amount, "award amount")
     body = _award_body(pool_id, firm_uscc, value, tranches, contracts, application_id)
     if session.get_bind().dialect.name == "postgresql":
@@ -411,6 +418,7 @@ def grant_award(
             application_id=application_id,
             actor=actor,
             idempotency_key=idempotency_key,
+            settle_at_commit=settle_at_commit,
         )
     done = idempotency.replay(session=session, key=idempotency_key, operation="grant_award", body=body)
     if done is not None:
