@@ -185,6 +185,18 @@ def test_window_and_claims_are_checked(db: Db) -> None:
                 actor="f",
                 now=DURING,
             )
+        with pytest.raises(InvalidCall, match="outside pool pool's period"):
+            apps.open_call(
+                session=s,
+                call_id="c3",
+                programme_id=PROGRAMME,
+                programme_version="1",
+                pool_id="pool",
+                opens_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+                closes_at=dt.datetime(2027, 2, 1, tzinfo=dt.UTC),
+                allocation_mode="fcfs",
+                actor="o",
+            )
         with pytest.raises(InvalidCall, match="allocation mode"):
             apps.open_call(
                 session=s,

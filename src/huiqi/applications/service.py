@@ -81,8 +81,17 @@ def open_call(
         )
     if session.get(Call, call_id) is not None:
         raise CallExists(call_id)
-    if session.execute(text("SELECT 1 FROM pools WHERE id = :id"), {"id": pool_id}).first() is None:
+    period = session.execute(
+        text("SELECT period_start, period_end FROM pools WHERE id = :id"), {"id": pool_id}
+    ).first()
+    if period is None:
         raise InvalidCall(f"no pool {pool_id!r}; create it first with `huiqi ledger pool-create`")
+    start, end = (p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)) for p in period)
+    if closes_at.astimezone(dt.UTC).date() < start or opens_at.astimezone(dt.UTC).date() > end:
+        raise InvalidCall(
+            f"the window {opens_at.date()} .. {closes_at.date()} lies outside pool {pool_id}'s period "
+            f"{start} .. {end}; awards could never be drawn from it"
+        )
     call = Call(
         id=call_id,
         programme_id=programme_id,
