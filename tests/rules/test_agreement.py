@@ -12,7 +12,7 @@ from tests.rules.strategies import edge_values, firms, uscc
 
 from huiqi.firms import Firm, firm_from_data
 from huiqi.firms.table import firms_to_tables
-from huiqi.rules.batch import evaluate_register
+from huiqi.rules.batch import duckdb_tables, evaluate_register, run_wide
 from huiqi.rules.evaluator import evaluate
 from huiqi.rules.loader import load_pack
 
@@ -22,9 +22,17 @@ DATES = st.one_of(st.sampled_from(EDGE_DAYS), st.dates(dt.date(2022, 1, 1), dt.d
 
 
 def compare(profiles: list[Firm], on: dt.date) -> None:
-    long = evaluate_register(PACK, firms_to_tables(profiles), on).to_pylist()
+    tables = firms_to_tables(profiles)
+    long = evaluate_register(PACK, tables, on).to_pylist()
     vectorised = {(r["uscc"], r["programme"]): r for r in long}
     assert len(vectorised) == len(profiles) * len(PACK)
+    # eligibility only: conditions compiled as a lazy CASE chain instead of one column each
+    wide, compiled = run_wide(PACK, duckdb_tables(tables), on, with_unmet=False)
+    lazy = {
+        (row["uscc"], pid): (row[compiled.columns[pid][0]], row[compiled.columns[pid][1]])
+        for row in wide.to_pylist()
+        for pid in compiled.programmes
+    }
     for firm in profiles:
         for result in evaluate(PACK, firm, on):
             row = vectorised[(firm.uscc, result.programme.id)]
@@ -32,6 +40,7 @@ def compare(profiles: list[Firm], on: dt.date) -> None:
             assert row["eligible"] == result.eligible, where
             assert row["amount"] == result.amount, where
             assert (row["unmet"].split(",") if row["unmet"] else []) == result.unmet, where
+            assert lazy[(firm.uscc, result.programme.id)] == (result.eligible, result.amount), where
 
 
 def build(dicts: list[dict[str, Any]]) -> list[Firm]:

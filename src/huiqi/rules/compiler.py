@@ -89,8 +89,10 @@ class CompiledPack:
 
 class _Compiler:
     def __init__(
-        self, programmes: Mapping[str, Programme], on: dt.date, tables: Mapping[str, ir.Table]
+        self, programmes: Mapping[str, Programme], on: dt.date, tables: Mapping[str, ir.Table], *, lazy: bool = False
     ) -> None:
+        #: lazy: eligibility only (no unmet lists), so conditions need not all be computed for every firm
+        self.lazy = lazy
         self.programmes = programmes
         self.on = on
         self.tables = tables
@@ -411,6 +413,8 @@ class _Compiler:
         found = self.column(("elig", pid))
         if found is not None:
             return found.expr
+        if pid not in self.eligible_cache and self.lazy:
+            self.eligible_cache[pid] = self._eligible_cases(self.programmes[pid])
         if pid not in self.eligible_cache:
             programme = self.programmes[pid]
             conds, excls = self.condition_columns(programme)
@@ -421,6 +425,33 @@ class _Compiler:
                 out = out & ~x
             self.eligible_cache[pid] = out
         return self.eligible_cache[pid]
+
+    def _cost(self, programme: Programme, e: Expression) -> int:
+        """A rough cost, to test cheap conditions first: nodes, plus more for aggregates and other programmes."""
+        cost = 0
+        for node in ast.walk(e.node):
+            cost += 1
+            if isinstance(node, ast.Comprehension):
+                cost += 20
+            elif isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
+                cost += 50
+            elif isinstance(node, ast.Name) and node.id in programme.values:
+                cost += self._cost(programme, programme.values[node.id])
+        return cost
+
+    def _eligible_cases(self, programme: Programme) -> ir.BooleanValue:
+        """``CASE WHEN NOT c1 THEN FALSE WHEN NOT c2 ... ELSE TRUE``: engines evaluate each WHEN only on the
+        rows still undecided, so most firms never reach the costly tests."""
+        if not self.in_force(programme):
+            return ibis.literal(False)
+        tests = [("cond", cid, e) for cid, e in programme.conditions.items()]
+        tests += [("excl", xid, e) for xid, e in programme.exclusions.items()]
+        tests.sort(key=lambda t: self._cost(programme, t[2]))
+        branches = []
+        for kind, tid, _ in tests:
+            c = self.test(programme, kind, tid)
+            branches.append(((~c) if kind == "cond" else c, False))
+        return ibis.cases(*branches, else_=True)
 
     def amount(self, pid: str) -> Col:
         found = self.column(("amount", pid))
@@ -461,6 +492,16 @@ class _Compiler:
                     out |= {("elig", q), ("amount", q)}
                 return out
 
+            if self.lazy:
+                # values and tests stay inline in the eligibility CASE, computed only where it gets that far
+                tests = [*p.conditions.values(), *p.exclusions.values()]
+                reads: set[tuple[str, ...]] = set()
+                for e in tests + [p.values[v] for v in p.value_order]:
+                    reads |= {d for d in deps(e) if d[0] != "value"}
+                amount_reads = {d for d in deps(p.amount) if d[0] != "value"} if p.amount else set()
+                items[("elig", pid)] = reads
+                items[("amount", pid)] = {("elig", pid)} | reads | amount_reads
+                continue
             for name in p.value_order:
                 e = p.values[name]
                 if e.node in e.checked.firm_dependent:
@@ -532,7 +573,7 @@ def compile_pack(
     with_unmet: bool = True,
 ) -> CompiledPack:
     """One Ibis table: ``uscc`` and, per programme, ``<n>_eligible``, ``<n>_amount`` (and ``<n>_unmet``)."""
-    compiler = _Compiler(programmes, on, tables)
+    compiler = _Compiler(programmes, on, tables, lazy=not with_unmet)
     chosen = ids if ids is not None else sorted(programmes)
     compiler.collect_aggregates(compiler.needed(chosen))
     compiler.materialize(chosen)
