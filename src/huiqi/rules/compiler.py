@@ -89,7 +89,12 @@ class CompiledPack:
 
 class _Compiler:
     def __init__(
-        self, programmes: Mapping[str, Programme], on: dt.date, tables: Mapping[str, ir.Table], *, lazy: bool = False
+        self,
+        programmes: Mapping[str, Programme],
+        on: dt.date,
+        tables: Mapping[str, ir.Table],
+        *,
+        lazy: bool = False,
     ) -> None:
         #: lazy: eligibility only (no unmet lists), so conditions need not all be computed for every firm
         self.lazy = lazy
@@ -427,7 +432,7 @@ class _Compiler:
         return self.eligible_cache[pid]
 
     def _cost(self, programme: Programme, e: Expression) -> int:
-        """A rough cost, to test cheap conditions first: nodes, plus more for aggregates and other programmes."""
+        """A rough cost, so cheap conditions are tested first; aggregates and references weigh more."""
         cost = 0
         for node in ast.walk(e.node):
             cost += 1
