@@ -30,9 +30,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from huiqi.audit import chain as audit
 from huiqi.db import make_engine, make_session_factory, run_in_transaction
 from huiqi.db.migrate import upgrade
-from huiqi.ledger import audit, service
+from huiqi.ledger import service
 from huiqi.ledger.errors import InsufficientFunds
 from huiqi.ledger.verify import verify_ledger
 

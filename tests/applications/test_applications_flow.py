@@ -19,8 +19,8 @@ from huiqi.applications.errors import (
 )
 from huiqi.applications.evidence import path_of, sniff
 from huiqi.applications.models import TRANSITIONS, Application, ApplicationEvent, EligibilityVerdict, State
+from huiqi.audit import chain as audit
 from huiqi.firms import Firm
-from huiqi.ledger import audit
 from huiqi.ledger.models import Pool
 from huiqi.ledger.service import TranchePlan
 from huiqi.ledger.verify import verify_ledger

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from dbfixtures import FIRM_A, Db, make_pool
-from huiqi.ledger import audit, service
+from huiqi.audit import chain as audit
+from huiqi.ledger import service
 
 
 def _chain(db: Db, links: int = 6) -> None:

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from dbfixtures import Db, make_pool
-from huiqi.ledger import audit, service
+from huiqi.audit import chain as audit
+from huiqi.ledger import service
 from huiqi.ledger.errors import (
     ContractAlreadyClaimed,
     FirmCapExceeded,

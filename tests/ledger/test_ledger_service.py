@@ -389,7 +389,7 @@ def test_settle_at_commit(db: Db) -> None:
         assert isinstance(award, service.Award) and s.get(service.Award, award.id) is not None
         report = verify_ledger(session=s)
         assert report.ok, report.problems
-    from huiqi.ledger import audit
+    from huiqi.audit import chain as audit
 
     with db.session() as s:
         assert audit.verify_chain(session=s).ok

@@ -40,10 +40,10 @@ from huiqi.applications.models import (
     EvidenceFile,
     State,
 )
+from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
 from huiqi.firms import Firm
-from huiqi.ledger import audit
 from huiqi.money import MoneyError, yuan
 
 

@@ -317,7 +317,7 @@ def register(app: typer.Typer) -> None:
     @audit_app.command("verify")
     def audit_verify() -> None:
         """Walk the chain; report the first broken link (edited, deleted or reordered). Exit 1 if broken."""
-        from huiqi.ledger import audit
+        from huiqi.audit import chain as audit
 
         report = read_only(lambda s: audit.verify_chain(session=s))
         if report.problem is None:
@@ -333,7 +333,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
     ) -> None:
         """The latest links of the chain."""
-        from huiqi.ledger import audit
+        from huiqi.audit import chain as audit
 
         def work(s: Session) -> list[dict[str, Any]]:
             return [

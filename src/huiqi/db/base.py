@@ -28,6 +28,7 @@ class Base(DeclarativeBase):
 def load_all_models() -> MetaData:
     """Import every domain's models so that ``Base.metadata`` is complete (for Alembic and tests)."""
     import huiqi.applications.models
+    import huiqi.audit.models
     import huiqi.ledger.models  # noqa: F401
 
     return Base.metadata

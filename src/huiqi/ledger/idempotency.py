@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from huiqi.ledger.audit import canonical_json
+from huiqi.audit.chain import canonical_json
 from huiqi.ledger.errors import IdempotencyConflict
 from huiqi.ledger.models import IdempotencyKey
 

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import UTCDateTime, utcnow
-from huiqi.ledger import audit, idempotency
+from huiqi.ledger import idempotency
 from huiqi.ledger.errors import (
     ContractAlreadyClaimed,
     FirmCapExceeded,

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.engine import AtCommit, run_at_commit
 from huiqi.db.types import UTCDateTime, utcnow
-from huiqi.ledger import audit, idempotency
+from huiqi.ledger import idempotency
 from huiqi.ledger.errors import ContractAlreadyClaimed, FirmCapExceeded, InsufficientFunds, PoolNotFound
 from huiqi.ledger.models import AccountKind, Award, Pool, TxnKind
 from huiqi.money import yuan_to_fen

@@ -21,9 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
-from huiqi.ledger import audit, idempotency
+from huiqi.ledger import idempotency
 from huiqi.ledger.errors import (
     AwardNotActive,
     AwardNotFound,
