@@ -1,0 +1,50 @@
+"""One Spark session and one PostgreSQL database for the whole test session (both are slow to start)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from tests.dbfixtures import create_pg_database, drop_pg_database, pg_unavailable
+
+
+def engine_missing(what: str) -> None:
+    message = f"{what} is not installed"
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI must run every backend (python3 dev.py test installs them)")
+    pytest.skip(message + "; `python3 dev.py test` installs it (set CI=1 to make this a failure)")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        engine_missing("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        engine_missing("Java (needed by Spark)")
+    from huiqi.rules.backends import spark_session
+
+    session = spark_session(master="local[2]", shuffle_partitions=2, app="huiqi-tests")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_register_url() -> Iterator[str]:
+    """A fresh database (no migrations: only the layout tables the compiled programmes read)."""
+    try:
+        name, url = create_pg_database("huiqi_backends")
+    except sa.exc.OperationalError as exc:
+        pg_unavailable(str(exc).splitlines()[0])
+        raise
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
