@@ -27,8 +27,10 @@ class Base(DeclarativeBase):
 
 def load_all_models() -> MetaData:
     """Import every domain's models so that ``Base.metadata`` is complete (for Alembic and tests)."""
+    import huiqi.accounts.models
     import huiqi.applications.models
     import huiqi.audit.models
-    import huiqi.ledger.models  # noqa: F401
+    import huiqi.ledger.models
+    import huiqi.matching.models  # noqa: F401
 
     return Base.metadata

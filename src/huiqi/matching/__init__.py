@@ -1,0 +1,1 @@
+"""Batch matching of programmes over a register: results store, incremental runs, pool pressure, outbox."""

@@ -1,0 +1,138 @@
+"""The register in the database (firms with their history) and matching results (runs, current results,
+the "you qualify" outbox).
+
+The register is stored one row a firm: ``record`` is the firm's canonical JSON (its row of the columnar
+layout and its child rows, money as exact decimal strings), ``digest`` its SHA-256. Why not one SQL
+column per layout column: the year columns (``sales_2024``...) grow every year and a schema migration per
+year would be absurd; the canonical document is also what the change history compares, field by field.
+Matching never reads this table row by row: ``huiqi.matching.store`` turns it into the Arrow layout once
+(and, for the PostgreSQL backend, into typed layout tables in the same database, where the rules run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from huiqi.db.base import Base, new_id
+from huiqi.db.types import Money, UTCDateTime, utcnow
+
+
+class RegisterFirm(Base):
+    """One firm of the register, as last imported."""
+
+    __tablename__ = "register_firms"
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    record: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    import_id: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RegisterImport(Base):
+    """One import of a register file: where from, when, and what it did."""
+
+    __tablename__ = "register_imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    source: Mapped[str] = mapped_column(String(1000))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    firms_added: Mapped[int] = mapped_column(Integer, default=0)
+    firms_changed: Mapped[int] = mapped_column(Integer, default=0)
+    firms_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisterChange(Base):
+    """One changed field of one firm in one import (``field`` is a layout column or a child table)."""
+
+    __tablename__ = "register_changes"
+    __table_args__ = (Index("ix_register_changes_uscc_at", "uscc", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_id: Mapped[str] = mapped_column(String(32), index=True)
+    uscc: Mapped[str] = mapped_column(String(18))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(1000))
+    field: Mapped[str] = mapped_column(String(100))
+    old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MatchRun(Base):
+    """One ``huiqi match``: what was asked and what had to be recomputed."""
+
+    __tablename__ = "match_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    on: Mapped[dt.date] = mapped_column(Date)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    register: Mapped[str] = mapped_column(String(1000))
+    backend: Mapped[str] = mapped_column(String(20))
+    firms: Mapped[int] = mapped_column(Integer, default=0)
+    programmes: Mapped[str] = mapped_column(Text)  # comma-separated ids
+    recomputed_programmes: Mapped[str] = mapped_column(Text, default="")
+    recomputed_firms: Mapped[int] = mapped_column(Integer, default=0)
+    rows_computed: Mapped[int] = mapped_column(Integer, default=0)
+    notifications: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MatchResult(Base):
+    """A firm x programme result computed by a run (a run stores only what it recomputed)."""
+
+    __tablename__ = "match_results"
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    programme: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[str] = mapped_column(String(60))
+    programme_digest: Mapped[str] = mapped_column(String(64))
+    firm_digest: Mapped[str] = mapped_column(String(32))
+    on: Mapped[dt.date] = mapped_column(Date)
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    unmet: Mapped[str] = mapped_column(Text, default="")
+
+
+class MatchCurrent(Base):
+    """The latest result of every firm x programme for a date: what an incremental run compares with."""
+
+    __tablename__ = "match_current"
+
+    on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    programme: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[str] = mapped_column(String(60))
+    programme_digest: Mapped[str] = mapped_column(String(64))
+    firm_digest: Mapped[str] = mapped_column(String(32))
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    unmet: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[str] = mapped_column(String(32))
+
+
+class Notification(Base):
+    """A "you qualify" message for a firm. The unique key (firm, programme, programme digest) makes
+    re-runs idempotent: a firm hears once per version of a programme's rules, however often we match."""
+
+    __tablename__ = "match_notifications"
+    __table_args__ = (UniqueConstraint("uscc", "programme", "programme_digest"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    programme: Mapped[str] = mapped_column(String(120))
+    version: Mapped[str] = mapped_column(String(60))
+    programme_digest: Mapped[str] = mapped_column(String(64))
+    on: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    run_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
