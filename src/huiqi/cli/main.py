@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "huiqi.cli.db_commands",
     "huiqi.cli.calls_commands",
     "huiqi.cli.ledger_commands",
+    "huiqi.cli.web_commands",
+    "huiqi.cli.match_commands",
 ]
 
 for _name in COMMAND_MODULES:
