@@ -30,7 +30,10 @@ def load_all_models() -> MetaData:
     import huiqi.accounts.models
     import huiqi.applications.models
     import huiqi.audit.models
+    import huiqi.certificates.models
     import huiqi.ledger.models
-    import huiqi.matching.models  # noqa: F401
+    import huiqi.matching.models
+    import huiqi.review.models
+    import huiqi.selection.models  # noqa: F401
 
     return Base.metadata

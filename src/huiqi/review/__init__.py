@@ -1,0 +1,1 @@
+"""Review panels: reviewers, conflicts of interest and declarations, assignment, scores, normalisation."""

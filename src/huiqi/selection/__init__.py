@@ -1,0 +1,1 @@
+"""Ranked selection under quotas and a budget: the call file, the exact optimiser, explanations, reserves."""
