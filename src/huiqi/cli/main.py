@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "huiqi.cli.ledger_commands",
     "huiqi.cli.web_commands",
     "huiqi.cli.match_commands",
+    "huiqi.cli.simulation_commands",
+    "huiqi.cli.selection_commands",
 ]
 
 for _name in COMMAND_MODULES:

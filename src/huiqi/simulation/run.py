@@ -1,0 +1,441 @@
+"""Baseline against reform over a register, in one query, for the programmes the reform affects only.
+
+The reformed copies of the affected programmes are renamed (``reform~<id>`` is not a valid id, so the
+copies get ``<prefix>.<id>``) and their ``eligible()``/``amount()`` references to other affected programmes
+are pointed at the copies; programmes they refer to that the reform does not affect are computed once and
+read by both sides. Baseline, reform and the untouched programmes that share a pool with them become one
+compiled table (``compile_pack``), so the register is scanned and its child tables grouped once: the
+reform costs about one match of the affected programmes, not two (docs/simulation.md has the figures).
+Untouched programmes do not change, so the difference never needs them.
+
+Money stays exact: DuckDB sums DECIMAL(38, 2) columns exactly and the results come back as Decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from huiqi.rules.batch import duckdb_tables, execute
+from huiqi.rules.compiler import compile_pack
+from huiqi.rules.errors import EvaluationError
+from huiqi.rules.programme import Problems, Programme, build_programme
+from huiqi.simulation.reform import AppliedReform
+
+ZERO = Decimal("0.00")
+REFORM_PREFIX = "reform-copy"
+
+#: Size bands by employees: a reporting convention of this tool, not a legal classification.
+SIZE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("0-9", 0, 9),
+    ("10-99", 10, 99),
+    ("100-299", 100, 299),
+    ("300-999", 300, 999),
+    ("1000+", 1000, None),
+)
+
+_REF = re.compile(r'\b(eligible|amount)(\s*\(\s*")([^"]+)("\s*\))')
+
+
+def _renamed(programme: Programme, new_id: str, rename: Mapping[str, str], known: set[str]) -> Programme:
+    """A copy of a programme under another id whose references to renamed programmes follow them."""
+
+    def sub(text: str) -> str:
+        return _REF.sub(lambda m: m[1] + m[2] + rename.get(m[3], m[3]) + m[4], text)
+
+    spec = programme.spec
+    update: dict[str, Any] = {
+        "id": new_id,
+        "conditions": [c.model_copy(update={"test": sub(c.test)}) for c in spec.conditions],
+        "exclusions": [x.model_copy(update={"when": sub(x.when)}) for x in spec.exclusions],
+        "values": {n: v.model_copy(update={"expr": sub(v.expr)}) for n, v in spec.values.items()},
+    }
+    if spec.amount is not None:
+        update["amount"] = spec.amount.model_copy(update={"expr": sub(spec.amount.expr)})
+    found = Problems()
+    copy = build_programme(
+        spec.model_copy(update=update),
+        source=programme.source,
+        digest=programme.digest,
+        knows_programme=known.__contains__,
+        problems=found,
+    )
+    if copy is None:  # pragma: no cover - the reform was checked before; renaming cannot break it
+        raise EvaluationError(f"cannot rename {programme.id}: {list(found)}")
+    return copy
+
+
+def joint_programmes(applied: AppliedReform) -> tuple[dict[str, Programme], dict[str, str], list[str]]:
+    """Baseline programmes plus renamed reformed copies of the affected ones, in one mapping.
+
+    Returns the mapping, affected id -> copy id, and the untouched programmes sharing a pool with an
+    affected one (needed for pool sufficiency, computed once)."""
+    base = applied.baseline
+    prefix = REFORM_PREFIX
+    while any(pid.startswith(prefix + ".") for pid in base):  # pragma: no cover - never in bundled packs
+        prefix += "-x"
+    rename = {pid: f"{prefix}.{pid}" for pid in sorted(applied.affected)}
+    known = set(base) | set(rename.values())
+    joint: dict[str, Programme] = dict(base)
+    for pid, new_id in rename.items():
+        joint[new_id] = _renamed(applied.programmes[pid], new_id, rename, known)
+    pools = {
+        p.spec.pool.id
+        for pid in applied.affected
+        for p in (base[pid], applied.programmes[pid])
+        if p.spec.pool
+    }
+    mates = sorted(
+        pid
+        for pid, p in base.items()
+        if pid not in applied.affected and p.spec.pool and p.spec.pool.id in pools
+    )
+    return joint, rename, mates
+
+
+@dataclass
+class ProgrammeTotals:
+    programme: str
+    name: str
+    benefit: str
+    period: str
+    pool: str | None
+    eligible_before: int
+    eligible_after: int
+    cost_before: Decimal
+    cost_after: Decimal
+    newly_eligible: int
+    no_longer_eligible: int
+
+    @property
+    def change(self) -> Decimal:
+        return self.cost_after - self.cost_before
+
+
+@dataclass
+class GroupRow:
+    key: str
+    firms_changed: int
+    cost_before: Decimal
+    cost_after: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.cost_after - self.cost_before
+
+
+@dataclass
+class PoolRow:
+    pool: str
+    name: str
+    programmes: list[str]
+    size_before: Decimal
+    size_after: Decimal
+    demand_before: Decimal
+    demand_after: Decimal
+    start_month: str
+    runs_out_before: str | None
+    runs_out_after: str | None
+
+
+@dataclass
+class Simulation:
+    """Everything ``huiqi simulate`` reports: exact money, per programme, per group, per pool."""
+
+    reform: dict[str, Any]
+    on: dt.date
+    firms: int
+    touched: list[str]
+    affected: list[str]
+    programmes: list[ProgrammeTotals]
+    cost_before: Decimal
+    cost_after: Decimal
+    gainers: int
+    gained: Decimal
+    losers: int
+    lost: Decimal
+    top_gainers: list[tuple[str, Decimal]]
+    top_losers: list[tuple[str, Decimal]]
+    by_sector: list[GroupRow]
+    by_district: list[GroupRow]
+    by_size: list[GroupRow]
+    pools: list[PoolRow]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def change(self) -> Decimal:
+        return self.cost_after - self.cost_before
+
+    def to_json(self) -> dict[str, Any]:
+        def groups(rows: list[GroupRow]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "key": r.key,
+                    "firms_changed": r.firms_changed,
+                    "cost_before": str(r.cost_before),
+                    "cost_after": str(r.cost_after),
+                    "change": str(r.change),
+                }
+                for r in rows
+            ]
+
+        return {
+            "reform": self.reform,
+            "date": self.on.isoformat(),
+            "firms": self.firms,
+            "touched": self.touched,
+            "affected": self.affected,
+            "cost_before": str(self.cost_before),
+            "cost_after": str(self.cost_after),
+            "change": str(self.change),
+            "gainers": {"firms": self.gainers, "total": str(self.gained)},
+            "losers": {"firms": self.losers, "total": str(self.lost)},
+            "top_gainers": [{"uscc": u, "change": str(a)} for u, a in self.top_gainers],
+            "top_losers": [{"uscc": u, "change": str(a)} for u, a in self.top_losers],
+            "programmes": [
+                {
+                    "programme": p.programme,
+                    "name": p.name,
+                    "benefit": p.benefit,
+                    "period": p.period,
+                    "pool": p.pool,
+                    "eligible_before": p.eligible_before,
+                    "eligible_after": p.eligible_after,
+                    "newly_eligible": p.newly_eligible,
+                    "no_longer_eligible": p.no_longer_eligible,
+                    "cost_before": str(p.cost_before),
+                    "cost_after": str(p.cost_after),
+                    "change": str(p.change),
+                }
+                for p in self.programmes
+            ],
+            "by_sector": groups(self.by_sector),
+            "by_district": groups(self.by_district),
+            "by_size": groups(self.by_size),
+            "pools": [
+                {
+                    "pool": r.pool,
+                    "name": r.name,
+                    "programmes": r.programmes,
+                    "size_before": str(r.size_before),
+                    "size_after": str(r.size_after),
+                    "demand_before": str(r.demand_before),
+                    "demand_after": str(r.demand_after),
+                    "demand_arrives": f"evenly over 12 months from {r.start_month}",
+                    "runs_out_before": r.runs_out_before,
+                    "runs_out_after": r.runs_out_after,
+                }
+                for r in self.pools
+            ],
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def month_add(month: dt.date, k: int) -> dt.date:
+    y, m = divmod(month.year * 12 + month.month - 1 + k, 12)
+    return dt.date(y, m + 1, 1)
+
+
+def runs_out(size: Decimal, demand: Decimal, start: dt.date) -> str | None:
+    """The month the pool runs out if ``demand`` arrives evenly over twelve months from ``start``'s month.
+
+    After month k, k/12 of the demand has arrived; the pool runs out in the first month k in which that
+    exceeds the pool: k = floor(12 x size / demand) + 1, if that is at most 12. Exact (integer arithmetic
+    on fen). None: the pool suffices."""
+    if demand <= size:
+        return None
+    size_fen, demand_fen = int(size * 100), int(demand * 100)
+    k = (12 * size_fen) // demand_fen + 1
+    return month_add(start.replace(day=1), k - 1).strftime("%Y-%m")
+
+
+def _band_sql(column: str) -> str:
+    whens = " ".join(
+        f"WHEN {column} BETWEEN {lo} AND {hi} THEN '{name}'"
+        if hi is not None
+        else f"WHEN {column} >= {lo} THEN '{name}'"
+        for name, lo, hi in SIZE_BANDS
+    )
+    return f"CASE {whens} ELSE 'unknown' END"
+
+
+def simulate(
+    applied: AppliedReform,
+    tables: Mapping[str, pa.Table],
+    on: dt.date,
+    *,
+    top: int = 10,
+) -> Simulation:
+    """Run baseline and reform of the affected programmes over the register tables (Arrow, via DuckDB)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    joint, rename, mates = joint_programmes(applied)
+    affected = sorted(applied.affected)
+    ids = affected + [rename[p] for p in affected] + mates
+    ibis_tables = duckdb_tables(tables)
+    compiled = compile_pack(joint, ibis_tables, on, ids, with_unmet=False)
+    cols = compiled.columns
+    wide = compiled.table
+    elig_cols = [wide[cols[pid][0]] for pid in ids]
+    any_eligible = elig_cols[0]
+    for c in elig_cols[1:]:
+        any_eligible = any_eligible | c
+    # only firms eligible somewhere, before or after, can cost anything or change
+    picked = wide.filter(any_eligible.fill_null(False))
+    timings["compile"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    result = execute(picked)
+    timings["query"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+
+    con = duckdb.connect()
+    con.register("picked", result)
+    con.register("firms", tables["firms"].select(["uscc", "sector", "district", "employees"]))
+
+    def amount_sum(pids: list[str]) -> str:
+        return " + ".join(f'"{cols[p][1]}"' for p in pids) if pids else "CAST(0 AS DECIMAL(38, 2))"
+
+    before = amount_sum(affected)
+    after = amount_sum([rename[p] for p in affected])
+    elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
+    con.execute(
+        f"""CREATE TEMP TABLE per_firm AS
+        SELECT p.uscc, f.sector, COALESCE(f.district, '(none)') AS district,
+               {_band_sql("f.employees")} AS band,
+               CAST({before} AS DECIMAL(38, 2)) AS before, CAST({after} AS DECIMAL(38, 2)) AS after,
+               ({elig_changed}) AS elig_changed
+        FROM picked p JOIN firms f USING (uscc)"""
+    )
+
+    def one(sql: str) -> tuple[Any, ...]:
+        row = con.execute(sql).fetchone()
+        assert row is not None
+        return row
+
+    def dec(v: Any) -> Decimal:
+        return ZERO if v is None else Decimal(v).quantize(ZERO)
+
+    cost_before, cost_after = (dec(v) for v in one("SELECT SUM(before), SUM(after) FROM per_firm"))
+    g = one("SELECT COUNT(*), SUM(after - before) FROM per_firm WHERE after > before")
+    loss = one("SELECT COUNT(*), SUM(before - after) FROM per_firm WHERE after < before")
+    tops = con.execute(
+        f"SELECT uscc, after - before FROM per_firm WHERE after > before ORDER BY 2 DESC, 1 LIMIT {top}"
+    ).fetchall()
+    bottoms = con.execute(
+        f"SELECT uscc, after - before FROM per_firm WHERE after < before ORDER BY 2, 1 LIMIT {top}"
+    ).fetchall()
+
+    def groups(key: str) -> list[GroupRow]:
+        rows = con.execute(
+            f"""SELECT {key}, COUNT(*) FILTER (WHERE after <> before OR elig_changed), SUM(before), SUM(after)
+            FROM per_firm GROUP BY 1 ORDER BY ABS(SUM(after) - SUM(before)) DESC, SUM(after) DESC, 1"""
+        ).fetchall()
+        return [GroupRow(str(k), int(n), dec(b), dec(a)) for k, n, b, a in rows]
+
+    totals: list[ProgrammeTotals] = []
+    for pid in affected + mates:
+        e0, a0, _ = cols[pid]
+        e1, a1, _ = cols[rename.get(pid, pid)]
+        n0, n1, c0, c1, new, gone = one(
+            f"""SELECT COUNT(*) FILTER (WHERE "{e0}"), COUNT(*) FILTER (WHERE "{e1}"),
+            SUM("{a0}"), SUM("{a1}"),
+            COUNT(*) FILTER (WHERE "{e1}" AND NOT "{e0}"), COUNT(*) FILTER (WHERE "{e0}" AND NOT "{e1}")
+            FROM picked"""
+        )
+        spec = applied.programmes[pid].spec
+        totals.append(
+            ProgrammeTotals(
+                pid,
+                spec.name.en,
+                spec.benefit,
+                spec.period,
+                spec.pool.id if spec.pool else None,
+                int(n0),
+                int(n1),
+                dec(c0),
+                dec(c1),
+                int(new),
+                int(gone),
+            )
+        )
+
+    pools: list[PoolRow] = []
+    by_pool: dict[str, list[str]] = {}
+    for pid in affected + mates:
+        for prog in (applied.baseline[pid], applied.programmes[pid]):
+            if prog.spec.pool and pid not in by_pool.setdefault(prog.spec.pool.id, []):
+                by_pool[prog.spec.pool.id].append(pid)
+    for pool_id, pids in sorted(by_pool.items()):
+
+        def size(progs: Mapping[str, Programme], pids: list[str] = pids, pool_id: str = pool_id) -> Decimal:
+            pools = [progs[p].spec.pool for p in pids]
+            sizes = [Decimal(str(x.size)) for x in pools if x is not None and x.id == pool_id]
+            return max(sizes).quantize(ZERO)
+
+        demand0 = sum((t.cost_before for t in totals if t.programme in pids), ZERO)
+        demand1 = sum((t.cost_after for t in totals if t.programme in pids), ZERO)
+        windows = [
+            applied.programmes[p].spec.application_window.start  # type: ignore[union-attr]
+            for p in pids
+            if applied.programmes[p].spec.application_window is not None
+        ]
+        start = max([on, *[w for w in windows if w > on]])
+        s0, s1 = size(applied.baseline), size(applied.programmes)
+        name = next(applied.programmes[p].spec.pool.name.en for p in pids)  # type: ignore[union-attr]
+        pools.append(
+            PoolRow(
+                pool_id,
+                name,
+                pids,
+                s0,
+                s1,
+                demand0,
+                demand1,
+                start.strftime("%Y-%m"),
+                runs_out(s0, demand0, start),
+                runs_out(s1, demand1, start),
+            )
+        )
+    timings["aggregate"] = time.perf_counter() - t2
+    return Simulation(
+        reform=applied.reform.to_json(),
+        on=on,
+        firms=tables["firms"].num_rows,
+        touched=sorted(applied.touched),
+        affected=affected,
+        programmes=totals,
+        cost_before=cost_before,
+        cost_after=cost_after,
+        gainers=int(g[0]),
+        gained=dec(g[1]),
+        losers=int(loss[0]),
+        lost=dec(loss[1]),
+        top_gainers=[(u, dec(a)) for u, a in tops],
+        top_losers=[(u, dec(a)) for u, a in bottoms],
+        by_sector=groups("sector"),
+        by_district=groups("district"),
+        by_size=groups("band"),
+        pools=pools,
+        seconds=timings,
+    )
+
+
+def match_seconds(
+    programmes: Mapping[str, Programme], tables: Mapping[str, pa.Table], on: dt.date, ids: list[str]
+) -> float:
+    """The time of one match of ``ids`` (eligibility and amounts, fetched), to compare reform speed."""
+    t = time.perf_counter()
+    compiled = compile_pack(
+        programmes, duckdb_tables(tables, ibis.duckdb.connect()), on, ids, with_unmet=False
+    )
+    execute(compiled.table)
+    return time.perf_counter() - t
