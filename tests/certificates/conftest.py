@@ -1,0 +1,1 @@
+from tests.dbfixtures import db, pg_db, pg_url, sqlite_db  # noqa: F401
