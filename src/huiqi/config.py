@@ -5,7 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-only-not-secret"
 
 
 class Settings(BaseSettings):
@@ -17,7 +20,24 @@ class Settings(BaseSettings):
     evidence_dir: Path = Path("var/evidence")
     #: Development mode allows the built-in secret key; production refuses it.
     environment: str = "development"
-    secret_key: str = "dev-only-not-secret"
+    secret_key: str = DEFAULT_SECRET
+    #: Programme files loaded through the web (new versions), read after the bundled packs.
+    programmes_dir: Path = Path("var/programmes")
+    #: A register directory (``huiqi register synth``) the officer dashboard compares with pool sizes.
+    register_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        """Outside development a forgeable secret is worse than not starting."""
+        if self.environment != "development" and (
+            self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                f"HUIQI_SECRET_KEY must be set to a random value of at least 32 characters when "
+                f"HUIQI_ENVIRONMENT={self.environment!r} (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

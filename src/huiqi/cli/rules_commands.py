@@ -1,10 +1,9 @@
-"""Commands of the rules engine: programmes, check, schema, and the first demo."""
+"""Commands of the rules engine: programmes, check, schema (the demo is in web_commands)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -248,37 +247,10 @@ def schema(kind: SchemaKind) -> None:
     typer.echo(json.dumps(model.model_json_schema(by_alias=True), ensure_ascii=False, indent=2))
 
 
-def demo(on: Annotated[str, typer.Option(help="evaluation date")] = "2025-12-01") -> None:
-    """The policy calculator over the bundled example firms (later issues grow this into the full demo)."""
-    from importlib import resources
-
-    from huiqi.rules.evaluator import evaluate
-
-    progs = load(None)
-    when = dt.date.fromisoformat(on)
-    examples = sorted(Path(str(resources.files("huiqi.firms").joinpath("examples"))).glob("*.json"))
-    typer.echo(
-        f"Loaded {len(progs)} programmes: {', '.join(progs)}\n"
-        f"Evaluating {len(examples)} example firms on {when}:\n"
-    )
-    for path in examples:
-        profile = load_firm(path)
-        results = evaluate(progs, profile, when)
-        got = [r for r in results if r.eligible]
-        total = sum((r.amount for r in got), start=Decimal(0))
-        typer.echo(f"{profile.name_en or profile.name_zh}  ({path.name})")
-        for r in got:
-            typer.echo(f"    ✓ {r.programme.id:<30} {format_yuan(r.amount):>20}")
-        typer.echo(f"    {len(got)} of {len(results)} programmes, {format_yuan(total)}\n")
-    typer.echo(f"Explain one: huiqi check {examples[0]} --on {when}" if examples else "")
-    sys.stdout.flush()
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(programmes_app, name="programmes")
     app.command("check")(check)
     app.command("schema")(schema)
-    app.command("demo")(demo)
 
     @app.command("version")
     def version() -> None:

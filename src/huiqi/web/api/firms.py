@@ -1,0 +1,68 @@
+"""Firms' profiles kept with the commission, and the programmes each one matches (with explanations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from huiqi.accounts import service as accounts
+from huiqi.web.api.common import Limit, Offset, Page, actor, json_body, page
+from huiqi.web.calculator import calculate, today_in_shanghai
+from huiqi.web.i18n import language
+from huiqi.web.security import principal_of, state_of
+
+router = APIRouter(prefix="/api/v1", tags=["firms"])
+
+
+@router.get("/firms", response_model=Page[dict[str, Any]])
+def list_firms(request: Request, limit: Limit = 50, offset: Offset = 0) -> Page[dict[str, Any]]:
+    def work(s: Any) -> Page[dict[str, Any]]:
+        total, rows = accounts.list_firm_profiles(session=s, offset=offset, limit=limit)
+        items = [
+            {
+                "uscc": r.uscc,
+                "name_zh": r.profile.get("name_zh"),
+                "name_en": r.profile.get("name_en"),
+                "sector": r.profile.get("sector"),
+                "district": r.profile.get("district"),
+                "updated_at": r.updated_at.isoformat(),
+            }
+            for r in rows
+        ]
+        return page(items, total, limit, offset)
+
+    return state_of(request).read(work)
+
+
+@router.get("/firms/{uscc}")
+def get_firm(uscc: str, request: Request) -> dict[str, Any]:
+    principal_of(request).check_firm(uscc)
+    firm = state_of(request).read(lambda s: accounts.get_firm_profile(session=s, uscc=uscc))
+    return firm.model_dump(mode="json")
+
+
+@router.put("/firms/{uscc}")
+async def put_firm(uscc: str, request: Request) -> dict[str, Any]:
+    """Store the firm's profile (validated; every problem named by its path)."""
+    me = principal_of(request)
+    me.check_firm(uscc)
+    data = await json_body(request)
+    if not isinstance(data, dict) or data.get("uscc") != uscc:
+        raise HTTPException(422, detail=f"uscc: the profile's uscc must be {uscc} (the firm in the address)")
+    firm = state_of(request).write(
+        lambda s: accounts.save_firm_profile(session=s, data=data, actor=actor(me), source="profile")
+    )
+    return firm.model_dump(mode="json")
+
+
+@router.get("/firms/{uscc}/matches")
+def firm_matches(
+    uscc: str, request: Request, on: dt.date | None = Query(None, description="default: today in Shanghai")
+) -> dict[str, Any]:
+    """Every programme evaluated for the firm's stored profile: the "you qualify" list with explanations."""
+    principal_of(request).check_firm(uscc)
+    st = state_of(request)
+    firm = st.read(lambda s: accounts.get_firm_profile(session=s, uscc=uscc))
+    return calculate(st.registry.programmes(), firm, on or today_in_shanghai(), None, language())

@@ -1,0 +1,151 @@
+# ruff: noqa: E501
+"""Programmes (read them, validate and load a new version, run their test cases), the policy calculator,
+and the JSON Schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+
+from huiqi.firms import Firm
+from huiqi.ledger import audit
+from huiqi.rules.errors import UnknownProgramme
+from huiqi.rules.spec import ProgrammeSpec
+from huiqi.web.api.common import actor, json_body
+from huiqi.web.calculator import calculate, parse_firm, today_in_shanghai
+from huiqi.web.i18n import language
+from huiqi.web.programmes import programme_document, programme_summary
+from huiqi.web.security import principal_of, state_of
+
+router = APIRouter(prefix="/api/v1", tags=["programmes"])
+
+
+class ProgrammeFile(BaseModel):
+    filename: str = "upload.programme.yaml"
+    text: str
+
+
+@router.get("/programmes")
+def list_programmes(request: Request) -> list[dict[str, Any]]:
+    """Every programme in force on this site, in id order (`?lang=zh` for Chinese names)."""
+    progs = state_of(request).registry.programmes()
+    return [programme_summary(p, language()) for _, p in sorted(progs.items())]
+
+
+@router.get("/programmes/{programme_id}")
+def show_programme(programme_id: str, request: Request) -> dict[str, Any]:
+    """The programme as a readable document: basis, parameters, conditions and exclusions with clauses."""
+    progs = state_of(request).registry.programmes()
+    if programme_id not in progs:
+        raise UnknownProgramme(programme_id)
+    return programme_document(progs[programme_id], language())
+
+
+@router.post("/programmes/validate")
+def validate_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
+    """Check a programme file against the programmes in force; every problem is listed with file:line:column."""
+    p = state_of(request).registry.validate(body.filename, body.text)
+    return {"ok": True, **programme_summary(p, language())}
+
+
+@router.post("/programmes", status_code=201)
+def load_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
+    """Validate and put a new version in force (recorded in the audit chain)."""
+    st = state_of(request)
+    me = principal_of(request)
+    loaded = st.registry.load(body.filename, body.text)
+    p = loaded.programme
+    st.write(
+        lambda s: audit.append(
+            session=s,
+            actor=actor(me),
+            entity=f"programme:{p.id}",
+            action="loaded",
+            payload={"version": p.version, "previous_version": loaded.previous_version, "sha256": p.digest},
+        )
+    )
+    return {**programme_summary(p, language()), "previous_version": loaded.previous_version}
+
+
+@router.get("/programme-tests")
+def run_programme_tests(request: Request) -> dict[str, Any]:
+    """Run the bundled packs' test cases (``*.tests.yaml``) against the programmes the loader reads."""
+    from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_pack
+    from huiqi.rules.testing import collect_cases, run_cases
+
+    dirs = [bundled_pack_dir(n) for n in bundled_packs()]
+    results = run_cases(load_pack(), collect_cases(dirs))
+    return {
+        "passed": sum(r.passed for r in results),
+        "failed": sum(not r.passed for r in results),
+        "cases": [
+            {
+                "location": str(r.case.location),
+                "programme": r.case.programme,
+                "name": r.case.name,
+                "passed": r.passed,
+                "failures": [str(f) for f in r.failures],
+            }
+            for r in results
+        ],
+    }
+
+
+@router.get("/schema/{kind}")
+def schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a firm profile (``firm``) or a programme file (``programme``)."""
+    if kind not in ("firm", "programme"):
+        raise HTTPException(404, detail=f"no schema {kind!r}; there are 'firm' and 'programme'")
+    model: Any = Firm if kind == "firm" else ProgrammeSpec
+    result: dict[str, Any] = model.model_json_schema(by_alias=True)
+    return result
+
+
+_CALC_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["firm"],
+                    "properties": {
+                        "firm": {"type": "object", "description": "a firm profile (GET /api/v1/schema/firm)"},
+                        "on": {
+                            "type": "string",
+                            "format": "date",
+                            "description": "default: today in Shanghai",
+                        },
+                        "programmes": {"type": "array", "items": {"type": "string"}},
+                        "lang": {"type": "string", "enum": ["en", "zh"]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/calculator", openapi_extra=_CALC_SCHEMA)
+async def calculator(request: Request) -> dict[str, Any]:
+    """The policy calculator: which programmes the firm qualifies for on a date, how much, why, and what is
+    missing. Amounts are decimal strings in yuan; write amounts in the profile as strings or numbers."""
+    data = await json_body(request)
+    if not isinstance(data, dict) or "firm" not in data:
+        raise HTTPException(422, detail='body: expected {"firm": {...profile...}, "on": "YYYY-MM-DD"}')
+    on_text = data.get("on")
+    try:
+        on = dt.date.fromisoformat(on_text) if on_text else today_in_shanghai()
+    except (TypeError, ValueError):
+        raise HTTPException(422, detail=f"on: expected a date like 2025-12-01, got {on_text!r}") from None
+    ids = data.get("programmes")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise HTTPException(422, detail="programmes: expected a list of programme ids")
+    lang = data.get("lang") or language()
+    if lang not in ("en", "zh"):
+        raise HTTPException(422, detail=f"lang: expected 'en' or 'zh', got {lang!r}")
+    firm = parse_firm(data["firm"])
+    return calculate(state_of(request).registry.programmes(), firm, on, ids, lang)

@@ -1,0 +1,55 @@
+# ruff: noqa: E501
+"""The FastAPI app: REST under /api/v1 (OpenAPI at /api/v1/openapi.json... and /docs), server-rendered pages,
+static files (htmx vendored, no CDN), one authorization check for every route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from huiqi import __version__
+from huiqi.config import Settings, get_settings
+from huiqi.db import make_engine, make_session_factory
+from huiqi.web import errors
+from huiqi.web.programmes import ProgrammeRegistry
+from huiqi.web.security import authorize
+from huiqi.web.state import AppState
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the app, API first; each route's path is complete (the matrix is keyed by it)."""
+    from huiqi.web.api import applications, audit, auth, firms, money, programmes
+    from huiqi.web.pages import firm, officer, public
+
+    return [m.router for m in (auth, programmes, firms, applications, money, audit, public, firm, officer)]
+
+
+def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url, pool_size=pool_size)
+    app = FastAPI(
+        title="huiqi (惠企)",
+        version=__version__,
+        description="Innovation-incentive programmes: the policy calculator, calls, applications, awards, "
+        "payments, the ledger and the audit chain. Errors are application/problem+json; writes that move money "
+        "need an Idempotency-Key header.",
+        dependencies=[Depends(authorize)],
+        openapi_url="/openapi.json",
+    )
+    app.state.huiqi = AppState(
+        settings=settings,
+        engine=engine,
+        factory=make_session_factory(engine),
+        registry=ProgrammeRegistry(settings.programmes_dir),
+    )
+    errors.install(app)
+
+    for router in routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    return app

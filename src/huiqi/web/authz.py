@@ -1,0 +1,140 @@
+"""Who may call what: the authorization matrix (route x role x own/other firm), kept in code.
+
+Every route of the app has one entry; ``authorize`` (a dependency of the whole app) refuses a route that has
+none, so a route added without deciding who may use it fails loudly (and ``tests/web/test_matrix.py`` fails).
+``own`` roles may use the route only for their own firm's data: the handler calls ``Principal.check_firm``
+with the firm the data belongs to, and lists are filtered to the firm.
+
+Review, selection, matching and simulation routes are added here when their packages land (issues 4, 5, 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from huiqi.accounts.models import Role
+
+F, R, O, A, D = Role.FIRM_MEMBER, Role.REVIEWER, Role.OFFICER, Role.AUDITOR, Role.ADMIN  # noqa: E741
+STAFF = frozenset({R, O, A, D})
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Access:
+    """``public``: no login needed. ``roles``: may use it for any firm. ``own``: only for their own firm."""
+
+    roles: frozenset[Role] = frozenset()
+    own: frozenset[Role] = frozenset()
+    public: bool = False
+
+    def allows(self, role: Role | None) -> bool:
+        return self.public or (role is not None and (role in self.roles or role in self.own))
+
+
+def public() -> Access:
+    return Access(public=True)
+
+
+def roles(*rs: Role, own: tuple[Role, ...] = ()) -> Access:
+    return Access(roles=frozenset(rs), own=frozenset(own))
+
+
+API = "/api/v1"
+
+#: (method, path template) -> who may use it. Money-moving writes also need an Idempotency-Key header.
+MATRIX: dict[tuple[str, str], Access] = {
+    # --- API: accounts
+    ("POST", f"{API}/auth/login"): public(),
+    ("POST", f"{API}/auth/logout"): Access(roles=EVERYONE),
+    ("GET", f"{API}/auth/me"): Access(roles=EVERYONE),
+    ("GET", f"{API}/users"): roles(D),
+    ("POST", f"{API}/users"): roles(D),
+    ("POST", f"{API}/users/{{username}}/password"): roles(D),
+    # --- API: programmes and the calculator
+    ("GET", f"{API}/programmes"): public(),
+    ("GET", f"{API}/programmes/{{programme_id}}"): public(),
+    ("POST", f"{API}/programmes/validate"): roles(O),
+    ("POST", f"{API}/programmes"): roles(O),
+    ("GET", f"{API}/programme-tests"): roles(O, A),
+    ("GET", f"{API}/schema/{{kind}}"): public(),
+    ("POST", f"{API}/calculator"): public(),
+    # --- API: firms
+    ("GET", f"{API}/firms"): roles(O, R, A),
+    ("GET", f"{API}/firms/{{uscc}}"): roles(O, R, A, own=(F,)),
+    ("PUT", f"{API}/firms/{{uscc}}"): roles(O, own=(F,)),
+    ("GET", f"{API}/firms/{{uscc}}/matches"): roles(O, R, A, own=(F,)),
+    # --- API: calls and applications
+    ("GET", f"{API}/calls"): public(),
+    ("GET", f"{API}/calls/{{call_id}}"): public(),
+    ("POST", f"{API}/calls"): roles(O),
+    ("POST", f"{API}/calls/{{call_id}}/decide"): roles(O),
+    ("GET", f"{API}/applications"): roles(O, R, A, own=(F,)),
+    ("POST", f"{API}/applications"): roles(O, own=(F,)),
+    ("GET", f"{API}/applications/{{application_id}}"): roles(O, R, A, own=(F,)),
+    ("POST", f"{API}/applications/{{application_id}}/evidence"): roles(O, own=(F,)),
+    ("GET", f"{API}/applications/{{application_id}}/evidence/{{sha256}}"): roles(O, R, A, own=(F,)),
+    ("POST", f"{API}/applications/{{application_id}}/check"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/score"): roles(R, O),
+    ("POST", f"{API}/applications/{{application_id}}/transition"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/withdraw"): roles(O, own=(F,)),
+    # --- API: awards, payments, recoveries (all move money)
+    ("POST", f"{API}/applications/{{application_id}}/decide"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/grant"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/tranches/{{seq}}/pay"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/miss-milestone"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/clawback"): roles(O),
+    ("POST", f"{API}/applications/{{application_id}}/recoveries"): roles(O),
+    ("POST", f"{API}/payments/{{transaction_id}}/reverse"): roles(O),
+    ("GET", f"{API}/awards"): roles(O, A, own=(F,)),
+    ("GET", f"{API}/awards/{{award_id}}"): roles(O, A, own=(F,)),
+    # --- API: ledger and audit
+    ("GET", f"{API}/pools"): roles(O, A),
+    ("POST", f"{API}/pools"): roles(O),
+    ("GET", f"{API}/pools/{{pool_id}}/statement"): roles(O, A),
+    ("GET", f"{API}/ledger/verify"): roles(O, A),
+    ("GET", f"{API}/audit"): roles(O, A),
+    ("GET", f"{API}/audit/verify"): roles(O, A),
+    # --- pages: public
+    ("GET", "/"): public(),
+    ("GET", "/calculator"): public(),
+    ("POST", "/calculator"): public(),
+    ("GET", "/programmes"): public(),
+    ("GET", "/programmes/{programme_id}"): public(),
+    ("GET", "/published"): public(),
+    ("GET", "/lang/{lang}"): public(),
+    ("GET", "/login"): public(),
+    ("POST", "/login"): public(),
+    ("POST", "/logout"): Access(roles=EVERYONE),
+    ("GET", "/home"): Access(roles=EVERYONE),
+    # --- pages: firm
+    ("GET", "/firms/{uscc}"): roles(O, R, A, own=(F,)),
+    ("POST", "/firms/{uscc}/profile"): roles(O, own=(F,)),
+    ("GET", "/firms/{uscc}/apply"): roles(O, own=(F,)),
+    ("POST", "/firms/{uscc}/applications"): roles(O, own=(F,)),
+    ("GET", "/applications/{application_id}"): roles(O, R, A, own=(F,)),
+    ("POST", "/applications/{application_id}/evidence"): roles(O, own=(F,)),
+    ("POST", "/applications/{application_id}/withdraw"): roles(O, own=(F,)),
+    # --- pages: officer
+    ("POST", "/applications/{application_id}/check"): roles(O),
+    ("POST", "/applications/{application_id}/decide"): roles(O),
+    ("POST", "/applications/{application_id}/grant"): roles(O),
+    ("POST", "/applications/{application_id}/pay"): roles(O),
+    ("POST", "/applications/{application_id}/clawback"): roles(O),
+    ("GET", "/officer"): roles(O),
+    ("GET", "/officer/programmes"): roles(O),
+    ("POST", "/officer/programmes/validate"): roles(O),
+    ("POST", "/officer/programmes/load"): roles(O),
+    ("GET", "/officer/calls"): roles(O),
+    ("POST", "/officer/calls"): roles(O),
+    ("GET", "/officer/applications"): roles(O, R),
+    ("GET", "/officer/pools"): roles(O),
+    ("POST", "/officer/pools"): roles(O),
+    # --- pages: auditor, admin
+    ("GET", "/audit"): roles(A, O),
+    ("GET", "/audit/verify"): roles(A, O),
+    ("GET", "/admin/users"): roles(D),
+    ("POST", "/admin/users"): roles(D),
+}
+
+#: Routes FastAPI itself adds (documentation), open to all.
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -1,0 +1,211 @@
+"""Public pages: home, the policy calculator, programmes as documents, published lists; login and language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from huiqi.accounts.errors import AccountsError
+from huiqi.accounts.models import Role
+from huiqi.applications import service as apps
+from huiqi.applications.models import Application
+from huiqi.firms.errors import ProfileError
+from huiqi.firms.io import parse_text
+from huiqi.ledger.models import Award
+from huiqi.rules.errors import UnknownProgramme
+from huiqi.web.api.auth import do_login, set_session_cookie
+from huiqi.web.calculator import calculate, parse_firm, today_in_shanghai
+from huiqi.web.i18n import LANGUAGES, _, language
+from huiqi.web.programmes import programme_document, programme_summary
+from huiqi.web.security import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    cookie_args,
+    maybe_principal,
+    principal_of,
+    state_of,
+)
+from huiqi.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def example_firms() -> dict[str, str]:
+    folder = Path(str(resources.files("huiqi.firms").joinpath("examples")))
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))}
+
+
+def home_of(role: Role, firm_uscc: str | None) -> str:
+    return {
+        Role.FIRM_MEMBER: f"/firms/{firm_uscc}",
+        Role.OFFICER: "/officer",
+        Role.REVIEWER: "/officer/applications",
+        Role.AUDITOR: "/audit",
+        Role.ADMIN: "/admin/users",
+    }[role]
+
+
+@router.get("/")
+def index(request: Request) -> Response:
+    progs = state_of(request).registry.programmes()
+    return render(
+        request, "index.html", {"programmes": [programme_summary(p, language()) for p in progs.values()]}
+    )
+
+
+@router.get("/home")
+def home(request: Request) -> Response:
+    me = principal_of(request)
+    return RedirectResponse(home_of(me.role, me.firm_uscc), status_code=303)
+
+
+@router.get("/calculator")
+def calculator_form(request: Request, example: str = "small-ai-firm") -> Response:
+    examples = example_firms()
+    return render(
+        request,
+        "calculator.html",
+        {
+            "examples": sorted(examples),
+            "example": example,
+            "profile": examples.get(example, ""),
+            "on": today_in_shanghai().isoformat(),
+            "outcome": None,
+            "problems": [],
+        },
+    )
+
+
+@router.post("/calculator")
+def calculator_submit(
+    request: Request, profile: Annotated[str, Form()], on: Annotated[str, Form()] = ""
+) -> Response:
+    problems: list[str] = []
+    outcome: dict[str, Any] | None = None
+    try:
+        when = dt.date.fromisoformat(on) if on else today_in_shanghai()
+    except ValueError:
+        problems.append(_("Date: expected a date like 2025-12-01."))
+        when = today_in_shanghai()
+    if not problems:
+        try:
+            firm = parse_firm(parse_text(profile, source="profile"), source="profile")
+            outcome = calculate(state_of(request).registry.programmes(), firm, when, None, language())
+        except ProfileError as exc:
+            problems = [str(p) for p in exc.problems]
+    fragment = request.headers.get("hx-request") == "true"
+    context = {
+        "outcome": outcome,
+        "problems": problems,
+        "profile": profile,
+        "on": when.isoformat(),
+        "examples": sorted(example_firms()),
+        "example": "",
+    }
+    return render(
+        request,
+        "calculator_results.html" if fragment else "calculator.html",
+        context,
+        status=200 if not problems else 422,
+    )
+
+
+@router.get("/programmes")
+def programmes_page(request: Request) -> Response:
+    progs = state_of(request).registry.programmes()
+    return render(
+        request,
+        "programmes.html",
+        {"programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())]},
+    )
+
+
+@router.get("/programmes/{programme_id}")
+def programme_page(programme_id: str, request: Request) -> Response:
+    progs = state_of(request).registry.programmes()
+    if programme_id not in progs:
+        raise UnknownProgramme(programme_id)
+    return render(request, "programme.html", {"doc": programme_document(progs[programme_id], language())})
+
+
+@router.get("/published")
+def published(request: Request) -> Response:
+    """The calls open to firms and the awards granted (public disclosure, 公示)."""
+
+    def work(s: Any) -> dict[str, Any]:
+        rows = s.execute(
+            select(Award, Application)
+            .join(Application, Application.id == Award.application_id)
+            .order_by(Award.granted_at.desc())
+            .limit(200)
+        ).all()
+        return {
+            "calls": apps.list_calls(session=s),
+            "awards": [
+                {
+                    "firm": (a.firm_snapshot or {}).get("name_zh"),
+                    "uscc": w.firm_uscc,
+                    "call": a.call_id,
+                    "amount": w.amount,
+                    "granted_at": w.granted_at,
+                    "status": w.status,
+                }
+                for w, a in rows
+            ],
+        }
+
+    return render(request, "published.html", state_of(request).read(work))
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: str, request: Request, next: str = "/") -> Response:
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    if lang in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, **cookie_args(request))
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "") -> Response:
+    return render(request, "login.html", {"next": next, "error": None})
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        result = do_login(request, username.strip(), password)
+    except AccountsError as exc:
+        status = 429 if "too many" in str(exc) else 200  # the form again, with the reason
+        return render(request, "login.html", {"next": next, "error": str(exc)}, status=status)
+    target = (
+        next
+        if next.startswith("/") and not next.startswith("//")
+        else home_of(Role(result.user.role), result.user.firm_uscc)
+    )
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, result)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    from huiqi.accounts import service as accounts
+
+    me = maybe_principal(request)
+    if me is not None:
+        state_of(request).write(lambda s: accounts.end_session(session=s, token=me.token))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,207 @@
+"""Sessions, CSRF and the authorization check every request goes through.
+
+* A browser holds the session token in an HttpOnly, SameSite=Lax cookie (Secure over https); API clients may
+  send it as ``Authorization: Bearer <token>`` instead.
+* Every unsafe request (POST/PUT/PATCH/DELETE) authenticated by the cookie must carry the session's CSRF
+  token (form field ``csrf_token`` or header ``X-CSRF-Token``). Anonymous form posts (login, calculator) carry
+  a token derived from a random pre-session cookie with the secret key. Bearer requests need none: a browser
+  never adds that header on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request
+from starlette.routing import Match
+
+from huiqi.accounts import service as accounts
+from huiqi.accounts.models import Role
+from huiqi.web.authz import FRAMEWORK_ROUTES, MATRIX, Access
+from huiqi.web.i18n import pick_language, set_language
+from huiqi.web.state import AppState
+
+SESSION_COOKIE = "huiqi_session"
+ANON_COOKIE = "huiqi_anon"
+LANG_COOKIE = "huiqi_lang"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Forbidden(HTTPException):
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=403, detail=detail)
+
+
+class LoginRequired(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=401,
+            detail="log in first (POST /api/v1/auth/login, or the login page)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+class RouteNotInMatrix(RuntimeError):
+    """A route nobody decided access for: a programming error, never served."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    username: str
+    display_name: str
+    role: Role
+    firm_uscc: str | None
+    csrf_token: str
+    token: str
+    via: str  # "cookie" or "bearer"
+    access: Access
+
+    @property
+    def is_firm(self) -> bool:
+        return self.role is Role.FIRM_MEMBER
+
+    def may_see_all_firms(self) -> bool:
+        return self.role in self.access.roles
+
+    def check_firm(self, uscc: str) -> None:
+        """Refuse a firm member (allowed on this route for their own firm only) another firm's data."""
+        if self.role not in self.access.roles and uscc != self.firm_uscc:
+            raise Forbidden("this belongs to another firm; you can see and act only for your own firm")
+
+    def firm_filter(self) -> str | None:
+        """The firm lists must be limited to, or None when the role sees every firm."""
+        return None if self.may_see_all_firms() else self.firm_uscc
+
+
+def state_of(request: Request) -> AppState:
+    st: AppState = request.app.state.huiqi
+    return st
+
+
+def anon_csrf(secret: str, anon: str) -> str:
+    return hmac.new(secret.encode(), f"csrf:{anon}".encode(), hashlib.sha256).hexdigest()
+
+
+def route_key(request: Request) -> tuple[str, str]:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)  # routers carry their full prefix, so this is the whole template
+    if path is None:
+        for candidate in request.app.router.routes:
+            match, _ = candidate.matches(request.scope)
+            if match is Match.FULL:
+                path = getattr(candidate, "path", None)
+                break
+    return request.method, str(path)
+
+
+def _token(request: Request) -> tuple[str | None, str]:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None, "bearer"
+    return request.cookies.get(SESSION_COOKIE), "cookie"
+
+
+async def _submitted_csrf(request: Request) -> str | None:
+    header = request.headers.get("x-csrf-token")
+    if header:
+        return header
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def authorize(request: Request) -> None:
+    """The app-wide dependency: language, who is calling, CSRF, and the matrix cell for this route."""
+    set_language(
+        pick_language(
+            request.query_params.get("lang"),
+            request.cookies.get(LANG_COOKIE),
+            request.headers.get("accept-language"),
+        )
+    )
+    method, path = route_key(request)
+    if path in FRAMEWORK_ROUTES:
+        return
+    access = MATRIX.get((method, path))
+    if access is None:
+        raise RouteNotInMatrix(f"{method} {path} is not in the authorization matrix (huiqi.web.authz.MATRIX)")
+    st = state_of(request)
+    token, via = _token(request)
+    principal: Principal | None = None
+    if token:
+        found = st.read(lambda s: accounts.resolve_session(session=s, token=token))
+        if found is not None:
+            user, web_session = found
+            principal = Principal(
+                user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                role=Role(user.role),
+                firm_uscc=user.firm_uscc,
+                csrf_token=web_session.csrf_token,
+                token=token,
+                via=via,
+                access=access,
+            )
+    request.state.principal = principal
+    request.state.access = access
+    if not access.public:
+        if principal is None:
+            raise LoginRequired()
+        if not access.allows(principal.role):
+            raise Forbidden(f"a {principal.role.value.replace('_', ' ')} may not use {method} {path}")
+    if method in UNSAFE:
+        await _check_csrf(request, principal, st.settings.secret_key, path)
+
+
+async def _check_csrf(request: Request, principal: Principal | None, secret: str, path: str) -> None:
+    if principal is not None and principal.via == "bearer":
+        return
+    is_api = path.startswith("/api/")
+    if principal is None:
+        if is_api:
+            # Anonymous API writes (login, the calculator) must be JSON: a cross-site form cannot send that
+            # without a CORS preflight, which this app never grants.
+            if not request.headers.get("content-type", "").startswith("application/json"):
+                raise HTTPException(415, detail="send this request as application/json")
+            return
+        anon = request.cookies.get(ANON_COOKIE)
+        sent = await _submitted_csrf(request)
+        if not anon or not sent or not hmac.compare_digest(sent, anon_csrf(secret, anon)):
+            raise Forbidden(
+                "the form has expired or did not come from this site; reload the page and try again"
+            )
+        return
+    sent = await _submitted_csrf(request)
+    if not sent or not hmac.compare_digest(sent, principal.csrf_token):
+        raise Forbidden(
+            "missing or wrong CSRF token: send the X-CSRF-Token header (from login) or reload the form"
+        )
+
+
+def principal_of(request: Request) -> Principal:
+    p: Principal | None = getattr(request.state, "principal", None)
+    if p is None:
+        raise LoginRequired()
+    return p
+
+
+def maybe_principal(request: Request) -> Principal | None:
+    p: Principal | None = getattr(request.state, "principal", None)
+    return p
+
+
+def new_anon() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def cookie_args(request: Request) -> dict[str, Any]:
+    return {"httponly": True, "samesite": "lax", "secure": request.url.scheme == "https", "path": "/"}

@@ -1,0 +1,312 @@
+"""The authorization matrix, cell by cell: every route x every role (and anonymous) x own/other firm.
+
+A route missing from the matrix (or an example request here) fails; a cell the matrix denies must answer
+401/403 (pages: a redirect to the login page for anonymous callers); a cell it allows must not."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from dbfixtures import FIRM_A, FIRM_B
+from huiqi.accounts.models import Role
+from huiqi.web.app import routers
+from huiqi.web.authz import MATRIX
+from web.conftest import PDF, Web
+
+PROGRAMME = "shanghai.ai.model-voucher"
+
+
+def app_routes() -> set[tuple[str, str]]:
+    return {
+        (m, r.path)
+        for router in routers()
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        for m in r.methods
+    }
+
+
+Example = Callable[[dict[str, str], bool], tuple[str, dict[str, Any]]]
+
+
+def _a(ids: dict[str, str], own: bool) -> str:
+    return ids["app_own" if own else "app_other"]
+
+
+def _o(ids: dict[str, str], own: bool) -> str:
+    return ids["open_own" if own else "open_other"]
+
+
+def _f(own: bool) -> str:
+    return FIRM_A if own else FIRM_B
+
+
+J = "json"
+EXAMPLES: dict[tuple[str, str], Example] = {
+    ("POST", "/api/v1/auth/login"): lambda i, o: (
+        "/api/v1/auth/login",
+        {J: {"username": "probe", "password": "correct horse battery"}},
+    ),
+    ("POST", "/api/v1/auth/logout"): lambda i, o: ("/api/v1/auth/logout", {}),
+    ("GET", "/api/v1/auth/me"): lambda i, o: ("/api/v1/auth/me", {}),
+    ("GET", "/api/v1/users"): lambda i, o: ("/api/v1/users", {}),
+    ("POST", "/api/v1/users"): lambda i, o: (
+        "/api/v1/users",
+        {J: {"username": f"u{uuid.uuid4().hex[:8]}", "password": "x" * 12, "role": "auditor"}},
+    ),
+    ("POST", "/api/v1/users/{username}/password"): lambda i, o: (
+        "/api/v1/users/probe/password",
+        {J: {"password": "correct horse battery"}},
+    ),
+    ("GET", "/api/v1/programmes"): lambda i, o: ("/api/v1/programmes", {}),
+    ("GET", "/api/v1/programmes/{programme_id}"): lambda i, o: (f"/api/v1/programmes/{PROGRAMME}", {}),
+    ("POST", "/api/v1/programmes/validate"): lambda i, o: (
+        "/api/v1/programmes/validate",
+        {J: {"text": "id: x"}},
+    ),
+    ("POST", "/api/v1/programmes"): lambda i, o: ("/api/v1/programmes", {J: {"text": "id: x"}}),
+    ("GET", "/api/v1/programme-tests"): lambda i, o: ("/api/v1/programme-tests", {}),
+    ("GET", "/api/v1/schema/{kind}"): lambda i, o: ("/api/v1/schema/firm", {}),
+    ("POST", "/api/v1/calculator"): lambda i, o: ("/api/v1/calculator", {J: {"firm": {"uscc": FIRM_A}}}),
+    ("GET", "/api/v1/firms"): lambda i, o: ("/api/v1/firms", {}),
+    ("GET", "/api/v1/firms/{uscc}"): lambda i, o: (f"/api/v1/firms/{_f(o)}", {}),
+    ("PUT", "/api/v1/firms/{uscc}"): lambda i, o: (f"/api/v1/firms/{_f(o)}", {J: {"uscc": _f(o)}}),
+    ("GET", "/api/v1/firms/{uscc}/matches"): lambda i, o: (f"/api/v1/firms/{_f(o)}/matches", {}),
+    ("GET", "/api/v1/calls"): lambda i, o: ("/api/v1/calls", {}),
+    ("GET", "/api/v1/calls/{call_id}"): lambda i, o: ("/api/v1/calls/call", {}),
+    ("POST", "/api/v1/calls"): lambda i, o: ("/api/v1/calls", {J: {"id": "call"}}),
+    ("POST", "/api/v1/calls/{call_id}/decide"): lambda i, o: ("/api/v1/calls/nocall/decide", {}),
+    ("GET", "/api/v1/applications"): lambda i, o: (f"/api/v1/applications?firm_uscc={_f(o)}", {}),
+    ("POST", "/api/v1/applications"): lambda i, o: (
+        "/api/v1/applications",
+        {J: {"call_id": "call", "firm_uscc": _f(o), "claims": [{"contract_id": "none", "amount": "1.00"}]}},
+    ),
+    ("GET", "/api/v1/applications/{application_id}"): lambda i, o: (f"/api/v1/applications/{_a(i, o)}", {}),
+    ("POST", "/api/v1/applications/{application_id}/evidence"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/evidence",
+        {"files": {"file": ("e.pdf", PDF, "application/pdf")}},
+    ),
+    ("GET", "/api/v1/applications/{application_id}/evidence/{sha256}"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/evidence/{i['sha_own' if o else 'sha_other']}",
+        {},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/check"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/check",
+        {},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/score"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/score",
+        {J: {"score": "80"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/transition"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/transition",
+        {J: {"to": "appealed", "reason": "probe"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/withdraw"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/withdraw",
+        {J: {"reason": "probe"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/decide"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/decide",
+        {},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/grant"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/grant",
+        {J: {}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/tranches/{seq}/pay"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/tranches/1/pay",
+        {J: {}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/miss-milestone"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/miss-milestone",
+        {J: {"seq": 9, "reason": "probe"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/clawback"): lambda i, o: (
+        f"/api/v1/applications/{_o(i, o)}/clawback",
+        {J: {"reason": "probe", "first_due": "2030-01-01"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/recoveries"): lambda i, o: (
+        f"/api/v1/applications/{_o(i, o)}/recoveries",
+        {J: {"amount": "1.00"}},
+    ),
+    ("POST", "/api/v1/payments/{transaction_id}/reverse"): lambda i, o: (
+        "/api/v1/payments/nosuchtxn/reverse",
+        {J: {"reason": "probe"}},
+    ),
+    ("GET", "/api/v1/awards"): lambda i, o: (f"/api/v1/awards?firm_uscc={_f(o)}", {}),
+    ("GET", "/api/v1/awards/{award_id}"): lambda i, o: (
+        f"/api/v1/awards/{i['award_own' if o else 'award_other']}",
+        {},
+    ),
+    ("GET", "/api/v1/pools"): lambda i, o: ("/api/v1/pools", {}),
+    ("POST", "/api/v1/pools"): lambda i, o: (
+        "/api/v1/pools",
+        {
+            J: {
+                "id": "pool",
+                "name": "p",
+                "size": "1.00",
+                "period_start": "2030-01-01",
+                "period_end": "2030-12-31",
+            }
+        },
+    ),
+    ("GET", "/api/v1/pools/{pool_id}/statement"): lambda i, o: ("/api/v1/pools/pool/statement", {}),
+    ("GET", "/api/v1/ledger/verify"): lambda i, o: ("/api/v1/ledger/verify", {}),
+    ("GET", "/api/v1/audit"): lambda i, o: ("/api/v1/audit", {}),
+    ("GET", "/api/v1/audit/verify"): lambda i, o: ("/api/v1/audit/verify", {}),
+    ("GET", "/"): lambda i, o: ("/", {}),
+    ("GET", "/calculator"): lambda i, o: ("/calculator", {}),
+    ("POST", "/calculator"): lambda i, o: ("/calculator", {"data": {"profile": "{}"}}),
+    ("GET", "/programmes"): lambda i, o: ("/programmes", {}),
+    ("GET", "/programmes/{programme_id}"): lambda i, o: (f"/programmes/{PROGRAMME}", {}),
+    ("GET", "/published"): lambda i, o: ("/published", {}),
+    ("GET", "/lang/{lang}"): lambda i, o: ("/lang/en", {}),
+    ("GET", "/login"): lambda i, o: ("/login", {}),
+    ("POST", "/login"): lambda i, o: (
+        "/login",
+        {"data": {"username": "nobody", "password": "wrong password"}},
+    ),
+    ("POST", "/logout"): lambda i, o: ("/logout", {}),
+    ("GET", "/home"): lambda i, o: ("/home", {}),
+    ("GET", "/firms/{uscc}"): lambda i, o: (f"/firms/{_f(o)}", {}),
+    ("POST", "/firms/{uscc}/profile"): lambda i, o: (f"/firms/{_f(o)}/profile", {"data": {"profile": "{}"}}),
+    ("GET", "/firms/{uscc}/apply"): lambda i, o: (f"/firms/{_f(o)}/apply", {}),
+    ("POST", "/firms/{uscc}/applications"): lambda i, o: (
+        f"/firms/{_f(o)}/applications",
+        {"data": {"call_id": "call"}},
+    ),
+    ("GET", "/applications/{application_id}"): lambda i, o: (f"/applications/{_a(i, o)}", {}),
+    ("POST", "/applications/{application_id}/evidence"): lambda i, o: (
+        f"/applications/{_a(i, o)}/evidence",
+        {"files": {"file": ("e.pdf", PDF, "application/pdf")}},
+    ),
+    ("POST", "/applications/{application_id}/withdraw"): lambda i, o: (
+        f"/applications/{_a(i, o)}/withdraw",
+        {"data": {"reason": "probe", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/check"): lambda i, o: (f"/applications/{_a(i, o)}/check", {}),
+    ("POST", "/applications/{application_id}/decide"): lambda i, o: (
+        f"/applications/{_a(i, o)}/decide",
+        {"data": {"idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/grant"): lambda i, o: (
+        f"/applications/{_a(i, o)}/grant",
+        {"data": {"idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/pay"): lambda i, o: (
+        f"/applications/{_a(i, o)}/pay",
+        {"data": {"seq": "1", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/clawback"): lambda i, o: (
+        f"/applications/{_o(i, o)}/clawback",
+        {"data": {"reason": "probe", "first_due": "2030-01-01", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("GET", "/officer"): lambda i, o: ("/officer", {}),
+    ("GET", "/officer/programmes"): lambda i, o: ("/officer/programmes", {}),
+    ("POST", "/officer/programmes/validate"): lambda i, o: (
+        "/officer/programmes/validate",
+        {"files": {"file": ("x.programme.yaml", b"id: x", "text/yaml")}},
+    ),
+    ("POST", "/officer/programmes/load"): lambda i, o: (
+        "/officer/programmes/load",
+        {"files": {"file": ("x.programme.yaml", b"id: x", "text/yaml")}},
+    ),
+    ("GET", "/officer/calls"): lambda i, o: ("/officer/calls", {}),
+    ("POST", "/officer/calls"): lambda i, o: (
+        "/officer/calls",
+        {
+            "data": {
+                "call_id": "call",
+                "programme_id": PROGRAMME,
+                "pool_id": "pool",
+                "opens": "2030-01-01T00:00",
+                "closes": "2030-02-01T00:00",
+            }
+        },
+    ),
+    ("GET", "/officer/applications"): lambda i, o: ("/officer/applications", {}),
+    ("GET", "/officer/pools"): lambda i, o: ("/officer/pools", {}),
+    ("POST", "/officer/pools"): lambda i, o: (
+        "/officer/pools",
+        {
+            "data": {
+                "pool_id": "pool",
+                "name": "p",
+                "size": "1.00",
+                "period_start": "2030-01-01",
+                "period_end": "2030-12-31",
+                "idempotency_key": uuid.uuid4().hex,
+            }
+        },
+    ),
+    ("GET", "/audit"): lambda i, o: ("/audit", {}),
+    ("GET", "/audit/verify"): lambda i, o: ("/audit/verify", {}),
+    ("GET", "/admin/users"): lambda i, o: ("/admin/users", {}),
+    ("POST", "/admin/users"): lambda i, o: (
+        "/admin/users",
+        {"data": {"username": f"u{uuid.uuid4().hex[:8]}", "password": "x" * 12, "role": "auditor"}},
+    ),
+}
+
+
+def test_every_route_is_in_the_matrix_and_nothing_else_is() -> None:
+    routes = app_routes()
+    assert routes - MATRIX.keys() == set(), "routes missing from huiqi.web.authz.MATRIX"
+    assert MATRIX.keys() - routes == set(), "matrix entries for routes that do not exist"
+    assert routes - EXAMPLES.keys() == set(), "routes with no example request in this test"
+
+
+ROLES: list[str | None] = [None, *[r.value for r in Role]]
+USERS = {
+    None: None,
+    "firm_member": "firm_member",
+    "reviewer": "reviewer",
+    "officer": "officer",
+    "auditor": "auditor",
+    "admin": "admin",
+}
+
+
+def expected(route: tuple[str, str], role: str | None, own: bool) -> bool:
+    access = MATRIX[route]
+    r = None if role is None else Role(role)
+    if not access.allows(r):
+        return False
+    return not (r is not None and r in access.own and r not in access.roles and not own)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+def test_matrix_cell_by_cell(sqlite_web: Web, role: str | None) -> None:
+    web = sqlite_web
+    client = web.client(USERS[role])
+    cells = sorted(MATRIX, key=lambda k: k[1] in ("/logout", "/api/v1/auth/logout"))  # logging out last
+    wrong: list[str] = []
+    for route in cells:
+        for own in (True, False):
+            access = MATRIX[route]
+            if not own and not access.own:
+                continue  # the route is not about one firm: one cell per role
+            url, kwargs = EXAMPLES[route](web.ids, own)
+            headers = {"Idempotency-Key": uuid.uuid4().hex}
+            # logging in from this client would replace its session: a fresh anonymous client does it
+            c = web.client(None) if route[1] in ("/login", "/api/v1/auth/login") else client
+            if route[1] in ("/logout", "/api/v1/auth/logout"):
+                c = web.client(USERS[role])  # ending a session: its own
+            response = c.request(route[0], url, headers=headers, **kwargs)
+            location = response.headers.get("location", "")
+            denied = response.status_code in (401, 403) or (
+                response.status_code == 303 and location.startswith("/login")
+            )
+            if denied == expected(route, role, own):
+                wrong.append(
+                    f"{route[0]} {route[1]} as {role or 'anonymous'} ({'own' if own else 'other'} firm): "
+                    f"{response.status_code} {response.text[:160]}"
+                )
+    assert not wrong, "\n".join(wrong)
