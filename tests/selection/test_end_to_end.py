@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import random
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -27,6 +29,7 @@ from huiqi.review import service as review
 from huiqi.review.errors import DeclarationRequired
 from huiqi.review.models import Assignment, AssignmentStatus
 from huiqi.rules.loader import load_pack
+from huiqi.selection import publish
 from huiqi.selection import service as selection
 from huiqi.selection.callfile import parse_call_file
 from huiqi.workflows import designation
@@ -155,8 +158,7 @@ def _review(db: Db, world: dict[str, object]) -> int:
     return declared
 
 
-def test_designation_call_end_to_end(sqlite_db: Db) -> None:
-    db = sqlite_db
+def test_designation_call_end_to_end(db: Db, tmp_path: Path) -> None:
     world = _build(db)
     cf = world["cf"]
     programmes = world["programmes"]
@@ -234,6 +236,17 @@ def test_designation_call_end_to_end(sqlite_db: Db) -> None:
         assert total == sum((d.amount for d in active), Decimal(0)) <= cf.budget.amount  # type: ignore[attr-defined]
         assert len(awards) == sum(1 for d in active if d.amount > 0) > 0
         assert verify_ledger(session=s).ok
+        # the published list, in Chinese and English, as CSV and JSON
+        files = publish.publish(active, cf, tmp_path / "public")  # type: ignore[arg-type]
+        zh_csv = (tmp_path / "public" / "designated.zh.csv").read_text(encoding="utf-8-sig").splitlines()
+        assert (
+            len(files) == 4
+            and zh_csv[0].startswith("领域,领域排名,企业名称,统一社会信用代码")
+            and len(zh_csv) == 41
+        )
+        en = json.loads((tmp_path / "public" / "designated.en.json").read_text(encoding="utf-8"))
+        assert len(en["designated"]) == 40 and en["batch"] == "2023, first batch"
+        assert {r["credit_code"] for r in en["designated"]} == {d.firm_uscc for d in active}
         # every certificate verifies; one altered byte does not
         issued = [certs.of_subject(session=s, subject=f"designation:{d.application_id}")[0] for d in active]
         for cert in issued:
