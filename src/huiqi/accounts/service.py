@@ -24,11 +24,11 @@ from huiqi.accounts.errors import (
     UserNotFound,
 )
 from huiqi.accounts.models import FirmProfileRecord, LoginAttempt, Role, User, WebSession
+from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
 from huiqi.firms import Firm, firm_from_data, validate_uscc
 from huiqi.firms.uscc import UsccError
-from huiqi.ledger import audit
 
 #: A session lasts this long after login; logging in again makes a new one (the old token stops working).
 SESSION_LIFETIME = dt.timedelta(hours=8)

@@ -66,8 +66,8 @@ def demo(
     from huiqi.money import format_yuan, yuan
     from huiqi.rules.batch import evaluate_register
     from huiqi.rules.loader import load_pack
-    from huiqi.web.checking import engine_verdict
     from huiqi.workflows import service as flows
+    from huiqi.workflows.checking import engine_verdict
 
     directory.mkdir(parents=True, exist_ok=True)
     db_file = directory / "huiqi.db"

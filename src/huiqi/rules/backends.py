@@ -83,16 +83,16 @@ def copy_to_parquet(table: ir.Table, path: str | Path) -> int:
 # -- PostgreSQL ---------------------------------------------------------------------------------------
 def postgres_connect(url: str) -> Any:
     """An Ibis PostgreSQL connection from a SQLAlchemy-style URL (``postgresql+psycopg://...``)."""
-    try:
-        import sqlalchemy as sa
+    from urllib.parse import unquote, urlsplit
 
-        parsed = sa.make_url(url)
+    parsed = urlsplit(url)  # the engine stays free of SQLAlchemy: the URL is parsed here
+    try:
         return ibis.postgres.connect(
-            host=parsed.host or "localhost",
+            host=parsed.hostname or "localhost",
             port=parsed.port or 5432,
-            user=parsed.username,
-            password=parsed.password,
-            database=parsed.database,
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            database=parsed.path.lstrip("/") or None,
         )
     except ImportError as exc:  # pragma: no cover - psycopg is a dependency
         raise BackendError(f"the PostgreSQL backend needs ibis-framework[postgres]: {exc}") from None

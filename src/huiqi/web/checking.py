@@ -1,37 +1,5 @@
-# ruff: noqa: E501
-"""The eligibility check of an application: the rules engine run on the profile snapshot the firm submitted,
-with the programme version the call runs, on the day the application was submitted (Shanghai time)."""
+"""Moved to ``huiqi.workflows.checking`` (the CLI uses it too); this name stays for the web routes."""
 
-from __future__ import annotations
+from huiqi.workflows.checking import engine_verdict
 
-from collections.abc import Mapping
-
-from huiqi.applications.models import Application, Call, EligibilityVerdict
-from huiqi.firms import firm_from_data
-from huiqi.rules.evaluator import evaluate
-from huiqi.rules.explain import explain
-from huiqi.rules.programme import Programme
-from huiqi.web.api.common import WebError
-from huiqi.web.i18n import SHANGHAI
-
-
-def engine_verdict(programmes: Mapping[str, Programme], app: Application, call: Call) -> EligibilityVerdict:
-    programme = programmes.get(call.programme_id)
-    if programme is None:
-        raise WebError(409, f"programme {call.programme_id} of call {call.id} is not loaded on this site")
-    if programme.version != call.programme_version:
-        raise WebError(
-            409,
-            f"call {call.id} runs {call.programme_id} version {call.programme_version}, but version "
-            f"{programme.version} is in force here; check the application with the CLI against that version's file",
-        )
-    firm = firm_from_data(app.firm_snapshot, source=f"snapshot of application {app.id}")
-    on = app.created_at.astimezone(SHANGHAI).date()
-    (result,) = evaluate(programmes, firm, on, [programme.id])
-    return EligibilityVerdict(
-        programme_id=programme.id,
-        programme_version=programme.version,
-        eligible=result.eligible,
-        amount=result.amount,
-        explanation={"en": explain(result, "en"), "zh": explain(result, "zh")},
-    )
+__all__ = ["engine_verdict"]

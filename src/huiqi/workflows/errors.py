@@ -32,3 +32,7 @@ class MissingScore(WorkflowError):
         super().__init__(
             f"application {application_id} has no score; a ranked call needs one for every application"
         )
+
+
+class ProgrammeNotLoaded(WorkflowError):
+    """The call's programme (at the call's version) is not among the loaded programmes."""
