@@ -41,6 +41,11 @@ def _short(amount: Decimal) -> str:
     return f"{v:.0f}"
 
 
+def _clip(label: str, most: int = 28) -> str:
+    """A label cut to fit the label column, marked as cut (the full label is in the bar's tooltip)."""
+    return label if len(label) <= most else label[: most - 1] + "…"
+
+
 def bar_chart(
     title: str, rows: Sequence[tuple[str, Sequence[Decimal]]], series: Sequence[str], width: int = 640
 ) -> str:
@@ -59,7 +64,7 @@ def bar_chart(
     y = 32
     for label, vals in rows:
         out.append(
-            f'<text x="{label_w - 6}" y="{y + n * bar_h / 2 + 4:.0f}" text-anchor="end">{escape(label[:28])}</text>'
+            f'<text x="{label_w - 6}" y="{y + n * bar_h / 2 + 4:.0f}" text-anchor="end">{escape(_clip(label))}</text>'
         )
         for i, v in enumerate(vals):
             w = int(plot_w * (v / top)) if top else 0
@@ -77,8 +82,8 @@ def bar_chart(
                 f'<text x="{x + 14}" y="{height - 5}">{escape(name)}</text>'
             )
             x += 14 + 8 * len(name) + 20
-    if not rows:
-        out.append(f'<text x="{label_w}" y="40">—</text>')
+    if not rows:  # nothing yet: a dash readable at any width, not a blank box
+        out.append(f'<text x="{width / 2:.0f}" y="{height - 4}" text-anchor="middle" font-size="32">—</text>')
     out.append("</svg>")
     return "".join(out)
 

@@ -1,0 +1,213 @@
+"""A real server and a real browser: ``huiqi demo --no-serve`` prepares a migrated SQLite database (the
+Shanghai pack, a matched synthetic register, a pool, an open call with synthetic applications, demo users),
+uvicorn serves it on a free loopback port, and Playwright drives Debian's Chromium (/usr/bin/chromium, never a
+downloaded browser) through it. Every journey saves screenshots to ``test-output/screenshots``.
+
+Chromium missing: the tests skip with the reason, or fail when CI is set (CI must run them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+SHOTS = ROOT / "test-output" / "screenshots"
+CHROMIUM = Path(os.environ.get("HUIQI_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO = [sys.executable, "-m", "huiqi.cli.main", "demo"]
+UVICORN = [sys.executable, "-m", "uvicorn", "huiqi.web.asgi:app"]
+EXAMPLE = ROOT / "src/huiqi/firms/examples/small-ai-firm.json"
+#: The firm the journeys act for: the small AI firm example (eligible for the model voucher) under this code.
+FIRM = "91310115MA1K3BTP2B"
+FIRM_USER, FIRM_PASSWORD = "firm_a", "firm-a journey password"
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI must run the browser tests (python3 dev.py test installs chromium)")
+    pytest.skip(message + "; set CI=1 to make this a failure")
+
+
+@dataclass
+class Server:
+    url: str
+    directory: Path
+    passwords: dict[str, str]
+    firm_uscc: str
+    call_id: str
+    log: Path
+    ids: dict[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def api(self, user: str) -> Iterator[httpx.Client]:
+        """An API client logged in as ``user`` (bearer token: no cookie, no CSRF)."""
+        with httpx.Client(base_url=self.url, timeout=30) as c:
+            r = c.post("/api/v1/auth/login", json={"username": user, "password": self.passwords[user]})
+            assert r.status_code == 200, r.text
+            c.cookies.clear()
+            c.headers["Authorization"] = f"Bearer {r.json()['token']}"
+            yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def firm_profile() -> dict[str, Any]:
+    """The small AI firm example under FIRM, with two more unclaimed model-use contracts."""
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["uscc"] = FIRM
+    base = next(c for c in data["contracts"] if c["kind"] == "model_use")
+    for cid in ("HT-2025-0903", "HT-2025-0904"):
+        data["contracts"].append({**base, "id": cid})
+    return data
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(url + "/api/v1/programmes", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the server did not answer within 60 s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp("browser-demo")
+    demo = subprocess.run(
+        [*DEMO, "--no-serve", "--dir", str(directory), "--firms", "1500", "--applications", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    passwords = dict(re.findall(r"^  (officer|auditor|reviewer|admin|firm)\s+(\S+)", demo.stdout, re.M))
+    assert set(passwords) == {"officer", "auditor", "reviewer", "admin", "firm"}, demo.stdout
+    call_id = re.search(r"call (\S+) open", demo.stdout)
+    assert call_id, demo.stdout
+    env = {
+        **os.environ,
+        "HUIQI_DATABASE_URL": f"sqlite:///{directory / 'huiqi.db'}",
+        "HUIQI_EVIDENCE_DIR": str(directory / "evidence"),
+        "HUIQI_PROGRAMMES_DIR": str(directory / "programmes"),
+        "HUIQI_REGISTER_DIR": str(directory / "register"),
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = directory / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=directory,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(proc, url, log)
+        srv = Server(url, directory, passwords, FIRM, call_id.group(1), log)
+        with srv.api("officer") as officer:
+            r = officer.put(f"/api/v1/firms/{FIRM}", json=firm_profile())
+            assert r.status_code == 200, r.text
+        with srv.api("admin") as admin:
+            r = admin.post(
+                "/api/v1/users",
+                json={
+                    "username": FIRM_USER,
+                    "password": FIRM_PASSWORD,
+                    "role": "firm_member",
+                    "display_name": "Shanghai small AI firm",
+                    "firm_uscc": FIRM,
+                },
+            )
+            assert r.status_code == 201, r.text
+        srv.passwords[FIRM_USER] = FIRM_PASSWORD
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _missing(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install -e .[dev])")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
+    )
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page: Any, journey: str, step: str) -> Path:
+    """Save the whole page as test-output/screenshots/<journey>-<step>.png."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{journey}-{step}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(page: Any, server: Server, user: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", server.passwords[user])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+    assert "/login" not in page.url, page.content()
