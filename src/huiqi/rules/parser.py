@@ -17,6 +17,8 @@ from huiqi.rules.errors import ExprError
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
+#: How deep the tree may nest (operators included): the checker and evaluators recurse over it.
+MAX_TREE_DEPTH = 120
 
 _TOKEN_NAMES = {
     "RPAR": "')'",
@@ -213,4 +215,22 @@ def parse(text: str) -> ast.Node:
         raise ExprError("expression is too deeply nested", text=text) from None
     if not isinstance(node, ast.Node):
         raise ExprError("not an expression", text=text)
+    depth = _tree_depth(node)
+    if depth > MAX_TREE_DEPTH:
+        raise ExprError(
+            f"expression nests {depth} operations deep; at most {MAX_TREE_DEPTH} are allowed "
+            "(split it into named values)",
+            text=text,
+        )
     return node
+
+
+def _tree_depth(root: ast.Node) -> int:
+    """Depth without recursion, so a pathological tree cannot exhaust the stack while being measured."""
+    best = 0
+    stack = [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        stack.extend((child, d + 1) for child in ast.children(node))
+    return best
