@@ -38,7 +38,7 @@ def separate_total(programmes: object, tables: dict[str, pa.Table], ids: list[st
 def test_a_reform_that_changes_nothing_gives_zero(tables: dict[str, pa.Table]) -> None:
     sim = run(
         tables,
-        "shanghai.hq.designation.rd_staff_count=50",  # the value in force: nothing changes
+        "shanghai.hq.designation.rd_staff_count=100",  # the value in force: nothing changes
         "shanghai.ai.compute-voucher.rental_rate=30%",
         "shenzhen.ai.compute-voucher.max_voucher=10_000_000",
         "hangzhou.ai.compute-voucher.base_rate=20%",
@@ -119,3 +119,28 @@ def test_the_result_is_json_ready(tables: dict[str, pa.Table]) -> None:
     assert data["touched"] == ["shenzhen.ai.compute-voucher"]
     assert Decimal(data["change"]) == sim.change
     assert data["pools"][0]["demand_arrives"].startswith("evenly over 12 months")
+
+
+def test_the_copies_share_what_the_reform_leaves_alone() -> None:
+    from huiqi.simulation.run import joint_programmes
+
+    applied = apply_reform(PACK, parse_sets(["shanghai.ai.model-voucher.max_voucher=8_000_000"]))
+    joint, rename, mates = joint_programmes(applied)
+    base = PACK["shanghai.ai.model-voucher"]
+    copy = joint[rename["shanghai.ai.model-voucher"]]
+    assert copy.values["eligible_value"] is base.values["eligible_value"]  # the contract aggregate, once
+    assert copy.values["already_received"] is base.values["already_received"]
+    assert copy.values["remaining_cap"] is not base.values["remaining_cap"]  # reads the changed cap
+    assert copy.conditions["has-claimable-contract"] is base.conditions["has-claimable-contract"]
+    assert copy.exclusions["cap-reached"] is not base.exclusions["cap-reached"]
+    assert copy.amount is not base.amount  # reads remaining_cap
+    assert mates == []  # the model pool has no other programme
+    # a dependant's references follow the copies; its tests that read no affected programme are shared
+    applied = apply_reform(PACK, parse_sets(["shanghai.hq.designation.rd_staff_count=20"]))
+    joint, rename, _ = joint_programmes(applied)
+    grant = joint[rename["shanghai.hq.startup-grant"]]
+    assert grant.depends_on == {rename["shanghai.hq.designation"]}
+    assert (
+        grant.conditions["paid-in-capital"] is PACK["shanghai.hq.startup-grant"].conditions["paid-in-capital"]
+    )
+    assert grant.conditions["designated"] is not PACK["shanghai.hq.startup-grant"].conditions["designated"]

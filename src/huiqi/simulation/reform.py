@@ -34,6 +34,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,9 +44,9 @@ from huiqi.firms.errors import format_loc
 from huiqi.money import MoneyError, yuan
 from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.loader import _cycles, _expr_location
-from huiqi.rules.programme import Param, Problems, Programme, build_programme, param_value
+from huiqi.rules.programme import NUMERIC_UNITS, Param, Problems, Programme, build_programme, param_value
 from huiqi.rules.spec import DatedValue, Text
-from huiqi.rules.types import literal_type
+from huiqi.rules.types import BOOL, DATE, NUM, STR, Type, literal_type
 from huiqi.rules.yamlpos import Pos, YamlError, load_with_positions, nearest
 
 ChangeKind = Literal[
@@ -293,6 +294,10 @@ def _param_problem(change: Change, param: Param, unit: str) -> tuple[Any, str | 
         return None, "a dated change is {from: YYYY-MM-DD, value: ...}; got keys " + ", ".join(map(str, raw))
     if unit in ("yuan", "yuan/m2/day") and isinstance(raw, str) and raw.strip().endswith("%"):
         return None, f"expected an amount in {unit}, got a percentage {raw!r}"
+    written = _written_type(raw, unit)
+    if written is not None and written != param.type:
+        shown = raw if not isinstance(raw, str) else repr(raw)
+        return None, f"expected a {param.type} ({unit}), got a {written}: {shown}"
     try:
         value = param_value(str(raw) if not isinstance(raw, str | bool | int | list | dt.date) else raw, unit)
         if unit in ("yuan", "yuan/m2/day"):
@@ -304,6 +309,25 @@ def _param_problem(change: Change, param: Param, unit: str) -> tuple[Any, str | 
         shown = raw if not isinstance(raw, str) else repr(raw)
         return None, f"expected a {param.type} ({unit}), got a {new_type}: {shown}"
     return raw, None
+
+
+def _written_type(raw: Any, unit: str) -> Type | None:
+    """The type a value is written as (a quoted number is a number only for a numeric unit)."""
+    if isinstance(raw, bool):
+        return BOOL
+    if isinstance(raw, dt.date):
+        return DATE
+    if isinstance(raw, int | Decimal):
+        return NUM
+    if isinstance(raw, str):
+        text = raw.strip().replace("_", "")
+        if text.endswith("%") or (unit in NUMERIC_UNITS and _NUMBER.match(text)):
+            return NUM
+        return STR
+    return None
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def _digest(programme: Programme, changes: Sequence[Change]) -> str:

@@ -28,7 +28,7 @@ import pyarrow as pa
 from huiqi.rules.batch import duckdb_tables, execute
 from huiqi.rules.compiler import compile_pack
 from huiqi.rules.errors import EvaluationError
-from huiqi.rules.programme import Problems, Programme, build_programme
+from huiqi.rules.programme import Expression, Problems, Programme, build_programme
 from huiqi.simulation.reform import AppliedReform
 
 ZERO = Decimal("0.00")
@@ -46,8 +46,20 @@ SIZE_BANDS: tuple[tuple[str, int, int | None], ...] = (
 _REF = re.compile(r'\b(eligible|amount)(\s*\(\s*")([^"]+)("\s*\))')
 
 
-def _renamed(programme: Programme, new_id: str, rename: Mapping[str, str], known: set[str]) -> Programme:
-    """A copy of a programme under another id whose references to renamed programmes follow them."""
+def _renamed(
+    programme: Programme,
+    new_id: str,
+    rename: Mapping[str, str],
+    known: set[str],
+    baseline: Programme | None = None,
+) -> Programme:
+    """A copy of a programme under another id whose references to renamed programmes follow them.
+
+    With ``baseline`` (the programme before the reform), every expression the reform leaves as it was -
+    same text, no changed parameter, no changed value, no reference to an affected programme, all read
+    transitively - is the baseline's own expression object: the compiler keys aggregates and compiled
+    sub-expressions by node, so the baseline and the reform share them (one group-by per child table
+    serves both sides) and only what the reform changes is computed twice."""
 
     def sub(text: str) -> str:
         return _REF.sub(lambda m: m[1] + m[2] + rename.get(m[3], m[3]) + m[4], text)
@@ -71,7 +83,40 @@ def _renamed(programme: Programme, new_id: str, rename: Mapping[str, str], known
     )
     if copy is None:  # pragma: no cover - the reform was checked before; renaming cannot break it
         raise EvaluationError(f"cannot rename {programme.id}: {list(found)}")
+    if baseline is not None:
+        _share_unchanged(copy, programme, baseline, set(rename))
     return copy
+
+
+def _share_unchanged(copy: Programme, reformed: Programme, baseline: Programme, affected: set[str]) -> None:
+    """Put the baseline's expression objects into the copy wherever the reform changes nothing they read."""
+    changed_params = {n for n, p in reformed.params.items() if baseline.params.get(n) != p}
+    dirty_values: set[str] = set()
+
+    def dirty(new: Expression, old: Expression | None) -> bool:
+        c = new.checked
+        return (
+            old is None
+            or new.text != old.text
+            or bool(c.params & changed_params)
+            or bool(c.values & dirty_values)
+            or bool(c.programmes & affected)
+        )
+
+    for name in reformed.value_order:
+        if dirty(reformed.values[name], baseline.values.get(name)):
+            dirty_values.add(name)
+        else:
+            copy.values[name] = baseline.values[name]
+    for mine, theirs, base in (
+        (copy.conditions, reformed.conditions, baseline.conditions),
+        (copy.exclusions, reformed.exclusions, baseline.exclusions),
+    ):
+        for key, expr in theirs.items():
+            if not dirty(expr, base.get(key)):
+                mine[key] = base[key]
+    if reformed.amount is not None and not dirty(reformed.amount, baseline.amount):
+        copy.amount = baseline.amount
 
 
 def joint_programmes(applied: AppliedReform) -> tuple[dict[str, Programme], dict[str, str], list[str]]:
@@ -87,7 +132,7 @@ def joint_programmes(applied: AppliedReform) -> tuple[dict[str, Programme], dict
     known = set(base) | set(rename.values())
     joint: dict[str, Programme] = dict(base)
     for pid, new_id in rename.items():
-        joint[new_id] = _renamed(applied.programmes[pid], new_id, rename, known)
+        joint[new_id] = _renamed(applied.programmes[pid], new_id, rename, known, base[pid])
     pools = {
         p.spec.pool.id
         for pid in applied.affected
@@ -289,8 +334,15 @@ def simulate(
     any_eligible = elig_cols[0]
     for c in elig_cols[1:]:
         any_eligible = any_eligible | c
-    # only firms eligible somewhere, before or after, can cost anything or change
+    # only firms eligible somewhere, before or after, can cost anything or change; the firm's sector,
+    # district and size come along in the same query (a join probed by the few rows picked)
+    facts = (
+        ibis_tables["firms"]
+        .view()
+        .select(_uscc="uscc", _sector="sector", _district="district", _employees="employees")
+    )
     picked = wide.filter(any_eligible.fill_null(False))
+    picked = picked.join(facts, picked.uscc == facts._uscc).drop("_uscc")
     timings["compile"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     result = execute(picked)
@@ -299,7 +351,6 @@ def simulate(
 
     con = duckdb.connect()
     con.register("picked", result)
-    con.register("firms", tables["firms"].select(["uscc", "sector", "district", "employees"]))
 
     def amount_sum(pids: list[str]) -> str:
         return " + ".join(f'"{cols[p][1]}"' for p in pids) if pids else "CAST(0 AS DECIMAL(38, 2))"
@@ -309,11 +360,11 @@ def simulate(
     elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
     con.execute(
         f"""CREATE TEMP TABLE per_firm AS
-        SELECT p.uscc, f.sector, COALESCE(f.district, '(none)') AS district,
-               {_band_sql("f.employees")} AS band,
+        SELECT uscc, _sector AS sector, COALESCE(_district, '(none)') AS district,
+               {_band_sql("_employees")} AS band,
                CAST({before} AS DECIMAL(38, 2)) AS before, CAST({after} AS DECIMAL(38, 2)) AS after,
                ({elig_changed}) AS elig_changed
-        FROM picked p JOIN firms f USING (uscc)"""
+        FROM picked"""
     )
 
     def one(sql: str) -> tuple[Any, ...]:
