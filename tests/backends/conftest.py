@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.dbfixtures import create_pg_database, drop_pg_database, pg_unavailable
+from tests.dbfixtures import create_pg_database, drop_pg_database, pg_unavailable, sqlite_db
+
+__all__ = ["sqlite_db"]
 
 
 def engine_missing(what: str) -> None:

@@ -195,3 +195,12 @@ def sqlite_web(sqlite_db: Db, tmp_path: Path) -> Iterator[Web]:
     carry_to_payment(w)
     yield w
     w.app.state.huiqi.engine.dispose()
+
+
+#: A fixed Ed25519 seed, so that certificates are signed without writing a key file into the working tree.
+SIGNING_SEED = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+
+@pytest.fixture(autouse=True)
+def _signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUIQI_CERTIFICATE_SIGNING_KEY", SIGNING_SEED)

@@ -246,6 +246,121 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             }
         },
     ),
+    # --- matching, review, selection, certificates, the sandbox (issues 4, 5, 7)
+    ("POST", "/api/v1/matching/runs"): lambda i, o: (
+        "/api/v1/matching/runs",
+        {J: {"programmes": ["no.such"]}},
+    ),
+    ("GET", "/api/v1/matching/runs/latest"): lambda i, o: ("/api/v1/matching/runs/latest", {}),
+    ("GET", "/api/v1/firms/{uscc}/inbox"): lambda i, o: (f"/api/v1/firms/{_f(o)}/inbox", {}),
+    ("GET", "/api/v1/reviewers"): lambda i, o: ("/api/v1/reviewers", {}),
+    ("POST", "/api/v1/reviewers"): lambda i, o: (
+        "/api/v1/reviewers",
+        {J: {"id": f"r{uuid.uuid4().hex[:8]}", "name": "专家", "fields": ["artificial_intelligence"]}},
+    ),
+    ("GET", "/api/v1/calls/{call_id}/call-file"): lambda i, o: ("/api/v1/calls/call/call-file", {}),
+    ("PUT", "/api/v1/calls/{call_id}/call-file"): lambda i, o: (
+        "/api/v1/calls/call/call-file",
+        {J: {"text": "call: call\n"}},
+    ),
+    ("POST", "/api/v1/calls/{call_id}/review/assign"): lambda i, o: ("/api/v1/calls/call/review/assign", {}),
+    ("POST", "/api/v1/calls/{call_id}/review/normalise"): lambda i, o: (
+        "/api/v1/calls/call/review/normalise",
+        {},
+    ),
+    ("GET", "/api/v1/reviews"): lambda i, o: ("/api/v1/reviews", {}),
+    ("POST", "/api/v1/reviews/{application_id}/declaration"): lambda i, o: (
+        "/api/v1/reviews/noapp/declaration",
+        {J: {"conflict": None}},
+    ),
+    ("GET", "/api/v1/reviews/{application_id}/material"): lambda i, o: ("/api/v1/reviews/noapp/material", {}),
+    ("POST", "/api/v1/reviews/{application_id}/scores"): lambda i, o: (
+        "/api/v1/reviews/noapp/scores",
+        {J: {"scores": {"innovation": "5"}}},
+    ),
+    ("POST", "/api/v1/calls/{call_id}/selection/check"): lambda i, o: (
+        "/api/v1/calls/call/selection/check",
+        {},
+    ),
+    ("GET", "/api/v1/calls/{call_id}/selection"): lambda i, o: ("/api/v1/calls/call/selection", {}),
+    ("POST", "/api/v1/calls/{call_id}/selection"): lambda i, o: ("/api/v1/calls/call/selection", {}),
+    ("POST", "/api/v1/designations/{application_id}/end"): lambda i, o: (
+        "/api/v1/designations/noapp/end",
+        {J: {"reason": "probe"}},
+    ),
+    ("GET", "/api/v1/calls/{call_id}/designated"): lambda i, o: ("/api/v1/calls/call/designated", {}),
+    ("GET", "/api/v1/firms/{uscc}/certificates"): lambda i, o: (f"/api/v1/firms/{_f(o)}/certificates", {}),
+    ("GET", "/api/v1/firms/{uscc}/certificates/{serial}"): lambda i, o: (
+        f"/api/v1/firms/{_f(o)}/certificates/NOSERIAL",
+        {},
+    ),
+    ("POST", "/api/v1/certificates/verify"): lambda i, o: (
+        "/api/v1/certificates/verify",
+        {"content": PDF, "headers": {"Content-Type": "application/pdf"}},
+    ),
+    ("POST", "/api/v1/certificates/{serial}/revoke"): lambda i, o: (
+        "/api/v1/certificates/NOSERIAL/revoke",
+        {J: {"reason": "probe"}},
+    ),
+    ("POST", "/api/v1/simulations"): lambda i, o: ("/api/v1/simulations", {J: {}}),
+    ("GET", "/api/v1/simulations/{simulation_id}/report"): lambda i, o: (
+        "/api/v1/simulations/nosim/report",
+        {},
+    ),
+    ("POST", "/api/v1/compare-cities"): lambda i, o: ("/api/v1/compare-cities", {J: {"name_zh": "x"}}),
+    ("GET", "/published/designated/{call_id}"): lambda i, o: ("/published/designated/call", {}),
+    ("GET", "/certificates/verify"): lambda i, o: ("/certificates/verify", {}),
+    ("POST", "/certificates/verify"): lambda i, o: (
+        "/certificates/verify",
+        {"files": {"file": ("c.pdf", PDF, "application/pdf")}},
+    ),
+    ("GET", "/compare"): lambda i, o: ("/compare", {}),
+    ("POST", "/compare"): lambda i, o: ("/compare", {"data": {"profile": "{}"}}),
+    ("GET", "/officer/matching"): lambda i, o: ("/officer/matching", {}),
+    ("POST", "/officer/matching"): lambda i, o: ("/officer/matching", {"data": {"programme": "no.such"}}),
+    ("GET", "/officer/sandbox"): lambda i, o: ("/officer/sandbox", {}),
+    ("POST", "/officer/sandbox"): lambda i, o: ("/officer/sandbox", {"data": {"reform": ""}}),
+    ("GET", "/officer/sandbox/{simulation_id}"): lambda i, o: ("/officer/sandbox/nosim", {}),
+    ("GET", "/officer/selection"): lambda i, o: ("/officer/selection", {}),
+    ("GET", "/officer/selection/{call_id}"): lambda i, o: ("/officer/selection/call", {}),
+    ("POST", "/officer/selection/{call_id}/call-file"): lambda i, o: (
+        "/officer/selection/call/call-file",
+        {"data": {"text": "call: call\n"}},
+    ),
+    ("POST", "/officer/selection/{call_id}/check"): lambda i, o: ("/officer/selection/call/check", {}),
+    ("POST", "/officer/selection/{call_id}/assign"): lambda i, o: ("/officer/selection/call/assign", {}),
+    ("POST", "/officer/selection/{call_id}/normalise"): lambda i, o: (
+        "/officer/selection/call/normalise",
+        {},
+    ),
+    ("POST", "/officer/selection/{call_id}/run"): lambda i, o: (
+        "/officer/selection/call/run",
+        {"data": {"idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/officer/designations/{application_id}/end"): lambda i, o: (
+        "/officer/designations/noapp/end",
+        {"data": {"reason": "probe", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/officer/reviewers"): lambda i, o: (
+        "/officer/reviewers",
+        {
+            "data": {
+                "reviewer_id": f"r{uuid.uuid4().hex[:8]}",
+                "name": "专家",
+                "fields": "artificial_intelligence",
+            }
+        },
+    ),
+    ("GET", "/review"): lambda i, o: ("/review", {}),
+    ("GET", "/review/{application_id}"): lambda i, o: ("/review/noapp", {}),
+    ("POST", "/review/{application_id}/declare"): lambda i, o: (
+        "/review/noapp/declare",
+        {"data": {"decision": "none"}},
+    ),
+    ("POST", "/review/{application_id}/score"): lambda i, o: (
+        "/review/noapp/score",
+        {"data": {"score_x": "1"}},
+    ),
     ("GET", "/audit"): lambda i, o: ("/audit", {}),
     ("GET", "/audit/verify"): lambda i, o: ("/audit/verify", {}),
     ("GET", "/admin/users"): lambda i, o: ("/admin/users", {}),
@@ -294,7 +409,7 @@ def test_matrix_cell_by_cell(sqlite_web: Web, role: str | None) -> None:
             if not own and not access.own:
                 continue  # the route is not about one firm: one cell per role
             url, kwargs = EXAMPLES[route](web.ids, own)
-            headers = {"Idempotency-Key": uuid.uuid4().hex}
+            headers = {"Idempotency-Key": uuid.uuid4().hex, **kwargs.pop("headers", {})}
             # logging in from this client would replace its session: a fresh anonymous client does it
             c = web.client(None) if route[1] in ("/login", "/api/v1/auth/login") else client
             if route[1] in ("/logout", "/api/v1/auth/logout"):

@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiqi.db.base import Base, new_id
@@ -70,3 +70,18 @@ class FirmProfileRecord(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(120))
+
+
+class CallFileText(Base):
+    """A designation call's YAML file (rubric, quotas, budget) as the officer uploaded it through the web.
+
+    The CLI takes ``--call-file PATH`` on every review and selection command; a browser has no path, so the
+    web keeps the validated text per call (replaced by a new upload until the call is selected)."""
+
+    __tablename__ = "web_call_files"
+
+    call_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,10 +22,27 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def routers() -> list[APIRouter]:
     """Every router of the app, API first; each route's path is complete (the matrix is keyed by it)."""
-    from huiqi.web.api import applications, audit, auth, firms, money, programmes
-    from huiqi.web.pages import firm, officer, public
+    from huiqi.web.api import analysis, applications, audit, auth, designation, firms, money, programmes
+    from huiqi.web.pages import firm, officer, public, review, sandbox
 
-    return [m.router for m in (auth, programmes, firms, applications, money, audit, public, firm, officer)]
+    return [
+        m.router
+        for m in (
+            auth,
+            programmes,
+            firms,
+            applications,
+            money,
+            audit,
+            analysis,
+            designation,
+            public,
+            firm,
+            officer,
+            review,
+            sandbox,
+        )
+    ]
 
 
 def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> FastAPI:

@@ -5,7 +5,9 @@ none, so a route added without deciding who may use it fails loudly (and ``tests
 ``own`` roles may use the route only for their own firm's data: the handler calls ``Principal.check_firm``
 with the firm the data belongs to, and lists are filtered to the firm.
 
-Review, selection, matching and simulation routes are added here when their packages land (issues 4, 5, 7).
+Review, selection, certificates (issue 5), matching (issue 4) and the policy sandbox (issue 7) are below.
+A reviewer acts only on their own assignments (the handler uses their username as the reviewer id), which
+is the review routes' equivalent of ``own``.
 """
 
 from __future__ import annotations
@@ -94,6 +96,34 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{API}/ledger/verify"): roles(O, A),
     ("GET", f"{API}/audit"): roles(O, A),
     ("GET", f"{API}/audit/verify"): roles(O, A),
+    # --- API: matching (issue 4)
+    ("POST", f"{API}/matching/runs"): roles(O),
+    ("GET", f"{API}/matching/runs/latest"): roles(O, A),
+    ("GET", f"{API}/firms/{{uscc}}/inbox"): roles(O, A, own=(F,)),
+    # --- API: review, selection, publication, certificates (issue 5)
+    ("GET", f"{API}/reviewers"): roles(O, A),
+    ("POST", f"{API}/reviewers"): roles(O),
+    ("GET", f"{API}/calls/{{call_id}}/call-file"): roles(O, R, A),
+    ("PUT", f"{API}/calls/{{call_id}}/call-file"): roles(O),
+    ("POST", f"{API}/calls/{{call_id}}/review/assign"): roles(O),
+    ("POST", f"{API}/calls/{{call_id}}/review/normalise"): roles(O),
+    ("GET", f"{API}/reviews"): roles(R, O, A),
+    ("POST", f"{API}/reviews/{{application_id}}/declaration"): roles(R),
+    ("GET", f"{API}/reviews/{{application_id}}/material"): roles(R),
+    ("POST", f"{API}/reviews/{{application_id}}/scores"): roles(R),
+    ("POST", f"{API}/calls/{{call_id}}/selection/check"): roles(O),
+    ("GET", f"{API}/calls/{{call_id}}/selection"): roles(O, A),
+    ("POST", f"{API}/calls/{{call_id}}/selection"): roles(O),  # moves money: Idempotency-Key
+    ("POST", f"{API}/designations/{{application_id}}/end"): roles(O),  # moves money: Idempotency-Key
+    ("GET", f"{API}/calls/{{call_id}}/designated"): public(),
+    ("GET", f"{API}/firms/{{uscc}}/certificates"): roles(O, A, own=(F,)),
+    ("GET", f"{API}/firms/{{uscc}}/certificates/{{serial}}"): roles(O, A, own=(F,)),
+    ("POST", f"{API}/certificates/verify"): public(),
+    ("POST", f"{API}/certificates/{{serial}}/revoke"): roles(O),
+    # --- API: the policy sandbox and the city comparison (issue 7)
+    ("POST", f"{API}/simulations"): roles(O),
+    ("GET", f"{API}/simulations/{{simulation_id}}/report"): roles(O),
+    ("POST", f"{API}/compare-cities"): public(),
     # --- pages: public
     ("GET", "/"): public(),
     ("GET", "/calculator"): public(),
@@ -106,6 +136,11 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/login"): public(),
     ("POST", "/logout"): Access(roles=EVERYONE),
     ("GET", "/home"): Access(roles=EVERYONE),
+    ("GET", "/published/designated/{call_id}"): public(),
+    ("GET", "/certificates/verify"): public(),
+    ("POST", "/certificates/verify"): public(),
+    ("GET", "/compare"): public(),
+    ("POST", "/compare"): public(),
     # --- pages: firm
     ("GET", "/firms/{uscc}"): roles(O, R, A, own=(F,)),
     ("POST", "/firms/{uscc}/profile"): roles(O, own=(F,)),
@@ -129,6 +164,25 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/officer/applications"): roles(O, R),
     ("GET", "/officer/pools"): roles(O),
     ("POST", "/officer/pools"): roles(O),
+    ("GET", "/officer/matching"): roles(O),
+    ("POST", "/officer/matching"): roles(O),
+    ("GET", "/officer/sandbox"): roles(O),
+    ("POST", "/officer/sandbox"): roles(O),
+    ("GET", "/officer/sandbox/{simulation_id}"): roles(O),
+    ("GET", "/officer/selection"): roles(O),
+    ("GET", "/officer/selection/{call_id}"): roles(O),
+    ("POST", "/officer/selection/{call_id}/call-file"): roles(O),
+    ("POST", "/officer/selection/{call_id}/check"): roles(O),
+    ("POST", "/officer/selection/{call_id}/assign"): roles(O),
+    ("POST", "/officer/selection/{call_id}/normalise"): roles(O),
+    ("POST", "/officer/selection/{call_id}/run"): roles(O),
+    ("POST", "/officer/designations/{application_id}/end"): roles(O),
+    ("POST", "/officer/reviewers"): roles(O),
+    # --- pages: reviewer
+    ("GET", "/review"): roles(R, O),
+    ("GET", "/review/{application_id}"): roles(R),
+    ("POST", "/review/{application_id}/declare"): roles(R),
+    ("POST", "/review/{application_id}/score"): roles(R),
     # --- pages: auditor, admin
     ("GET", "/audit"): roles(A, O),
     ("GET", "/audit/verify"): roles(A, O),

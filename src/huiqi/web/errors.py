@@ -14,11 +14,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huiqi.accounts import errors as acc
 from huiqi.applications import errors as app_err
+from huiqi.certificates import errors as cert
 from huiqi.db.errors import DatabaseError, TooManyRetries
 from huiqi.firms.errors import ProfileError, format_loc
+from huiqi.firms.register import RegisterError
 from huiqi.ledger import errors as led
 from huiqi.money import MoneyError
+from huiqi.review import errors as rev
 from huiqi.rules.errors import EvaluationError, ProgrammeError, UnknownProgramme
+from huiqi.selection import errors as sel
 from huiqi.workflows import errors as wf
 
 log = logging.getLogger("huiqi.web")
@@ -37,6 +41,9 @@ STATUS: dict[type[BaseException], int] = {
     acc.UserNotFound: 404,
     acc.FirmProfileNotFound: 404,
     UnknownProgramme: 404,
+    rev.ReviewerNotFound: 404,
+    rev.AssignmentNotFound: 404,
+    cert.CertificateNotFound: 404,
     # refused because of the current state of things
     app_err.CallExists: 409,
     app_err.CallNotOpen: 409,
@@ -56,6 +63,20 @@ STATUS: dict[type[BaseException], int] = {
     led.NotReversible: 409,
     wf.WorkflowError: 409,
     acc.UserExists: 409,
+    rev.ReviewerExists: 409,
+    rev.NotEnoughReviewers: 409,
+    rev.AlreadyDeclared: 409,
+    rev.AlreadyScored: 409,
+    rev.ReviewIncomplete: 409,
+    sel.NotSelected: 409,
+    sel.AlreadySelected: 409,
+    sel.NotDesignated: 409,
+    sel.ScoresMissing: 409,
+    sel.Infeasible: 409,
+    cert.AlreadyRevoked: 409,
+    # the reviewer must declare first, or may not see it at all (a declared conflict)
+    rev.DeclarationRequired: 403,
+    rev.Conflicted: 403,
     # bad input
     app_err.ApplicationsError: 422,
     led.LedgerError: 422,
@@ -65,6 +86,16 @@ STATUS: dict[type[BaseException], int] = {
     EvaluationError: 422,
     acc.InvalidUser: 422,
     acc.WeakPassword: 422,
+    rev.InvalidReviewer: 422,
+    rev.InvalidScore: 422,
+    rev.ReviewError: 422,
+    sel.CallFileError: 422,
+    sel.SelectionError: 422,
+    RegisterError: 422,
+    # the server is missing its certificate signing key (configuration, not the caller)
+    cert.SigningKeyMissing: 503,
+    cert.BadSigningKey: 503,
+    cert.CertificateError: 422,
     app_err.EvidenceTooLarge: 413,
     app_err.EvidenceTypeRefused: 415,
     # accounts
@@ -98,7 +129,7 @@ def message_of(exc: BaseException) -> str:
 def _details(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, ProfileError):
         return {"errors": [{"path": p.path, "message": p.message} for p in exc.problems]}
-    if isinstance(exc, ProgrammeError):
+    if isinstance(exc, (ProgrammeError, sel.CallFileError)):
         return {"errors": [{"location": str(p.location), "message": p.message} for p in exc.problems]}
     return {}
 

@@ -46,6 +46,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks a string for extraction (``pybabel extract -k N_``) that is translated later, when shown."""
+    return message
+
+
+#: Role names are shown through ``_(role)``; listed here so that extraction finds them.
+ROLE_NAMES = (N_("firm_member"), N_("reviewer"), N_("officer"), N_("auditor"), N_("admin"))
+
+
 def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:
     """``?lang=`` first, then the cookie the language switch sets, then the browser's preference."""
     for choice in (query, cookie):

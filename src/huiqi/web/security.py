@@ -168,9 +168,13 @@ async def _check_csrf(request: Request, principal: Principal | None, secret: str
     is_api = path.startswith("/api/")
     if principal is None:
         if is_api:
-            # Anonymous API writes (login, the calculator) must be JSON: a cross-site form cannot send that
-            # without a CORS preflight, which this app never grants.
-            if not request.headers.get("content-type", "").startswith("application/json"):
+            # Anonymous API writes (login, the calculator) must be JSON (certificate verification: the
+            # PDF itself): a cross-site form cannot send either without a CORS preflight, which this app
+            # never grants.
+            ctype = request.headers.get("content-type", "")
+            if not ctype.startswith("application/json") and not (
+                path == "/api/v1/certificates/verify" and ctype.startswith("application/pdf")
+            ):
                 raise HTTPException(415, detail="send this request as application/json")
             return
         anon = request.cookies.get(ANON_COOKIE)

@@ -21,8 +21,10 @@ from huiqi.applications.models import Application, State
 from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.ledger.models import Award
+from huiqi.web.api.analysis import inbox_of, notification_dict
 from huiqi.web.api.applications import add_evidence, owned, submit_application, withdraw_application
 from huiqi.web.api.common import actor
+from huiqi.web.api.designation import certificate_dict, firm_certificates
 from huiqi.web.api.views import application_dict, award_dict
 from huiqi.web.calculator import calculate, today_in_shanghai
 from huiqi.web.i18n import _, language
@@ -89,10 +91,13 @@ def firm_page(uscc: str, request: Request, on: str = "") -> Response:
             select(Application).where(Application.firm_uscc == uscc).order_by(Application.created_at.desc())
         )
         awards = s.scalars(select(Award).where(Award.firm_uscc == uscc).order_by(Award.granted_at.desc()))
+        _total, notes = inbox_of(s, uscc, 20, 0)
         return {
             "firm": firm,
             "applications": [application_dict(s, a) for a in rows],
             "awards": [award_dict(s, a) for a in awards],
+            "inbox": [notification_dict(n, language()) for n in notes],
+            "certificates": [certificate_dict(c, s) for c in firm_certificates(s, uscc)],
         }
 
     data = st.read(work)

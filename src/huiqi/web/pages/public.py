@@ -19,6 +19,7 @@ from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.ledger.models import Award
 from huiqi.rules.errors import UnknownProgramme
+from huiqi.selection.models import Designation
 from huiqi.web.api.auth import do_login, set_session_cookie
 from huiqi.web.calculator import calculate, parse_firm, today_in_shanghai
 from huiqi.web.i18n import LANGUAGES, _, language
@@ -45,7 +46,7 @@ def home_of(role: Role, firm_uscc: str | None) -> str:
     return {
         Role.FIRM_MEMBER: f"/firms/{firm_uscc}",
         Role.OFFICER: "/officer",
-        Role.REVIEWER: "/officer/applications",
+        Role.REVIEWER: "/review",
         Role.AUDITOR: "/audit",
         Role.ADMIN: "/admin/users",
     }[role]
@@ -147,6 +148,7 @@ def published(request: Request) -> Response:
         ).all()
         return {
             "calls": apps.list_calls(session=s),
+            "designated_calls": set(s.scalars(select(Designation.call_id).distinct())),
             "awards": [
                 {
                     "firm": (a.firm_snapshot or {}).get("name_zh"),

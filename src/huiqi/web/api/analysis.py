@@ -1,0 +1,388 @@
+# ruff: noqa: E501
+"""Matching (issue 4) and the policy sandbox (issue 7) through the API: run a match over the register and see
+the summary and pool pressure; a firm's "you qualify" inbox; simulate a reform (cost, gainers and losers,
+breakdowns, pool sufficiency, charts, the HTML report); compare a firm's plan across five cities.
+
+The register is the directory in ``HUIQI_REGISTER_DIR`` when set, otherwise the register stored in the
+database (``huiqi register import --register db``) — the same two sources as ``huiqi match --register``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from huiqi.accounts import service as accounts
+from huiqi.db.base import new_id
+from huiqi.firms import Firm
+from huiqi.matching.models import MatchRun, Notification
+from huiqi.rules.errors import UnknownProgramme
+from huiqi.rules.programme import Programme
+from huiqi.web.api.common import Limit, Offset, Page, WebError, json_body, page
+from huiqi.web.calculator import parse_firm, today_in_shanghai
+from huiqi.web.i18n import language
+from huiqi.web.security import Forbidden, principal_of, state_of
+from huiqi.web.state import AppState
+
+router = APIRouter(prefix="/api/v1", tags=["matching and the policy sandbox"])
+
+
+# --- the register ---------------------------------------------------------------------------------------------
+
+
+def register_source(st: AppState) -> str:
+    d = st.settings.register_dir
+    return str(d) if d is not None and d.is_dir() else "db"
+
+
+def register_tables(st: AppState, source: str) -> dict[str, pa.Table]:
+    """The register's Arrow tables: a register directory, or the register stored in the database."""
+    if source == "db":
+        from huiqi.matching.store import load_register
+
+        tables = st.read(load_register)
+    else:
+        from huiqi.firms.register import read_register
+
+        tables = read_register(source)
+    if tables["firms"].num_rows == 0:
+        raise WebError(
+            409,
+            "the register is empty: import one (`huiqi register import ... --register db`) or set "
+            "HUIQI_REGISTER_DIR to a register directory (`huiqi register synth`)",
+        )
+    return tables
+
+
+def _choose(programmes: dict[str, Programme], ids: list[str]) -> list[str]:
+    for pid in ids:
+        if pid not in programmes:
+            raise UnknownProgramme(pid)
+    return sorted(ids) if ids else sorted(programmes)
+
+
+# --- matching -------------------------------------------------------------------------------------------------
+
+
+def _money(v: Any) -> str:
+    return str(Decimal(v))
+
+
+def match_report(
+    run: MatchRun, results: pa.Table, firms: pa.Table, programmes: dict[str, Programme]
+) -> dict[str, Any]:
+    """What ``huiqi match`` prints: the run, eligible firms by programme/sector/district, pool pressure."""
+    from huiqi.matching.run import pool_pressure, summary
+
+    eligible = results.filter(results["eligible"])
+    by_programme: dict[str, dict[str, Any]] = {}
+    for pid, amount in zip(eligible["programme"].to_pylist(), eligible["amount"].to_pylist(), strict=True):
+        row = by_programme.setdefault(pid, {"programme": pid, "firms": 0, "amount": Decimal(0)})
+        row["firms"] += 1
+        row["amount"] += amount
+    lang = language()
+    return {
+        "run": {
+            "id": run.id,
+            "on": run.on.isoformat(),
+            "register": run.register,
+            "backend": run.backend,
+            "firms": run.firms,
+            "programmes": [p for p in run.programmes.split(",") if p],
+            "recomputed_programmes": [p for p in run.recomputed_programmes.split(",") if p],
+            "recomputed_firms": run.recomputed_firms,
+            "rows_computed": run.rows_computed,
+            "notifications": run.notifications,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        },
+        "by_programme": [
+            {
+                "programme": r["programme"],
+                "name": programmes[r["programme"]].spec.name.get(lang),
+                "firms": r["firms"],
+                "amount": str(r["amount"]),
+            }
+            for r in sorted(by_programme.values(), key=lambda r: r["programme"])
+        ],
+        "summary": [
+            {
+                "programme": r["programme"],
+                "sector": r["sector"],
+                "district": r["district"],
+                "firms": r["firms"],
+                "amount": _money(r["amount"]),
+                "pool_share": None
+                if r["pool_share"] is None
+                else str(r["pool_share"].quantize(Decimal("0.0001"))),
+            }
+            for r in summary(results, firms, programmes)
+        ],
+        "pools": [
+            {
+                "pool": p["pool"],
+                "size": _money(p["size"]),
+                "demand": _money(p["demand"]),
+                "firms": p["firms"],
+                "programmes": p["programmes"],
+                "ratio": None if p["ratio"] is None else str(p["ratio"].quantize(Decimal("0.0001"))),
+                "oversubscribed": p["oversubscribed"],
+            }
+            for p in pool_pressure(results, programmes)
+        ],
+    }
+
+
+def run_matching(st: AppState, on: dt.date | None, ids: list[str], notify: bool) -> dict[str, Any]:
+    from huiqi.matching.run import run_match
+
+    programmes = st.registry.programmes()
+    chosen = _choose(programmes, ids)
+    source = register_source(st)
+    tables = register_tables(st, source)
+    day = on or today_in_shanghai()
+
+    def work(s: Session) -> dict[str, Any]:
+        outcome = run_match(s, programmes, tables, day, ids=chosen, register=source, notify=notify)
+        report = match_report(outcome.run, outcome.results, tables["firms"], programmes)
+        report["run"]["new_notifications"] = len(outcome.notifications)
+        return report
+
+    return st.write(work)
+
+
+def latest_matching(st: AppState) -> dict[str, Any] | None:
+    from huiqi.matching.run import current_results
+
+    programmes = st.registry.programmes()
+
+    def work(s: Session) -> tuple[MatchRun, pa.Table] | None:
+        run = s.scalars(
+            select(MatchRun).order_by(MatchRun.started_at.desc(), MatchRun.id.desc()).limit(1)
+        ).first()
+        if run is None:
+            return None
+        ids = [p for p in run.programmes.split(",") if p in programmes]
+        return run, current_results(s, programmes, run.on, ids)
+
+    found = st.read(work)
+    if found is None:
+        return None
+    run, results = found
+    return match_report(run, results, register_tables(st, run.register)["firms"], programmes)
+
+
+class MatchIn(BaseModel):
+    on: dt.date | None = Field(None, description="the date to evaluate on (default: today in Shanghai)")
+    programmes: list[str] = Field(default_factory=list, description="programme ids; default all")
+    notify: bool = Field(True, description="write 'you qualify' messages to the outbox")
+
+
+@router.post("/matching/runs")
+def post_match(body: MatchIn, request: Request) -> dict[str, Any]:
+    """``huiqi match`` over the register: incremental (only changed programmes and firms are recomputed),
+    the 'you qualify' outbox, the summary by programme/sector/district and each pool's pressure."""
+    return run_matching(state_of(request), body.on, body.programmes, body.notify)
+
+
+@router.get("/matching/runs/latest")
+def get_latest_match(request: Request) -> dict[str, Any]:
+    out = latest_matching(state_of(request))
+    if out is None:
+        raise WebError(404, "no match has been run yet: POST /api/v1/matching/runs (or `huiqi match`)")
+    return out
+
+
+def notification_dict(n: Notification, lang: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": n.id,
+        "uscc": n.uscc,
+        "programme": n.programme,
+        "version": n.version,
+        "on": n.on.isoformat(),
+        "amount": str(n.amount),
+        "status": n.status,
+        "created_at": n.created_at.isoformat(),
+    }
+    if lang is None:
+        out["message_zh"], out["message_en"] = n.message_zh, n.message_en
+    else:
+        out["message"] = n.message_zh if lang == "zh" else n.message_en
+    return out
+
+
+def inbox_of(s: Session, uscc: str, limit: int, offset: int) -> tuple[int, list[Notification]]:
+    total = s.scalar(select(func.count()).select_from(Notification).where(Notification.uscc == uscc)) or 0
+    rows = s.scalars(
+        select(Notification)
+        .where(Notification.uscc == uscc)
+        .order_by(Notification.created_at.desc(), Notification.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, list(rows)
+
+
+@router.get("/firms/{uscc}/inbox", response_model=Page[dict[str, Any]])
+def inbox(uscc: str, request: Request, limit: Limit = 50, offset: Offset = 0) -> Page[dict[str, Any]]:
+    """The firm's 'you qualify' messages (zh and en, with the explanation), newest first."""
+    principal_of(request).check_firm(uscc)
+
+    def work(s: Session) -> Page[dict[str, Any]]:
+        total, rows = inbox_of(s, uscc, limit, offset)
+        return page([notification_dict(n) for n in rows], total, limit, offset)
+
+    return state_of(request).read(work)
+
+
+# --- the policy sandbox ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SandboxRun:
+    id: str
+    result: dict[str, Any]
+    charts: list[tuple[str, str]]  # (title, inline SVG)
+    report_html: str
+
+
+class SandboxStore:
+    """The last simulations of this process (their report and charts), for the page and the download."""
+
+    def __init__(self, keep: int = 20) -> None:
+        self.keep = keep
+        self._runs: OrderedDict[str, SandboxRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, run: SandboxRun) -> None:
+        with self._lock:
+            self._runs[run.id] = run
+            while len(self._runs) > self.keep:
+                self._runs.popitem(last=False)
+
+    def get(self, run_id: str) -> SandboxRun:
+        with self._lock:
+            found = self._runs.get(run_id)
+        if found is None:
+            raise WebError(
+                404,
+                f"no simulation {run_id!r} here (only the last {self.keep} are kept): submit the reform again",
+            )
+        return found
+
+
+_STORES: dict[int, SandboxStore] = {}
+
+
+def sandbox_store(st: AppState) -> SandboxStore:
+    return _STORES.setdefault(id(st), SandboxStore())
+
+
+def simulate_reform(
+    st: AppState, reform_text: str, sets: list[str], on: dt.date | None, source_name: str = "reform.yaml"
+) -> SandboxRun:
+    """Validate the reform (file and/or overrides, positioned errors), run baseline and reform over the
+    register, draw the charts and the self-contained HTML report (``huiqi simulate --out``)."""
+    from huiqi.reports.charts import simulation_charts
+    from huiqi.reports.html import simulation_html
+    from huiqi.simulation.reform import apply_reform, parse_reform, parse_sets
+    from huiqi.simulation.run import simulate
+
+    if not reform_text.strip() and not sets:
+        raise WebError(
+            422, "reform: give a reform file or at least one override (programme.id.parameter=value)"
+        )
+    parts = []
+    if reform_text.strip():
+        parts.append(parse_reform(reform_text, source=source_name))
+    if sets:
+        parts.append(parse_sets(sets))
+    combined = parts[0]
+    for p in parts[1:]:
+        combined = combined.combine(p)
+    applied = apply_reform(st.registry.programmes(), combined)
+    tables = register_tables(st, register_source(st))
+    sim = simulate(applied, tables, on or today_in_shanghai())
+    with tempfile.TemporaryDirectory(prefix="huiqi-sandbox-") as tmp:
+        charts = simulation_charts(sim, Path(tmp))
+        html = simulation_html(sim, charts)
+        svgs = [(c.title, c.svg_text()) for c in charts]
+    run = SandboxRun(new_id(), {"id": "", **sim.to_json()}, svgs, html)
+    run.result["id"] = run.id
+    sandbox_store(st).add(run)
+    return run
+
+
+class SimulationIn(BaseModel):
+    reform: str = Field("", description="a reform file's YAML (as `huiqi simulate --reform` reads)")
+    sets: list[str] = Field(
+        default_factory=list, description="overrides programme.id.parameter[@YYYY-MM-DD]=value"
+    )
+    on: dt.date | None = None
+
+
+@router.post("/simulations")
+def post_simulation(body: SimulationIn, request: Request) -> dict[str, Any]:
+    """Baseline and reform over the register: cost and change, gainers and losers, breakdowns by sector,
+    district and size, pool sufficiency. The report stays downloadable (recent runs) by its id."""
+    return simulate_reform(state_of(request), body.reform, body.sets, body.on).result
+
+
+@router.get("/simulations/{simulation_id}/report")
+def simulation_report(simulation_id: str, request: Request) -> HTMLResponse:
+    """The self-contained HTML report (charts inline) of a recent simulation."""
+    run = sandbox_store(state_of(request)).get(simulation_id)
+    return HTMLResponse(
+        run.report_html,
+        headers={"Content-Disposition": f'attachment; filename="simulation-{simulation_id}.html"'},
+    )
+
+
+def compare(st: AppState, firm: Firm, on: dt.date | None, lang: str) -> tuple[dict[str, Any], str]:
+    """The plan in five cities (JSON for ``lang``) and the chart's SVG."""
+    from huiqi.reports.charts import city_chart
+    from huiqi.simulation.cities import compare_cities
+
+    comp = compare_cities(firm, on or today_in_shanghai(), st.registry.programmes())
+    with tempfile.TemporaryDirectory(prefix="huiqi-cities-") as tmp:
+        svg = city_chart(comp, Path(tmp)).svg_text()
+    return comp.to_json(lang), svg
+
+
+@router.post("/compare-cities")
+async def post_compare(
+    request: Request,
+    lang: str | None = Query(None, pattern="^(zh|en)$"),
+    on: dt.date | None = Query(None),
+) -> dict[str, Any]:
+    """POST a firm profile (JSON; its contracts and offices are the plan): subsidies, net cost and the
+    explanations in Shanghai, Beijing, Shenzhen, Hangzhou and Chengdu, side by side. Public."""
+    data = await json_body(request)
+    if isinstance(data, dict) and set(data) <= {"uscc"} and data.get("uscc"):
+        uscc = str(data["uscc"])
+        stored_profile_allowed(request, uscc)
+        firm = state_of(request).read(lambda s: accounts.get_firm_profile(session=s, uscc=uscc))
+    else:
+        firm = parse_firm(data, source="body")
+    out, _svg = compare(state_of(request), firm, on, lang or language())
+    return out
+
+
+def stored_profile_allowed(request: Request, uscc: str) -> None:
+    """A stored profile is confidential: its firm's members and staff may use it, nobody else."""
+    me = principal_of(request)
+    if me.is_firm and me.firm_uscc != uscc:
+        raise Forbidden("this belongs to another firm; you can see and act only for your own firm")

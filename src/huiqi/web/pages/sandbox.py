@@ -1,0 +1,195 @@
+"""Matching and the policy sandbox pages: the officer's match run with pool pressure (issue 4), the reform
+sandbox with its charts and report (issue 7), and the public five-city comparison."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from huiqi.accounts import service as accounts
+from huiqi.accounts.errors import FirmProfileNotFound
+from huiqi.firms.errors import ProfileError
+from huiqi.firms.io import parse_text
+from huiqi.rules.errors import ProgrammeError
+from huiqi.web import charts
+from huiqi.web.api.analysis import (
+    compare,
+    latest_matching,
+    run_matching,
+    sandbox_store,
+    simulate_reform,
+    stored_profile_allowed,
+)
+from huiqi.web.api.common import WebError
+from huiqi.web.calculator import parse_firm, today_in_shanghai
+from huiqi.web.i18n import _, language
+from huiqi.web.pages.public import example_firms
+from huiqi.web.security import maybe_principal, principal_of, state_of
+from huiqi.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- matching ----------------------------------------------------------------------------------------------
+
+
+def _pressure_chart(report: dict[str, Any]) -> str:
+    rows = [(p["pool"], [Decimal(p["demand"]), Decimal(p["size"])]) for p in report["pools"]]
+    return charts.bar_chart(
+        _("Matched demand against pool size"), rows, [_("matched demand"), _("pool size")]
+    )
+
+
+def _matching_page(request: Request, report: dict[str, Any] | None, status: int = 200) -> Response:
+    st = state_of(request)
+    return render(
+        request,
+        "matching.html",
+        {
+            "report": report,
+            "chart": _pressure_chart(report) if report else "",
+            "programmes": sorted(st.registry.programmes()),
+            "today": today_in_shanghai().isoformat(),
+        },
+        status=status,
+    )
+
+
+@router.get("/officer/matching")
+def matching_page(request: Request) -> Response:
+    return _matching_page(request, latest_matching(state_of(request)))
+
+
+@router.post("/officer/matching")
+async def matching_run(request: Request) -> Response:
+    form = await request.form()
+    on_text = str(form.get("on", "") or "")
+    try:
+        on = dt.date.fromisoformat(on_text) if on_text else None
+    except ValueError:
+        raise WebError(422, f"on: expected a date YYYY-MM-DD, got {on_text!r}") from None
+    ids = [str(p) for p in form.getlist("programme") if str(p)]
+    notify = form.get("notify") is not None
+    return _matching_page(request, run_matching(state_of(request), on, ids, notify))
+
+
+# --- the policy sandbox ------------------------------------------------------------------------------------
+
+EXAMPLE_REFORM = """\
+id: model-rate-60
+title: {en: Model vouchers at 60%, zh: 模型券补贴比例提高至60%}
+programmes:
+  shanghai.ai.model-voucher:
+    parameters:
+      rate: 60%
+"""
+
+
+@router.get("/officer/sandbox")
+def sandbox_page(request: Request) -> Response:
+    return render(
+        request,
+        "sandbox.html",
+        {"reform": EXAMPLE_REFORM, "sets": "", "on": today_in_shanghai().isoformat(), "error": None},
+    )
+
+
+@router.post("/officer/sandbox")
+async def sandbox_submit(
+    request: Request,
+    reform: Annotated[str, Form()] = "",
+    sets: Annotated[str, Form()] = "",
+    on: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    source = "reform"
+    if file is not None and file.filename:
+        raw = await file.read(1024 * 1024 + 1)
+        try:
+            reform = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebError(422, f"{file.filename}: not UTF-8 text; save the reform as UTF-8 YAML") from None
+        source = file.filename
+    lines = [line.strip() for line in sets.splitlines() if line.strip()]
+    try:
+        day = dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        raise WebError(422, f"on: expected a date YYYY-MM-DD, got {on!r}") from None
+    try:
+        run = simulate_reform(state_of(request), reform, lines, day, source)
+    except ProgrammeError as exc:
+        return render(
+            request,
+            "sandbox.html",
+            {"reform": reform, "sets": sets, "on": on, "error": str(exc)},
+            status=422,
+        )
+    return RedirectResponse(f"/officer/sandbox/{run.id}", status_code=303)
+
+
+@router.get("/officer/sandbox/{simulation_id}")
+def sandbox_result(simulation_id: str, request: Request) -> Response:
+    run = sandbox_store(state_of(request)).get(simulation_id)
+    return render(request, "sandbox_result.html", {"sim": run.result, "charts": run.charts})
+
+
+# --- the five-city comparison ------------------------------------------------------------------------------
+
+
+def _compare_page(
+    request: Request, profile: str, comparison: dict[str, Any] | None, svg: str, error: str | None
+) -> Response:
+    me = maybe_principal(request)
+    return render(
+        request,
+        "compare.html",
+        {
+            "profile": profile,
+            "examples": example_firms(),
+            "comparison": comparison,
+            "chart": svg,
+            "error": error,
+            "own_firm": me.firm_uscc if me is not None and me.is_firm else None,
+            "on": today_in_shanghai().isoformat(),
+        },
+        status=422 if error else 200,
+    )
+
+
+@router.get("/compare")
+def compare_page(request: Request) -> Response:
+    return _compare_page(request, next(iter(example_firms().values()), ""), None, "", None)
+
+
+@router.post("/compare")
+def compare_submit(
+    request: Request,
+    profile: Annotated[str, Form()] = "",
+    use_firm: Annotated[str, Form()] = "",
+    on: Annotated[str, Form()] = "",
+) -> Response:
+    st = state_of(request)
+    try:
+        day = dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        return _compare_page(request, profile, None, "", _("Date: expected YYYY-MM-DD."))
+    try:
+        if use_firm:
+            principal_of(request)
+            stored_profile_allowed(request, use_firm)
+            firm = st.read(lambda s: accounts.get_firm_profile(session=s, uscc=use_firm))
+            profile = json.dumps(firm.model_dump(mode="json"), ensure_ascii=False, indent=2)
+        else:
+            firm = parse_firm(parse_text(profile, source="profile"), source="profile")
+    except ProfileError as exc:
+        problems = "; ".join(str(p) for p in exc.problems) or str(exc)
+        return _compare_page(request, profile, None, "", problems)
+    except FirmProfileNotFound as exc:
+        return _compare_page(request, profile, None, "", str(exc))
+    comparison, svg = compare(st, firm, day, language())
+    return _compare_page(request, profile, comparison, svg, None)
