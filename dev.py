@@ -63,13 +63,9 @@ def ensure_chromium() -> None:
 
 
 def compile_catalogues() -> None:
-    """Compile the web's Babel catalogues (.po -> .mo) where a .mo is missing or older than its .po."""
-    stale = [
-        po
-        for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po")
-        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
-    ]
-    if stale:
+    """Compile the web's Babel catalogues (.po -> .mo) where a .mo is missing. The .mo files are committed,
+    so a fresh clone needs nothing; file times after a clone say nothing about which is newer."""
+    if any(not po.with_suffix(".mo").exists() for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po")):
         run(BIN / "pybabel", "compile", "--use-fuzzy", "-d", TRANSLATIONS, "-D", "messages")
 
 

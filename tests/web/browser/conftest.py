@@ -117,27 +117,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert set(passwords) == {"officer", "auditor", "reviewer", "admin", "firm"}, demo.stdout
     call_id = re.search(r"call (\S+) open", demo.stdout)
     assert call_id, demo.stdout
-    env = {
-        **os.environ,
-        "HUIQI_DATABASE_URL": f"sqlite:///{directory / 'huiqi.db'}",
-        "HUIQI_EVIDENCE_DIR": str(directory / "evidence"),
-        "HUIQI_PROGRAMMES_DIR": str(directory / "programmes"),
-        "HUIQI_REGISTER_DIR": str(directory / "register"),
-    }
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = directory / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=directory,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_up(proc, url, log)
-        srv = Server(url, directory, passwords, FIRM, call_id.group(1), log)
+    with serve(directory) as url:
+        srv = Server(url, directory, passwords, FIRM, call_id.group(1), directory / "server.log")
         with srv.api("officer") as officer:
             r = officer.put(f"/api/v1/firms/{FIRM}", json=firm_profile())
             assert r.status_code == 200, r.text
@@ -155,6 +136,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             assert r.status_code == 201, r.text
         srv.passwords[FIRM_USER] = FIRM_PASSWORD
         yield srv
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """uvicorn serving the database ``directory/huiqi.db`` on a free loopback port; yields the base URL."""
+    env = {
+        **os.environ,
+        "HUIQI_DATABASE_URL": f"sqlite:///{directory / 'huiqi.db'}",
+        "HUIQI_EVIDENCE_DIR": str(directory / "evidence"),
+        "HUIQI_PROGRAMMES_DIR": str(directory / "programmes"),
+        "HUIQI_REGISTER_DIR": str(directory / "register"),
+    }
+    if not (directory / "register").is_dir():
+        del env["HUIQI_REGISTER_DIR"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = directory / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=directory,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(proc, url, log)
+        yield url
     finally:
         proc.terminate()
         try:
