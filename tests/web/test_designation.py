@@ -285,6 +285,9 @@ def test_designation_call_end_to_end(db: Db, tmp_path: Path) -> None:
         "/api/v1/certificates/verify", content=pdf.content, headers={"Content-Type": "application/pdf"}
     )
     assert r.status_code == 200 and r.json()["status"] == "valid", r.text
+    qr = anon.get(f"/certificates/verify/{serial}?lang=zh")  # where the certificate's QR code points
+    assert qr.status_code == 200 and "未被撤销" in qr.text
+    assert anon.get("/certificates/verify/NOSUCH").status_code == 404
     altered = bytearray(pdf.content)
     altered[100] ^= 0x20
     r = anon.post(
@@ -307,15 +310,18 @@ def test_designation_call_end_to_end(db: Db, tmp_path: Path) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["revoked"] == [serial]
     reserve_same_sector = [d for d in view["reserve"] if d["sector"] == winner["sector"]]
-    if reserve_same_sector:
-        assert r.json()["promoted"]["application_id"] == reserve_same_sector[0]["application_id"]
+    assert reserve_same_sector, view["reserve"]
+    assert r.json()["promoted"]["application_id"] == reserve_same_sector[0]["application_id"]
+    assert r.json()["promoted"]["source"] == "promotion"
     r = anon.post(
         "/api/v1/certificates/verify", content=pdf.content, headers={"Content-Type": "application/pdf"}
     )
     assert r.json()["status"] == "revoked" and "moved its headquarters" in r.json()["findings"][0]
-    assert len(anon.get(f"/api/v1/calls/{CALL}/designated").json()["rows"]) == (
-        4 if reserve_same_sector else 3
-    )
+    qr = anon.get(f"/certificates/verify/{serial}?lang=en")
+    assert qr.status_code == 200 and "Revoked" in qr.text and "moved its headquarters" in qr.text
+    assert len(anon.get(f"/api/v1/calls/{CALL}/designated").json()["rows"]) == 4
+    promoted_view = officer.get(f"/api/v1/calls/{CALL}/selection").json()
+    assert next(d["promoted"] for d in promoted_view["reserve"] if d["sector"] == winner["sector"]) is True
     assert officer.put(f"/api/v1/calls/{CALL}/call-file", json={"text": CALL_FILE}).status_code == 409
     assert web.bearer("auditor").get("/api/v1/ledger/verify").json()["ok"] is True
 

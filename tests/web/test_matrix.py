@@ -314,6 +314,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/certificates/verify",
         {"files": {"file": ("c.pdf", PDF, "application/pdf")}},
     ),
+    ("GET", "/certificates/verify/{serial}"): lambda i, o: ("/certificates/verify/NOSERIAL", {}),
     ("GET", "/compare"): lambda i, o: ("/compare", {}),
     ("POST", "/compare"): lambda i, o: ("/compare", {"data": {"profile": "{}"}}),
     ("GET", "/officer/matching"): lambda i, o: ("/officer/matching", {}),

@@ -139,6 +139,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/published/designated/{call_id}"): public(),
     ("GET", "/certificates/verify"): public(),
     ("POST", "/certificates/verify"): public(),
+    ("GET", "/certificates/verify/{serial}"): public(),
     ("GET", "/compare"): public(),
     ("POST", "/compare"): public(),
     # --- pages: firm

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from huiqi.accounts.models import CallFileText
 from huiqi.applications import service as apps
+from huiqi.certificates import service as certs
+from huiqi.certificates.models import Revocation
 from huiqi.review import service as review
 from huiqi.review.errors import InvalidScore
 from huiqi.review.models import AssignmentStatus
@@ -354,11 +356,29 @@ def designated_page(call_id: str, request: Request) -> Response:
 
 @router.get("/certificates/verify")
 def verify_page(request: Request) -> Response:
-    return render(request, "verify.html", {"result": None})
+    return render(request, "verify.html", {"result": None, "record": None})
 
 
 @router.post("/certificates/verify")
 async def verify_submit(request: Request, file: Annotated[UploadFile, File()]) -> Response:
     data = await file.read(10 * 1024 * 1024 + 1)
     result = verify_bytes(state_of(request), data)
-    return render(request, "verify.html", {"result": result, "filename": file.filename})
+    return render(request, "verify.html", {"result": result, "filename": file.filename, "record": None})
+
+
+@router.get("/certificates/verify/{serial}")
+def verify_serial_page(serial: str, request: Request) -> Response:
+    """Where a certificate's QR code points: what the register holds for the serial (to whom, for what,
+    revoked or not); the file itself is checked by uploading it on the same page."""
+
+    def work(s: Session) -> dict[str, Any]:
+        cert = certs.get(session=s, serial=serial)
+        revoked = s.get(Revocation, serial)
+        return {
+            "serial": cert.serial,
+            "content": cert.payload,
+            "issued_at": cert.issued_at,
+            "revoked": None if revoked is None else {"at": revoked.revoked_at, "reason": revoked.reason},
+        }
+
+    return render(request, "verify.html", {"result": None, "record": state_of(request).read(work)})
