@@ -259,8 +259,18 @@ class _Explainer:
             pid = node.args[0].value  # type: ignore[attr-defined]
             ref = self.result.programme_refs.get(pid)
             if ref is not None:
-                unmet = ", ".join(ref.unmet)
-                return [f"{ref.programme.spec.name.get(self.lang)}: {w['fails']} ({unmet})"]
+                # the referenced programme's own gaps, so that "not designated" says why
+                sub = _Explainer(ref, self.lang)
+                inner = [
+                    g
+                    for o in ref.outcomes
+                    if o.kind == "condition" and o.holds is not True
+                    for g in sub.gap(o.trace)
+                ]
+                if not ref.in_force:
+                    inner.insert(0, w["not_in_force"])
+                reasons = "; ".join(inner) or ", ".join(ref.unmet)
+                return [f"{ref.programme.spec.name.get(self.lang)}: {w['fails']} ({reasons})"]
         label, _ = self.describe(node, expr)
         if value is False and (self.firm_path(node) is not None or isinstance(node, ast.Name)):
             return [
