@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Users, logins (rate-limited), sessions and firm profiles. Services flush; the caller commits."""
 
 from __future__ import annotations
@@ -135,7 +134,8 @@ def _check_rate(session: Session, keys: Mapping[str, int], now: dt.datetime) -> 
 
 
 def record_failure(*, session: Session, username: str, address: str, now: dt.datetime | None = None) -> None:
-    """Count a failed login. Kept in its own transaction by the caller, so the refusal does not roll it back."""
+    """Count a failed login. Kept in its own transaction by the caller, so that the refusal does not roll
+    it back."""
     now = now or utcnow()
     for key in (f"user:{username}", f"ip:{address}"):
         session.add(LoginAttempt(id=new_id(), key=key, at=now))

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Charts for the officer's dashboard as server-side SVG (no JavaScript, no plotting library): the data are
 computed from the ledger and the rules engine, the drawing is a few rectangles and a polyline."""
 
@@ -64,14 +63,18 @@ def bar_chart(
     y = 32
     for label, vals in rows:
         out.append(
-            f'<text x="{label_w - 6}" y="{y + n * bar_h / 2 + 4:.0f}" text-anchor="end">{escape(_clip(label))}</text>'
+            f'<text x="{label_w - 6}" y="{y + n * bar_h / 2 + 4:.0f}" text-anchor="end">'
+            f"{escape(_clip(label))}</text>"
         )
         for i, v in enumerate(vals):
             w = int(plot_w * (v / top)) if top else 0
+            name = series[i] if i < len(series) else ""
             out.append(
-                f'<rect x="{label_w}" y="{y + i * bar_h}" width="{max(w, 1)}" height="{bar_h - 2}" fill="{PALETTE[i % 5]}">'
-                f"<title>{escape(label)} · {escape(series[i] if i < len(series) else '')}: {escape(format_yuan(v))}</title></rect>"
-                f'<text x="{label_w + max(w, 1) + 4}" y="{y + i * bar_h + bar_h - 4}" class="v">{_short(v)}</text>'
+                f'<rect x="{label_w}" y="{y + i * bar_h}" width="{max(w, 1)}" height="{bar_h - 2}" '
+                f'fill="{PALETTE[i % 5]}"><title>{escape(label)} · {escape(name)}: '
+                f"{escape(format_yuan(v))}</title></rect>"
+                f'<text x="{label_w + max(w, 1) + 4}" y="{y + i * bar_h + bar_h - 4}" class="v">'
+                f"{_short(v)}</text>"
             )
         y += n * bar_h + gap
     if len(series) > 1:

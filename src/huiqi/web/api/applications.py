@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Calls, applications, evidence, the eligibility check, scores and moves through the state machine."""
 
 from __future__ import annotations
@@ -72,7 +71,7 @@ class ReasonIn(BaseModel):
     reason: str
 
 
-# --- calls -----------------------------------------------------------------------------------------------------
+# --- calls --------------------------------------------------------------------------------------------------
 
 
 @router.get("/calls")
@@ -105,7 +104,7 @@ def open_call(body: NewCall, request: Request) -> dict[str, Any]:
     )
 
 
-# --- applications ----------------------------------------------------------------------------------------------
+# --- applications -------------------------------------------------------------------------------------------
 
 
 def owned(s: Session, me: Principal, application_id: str) -> Application:
@@ -306,7 +305,8 @@ def transition(application_id: str, body: TransitionIn, request: Request) -> dic
     if target in _MONEY_STATES:
         raise HTTPException(
             422,
-            detail=f"to {target.value} moves money; use .../decide, .../grant, .../tranches/N/pay or .../withdraw",
+            detail=f"to {target.value} moves money; use .../decide, .../grant, .../tranches/N/pay "
+            "or .../withdraw",
         )
     return state_of(request).write(
         lambda s: application_dict(

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """What the API routers share: pagination, JSON bodies without floats, idempotent money writes."""
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="required: a unique id for this operation (e.g. a UUID); repeating the request with the same "
-        "key returns the first answer instead of moving money twice",
+        description="required: a unique id for this operation (e.g. a UUID); repeating the request with "
+        "the same key returns the first answer instead of moving money twice",
     ),
 ]
 

@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Programmes (read them, validate and load a new version, run their test cases), the policy calculator,
 and the JSON Schemas."""
 
@@ -46,7 +45,8 @@ def show_programme(programme_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/programmes/validate")
 def validate_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
-    """Check a programme file against the programmes in force; every problem is listed with file:line:column."""
+    """Check a programme file against the programmes in force; every problem is listed with
+    file:line:column."""
     p = state_of(request).registry.validate(body.filename, body.text)
     return {"ok": True, **programme_summary(p, language())}
 

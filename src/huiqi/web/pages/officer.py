@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Officer pages (dashboard, programmes, calls, the applications queue, pools, the money actions on an
 application), the auditor's pages (audit log, ledger and chain verification; read-only) and user admin."""
 
@@ -47,7 +46,7 @@ def _back(application_id: str) -> Response:
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
-# --- dashboard ---------------------------------------------------------------------------------------------------
+# --- dashboard ----------------------------------------------------------------------------------------------
 
 
 def _demand(request: Request, on: dt.date) -> tuple[dict[str, Decimal], int, str]:
@@ -114,7 +113,7 @@ def dashboard(request: Request) -> Response:
     )
 
 
-# --- programmes --------------------------------------------------------------------------------------------------
+# --- programmes ---------------------------------------------------------------------------------------------
 
 
 @router.get("/officer/programmes")
@@ -208,7 +207,7 @@ async def programme_load(request: Request, file: Annotated[UploadFile, File()]) 
     )
 
 
-# --- calls, queue, pools -----------------------------------------------------------------------------------------
+# --- calls, queue, pools ------------------------------------------------------------------------------------
 
 
 @router.get("/officer/calls")
@@ -311,7 +310,7 @@ def pools_submit(
     return RedirectResponse("/officer/pools", status_code=303)
 
 
-# --- money actions on one application ----------------------------------------------------------------------------
+# --- money actions on one application -----------------------------------------------------------------------
 
 
 @router.post("/applications/{application_id}/check")
@@ -360,7 +359,7 @@ def clawback_submit(
     return _back(application_id)
 
 
-# --- auditor -----------------------------------------------------------------------------------------------------
+# --- auditor ------------------------------------------------------------------------------------------------
 
 
 @router.get("/audit")
@@ -377,7 +376,7 @@ def audit_verify_page(request: Request) -> Response:
     return render(request, "audit_verify.html", {"ledger": ledger_report, "chain": chain}, status=200)
 
 
-# --- admin -------------------------------------------------------------------------------------------------------
+# --- admin --------------------------------------------------------------------------------------------------
 
 
 @router.get("/admin/users")
