@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from huiqi.rules.batch import duckdb_tables, execute
 from huiqi.rules.compiler import compile_pack
@@ -313,6 +314,14 @@ def _band_sql(column: str) -> str:
     return f"CASE {whens} ELSE 'unknown' END"
 
 
+def _facts(firms: pa.Table, uscc: pa.ChunkedArray) -> pa.Table:
+    """Sector, district and employees of the picked firms: the few picked codes are hashed and the
+    register's codes probe them (a join inside the main query made DuckDB slower than the whole match)."""
+    picked = uscc.combine_chunks() if uscc.num_chunks else pa.array([], pa.string())
+    mask = pc.is_in(firms["uscc"], value_set=picked)
+    return firms.select(["uscc", "sector", "district", "employees"]).filter(mask)
+
+
 def simulate(
     applied: AppliedReform,
     tables: Mapping[str, pa.Table],
@@ -334,15 +343,8 @@ def simulate(
     any_eligible = elig_cols[0]
     for c in elig_cols[1:]:
         any_eligible = any_eligible | c
-    # only firms eligible somewhere, before or after, can cost anything or change; the firm's sector,
-    # district and size come along in the same query (a join probed by the few rows picked)
-    facts = (
-        ibis_tables["firms"]
-        .view()
-        .select(_uscc="uscc", _sector="sector", _district="district", _employees="employees")
-    )
+    # only firms eligible somewhere, before or after, can cost anything or change
     picked = wide.filter(any_eligible.fill_null(False))
-    picked = picked.join(facts, picked.uscc == facts._uscc).drop("_uscc")
     timings["compile"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     result = execute(picked)
@@ -351,6 +353,7 @@ def simulate(
 
     con = duckdb.connect()
     con.register("picked", result)
+    con.register("facts", _facts(tables["firms"], result["uscc"]))
 
     def amount_sum(pids: list[str]) -> str:
         return " + ".join(f'"{cols[p][1]}"' for p in pids) if pids else "CAST(0 AS DECIMAL(38, 2))"
@@ -360,11 +363,11 @@ def simulate(
     elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
     con.execute(
         f"""CREATE TEMP TABLE per_firm AS
-        SELECT uscc, _sector AS sector, COALESCE(_district, '(none)') AS district,
-               {_band_sql("_employees")} AS band,
+        SELECT p.uscc, f.sector, COALESCE(f.district, '(none)') AS district,
+               {_band_sql("f.employees")} AS band,
                CAST({before} AS DECIMAL(38, 2)) AS before, CAST({after} AS DECIMAL(38, 2)) AS after,
                ({elig_changed}) AS elig_changed
-        FROM picked"""
+        FROM picked p JOIN facts f USING (uscc)"""
     )
 
     def one(sql: str) -> tuple[Any, ...]:
