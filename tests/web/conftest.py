@@ -1,7 +1,6 @@
-# ruff: noqa: E501
-"""A running app on a migrated database (SQLite file, and PostgreSQL via the ``db`` fixture), with one user per
-role, two firms (A: the firm member's own, B: another), a pool, an open call and an application of each firm
-carried through to a paid award, so that every route has something real to act on."""
+"""A running app on a migrated database (SQLite file, and PostgreSQL via the ``db`` fixture), with one user
+per role, two firms (A: the firm member's own, B: another), a pool, an open call and an application of each
+firm carried through to a paid award, so that every route has something real to act on."""
 
 from __future__ import annotations
 
@@ -34,7 +33,8 @@ class Web:
     ids: dict[str, str] = field(default_factory=dict)
 
     def client(self, role: str | None = None) -> TestClient:
-        """A browser-like client: logged in as ``role`` (cookie + CSRF header) or anonymous (pre-session token)."""
+        """A browser-like client: logged in as ``role`` (cookie + CSRF header) or anonymous (pre-session
+        token)."""
         c = TestClient(self.app, follow_redirects=False)
         if role is None:
             anon = uuid.uuid4().hex
@@ -62,7 +62,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-
 
 
 def firm_json(uscc: str) -> dict[str, Any]:
-    """The small AI firm example (eligible for the model voucher) under another code, with a second contract."""
+    """The small AI firm example (eligible for the model voucher) under another code, with a second
+    contract."""
     data: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
     data["uscc"] = uscc
     second = dict(next(c for c in data["contracts"] if c["kind"] == "model_use"))

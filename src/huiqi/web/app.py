@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """The FastAPI app: REST under /api/v1 (OpenAPI at /api/v1/openapi.json... and /docs), server-rendered pages,
 static files (htmx vendored, no CDN), one authorization check for every route."""
 
@@ -52,8 +51,8 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> Fast
         title="huiqi (惠企)",
         version=__version__,
         description="Innovation-incentive programmes: the policy calculator, calls, applications, awards, "
-        "payments, the ledger and the audit chain. Errors are application/problem+json; writes that move money "
-        "need an Idempotency-Key header.",
+        "payments, the ledger and the audit chain. Errors are application/problem+json; writes that move "
+        "money need an Idempotency-Key header.",
         dependencies=[Depends(authorize)],
         openapi_url="/openapi.json",
     )
