@@ -136,7 +136,8 @@ def city_chart(comp: CityComparison, out: Path) -> Chart:
     for i, c in enumerate(comp.cities):
         ax.annotate(f"net {_m(c.net_cost):.2f}", (i, max(net[i], 0.0)), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(x), names)
+    ax.set_ylim(0, max([*bottom, 0.001]) * 1.3)  # headroom for the legend and the labels
     ax.set_ylabel("million yuan (one year of the plan)")
     ax.set_title(f"Planned spending, subsidies and net cost by city, {comp.on}")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", ncol=5)
     return _save(fig, out, "cities", "Net cost by city")
