@@ -3,6 +3,7 @@ step go to test-output/screenshots/<journey>-<step>.png."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.web.browser.conftest import FIRM_USER, Server, login, shot
+
+from huiqi.web.i18n import SHANGHAI
 
 CATALOGUE = Path(__file__).resolve().parents[3] / "src/huiqi/web/translations/zh/LC_MESSAGES/messages.mo"
 JOURNEY_CONTRACT = "HT-2025-0902"  # the firm applies for this one in the browser
@@ -125,6 +128,9 @@ def test_officer_checks_decides_awards_and_pays(page: Any, server: Server) -> No
     shot(page, "officer", "1-dashboard")
     page.goto("/officer/applications")
     assert app_id[:8] in page.inner_text("main")
+    # times are Shanghai wall-clock time, as the footer says (the database keeps UTC)
+    created = dt.datetime.fromisoformat(r.json()["created_at"]).astimezone(SHANGHAI)
+    assert created.strftime("%Y-%m-%d %H:%M") in page.inner_text("main")
     shot(page, "officer", "2-queue")
 
     page.goto(f"/applications/{app_id}")
