@@ -64,6 +64,17 @@ def test_match_summary_pool_pressure_and_inbox(register_web: Web, db: Db) -> Non
     latest = web.bearer("auditor").get("/api/v1/matching/runs/latest").json()
     assert latest["run"]["id"] == again["run"]["id"] and latest["pools"] == report["pools"]
 
+    # the stored results and the outbox (`huiqi match --out`, `huiqi match outbox`)
+    auditor = web.bearer("auditor")
+    first = report["by_programme"][0]
+    res = auditor.get(
+        f"/api/v1/matching/results?on={ON}&programme={first['programme']}&eligible=true&limit=500"
+    )
+    assert res.status_code == 200 and res.json()["total"] == first["firms"]
+    assert sum(Decimal(x["amount"]) for x in res.json()["items"]) == Decimal(first["amount"])
+    box = auditor.get("/api/v1/matching/outbox?limit=5").json()
+    assert box["total"] == report["run"]["new_notifications"] and len(box["items"]) == 5
+
     # the page: the pressure table with the oversubscribed flag and the chart
     page = web.client("officer").get("/officer/matching?lang=en")
     assert page.status_code == 200 and "Pool pressure" in page.text and "<svg" in page.text

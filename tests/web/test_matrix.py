@@ -252,6 +252,8 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {J: {"programmes": ["no.such"]}},
     ),
     ("GET", "/api/v1/matching/runs/latest"): lambda i, o: ("/api/v1/matching/runs/latest", {}),
+    ("GET", "/api/v1/matching/outbox"): lambda i, o: ("/api/v1/matching/outbox", {}),
+    ("GET", "/api/v1/matching/results"): lambda i, o: ("/api/v1/matching/results?on=2025-09-01", {}),
     ("GET", "/api/v1/firms/{uscc}/inbox"): lambda i, o: (f"/api/v1/firms/{_f(o)}/inbox", {}),
     ("GET", "/api/v1/reviewers"): lambda i, o: ("/api/v1/reviewers", {}),
     ("POST", "/api/v1/reviewers"): lambda i, o: (

@@ -99,6 +99,8 @@ MATRIX: dict[tuple[str, str], Access] = {
     # --- API: matching (issue 4)
     ("POST", f"{API}/matching/runs"): roles(O),
     ("GET", f"{API}/matching/runs/latest"): roles(O, A),
+    ("GET", f"{API}/matching/outbox"): roles(O, A),
+    ("GET", f"{API}/matching/results"): roles(O, A),
     ("GET", f"{API}/firms/{{uscc}}/inbox"): roles(O, A, own=(F,)),
     # --- API: review, selection, publication, certificates (issue 5)
     ("GET", f"{API}/reviewers"): roles(O, A),

@@ -206,6 +206,75 @@ def get_latest_match(request: Request) -> dict[str, Any]:
     return out
 
 
+@router.get("/matching/outbox", response_model=Page[dict[str, Any]])
+def outbox(
+    request: Request,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    status: str | None = Query(None, description="pending, sent, ..."),
+) -> Page[dict[str, Any]]:
+    """Every firm's 'you qualify' messages, newest first (``huiqi match outbox``)."""
+
+    def work(s: Session) -> Page[dict[str, Any]]:
+        q = select(Notification)
+        n = select(func.count()).select_from(Notification)
+        if status:
+            q, n = q.where(Notification.status == status), n.where(Notification.status == status)
+        rows = s.scalars(
+            q.order_by(Notification.created_at.desc(), Notification.id).offset(offset).limit(limit)
+        )
+        return page([notification_dict(r) for r in rows], s.scalar(n) or 0, limit, offset)
+
+    return state_of(request).read(work)
+
+
+@router.get("/matching/results", response_model=Page[dict[str, Any]])
+def results(
+    request: Request,
+    on: dt.date = Query(description="the date matched"),
+    programme: str | None = Query(None),
+    eligible: bool | None = Query(None),
+    uscc: str | None = Query(None),
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[dict[str, Any]]:
+    """The current firm x programme results of a date (``huiqi match --out``), filtered and paged."""
+    from huiqi.matching.models import MatchCurrent
+
+    def work(s: Session) -> Page[dict[str, Any]]:
+        cond = [MatchCurrent.on == on]
+        if programme:
+            cond.append(MatchCurrent.programme == programme)
+        if eligible is not None:
+            cond.append(MatchCurrent.eligible == eligible)
+        if uscc:
+            cond.append(MatchCurrent.uscc == uscc)
+        total = s.scalar(select(func.count()).select_from(MatchCurrent).where(*cond)) or 0
+        rows = s.scalars(
+            select(MatchCurrent)
+            .where(*cond)
+            .order_by(MatchCurrent.programme, MatchCurrent.uscc)
+            .offset(offset)
+            .limit(limit)
+        )
+        items = [
+            {
+                "uscc": r.uscc,
+                "programme": r.programme,
+                "version": r.version,
+                "date": r.on.isoformat(),
+                "eligible": r.eligible,
+                "amount": str(r.amount),
+                "unmet": [u for u in r.unmet.split(",") if u] if r.unmet else [],
+                "run_id": r.run_id,
+            }
+            for r in rows
+        ]
+        return page(items, total, limit, offset)
+
+    return state_of(request).read(work)
+
+
 def notification_dict(n: Notification, lang: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": n.id,
