@@ -366,3 +366,13 @@ def test_selection_pages_drive_the_call(sqlite_db: Db, tmp_path: Path) -> None:
     reviewer = web.client("r00")
     listing = reviewer.get("/review?lang=zh")
     assert listing.status_code == 200 and "需申报利益冲突" in listing.text
+    app_id = next(a["application_id"] for a in reviewer.get("/api/v1/reviews").json())
+    r = reviewer.post(f"/review/{app_id}/declare?lang=en", data={"decision": "conflict", "conflict": " "})
+    assert r.status_code == 422 and "Describe the conflict in words." in r.text and "HQ-1" not in r.text
+    r = reviewer.post(
+        f"/review/{app_id}/declare", data={"decision": "conflict", "conflict": "my brother's firm"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/review?declared=conflict"
+    assert "改派其他评审专家" in reviewer.get("/review?declared=conflict&lang=zh").text
+    assert reviewer.get(f"/review/{app_id}").status_code == 200  # the status, never the material
+    assert "HQ-1" not in reviewer.get(f"/review/{app_id}").text

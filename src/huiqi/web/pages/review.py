@@ -147,12 +147,9 @@ def review_declare(
         raise WebError(422, "decision: choose 'no conflict' or 'I have a conflict'")
     if decision == "conflict" and not conflict.strip():
         return _review_page(request, application_id, error=_("Describe the conflict in words."))
-    result = declare_on(
-        state_of(request), me, application_id, None if decision == "none" else conflict.strip(), None
-    )
-    if decision == "conflict":
+    declare_on(state_of(request), me, application_id, None if decision == "none" else conflict.strip(), None)
+    if decision == "conflict":  # the application went to another reviewer: back to the list
         return RedirectResponse("/review?declared=conflict", status_code=303)
-    del result
     return RedirectResponse(f"/review/{application_id}", status_code=303)
 
 
