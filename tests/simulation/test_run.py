@@ -57,7 +57,11 @@ def test_a_reform_that_changes_nothing_gives_zero(tables: dict[str, pa.Table]) -
 
 
 def test_the_joint_query_equals_separate_runs(tables: dict[str, pa.Table]) -> None:
-    sets = ["shanghai.hq.designation.rd_staff_count=20", "shanghai.ai.model-voucher.rate=60%"]
+    sets = [
+        "shanghai.hq.designation.rd_staff_count=20",
+        "shanghai.ai.model-voucher.max_voucher=1_000_000",
+        "shanghai.ai.compute-voucher.rental_rate=40%",
+    ]
     applied = apply_reform(PACK, parse_sets(sets))
     sim = simulate(applied, tables, ON)
     ids = sorted(applied.affected)
@@ -144,3 +148,17 @@ def test_the_copies_share_what_the_reform_leaves_alone() -> None:
         grant.conditions["paid-in-capital"] is PACK["shanghai.hq.startup-grant"].conditions["paid-in-capital"]
     )
     assert grant.conditions["designated"] is not PACK["shanghai.hq.startup-grant"].conditions["designated"]
+
+
+def test_a_rate_change_reads_the_baseline_eligibility() -> None:
+    from huiqi.simulation.run import joint_programmes
+
+    applied = apply_reform(PACK, parse_sets(["shanghai.ai.compute-voucher.rental_rate=40%"]))
+    joint, rename, _ = joint_programmes(applied)
+    copy = joint[rename["shanghai.ai.compute-voucher"]]
+    assert list(copy.conditions) == ["baseline-eligible"] and copy.exclusions == {}
+    assert copy.depends_on == {"shanghai.ai.compute-voucher"}
+    # a cap that an exclusion reads changes eligibility: the tests are kept
+    applied = apply_reform(PACK, parse_sets(["shanghai.ai.model-voucher.max_voucher=1_000_000"]))
+    joint, rename, _ = joint_programmes(applied)
+    assert "cap-reached" in joint[rename["shanghai.ai.model-voucher"]].exclusions

@@ -27,8 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huiqi.rules.batch import duckdb_tables, execute
+from huiqi.rules.checker import Scope, check
 from huiqi.rules.compiler import compile_pack
 from huiqi.rules.errors import EvaluationError
+from huiqi.rules.parser import parse
 from huiqi.rules.programme import Expression, Problems, Programme, build_programme
 from huiqi.simulation.reform import AppliedReform
 
@@ -118,6 +120,29 @@ def _share_unchanged(copy: Programme, reformed: Programme, baseline: Programme, 
                 mine[key] = base[key]
     if reformed.amount is not None and not dirty(reformed.amount, baseline.amount):
         copy.amount = baseline.amount
+    tests_dirty = any(
+        dirty(e, base.get(k))
+        for exprs, base in (
+            (reformed.conditions, baseline.conditions),
+            (reformed.exclusions, baseline.exclusions),
+        )
+        for k, e in exprs.items()
+    )
+    if (
+        not tests_dirty
+        and reformed.spec.effective == baseline.spec.effective
+        and list(reformed.conditions) == list(baseline.conditions)
+        and list(reformed.exclusions) == list(baseline.exclusions)
+    ):
+        # eligibility cannot change: the copy reads the baseline's eligibility column instead of testing again
+        text = f'eligible("{baseline.id}")'
+        node = parse(text)
+        kind, checked = check(node, Scope(params={}, programmes=lambda pid: pid == baseline.id))
+        copy.conditions = {
+            "baseline-eligible": Expression(text, node, kind, checked, ("conditions", 0, "test"))
+        }
+        copy.exclusions = {}
+    copy.depends_on = set().union(*(e.checked.programmes for e in copy.expressions()))
 
 
 def joint_programmes(applied: AppliedReform) -> tuple[dict[str, Programme], dict[str, str], list[str]]:
