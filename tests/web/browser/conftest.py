@@ -106,7 +106,7 @@ def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("browser-demo")
     demo = subprocess.run(
-        [*DEMO, "--no-serve", "--dir", str(directory), "--firms", "1500", "--applications", "10"],
+        [*DEMO, "--no-serve", "--dir", str(directory), "--firms", "800", "--applications", "10"],
         cwd=ROOT,
         capture_output=True,
         text=True,
