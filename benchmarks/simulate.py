@@ -46,9 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     tables = synth_register(args.firms, args.seed)
-    print(
-        f"register: {args.firms:,} firms (seed {args.seed}), made in {time.perf_counter() - started:.1f} s"
-    )
+    print(f"register: {args.firms:,} firms (seed {args.seed}), made in {time.perf_counter() - started:.1f} s")
     pack = load_pack()
     print(f"{'reform':<58}{'match':>9}{'twice':>9}{'simulate':>10}{'sim/match':>11}")
     for label, sets in REFORMS.items():
