@@ -182,7 +182,11 @@ def latest_matching(st: AppState) -> dict[str, Any] | None:
     if found is None:
         return None
     run, results = found
-    return match_report(run, results, register_tables(st, run.register)["firms"], programmes)
+    cache: dict[str, dict[str, Any]] = st.__dict__.setdefault("_latest_match", {})
+    if run.id not in cache:  # the register is read once per run, not on every page view
+        cache.clear()
+        cache[run.id] = match_report(run, results, register_tables(st, run.register)["firms"], programmes)
+    return cache[run.id]
 
 
 class MatchIn(BaseModel):
@@ -353,11 +357,10 @@ class SandboxStore:
         return found
 
 
-_STORES: dict[int, SandboxStore] = {}
-
-
 def sandbox_store(st: AppState) -> SandboxStore:
-    return _STORES.setdefault(id(st), SandboxStore())
+    """The app's store (kept on its state, so it goes with the app)."""
+    store: SandboxStore = st.__dict__.setdefault("_sandbox", SandboxStore())
+    return store
 
 
 def simulate_reform(
