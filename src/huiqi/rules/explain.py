@@ -124,6 +124,13 @@ class _Explainer:
 
     def guess_unit(self, node: ast.Node, expr: Expression) -> str:
         """A product or sum of money is money: find a yuan read inside; ``year(...)`` gives a year."""
+        key = ("unit", id(node))
+        cache = self.programme.explain_cache
+        if key not in cache:
+            cache[key] = self._guess_unit(node, expr)
+        return str(cache[key])
+
+    def _guess_unit(self, node: ast.Node, expr: Expression) -> str:
         if any(isinstance(n, ast.Call) and n.func == "year" for n in ast.walk(node)):
             return "year"
         for inner in ast.walk(node):
@@ -149,6 +156,46 @@ class _Explainer:
     def trace_value(self, node: ast.Node) -> Any:
         return self._trace.values.get(node) if self._trace else None
 
+    def sites(self, expr: Expression) -> list[ast.Node]:
+        """The nodes an explanation reports for an expression, in order: worked out once per expression."""
+        key = ("sites", id(expr.node))
+        cache = self.programme.explain_cache
+        if key in cache:
+            return list(cache[key])
+        spec = self.programme.spec
+        found: list[ast.Node] = []
+
+        def visit(node: ast.Node) -> None:
+            if isinstance(node, ast.Comprehension):
+                found.append(node)
+                return
+            if self.is_firm_read(node):
+                found.append(node)
+                if isinstance(node, ast.Index):
+                    visit(node.index)
+                return
+            if isinstance(node, ast.Name) and (node.id in spec.parameters or node.id in spec.values):
+                found.append(node)
+            if isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
+                found.append(node)
+                return
+            for child in ast.children(node):
+                visit(child)
+
+        visit(expr.node)
+        cache[key] = tuple(found)
+        return found
+
+    @staticmethod
+    def is_firm_read(node: ast.Node) -> bool:
+        if isinstance(node, ast.Index):
+            node = node.obj
+        if not isinstance(node, ast.Attr):
+            return False
+        while isinstance(node, ast.Attr):
+            node = node.obj
+        return isinstance(node, ast.Name) and node.id == "firm"
+
     def reads(self, trace: Trace) -> list[Read]:
         self._trace = trace
         expr = trace.expression
@@ -171,8 +218,6 @@ class _Explainer:
                 if key not in seen:
                     seen.add(key)
                     out.append(Read("field", key, label, trace.values.get(node), unit))
-                if isinstance(node, ast.Index):
-                    visit(node.index)
                 return
             if isinstance(node, ast.Name) and node.id not in seen:
                 spec = self.programme.spec
@@ -219,10 +264,9 @@ class _Explainer:
                     )
                 )
                 return
-            for child in ast.children(node):
-                visit(child)
 
-        visit(expr.node)
+        for site in self.sites(expr):
+            visit(site)
         self._trace = None
         return out
 

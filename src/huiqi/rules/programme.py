@@ -89,6 +89,8 @@ class Programme:
     amount: Expression | None
     #: programmes this one refers to with eligible()/amount()
     depends_on: set[str] = field(default_factory=set)
+    #: what explanations work out once per expression (read sites, units), keyed by node identity
+    explain_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self) -> str:
