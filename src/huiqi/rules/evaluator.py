@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -177,62 +177,73 @@ class _ProgrammeRun:
         return v
 
     def _ev(self, node: ast.Node) -> Any:
-        match node:
-            case ast.Number(value=v) | ast.String(value=v) | ast.Boolean(value=v) | ast.DateLit(value=v):
-                return v
-            case ast.ListLit(items=items):
-                return tuple(self.ev(i) for i in items)
-            case ast.Name(id=name):
-                if name in self.locals:
-                    return self.locals[name]
-                if name == "firm":
-                    return self.firm
-                if name == "as_of":
-                    return self.on
-                param = self.programme.params.get(name)
-                if param is not None:
-                    return param.at(self.on)[0]
-                return self.value(name)
-            case ast.Attr(obj=obj, name=attr):
-                base = self.ev(obj)
-                return None if base is None else _scalar(getattr(base, attr))
-            case ast.Index(obj=obj, index=index):
-                mapping = self.ev(obj)
-                year = self.ev(index)
-                if year is None or year != year.to_integral_value():
-                    return None
-                return mapping.get(int(year))
-            case ast.Neg(operand=o):
-                v = self.ev(o)
-                return None if v is None else -v
-            case ast.Not(operand=o):
-                v = self.ev(o)
-                return None if v is None else not v
-            case ast.BoolOp(op=op, values=vs):
-                results = [self.ev(v) for v in vs]
-                return _kleene_and(results) if op == "and" else _kleene_or(results)
-            case ast.BinOp(op=op, left=a, right=b):
-                x, y = self.ev(a), self.ev(b)
-                if x is None or y is None:
-                    return None
-                if op == "*":
-                    return mul(x, y)
-                if isinstance(x, Duration):
-                    return shift(y, x, 1)
-                if isinstance(y, Duration):
-                    return shift(x, y, 1 if op == "+" else -1)
-                return EXACT.add(x, y) if op == "+" else EXACT.subtract(x, y)
-            case ast.Compare(op=op, left=a, right=b):
-                return _cmp(op, self.ev(a), self.ev(b))
-            case ast.IfExp(cond=c, then=t, orelse=e):
-                cond = self.ev(c)
-                then, orelse = self.ev(t), self.ev(e)
-                return then if cond is True else orelse
-            case ast.Call(func=func, args=args):
-                return self._call(func, args)
-            case ast.Comprehension():
-                return self._aggregate(node)
-        raise EvaluationError(f"cannot evaluate {type(node).__name__}")  # pragma: no cover
+        return _DISPATCH[type(node)](self, node)
+
+    def _literal(self, node: Any) -> Any:
+        return node.value
+
+    def _list(self, node: ast.ListLit) -> Any:
+        return tuple(self.ev(i) for i in node.items)
+
+    def _name(self, node: ast.Name) -> Any:
+        name = node.id
+        if name in self.locals:
+            return self.locals[name]
+        if name == "firm":
+            return self.firm
+        if name == "as_of":
+            return self.on
+        param = self.programme.params.get(name)
+        if param is not None:
+            return param.at(self.on)[0]
+        return self.value(name)
+
+    def _attr(self, node: ast.Attr) -> Any:
+        base = self.ev(node.obj)
+        return None if base is None else _scalar(getattr(base, node.name))
+
+    def _index(self, node: ast.Index) -> Any:
+        mapping = self.ev(node.obj)
+        year = self.ev(node.index)
+        if year is None or year != year.to_integral_value():
+            return None
+        return mapping.get(int(year))
+
+    def _neg(self, node: ast.Neg) -> Any:
+        v = self.ev(node.operand)
+        return None if v is None else -v
+
+    def _not(self, node: ast.Not) -> Any:
+        v = self.ev(node.operand)
+        return None if v is None else not v
+
+    def _boolop(self, node: ast.BoolOp) -> Any:
+        results = [self.ev(v) for v in node.values]
+        return _kleene_and(results) if node.op == "and" else _kleene_or(results)
+
+    def _binop(self, node: ast.BinOp) -> Any:
+        op = node.op
+        x, y = self.ev(node.left), self.ev(node.right)
+        if x is None or y is None:
+            return None
+        if op == "*":
+            return mul(x, y)
+        if isinstance(x, Duration):
+            return shift(y, x, 1)
+        if isinstance(y, Duration):
+            return shift(x, y, 1 if op == "+" else -1)
+        return EXACT.add(x, y) if op == "+" else EXACT.subtract(x, y)
+
+    def _compare(self, node: ast.Compare) -> Any:
+        return _cmp(node.op, self.ev(node.left), self.ev(node.right))
+
+    def _ifexp(self, node: ast.IfExp) -> Any:
+        cond = self.ev(node.cond)
+        then, orelse = self.ev(node.then), self.ev(node.orelse)
+        return then if cond is True else orelse
+
+    def _callnode(self, node: ast.Call) -> Any:
+        return self._call(node.func, node.args)
 
     def _call(self, func: str, args: tuple[ast.Node, ...]) -> Any:
         if func in ("eligible", "amount"):
@@ -290,6 +301,27 @@ class _ProgrammeRun:
         if not known:
             return None
         return min(known) if f == "min" else max(known)
+
+
+#: one handler a node type: a dictionary lookup instead of a chain of isinstance tests
+_DISPATCH: dict[type[ast.Node], Callable[[_ProgrammeRun, Any], Any]] = {
+    ast.Number: _ProgrammeRun._literal,
+    ast.String: _ProgrammeRun._literal,
+    ast.Boolean: _ProgrammeRun._literal,
+    ast.DateLit: _ProgrammeRun._literal,
+    ast.ListLit: _ProgrammeRun._list,
+    ast.Name: _ProgrammeRun._name,
+    ast.Attr: _ProgrammeRun._attr,
+    ast.Index: _ProgrammeRun._index,
+    ast.Neg: _ProgrammeRun._neg,
+    ast.Not: _ProgrammeRun._not,
+    ast.BoolOp: _ProgrammeRun._boolop,
+    ast.BinOp: _ProgrammeRun._binop,
+    ast.Compare: _ProgrammeRun._compare,
+    ast.IfExp: _ProgrammeRun._ifexp,
+    ast.Call: _ProgrammeRun._callnode,
+    ast.Comprehension: _ProgrammeRun._aggregate,
+}
 
 
 class Engine:
