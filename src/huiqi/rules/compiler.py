@@ -555,18 +555,19 @@ class _Compiler:
             self.programme = saved
 
     def unmet(self, programme: Programme) -> ir.StringValue:
+        """The failed tests' ids, comma-separated: ``CONCAT_WS(',', ...)`` over NULL-or-id items, which
+        skips NULLs on DuckDB, PostgreSQL and Spark alike and costs a third of chained concatenation and
+        a final substring (the largest single cost of a run with unmet lists)."""
         conds, excls = self.condition_columns(programme)
+        none = ibis.null().cast("string")
         parts: list[ir.StringValue] = []
         if not self.in_force(programme):
-            parts.append(ibis.literal(",in-force"))
-        parts += [ibis.ifelse(c, "", f",{cid}") for cid, c in conds]
-        parts += [ibis.ifelse(x, f",{xid}", "") for xid, x in excls]
+            parts.append(ibis.literal("in-force"))
+        parts += [ibis.ifelse(c, none, ibis.literal(cid)) for cid, c in conds]
+        parts += [ibis.ifelse(x, ibis.literal(xid), none) for xid, x in excls]
         if not parts:
             return ibis.literal("")
-        out = parts[0]
-        for p in parts[1:]:
-            out = out.concat(p)
-        return out.substr(1)
+        return ibis.literal(",").join(parts)
 
 
 def compile_pack(
