@@ -41,11 +41,14 @@ def child(register: str, out: str, memory_limit: str | None, temp: str | None) -
 def ensure_register(path: Path, firms: int) -> None:
     if (path / "register.json").exists():
         return
-    from huiqi.firms.register import write_register
-    from huiqi.firms.synth import synth_register
-
+    # generated in a child process: a forked child's ru_maxrss counts its parent's pages until exec, so
+    # a parent holding the register would inflate every measured run
     t = time.perf_counter()
-    write_register(synth_register(firms, 42), path)
+    code = (
+        "import sys; from huiqi.firms.register import write_register; from huiqi.firms.synth import "
+        "synth_register; write_register(synth_register(int(sys.argv[1]), 42), sys.argv[2])"
+    )
+    subprocess.run([sys.executable, "-c", code, str(firms), str(path)], check=True)
     print(f"generated {firms:,} firms in {time.perf_counter() - t:.0f} s -> {path}", flush=True)
 
 
