@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from huiqi.cli.rules_commands import Format, Lang, fail
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy.orm import Session
+
+    from huiqi.simulation.baseline import StoredBaseline
+    from huiqi.simulation.reform import AppliedReform
 
 
 def _date(value: str | None) -> dt.date:
@@ -21,11 +29,55 @@ def _date(value: str | None) -> dt.date:
         raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
+def _checked(
+    applied: AppliedReform,
+    tables: dict[str, pa.Table],
+    day: dt.date,
+    load: Callable[[list[str], list[str]], StoredBaseline],
+) -> StoredBaseline | None:
+    """The stored baseline if it passes every check (and the spot check); else None and a note why."""
+    from huiqi.simulation.baseline import BaselineRefused, spot_check
+    from huiqi.simulation.run import joint_programmes
+
+    _, _, mates = joint_programmes(applied)
+    try:
+        found = load(sorted(applied.affected), mates)
+        spot_check(found, applied.baseline, tables, day)
+    except BaselineRefused as exc:
+        typer.echo(f"note: stored baseline not used: {exc}; computing baseline and reform", err=True)
+        return None
+    typer.echo(f"note: baseline read from {found.source}; only the reform is computed", err=True)
+    return found
+
+
+def _from_db(
+    applied: AppliedReform, day: dt.date, stored: bool
+) -> tuple[StoredBaseline | None, dict[str, pa.Table]]:
+    """The stored register and, when asked and fitting, the stored baseline of the affected programmes."""
+    from huiqi.cli._db import read_only
+    from huiqi.matching.store import load_register
+    from huiqi.simulation.baseline import from_store
+
+    def work(session: Session) -> tuple[StoredBaseline | None, dict[str, pa.Table]]:
+        tables = load_register(session)
+        if not stored:
+            return None, tables
+        found = _checked(
+            applied,
+            tables,
+            day,
+            lambda ids, mates: from_store(session, applied.baseline, tables, day, ids, mates),
+        )
+        return found, tables
+
+    return read_only(work)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate(
         register_path: Annotated[
-            Path, typer.Option("--register", help="register directory (Parquet + register.json)")
+            str, typer.Option("--register", help="register directory (Parquet + register.json), or 'db'")
         ],
         reform: Annotated[Path | None, typer.Option("--reform", help="reform file (YAML)")] = None,
         sets: Annotated[
@@ -42,10 +94,30 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="directory for charts (PNG, SVG) and report.html")
         ] = None,
         fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+        baseline_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--baseline",
+                help="results Parquet of huiqi match --out for this register and date: the baseline is "
+                "read from it (checked) and only the reform is computed",
+            ),
+        ] = None,
+        stored: Annotated[
+            bool,
+            typer.Option(
+                "--stored-baseline/--compute-baseline",
+                help="with --register db: read the baseline from the stored match results when they fit",
+            ),
+        ] = True,
     ) -> None:
-        """Run baseline and reform over a register: cost, winners and losers, breakdowns, pool sufficiency."""
+        """Run baseline and reform over a register: cost, winners and losers, breakdowns, pool sufficiency.
+
+        The baseline of the affected programmes is read from stored match results when they are for the
+        same programme files, date and register (``--register db``, or ``--baseline FILE``); otherwise both
+        sides are computed, and a note on stderr says why."""
         from huiqi.cli.rules_commands import load
         from huiqi.firms.register import RegisterError, read_register
+        from huiqi.simulation.baseline import from_parquet
         from huiqi.simulation.reform import ReformError, apply_reform, load_reform, parse_sets
         from huiqi.simulation.run import simulate as run
 
@@ -65,11 +137,24 @@ def register(app: typer.Typer) -> None:
             applied = apply_reform(programmes, combined)
         except ReformError as exc:
             fail(f"error: the reform is refused:\n{exc}")
-        try:
-            tables = read_register(register_path)
-        except RegisterError as exc:
-            fail(f"error: {exc}")
-        sim = run(applied, tables, day)
+        if baseline_file is not None and register_path == "db":
+            fail("error: --baseline is for a register directory; --register db reads the stored results")
+        stored_baseline = None
+        if register_path == "db":
+            stored_baseline, tables = _from_db(applied, day, stored)
+        else:
+            try:
+                tables = read_register(register_path)
+            except RegisterError as exc:
+                fail(f"error: {exc}")
+            if baseline_file is not None:
+                stored_baseline = _checked(
+                    applied,
+                    tables,
+                    day,
+                    lambda ids, mates: from_parquet(baseline_file, applied.baseline, tables, day, ids, mates),
+                )
+        sim = run(applied, tables, day, baseline=stored_baseline)
         if out is not None:
             from huiqi.reports.charts import simulation_charts
             from huiqi.reports.html import simulation_html

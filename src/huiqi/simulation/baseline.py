@@ -1,0 +1,258 @@
+"""A stored baseline for ``huiqi simulate``: the results ``huiqi match`` already has for the programmes a
+reform affects, so that only the reform side is computed (a reform then costs one match of those
+programmes, not a joint query of baseline and reform).
+
+Two sources, each checked before use; a baseline that does not pass is not used (``BaselineRefused`` says
+why and the caller computes both sides instead):
+
+- the matching results store (``--register db``): ``match_current`` rows of the date; every affected
+  programme's rows must carry the programme's current digest, cover every firm of the stored register
+  exactly once, and come from a run that started after the last register import;
+- a results Parquet written by ``huiqi match --out`` (register directory): the file carries programme id,
+  version and date, not the digest; rows must have the date, the programme's current version (and its
+  digest, where the file has a ``programme_digest`` column) and cover every firm of the register once.
+
+Neither source records the rules' text, so both are also spot-checked: the baseline of a sample of firms
+(the first eligible ones of every programme and an even spread of the rest) is recomputed and must equal
+the stored rows exactly. A stale file whose rules changed without a version bump is caught there when the
+change shows on the sample; the version/digest and coverage checks stay the main guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from huiqi.rules.batch import duckdb_tables, execute
+from huiqi.rules.compiler import compile_pack
+from huiqi.rules.programme import Programme
+
+#: Firms recomputed to spot-check a stored baseline (half eligible somewhere, half spread evenly).
+SPOT_CHECK = 400
+
+
+class BaselineRefused(Exception):
+    """The stored baseline cannot stand for this register, date and programmes; the message says why."""
+
+
+@dataclass
+class StoredBaseline:
+    """Eligible rows of the baseline: ``uscc``, ``programme``, ``eligible``, ``amount`` (Decimal 2 places),
+    for the programmes in ``programmes`` (every firm not listed is not eligible and gets 0)."""
+
+    rows: pa.Table
+    programmes: list[str]
+    source: str
+
+
+def _check_counts(counts: Mapping[str, tuple[int, int, int]], ids: list[str], firms: int, where: str) -> None:
+    """Every programme once for every firm: rows == distinct firms == firms of the register, all known."""
+    for pid in ids:
+        rows, distinct, known = counts.get(pid, (0, 0, 0))
+        if rows == 0:
+            raise BaselineRefused(f"{where}: no results for programme {pid}")
+        if rows != distinct:
+            raise BaselineRefused(f"{where}: programme {pid} has {rows - distinct:,} duplicate firm rows")
+        if known != rows or rows != firms:
+            raise BaselineRefused(
+                f"{where}: programme {pid} has results for {rows:,} firms ({rows - known:,} not in the "
+                f"register); the register has {firms:,}: the results are of another register"
+            )
+
+
+def from_parquet(
+    path: Path,
+    programmes: Mapping[str, Programme],
+    tables: Mapping[str, pa.Table],
+    on: dt.date,
+    ids: list[str],
+    optional: Sequence[str] = (),
+) -> StoredBaseline:
+    """The baseline of ``ids`` (and of whichever of ``optional`` the file has) from a results Parquet."""
+    where = str(path)
+    if not path.is_file():
+        raise BaselineRefused(f"{where}: no such file")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE VIEW r AS SELECT * FROM read_parquet('{_quote(str(path))}')")
+    except duckdb.Error as exc:
+        raise BaselineRefused(f"{where}: not a readable Parquet file ({exc})") from None
+    names = {row[0] for row in con.execute("DESCRIBE r").fetchall()}
+    missing = {"uscc", "programme", "version", "date", "eligible", "amount"} - names
+    if missing:
+        raise BaselineRefused(
+            f"{where}: not a results file of huiqi match --out "
+            f"(missing column(s) {', '.join(sorted(missing))})"
+        )
+    wanted = list(ids) + [p for p in optional if p not in ids]
+    con.register("firm_codes", tables["firms"].select(["uscc"]))
+    con.register("wanted", pa.table({"programme": pa.array(wanted, pa.string())}))
+    digest = ", list(DISTINCT programme_digest)" if "programme_digest" in names else ""
+    stats = con.execute(
+        f"""SELECT r.programme, count(*), count(DISTINCT r.uscc), count(f.uscc),
+               list(DISTINCT r.version), min(r.date), max(r.date){digest}
+        FROM r JOIN wanted USING (programme) LEFT JOIN firm_codes f ON f.uscc = r.uscc
+        GROUP BY 1"""
+    ).fetchall()
+    have = {row[0]: row for row in stats}
+    present = [p for p in wanted if p in have]
+    for pid in present:
+        row = have[pid]
+        p = programmes[pid]
+        if row[5] != on or row[6] != on:
+            raise BaselineRefused(f"{where}: results of {pid} are for {row[5]}..{row[6]}, not {on}")
+        if row[4] != [p.version]:
+            raise BaselineRefused(
+                f"{where}: results of {pid} are of version {', '.join(map(str, row[4]))}; "
+                f"the programme is now version {p.version}"
+            )
+        if digest and row[7] != [p.digest]:
+            raise BaselineRefused(f"{where}: results of {pid} were computed from another programme file")
+    firms = tables["firms"].num_rows
+    _check_counts({pid: (have[pid][1], have[pid][2], have[pid][3]) for pid in present}, ids, firms, where)
+    use = [p for p in wanted if p in have and p in present]
+    con.register("use", pa.table({"programme": pa.array(use, pa.string())}))
+    rows = con.execute(
+        """SELECT uscc, programme, eligible, CAST(amount AS DECIMAL(38, 2)) AS amount
+        FROM r JOIN use USING (programme) WHERE eligible"""
+    ).to_arrow_table()
+    return StoredBaseline(rows, use, f"results file {where}")
+
+
+def from_store(
+    session: object,
+    programmes: Mapping[str, Programme],
+    tables: Mapping[str, pa.Table],
+    on: dt.date,
+    ids: list[str],
+    optional: Sequence[str] = (),
+) -> StoredBaseline:
+    """The baseline of ``ids`` from ``match_current`` (``--register db``), checked as the module says."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from huiqi.matching.models import MatchCurrent, MatchRun, RegisterImport
+
+    assert isinstance(session, Session)
+    where = f"the matching results store ({on})"
+    wanted = list(ids) + [p for p in optional if p not in ids]
+    last_import = session.scalar(select(func.max(RegisterImport.at)))
+    runs = session.execute(
+        select(MatchRun.programmes, MatchRun.started_at, MatchRun.register).where(
+            MatchRun.on == on, MatchRun.finished_at.is_not(None)
+        )
+    ).all()
+    digests: dict[str, set[str]] = {}
+    for pid, d in session.execute(
+        select(MatchCurrent.programme, MatchCurrent.programme_digest)
+        .where(MatchCurrent.on == on, MatchCurrent.programme.in_(wanted))
+        .distinct()
+    ):
+        digests.setdefault(pid, set()).add(d)
+    present: list[str] = []
+    for pid in wanted:
+        if pid not in digests:
+            if pid in ids:
+                raise BaselineRefused(f"{where}: no results for programme {pid} (run huiqi match first)")
+            continue
+        if digests[pid] != {programmes[pid].digest}:
+            raise BaselineRefused(
+                f"{where}: results of {pid} were computed from another version of its programme file "
+                f"(digest differs); run huiqi match again"
+            )
+        latest = max((at for progs, at, reg in runs if reg == "db" and pid in progs.split(",")), default=None)
+        if latest is None:
+            raise BaselineRefused(f"{where}: results of {pid} come from no run over the stored register")
+        if last_import is not None and _aware(last_import) > _aware(latest):
+            raise BaselineRefused(
+                f"{where}: the register was imported into at {last_import:%Y-%m-%d %H:%M} after the "
+                f"last match of {pid} ({latest:%Y-%m-%d %H:%M}); run huiqi match again"
+            )
+        present.append(pid)
+    eligible = session.execute(
+        select(MatchCurrent.uscc, MatchCurrent.programme, MatchCurrent.amount).where(
+            MatchCurrent.on == on, MatchCurrent.programme.in_(present), MatchCurrent.eligible
+        )
+    ).all()
+    counts: dict[str, tuple[int, int, int]] = {}
+    codes = tables["firms"]["uscc"]
+    for pid in present:
+        n = session.scalar(select(func.count()).where(MatchCurrent.on == on, MatchCurrent.programme == pid))
+        counts[pid] = (int(n or 0), int(n or 0), int(n or 0))  # primary key: one row a firm
+    _check_counts(counts, ids, tables["firms"].num_rows, where)
+    rows = pa.table(
+        {
+            "uscc": pa.array([r[0] for r in eligible], pa.string()),
+            "programme": pa.array([r[1] for r in eligible], pa.string()),
+            "eligible": pa.array([True] * len(eligible), pa.bool_()),
+            "amount": pa.array([r[2] for r in eligible], pa.decimal128(38, 2)),
+        }
+    )
+    unknown = pc.sum(pc.invert(pc.is_in(rows["uscc"], value_set=codes))).as_py() if len(rows) else 0
+    if unknown:
+        raise BaselineRefused(f"{where}: {unknown:,} eligible result(s) for firms not in the register")
+    return StoredBaseline(rows, present, where)
+
+
+def spot_check(
+    stored: StoredBaseline,
+    programmes: Mapping[str, Programme],
+    tables: Mapping[str, pa.Table],
+    on: dt.date,
+    sample: int = SPOT_CHECK,
+) -> None:
+    """Recompute the baseline of a few firms and compare exactly with the stored rows."""
+    codes = tables["firms"]["uscc"]
+    n = len(codes)
+    eligible = pc.unique(stored.rows["uscc"]).to_pylist()[: sample // 2]
+    step = max(1, n // max(1, sample - len(eligible)))
+    spread = codes.take(pa.array(range(0, n, step))).to_pylist() if n else []
+    picked = pa.array(sorted(set(eligible) | set(spread)), pa.string())
+    sub = {name: t.filter(pc.is_in(t["uscc"], value_set=picked)) for name, t in tables.items()}
+    compiled = compile_pack(programmes, duckdb_tables(sub), on, stored.programmes, with_unmet=False)
+    wide = execute(compiled.table)
+    mine: dict[tuple[str, str], object] = {}
+    for pid in stored.programmes:
+        e, a, _ = compiled.columns[pid]
+        for code, ok, amount in zip(
+            wide["uscc"].to_pylist(), wide[e].to_pylist(), wide[a].to_pylist(), strict=True
+        ):
+            if ok:
+                mine[(code, pid)] = amount
+    chosen = set(picked.to_pylist())
+    theirs = {
+        (c, p): a
+        for c, p, a in zip(
+            stored.rows["uscc"].to_pylist(),
+            stored.rows["programme"].to_pylist(),
+            stored.rows["amount"].to_pylist(),
+            strict=True,
+        )
+        if c in chosen
+    }
+    for key in sorted(set(mine) | set(theirs)):
+        if mine.get(key) != theirs.get(key):
+            code, pid = key
+            raise BaselineRefused(
+                f"{stored.source}: firm {code}, programme {pid}: stored "
+                f"{_show(theirs.get(key))}, recomputed now {_show(mine.get(key))}; the stored results are "
+                f"stale (rules or register changed since they were computed)"
+            )
+
+
+def _show(amount: object) -> str:
+    return "not eligible" if amount is None else f"eligible, {amount} yuan"
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")

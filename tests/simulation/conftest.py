@@ -1,0 +1,3 @@
+from dbfixtures import sqlite_db
+
+__all__ = ["sqlite_db"]
