@@ -7,8 +7,13 @@ For each reform it prints, in seconds (median of --runs, each timing fresh compi
   match     one match of the affected programmes (eligibility and amounts of every firm, fetched as Arrow);
   twice     the naive reform: a baseline match and a reform match, one after the other;
   simulate  huiqi's reform run: baseline and reform in one query, only firms eligible somewhere fetched,
-            then every aggregate the report shows (totals, gainers and losers, sector, district, size, pools).
-The register is generated in memory (huiqi.firms.synth), not timed.
+            then every aggregate the report shows (totals, gainers and losers, sector, district, size, pools);
+  stored    the same report with the baseline read from a results Parquet (what
+            `huiqi match --programme ... --out FILE` writes): reading and checking the file (version, date,
+            register coverage, spot check of 400 recomputed firms), the reform side computed, the join and
+            the same aggregates. The report is checked equal to the computed one.
+The register is generated in memory (huiqi.firms.synth) and the results Parquet written once per reform
+(the earlier match), neither timed.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
+from huiqi.firms.exporting import write_table
 from huiqi.firms.synth import synth_register
+from huiqi.rules.batch import evaluate_register
 from huiqi.rules.loader import load_pack
+from huiqi.simulation.baseline import from_parquet, spot_check
 from huiqi.simulation.reform import apply_reform, parse_sets
 from huiqi.simulation.run import match_seconds, simulate
 
@@ -48,11 +58,16 @@ def main() -> None:
     tables = synth_register(args.firms, args.seed)
     print(f"register: {args.firms:,} firms (seed {args.seed}), made in {time.perf_counter() - started:.1f} s")
     pack = load_pack()
-    print(f"{'reform':<58}{'match':>9}{'twice':>9}{'simulate':>10}{'sim/match':>11}")
+    print(
+        f"{'reform':<58}{'match':>9}{'twice':>9}{'simulate':>10}{'stored':>9}{'sim/match':>11}{'stored/match':>14}"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="huiqi-simulate-bench-"))
     for label, sets in REFORMS.items():
         applied = apply_reform(pack, parse_sets(sets))
         ids = sorted(applied.affected)
-        match, twice, sim = [], [], []
+        results = tmp / "results.parquet"
+        write_table(evaluate_register(pack, tables, ON, ids), results)
+        match, twice, sim, stored = [], [], [], []
         for _ in range(args.runs):
             match.append(match_seconds(pack, tables, ON, ids))
             twice.append(
@@ -61,11 +76,29 @@ def main() -> None:
             t = time.perf_counter()
             result = simulate(applied, tables, ON)
             sim.append(time.perf_counter() - t)
-        m, w, s = (statistics.median(x) for x in (match, twice, sim))
-        print(f"{label:<58}{m:>9.2f}{w:>9.2f}{s:>10.2f}{s / m:>11.2f}")
+            t = time.perf_counter()
+            baseline = from_parquet(results, pack, tables, ON, ids)
+            spot_check(baseline, pack, tables, ON)
+            checked = time.perf_counter() - t
+            fast = simulate(applied, tables, ON, baseline=baseline)
+            stored.append(time.perf_counter() - t)
+            same = {**result.to_json(), "seconds": 0, "baseline": 0} == {
+                **fast.to_json(),
+                "seconds": 0,
+                "baseline": 0,
+            }
+            if not same:
+                raise SystemExit(f"{label}: the stored-baseline report differs from the computed one")
+        m, w, s, b = (statistics.median(x) for x in (match, twice, sim, stored))
+        print(f"{label:<58}{m:>9.2f}{w:>9.2f}{s:>10.2f}{b:>9.2f}{s / m:>11.2f}{b / m:>14.2f}")
         print(
             f"    change {result.change:,} yuan; gainers {result.gainers:,}, losers {result.losers:,}; "
-            f"phases of the last run: " + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
+            f"last computed run: " + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())
+        )
+        print(
+            f"    last stored run: read + check {checked:.2f}, "
+            + ", ".join(f"{k} {v:.2f}" for k, v in fast.seconds.items())
+            + "; reports identical"
         )
 
 
