@@ -27,15 +27,17 @@ def _tables_maker(backend: str, url: str) -> Any:
             return backends.load_postgres(con, tables, prefix=f"match_input{next(counter)}_")
 
         return to_pg
-    con = backends.spark_connect()
     tmp = Path(tempfile.mkdtemp(prefix="huiqi-spark-"))
     counter = iter(range(1_000_000))
+    session: list[Any] = []  # started on first use: an incremental run with nothing to do needs no Spark
 
     def to_spark(tables: dict[str, Any]) -> Any:
         from huiqi.firms.register import write_register
 
+        if not session:
+            session.append(backends.spark_connect())
         path = write_register(tables, tmp / f"input{next(counter)}")
-        return backends.spark_parquet_tables(con, path, prefix=f"match_input{path.name}_")
+        return backends.spark_parquet_tables(session[0], path, prefix=f"match_input{path.name}_")
 
     return to_spark
 

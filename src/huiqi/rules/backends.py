@@ -18,6 +18,7 @@ identical firm by firm.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,8 @@ def spark_session(*, master: str = "local[2]", shuffle_partitions: int = 4, app:
         raise BackendError(
             "the Spark backend needs pyspark (pip install 'huiqi[spark]') and Java 17"
         ) from None
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    # workers (if any Python runs on them) use this interpreter, which has pyarrow and huiqi's pins
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName(app)
