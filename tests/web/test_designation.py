@@ -8,9 +8,11 @@ revoked) and the promotion from the reserve."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
 import re
 import uuid
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -323,6 +325,12 @@ def test_designation_call_end_to_end(db: Db, tmp_path: Path) -> None:
     promoted_view = officer.get(f"/api/v1/calls/{CALL}/selection").json()
     assert next(d["promoted"] for d in promoted_view["reserve"] if d["sector"] == winner["sector"]) is True
     assert officer.put(f"/api/v1/calls/{CALL}/call-file", json={"text": CALL_FILE}).status_code == 409
+    # every certificate of the call, the revoked one and the promoted firm's too
+    with zipfile.ZipFile(
+        io.BytesIO(web.bearer("auditor").get(f"/api/v1/calls/{CALL}/certificates").content)
+    ) as z:
+        names = sorted(z.namelist())
+        assert len(names) == 5 and f"{serial}.pdf" in names and z.read(f"{serial}.pdf") == pdf.content
     assert web.bearer("auditor").get("/api/v1/ledger/verify").json()["ok"] is True
 
 

@@ -291,6 +291,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {J: {"reason": "probe"}},
     ),
     ("GET", "/api/v1/calls/{call_id}/designated"): lambda i, o: ("/api/v1/calls/call/designated", {}),
+    ("GET", "/api/v1/calls/{call_id}/certificates"): lambda i, o: ("/api/v1/calls/call/certificates", {}),
     ("GET", "/api/v1/firms/{uscc}/certificates"): lambda i, o: (f"/api/v1/firms/{_f(o)}/certificates", {}),
     ("GET", "/api/v1/firms/{uscc}/certificates/{serial}"): lambda i, o: (
         f"/api/v1/firms/{_f(o)}/certificates/NOSERIAL",

@@ -118,6 +118,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/calls/{{call_id}}/selection"): roles(O),  # moves money: Idempotency-Key
     ("POST", f"{API}/designations/{{application_id}}/end"): roles(O),  # moves money: Idempotency-Key
     ("GET", f"{API}/calls/{{call_id}}/designated"): public(),
+    ("GET", f"{API}/calls/{{call_id}}/certificates"): roles(O, A),
     ("GET", f"{API}/firms/{{uscc}}/certificates"): roles(O, A, own=(F,)),
     ("GET", f"{API}/firms/{{uscc}}/certificates/{{serial}}"): roles(O, A, own=(F,)),
     ("POST", f"{API}/certificates/verify"): public(),

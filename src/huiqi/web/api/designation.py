@@ -628,6 +628,30 @@ def download_certificate(uscc: str, serial: str, request: Request) -> Response:
     return certificate_pdf(request, uscc, serial)
 
 
+@router.get("/calls/{call_id}/certificates")
+def export_certificates(call_id: str, request: Request) -> Response:
+    """Every certificate of the call's designations (ended ones too) as SERIAL.pdf in one zip
+    (``huiqi certificates export``)."""
+    import io
+    import zipfile
+
+    def work(s: Session) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            for d in selection.designations_of(session=s, call_id=call_id, active_only=False):
+                for c in certs.of_subject(session=s, subject=f"designation:{d.application_id}"):
+                    z.writestr(f"{c.serial}.pdf", c.pdf)
+        return buf.getvalue()
+
+    # a call not selected yet is refused (409) rather than answered with an empty zip
+    state_of(request).read(lambda s: selection.get_run(session=s, call_id=call_id))
+    return Response(
+        state_of(request).read(work),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="certificates-{call_id}.zip"'},
+    )
+
+
 MAX_PDF = 10 * 1024 * 1024
 
 

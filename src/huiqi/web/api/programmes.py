@@ -4,9 +4,9 @@ and the JSON Schemas."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from huiqi.firms import Firm
@@ -14,7 +14,7 @@ from huiqi.ledger import audit
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.spec import ProgrammeSpec
 from huiqi.web.api.common import actor, json_body
-from huiqi.web.calculator import calculate, parse_firm, today_in_shanghai
+from huiqi.web.calculator import calculate, parse_firm, scope_of, to_json_bytes, today_in_shanghai
 from huiqi.web.i18n import language
 from huiqi.web.programmes import programme_document, programme_summary
 from huiqi.web.security import principal_of, state_of
@@ -130,9 +130,11 @@ _CALC_SCHEMA = {
 
 
 @router.post("/calculator", openapi_extra=_CALC_SCHEMA)
-async def calculator(request: Request) -> dict[str, Any]:
+async def calculator(request: Request, all_cities: Annotated[bool, Query(alias="all")] = False) -> Response:
     """The policy calculator: which programmes the firm qualifies for on a date, how much, why, and what is
-    missing. Amounts are decimal strings in yuan; write amounts in the profile as strings or numbers."""
+    missing. By default the programmes of the firm's registration city in force on the date; `?all=true`:
+    every city's in force; `programmes`: exactly those. The answer's `scope` says which. Amounts are decimal
+    strings in yuan; write amounts in the profile as strings or numbers."""
     data = await json_body(request)
     if not isinstance(data, dict) or "firm" not in data:
         raise HTTPException(422, detail='body: expected {"firm": {...profile...}, "on": "YYYY-MM-DD"}')
@@ -148,4 +150,8 @@ async def calculator(request: Request) -> dict[str, Any]:
     if lang not in ("en", "zh"):
         raise HTTPException(422, detail=f"lang: expected 'en' or 'zh', got {lang!r}")
     firm = parse_firm(data["firm"])
-    return calculate(state_of(request).registry.programmes(), firm, on, ids, lang)
+    programmes = state_of(request).registry.programmes()
+    scope = scope_of(programmes, firm, on, ids, all_cities)
+    answer = calculate(programmes, firm, on, lang=lang, scope=scope)
+    # serialised once, here: the answer is JSON-ready (FastAPI's encoder would walk it all again)
+    return Response(to_json_bytes(answer), media_type="application/json")

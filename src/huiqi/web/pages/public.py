@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -21,7 +21,7 @@ from huiqi.ledger.models import Award
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.selection.models import Designation
 from huiqi.web.api.auth import do_login, set_session_cookie
-from huiqi.web.calculator import calculate, parse_firm, today_in_shanghai
+from huiqi.web.calculator import calculate, parse_firm, scope_of, today_in_shanghai
 from huiqi.web.i18n import LANGUAGES, _, language
 from huiqi.web.programmes import programme_document, programme_summary
 from huiqi.web.security import (
@@ -67,7 +67,11 @@ def home(request: Request) -> Response:
 
 
 @router.get("/calculator")
-def calculator_form(request: Request, example: str = "small-ai-firm") -> Response:
+def calculator_form(
+    request: Request,
+    example: str = "small-ai-firm",
+    all_cities: Annotated[bool, Query(alias="all")] = False,
+) -> Response:
     examples = example_firms()
     return render(
         request,
@@ -77,6 +81,7 @@ def calculator_form(request: Request, example: str = "small-ai-firm") -> Respons
             "example": example,
             "profile": examples.get(example, ""),
             "on": today_in_shanghai().isoformat(),
+            "all_cities": all_cities,
             "outcome": None,
             "problems": [],
         },
@@ -85,8 +90,13 @@ def calculator_form(request: Request, example: str = "small-ai-firm") -> Respons
 
 @router.post("/calculator")
 def calculator_submit(
-    request: Request, profile: Annotated[str, Form()], on: Annotated[str, Form()] = ""
+    request: Request,
+    profile: Annotated[str, Form()],
+    on: Annotated[str, Form()] = "",
+    all_cities: Annotated[bool, Form(alias="all")] = False,
 ) -> Response:
+    """The same answer as the API (same scope: the firm's city in force on the date, or every city's with the
+    checkbox), rendered."""
     problems: list[str] = []
     outcome: dict[str, Any] | None = None
     try:
@@ -97,7 +107,9 @@ def calculator_submit(
     if not problems:
         try:
             firm = parse_firm(parse_text(profile, source="profile"), source="profile")
-            outcome = calculate(state_of(request).registry.programmes(), firm, when, None, language())
+            programmes = state_of(request).registry.programmes()
+            scope = scope_of(programmes, firm, when, None, all_cities)
+            outcome = calculate(programmes, firm, when, lang=language(), scope=scope)
         except ProfileError as exc:
             problems = [str(p) for p in exc.problems]
     fragment = request.headers.get("hx-request") == "true"
@@ -106,6 +118,7 @@ def calculator_submit(
         "problems": problems,
         "profile": profile,
         "on": when.isoformat(),
+        "all_cities": all_cities,
         "examples": sorted(example_firms()),
         "example": "",
     }
