@@ -1,14 +1,20 @@
 """The policy calculator over HTTP: requests per second and p50/p99 latency with 32 concurrent clients on
 loopback, bounded in time. Target: p99 <= 50 ms.
 
-The script starts the server itself (uvicorn, ``--workers`` processes, a migrated temporary SQLite database)
-on a free loopback port, warms it up, then runs closed-loop clients (each sends its next request when the
-previous answer arrives) for ``--seconds``. Every answer is checked (status 200, the expected verdicts).
+The script starts the server itself (uvicorn, ``--workers`` processes, one a CPU by default, a migrated
+temporary SQLite database) on a free loopback port, warms it up, then runs closed-loop clients (each sends its
+next request when the previous answer arrives) for ``--seconds``. Every answer is checked (status 200, the
+expected verdicts). The scope is the calculator's default (the firm's registration city, programmes in force
+on the date) or, with ``--all``, every city's (``?all=true``).
 
-.venv/bin/python benchmarks/api.py [--seconds 10] [--clients 32] [--workers 2] [--firm small-ai-firm]
+.venv/bin/python benchmarks/api.py [--seconds 10] [--clients 32] [--workers N] [--firm small-ai-firm] [--all]
 
 The load generator runs on the same machine (httpx, asyncio, one process): on a small machine it takes CPU
-from the server, so the figures are a lower bound for the server alone.
+from the server, so the figures are a lower bound for the server alone. It prints the machine's load average
+before and after the run: figures taken while other work runs on the machine are not the server's own.
+
+A closed loop obeys Little's law: latency = clients / throughput, so p99 <= 50 ms with 32 clients needs at
+least 32 / 0.05 = 640 answers a second; the script prints that bound next to the measured rate.
 """
 
 from __future__ import annotations
@@ -76,16 +82,17 @@ def start_server(directory: Path, workers: int) -> tuple[subprocess.Popen[bytes]
     raise SystemExit("the server did not answer within 60 s")
 
 
-def expected(base: str, body: dict[str, Any]) -> tuple[int, str]:
-    """One request before the run: the eligible count and total every answer must repeat."""
-    r = httpx.post(base + "/api/v1/calculator", json=body, timeout=30)
+def expected(base: str, path: str, body: dict[str, Any]) -> tuple[tuple[int, str], dict[str, Any], int]:
+    """One request before the run: the eligible count and total every answer must repeat, the scope the
+    server chose and the answer's size."""
+    r = httpx.post(base + path, json=body, timeout=30)
     r.raise_for_status()
     data = r.json()
-    return data["eligible_count"], data["total"]
+    return (data["eligible_count"], data["total"]), data["scope"], len(r.content)
 
 
 async def run_clients(
-    base: str, body: dict[str, Any], clients: int, seconds: float, want: tuple[int, str]
+    base: str, path: str, body: dict[str, Any], clients: int, seconds: float, want: tuple[int, str]
 ) -> tuple[list[float], int, float]:
     """Closed-loop clients for ``seconds``; returns latencies (ms), failures and the measured wall time."""
     payload = json.dumps(body).encode()
@@ -101,7 +108,7 @@ async def run_clients(
             nonlocal failures
             while time.perf_counter() < stop:
                 t0 = time.perf_counter()
-                r = await client.post("/api/v1/calculator", content=payload, headers=headers)
+                r = await client.post(path, content=payload, headers=headers)
                 t1 = time.perf_counter()
                 if r.status_code != 200:
                     failures += 1
@@ -126,42 +133,52 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the measured run")
     parser.add_argument("--clients", type=int, default=32, help="concurrent closed-loop clients")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes (default: CPUs)"
+    )
     parser.add_argument("--firm", default="small-ai-firm", help="example profile (src/huiqi/firms/examples)")
     parser.add_argument("--on", default="2025-12-01", help="the date the calculator evaluates on")
     parser.add_argument(
-        "--city", default="", help="only this city's programmes (e.g. shanghai); default: every programme"
+        "--all", action="store_true", help="every city's programmes (?all=true); default: the firm's city"
     )
     args = parser.parse_args()
 
     examples = Path(str(resources.files("huiqi.firms").joinpath("examples")))
     firm = json.loads((examples / f"{args.firm}.json").read_text(encoding="utf-8"))
     body = {"firm": firm, "on": args.on, "lang": "en"}
+    path = "/api/v1/calculator" + ("?all=true" if args.all else "")
+    load_before = os.getloadavg()
 
     with tempfile.TemporaryDirectory(prefix="huiqi-bench-api-") as tmp:
         proc, base = start_server(Path(tmp), args.workers)
         try:
-            if args.city:
-                listed = httpx.get(base + "/api/v1/programmes", timeout=30).json()
-                body["programmes"] = [p["id"] for p in listed if p["id"].startswith(args.city + ".")]
-            want = expected(base, body)
-            size = len(httpx.post(base + "/api/v1/calculator", json=body, timeout=30).content)
+            want, scope, size = expected(base, path, body)
             # warm-up: every worker loads the programmes and compiles what it caches
-            asyncio.run(run_clients(base, body, args.clients, 2.0, want))
-            single, single_fail, single_wall = asyncio.run(run_clients(base, body, 1, 2.0, want))
-            lat, failures, wall = asyncio.run(run_clients(base, body, args.clients, args.seconds, want))
+            asyncio.run(run_clients(base, path, body, args.clients, 2.0, want))
+            single, single_fail, single_wall = asyncio.run(run_clients(base, path, body, 1, 2.0, want))
+            lat, failures, wall = asyncio.run(run_clients(base, path, body, args.clients, args.seconds, want))
         finally:
             proc.terminate()
             proc.wait(timeout=15)
 
-    scope = f"{len(body['programmes'])} {args.city} programmes" if args.city else "every programme"
+    load_after = os.getloadavg()
+    where = "every city" if scope["all_cities"] else f"the {scope['pack']} pack (the firm's city)"
     print(
-        f"POST /api/v1/calculator, firm {args.firm} on {args.on}, {scope} (eligible for {want[0]}, "
-        f"total {want[1]} yuan), answer {size:,} bytes"
+        f"POST {path}, firm {args.firm} on {args.on}: {scope['programmes']} programmes of {where} in force "
+        f"(eligible for {want[0]}, total {want[1]} yuan), answer {size:,} bytes with explanations"
     )
     print(
-        f"server: uvicorn, {args.workers} workers, SQLite; clients: httpx/asyncio on the same machine "
-        f"({os.cpu_count()} CPUs)\n"
+        f"server: uvicorn, {args.workers} workers, SQLite; clients: httpx/asyncio in one process on the same "
+        f"machine ({os.cpu_count()} CPUs shared by both)"
+    )
+    print(
+        f"load average (1/5/15 min) before {fmt_load(load_before)}, after {fmt_load(load_after)}: "
+        + (
+            "the machine was busy with other work, so these figures are not the server's own"
+            if max(load_before[0], load_after[0]) > 0.5
+            else "a quiet machine"
+        )
+        + "\n"
     )
     print(
         f"{'clients':>8}{'seconds':>9}{'requests':>10}{'failed':>8}{'req/s':>9}"
@@ -178,7 +195,18 @@ def main() -> None:
         )
     p99 = pct(lat, 0.99) if lat else float("inf")
     verdict = "met" if p99 <= TARGET_P99_MS and not failures else "NOT met"
+    need = args.clients / (TARGET_P99_MS / 1000)
+    rate = len(lat) / wall if lat else 0.0
     print(f"\ntarget p99 <= {TARGET_P99_MS:.0f} ms with {args.clients} clients: {verdict} (p99 {p99:.1f} ms)")
+    print(
+        f"Little's law: {args.clients} closed-loop clients within {TARGET_P99_MS:.0f} ms need >= {need:.0f} "
+        f"answers/s (one every {1000 / need:.2f} ms); measured {rate:.0f}/s "
+        f"(one every {1000 / rate if rate else float('inf'):.2f} ms, server and clients sharing the CPUs)"
+    )
+
+
+def fmt_load(load: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.2f}" for x in load)
 
 
 if __name__ == "__main__":

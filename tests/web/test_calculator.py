@@ -1,0 +1,155 @@
+"""The policy calculator's scope (the firm's registration city, programmes in force on the date; every city's
+with ``?all=true`` or the page's checkbox; a list of ids as asked), the API and the page agreeing on it, and
+the answer serialised once without changing a value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.encoders import jsonable_encoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from huiqi.rules.programme import Programme
+from huiqi.web.calculator import calculate, pack_of, parse_firm, scope_of, to_json_bytes
+from huiqi.web.programmes import ProgrammeRegistry
+
+from .conftest import Web
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples"
+ON = "2025-12-01"
+
+
+@pytest.fixture(scope="module")
+def programmes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Programme]:
+    return ProgrammeRegistry(tmp_path_factory.mktemp("uploads")).programmes()
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def effective(p: Programme, on: dt.date) -> bool:
+    """In force, read straight from the file's ``effective`` period (not through the calculator)."""
+    return p.spec.effective.start <= on and (p.spec.effective.end is None or on <= p.spec.effective.end)
+
+
+def test_a_city_name_finds_its_pack_however_the_profile_spells_it() -> None:
+    for spelling in ("Shanghai", "shanghai", " SHANGHAI ", "上海", "上海市"):
+        assert pack_of(spelling) == "shanghai", spelling
+    assert pack_of("杭州") == "hangzhou"
+    assert pack_of("Wuhan") == "wuhan"  # no bundled pack: its own name, so nothing of another city matches
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    on=st.dates(dt.date(2022, 1, 1), dt.date(2030, 12, 31)),
+    firm=st.sampled_from(["small-ai-firm", "hangzhou-ai"]),
+)
+def test_default_scope_is_the_firms_city_in_force_and_all_is_every_city_in_force(
+    programmes: dict[str, Programme], on: dt.date, firm: str
+) -> None:
+    profile = parse_firm(example(firm))
+    city = profile.registration_city.lower()
+    own = scope_of(programmes, profile, on)
+    assert own.ids == sorted(
+        p for p in programmes if p.startswith(city + ".") and effective(programmes[p], on)
+    )
+    assert own.not_in_force == sum(
+        1 for p in programmes if p.startswith(city + ".") and not effective(programmes[p], on)
+    )
+    every = scope_of(programmes, profile, on, all_cities=True)
+    assert every.ids == sorted(p for p in programmes if effective(programmes[p], on))
+    assert every.not_in_force == len(programmes) - len(every.ids)
+    assert set(own.ids) <= set(every.ids)
+
+
+def test_the_answer_is_serialised_once_without_changing_a_value(programmes: dict[str, Programme]) -> None:
+    """The bytes the API sends are what FastAPI's own encoder would have made of the same answer."""
+    on = dt.date.fromisoformat(ON)
+    for path in sorted(EXAMPLES.glob("*.json")):
+        firm = parse_firm(json.loads(path.read_text(encoding="utf-8")))
+        for lang in ("en", "zh"):
+            answer = calculate(
+                programmes, firm, on, lang=lang, scope=scope_of(programmes, firm, on, None, True)
+            )
+            assert json.loads(to_json_bytes(answer)) == jsonable_encoder(answer), (path.name, lang)
+            for r in answer["results"]:
+                assert r["amount"] == r["explanation"]["amount"] and r["explanation"]["checks"]
+
+
+def test_api_answers_for_the_firms_city_by_default_and_every_city_when_asked(sqlite_web: Web) -> None:
+    client = sqlite_web.client()
+    body = {"firm": example("small-ai-firm"), "on": ON, "lang": "en"}
+    own = client.post("/api/v1/calculator", json=body)
+    assert own.status_code == 200, own.text
+    assert own.headers["content-type"].startswith("application/json")
+    data = own.json()
+    ids = [r["programme"] for r in data["results"]]
+    assert ids and all(i.startswith("shanghai.") for i in ids)
+    assert data["scope"] == {
+        "all_cities": False,
+        "pack": "shanghai",
+        "explicit": False,
+        "programmes": len(ids),
+        "not_in_force": 0,
+    }
+    every = client.post("/api/v1/calculator?all=true", json=body).json()
+    cities = {r["programme"].split(".")[0] for r in every["results"]}
+    assert cities >= {"shanghai", "beijing", "shenzhen", "hangzhou", "chengdu"}
+    assert every["scope"]["all_cities"] and all(r["explanation"]["in_force"] for r in every["results"])
+    # the Shanghai answers are the same whichever scope asked for them
+    shanghai = [r for r in every["results"] if r["programme"].startswith("shanghai.")]
+    assert shanghai == data["results"]
+
+    # Beijing's compute voucher ended on 2025-12-31: left out of the default and of ?all=true in 2026 ...
+    later = client.post("/api/v1/calculator?all=true", json={**body, "on": "2026-06-01"}).json()
+    assert "beijing.ai.compute-voucher" not in [r["programme"] for r in later["results"]]
+    assert later["scope"]["not_in_force"] >= 1
+    # ... but explained as not in force when asked for by id
+    asked = client.post(
+        "/api/v1/calculator", json={**body, "on": "2026-06-01", "programmes": ["beijing.ai.compute-voucher"]}
+    ).json()
+    (only,) = asked["results"]
+    assert asked["scope"]["explicit"] and not only["eligible"] and not only["explanation"]["in_force"]
+
+
+def test_a_firm_of_a_city_without_a_pack_gets_an_empty_answer_that_says_why(sqlite_web: Web) -> None:
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", "en")
+    firm = {**example("small-ai-firm"), "registration_city": "Wuhan"}
+    data = client.post("/api/v1/calculator", json={"firm": firm, "on": ON}).json()
+    assert data["results"] == [] and data["eligible_count"] == 0 and data["scope"]["pack"] == "wuhan"
+    page = client.post(
+        "/calculator", data={"profile": json.dumps(firm), "on": ON}, headers={"HX-Request": "true"}
+    )
+    assert page.status_code == 200 and "no programme pack for this city" in page.text
+
+
+@pytest.mark.parametrize("all_cities", [False, True])
+def test_the_page_shows_what_the_api_answers(sqlite_web: Web, all_cities: bool) -> None:
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", "en")
+    firm = example("small-ai-firm")
+    api = client.post(
+        "/api/v1/calculator" + ("?all=true" if all_cities else ""),
+        json={"firm": firm, "on": ON, "lang": "en"},
+    ).json()
+    form = {"profile": json.dumps(firm), "on": ON} | ({"all": "true"} if all_cities else {})
+    page = client.post("/calculator", data=form, headers={"HX-Request": "true"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    shown = re.findall(r'<details class="card result (ok|no)"', html)
+    assert len(shown) == len(api["results"])
+    assert shown.count("ok") == api["eligible_count"]
+    for r in api["results"]:
+        assert r["explanation"]["name"] in html
+    assert bool(re.search(r"Every city(&#39;|')s programmes in force", html)) == all_cities
+    full = client.get("/calculator" + ("?all=true" if all_cities else "")).text
+    assert ('name="all" value="true" checked' in full) == all_cities
