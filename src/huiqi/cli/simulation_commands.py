@@ -106,9 +106,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--stored-baseline/--compute-baseline",
-                help="with --register db: read the baseline from the stored match results when they fit",
+                help="with --register db: read the baseline from the stored match results when they fit "
+                "(off by default: at 3 M firms reading and checking them costs more than computing)",
             ),
-        ] = True,
+        ] = False,
     ) -> None:
         """Run baseline and reform over a register: cost, winners and losers, breakdowns, pool sufficiency.
 
