@@ -27,7 +27,7 @@ def _serve(host: str, port: int, workers: int, env: dict[str, str] | None = None
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="worker processes (default: one per CPU)")] = 0,
 ) -> None:
     """Serve the site and the API (settings from HUIQI_* variables; run `huiqi db upgrade` first)."""
     from huiqi.config import get_settings
@@ -37,7 +37,7 @@ def serve(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _serve(host, port, workers)
+    _serve(host, port, workers or os.cpu_count() or 1)
 
 
 def demo(
