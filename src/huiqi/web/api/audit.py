@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from huiqi.audit import chain as audit
 from huiqi.audit.models import AuditEntry
-from huiqi.ledger import audit
 from huiqi.web.api.common import Limit, Offset, Page, page
 from huiqi.web.security import state_of
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
+from huiqi.audit import chain as audit
 from huiqi.firms import Firm
-from huiqi.ledger import audit
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.spec import ProgrammeSpec
 from huiqi.web.api.common import actor, json_body

@@ -16,7 +16,7 @@ from huiqi.accounts import service as accounts
 from huiqi.accounts.models import Role
 from huiqi.applications import service as apps
 from huiqi.applications.models import Application
-from huiqi.ledger import audit
+from huiqi.audit import chain as audit
 from huiqi.ledger import service as ledger
 from huiqi.ledger.verify import verify_ledger
 from huiqi.rules.errors import ProgrammeError
