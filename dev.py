@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up and run huiqi on a fresh machine that has only Python: `python3 dev.py demo` or `python3 dev.py test`.
+"""Set up and run huiqi on a fresh machine with only Python: `python3 dev.py demo` or `python3 dev.py test`.
 
 Creates .venv, installs the project with what the chosen job needs, then runs it. Safe to run again.
 """
@@ -81,7 +81,7 @@ def test(args: list[str]) -> int:
     ensure_chromium()
     env = dict(os.environ)
     env.setdefault("HYPOTHESIS_PROFILE", "ci" if env.get("CI") else "dev")
-    code = run(BIN / "ruff", "check", "src", "tests", "benchmarks", check=False)
+    code = run(BIN / "ruff", "check", ".", check=False)
     code |= run(BIN / "mypy", check=False)
     code |= run(BIN / "python", "-m", "pytest", *args, check=False, env=env)
     return code
