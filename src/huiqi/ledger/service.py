@@ -696,23 +696,42 @@ def void_reservation(
         ],
     )
     _sub_from_firm_total(session, pool, reservation.firm_uscc, reservation.amount)
-    idempotency.remember(
-        session=session,
-        key=idempotency_key,
+    _close_release(
+        session,
+        idempotency_key=idempotency_key,
         operation="void_reservation",
         body=body,
         result={"reservation_id": reservation.id},
-    )
-    session.flush()
-    _return_to_pool(session, pool.id, reservation.amount)
-    audit.append(
-        session=session,
+        pool_id=pool.id,
+        released=reservation.amount,
         actor=actor,
         entity=f"reservation:{reservation.id}",
         action="voided",
         payload={**body, "amount": reservation.amount},
     )
     return reservation
+
+
+def _close_release(
+    session: Session,
+    *,
+    idempotency_key: str,
+    operation: str,
+    body: Mapping[str, Any],
+    result: Mapping[str, Any],
+    pool_id: str,
+    released: Decimal,
+    actor: str,
+    entity: str,
+    action: str,
+    payload: Mapping[str, Any],
+) -> None:
+    """The end of every write that gives money back to a pool, in its one safe order: remember the answer
+    for the idempotency key, flush the postings, return the money to the pool, then link the audit chain."""
+    idempotency.remember(session=session, key=idempotency_key, operation=operation, body=body, result=result)
+    session.flush()
+    _return_to_pool(session, pool_id, released)
+    audit.append(session=session, actor=actor, entity=entity, action=action, payload=payload)
 
 
 # --- tranches, clawbacks, recoveries --------------------------------------------------------------------
@@ -902,17 +921,14 @@ def _claw(
     )
     session.add_all(schedule)
     _sub_from_firm_total(session, pool, award.firm_uscc, released)
-    idempotency.remember(
-        session=session,
-        key=idempotency_key,
+    _close_release(
+        session,
+        idempotency_key=idempotency_key,
         operation=operation,
         body=body,
         result={"transaction_id": txn.id},
-    )
-    session.flush()
-    _return_to_pool(session, pool.id, released)
-    audit.append(
-        session=session,
+        pool_id=pool.id,
+        released=released,
         actor=actor,
         entity=f"award:{award.id}",
         action=action,
@@ -1050,17 +1066,14 @@ def record_recovery(
     )
     award.recovered = award.recovered + value
     _sub_from_firm_total(session, pool, award.firm_uscc, value)
-    idempotency.remember(
-        session=session,
-        key=idempotency_key,
+    _close_release(
+        session,
+        idempotency_key=idempotency_key,
         operation="record_recovery",
         body=body,
         result={"transaction_id": txn.id},
-    )
-    session.flush()
-    _return_to_pool(session, pool.id, value)
-    audit.append(
-        session=session,
+        pool_id=pool.id,
+        released=value,
         actor=actor,
         entity=f"award:{award.id}",
         action="recovered",

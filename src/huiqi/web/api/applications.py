@@ -29,9 +29,9 @@ from huiqi.web.api.common import (
     require_key,
 )
 from huiqi.web.api.views import application_dict, call_dict
-from huiqi.web.checking import engine_verdict
 from huiqi.web.security import Forbidden, Principal, principal_of, state_of
 from huiqi.workflows import service as flows
+from huiqi.workflows.checking import engine_verdict
 
 router = APIRouter(prefix="/api/v1", tags=["calls and applications"])
 
