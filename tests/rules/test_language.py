@@ -53,6 +53,7 @@ class _FakeProgramme:
         self.params = {k: Param(k, NUM, (dt.date(2000, 1, 1),), (v,), (None,)) for k, v in params.items()}
         self.values: dict[str, Any] = {}
         self.id = "test.expr"
+        self.memo: dict[Any, Any] = {}
 
 
 def ev(text: str, **params: Any) -> Any:

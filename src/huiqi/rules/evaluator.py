@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -21,6 +21,7 @@ from huiqi.firms.profile import Firm
 from huiqi.money import quantize_fen
 from huiqi.money.amount import EXACT
 from huiqi.rules import ast
+from huiqi.rules.closures import Closures
 from huiqi.rules.errors import EvaluationError, UnknownProgramme
 from huiqi.rules.programme import Expression, Programme
 
@@ -92,6 +93,8 @@ class Result:
     amount_trace: Trace | None
     value_traces: dict[str, Trace]
     programme_refs: dict[str, Result]
+    #: what explanations of this result work out once (a referenced programme's reasons)
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def unmet(self) -> list[str]:
@@ -101,49 +104,6 @@ class Result:
             if (o.kind == "condition" and o.holds is not True) or (o.kind == "exclusion" and o.holds is True):
                 out.append(o.id)
         return out
-
-
-def _kleene_and(values: list[bool | None]) -> bool | None:
-    if any(v is False for v in values):
-        return False
-    return None if any(v is None for v in values) else True
-
-
-def _kleene_or(values: list[bool | None]) -> bool | None:
-    if any(v is True for v in values):
-        return True
-    return None if any(v is None for v in values) else False
-
-
-def _cmp(op: str, a: Any, b: Any) -> bool | None:
-    if a is None or b is None:
-        return None
-    if op == "<":
-        return bool(a < b)
-    if op == "<=":
-        return bool(a <= b)
-    if op == ">":
-        return bool(a > b)
-    if op == ">=":
-        return bool(a >= b)
-    if op == "==":
-        return bool(a == b)
-    if op == "!=":
-        return bool(a != b)
-    if op == "in":
-        return a in b
-    return a not in b  # "not in"
-
-
-def _scalar(value: Any) -> Any:
-    """Profile values as the language sees them: ints become Decimals, enums their text."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str):
-        return str(value)  # StrEnum -> plain text
-    return value
 
 
 class _ProgrammeRun:
@@ -156,6 +116,11 @@ class _ProgrammeRun:
         self.refs: dict[str, Result] = {}
         self.locals: dict[str, Any] = {}
         self.trace: dict[ast.Node, Any] = {}
+        memo = programme.memo
+        closures = memo.get("closures")
+        if closures is None:
+            closures = memo["closures"] = Closures(programme.params)
+        self.closures: Closures = closures
 
     def run(self, expression: Expression) -> Trace:
         saved = self.trace
@@ -172,156 +137,7 @@ class _ProgrammeRun:
         return self.value_traces[name].result
 
     def ev(self, node: ast.Node) -> Any:
-        v = self._ev(node)
-        self.trace[node] = v
-        return v
-
-    def _ev(self, node: ast.Node) -> Any:
-        return _DISPATCH[type(node)](self, node)
-
-    def _literal(self, node: Any) -> Any:
-        return node.value
-
-    def _list(self, node: ast.ListLit) -> Any:
-        return tuple(self.ev(i) for i in node.items)
-
-    def _name(self, node: ast.Name) -> Any:
-        name = node.id
-        if name in self.locals:
-            return self.locals[name]
-        if name == "firm":
-            return self.firm
-        if name == "as_of":
-            return self.on
-        param = self.programme.params.get(name)
-        if param is not None:
-            return param.at(self.on)[0]
-        return self.value(name)
-
-    def _attr(self, node: ast.Attr) -> Any:
-        base = self.ev(node.obj)
-        return None if base is None else _scalar(getattr(base, node.name))
-
-    def _index(self, node: ast.Index) -> Any:
-        mapping = self.ev(node.obj)
-        year = self.ev(node.index)
-        if year is None or year != year.to_integral_value():
-            return None
-        return mapping.get(int(year))
-
-    def _neg(self, node: ast.Neg) -> Any:
-        v = self.ev(node.operand)
-        return None if v is None else -v
-
-    def _not(self, node: ast.Not) -> Any:
-        v = self.ev(node.operand)
-        return None if v is None else not v
-
-    def _boolop(self, node: ast.BoolOp) -> Any:
-        results = [self.ev(v) for v in node.values]
-        return _kleene_and(results) if node.op == "and" else _kleene_or(results)
-
-    def _binop(self, node: ast.BinOp) -> Any:
-        op = node.op
-        x, y = self.ev(node.left), self.ev(node.right)
-        if x is None or y is None:
-            return None
-        if op == "*":
-            return mul(x, y)
-        if isinstance(x, Duration):
-            return shift(y, x, 1)
-        if isinstance(y, Duration):
-            return shift(x, y, 1 if op == "+" else -1)
-        return EXACT.add(x, y) if op == "+" else EXACT.subtract(x, y)
-
-    def _compare(self, node: ast.Compare) -> Any:
-        return _cmp(node.op, self.ev(node.left), self.ev(node.right))
-
-    def _ifexp(self, node: ast.IfExp) -> Any:
-        cond = self.ev(node.cond)
-        then, orelse = self.ev(node.then), self.ev(node.orelse)
-        return then if cond is True else orelse
-
-    def _callnode(self, node: ast.Call) -> Any:
-        return self._call(node.func, node.args)
-
-    def _call(self, func: str, args: tuple[ast.Node, ...]) -> Any:
-        if func in ("eligible", "amount"):
-            pid = args[0].value  # type: ignore[attr-defined]
-            ref = self.engine.evaluate(pid)
-            self.refs[pid] = ref
-            return ref.eligible if func == "eligible" else ref.amount
-        vals = [self.ev(a) for a in args]
-        if func == "default":
-            return vals[0] if vals[0] is not None else vals[1]
-        if func == "is_known":
-            return vals[0] is not None
-        if func in ("years", "months", "days"):
-            n = int(vals[0])
-            return Duration(**{func: n})
-        if any(v is None for v in vals):
-            return None
-        if func == "min":
-            return min(vals)
-        if func == "max":
-            return max(vals)
-        if func == "clamp":
-            return min(max(vals[0], vals[1]), vals[2])
-        if func == "year":
-            return Decimal(vals[0].year)
-        raise EvaluationError(f"unknown function {func}")  # pragma: no cover
-
-    def _aggregate(self, node: ast.Comprehension) -> Any:
-        items = getattr(self.firm, node.collection.name)  # type: ignore[attr-defined]
-        picked: list[Any] = []
-        saved = self.trace
-        self.trace = {}  # per-item values are not kept: an explanation shows the aggregate
-        try:
-            for item in items:
-                self.locals[node.var] = item
-                if node.cond is not None and self.ev(node.cond) is not True:
-                    continue
-                picked.append(self.ev(node.element))
-        finally:
-            self.locals.pop(node.var, None)
-            self.trace = saved
-        f = node.func
-        if f == "count":
-            return Decimal(len(picked))
-        known = [v for v in picked if v is not None]
-        if f == "sum":
-            total = Decimal(0)
-            for v in known:
-                total = EXACT.add(total, v)
-            return total
-        if f == "any":
-            return any(known)
-        if f == "all":
-            return all(known)
-        if not known:
-            return None
-        return min(known) if f == "min" else max(known)
-
-
-#: one handler a node type: a dictionary lookup instead of a chain of isinstance tests
-_DISPATCH: dict[type[ast.Node], Callable[[_ProgrammeRun, Any], Any]] = {
-    ast.Number: _ProgrammeRun._literal,
-    ast.String: _ProgrammeRun._literal,
-    ast.Boolean: _ProgrammeRun._literal,
-    ast.DateLit: _ProgrammeRun._literal,
-    ast.ListLit: _ProgrammeRun._list,
-    ast.Name: _ProgrammeRun._name,
-    ast.Attr: _ProgrammeRun._attr,
-    ast.Index: _ProgrammeRun._index,
-    ast.Neg: _ProgrammeRun._neg,
-    ast.Not: _ProgrammeRun._not,
-    ast.BoolOp: _ProgrammeRun._boolop,
-    ast.BinOp: _ProgrammeRun._binop,
-    ast.Compare: _ProgrammeRun._compare,
-    ast.IfExp: _ProgrammeRun._ifexp,
-    ast.Call: _ProgrammeRun._callnode,
-    ast.Comprehension: _ProgrammeRun._aggregate,
-}
+        return self.closures.of(node)(self)
 
 
 class Engine:

@@ -44,6 +44,22 @@ class Read:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """One read an explanation reports, as far as it is known before evaluation: for a year-indexed firm
+    field the name and label wait for the year's value (``index``); ``path`` is the field path or, for a
+    programme reference, the programme id."""
+
+    kind: str
+    node: ast.Node
+    name: str
+    label: str
+    unit: str
+    clause: str | None = None
+    index: ast.Node | None = None
+    path: str = ""
+
+
 def json_value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return str(v)
@@ -81,28 +97,42 @@ def fmt(v: Any, unit: str, lang: str) -> str:
     return str(v)
 
 
+def _field_path(node: ast.Node) -> str | None:
+    """``paid_in_capital`` / ``ip.invention_patents`` for a read of the firm (year index aside), or None."""
+    if isinstance(node, ast.Index):
+        node = node.obj
+    parts: list[str] = []
+    while isinstance(node, ast.Attr):
+        parts.append(node.name)
+        node = node.obj
+    if isinstance(node, ast.Name) and node.id == "firm" and parts:
+        return ".".join(reversed(parts))
+    return None
+
+
 class _Explainer:
     def __init__(self, result: Result, lang: str) -> None:
         self.result = result
         self.programme: Programme = result.programme
         self.lang = lang
         self.w = WORDS[lang]
+        plans = self.programme.memo.get(("plans", lang))
+        if plans is None:
+            plans = self.programme.memo[("plans", lang)] = {}
+        #: id(expression node) -> its plan, in this language
+        self.plans: dict[int, tuple[tuple[_Site, ...], bool]] = plans
 
     # -- describing nodes -------------------------------------------------------------------------
     def firm_path(self, node: ast.Node) -> tuple[str, int | None] | None:
         """``paid_in_capital`` / ``ip.invention_patents`` / (``sales``, 2023) for a read of the firm."""
+        path = _field_path(node)
+        if path is None:
+            return None
         year = None
         if isinstance(node, ast.Index):
             idx = self.trace_value(node.index)
             year = int(idx) if isinstance(idx, Decimal) else None
-            node = node.obj
-        parts: list[str] = []
-        while isinstance(node, ast.Attr):
-            parts.append(node.name)
-            node = node.obj
-        if isinstance(node, ast.Name) and node.id == "firm" and parts:
-            return ".".join(reversed(parts)), year
-        return None
+        return path, year
 
     def describe(self, node: ast.Node, expr: Expression) -> tuple[str, str]:
         """(label, unit) of a node."""
@@ -125,7 +155,7 @@ class _Explainer:
     def guess_unit(self, node: ast.Node, expr: Expression) -> str:
         """A product or sum of money is money: find a yuan read inside; ``year(...)`` gives a year."""
         key = ("unit", id(node))
-        cache = self.programme.explain_cache
+        cache = self.programme.memo
         if key not in cache:
             cache[key] = self._guess_unit(node, expr)
         return str(cache[key])
@@ -159,7 +189,7 @@ class _Explainer:
     def sites(self, expr: Expression) -> list[ast.Node]:
         """The nodes an explanation reports for an expression, in order: worked out once per expression."""
         key = ("sites", id(expr.node))
-        cache = self.programme.explain_cache
+        cache = self.programme.memo
         if key in cache:
             return list(cache[key])
         spec = self.programme.spec
@@ -169,7 +199,7 @@ class _Explainer:
             if isinstance(node, ast.Comprehension):
                 found.append(node)
                 return
-            if self.is_firm_read(node):
+            if _field_path(node) is not None:
                 found.append(node)
                 if isinstance(node, ast.Index):
                     visit(node.index)
@@ -186,89 +216,115 @@ class _Explainer:
         cache[key] = tuple(found)
         return found
 
-    @staticmethod
-    def is_firm_read(node: ast.Node) -> bool:
-        if isinstance(node, ast.Index):
-            node = node.obj
-        if not isinstance(node, ast.Attr):
-            return False
-        while isinstance(node, ast.Attr):
-            node = node.obj
-        return isinstance(node, ast.Name) and node.id == "firm"
-
-    def reads(self, trace: Trace) -> list[Read]:
-        self._trace = trace
-        expr = trace.expression
-        out: list[Read] = []
-        seen: set[str] = set()
-
-        def visit(node: ast.Node) -> None:
+    def plan(self, expr: Expression) -> tuple[tuple[_Site, ...], bool]:
+        """What an explanation reports for an expression, with every label, unit and clause that does not
+        depend on the firm worked out once per expression and language; ``True`` when a read's name depends
+        on a value (a year index), so that repeats must be found at run time."""
+        hit = self.plans.get(id(expr.node))
+        if hit is not None:
+            return hit
+        spec = self.programme.spec
+        sites: list[_Site] = []
+        for node in self.sites(expr):
             if isinstance(node, ast.Comprehension):
-                key = expr.source(node)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(
-                        Read("aggregate", key, key, trace.values.get(node), self.guess_unit(node, expr))
-                    )
-                return
-            fp = self.firm_path(node)
-            if fp is not None:
-                label, unit = field_label(fp[0], self.lang, fp[1])
-                key = f"firm.{fp[0]}" + (f"[{fp[1]}]" if fp[1] is not None else "")
-                if key not in seen:
-                    seen.add(key)
-                    out.append(Read("field", key, label, trace.values.get(node), unit))
-                return
-            if isinstance(node, ast.Name) and node.id not in seen:
-                spec = self.programme.spec
+                text = expr.source(node)
+                sites.append(_Site("aggregate", node, text, text, self.guess_unit(node, expr)))
+            elif (path := _field_path(node)) is not None:
+                index = node.index if isinstance(node, ast.Index) else None
+                label, unit = field_label(path, self.lang)
+                sites.append(_Site("field", node, f"firm.{path}", label, unit, index=index, path=path))
+            elif isinstance(node, ast.Name):
                 if node.id in spec.parameters:
-                    seen.add(node.id)
                     p = spec.parameters[node.id]
-                    value, i = self.programme.params[node.id].at(self.result.on)
-                    clause = self.programme.params[node.id].clauses[i] or p.clause
-                    out.append(
-                        Read(
-                            "parameter",
-                            node.id,
-                            p.label.get(self.lang),
-                            value,
-                            p.unit,
-                            self.programme.cite(clause, p.doc),
-                            p.assumption,
-                        )
-                    )
+                    sites.append(_Site("parameter", node, node.id, p.label.get(self.lang), p.unit))
                 elif node.id in spec.values:
-                    seen.add(node.id)
                     v = spec.values[node.id]
-                    out.append(
-                        Read(
-                            "value",
-                            node.id,
-                            v.label.get(self.lang),
-                            trace.values.get(node),
-                            self.value_unit(node.id),
-                            self.programme.cite(v.clause, v.doc),
-                        )
-                    )
-            if isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
+                    clause = self.programme.cite(v.clause, v.doc)
+                    unit = self.value_unit(node.id)
+                    sites.append(_Site("value", node, node.id, v.label.get(self.lang), unit, clause))
+            elif isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
                 pid = node.args[0].value  # type: ignore[attr-defined]
-                ref = self.result.programme_refs.get(pid)
-                label = ref.programme.spec.name.get(self.lang) if ref else pid
-                out.append(
-                    Read(
-                        "programme",
-                        f"{node.func}({pid})",
-                        label,
-                        trace.values.get(node),
-                        "yuan" if node.func == "amount" else "flag",
-                    )
-                )
-                return
+                unit = "yuan" if node.func == "amount" else "flag"
+                sites.append(_Site("programme", node, f"{node.func}({pid})", pid, unit, path=pid))
+        dynamic = any(s.index is not None for s in sites)
+        if not dynamic:  # a name is reported once (programme references every time)
+            seen: set[str] = set()
+            kept = []
+            for site in sites:
+                if site.kind != "programme":
+                    if site.name in seen:
+                        continue
+                    seen.add(site.name)
+                kept.append(site)
+            sites = kept
+        plan = (tuple(sites), dynamic)
+        self.plans[id(expr.node)] = plan
+        return plan
 
-        for site in self.sites(expr):
-            visit(site)
-        self._trace = None
+    def resolved(self, trace: Trace) -> list[tuple[_Site, str, str, Any]]:
+        """(site, name, label, value) of every read of a trace, repeats removed."""
+        sites, dynamic = self.plan(trace.expression)
+        values = trace.values
+        out: list[tuple[_Site, str, str, Any]] = []
+        seen: set[str] = set()
+        for s in sites:
+            name, label = s.name, s.label
+            if s.kind == "parameter":
+                value: Any = self.programme.params[s.name].at(self.result.on)[0]
+            else:
+                value = values.get(s.node)
+                if s.index is not None:
+                    idx = values.get(s.index)
+                    year = int(idx) if isinstance(idx, Decimal) else None
+                    label = field_label(s.path, self.lang, year)[0]
+                    name = f"firm.{s.path}" + (f"[{year}]" if year is not None else "")
+                elif s.kind == "programme":
+                    ref = self.result.programme_refs.get(s.path)
+                    label = ref.programme.spec.name.get(self.lang) if ref else s.path
+            if dynamic and s.kind != "programme":
+                if name in seen:
+                    continue
+                seen.add(name)
+            out.append((s, name, label, value))
         return out
+
+    def reads_json(self, trace: Trace) -> list[dict[str, Any]]:
+        """Each read as JSON (``Read.to_json``), with what does not depend on the firm built once."""
+        lang = self.lang
+        out = []
+        for s, name, label, value in self.resolved(trace):
+            kind = s.kind
+            if kind == "parameter":
+                out.append(self._param_json(name))
+                continue
+            entry: dict[str, Any] = {
+                "kind": kind,
+                "name": name,
+                "label": label,
+                "value": json_value(value),
+                "text": fmt(value, s.unit, lang),
+            }
+            if s.clause:
+                entry["clause"] = s.clause
+            out.append(entry)
+        return out
+
+    def _param_json(self, name: str) -> dict[str, Any]:
+        """A parameter's read as of the date: the same for every firm, so built once a period and language
+        (shared by the answers; nobody edits them)."""
+        param = self.programme.params[name]
+        value, i = param.at(self.result.on)
+        key = ("param-json", name, i, self.lang)
+        cache = self.programme.memo
+        hit: dict[str, Any] | None = cache.get(key)
+        if hit is None:
+            spec_p = self.programme.spec.parameters[name]
+            clause = self.programme.cite(param.clauses[i] or spec_p.clause, spec_p.doc)
+            hit = Read(
+                "parameter", name, spec_p.label.get(self.lang), value, spec_p.unit, clause, spec_p.assumption
+            ).to_json(self.lang)
+            cache[key] = hit
+        return hit
 
     # -- gaps ---------------------------------------------------------------------------------------
     def gap(self, trace: Trace) -> list[str]:
@@ -284,7 +340,7 @@ class _Explainer:
             return []
         w = self.w
         if value is None and not isinstance(node, ast.BoolOp):
-            missing = [r.label for r in self._missing(node, expr)]
+            missing = self._missing(node, expr)
             if missing:
                 return [f"{m} {w['not_known']}" for m in missing]
         if isinstance(node, ast.BoolOp):
@@ -303,17 +359,21 @@ class _Explainer:
             pid = node.args[0].value  # type: ignore[attr-defined]
             ref = self.result.programme_refs.get(pid)
             if ref is not None:
-                # the referenced programme's own gaps, so that "not designated" says why
-                sub = _Explainer(ref, self.lang)
-                inner = [
-                    g
-                    for o in ref.outcomes
-                    if o.kind == "condition" and o.holds is not True
-                    for g in sub.gap(o.trace)
-                ]
-                if not ref.in_force:
-                    inner.insert(0, w["not_in_force"])
-                reasons = "; ".join(inner) or ", ".join(ref.unmet)
+                # the referenced programme's own gaps, so that "not designated" says why (worked out once
+                # a result and language: several programmes may refer to the same one)
+                reasons = ref.memo.get(("reasons", self.lang))
+                if reasons is None:
+                    sub = _Explainer(ref, self.lang)
+                    inner = [
+                        g
+                        for o in ref.outcomes
+                        if o.kind == "condition" and o.holds is not True
+                        for g in sub.gap(o.trace)
+                    ]
+                    if not ref.in_force:
+                        inner.insert(0, w["not_in_force"])
+                    reasons = "; ".join(inner) or ", ".join(ref.unmet)
+                    ref.memo[("reasons", self.lang)] = reasons
                 return [f"{ref.programme.spec.name.get(self.lang)}: {w['fails']} ({reasons})"]
         label, _ = self.describe(node, expr)
         if value is False and (self.firm_path(node) is not None or isinstance(node, ast.Name)):
@@ -324,16 +384,11 @@ class _Explainer:
             ]
         return [f"{expr.source(node)}: {w['does_not_hold']}"]
 
-    def _missing(self, node: ast.Node, expr: Expression) -> list[Read]:
-        return [r for r in self.reads_of(node, expr) if r.value is None]
-
-    def reads_of(self, node: ast.Node, expr: Expression) -> list[Read]:
-        saved = self._trace
-        assert saved is not None
-        sub = Trace(Expression(expr.text, node, expr.type, expr.checked, expr.path), saved.values)
-        out = self.reads(sub)
-        self._trace = saved
-        return out
+    def _missing(self, node: ast.Node, expr: Expression) -> list[str]:
+        """Labels of the values a sub-expression read that are unknown."""
+        assert self._trace is not None  # nosec B101  # narrows the type for mypy
+        sub = Trace(Expression(expr.text, node, expr.type, expr.checked, expr.path), self._trace.values)
+        return [label for _, _, label, value in self.resolved(sub) if value is None]
 
     def _compare_gap(self, node: ast.Compare, expr: Expression) -> str:
         left, right = node.left, node.right
@@ -353,34 +408,46 @@ class _Explainer:
         return f"{llabel} {lval}; {self.w['needs']} {phrase} {rval}"
 
 
+def _checks_of(p: Programme, lang: str) -> dict[str, tuple[str, str]]:
+    """(label, clause) of each condition and exclusion, in a language: worked out once a programme."""
+    key = ("checks", lang)
+    hit: dict[str, tuple[str, str]] | None = p.memo.get(key)
+    if hit is None:
+        hit = {c.id: (c.label.get(lang), p.cite(c.clause, c.doc)) for c in p.spec.conditions}
+        hit |= {x.id: (x.label.get(lang), p.cite(x.clause, x.doc)) for x in p.spec.exclusions}
+        p.memo[key] = hit
+    return hit
+
+
 def explain(result: Result, lang: str = "en") -> dict[str, Any]:
     """The whole explanation of one programme's result, as JSON-ready data."""
     ex = _Explainer(result, lang)
     p = result.programme
     spec = p.spec
     checks = []
-    labels = {c.id: c for c in spec.conditions} | {x.id: x for x in spec.exclusions}
+    labels = _checks_of(p, lang)
     for o in result.outcomes:
-        c = labels[o.id]
+        label, clause = labels[o.id]
         met = o.holds is True if o.kind == "condition" else o.holds is not True
         entry: dict[str, Any] = {
             "id": o.id,
             "kind": o.kind,
-            "label": c.label.get(lang),
-            "clause": p.cite(c.clause, c.doc),
+            "label": label,
+            "clause": clause,
             "holds": o.holds,
             "met": met,
-            "reads": [r.to_json(lang) for r in ex.reads(o.trace)],
+            "reads": ex.reads_json(o.trace),
         }
         if not met:
             entry["gap"] = ex.gap(o.trace) if o.kind == "condition" else []
         checks.append(entry)
+    document = p.document(None)
     out: dict[str, Any] = {
         "programme": p.id,
         "version": p.version,
         "digest": p.digest[:12],
         "name": spec.name.get(lang),
-        "document": f"{p.document(None).title.get(lang)} ({p.document(None).number})",
+        "document": f"{document.title.get(lang)} ({document.number})",
         "date": result.on.isoformat(),
         "in_force": result.in_force,
         "eligible": result.eligible,
@@ -397,7 +464,7 @@ def explain(result: Result, lang: str = "en") -> dict[str, Any]:
             "formula": spec.amount.expr.strip(),
             "clause": p.cite(spec.amount.clause, spec.amount.doc),
             "value": json_value(result.amount_trace.result),
-            "reads": [r.to_json(lang) for r in ex.reads(result.amount_trace)],
+            "reads": ex.reads_json(result.amount_trace),
         }
     return out
 

@@ -47,6 +47,9 @@ class Param:
 
     def at(self, on: dt.date) -> tuple[Any, int]:
         """The value in force on a date and its index; before the first date, the first value."""
+        starts = self.starts
+        if len(starts) < 2 or on < starts[1]:  # most parameters have one value: no search
+            return self.values[0], 0
         i = max(bisect.bisect_right(self.starts, on) - 1, 0)
         return self.values[i], i
 
@@ -89,8 +92,8 @@ class Programme:
     amount: Expression | None
     #: programmes this one refers to with eligible()/amount()
     depends_on: set[str] = field(default_factory=set)
-    #: what explanations work out once per expression (read sites, units), keyed by node identity
-    explain_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: what evaluations and explanations work out once (closures, read sites, units), keyed by node identity
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:

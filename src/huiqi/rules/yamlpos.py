@@ -85,7 +85,7 @@ def _build(loader: _Loader, node: yaml.Node, path: Path, positions: dict[Path, P
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), positions) for i, item in enumerate(node.value)]
-    assert isinstance(node, yaml.ScalarNode)
+    assert isinstance(node, yaml.ScalarNode)  # nosec B101  # narrows the type for mypy
     return _scalar(loader, node)
 
 
