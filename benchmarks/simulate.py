@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/simulate.py                      # 3 M firms, median of 3
     .venv/bin/python benchmarks/simulate.py --firms 300000 --runs 5
+    .venv/bin/python benchmarks/simulate.py --reform "model voucher"    # only the reforms so labelled
 
 For each reform it prints, in seconds (median of --runs, each timing fresh compile + DuckDB + fetch):
   match     one match of the affected programmes (eligibility and amounts of every firm, fetched as Arrow);
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=3_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reform", action="append", default=[], help="only the reforms whose label has it")
     args = parser.parse_args()
     started = time.perf_counter()
     tables = synth_register(args.firms, args.seed)
@@ -63,6 +65,8 @@ def main() -> None:
     )
     tmp = Path(tempfile.mkdtemp(prefix="huiqi-simulate-bench-"))
     for label, sets in REFORMS.items():
+        if args.reform and not any(text in label for text in args.reform):
+            continue
         applied = apply_reform(pack, parse_sets(sets))
         ids = sorted(applied.affected)
         results = tmp / "results.parquet"
@@ -91,6 +95,7 @@ def main() -> None:
                 raise SystemExit(f"{label}: the stored-baseline report differs from the computed one")
         m, w, s, b = (statistics.median(x) for x in (match, twice, sim, stored))
         print(f"{label:<58}{m:>9.2f}{w:>9.2f}{s:>10.2f}{b:>9.2f}{s / m:>11.2f}{b / m:>14.2f}")
+        print(f"    load average after the runs: {Path('/proc/loadavg').read_text().split()[0]}")
         print(
             f"    change {result.change:,} yuan; gainers {result.gainers:,}, losers {result.losers:,}; "
             f"last computed run: " + ", ".join(f"{k} {v:.2f}" for k, v in result.seconds.items())

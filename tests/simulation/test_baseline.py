@@ -41,6 +41,11 @@ REFORMS = {
         "chengdu.ai.compute-voucher.max_per_year=8_000_000",
     ],
     "a cut": ["shanghai.ai.model-voucher.rate=10%"],
+    # firms eligible only before: the report finds their sector, district and size without a register position
+    "fewer eligible": [
+        "shanghai.hq.designation.rd_staff_count=1000",
+        "shanghai.ai.model-voucher.max_voucher=0",
+    ],
 }
 
 
@@ -81,6 +86,8 @@ def test_stored_baseline_gives_the_computed_report(
     assert computed.baseline == "computed"
     assert report(from_file) == report(computed)
     assert computed.change != 0 or name == "with dependants"
+    if name == "fewer eligible":
+        assert sum(p.no_longer_eligible for p in computed.programmes) > 0
 
 
 def test_a_baseline_of_another_date_is_refused(tables: dict[str, pa.Table], results: Path) -> None:

@@ -27,10 +27,11 @@ def duckdb_tables(tables: Mapping[str, pa.Table], con: ibis.BaseBackend | None =
 
 def execute(table: ir.Table) -> pa.Table:
     """Run a compiled table. On DuckDB, fetch Arrow straight from the connection: ibis's own conversion
-    costs several times the query at register scale. Other backends use ibis's ``to_pyarrow``."""
+    costs several times the query at register scale. Other backends use ibis's ``to_pyarrow``. The SQL is
+    not pretty-printed: for a whole pack, formatting it took longer than building it."""
     backend = table._find_backend()
     if backend.name == "duckdb":
-        relation = backend.con.sql(ibis.to_sql(table, dialect="duckdb"))
+        relation = backend.con.sql(ibis.to_sql(table, dialect="duckdb", pretty=False))
         fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
         return fetch()
     return table.to_pyarrow()

@@ -29,6 +29,8 @@ from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type, firm_records
 
 MONEY_SCALE = 2
 WIDTH = 38
+#: lists up to this long are tested by equalities rather than IN (see ``compare``)
+SHORT_LIST = 16
 
 
 def dec(scale: int) -> dt_.Decimal:
@@ -45,7 +47,7 @@ class Col:
 
 def _decimal_scale(value: Decimal) -> int:
     exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
+    assert isinstance(exponent, int)  # nosec B101  # narrows the type for mypy
     return max(0, -exponent)
 
 
@@ -85,6 +87,8 @@ class CompiledPack:
     table: ir.Table
     programmes: list[str]
     columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # pid -> (eligible, amount, unmet)
+    #: eligibility-only: programme -> the programme whose first failed test it reuses (``plan_sharing``)
+    derived: dict[str, str] = field(default_factory=dict)
 
 
 class _Compiler:
@@ -116,6 +120,11 @@ class _Compiler:
         #: items computed once as columns of ``base``: key -> (column, scale)
         self.materialized: dict[tuple[str, ...], tuple[str, int | None]] = {}
         self._checked_of: dict[str, dict[ast.Node, Any]] = {}
+        #: lazy only: programme -> the programme whose test results it reuses (see ``plan_sharing``)
+        self.derived: dict[str, str] = {}
+        #: lazy only: programmes whose eligibility is materialised as the index of the first failed test
+        self.sources: set[str] = set()
+        self._chains: dict[str, list[tuple[str, str, Expression]]] = {}
 
     # -- constants ------------------------------------------------------------------------------------
     def fold(self, programme: Programme, node: ast.Node) -> Any:
@@ -188,7 +197,7 @@ class _Compiler:
         if node.func == "count":
             return Col(col.fill_null(0).cast(dec(0)), 0)
         if node.func == "sum":
-            assert agg.scale is not None
+            assert agg.scale is not None  # nosec B101  # narrows the type for mypy
             return Col(
                 col.cast(dec(agg.scale)).fill_null(ibis.literal(Decimal(0), type=dec(agg.scale))), agg.scale
             )
@@ -205,7 +214,7 @@ class _Compiler:
 
     def compile(self, node: ast.Node, expr: Expression | None = None) -> Col:
         programme = self.programme
-        assert programme is not None
+        assert programme is not None  # nosec B101  # narrows the type for mypy
         checked = self._checked(node)
         t = checked.types[node]
         if node not in checked.firm_dependent and t.kind is not Kind.LIST:
@@ -246,7 +255,7 @@ class _Compiler:
         raise EvaluationError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
     def _checked(self, node: ast.Node) -> Any:
-        assert self.programme is not None
+        assert self.programme is not None  # nosec B101  # narrows the type for mypy
         index = self._checked_of.get(self.programme.id)
         if index is None:
             index = self._checked_of[self.programme.id] = {
@@ -281,7 +290,7 @@ class _Compiler:
             parts.append(node.name)
             node = node.obj
         parts.reverse()
-        assert isinstance(node, ast.Name)
+        assert isinstance(node, ast.Name)  # nosec B101  # narrows the type for mypy
         if self.local is not None and node.id == self.local[0]:
             table = self.local[1]
             column = parts[0]
@@ -312,7 +321,7 @@ class _Compiler:
         if self._is_duration(a) or self._is_duration(b):  # a date shifted by a constant duration
             date_node, dur_node = (b, a) if self._is_duration(a) else (a, b)
             duration = self.fold(self.programme, dur_node)  # type: ignore[arg-type]
-            assert isinstance(duration, Duration)
+            assert isinstance(duration, Duration)  # nosec B101  # narrows the type for mypy
             sign = -1 if op == "-" else 1
             out = self.compile(date_node).expr
             if duration.years or duration.months:
@@ -321,7 +330,7 @@ class _Compiler:
                 out = out + ibis.interval(days=sign * duration.days)
             return Col(out.cast("date"))
         x, y = self.compile(a), self.compile(b)
-        assert x.scale is not None and y.scale is not None
+        assert x.scale is not None and y.scale is not None  # nosec B101  # narrows the type for mypy
         if op == "*":
             s = x.scale + y.scale
             product = x.expr * y.expr
@@ -338,8 +347,16 @@ class _Compiler:
     def compare(self, op: str, a: ast.Node, b: ast.Node) -> Col:
         x = self.compile(a)
         if op in ("in", "not in"):
-            values = self.fold(self.programme, b)  # type: ignore[arg-type]
-            result = x.expr.isin(list(values))
+            values = list(self.fold(self.programme, b))  # type: ignore[arg-type]
+            if 0 < len(values) <= SHORT_LIST and None not in values:
+                # ``x = a OR x = b ...`` (the same three-valued result as IN): DuckDB plans an IN list of
+                # more than a few constants as a join over every row, even inside a CASE branch that only a
+                # few rows reach; equalities are evaluated where the CASE gets to them
+                result = x.expr == values[0]
+                for v in values[1:]:
+                    result |= x.expr == v
+            else:
+                result = x.expr.isin(values)
             return Col(result if op == "in" else ~result)
         y = self.compile(b)
         if x.scale is not None and y.scale is not None:
@@ -418,6 +435,11 @@ class _Compiler:
         found = self.column(("elig", pid))
         if found is not None:
             return found.expr
+        first = self.column(("first-failed", pid))
+        if first is not None:
+            return first.expr == 0
+        if pid not in self.eligible_cache and pid in self.derived:
+            self.eligible_cache[pid] = self._derived_cases(self.programmes[pid], self.derived[pid])
         if pid not in self.eligible_cache and self.lazy:
             self.eligible_cache[pid] = self._eligible_cases(self.programmes[pid])
         if pid not in self.eligible_cache:
@@ -444,19 +466,137 @@ class _Compiler:
                 cost += self._cost(programme, programme.values[node.id])
         return cost
 
+    def _chain(self, programme: Programme) -> list[tuple[str, str, Expression]]:
+        """The tests in the order the eligibility CASE tries them: cheap first, then as written."""
+        found = self._chains.get(programme.id)
+        if found is None:
+            tests = [("cond", cid, e) for cid, e in programme.conditions.items()]
+            tests += [("excl", xid, e) for xid, e in programme.exclusions.items()]
+            tests.sort(key=lambda t: self._cost(programme, t[2]))
+            found = self._chains[programme.id] = tests
+        return found
+
+    def _fails(self, programme: Programme, kind: str, tid: str) -> ir.BooleanValue:
+        c = self.test(programme, kind, tid)
+        return (~c) if kind == "cond" else c
+
     def _eligible_cases(self, programme: Programme) -> ir.BooleanValue:
         """``CASE WHEN NOT c1 THEN FALSE WHEN NOT c2 ... ELSE TRUE``: engines evaluate each WHEN only on the
         rows still undecided, so most firms never reach the costly tests."""
         if not self.in_force(programme):
             return ibis.literal(False)
-        tests = [("cond", cid, e) for cid, e in programme.conditions.items()]
-        tests += [("excl", xid, e) for xid, e in programme.exclusions.items()]
-        tests.sort(key=lambda t: self._cost(programme, t[2]))
-        branches = []
-        for kind, tid, _ in tests:
-            c = self.test(programme, kind, tid)
-            branches.append(((~c) if kind == "cond" else c, False))
+        branches = [(self._fails(programme, kind, tid), False) for kind, tid, _ in self._chain(programme)]
         return ibis.cases(*branches, else_=True)
+
+    def _first_failed(self, programme: Programme) -> ir.IntegerValue:
+        """The same CASE, giving the position (from 1) of the first failed test, 0 when all pass: as cheap as
+        eligibility, and it tells a programme derived from this one which tests passed (those before it),
+        which failed (that one) and which were never evaluated (those after it)."""
+        if not self.in_force(programme):
+            raise EvaluationError(f"{programme.id}: the first failed test of a programme not in force")
+        branches = [
+            (self._fails(programme, kind, tid), ibis.literal(i, type="int16"))
+            for i, (kind, tid, _) in enumerate(self._chain(programme), start=1)
+        ]
+        return ibis.cases(*branches, else_=ibis.literal(0, type="int16"))
+
+    def _derived_cases(self, programme: Programme, source_id: str) -> ir.BooleanValue:
+        """Eligibility of a programme sharing test expressions with ``source_id``, from the source's first
+        failed test and only the tests it does not share (a reform copy against its baseline):
+
+        - the source failed a shared test: fails too, nothing evaluated (most firms);
+        - otherwise the unshared tests are evaluated, and a shared test only where the source never got to
+          it (it failed an unshared test before that one); shared tests before the source's failure passed.
+
+        Exactly the programme's own eligibility: every WHEN fires only on a test that fails."""
+        if not self.in_force(programme):
+            return ibis.literal(False)
+        first = self.column(("first-failed", source_id))
+        if first is None:
+            raise EvaluationError(f"{programme.id}: {source_id}'s first failed test was not materialised")
+        ff = first.expr
+        slots = self._shared_slots(programme, source_id)
+        branches: list[tuple[ir.BooleanValue, bool]] = []
+        if slots:
+            # the source failed a shared test: ff > 0 and not one of its unshared positions (comparisons, not
+            # IN, which DuckDB turns into a join with the list)
+            failed_shared = ff > 0
+            for position in sorted(
+                set(range(1, len(self._chain(self.programmes[source_id])) + 1)) - set(slots.values())
+            ):
+                failed_shared &= ff != position
+            branches.append((failed_shared, False))
+        for kind, tid, _ in self._chain(programme):
+            fail = self._fails(programme, kind, tid)
+            slot = slots.get((kind, tid))
+            if slot is not None:  # passed where the source failed later; not reached where it failed earlier
+                fail = ibis.cases(((ff > 0) & (ff < slot), fail), else_=False)
+            branches.append((fail, False))
+        return ibis.cases(*branches, else_=True)
+
+    def _shared_slots(self, programme: Programme, source_id: str) -> dict[tuple[str, str], int]:
+        """The programme's tests that are the source's own expression objects and mean the same there (same
+        parameters and same value objects, transitively): (kind, id) -> position in the source's chain."""
+        source = self.programmes[source_id]
+        position = {(kind, id(e)): i for i, (kind, _, e) in enumerate(self._chain(source), start=1)}
+        out: dict[tuple[str, str], int] = {}
+        for kind, tid, e in self._chain(programme):
+            slot = position.get((kind, id(e)))
+            if slot is not None and self._same_meaning(programme, source, e):
+                out[(kind, tid)] = slot
+        return out
+
+    def _same_meaning(self, a: Programme, b: Programme, e: Expression) -> bool:
+        seen: set[int] = set()
+
+        def same(x: Expression) -> bool:
+            if id(x) in seen:
+                return True
+            seen.add(id(x))
+            c = x.checked
+            if any(a.params.get(n) != b.params.get(n) for n in c.params):
+                return False
+            for v in c.values:
+                va, vb = a.values.get(v), b.values.get(v)
+                if va is None or va is not vb or not same(va):
+                    return False
+            return True
+
+        return same(e)
+
+    def plan_sharing(self, needed: list[str]) -> None:
+        """Lazy only: a programme whose tests include an earlier one's expression objects (a reform copy and
+        its baseline: ``huiqi.simulation.run`` hands the copy the baseline's objects wherever the reform
+        changes nothing they read) reuses that programme's first failed test instead of testing again.
+        ``needed`` is in dependency order, the order asked for otherwise: baselines before their copies."""
+        if not self.lazy:
+            return
+        for i, pid in enumerate(needed):
+            p = self.programmes[pid]
+            if not self.in_force(p) or pid in self.sources:
+                continue
+            best, shared = None, 0
+            for qid in needed[:i]:  # an earlier one: the baseline, not its reform copy
+                q = self.programmes[qid]
+                if qid == pid or qid in self.derived or not self.in_force(q) or pid in self._reads_of(qid):
+                    continue
+                n = len(self._shared_slots(p, qid))
+                if n > shared:
+                    best, shared = qid, n
+            if best is not None:
+                self.derived[pid] = best
+                self.sources.add(best)
+
+    def _reads_of(self, pid: str) -> set[str]:
+        """Every programme ``pid`` refers to, transitively."""
+        out: set[str] = set()
+        todo = [pid]
+        while todo:
+            for dep in self.programmes[todo.pop()].depends_on:
+                if dep not in out:
+                    out.add(dep)
+                    todo.append(dep)
+        return out
 
     def amount(self, pid: str) -> Col:
         found = self.column(("amount", pid))
@@ -504,7 +644,12 @@ class _Compiler:
                 for e in tests + [p.values[v] for v in p.value_order]:
                     reads |= {d for d in deps(e) if d[0] != "value"}
                 amount_reads = {d for d in deps(p.amount) if d[0] != "value"} if p.amount else set()
+                if pid in self.derived:
+                    reads.add(("first-failed", self.derived[pid]))
                 items[("elig", pid)] = reads
+                if pid in self.sources:
+                    items[("first-failed", pid)] = reads
+                    items[("elig", pid)] = {("first-failed", pid)}
                 items[("amount", pid)] = {("elig", pid)} | reads | amount_reads
                 continue
             for name in p.value_order:
@@ -548,6 +693,8 @@ class _Compiler:
                 return self.compile_expr(p, p.values[key[2]])
             if kind in ("cond", "excl"):
                 return Col(self.test(p, kind, key[2]))
+            if kind == "first-failed":
+                return Col(self._first_failed(p), 0)
             if kind == "elig":
                 return Col(self.eligible(pid))
             return self.amount(pid)
@@ -577,13 +724,17 @@ def compile_pack(
     ids: list[str] | None = None,
     *,
     with_unmet: bool = True,
+    keep: tuple[str, ...] = (),
 ) -> CompiledPack:
-    """One Ibis table: ``uscc`` and, per programme, ``<n>_eligible``, ``<n>_amount`` (and ``<n>_unmet``)."""
+    """One Ibis table: ``uscc``, the firms-table columns in ``keep`` and, per programme, ``<n>_eligible``,
+    ``<n>_amount`` (and ``<n>_unmet``)."""
     compiler = _Compiler(programmes, on, tables, lazy=not with_unmet)
     chosen = ids if ids is not None else sorted(programmes)
     compiler.collect_aggregates(compiler.needed(chosen))
+    compiler.plan_sharing(compiler.needed(chosen))
     compiler.materialize(chosen)
     columns: dict[str, ir.Value] = {"uscc": compiler.base.uscc}
+    columns.update({name: compiler.base[name] for name in keep})
     names: dict[str, tuple[str, str, str]] = {}
     for i, pid in enumerate(chosen):
         programme = programmes[pid]
@@ -593,4 +744,4 @@ def compile_pack(
         if with_unmet:
             columns[u] = compiler.unmet(programme)
         names[pid] = (e, a, u)
-    return CompiledPack(compiler.base.select(**columns), chosen, names)
+    return CompiledPack(compiler.base.select(**columns), chosen, names, dict(compiler.derived))

@@ -455,7 +455,7 @@ def apply_reform(programmes: Mapping[str, Programme], reform: Reform) -> Applied
                     Problem(anchor, f"after this reform, {prog.source} {format_loc(path)}: {message}")
                 )
                 continue
-            assert change.pos is not None
+            assert change.pos is not None  # nosec B101  # narrows the type for mypy
             if line:
                 location = _expr_location(change.where.path, change.text, change.pos, line, column)
             else:

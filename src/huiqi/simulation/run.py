@@ -23,6 +23,8 @@ from typing import Any
 
 import duckdb
 import ibis
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -343,12 +345,60 @@ def _band_sql(column: str) -> str:
     return f"CASE {whens} ELSE 'unknown' END"
 
 
-def _facts(firms: pa.Table, uscc: pa.ChunkedArray) -> pa.Table:
-    """Sector, district and employees of the picked firms: the few picked codes are hashed and the
-    register's codes probe them (a join inside the main query made DuckDB slower than the whole match)."""
-    picked = uscc.combine_chunks() if uscc.num_chunks else pa.array([], pa.string())
-    mask = pc.is_in(firms["uscc"], value_set=picked)
-    return firms.select(["uscc", "sector", "district", "employees"]).filter(mask)
+#: the firm's position in the register, carried through the joint query so its facts are a ``take``
+ROW = "_simulation_row"
+FACTS = ["sector", "district", "employees"]
+
+
+def _with_facts(firms: pa.Table, picked: pa.Table) -> pa.Table:
+    """The picked firms with their sector, district and employees. The joint query carries each firm's
+    position in the register, so this is an Arrow ``take`` of a few rows (a join inside the main query made
+    DuckDB slower than the whole match). Firms without a position (a stored baseline's, where the reform
+    side did not pick them) are found by probing the register's codes with those few codes."""
+    n = picked.num_rows
+    rows = picked[ROW] if ROW in picked.column_names else pa.chunked_array([pa.nulls(n, pa.int64())])
+    if rows.null_count:
+        missing = pc.filter(picked["uscc"], pc.is_null(rows))
+        hits = pc.indices_nonzero(pc.is_in(firms["uscc"], value_set=missing.combine_chunks()))
+        found = dict(zip(firms["uscc"].take(hits).to_pylist(), hits.to_pylist(), strict=True))
+        codes = picked["uscc"].to_pylist()
+        rows = pa.chunked_array(
+            [
+                pa.array(
+                    [r if r is not None else found[c] for r, c in zip(rows.to_pylist(), codes, strict=True)]
+                )
+            ],
+            pa.int64(),
+        )
+    positions = rows.to_numpy()
+    for name in FACTS:
+        picked = picked.append_column(name, _take(firms[name], positions))
+    return picked
+
+
+def _take(column: pa.ChunkedArray, positions: npt.NDArray[np.int64]) -> pa.Array:
+    """``column.take(positions)`` chunk by chunk: Arrow's take over a many-chunk column costs ten times
+    more than over each chunk for a few thousand positions."""
+    order = np.argsort(positions, kind="stable")
+    ordered = positions[order]
+    starts = np.cumsum([0] + [len(c) for c in column.chunks])
+    cut = np.searchsorted(ordered, starts)
+    pieces = [
+        chunk.take(pa.array(ordered[cut[i] : cut[i + 1]] - starts[i]))
+        for i, chunk in enumerate(column.chunks)
+        if cut[i] < cut[i + 1]
+    ]
+    taken = pa.concat_arrays(pieces) if pieces else pa.array([], column.type)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return taken.take(pa.array(inverse))
+
+
+def _numbered(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
+    """The register with the firms' positions as a column of the firms table (no copy of the rest)."""
+    firms = tables["firms"]
+    rows = pa.array(np.arange(firms.num_rows, dtype=np.int64))
+    return {**tables, "firms": firms.append_column(ROW, rows)}
 
 
 def simulate(
@@ -369,13 +419,13 @@ def simulate(
     if baseline is None:
         joint, rename, mates = joint_programmes(applied)
         ids = affected + [rename[p] for p in affected] + mates
-        ibis_tables = duckdb_tables(tables)
-        compiled = compile_pack(joint, ibis_tables, on, ids, with_unmet=False)
+        ibis_tables = duckdb_tables(_numbered(tables))
+        compiled = compile_pack(joint, ibis_tables, on, ids, with_unmet=False, keep=(ROW,))
         cols = compiled.columns
         picked = _eligible_somewhere(compiled.table, [cols[pid][0] for pid in ids])
         timings["compile"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        result = execute(picked)
+        result = _execute_filtered(picked)
         timings["query"] = time.perf_counter() - t1
         source = "computed"
     else:
@@ -384,8 +434,7 @@ def simulate(
     t2 = time.perf_counter()
 
     con = duckdb.connect()
-    con.register("picked", result)
-    con.register("facts", _facts(tables["firms"], result["uscc"]))
+    con.register("picked", _with_facts(tables["firms"], result))
 
     def amount_sum(pids: list[str]) -> str:
         return " + ".join(f'"{cols[p][1]}"' for p in pids) if pids else "CAST(0 AS DECIMAL(38, 2))"
@@ -395,48 +444,60 @@ def simulate(
     elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
     con.execute(
         f"""CREATE TEMP TABLE per_firm AS
-        SELECT p.uscc, f.sector, COALESCE(f.district, '(none)') AS district,
-               {_band_sql("f.employees")} AS band,
+        SELECT uscc, sector, COALESCE(district, '(none)') AS district,
+               {_band_sql("employees")} AS band,
                CAST({before} AS DECIMAL(38, 2)) AS before, CAST({after} AS DECIMAL(38, 2)) AS after,
                ({elig_changed}) AS elig_changed
-        FROM picked p JOIN facts f USING (uscc)"""
+        FROM picked"""  # nosec B608  # generated column names, no outside text
     )
 
     def one(sql: str) -> tuple[Any, ...]:
         row = con.execute(sql).fetchone()
-        assert row is not None
+        if row is None:  # an aggregate without GROUP BY always answers one row
+            raise RuntimeError(f"no row from {sql[:60]}")
         return row
 
     def dec(v: Any) -> Decimal:
         return ZERO if v is None else Decimal(v).quantize(ZERO)
 
-    cost_before, cost_after = (dec(v) for v in one("SELECT SUM(before), SUM(after) FROM per_firm"))
-    g = one("SELECT COUNT(*), SUM(after - before) FROM per_firm WHERE after > before")
-    loss = one("SELECT COUNT(*), SUM(before - after) FROM per_firm WHERE after < before")
+    b0, a0, n_gain, gain, n_loss, loss = one(
+        """SELECT SUM(before), SUM(after),
+        COUNT(*) FILTER (WHERE after > before), SUM(after - before) FILTER (WHERE after > before),
+        COUNT(*) FILTER (WHERE after < before), SUM(before - after) FILTER (WHERE after < before)
+        FROM per_firm"""
+    )
+    cost_before, cost_after = dec(b0), dec(a0)
     tops = con.execute(
-        f"SELECT uscc, after - before FROM per_firm WHERE after > before ORDER BY 2 DESC, 1 LIMIT {top}"
+        "SELECT uscc, after - before FROM per_firm WHERE after > before ORDER BY 2 DESC, 1 LIMIT ?", [top]
     ).fetchall()
     bottoms = con.execute(
-        f"SELECT uscc, after - before FROM per_firm WHERE after < before ORDER BY 2, 1 LIMIT {top}"
+        "SELECT uscc, after - before FROM per_firm WHERE after < before ORDER BY 2, 1 LIMIT ?", [top]
     ).fetchall()
 
     def groups(key: str) -> list[GroupRow]:
         rows = con.execute(
             f"""SELECT {key}, COUNT(*) FILTER (WHERE after <> before OR elig_changed), SUM(before), SUM(after)
-            FROM per_firm GROUP BY 1 ORDER BY ABS(SUM(after) - SUM(before)) DESC, SUM(after) DESC, 1"""
+            FROM per_firm GROUP BY 1 ORDER BY ABS(SUM(after) - SUM(before)) DESC, SUM(after) DESC, 1"""  # nosec B608  # key: one of our column names
         ).fetchall()
         return [GroupRow(str(k), int(n), dec(b), dec(a)) for k, n, b, a in rows]
 
     totals: list[ProgrammeTotals] = []
-    for pid in affected + mates:
-        e0, a0, _ = cols[pid]
+    listed = affected + mates
+    sums: list[str] = []
+    for pid in listed:  # every programme's figures in one pass over the picked firms
+        e0, a0_, _ = cols[pid]
         e1, a1, _ = cols[rename.get(pid, pid)]
-        n0, n1, c0, c1, new, gone = one(
-            f"""SELECT COUNT(*) FILTER (WHERE "{e0}"), COUNT(*) FILTER (WHERE "{e1}"),
-            SUM("{a0}"), SUM("{a1}"),
-            COUNT(*) FILTER (WHERE "{e1}" AND NOT "{e0}"), COUNT(*) FILTER (WHERE "{e0}" AND NOT "{e1}")
-            FROM picked"""
-        )
+        sums += [
+            f'COUNT(*) FILTER (WHERE "{e0}")',
+            f'COUNT(*) FILTER (WHERE "{e1}")',
+            f'SUM("{a0_}")',
+            f'SUM("{a1}")',
+            f'COUNT(*) FILTER (WHERE "{e1}" AND NOT "{e0}")',
+            f'COUNT(*) FILTER (WHERE "{e0}" AND NOT "{e1}")',
+        ]
+    figures = one(f"SELECT {', '.join(sums)} FROM picked") if sums else ()  # nosec B608  # generated names
+    for i, pid in enumerate(listed):
+        n0, n1, c0, c1, new, gone = figures[6 * i : 6 * i + 6]
         spec = applied.programmes[pid].spec
         totals.append(
             ProgrammeTotals(
@@ -501,10 +562,10 @@ def simulate(
         programmes=totals,
         cost_before=cost_before,
         cost_after=cost_after,
-        gainers=int(g[0]),
-        gained=dec(g[1]),
-        losers=int(loss[0]),
-        lost=dec(loss[1]),
+        gainers=int(n_gain),
+        gained=dec(gain),
+        losers=int(n_loss),
+        lost=dec(loss),
         top_gainers=[(u, dec(a)) for u, a in tops],
         top_losers=[(u, dec(a)) for u, a in bottoms],
         by_sector=groups("sector"),
@@ -522,6 +583,18 @@ def _eligible_somewhere(wide: ibis.Table, eligibility: list[str]) -> ibis.Table:
     for name in eligibility[1:]:
         any_eligible = any_eligible | wide[name]
     return wide.filter(any_eligible.fill_null(False))
+
+
+def _execute_filtered(table: ibis.Table) -> pa.Table:
+    """Run the filtered joint query. On DuckDB without filter pushdown: pushed below the layers of columns,
+    the filter gets every eligibility expression substituted for its column, and the baseline's first
+    failed test once for every reference a copy makes to it (inside CASE branches no common
+    sub-expression is shared): at 3 M firms the filter cost more than the whole match. At the top it reads
+    the finished columns. Only this query's own connection is set."""
+    backend = table._find_backend()
+    if backend.name == "duckdb":
+        backend.con.execute("SET disabled_optimizers = 'filter_pushdown'")
+    return execute(table)
 
 
 def _with_stored_baseline(
@@ -546,12 +619,14 @@ def _with_stored_baseline(
     stored_mates = [p for p in mates if p in baseline.programmes]
     computed_mates = [p for p in mates if p not in stored_mates]
     ids = affected + computed_mates
-    compiled = compile_pack(applied.programmes, duckdb_tables(tables), on, ids, with_unmet=False)
+    compiled = compile_pack(
+        applied.programmes, duckdb_tables(_numbered(tables)), on, ids, with_unmet=False, keep=(ROW,)
+    )
     rcols = compiled.columns
     picked = _eligible_somewhere(compiled.table, [rcols[p][0] for p in ids])
     timings["compile"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    reform = execute(picked)
+    reform = _execute_filtered(picked)
     timings["query"] = time.perf_counter() - t1
     t2 = time.perf_counter()
 
@@ -575,9 +650,10 @@ def _with_stored_baseline(
     con = duckdb.connect()
     con.register("stored", baseline.rows)
     con.register("reform", reform)
+    # generated column names; programme ids are quoted literals and match ^[a-z][a-z0-9-]*$
     wide: pa.Table = con.execute(
         f"""WITH base AS (SELECT uscc, {", ".join(base_sel)} FROM stored WHERE eligible GROUP BY uscc)
-        SELECT uscc, {", ".join(outer)} FROM base FULL OUTER JOIN reform USING (uscc)"""
+        SELECT uscc, {ROW}, {", ".join(outer)} FROM base FULL OUTER JOIN reform USING (uscc)"""  # nosec B608
     ).to_arrow_table()
     timings["baseline"] = time.perf_counter() - t2
     return wide, cols, rename, mates
