@@ -83,8 +83,8 @@ def test_cycle(env: Path) -> None:
         "2099-01-01T00:00:00+08:00",
     )
     assert "c1" in run("calls", "list")
-    pdf = env / "contract.bin"
-    pdf.write_bytes(b"%PDF-1.4 contract")
+    pdf = env / "contract.pdf"
+    pdf.write_bytes(b"%PDF-1.4 contract\n%%EOF\n")
     out = run(
         "applications",
         "submit",
@@ -160,7 +160,7 @@ def test_cycle(env: Path) -> None:
     assert "ledger verifies" in run("ledger", "verify")
     assert "audit chain verifies" in run("audit", "verify")
     show = run("applications", "show", app_a)
-    assert "clawed_back" in show and "contract.bin" in show
+    assert "clawed_back" in show and "contract.pdf" in show
     assert "to_clawed_back" in run("audit", "log", "--limit", "100")
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from huiqi.audit.models import AuditEntry, AuditHead
-from huiqi.db.types import UTCDateTime, utcnow
+from huiqi.db.types import utcnow
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
@@ -50,7 +50,8 @@ def row_prefix(*, at: dt.datetime, actor: str, entity: str, action: str, payload
             "payload": payload,
         }
     )
-    assert text.endswith(',"seq":0}')
+    if not text.endswith(',"seq":0}'):  # the hash would silently change meaning; checked even under -O
+        raise RuntimeError(f"canonical audit row does not end with its seq: {text[-40:]!r}")
     return text[: -len("0}")]
 
 
@@ -65,69 +66,217 @@ def link_hash(
     return chain_hash(prev_hash, prefix, seq)
 
 
-# PostgreSQL: the whole append is one statement. SET expressions read the head row's newest version (after
-# waiting for its lock), so seq and hash always extend the committed chain.
-_PG_APPEND = text(
-    """
-    WITH head AS (
-        UPDATE audit_head
-        SET seq = seq + 1,
-            prev_hash = hash,
-            hash = encode(sha256(convert_to(hash || :prefix || (seq + 1)::text || '}', 'UTF8')), 'hex')
-        WHERE id = 1
+# --- appending: links are queued during the transaction and chained at COMMIT --------------------------
+#
+# The head row serialises every writer, so whoever updates it holds that lock until COMMIT. A link is
+# therefore not written when ``append`` is called: it is queued on the session, and the whole queue is
+# chained (seq, prev_hash, hash, head update) by one statement in the session's ``before_commit``, after
+# every other statement of the unit of work. The head is locked for that statement and the COMMIT only, and
+# the statement locks nothing else, so a transaction holding the head never waits for another lock: lock
+# order is "everything else, then the audit head", and no deadlock can pass through the head. Links of a
+# rolled-back savepoint are dropped with it; links of a rolled-back transaction are never written.
+
+_QUEUE = "huiqi.audit.queue"
+_SAVEPOINTS = "huiqi.audit.savepoints"
+_SEALED = "huiqi.audit.sealed"
+
+
+@dataclass(frozen=True)
+class QueuedLink:
+    """A link waiting for COMMIT: everything but its seq and hashes, which only the head can give."""
+
+    at: dt.datetime
+    actor: str
+    entity: str
+    action: str
+    payload: str  # canonical JSON text
+    prefix: str  # the canonical row up to its seq (``row_prefix``)
+
+
+# PostgreSQL: the whole queue in one statement. ``tip`` locks the head (READ COMMITTED returns its newest
+# version after waiting for the lock), the recursive ``link`` chains the queued rows from it with the same
+# hash the Python verifier computes, and the head moves to the last link. ``{prelude}``/``{gate}`` let
+# ``pg_grant`` put its pool charge in front (the pool first, then the head: the one lock order).
+_PG_CHAIN = """
+WITH RECURSIVE {prelude}
+    item AS (
+        SELECT * FROM unnest(
+            CAST(%(l_prefixes)s AS text[]), CAST(%(l_ats)s AS timestamptz[]), CAST(%(l_actors)s AS text[]),
+            CAST(%(l_entities)s AS text[]), CAST(%(l_actions)s AS text[]), CAST(%(l_payloads)s AS text[])
+        ) WITH ORDINALITY AS i(prefix, at, actor, entity, action, payload, n)
+    ),
+    tip AS (
+        SELECT seq, hash FROM audit_head WHERE id = 1 {gate} FOR NO KEY UPDATE
+    ),
+    link (n, seq, prev_hash, hash) AS (
+        SELECT i.n, t.seq + 1, CAST(t.hash AS text),
+               encode(sha256(convert_to(t.hash || i.prefix || (t.seq + 1)::text || '}}', 'UTF8')), 'hex')
+        FROM tip t JOIN item i ON i.n = 1
+        UNION ALL
+        SELECT i.n, l.seq + 1, CAST(l.hash AS text),
+               encode(sha256(convert_to(l.hash || i.prefix || (l.seq + 1)::text || '}}', 'UTF8')), 'hex')
+        FROM link l JOIN item i ON i.n = l.n + 1
+    ),
+    written AS (
+        INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
+        SELECT l.seq, i.at, i.actor, i.entity, i.action, i.payload, l.prev_hash, l.hash
+        FROM link l JOIN item i ON i.n = l.n
         RETURNING seq, prev_hash, hash
     )
-    INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
-    SELECT seq, :at, :actor, :entity, :action, :payload, prev_hash, hash FROM head
-    RETURNING seq
-    """
-).bindparams(bindparam("at", type_=UTCDateTime()))
+UPDATE audit_head h SET seq = w.seq, prev_hash = w.prev_hash, hash = w.hash
+FROM (SELECT seq, prev_hash, hash FROM written ORDER BY seq DESC LIMIT 1) AS w
+WHERE h.id = 1
+"""
 
 
-def ensure_head(session: Session) -> None:
-    if session.get(AuditHead, _HEAD_ID) is None:
-        session.add(AuditHead(id=_HEAD_ID, seq=0, prev_hash=GENESIS, hash=GENESIS))
-        session.flush()
+def pg_chain_sql(*, prelude: str = "", gate: str = "") -> str:
+    """The chaining statement (driver-level SQL, pyformat), optionally after ``prelude`` CTEs
+    (each ending with a comma) and with ``gate`` (``AND ...``) deciding whether any link is written."""
+    return _PG_CHAIN.format(prelude=prelude, gate=gate)
 
 
-def append(*, session: Session, actor: str, entity: str, action: str, payload: Mapping[str, Any]) -> int:
-    """Append one link and return its seq. Locks the chain's head row until commit, so call it last."""
-    at = utcnow()
-    body = canonical_json(dict(payload))
-    if session.get_bind().dialect.name == "postgresql":
-        session.flush()
-        prefix = row_prefix(at=at, actor=actor, entity=entity, action=action, payload=body)
-        seq = session.execute(
-            _PG_APPEND,
-            {"prefix": prefix, "at": at, "actor": actor, "entity": entity, "action": action, "payload": body},
-        ).scalar_one_or_none()
-        if seq is None:
-            raise RuntimeError("the audit chain has no head row; run `huiqi db upgrade`")
-        return int(seq)
-    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+def pg_chain_params(links: Sequence[QueuedLink]) -> dict[str, Any]:
+    return {
+        "l_prefixes": [link.prefix for link in links],
+        "l_ats": [link.at for link in links],
+        "l_actors": [link.actor for link in links],
+        "l_entities": [link.entity for link in links],
+        "l_actions": [link.action for link in links],
+        "l_payloads": [link.payload for link in links],
+    }
+
+
+def ensure_head(session: Session) -> AuditHead:
     head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
     if head is None:
-        ensure_head(session)
-        return append(session=session, actor=actor, entity=entity, action=action, payload=payload)
-    seq = head.seq + 1
-    digest = link_hash(
-        prev_hash=head.hash, seq=seq, at=at, actor=actor, entity=entity, action=action, payload=body
+        head = AuditHead(id=_HEAD_ID, seq=0, prev_hash=GENESIS, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def append(*, session: Session, actor: str, entity: str, action: str, payload: Mapping[str, Any]) -> None:
+    """Queue one link; it is chained when the session commits (and vanishes if it rolls back)."""
+    queue(
+        session,
+        at=utcnow(),
+        actor=actor,
+        entity=entity,
+        action=action,
+        payload=canonical_json(dict(payload)),
     )
-    session.add(
-        AuditEntry(
-            seq=seq,
-            at=at,
-            actor=actor,
-            entity=entity,
-            action=action,
-            payload=body,
-            prev_hash=head.hash,
-            hash=digest,
+
+
+def queue(session: Session, *, at: dt.datetime, actor: str, entity: str, action: str, payload: str) -> None:
+    """``append`` for a caller that already has the timestamp and the canonical payload text."""
+    if session.info.get(_SEALED):
+        raise RuntimeError(
+            "audit link queued after the transaction's links were sealed into its commit "
+            "(grant_award(settle_at_commit=True) must be the transaction's last write)"
         )
-    )
-    head.prev_hash, head.hash, head.seq = head.hash, digest, seq
+    if not session.in_transaction():
+        session.begin()  # the link belongs to a transaction, so that its rollback or commit decides its fate
+    prefix = row_prefix(at=at, actor=actor, entity=entity, action=action, payload=payload)
+    session.info.setdefault(_QUEUE, []).append(QueuedLink(at, actor, entity, action, payload, prefix))
+
+
+def queued(session: Session) -> list[QueuedLink]:
+    """The links this session's transaction will chain at COMMIT, in order."""
+    return list(session.info.get(_QUEUE, ()))
+
+
+def seal(session: Session) -> list[QueuedLink]:
+    """Hand every queued link to a statement that runs with COMMIT (``pg_grant``'s settle-at-commit);
+    from now until the transaction ends, queueing another link is an error, since it could not be chained
+    into the same commit."""
+    links: list[QueuedLink] = session.info.pop(_QUEUE, [])
+    session.info[_SEALED] = True
+    return links
+
+
+def write_queued(session: Session) -> None:
+    """Chain the queued links now. Called by the session's ``before_commit``; it takes the head's lock."""
+    links: list[QueuedLink] = session.info.pop(_QUEUE, [])
+    if not links:
+        return
+    session.flush()  # every other row first: nothing may be written after the head is locked
+    if session.get_bind().dialect.name == "postgresql":
+        result = session.connection().exec_driver_sql(pg_chain_sql(), pg_chain_params(links))
+        if result.rowcount != 1:
+            raise RuntimeError("the audit chain has no head row; run `huiqi db upgrade`")
+        return
+    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    head = ensure_head(session)
+    seq, prev = head.seq, head.hash
+    for link in links:
+        seq += 1
+        digest = chain_hash(prev, link.prefix, seq)
+        session.add(
+            AuditEntry(
+                seq=seq,
+                at=link.at,
+                actor=link.actor,
+                entity=link.entity,
+                action=link.action,
+                payload=link.payload,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        head.prev_hash, head.hash, head.seq = prev, digest, seq
+        prev = digest
     session.flush()
-    return seq
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_at_commit(session: Session) -> None:
+    # also fired when a savepoint is released: only the outermost commit chains the links
+    if not session.in_nested_transaction():
+        write_queued(session)
+        session.info[_SEALED] = True  # a link queued by a later hook of this commit would be lost: refuse it
+
+
+@event.listens_for(Session, "after_commit")
+def _check_chained(session: Session) -> None:
+    # Only reachable by committing the outer transaction object while a savepoint is still open (its
+    # before_commit then looks like a savepoint's): fail loudly rather than lose links silently.
+    if not session.in_nested_transaction() and session.info.get(_QUEUE):
+        raise RuntimeError("audit links were queued but not chained: commit with session.commit()")
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        if session.info.get(_SEALED):
+            # huiqi.db's at-commit statements run at a savepoint's release and are dropped by its rollback:
+            # the sealed links (and the pool charge with them) could be lost
+            raise RuntimeError("no savepoint after grant_award(settle_at_commit=True): it must come last")
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(session.info.get(_QUEUE, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    # fired after the transaction's after_transaction_end, so the savepoint's mark is still here
+    if previous.nested:
+        mark = session.info.get(_SAVEPOINTS, {}).pop(previous, None)
+        links = session.info.get(_QUEUE)
+        if mark is not None and links is not None:
+            del links[mark:]
+    elif previous.parent is None:
+        _forget(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end(session: Session, transaction: SessionTransaction) -> None:
+    # a released savepoint's mark stays until the outer transaction ends: harmless, and a rolled-back one
+    # still needs its mark in after_soft_rollback, which comes after this
+    if transaction.parent is None and not transaction.nested:
+        _forget(session)
+
+
+def _forget(session: Session) -> None:
+    for key in (_QUEUE, _SAVEPOINTS, _SEALED):
+        session.info.pop(key, None)
 
 
 @dataclass(frozen=True)

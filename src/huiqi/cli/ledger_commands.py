@@ -149,9 +149,8 @@ def register(app: typer.Typer) -> None:
             fail("give an APPLICATION id or --call CALL, not both")
 
         def work(s: Session) -> list[Any]:
-            if call is not None:
-                return flows.decide_call(session=s, call_id=call, actor=actor)
-            assert application is not None
+            if application is None:
+                return flows.decide_call(session=s, call_id=str(call), actor=actor)
             return [flows.decide(session=s, application_id=application, actor=actor)]
 
         for d in transact(work):

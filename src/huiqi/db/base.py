@@ -31,6 +31,7 @@ def load_all_models() -> MetaData:
     import huiqi.applications.models
     import huiqi.audit.models
     import huiqi.certificates.models
+    import huiqi.jobs.models
     import huiqi.ledger.models
     import huiqi.matching.models
     import huiqi.review.models

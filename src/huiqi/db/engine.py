@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from huiqi.db.errors import TooManyRetries
 
@@ -111,7 +111,11 @@ def _raise_translated(pending: list[AtCommit], exc: BaseException) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _run_pending(session: Session) -> None:
-    """The portable path: a plain ``session.commit()`` runs the pending statements first."""
+    """The portable path: a plain ``session.commit()`` runs the pending statements first. Releasing a
+    savepoint fires this event too: the statements wait for the real commit."""
+    if session.in_nested_transaction():
+        return
+    session.info.pop(_MARKS, None)
     pending: list[AtCommit] = session.info.pop(_AT_COMMIT, [])
     for statement in pending:
         try:
@@ -121,10 +125,29 @@ def _run_pending(session: Session) -> None:
             raise
 
 
-@event.listens_for(Session, "after_rollback")
+_MARKS = "huiqi.at_commit_marks"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """Remember how many statements were pending when a savepoint began, to drop only its own."""
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[transaction] = len(session.info.get(_AT_COMMIT, []))
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session: Session, *_: Any) -> None:
-    session.info.pop(_AT_COMMIT, None)
+def _drop_pending(session: Session, previous: SessionTransaction) -> None:
+    """A rollback of the whole transaction drops every pending statement; rolling back to a savepoint drops
+    those queued since it began (what was queued before it still stands)."""
+    if previous.parent is None:
+        session.info.pop(_AT_COMMIT, None)
+        session.info.pop(_MARKS, None)
+    elif previous.nested:
+        mark = session.info.get(_MARKS, {}).pop(previous, None)
+        pending = session.info.get(_AT_COMMIT)
+        if mark is not None and pending:
+            del pending[mark:]
 
 
 def _commit_pipelined(session: Session) -> None:
@@ -135,7 +158,8 @@ def _commit_pipelined(session: Session) -> None:
     if pending:
         session.flush()
         raw = session.connection().connection.driver_connection
-        assert isinstance(raw, psycopg.Connection)
+        if not isinstance(raw, psycopg.Connection):
+            raise TypeError(f"pipelined commit needs a psycopg connection, got {type(raw).__name__}")
         try:
             with raw.pipeline():
                 with raw.cursor() as cursor:
@@ -181,6 +205,7 @@ def run_in_transaction(
             raise
         finally:
             session.close()
-        time.sleep(random.uniform(0, min(max_delay, base_delay * (2**attempt))))
-    assert last is not None
+        time.sleep(random.uniform(0, min(max_delay, base_delay * (2**attempt))))  # nosec B311  # jitter
+    if last is None:
+        raise ValueError(f"run_in_transaction needs at least one attempt, got attempts={attempts}")
     raise TooManyRetries(attempts, last) from last

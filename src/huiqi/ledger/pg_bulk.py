@@ -2,10 +2,10 @@
 
 The batch is decided in order, each request on its own: granted if it fits the pool (and the firm's cap)
 after those granted before it, refused with its own error otherwise. The contended part is two statements:
-lock the pool and the audit tip (``FOR NO KEY UPDATE``, so foreign-key checks of concurrent inserts are not
-blocked), decide in Python, then one statement writes every row, moves the money, and appends the audit
-links whose hashes Python chained while holding the tip. Everything that does not need the lock (checks,
-ids, canonical JSON, accounts) is done before it.
+lock the pool (``FOR NO KEY UPDATE``, so foreign-key checks of concurrent inserts are not blocked), decide
+in Python, then one statement moves the money. One audit link per award is queued and chained at COMMIT
+(``huiqi.audit.chain``), so the audit head is locked only for the commit. Everything that does not need the
+lock (checks, ids, canonical JSON, accounts, the rows, optimistically) is done before it.
 """
 
 from __future__ import annotations
@@ -67,14 +67,9 @@ _TOTALS_LOCK = text(
     ORDER BY firm_uscc FOR NO KEY UPDATE
     """
 )
-# The pool first, then the audit tip: the same order as every other writer, so no deadlock.
-_LOCK = text(
-    """
-    WITH p AS (SELECT available FROM pools WHERE id = :pool_id FOR NO KEY UPDATE)
-    SELECT p.available, h.seq, h.hash
-    FROM p, LATERAL (SELECT seq, hash FROM audit_head WHERE id = 1 FOR NO KEY UPDATE) AS h
-    """
-)
+# The contended lock: the pool only. The audit links are queued and chained at COMMIT (``huiqi.audit.chain``),
+# so the audit head is taken after the pool, the same order as every other writer.
+_LOCK = text("SELECT available FROM pools WHERE id = :pool_id FOR NO KEY UPDATE")
 _ROWS = text(
     """
     WITH award AS (
@@ -124,24 +119,7 @@ _ROWS = text(
 ).bindparams(bindparam("at", type_=UTCDateTime()))
 
 
-_HOT = text(
-    """
-    WITH pool AS (
-        UPDATE pools SET available = available - :total WHERE id = :pool_id
-    ),
-    link AS (
-        INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
-        SELECT l.seq, :at, :actor, l.entity, 'granted', l.payload, l.prev, l.hash
-        FROM unnest(CAST(:l_seqs AS bigint[]), CAST(:l_entities AS varchar[]), CAST(:l_payloads AS text[]),
-                    CAST(:l_prevs AS varchar[]), CAST(:l_hashes AS varchar[]))
-             AS l(seq, entity, payload, prev, hash)
-    ),
-    head AS (
-        UPDATE audit_head SET seq = :head_seq, prev_hash = :head_prev, hash = :head_hash WHERE id = 1
-    )
-    SELECT 1
-    """
-).bindparams(bindparam("at", type_=UTCDateTime()))
+_HOT = text("UPDATE pools SET available = available - :total WHERE id = :pool_id")
 
 
 @dataclass
@@ -156,7 +134,6 @@ class _Candidate:
     application_id: str | None
     award_id: str = ""
     payload: str = ""
-    prefix: str = ""
 
 
 def grant_awards_pg(
@@ -247,9 +224,6 @@ def grant_awards_pg(
     for c in candidates:
         c.award_id = new_id()
         c.payload = audit.canonical_json({**c.body, "award_id": c.award_id})
-        c.prefix = audit.row_prefix(
-            at=at, actor=actor, entity=f"award:{c.award_id}", action="granted", payload=c.payload
-        )
     firms = sorted({c.firm for c in candidates})
     if firms:
         kinds = (AccountKind.PAYABLE, AccountKind.PAID, AccountKind.RECOVERABLE)
@@ -272,11 +246,9 @@ def grant_awards_pg(
         totals = _lock_totals(session, pool_id, firms) if cap_fen is not None else {}
         hopeful = _decide(candidates, results, pool_id, cap_fen, totals, available=None)
         awards = _write_rows(session, pool_id, hopeful, cap_fen, at, actor)
-        available, head_seq, head_hash = session.execute(
-            _LOCK, {"pool_id": pool_id}
-        ).one()  # contended from here
+        available = session.execute(_LOCK, {"pool_id": pool_id}).scalar_one()  # contended from here
         if sum(c.fen for c in hopeful) <= int(available):
-            _write_hot(session, pool_id, hopeful, int(head_seq), str(head_hash), at, actor)
+            _write_hot(session, pool_id, hopeful, at, actor)
         else:
             session.execute(text("ROLLBACK TO SAVEPOINT huiqi_bulk"))
             for award in awards.values():
@@ -284,10 +256,10 @@ def grant_awards_pg(
             for c in candidates:
                 results[c.index] = None
             totals = _lock_totals(session, pool_id, firms) if cap_fen is not None else {}
-            available, head_seq, head_hash = session.execute(_LOCK, {"pool_id": pool_id}).one()
+            available = session.execute(_LOCK, {"pool_id": pool_id}).scalar_one()
             hopeful = _decide(candidates, results, pool_id, cap_fen, totals, available=int(available))
             awards = _write_rows(session, pool_id, hopeful, cap_fen, at, actor)
-            _write_hot(session, pool_id, hopeful, int(head_seq), str(head_hash), at, actor)
+            _write_hot(session, pool_id, hopeful, at, actor)
         for c in hopeful:
             results[c.index] = awards[c.award_id]
 
@@ -296,7 +268,8 @@ def grant_awards_pg(
         loaded = {a.id: a for a in session.scalars(select(Award).where(Award.id.in_(stored_ids)))}
         for i, ref in sorted(replays.items()):
             results[i] = results[int(ref[1:])] if ref.startswith("#") else loaded[ref]
-    assert all(r is not None for r in results)
+    if any(r is None for r in results):  # a request left undecided must not shift the answers
+        raise RuntimeError("grant_awards left a request without an answer")
     return [r for r in results if r is not None]
 
 
@@ -388,40 +361,13 @@ def _write_rows(
 
 
 def _write_hot(
-    session: Session,
-    pool_id: str,
-    granted: list[_Candidate],
-    head_seq: int,
-    head_hash: str,
-    at: dt.datetime,
-    actor: str,
+    session: Session, pool_id: str, granted: list[_Candidate], at: dt.datetime, actor: str
 ) -> None:
-    """Under the pool's and the tip's locks: take the money and chain one audit link per award."""
+    """Under the pool's lock: take the money, and queue one audit link per award (chained at COMMIT)."""
     if not granted:
         return
-    seq, prev = head_seq, head_hash
-    seqs, prevs, hashes = [], [], []
+    session.execute(_HOT, {"pool_id": pool_id, "total": sum(c.fen for c in granted)})
     for c in granted:
-        seq += 1
-        digest = audit.chain_hash(prev, c.prefix, seq)
-        seqs.append(seq)
-        prevs.append(prev)
-        hashes.append(digest)
-        prev = digest
-    session.execute(
-        _HOT,
-        {
-            "pool_id": pool_id,
-            "at": at,
-            "actor": actor,
-            "total": sum(c.fen for c in granted),
-            "l_seqs": seqs,
-            "l_entities": [f"award:{c.award_id}" for c in granted],
-            "l_payloads": [c.payload for c in granted],
-            "l_prevs": prevs,
-            "l_hashes": hashes,
-            "head_seq": seqs[-1],
-            "head_prev": prevs[-1],
-            "head_hash": hashes[-1],
-        },
-    )
+        audit.queue(
+            session, at=at, actor=actor, entity=f"award:{c.award_id}", action="granted", payload=c.payload
+        )

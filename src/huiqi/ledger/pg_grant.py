@@ -3,9 +3,9 @@
 Same effect as the portable path in ``service.grant_award`` (same rows, same postings, same audit link):
 a pre-check (idempotency key, pool, claimed contracts), one statement of data-modifying CTEs writing every
 row of the award (gated by the firm's cap), and one short statement taking the money with the conditional
-UPDATE and chaining the audit link. Only the last one touches the hot pool row, so the row is locked for
-that statement plus COMMIT. The shared tests run every behaviour on both paths (SQLite takes the portable
-one).
+UPDATE. Only the last one touches the hot pool row, so the row is locked for that statement plus COMMIT;
+the audit link is queued and chained at COMMIT like every other (``huiqi.audit.chain``). The shared tests
+run every behaviour on both paths (SQLite takes the portable one).
 """
 
 from __future__ import annotations
@@ -97,47 +97,26 @@ WITH {gate}
 SELECT * FROM award
 """
 
-# Step 2, the contended part, as short as it can be: take the money (or nothing) and chain the audit link.
+# Step 2, the contended part, as short as it can be: take the money (or nothing). The award's audit link is
+# queued and chained at COMMIT with the transaction's other links (``huiqi.audit.chain``).
 _TAKE = text(
     """
-    WITH pool AS (
-        UPDATE pools SET available = available - :amount
-        WHERE id = :pool_id AND available >= :amount
-        RETURNING id
-    ),
-    head AS (
-        UPDATE audit_head
-        SET seq = seq + 1,
-            prev_hash = hash,
-            hash = encode(sha256(convert_to(hash || :prefix || (seq + 1)::text || '}', 'UTF8')), 'hex')
-        WHERE id = 1 AND EXISTS (SELECT 1 FROM pool)
-        RETURNING seq, prev_hash, hash
-    ),
-    link AS (
-        INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
-        SELECT seq, :at, :actor, :entity, 'granted', :payload, prev_hash, hash FROM head
-    )
-    SELECT count(*) FROM pool
+    UPDATE pools SET available = available - :amount
+    WHERE id = :pool_id AND available >= :amount
     """
-).bindparams(bindparam("at", type_=UTCDateTime()))
+)
 
 # The same step 2 as a statement that runs at COMMIT (``settle_at_commit``): unconditional, so a pool that
-# cannot cover the award *fails* it on the CHECK (available >= 0) and the COMMIT behind it never runs.
-_TAKE_AT_COMMIT = """
-    WITH pool AS (
+# cannot cover the award *fails* it on the CHECK (available >= 0) and the COMMIT behind it never runs. The
+# transaction's queued audit links (this award's included) are chained by the same statement, after the
+# pool: the pool first, then the audit head, the order of every writer.
+_TAKE_AT_COMMIT = audit.pg_chain_sql(
+    prelude="""
+    pool AS (
         UPDATE pools SET available = available - %(amount)s WHERE id = %(pool_id)s RETURNING id
-    ),
-    head AS (
-        UPDATE audit_head
-        SET seq = seq + 1,
-            prev_hash = hash,
-            hash = encode(sha256(convert_to(hash || %(prefix)s || (seq + 1)::text || '}', 'UTF8')), 'hex')
-        WHERE id = 1 AND EXISTS (SELECT 1 FROM pool)
-        RETURNING seq, prev_hash, hash
-    )
-    INSERT INTO audit_log (seq, at, actor, entity, action, payload, prev_hash, hash)
-    SELECT seq, %(at)s, %(actor)s, %(entity)s, 'granted', %(payload)s, prev_hash, hash FROM head
-"""
+    ),""",
+    gate="AND EXISTS (SELECT 1 FROM pool)",
+)
 
 
 def _insufficient(pool_id: str, value: Decimal) -> Callable[[BaseException], BaseException | None]:
@@ -227,9 +206,6 @@ def grant_award_pg(
         "contracts": list(contracts),
         "request_hash": idempotency.request_hash("grant_award", body),
         "result": audit.canonical_json({"award_id": award_id}),
-        "entity": entity,
-        "payload": payload,
-        "prefix": audit.row_prefix(at=at, actor=actor, entity=entity, action="granted", payload=payload),
     }
     award: Award | None = session.scalars(
         select(Award).from_statement(_STATEMENTS[cap_fen is not None]), params
@@ -237,10 +213,15 @@ def grant_award_pg(
     if award is None:
         raise FirmCapExceeded(pool_id, firm_uscc, Decimal(cap_fen or 0) / 100, value)
     if settle_at_commit:
-        run_at_commit(session, AtCommit(_TAKE_AT_COMMIT, params, _insufficient(pool_id, value)))
+        audit.queue(session, at=at, actor=actor, entity=entity, action="granted", payload=payload)
+        # From here on the transaction's links travel with the pool charge; queueing another is refused.
+        links = audit.seal(session)
+        settle = {**params, **audit.pg_chain_params(links)}
+        run_at_commit(session, AtCommit(_TAKE_AT_COMMIT, settle, _insufficient(pool_id, value)))
         return award
-    if session.execute(_TAKE, params).scalar_one() != 1:
+    if session.execute(_TAKE, params).rowcount != 1:  # type: ignore[attr-defined]
         # The caller rolls the award's rows back with the transaction.
         available = session.scalar(select(Pool.available).where(Pool.id == pool_id))
         raise InsufficientFunds(pool_id, value, available)
+    audit.queue(session, at=at, actor=actor, entity=entity, action="granted", payload=payload)
     return award

@@ -5,7 +5,8 @@ Concurrency: the only hot row is the pool. Every operation that takes money out 
 conditional UPDATE (``available = available - x WHERE available >= x``) issued *after* its inserts, so the
 row lock is held only for the last few statements before COMMIT. Under READ COMMITTED PostgreSQL re-checks
 the condition on the newest row version after waiting for the lock; SQLite transactions start with
-BEGIN IMMEDIATE, so writers are serialized outright.
+BEGIN IMMEDIATE, so writers are serialized outright. Audit links are queued and chained at COMMIT, so the
+audit head is the last lock a write takes (``huiqi.audit.chain``).
 """
 
 from __future__ import annotations
@@ -727,7 +728,8 @@ def _close_release(
     payload: Mapping[str, Any],
 ) -> None:
     """The end of every write that gives money back to a pool, in its one safe order: remember the answer
-    for the idempotency key, flush the postings, return the money to the pool, then link the audit chain."""
+    for the idempotency key, flush the postings, return the money to the pool, then queue the audit link
+    (chained at COMMIT, after every other lock: ``huiqi.audit.chain``)."""
     idempotency.remember(session=session, key=idempotency_key, operation=operation, body=body, result=result)
     session.flush()
     _return_to_pool(session, pool_id, released)
@@ -1102,7 +1104,8 @@ def reverse_recovery(
         raise NotReversible(transaction_id, f"it is a {original.kind}; only recoveries are reversed this way")
     if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)):
         raise NotReversible(transaction_id, "it has already been reversed")
-    assert original.award_id is not None
+    if original.award_id is None:
+        raise NotReversible(transaction_id, "the recovery names no award")
     award = _get_award(session, original.award_id)
     postings = session.scalars(select(Posting).where(Posting.transaction_id == transaction_id)).all()
     amount = sum((p.amount for p in postings if p.amount > 0), Decimal(0))

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from huiqi.applications import service as apps
 from huiqi.applications.models import AllocationMode, Application, Call, EligibilityVerdict, State
 from huiqi.ledger import service as ledger
-from huiqi.ledger.errors import InsufficientFunds
-from huiqi.ledger.models import Award, LedgerTransaction, Reservation, ReservationStatus
+from huiqi.ledger.errors import FirmCapExceeded, InsufficientFunds
+from huiqi.ledger.models import Award, IdempotencyKey, LedgerTransaction, Reservation, ReservationStatus
 from huiqi.ledger.service import ClawbackResult, TranchePlan
 from huiqi.money import FEN
 from huiqi.workflows.errors import MissingScore, NoAward, NoPendingReservation, WrongAllocationMode
@@ -238,9 +238,14 @@ def promote_waitlist(*, session: Session, pool_id: str, actor: str) -> list[Deci
     ).all()
     promoted: list[Decision] = []
     for app, call in waiting:
-        decision = _approve_or_waitlist(
-            session, app, call, _amount_for(app), actor, "money released to waitlist"
-        )
+        try:
+            decision = _approve_or_waitlist(
+                session, app, call, _amount_for(app), actor, "money released to waitlist"
+            )
+        except FirmCapExceeded:
+            # its firm has reached its cap meanwhile: it does not fit, and must not fail the caller (the
+            # withdrawal or clawback of another firm); its savepoint is rolled back, it keeps its place
+            break
         if decision.state != State.APPROVED.value:
             break
         promoted.append(decision)
@@ -266,6 +271,11 @@ def withdraw(*, session: Session, application_id: str, actor: str, reason: str) 
     return promote_waitlist(session=session, pool_id=call.pool_id, actor=actor)
 
 
+def _replayed(session: Session, idempotency_key: str) -> bool:
+    """The key was used before: the ledger replays (or refuses) it, and this call must write nothing else."""
+    return session.get(IdempotencyKey, idempotency_key) is not None
+
+
 def miss_milestone(
     *,
     session: Session,
@@ -278,6 +288,7 @@ def miss_milestone(
     installments: int = 1,
 ) -> tuple[ClawbackResult, list[Decision]]:
     award = award_of(session=session, application_id=application_id)
+    replayed = _replayed(session, idempotency_key)
     result = ledger.miss_milestone(
         session=session,
         award_id=award.id,
@@ -297,6 +308,8 @@ def miss_milestone(
             actor=actor,
             reason=f"milestone {seq} missed: {reason}",
         )
+    if replayed:  # the waitlist had its turn the first time; a replay writes nothing
+        return result, []
     return result, promote_waitlist(session=session, pool_id=award.pool_id, actor=actor)
 
 
@@ -311,6 +324,7 @@ def clawback(
     installments: int = 1,
 ) -> tuple[ClawbackResult, list[Decision]]:
     award = award_of(session=session, application_id=application_id)
+    replayed = _replayed(session, idempotency_key)
     result = ledger.clawback(
         session=session,
         award_id=award.id,
@@ -325,4 +339,6 @@ def clawback(
         apps.transition(
             session=session, application_id=app.id, to=State.CLAWED_BACK, actor=actor, reason=reason
         )
+    if replayed:
+        return result, []
     return result, promote_waitlist(session=session, pool_id=award.pool_id, actor=actor)

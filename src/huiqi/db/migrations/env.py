@@ -24,7 +24,8 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    assert url is not None
+    if url is None:
+        raise RuntimeError("alembic: no sqlalchemy.url; run migrations through huiqi.db.migrate")
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as connection:
