@@ -17,6 +17,7 @@ from huiqi.firms.register import write_register
 from huiqi.firms.synth import synth_register
 from huiqi.matching.models import Notification
 from web.conftest import EXAMPLE, PASSWORD, Web, build
+from web.test_jobs import follow
 
 ON = "2025-09-01"
 REFORM = """id: model-rate-60
@@ -45,8 +46,8 @@ def test_match_summary_pool_pressure_and_inbox(register_web: Web, db: Db) -> Non
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
 
     r = officer.post("/api/v1/matching/runs", json={"on": ON})
-    assert r.status_code == 200, r.text
-    report = r.json()
+    assert r.status_code == 202, r.text
+    report = follow(officer, r)["result"]
     assert report["run"]["firms"] == 400 and report["run"]["new_notifications"] > 0
     # the summary adds up to the per-programme totals, and a pool is oversubscribed exactly when demand > size
     for p in report["by_programme"]:
@@ -58,7 +59,7 @@ def test_match_summary_pool_pressure_and_inbox(register_web: Web, db: Db) -> Non
         assert pool["oversubscribed"] == (Decimal(pool["demand"]) > Decimal(pool["size"]))
 
     # a second run recomputes nothing and sends nobody a second message
-    again = officer.post("/api/v1/matching/runs", json={"on": ON}).json()
+    again = follow(officer, officer.post("/api/v1/matching/runs", json={"on": ON}))["result"]
     assert again["run"]["rows_computed"] == 0 and again["run"]["new_notifications"] == 0
     assert again["pools"] == report["pools"] and again["summary"] == report["summary"]
     latest = web.bearer("auditor").get("/api/v1/matching/runs/latest").json()
@@ -80,7 +81,11 @@ def test_match_summary_pool_pressure_and_inbox(register_web: Web, db: Db) -> Non
     assert page.status_code == 200 and "Pool pressure" in page.text and "<svg" in page.text
     if any(p["oversubscribed"] for p in report["pools"]):
         assert "Oversubscribed" in page.text
-    page = web.client("officer").post("/officer/matching", data={"on": ON, "notify": "1"})
+    browser = web.client("officer")
+    page = browser.post("/officer/matching", data={"on": ON, "notify": "1"})
+    assert page.status_code == 303 and page.headers["location"].startswith("/officer/jobs/"), page.text
+    follow(officer, page)
+    page = browser.get(page.headers["location"].replace("/jobs/", "/matching/"))
     assert page.status_code == 200 and "<svg" in page.text
 
     # the inbox of a firm that qualified: its member sees it (zh and en), another firm's member does not
@@ -115,14 +120,14 @@ def test_sandbox_reform_report_and_refusals(register_web: Web) -> None:
     bad = officer.post("/api/v1/simulations", json={"reform": REFORM.replace("rate: 60%", "rat: 60%")})
     assert bad.status_code == 422 and "reform.yaml:" in bad.json()["detail"], bad.text
     r = officer.post("/api/v1/simulations", json={"reform": REFORM, "on": ON})
-    assert r.status_code == 200, r.text
-    sim = r.json()
+    assert r.status_code == 202, r.text
+    sim = follow(officer, r)["result"]
     assert Decimal(sim["change"]) == Decimal(sim["cost_after"]) - Decimal(sim["cost_before"])
     assert Decimal(sim["change"]) >= 0 and sim["losers"]["firms"] == 0
     assert sim["affected"] == ["shanghai.ai.model-voucher"]
     # overrides alone, the same reform as --set
     r2 = officer.post("/api/v1/simulations", json={"sets": ["shanghai.ai.model-voucher.rate=60%"], "on": ON})
-    assert r2.status_code == 200 and r2.json()["cost_after"] == sim["cost_after"]
+    assert r2.status_code == 202 and follow(officer, r2)["result"]["cost_after"] == sim["cost_after"]
     report = officer.get(f"/api/v1/simulations/{sim['id']}/report")
     assert (
         report.status_code == 200
@@ -138,7 +143,8 @@ def test_sandbox_reform_report_and_refusals(register_web: Web) -> None:
         files={"file": ("rate.reform.yaml", REFORM.encode(), "application/yaml")},
     )
     assert r.status_code == 303, r.text
-    page = browser.get(r.headers["location"] + "?lang=zh")
+    job = follow(officer, r)
+    page = browser.get(f"/officer/sandbox/{job['id']}?lang=zh")
     assert page.status_code == 200 and "资金池充足性" in page.text and "<svg" in page.text
     r = browser.post(
         "/officer/sandbox", data={"reform": "", "sets": "shanghai.ai.model-voucher.rate=abc", "on": ON}

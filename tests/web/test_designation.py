@@ -7,7 +7,6 @@ revoked) and the promotion from the reserve."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import random
 import re
@@ -23,9 +22,8 @@ from tests.selection import factory
 from dbfixtures import Db
 from huiqi.accounts import service as accounts
 from huiqi.applications import service as apps
-from huiqi.applications.service import Claim
-from huiqi.ledger import service as ledger
 from huiqi.ledger.models import Award
+from huiqi.money import format_yuan
 from huiqi.review.models import Assignment
 from web.conftest import PASSWORD, Web, build
 
@@ -66,36 +64,7 @@ def setup_call(db: Db, tmp: Path) -> tuple[Web, list[Any]]:
     web = build(db, tmp)
     firms = factory.firms(12)
     with db.session() as s:
-        ledger.create_pool(
-            session=s,
-            pool_id="hq-startup",
-            name="HQ start-up grants",
-            size="120000000.00",
-            period_start=dt.date(2023, 1, 1),
-            period_end=dt.date(2023, 12, 31),
-            actor="test",
-            idempotency_key="pool:hq",
-        )
-        apps.open_call(
-            session=s,
-            call_id=CALL,
-            programme_id="shanghai.hq.designation",
-            programme_version="2023.1",
-            pool_id="hq-startup",
-            opens_at=factory.OPENS,
-            closes_at=factory.CLOSES,
-            allocation_mode="ranked",
-            actor="test",
-        )
-        for i, f in enumerate(firms):
-            apps.submit(
-                session=s,
-                call_id=CALL,
-                firm=f,
-                claims=[Claim("HQ-1", Decimal("5000000.00"))],
-                actor="firm",
-                now=factory.OPENS + dt.timedelta(minutes=i),
-            )
+        factory.open_hq_call(s, CALL, firms)
         for s_i in range(4):
             for j in range(3):
                 accounts.create_user(
@@ -259,8 +228,12 @@ def test_designation_call_end_to_end(db: Db, tmp_path: Path) -> None:
     assert len(zh["rows"]) == len(en["rows"]) == 4 and zh["batch"] == "2023年第一批"
     csv = anon.get(f"/api/v1/calls/{CALL}/designated?lang=en&format=csv")
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.count("\n") == 5
-    assert "2023, first batch" in anon.get(f"/published/designated/{CALL}?lang=en").text
-    assert "2023年第一批" in anon.get(f"/published/designated/{CALL}?lang=zh").text
+    page_en = anon.get(f"/published/designated/{CALL}?lang=en").text
+    assert "2023, first batch" in page_en and "Rank in sector" in page_en and "<th>sector_rank" not in page_en
+    page_zh = anon.get(f"/published/designated/{CALL}?lang=zh").text
+    assert "2023年第一批" in page_zh
+    for row in zh["rows"]:  # amounts grouped in yuan, as everywhere else
+        assert format_yuan(Decimal(row["开办奖励（元）"]), lang="zh") in page_zh
 
     # certificates: the firm downloads its own, not another's; anyone verifies
     winner = (

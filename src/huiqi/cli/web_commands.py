@@ -54,9 +54,11 @@ def demo(
     an open call with synthetic applications (checked and decided), demo users (printed with their
     passwords), then the site on localhost."""
     import pyarrow.compute as pc
+    from sqlalchemy.orm import Session
 
     from huiqi.accounts import service as accounts
     from huiqi.applications import service as apps
+    from huiqi.cli.demo_designation import setup_designation
     from huiqi.config import Settings
     from huiqi.db import make_engine, make_session_factory, run_in_transaction
     from huiqi.db.migrate import upgrade
@@ -92,7 +94,7 @@ def demo(
         typer.echo(f"  {pid:<32} {rows.num_rows:>6} firms  {format_yuan(total):>26}")
 
     programme = programmes[DEMO_PROGRAMME]
-    assert programme.spec.pool is not None
+    assert programme.spec.pool is not None  # nosec B101  # narrows the type for mypy
     pool_id = f"{programme.spec.pool.id}.{on.year}"
     call_id = f"ai-model-{on.isoformat()}"
     candidates = [
@@ -110,7 +112,7 @@ def demo(
     def setup(s: object) -> None:
         from sqlalchemy.orm import Session
 
-        assert isinstance(s, Session)
+        assert isinstance(s, Session)  # nosec B101  # narrows the type for mypy
         ledger.create_pool(
             session=s,
             pool_id=pool_id,
@@ -171,8 +173,17 @@ def demo(
                     flows.decide(session=s, application_id=app.id, actor=actor)
 
     run_in_transaction(factory, setup)
+
+    def designation(s: Session) -> tuple[str, int]:
+        return setup_designation(s, programmes, today, reviewer="reviewer", actor=actor)
+
+    hq_call, waiting = run_in_transaction(factory, designation)
     engine.dispose()
     typer.echo(f"pool {pool_id} funded; call {call_id} open with {max(len(candidates) - 1, 0)} applications")
+    typer.echo(
+        f"designation call {hq_call}: call file saved, applications checked, reviewers assigned; "
+        f"{waiting} reviews wait for the user reviewer (/review), then select on /officer/selection/{hq_call}"
+    )
     typer.echo("\ndemo users (user name / password):")
     for name, pw in passwords.items():
         extra = f"  (firm {candidates[0].uscc})" if name == "firm" and candidates else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from huiqi.db.base import new_id
@@ -65,12 +66,13 @@ def firm_digests(tables: Mapping[str, pa.Table]) -> pa.Table:
             parts.append(
                 f"LEFT JOIN (SELECT uscc, string_agg(h, ',' ORDER BY h) AS h FROM "
                 f"(SELECT uscc, md5(CAST(c AS VARCHAR)) AS h FROM t_{name} c) GROUP BY uscc) {name}_d "
-                f"ON {name}_d.uscc = f.uscc"
+                f"ON {name}_d.uscc = f.uscc"  # nosec B608  # table names come from CHILD_TABLES
             )
     hashes = " || '|' || ".join(
         ["md5(CAST(f AS VARCHAR))"] + [f"coalesce({n}_d.h, '')" for n in CHILD_TABLES if n in tables]
     )
-    sql = f"SELECT f.uscc AS uscc, md5({hashes}) AS digest FROM t_firms f {' '.join(parts)}"
+    # table names come from CHILD_TABLES, never from input
+    sql = f"SELECT f.uscc AS uscc, md5({hashes}) AS digest FROM t_firms f {' '.join(parts)}"  # nosec B608
     result: pa.Table = raw.sql(sql).to_arrow_table()
     return result
 
@@ -91,6 +93,38 @@ def _subset(tables: Mapping[str, pa.Table], codes: pa.Array) -> dict[str, pa.Tab
     return {name: t.filter(pc.is_in(t["uscc"], value_set=codes)) for name, t in tables.items()}
 
 
+@dataclass
+class _Plan:
+    """Everything a run will store, worked out before its write transaction."""
+
+    runs: int  # match runs stored when this plan read the database (see ``_stored_runs``)
+    changed_p: set[str]
+    same_p: list[str]
+    changed_firms: list[str]
+    gone: list[str]
+    new_rows: list[dict[str, Any]]
+    notes: list[Notification]
+
+
+#: Opens what the planning reads through: a connection of its own, or the caller's session.
+Reader = Callable[[], AbstractContextManager[Session | Connection]]
+
+
+def _stored_runs(db: Session | Connection) -> int:
+    """How many runs are stored. Only a run writes ``match_current`` and the outbox, always with its run
+    record, and runs are never deleted: while this count stands still, neither has changed."""
+    return db.scalar(select(func.count()).select_from(MatchRun)) or 0
+
+
+def _reader_apart(session: Session) -> Reader | None:
+    """Connections for reading outside the caller's transaction, or None when that cannot be done: the
+    caller's transaction is open already (it may hold writes only it sees, and on SQLite the lock)."""
+    if session.in_transaction():
+        return None
+    bind = session.get_bind(MatchRun)
+    return bind.connect if isinstance(bind, Engine) else None
+
+
 def run_match(
     session: Session,
     programmes: Mapping[str, Programme],
@@ -104,7 +138,14 @@ def run_match(
     notify: bool = True,
     progress: Progress | None = None,
 ) -> Outcome:
-    """Match, store (the caller commits), and return the current results for the programmes asked."""
+    """Match, store (the caller commits), and return the current results for the programmes asked.
+
+    The caller's session writes only once everything is computed: on SQLite its transaction takes the
+    database's write lock, which the rest of the server then waits for, so the long part (digests, the
+    rules over the register, the rows and messages to store) reads the last runs' state through a short
+    read of its own. If another run stored in between, what was read is stale: the work is done again from
+    within the write transaction (the old way, holding the lock) so that the result is the same as if the
+    runs had taken turns. When the session's transaction is already open, everything happens in it."""
     tick = progress or (lambda _label, _n: None)
     chosen = sorted(ids) if ids else sorted(programmes)
     make = make_tables or duckdb_tables
@@ -121,18 +162,86 @@ def run_match(
     digest_of = dict(zip(digests["uscc"].to_pylist(), digests["digest"].to_pylist(), strict=True))
     tick("digests", 1)
 
+    def plan(read: Reader) -> _Plan:
+        return _plan(read, programmes, tables, on, chosen, digest_of, run.id, make, notify, tick)
+
+    in_session: Reader = lambda: nullcontext(session)  # noqa: E731
+    apart = _reader_apart(session)
+    if apart is None:
+        todo = plan(in_session)
+    else:
+        todo = plan(apart)
+        if _stored_runs(session) != todo.runs:  # the write transaction's first statement
+            todo = plan(in_session)
+
+    # store: this run's rows, the new current state, the outbox
+    changed_p, same_p, changed_firms = todo.changed_p, todo.same_p, todo.changed_firms
+    for i in range(0, len(todo.gone), 500):
+        session.execute(
+            delete(MatchCurrent).where(MatchCurrent.on == on, MatchCurrent.uscc.in_(todo.gone[i : i + 500]))
+        )
+    if changed_p:
+        session.execute(
+            delete(MatchCurrent).where(MatchCurrent.on == on, MatchCurrent.programme.in_(sorted(changed_p)))
+        )
+    if same_p and changed_firms:
+        for i in range(0, len(changed_firms), 500):
+            session.execute(
+                delete(MatchCurrent).where(
+                    MatchCurrent.on == on,
+                    MatchCurrent.programme.in_(same_p),
+                    MatchCurrent.uscc.in_(changed_firms[i : i + 500]),
+                )
+            )
+    if todo.new_rows:
+        session.execute(insert(MatchCurrent), todo.new_rows)
+        session.execute(insert(MatchResult), todo.new_rows)
+    session.add_all(todo.notes)
+
+    rows = len(todo.new_rows)
+    run.firms = len(digest_of)
+    run.recomputed_programmes = ",".join(sorted(changed_p))
+    run.recomputed_firms = len(changed_firms) if same_p else 0
+    run.rows_computed = rows
+    run.notifications = len(todo.notes)
+    run.finished_at = utcnow()
+    session.add(run)
+    session.flush()
+    tick("outbox" if notify else "store", 1)
+    results = current_results(session, programmes, on, chosen)
+    return Outcome(
+        run, results, sorted(changed_p), run.recomputed_firms, rows, todo.notes, len(results) - rows
+    )
+
+
+def _plan(
+    read: Reader,
+    programmes: Mapping[str, Programme],
+    tables: dict[str, pa.Table],
+    on: dt.date,
+    chosen: list[str],
+    digest_of: dict[str, str],
+    run_id: str,
+    make: TableMaker,
+    notify: bool,
+    tick: Progress,
+) -> _Plan:
+    """What to recompute (against what the last runs for this date left), the rows to store and the
+    messages to send; the database is only read, through ``read``."""
     # what the last runs for this date left
     prev: dict[tuple[str, str], tuple[str, str, bool]] = {}
-    for row in session.execute(
-        select(
-            MatchCurrent.uscc,
-            MatchCurrent.programme,
-            MatchCurrent.programme_digest,
-            MatchCurrent.firm_digest,
-            MatchCurrent.eligible,
-        ).where(MatchCurrent.on == on, MatchCurrent.programme.in_(chosen))
-    ):
-        prev[(row[0], row[1])] = (row[2], row[3], row[4])
+    with read() as db:
+        runs = _stored_runs(db)
+        for row in db.execute(
+            select(
+                MatchCurrent.uscc,
+                MatchCurrent.programme,
+                MatchCurrent.programme_digest,
+                MatchCurrent.firm_digest,
+                MatchCurrent.eligible,
+            ).where(MatchCurrent.on == on, MatchCurrent.programme.in_(chosen))
+        ):
+            prev[(row[0], row[1])] = (row[2], row[3], row[4])
     stored_digest: dict[str, set[str]] = {}
     stored_firm: dict[str, str] = {}
     for (code, pid), (pd, fd, _) in prev.items():
@@ -157,15 +266,8 @@ def run_match(
         parts.append(to_long(to_arrow(compiled.table), compiled, programmes, on))
         tick("firms", 1)
     computed = pa.concat_tables(parts) if parts else None
-    rows = computed.num_rows if computed is not None else 0
 
-    # store: this run's rows, the new current state, the outbox
     tick("store", 0)
-    if gone:
-        for i in range(0, len(gone), 500):
-            session.execute(
-                delete(MatchCurrent).where(MatchCurrent.on == on, MatchCurrent.uscc.in_(gone[i : i + 500]))
-            )
     new_rows: list[dict[str, Any]] = []
     newly: list[tuple[str, str, Decimal]] = []
     if computed is not None:
@@ -183,48 +285,19 @@ def run_match(
                     "eligible": bool(r["eligible"]),
                     "amount": r["amount"],
                     "unmet": r["unmet"] or "",
-                    "run_id": run.id,
+                    "run_id": run_id,
                 }
             )
             before = prev.get((code, pid))
             if r["eligible"] and not (before and before[2] and before[0] == p.digest):
                 newly.append((code, pid, r["amount"]))
-        if changed_p:
-            session.execute(
-                delete(MatchCurrent).where(
-                    MatchCurrent.on == on, MatchCurrent.programme.in_(sorted(changed_p))
-                )
-            )
-        if same_p and changed_firms:
-            for i in range(0, len(changed_firms), 500):
-                session.execute(
-                    delete(MatchCurrent).where(
-                        MatchCurrent.on == on,
-                        MatchCurrent.programme.in_(same_p),
-                        MatchCurrent.uscc.in_(changed_firms[i : i + 500]),
-                    )
-                )
-        if new_rows:
-            session.execute(insert(MatchCurrent), new_rows)
-            session.execute(insert(MatchResult), new_rows)
-    tick("store", 1)
-
     notes: list[Notification] = []
-    if notify and newly:
+    if notify:
+        tick("store", 1)
         tick("outbox", 0)
-        notes = _notify(session, programmes, tables, on, run.id, newly)
-        tick("outbox", 1)
-
-    run.firms = len(digest_of)
-    run.recomputed_programmes = ",".join(sorted(changed_p))
-    run.recomputed_firms = len(changed_firms) if same_p else 0
-    run.rows_computed = rows
-    run.notifications = len(notes)
-    run.finished_at = utcnow()
-    session.add(run)
-    session.flush()
-    results = current_results(session, programmes, on, chosen)
-    return Outcome(run, results, sorted(changed_p), run.recomputed_firms, rows, notes, len(results) - rows)
+        if newly:
+            notes = _notify(read, programmes, tables, on, run_id, newly)
+    return _Plan(runs, changed_p, same_p, changed_firms if same_p else [], gone, new_rows, notes)
 
 
 def current_results(
@@ -257,7 +330,7 @@ def current_results(
 
 
 def _notify(
-    session: Session,
+    read: Reader,
     programmes: Mapping[str, Programme],
     tables: Mapping[str, pa.Table],
     on: dt.date,
@@ -265,20 +338,22 @@ def _notify(
     newly: list[tuple[str, str, Decimal]],
 ) -> list[Notification]:
     """One message per (firm, programme, programme digest), never twice: pairs already in the outbox are
-    skipped. The explanation comes from the scalar evaluator for that firm (what a caseworker would see)."""
+    skipped (the caller stores the messages). The explanation comes from the scalar evaluator for that
+    firm (what a caseworker would see)."""
     from huiqi.firms.frames import tables_to_firms
     from huiqi.rules.evaluator import evaluate
     from huiqi.rules.explain import render_text
 
     sent: set[tuple[str, str, str]] = set()
     codes = sorted({c for c, _, _ in newly})
-    for i in range(0, len(codes), 500):
-        for row in session.execute(
-            select(Notification.uscc, Notification.programme, Notification.programme_digest).where(
-                Notification.uscc.in_(codes[i : i + 500])
-            )
-        ):
-            sent.add((row[0], row[1], row[2]))
+    with read() as db:
+        for i in range(0, len(codes), 500):
+            for row in db.execute(
+                select(Notification.uscc, Notification.programme, Notification.programme_digest).where(
+                    Notification.uscc.in_(codes[i : i + 500])
+                )
+            ):
+                sent.add((row[0], row[1], row[2]))
     todo = [(c, p, a) for c, p, a in newly if (c, p, programmes[p].digest) not in sent]
     if not todo:
         return []
@@ -307,7 +382,6 @@ def _notify(
                 message_en=en,
             )
         )
-    session.add_all(out)
     return out
 
 

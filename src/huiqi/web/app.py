@@ -13,7 +13,7 @@ from huiqi.config import Settings, get_settings
 from huiqi.db import make_engine, make_session_factory
 from huiqi.web import errors
 from huiqi.web.programmes import ProgrammeRegistry
-from huiqi.web.security import authorize
+from huiqi.web.security import SecurityHeaders, authorize
 from huiqi.web.state import AppState
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -67,5 +67,6 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> Fast
     for router in routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
 
     return app

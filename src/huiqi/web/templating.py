@@ -62,5 +62,5 @@ def render(
     )
     response = HTMLResponse(html, status_code=status, headers=headers)
     if set_anon and anon:
-        response.set_cookie(ANON_COOKIE, anon, max_age=24 * 3600, **cookie_args(request))
+        response.set_cookie(ANON_COOKIE, anon, **cookie_args(request, max_age=24 * 3600))
     return response

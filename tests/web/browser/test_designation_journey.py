@@ -4,10 +4,8 @@ officer normalises and runs the selection; the public reads the designated list.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,10 +15,8 @@ from tests.web.browser.conftest import Server, login, serve, shot
 from tests.web.test_designation import CALL, CALL_FILE, CRITERIA, ON, SECTORS
 
 from huiqi.accounts import service as accounts
-from huiqi.applications import service as apps
 from huiqi.db import make_engine, make_session_factory
 from huiqi.db.migrate import upgrade
-from huiqi.ledger import service as ledger
 from huiqi.review import service as review
 from huiqi.review.models import Assignment
 
@@ -35,36 +31,7 @@ def designation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     upgrade(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as s:
-        ledger.create_pool(
-            session=s,
-            pool_id="hq-startup",
-            name="HQ start-up grants",
-            size="120000000.00",
-            period_start=dt.date(2023, 1, 1),
-            period_end=dt.date(2023, 12, 31),
-            actor="test",
-            idempotency_key="pool:hq",
-        )
-        apps.open_call(
-            session=s,
-            call_id=CALL,
-            programme_id="shanghai.hq.designation",
-            programme_version="2023.1",
-            pool_id="hq-startup",
-            opens_at=factory.OPENS,
-            closes_at=factory.CLOSES,
-            allocation_mode="ranked",
-            actor="test",
-        )
-        for i, f in enumerate(factory.firms(12)):
-            apps.submit(
-                session=s,
-                call_id=CALL,
-                firm=f,
-                claims=[apps.Claim("HQ-1", Decimal("5000000.00"))],
-                actor="firm",
-                now=factory.OPENS + dt.timedelta(minutes=i),
-            )
+        factory.open_hq_call(s, CALL, factory.firms(12))
         users = ["officer"] + [f"r{i}{j}" for i in range(4) for j in range(3)]
         for u in users:
             role = "officer" if u == "officer" else "reviewer"

@@ -11,31 +11,43 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huiqi.accounts import service as accounts
-from huiqi.db.base import new_id
 from huiqi.firms import Firm
+from huiqi.jobs import service as jobs
+from huiqi.jobs.models import SUCCEEDED, Job
 from huiqi.matching.models import MatchRun, Notification
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.programme import Programme
-from huiqi.web.api.common import Limit, Offset, Page, WebError, json_body, page
+from huiqi.web.api.common import (
+    Day,
+    Flag,
+    Limit,
+    Offset,
+    Page,
+    WebError,
+    actor,
+    json_body,
+    json_object_body,
+    page,
+)
 from huiqi.web.calculator import parse_firm, today_in_shanghai
 from huiqi.web.i18n import language
-from huiqi.web.security import Forbidden, principal_of, state_of
+from huiqi.web.security import Forbidden, Principal, principal_of, state_of
 from huiqi.web.state import AppState
+
+if TYPE_CHECKING:
+    from huiqi.simulation.reform import AppliedReform
 
 router = APIRouter(prefix="/api/v1", tags=["matching and the policy sandbox"])
 
@@ -146,22 +158,76 @@ def match_report(
     }
 
 
-def run_matching(st: AppState, on: dt.date | None, ids: list[str], notify: bool) -> dict[str, Any]:
+#: The steps of a match as the job reports them (``run_match`` ticks the ones in between).
+MATCH_STEPS = ("register", "digests", "programmes", "firms", "store", "outbox", "report")
+SIMULATION_STEPS = ("reform", "simulate", "charts")
+STEP_MESSAGES = {
+    "register": "reading the register",
+    "digests": "comparing the firms with the last run",
+    "programmes": "computing the changed programmes for every firm",
+    "firms": "computing the changed firms",
+    "store": "storing the results",
+    "outbox": "writing the 'you qualify' messages",
+    "report": "summarising by programme, sector, district and pool",
+    "reform": "reading the register",
+    "simulate": "computing the baseline and the reform",
+    "charts": "drawing the charts and the report",
+}
+
+
+def run_matching(
+    st: AppState,
+    on: dt.date | None,
+    ids: list[str],
+    notify: bool,
+    progress: jobs.Progress | None = None,
+) -> dict[str, Any]:
     from huiqi.matching.run import run_match
+
+    def step(name: str, finished: bool) -> None:
+        if progress is not None:
+            i = MATCH_STEPS.index(name)
+            progress(i + int(finished), len(MATCH_STEPS), STEP_MESSAGES[name])
 
     programmes = st.registry.programmes()
     chosen = _choose(programmes, ids)
     source = register_source(st)
+    step("register", False)
     tables = register_tables(st, source)
+    step("register", True)
     day = on or today_in_shanghai()
 
     def work(s: Session) -> dict[str, Any]:
-        outcome = run_match(s, programmes, tables, day, ids=chosen, register=source, notify=notify)
+        outcome = run_match(
+            s,
+            programmes,
+            tables,
+            day,
+            ids=chosen,
+            register=source,
+            notify=notify,
+            progress=lambda label, n: step(label, bool(n)),
+        )
+        step("report", False)
         report = match_report(outcome.run, outcome.results, tables["firms"], programmes)
         report["run"]["new_notifications"] = len(outcome.notifications)
         return report
 
     return st.write(work)
+
+
+def start_matching(st: AppState, me: Principal, on: dt.date | None, ids: list[str], notify: bool) -> str:
+    """Check what can be checked at once (the programmes), then match in the background; the job's id."""
+    _choose(st.registry.programmes(), ids)
+
+    def work(progress: jobs.Progress) -> jobs.Outcome:
+        report = run_matching(st, on, ids, notify, progress)
+        return jobs.Outcome(report, result_id=report["run"]["id"])
+
+    params = {"on": on.isoformat() if on else None, "programmes": ids, "notify": notify}
+    return jobs.start(
+        st.factory, kind="matching", created_by=actor(me), work=work, params=params, total=len(MATCH_STEPS)
+    )
 
 
 def latest_matching(st: AppState) -> dict[str, Any] | None:
@@ -190,16 +256,21 @@ def latest_matching(st: AppState) -> dict[str, Any] | None:
 
 
 class MatchIn(BaseModel):
-    on: dt.date | None = Field(None, description="the date to evaluate on (default: today in Shanghai)")
+    on: Day | None = Field(None, description="the date to evaluate on (default: today in Shanghai)")
     programmes: list[str] = Field(default_factory=list, description="programme ids; default all")
-    notify: bool = Field(True, description="write 'you qualify' messages to the outbox")
+    notify: Flag = Field(True, description="write 'you qualify' messages to the outbox")
 
 
-@router.post("/matching/runs")
-def post_match(body: MatchIn, request: Request) -> dict[str, Any]:
-    """``huiqi match`` over the register: incremental (only changed programmes and firms are recomputed),
-    the 'you qualify' outbox, the summary by programme/sector/district and each pool's pressure."""
-    return run_matching(state_of(request), body.on, body.programmes, body.notify)
+@router.post("/matching/runs", status_code=202)
+def post_match(body: MatchIn, request: Request, response: Response) -> dict[str, Any]:
+    """``huiqi match`` over the register, in the background: the answer (202) is the job, and its
+    ``Location`` the job to follow (``GET /api/v1/jobs/{id}``) until it carries the report: incremental
+    (only changed programmes and firms are recomputed), the 'you qualify' outbox, the summary by
+    programme/sector/district and each pool's pressure."""
+    st = state_of(request)
+    job_id = start_matching(st, principal_of(request), body.on, body.programmes, body.notify)
+    response.headers["Location"] = f"/api/v1/jobs/{job_id}"
+    return job_dict(job_of(st, job_id))
 
 
 @router.get("/matching/runs/latest")
@@ -235,7 +306,7 @@ def outbox(
 @router.get("/matching/results", response_model=Page[dict[str, Any]])
 def results(
     request: Request,
-    on: dt.date = Query(description="the date matched"),
+    on: Annotated[Day, Query(description="the date matched")],
     programme: str | None = Query(None),
     eligible: bool | None = Query(None),
     uscc: str | None = Query(None),
@@ -324,54 +395,60 @@ def inbox(uscc: str, request: Request, limit: Limit = 50, offset: Offset = 0) ->
 # --- the policy sandbox ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class SandboxRun:
-    id: str
-    result: dict[str, Any]
-    charts: list[tuple[str, str]]  # (title, inline SVG)
-    report_html: str
+def job_of(st: AppState, job_id: str, kind: str | None = None) -> Job:
+    """The job (one left behind by a process that is gone is recorded as failed first)."""
+    job = jobs.get(st.factory, job_id)
+    if job is None or (kind is not None and job.kind != kind):
+        what = "simulation" if kind == "simulation" else "job"
+        raise WebError(404, f"no {what} {job_id!r}: start a new one")
+    return job
 
 
-class SandboxStore:
-    """The last simulations of this process (their report and charts), for the page and the download."""
-
-    def __init__(self, keep: int = 20) -> None:
-        self.keep = keep
-        self._runs: OrderedDict[str, SandboxRun] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, run: SandboxRun) -> None:
-        with self._lock:
-            self._runs[run.id] = run
-            while len(self._runs) > self.keep:
-                self._runs.popitem(last=False)
-
-    def get(self, run_id: str) -> SandboxRun:
-        with self._lock:
-            found = self._runs.get(run_id)
-        if found is None:
-            raise WebError(
-                404,
-                f"no simulation {run_id!r} here (only the last {self.keep} are kept): submit the reform again",
-            )
-        return found
+def job_links(job: Job) -> dict[str, str]:
+    links = {"self": f"/api/v1/jobs/{job.id}"}
+    if job.kind == "simulation" and job.state == SUCCEEDED:
+        links["report"] = f"/api/v1/simulations/{job.id}/report"
+    return links
 
 
-def sandbox_store(st: AppState) -> SandboxStore:
-    """The app's store (kept on its state, so it goes with the app)."""
-    store: SandboxStore = st.__dict__.setdefault("_sandbox", SandboxStore())
-    return store
+def job_dict(job: Job) -> dict[str, Any]:
+    """A job for the API: its state and progress, its error, and its result once it succeeded."""
+    result = jobs.result_of(job) if job.state == SUCCEEDED else None
+    if isinstance(result, dict):
+        result.pop("charts", None)  # inline SVG is for the page; the report carries the charts
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "done": job.done,
+        "total": job.total,
+        "message": job.message,
+        "params": jobs.params_of(job),
+        "created_by": job.created_by,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "error": job.error,
+        "result_id": job.result_id,
+        "result": result,
+        "links": job_links(job),
+    }
 
 
-def simulate_reform(
-    st: AppState, reform_text: str, sets: list[str], on: dt.date | None, source_name: str = "reform.yaml"
-) -> SandboxRun:
-    """Validate the reform (file and/or overrides, positioned errors), run baseline and reform over the
-    register, draw the charts and the self-contained HTML report (``huiqi simulate --out``)."""
-    from huiqi.reports.charts import simulation_charts
-    from huiqi.reports.html import simulation_html
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    """A background job (a match, a simulation): ``state`` queued, running, succeeded or failed; ``done``
+    of ``total`` steps with a ``message``; ``error`` when it failed (a job whose server process stopped is
+    failed, interrupted); ``result`` when it succeeded."""
+    return job_dict(job_of(state_of(request), job_id))
+
+
+def prepare_reform(
+    st: AppState, reform_text: str, sets: list[str], source_name: str = "reform.yaml"
+) -> AppliedReform:
+    """Validate the reform (file and/or overrides, positioned errors) and apply it to the programmes:
+    quick, so that a refusal is answered at once, not by a failed job."""
     from huiqi.simulation.reform import apply_reform, parse_reform, parse_sets
-    from huiqi.simulation.run import simulate
 
     if not reform_text.strip() and not sets:
         raise WebError(
@@ -385,17 +462,57 @@ def simulate_reform(
     combined = parts[0]
     for p in parts[1:]:
         combined = combined.combine(p)
-    applied = apply_reform(st.registry.programmes(), combined)
+    return apply_reform(st.registry.programmes(), combined)
+
+
+def simulate_reform(
+    st: AppState, applied: AppliedReform, on: dt.date | None, progress: jobs.Progress
+) -> jobs.Outcome:
+    """Baseline and reform over the register, the charts and the self-contained HTML report (``huiqi
+    simulate --out``); the result keeps the charts' SVG for the page."""
+    from huiqi.reports.charts import simulation_charts
+    from huiqi.reports.html import simulation_html
+    from huiqi.simulation.run import simulate
+
+    steps = SIMULATION_STEPS
+    progress(0, len(steps), STEP_MESSAGES["reform"])
     tables = register_tables(st, register_source(st))
+    progress(1, len(steps), STEP_MESSAGES["simulate"])
     sim = simulate(applied, tables, on or today_in_shanghai())
+    progress(2, len(steps), STEP_MESSAGES["charts"])
     with tempfile.TemporaryDirectory(prefix="huiqi-sandbox-") as tmp:
         charts = simulation_charts(sim, Path(tmp))
         html = simulation_html(sim, charts)
-        svgs = [(c.title, c.svg_text()) for c in charts]
-    run = SandboxRun(new_id(), {"id": "", **sim.to_json()}, svgs, html)
-    run.result["id"] = run.id
-    sandbox_store(st).add(run)
-    return run
+        svgs = [{"title": c.title, "svg": c.svg_text()} for c in charts]
+    progress(3, len(steps), STEP_MESSAGES["charts"])
+    result = {"id": progress.job_id, **sim.to_json(), "charts": svgs}
+    return jobs.Outcome(result, result_id=progress.job_id, report=html)
+
+
+def start_simulation(
+    st: AppState,
+    me: Principal,
+    reform_text: str,
+    sets: list[str],
+    on: dt.date | None,
+    source_name: str = "reform.yaml",
+) -> str:
+    """Validate the reform now, simulate in the background; the job's id (also the simulation's)."""
+    applied = prepare_reform(st, reform_text, sets, source_name)
+    params = {
+        "reform": reform_text,
+        "sets": sets,
+        "on": on.isoformat() if on else None,
+        "source": source_name,
+    }
+    return jobs.start(
+        st.factory,
+        kind="simulation",
+        created_by=actor(me),
+        work=lambda progress: simulate_reform(st, applied, on, progress),
+        params=params,
+        total=len(SIMULATION_STEPS),
+    )
 
 
 class SimulationIn(BaseModel):
@@ -403,22 +520,38 @@ class SimulationIn(BaseModel):
     sets: list[str] = Field(
         default_factory=list, description="overrides programme.id.parameter[@YYYY-MM-DD]=value"
     )
-    on: dt.date | None = None
+    on: Day | None = None
 
 
-@router.post("/simulations")
-def post_simulation(body: SimulationIn, request: Request) -> dict[str, Any]:
-    """Baseline and reform over the register: cost and change, gainers and losers, breakdowns by sector,
-    district and size, pool sufficiency. The report stays downloadable (recent runs) by its id."""
-    return simulate_reform(state_of(request), body.reform, body.sets, body.on).result
+@router.post("/simulations", status_code=202)
+def post_simulation(body: SimulationIn, request: Request, response: Response) -> dict[str, Any]:
+    """Baseline and reform over the register, in the background: a refused reform is answered at once
+    (422, with positions); otherwise the answer (202) is the job, its ``Location`` the job to follow until
+    it carries the result: cost and change, gainers and losers, breakdowns by sector, district and size,
+    pool sufficiency. The simulation's id is the job's; its HTML report stays downloadable."""
+    st = state_of(request)
+    job_id = start_simulation(st, principal_of(request), body.reform, body.sets, body.on)
+    response.headers["Location"] = f"/api/v1/jobs/{job_id}"
+    return job_dict(job_of(st, job_id))
+
+
+def finished_simulation(st: AppState, simulation_id: str) -> Job:
+    job = job_of(st, simulation_id, "simulation")
+    if job.state != SUCCEEDED:
+        raise WebError(
+            409,
+            f"simulation {simulation_id!r} is {job.state}"
+            + (f" ({job.error})" if job.error else f": follow /api/v1/jobs/{simulation_id}"),
+        )
+    return job
 
 
 @router.get("/simulations/{simulation_id}/report")
 def simulation_report(simulation_id: str, request: Request) -> HTMLResponse:
-    """The self-contained HTML report (charts inline) of a recent simulation."""
-    run = sandbox_store(state_of(request)).get(simulation_id)
+    """The self-contained HTML report (charts inline) of a simulation."""
+    job = finished_simulation(state_of(request), simulation_id)
     return HTMLResponse(
-        run.report_html,
+        job.report or "",
         headers={"Content-Disposition": f'attachment; filename="simulation-{simulation_id}.html"'},
     )
 
@@ -434,11 +567,16 @@ def compare(st: AppState, firm: Firm, on: dt.date | None, lang: str) -> tuple[di
     return comp.to_json(lang), svg
 
 
-@router.post("/compare-cities")
+@router.post(
+    "/compare-cities",
+    openapi_extra=json_object_body(
+        'a firm profile (GET /api/v1/schema/firm), or {"uscc": ...} for a stored one'
+    ),
+)
 async def post_compare(
     request: Request,
     lang: str | None = Query(None, pattern="^(zh|en)$"),
-    on: dt.date | None = Query(None),
+    on: Annotated[Day | None, Query()] = None,
 ) -> dict[str, Any]:
     """POST a firm profile (JSON; its contracts and offices are the plan): subsidies, net cost and the
     explanations in Shanghai, Beijing, Shenzhen, Hangzhou and Chengdu, side by side. Public."""

@@ -34,7 +34,15 @@ from huiqi.selection import service as selection
 from huiqi.selection.callfile import CallFile, parse_call_file
 from huiqi.selection.errors import AlreadySelected
 from huiqi.selection.models import Designation, Outcome, SelectionDecision, SelectionRun
-from huiqi.web.api.common import IdempotencyKeyHeader, WebError, actor, idempotent, require_key
+from huiqi.web.api.common import (
+    Day,
+    Flag,
+    IdempotencyKeyHeader,
+    WebError,
+    actor,
+    idempotent,
+    require_key,
+)
 from huiqi.web.calculator import today_in_shanghai
 from huiqi.web.security import Principal, principal_of, state_of
 from huiqi.web.state import AppState
@@ -141,7 +149,7 @@ def put_call_file(call_id: str, body: CallFileIn, request: Request) -> dict[str,
 
 class FormerEmployer(BaseModel):
     uscc: str
-    until: dt.date
+    until: Day
 
 
 class NewReviewer(BaseModel):
@@ -192,9 +200,7 @@ def add_reviewer(body: NewReviewer, request: Request) -> dict[str, Any]:
 
 
 class OnIn(BaseModel):
-    on: dt.date | None = Field(
-        None, description="the date conflicts or criteria are judged on (default today)"
-    )
+    on: Day | None = Field(None, description="the date conflicts or criteria are judged on (default today)")
 
 
 def assign_call(st: AppState, me: Principal, call_id: str, on: dt.date | None) -> dict[str, Any]:
@@ -278,7 +284,7 @@ class DeclarationIn(BaseModel):
     conflict: str | None = Field(
         None, description="null: no conflict of interest (opens the material); text: the conflict, in words"
     )
-    on: dt.date | None = None
+    on: Day | None = None
 
 
 def declare_on(
@@ -495,8 +501,8 @@ def post_selection(call_id: str, request: Request, key: IdempotencyKeyHeader = N
 
 class EndIn(BaseModel):
     reason: str = Field(min_length=1, description="why, in words")
-    lost_condition: bool = Field(False, description="true: it lost a condition; false: it withdrew")
-    on: dt.date | None = None
+    lost_condition: Flag = Field(False, description="true: it lost a condition; false: it withdrew")
+    on: Day | None = None
 
 
 def end_designation(

@@ -22,7 +22,13 @@ from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.ledger.models import Award
 from huiqi.web.api.analysis import inbox_of, notification_dict
-from huiqi.web.api.applications import add_evidence, owned, submit_application, withdraw_application
+from huiqi.web.api.applications import (
+    add_evidence,
+    owned,
+    read_upload,
+    submit_application,
+    withdraw_application,
+)
 from huiqi.web.api.common import actor
 from huiqi.web.api.designation import certificate_dict, firm_certificates
 from huiqi.web.api.views import application_dict, award_dict
@@ -199,6 +205,7 @@ def application_page(application_id: str, request: Request) -> Response:
             "explanation": explanation,
             "key": uuid.uuid4().hex,
             "max_mb": evidence_store.MAX_BYTES // (1024 * 1024),
+            "evidence_accept": evidence_store.ACCEPT_ATTRIBUTE,
             "today": today_in_shanghai().isoformat(),
         },
     )
@@ -212,8 +219,8 @@ async def evidence_submit(
     description: Annotated[str, Form()] = "",
 ) -> Response:
     me = principal_of(request)
-    content = await file.read(evidence_store.MAX_BYTES + 1)
-    add_evidence(request, me, application_id, file.filename or "evidence", content, description)
+    content = await read_upload(file)
+    add_evidence(request, me, application_id, file.filename or "", content, description)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 

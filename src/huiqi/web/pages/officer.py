@@ -98,7 +98,7 @@ def dashboard(request: Request) -> Response:
         {
             **data,
             "sector_chart": charts.bar_chart(
-                _("Awards by sector"), [(k, [v]) for k, v in data["by_sector"]], [_("awarded")]
+                _("Awards by sector"), [(_(k), [v]) for k, v in data["by_sector"]], [_("awarded")]
             ),
             "district_chart": charts.bar_chart(
                 _("Awards by district"), [(k, [v]) for k, v in data["by_district"]], [_("awarded")]
@@ -118,12 +118,33 @@ def dashboard(request: Request) -> Response:
 
 @router.get("/officer/programmes")
 def programmes_admin(request: Request) -> Response:
+    return _programmes_page(request, None)
+
+
+def _programmes_page(request: Request, result: dict[str, Any] | None) -> Response:
+    """The programmes in force, with the outcome of a validation or a load when there was one."""
     progs = state_of(request).registry.programmes()
     return render(
         request,
         "officer_programmes.html",
-        {"programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())], "result": None},
+        {
+            "programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())],
+            "result": result,
+        },
+        status=422 if result is not None and not result["ok"] else 200,
     )
+
+
+def _accepted(message: str) -> dict[str, Any]:
+    return {"ok": True, "message": message, "problems": []}
+
+
+def _refused(exc: ProgrammeError) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "message": _("The file was refused; nothing was loaded."),
+        "problems": [str(pr) for pr in exc.problems],
+    }
 
 
 async def _upload_text(file: UploadFile) -> tuple[str, str]:
@@ -137,30 +158,12 @@ async def _upload_text(file: UploadFile) -> tuple[str, str]:
 @router.post("/officer/programmes/validate")
 async def programme_validate(request: Request, file: Annotated[UploadFile, File()]) -> Response:
     name, text = await _upload_text(file)
-    st = state_of(request)
     try:
-        p = st.registry.validate(name, text)
-        result = {
-            "ok": True,
-            "message": _("%(id)s version %(version)s is valid.") % {"id": p.id, "version": p.version},
-            "problems": [],
-        }
+        p = state_of(request).registry.validate(name, text)
     except ProgrammeError as exc:
-        result = {
-            "ok": False,
-            "message": _("The file was refused; nothing was loaded."),
-            "problems": [str(pr) for pr in exc.problems],
-        }
-    progs = st.registry.programmes()
-    return render(
-        request,
-        "officer_programmes.html",
-        {
-            "programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())],
-            "result": result,
-        },
-        status=200 if result["ok"] else 422,
-    )
+        return _programmes_page(request, _refused(exc))
+    message = _("%(id)s version %(version)s is valid.") % {"id": p.id, "version": p.version}
+    return _programmes_page(request, _accepted(message))
 
 
 @router.post("/officer/programmes/load")
@@ -170,41 +173,20 @@ async def programme_load(request: Request, file: Annotated[UploadFile, File()]) 
     st = state_of(request)
     try:
         loaded = st.registry.load(name, text)
-        p = loaded.programme
-        st.write(
-            lambda s: audit.append(
-                session=s,
-                actor=actor(me),
-                entity=f"programme:{p.id}",
-                action="loaded",
-                payload={
-                    "version": p.version,
-                    "previous_version": loaded.previous_version,
-                    "sha256": p.digest,
-                },
-            )
-        )
-        result = {
-            "ok": True,
-            "message": _("%(id)s version %(version)s is now in force.") % {"id": p.id, "version": p.version},
-            "problems": [],
-        }
     except ProgrammeError as exc:
-        result = {
-            "ok": False,
-            "message": _("The file was refused; nothing was loaded."),
-            "problems": [str(pr) for pr in exc.problems],
-        }
-    progs = st.registry.programmes()
-    return render(
-        request,
-        "officer_programmes.html",
-        {
-            "programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())],
-            "result": result,
-        },
-        status=200 if result["ok"] else 422,
+        return _programmes_page(request, _refused(exc))
+    p = loaded.programme
+    st.write(
+        lambda s: audit.append(
+            session=s,
+            actor=actor(me),
+            entity=f"programme:{p.id}",
+            action="loaded",
+            payload={"version": p.version, "previous_version": loaded.previous_version, "sha256": p.digest},
+        )
     )
+    message = _("%(id)s version %(version)s is now in force.") % {"id": p.id, "version": p.version}
+    return _programmes_page(request, _accepted(message))
 
 
 # --- calls, queue, pools ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from huiqi.accounts.errors import AccountsError
+from huiqi.accounts.errors import AccountsError, TooManyAttempts
 from huiqi.accounts.models import Role
 from huiqi.applications import service as apps
 from huiqi.applications.models import Application
@@ -183,7 +183,7 @@ def switch_language(lang: str, request: Request, next: str = "/") -> Response:
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)
     if lang in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, **cookie_args(request))
+        response.set_cookie(LANG_COOKIE, lang, **cookie_args(request, max_age=365 * 24 * 3600))
     return response
 
 
@@ -201,9 +201,11 @@ def login_submit(
 ) -> Response:
     try:
         result = do_login(request, username.strip(), password)
+    except TooManyAttempts as exc:  # the form again, with the reason and the API's Retry-After
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return render(request, "login.html", {"next": next, "error": str(exc)}, status=429, headers=headers)
     except AccountsError as exc:
-        status = 429 if "too many" in str(exc) else 200  # the form again, with the reason
-        return render(request, "login.html", {"next": next, "error": str(exc)}, status=status)
+        return render(request, "login.html", {"next": next, "error": str(exc)})  # the form again, the reason
     target = (
         next
         if next.startswith("/") and not next.startswith("//")

@@ -15,14 +15,17 @@ from huiqi.accounts import service as accounts
 from huiqi.accounts.errors import FirmProfileNotFound
 from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
+from huiqi.jobs import service as jobs
+from huiqi.jobs.models import SUCCEEDED, Job
 from huiqi.rules.errors import ProgrammeError
 from huiqi.web import charts
 from huiqi.web.api.analysis import (
     compare,
+    finished_simulation,
+    job_of,
     latest_matching,
-    run_matching,
-    sandbox_store,
-    simulate_reform,
+    start_matching,
+    start_simulation,
     stored_profile_allowed,
 )
 from huiqi.web.api.common import WebError
@@ -45,16 +48,27 @@ def _pressure_chart(report: dict[str, Any]) -> str:
     )
 
 
+def _recent(request: Request, kind: str) -> dict[str, Any]:
+    """The latest jobs of the page's kind, so an officer who left a job's page finds it again."""
+    return {"jobs": jobs.recent(state_of(request).factory, kind), "labels": _job_labels()}
+
+
 def _matching_page(request: Request, report: dict[str, Any] | None, status: int = 200) -> Response:
     st = state_of(request)
+    programmes = st.registry.programmes()
+    if report:  # programme names in the reader's language, whoever started the run
+        for row in report["by_programme"]:
+            if row["programme"] in programmes:
+                row["name"] = programmes[row["programme"]].spec.name.get(language())
     return render(
         request,
         "matching.html",
         {
             "report": report,
             "chart": _pressure_chart(report) if report else "",
-            "programmes": sorted(st.registry.programmes()),
+            "programmes": sorted(programmes),
             "today": today_in_shanghai().isoformat(),
+            **_recent(request, "matching"),
         },
         status=status,
     )
@@ -67,6 +81,7 @@ def matching_page(request: Request) -> Response:
 
 @router.post("/officer/matching")
 async def matching_run(request: Request) -> Response:
+    """The match runs in the background: the officer follows its progress on the job's page."""
     form = await request.form()
     on_text = str(form.get("on", "") or "")
     try:
@@ -75,7 +90,67 @@ async def matching_run(request: Request) -> Response:
         raise WebError(422, f"on: expected a date YYYY-MM-DD, got {on_text!r}") from None
     ids = [str(p) for p in form.getlist("programme") if str(p)]
     notify = form.get("notify") is not None
-    return _matching_page(request, run_matching(state_of(request), on, ids, notify))
+    job_id = start_matching(state_of(request), principal_of(request), on, ids, notify)
+    return RedirectResponse(f"/officer/jobs/{job_id}", status_code=303)
+
+
+@router.get("/officer/matching/{job_id}")
+def matching_result(job_id: str, request: Request) -> Response:
+    job = job_of(state_of(request), job_id, "matching")
+    if job.state != SUCCEEDED:
+        return RedirectResponse(f"/officer/jobs/{job_id}", status_code=303)
+    return _matching_page(request, json.loads(job.result or "null"))
+
+
+# --- background jobs ---------------------------------------------------------------------------------------
+
+
+def result_url(job: Job) -> str:
+    return f"/officer/{'sandbox' if job.kind == 'simulation' else 'matching'}/{job.id}"
+
+
+def _job_labels() -> dict[str, str]:
+    """The steps' messages and the states in the reader's language (the job stores them in English)."""
+    return {
+        "reading the register": _("reading the register"),
+        "comparing the firms with the last run": _("comparing the firms with the last run"),
+        "computing the changed programmes for every firm": _(
+            "computing the changed programmes for every firm"
+        ),
+        "computing the changed firms": _("computing the changed firms"),
+        "storing the results": _("storing the results"),
+        "writing the 'you qualify' messages": _("writing the 'you qualify' messages"),
+        "summarising by programme, sector, district and pool": _(
+            "summarising by programme, sector, district and pool"
+        ),
+        "computing the baseline and the reform": _("computing the baseline and the reform"),
+        "drawing the charts and the report": _("drawing the charts and the report"),
+        "queued": _("queued"),
+        "running": _("running"),
+        "succeeded": _("succeeded"),
+        "failed": _("failed"),
+        "matching": _("Matching"),
+        "simulation": _("Simulation"),
+    }
+
+
+@router.get("/officer/jobs/{job_id}")
+def job_page(job_id: str, request: Request) -> Response:
+    """The job's progress; HTMX asks for it every second (the fragment alone) and goes to the result when
+    the job has succeeded. A failed job shows its error and stops the polling."""
+    job = job_of(state_of(request), job_id)
+    fragment = request.headers.get("HX-Request") == "true"
+    headers = {"HX-Redirect": result_url(job)} if fragment and job.state == SUCCEEDED else None
+    return render(
+        request,
+        "job_progress.html" if fragment else "job.html",
+        {
+            "job": job,
+            "labels": _job_labels(),
+            "result_url": result_url(job),
+        },
+        headers=headers,
+    )
 
 
 # --- the policy sandbox ------------------------------------------------------------------------------------
@@ -95,7 +170,13 @@ def sandbox_page(request: Request) -> Response:
     return render(
         request,
         "sandbox.html",
-        {"reform": EXAMPLE_REFORM, "sets": "", "on": today_in_shanghai().isoformat(), "error": None},
+        {
+            "reform": EXAMPLE_REFORM,
+            "sets": "",
+            "on": today_in_shanghai().isoformat(),
+            "error": None,
+            **_recent(request, "simulation"),
+        },
     )
 
 
@@ -107,6 +188,7 @@ async def sandbox_submit(
     on: Annotated[str, Form()] = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    """The reform is checked at once (a refusal is shown in place); the simulation runs in the background."""
     source = "reform"
     if file is not None and file.filename:
         raw = await file.read(1024 * 1024 + 1)
@@ -121,21 +203,26 @@ async def sandbox_submit(
     except ValueError:
         raise WebError(422, f"on: expected a date YYYY-MM-DD, got {on!r}") from None
     try:
-        run = simulate_reform(state_of(request), reform, lines, day, source)
+        job_id = start_simulation(state_of(request), principal_of(request), reform, lines, day, source)
     except ProgrammeError as exc:
         return render(
             request,
             "sandbox.html",
-            {"reform": reform, "sets": sets, "on": on, "error": str(exc)},
+            {"reform": reform, "sets": sets, "on": on, "error": str(exc), **_recent(request, "simulation")},
             status=422,
         )
-    return RedirectResponse(f"/officer/sandbox/{run.id}", status_code=303)
+    return RedirectResponse(f"/officer/jobs/{job_id}", status_code=303)
 
 
 @router.get("/officer/sandbox/{simulation_id}")
 def sandbox_result(simulation_id: str, request: Request) -> Response:
-    run = sandbox_store(state_of(request)).get(simulation_id)
-    return render(request, "sandbox_result.html", {"sim": run.result, "charts": run.charts})
+    st = state_of(request)
+    job = job_of(st, simulation_id, "simulation")
+    if job.state != SUCCEEDED:
+        return RedirectResponse(f"/officer/jobs/{simulation_id}", status_code=303)
+    sim = json.loads(finished_simulation(st, simulation_id).result or "{}")
+    charts_svg = [(c["title"], c["svg"]) for c in sim.pop("charts", [])]
+    return render(request, "sandbox_result.html", {"sim": sim, "charts": charts_svg})
 
 
 # --- the five-city comparison ------------------------------------------------------------------------------

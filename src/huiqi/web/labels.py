@@ -1,0 +1,62 @@
+"""Stored keys that pages show (sectors, statuses, kinds, allocation modes): each key is its own msgid,
+translated in both catalogues (``zh`` into Chinese, ``en`` into an English label), so a template writes
+``_(key)`` and neither language shows ``artificial_intelligence`` or ``clawed_back``. Role names are the
+same kind of msgid (``i18n.ROLE_NAMES``). Listed here, with ``N_``, so that extraction finds them; a key
+missing from both catalogues is shown as it is stored."""
+
+from __future__ import annotations
+
+from huiqi.web.i18n import N_
+
+#: ``firms.profile.Sector``
+SECTORS = (
+    N_("integrated_circuits"),
+    N_("biomedicine"),
+    N_("artificial_intelligence"),
+    N_("digital_economy"),
+    N_("other_strategic"),
+    N_("manufacturing"),
+    N_("software_services"),
+    N_("trade"),
+    N_("finance"),
+    N_("real_estate"),
+    N_("other"),
+)
+
+#: ``ledger.models``: award, tranche and reservation statuses; ``selection``: designation statuses.
+STATUSES = (
+    N_("active"),
+    N_("completed"),
+    N_("clawed_back"),
+    N_("pending"),
+    N_("paid"),
+    N_("released"),
+    N_("posted"),
+    N_("voided"),
+    N_("ended"),
+)
+
+#: ``firms.profile.ContractKind``
+CONTRACT_KINDS = (
+    N_("compute_rental"),
+    N_("compute_purchase"),
+    N_("compute_selfbuild"),
+    N_("model_use"),
+    N_("corpus_purchase"),
+)
+
+#: ``applications``: how a call allocates its pool.
+ALLOCATION_MODES = (N_("fcfs"), N_("ranked"), N_("pro_rata"))
+
+#: The English column names of the published designated list (``selection.service.COLUMNS["en"]``), which
+#: are field names in the JSON and the CSV and headers on the page.
+DESIGNATED_COLUMNS = (
+    N_("sector"),
+    N_("sector_rank"),
+    N_("name"),
+    N_("credit_code"),
+    N_("district"),
+    N_("score"),
+    N_("startup_grant_yuan"),
+    N_("batch"),
+)
