@@ -6,11 +6,16 @@ Creates .venv, installs the project with what the chosen job needs, then runs it
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -25,7 +30,7 @@ def run(*cmd: str | Path, check: bool = True, env: dict[str, str] | None = None)
 def ensure_venv(extras: str) -> None:
     if not (BIN / "python").exists():
         run(sys.executable, "-m", "venv", VENV)
-        run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip", "setuptools")
     run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", f".[{extras}]" if extras else ".")
 
 
@@ -83,8 +88,119 @@ def test(args: list[str]) -> int:
     env.setdefault("HYPOTHESIS_PROFILE", "ci" if env.get("CI") else "dev")
     code = run(BIN / "ruff", "check", ".", check=False)
     code |= run(BIN / "mypy", check=False)
+    code |= bandit()
+    code |= audit_dependencies(strict=bool(env.get("CI")))
     code |= run(BIN / "python", "-m", "pytest", *args, check=False, env=env)
     return code
+
+
+def bandit() -> int:
+    """bandit over src/ with [tool.bandit]. Its "nosec encountered, but no failed test" warnings are dropped:
+    bandit repeats them for each fragment of a multi-line f-string whose SQL finding is recorded (nosec)."""
+    cmd = [str(BIN / "bandit"), "-c", "pyproject.toml", "-r", "src", "-q"]
+    print("+", " ".join(cmd), flush=True)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    print(done.stdout, end="")
+    for line in done.stderr.splitlines():
+        if "nosec encountered (" not in line:
+            print(line, file=sys.stderr)
+    return done.returncode
+
+
+PIP_AUDIT_IGNORE = ROOT / ".ci/pip-audit-ignore.txt"
+PYPI_JSON = "https://pypi.org/pypi/{name}/json"
+
+
+def audit_ignores() -> dict[str, str]:
+    """Accepted advisories: one ID a line followed by the reason; '#' starts a comment."""
+    ignores: dict[str, str] = {}
+    for line in PIP_AUDIT_IGNORE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            vuln, _, reason = line.partition(" ")
+            if not reason.strip():
+                sys.exit(f"{PIP_AUDIT_IGNORE}: {vuln} has no reason; write one after the ID")
+            ignores[vuln] = reason.strip()
+    return ignores
+
+
+def _latest_advisories(name: str) -> tuple[str, list[dict[str, Any]]] | str:
+    """PyPI's project JSON: its newest version and the advisories that affect that version, or an error."""
+    try:
+        with urllib.request.urlopen(PYPI_JSON.format(name=name), timeout=60) as answer:
+            data = json.load(answer)
+    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    vulns = [v for v in data.get("vulnerabilities") or [] if not v.get("withdrawn")]
+    return str(data["info"]["version"]), vulns
+
+
+def audit_dependencies(*, strict: bool) -> int:
+    """pip-audit over the installed environment (the project itself is editable and not on PyPI).
+
+    pip-audit asks PyPI's per-version JSON API (/pypi/NAME/VERSION/json). A registry mirror that serves only
+    the per-project API (/pypi/NAME/json) answers 404 there, and pip-audit then skips every package and
+    reports "no known vulnerabilities" having checked nothing. So each package pip-audit skipped is checked
+    here against the per-project API, whose advisories are those of the newest release: that covers every
+    package installed at its newest version; the others are named as not audited. Any advisory not in
+    .ci/pip-audit-ignore.txt fails the run; so does an unreachable vulnerability service under CI (a check
+    that cannot run must not pass), while on a developer's machine it only warns.
+    """
+    ignores = audit_ignores()
+    cmd = [BIN / "pip-audit", "--skip-editable", "--progress-spinner", "off", "--format", "json"]
+    for vuln in ignores:
+        cmd += ["--ignore-vuln", vuln]
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    done = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        print(done.stderr.strip() or done.stdout.strip())
+        print("! pip-audit could not reach its vulnerability service (PyPI): dependencies NOT audited")
+        return 1 if strict else 0
+    findings: list[str] = []
+    skipped: dict[str, str] = {}
+    audited = 0
+    for dep in report["dependencies"]:
+        if "skip_reason" in dep:
+            if "editable" not in dep["skip_reason"]:
+                skipped[dep["name"]] = dep.get("version") or dep["skip_reason"].rsplit("(", 1)[-1].strip(")")
+            continue
+        audited += 1
+        for v in dep["vulns"]:
+            fix = ", ".join(v["fix_versions"]) or "none yet"
+            findings.append(f"{dep['name']} {dep['version']}: {v['id']} (fixed in {fix})")
+    behind: list[str] = []
+    unreachable: list[str] = []
+    if skipped:
+        with ThreadPoolExecutor(8) as pool:
+            answers = dict(zip(skipped, pool.map(_latest_advisories, skipped), strict=True))
+        for name, answer in sorted(answers.items()):
+            if isinstance(answer, str):
+                unreachable.append(f"{name}: {answer}")
+            elif answer[0] != skipped[name]:
+                behind.append(f"{name} {skipped[name]} (newest {answer[0]})")
+            else:
+                audited += 1
+                for v in answer[1]:
+                    ids = {str(v["id"]), *(str(a) for a in v.get("aliases") or [])}
+                    if not ids & ignores.keys():
+                        fix = ", ".join(v.get("fixed_in") or []) or "none yet"
+                        findings.append(f"{name} {skipped[name]}: {v['id']} (fixed in {fix})")
+    print(f"pip-audit: {audited} installed distributions audited, {len(findings)} known vulnerabilities "
+          f"not accepted in {PIP_AUDIT_IGNORE.relative_to(ROOT)} ({len(ignores)} accepted there)")
+    for line in findings:
+        print("  VULNERABLE", line)
+    if behind:
+        print(f"  not audited ({len(behind)}): older than the newest release, and this registry serves "
+              "advisories for the newest release only: " + "; ".join(behind))
+    if unreachable:
+        print(f"! the vulnerability service did not answer for {len(unreachable)} distributions: "
+              + "; ".join(unreachable))
+    if audited == 0 or unreachable:
+        print("! dependencies NOT (fully) audited" + ("" if strict else " (a failure under CI)"))
+        return 1 if strict or findings else 0
+    return 1 if findings else 0
 
 
 def main() -> int:

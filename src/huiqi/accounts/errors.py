@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 
 class AccountsError(Exception):
@@ -35,13 +36,28 @@ class InvalidCredentials(AccountsError):
 
 
 class TooManyAttempts(AccountsError):
-    """Login refused without checking the password: too many recent failures for this name or address."""
+    """Refused by a rate limit before any work was done (the web answers 429 with ``Retry-After``): too many
+    recent failed logins for this name or address, or (subclasses) too many writes of one kind."""
 
-    def __init__(self, retry_after: dt.timedelta) -> None:
-        self.retry_after_seconds = max(1, int(retry_after.total_seconds()))
+    def __init__(self, retry_after: dt.timedelta, message: str | None = None) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
         super().__init__(
-            f"too many failed logins; try again in {self.retry_after_seconds} seconds "
+            message
+            or f"too many failed logins; try again in {self.retry_after_seconds} seconds "
             "(or ask an administrator to reset your password)"
+        )
+
+
+class TooManyMoneyWrites(TooManyAttempts):
+    """More money-moving writes by one user within the window than ``HUIQI_MONEY_RATE_LIMIT`` allows."""
+
+    def __init__(self, limit: int, window: dt.timedelta, retry_after: dt.timedelta) -> None:
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(
+            retry_after,
+            f"too many money-moving requests: at most {limit} every {int(window.total_seconds())} seconds "
+            f"for one user; nothing was done, try again in {seconds} seconds (a retry with the same "
+            "Idempotency-Key is safe)",
         )
 
 

@@ -60,6 +60,18 @@ class LoginAttempt(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class RateEvent(Base):
+    """One request counted under a rate limit other than login (``money:<user id>`` for money-moving
+    writes); a sliding window counts the rows of a key, so the limit holds across workers."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class FirmProfileRecord(Base):
     """The profile a firm keeps with the commission: what the calculator and matching read for it, and what
     an application snapshots. Validated by ``huiqi.firms`` before it is stored."""

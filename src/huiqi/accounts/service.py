@@ -22,7 +22,7 @@ from huiqi.accounts.errors import (
     UserExists,
     UserNotFound,
 )
-from huiqi.accounts.models import FirmProfileRecord, LoginAttempt, Role, User, WebSession
+from huiqi.accounts.models import FirmProfileRecord, LoginAttempt, RateEvent, Role, User, WebSession
 from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
@@ -141,6 +141,45 @@ def record_failure(*, session: Session, username: str, address: str, now: dt.dat
         session.add(LoginAttempt(id=new_id(), key=key, at=now))
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - 4 * WINDOW))
     session.flush()
+
+
+def money_key(user_id: str) -> str:
+    """The rate-limit key of one user's money-moving writes."""
+    return f"money:{user_id}"
+
+
+def take_rate_slot(
+    *, session: Session, key: str, limit: int, window: dt.timedelta, now: dt.datetime | None = None
+) -> dt.timedelta | None:
+    """Count one request under ``key`` if the window has room for it and return None; otherwise count
+    nothing and return how long until a slot frees up.
+
+    The check and the count are one transaction serialised per key (SQLite: the write lock taken at BEGIN
+    IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock on the key), so concurrent workers let exactly
+    ``limit`` requests through a window: never more, and never all refused because each saw the others'
+    events first."""
+    now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    session.execute(delete(RateEvent).where(RateEvent.key == key, RateEvent.at <= now - window))
+    in_window = (RateEvent.key == key, RateEvent.at > now - window)
+    count = int(session.scalar(select(func.count()).select_from(RateEvent).where(*in_window)) or 0)
+    if count < limit:
+        session.add(RateEvent(id=new_id(), key=key, at=now))
+        session.flush()
+        return None
+    # One more fits once the (count - limit + 1) oldest have left the window.
+    oldest = session.scalar(
+        select(RateEvent.at)
+        .where(*in_window)
+        .order_by(RateEvent.at, RateEvent.id)
+        .offset(count - limit)
+        .limit(1)
+    )
+    if oldest is None:  # pragma: no cover - limit <= 0 is handled by the caller
+        return dt.timedelta(seconds=1)
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+    return max(oldest + window - now, dt.timedelta(seconds=1))
 
 
 @dataclass(frozen=True)

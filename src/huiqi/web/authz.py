@@ -126,6 +126,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     # --- API: the policy sandbox and the city comparison (issue 7)
     ("POST", f"{API}/simulations"): roles(O),
     ("GET", f"{API}/simulations/{{simulation_id}}/report"): roles(O),
+    ("GET", f"{API}/jobs/{{job_id}}"): roles(O),  # background matches and simulations
     ("POST", f"{API}/compare-cities"): public(),
     # --- pages: public
     ("GET", "/"): public(),
@@ -170,6 +171,8 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/officer/pools"): roles(O),
     ("GET", "/officer/matching"): roles(O),
     ("POST", "/officer/matching"): roles(O),
+    ("GET", "/officer/matching/{job_id}"): roles(O),
+    ("GET", "/officer/jobs/{job_id}"): roles(O),
     ("GET", "/officer/sandbox"): roles(O),
     ("POST", "/officer/sandbox"): roles(O),
     ("GET", "/officer/sandbox/{simulation_id}"): roles(O),

@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huiqi.accounts import errors as acc
@@ -92,6 +94,11 @@ STATUS: dict[type[BaseException], int] = {
     sel.CallFileError: 422,
     sel.SelectionError: 422,
     RegisterError: 422,
+    # a programme, call or reform file that is not YAML at all (e.g. control characters): the loaders'
+    # positioned errors cover YAML they can read, this the rest
+    yaml.YAMLError: 422,
+    # a value the database cannot hold or compare (PostgreSQL: a NUL character in text; out of range)
+    sa_exc.DataError: 422,
     # the server is missing its certificate signing key (configuration, not the caller)
     cert.SigningKeyMissing: 503,
     cert.BadSigningKey: 503,
@@ -111,6 +118,184 @@ STATUS: dict[type[BaseException], int] = {
 DOMAIN_ERRORS: tuple[type[BaseException], ...] = tuple(STATUS)
 
 
+# --- the errors in the OpenAPI ------------------------------------------------------------------------------
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+#: RFC 9457 problem details, as every API error is answered.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "urn:huiqi:problem:<title>"},
+        "title": {"type": "string", "description": "the kind of problem (the domain exception's name)"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "what went wrong and what to do"},
+        "instance": {"type": "string", "description": "the path asked for"},
+        "errors": {
+            "type": "array",
+            "description": "one entry per problem, each with its path (or location) and message",
+            "items": {"type": "object"},
+        },
+    },
+}
+
+#: What each error status means in this API (the description in the OpenAPI).
+MEANING: dict[int, str] = {
+    400: "the body could not be read (not JSON, or not UTF-8)",
+    401: "not logged in (no session, or it expired)",
+    403: "your role may not do this, or the data is another firm's, or the CSRF token is missing",
+    404: "not found",
+    409: "refused because of the current state of things (the message says which)",
+    413: "too large",
+    415: "unsupported media type",
+    422: "bad input: each problem is named by its path",
+    428: "this request moves money: send an Idempotency-Key header",
+    429: "too many attempts: wait for Retry-After seconds",
+    503: "the database could not finish in time, or the server lacks its signing key: retry later",
+}
+
+
+def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+    return {
+        "description": description or MEANING[status],
+        "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}},
+    }
+
+
+_API = "/api/v1"
+_NF, _ST, _IN = 404, 409, 422  # not found, refused in this state, bad input
+
+#: The domain errors each API route can answer, beyond what every route may (see ``document``): one table,
+#: like the authorization matrix; ``tests/web/test_api_fuzz.py`` fuzzes every route against it and checks
+#: that every key is a route.
+ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("POST", f"{_API}/auth/login"): (401, 429),
+    ("POST", f"{_API}/users"): (_ST, _IN),
+    ("POST", f"{_API}/users/{{username}}/password"): (_NF, _IN),
+    ("GET", f"{_API}/programmes/{{programme_id}}"): (_NF,),
+    ("POST", f"{_API}/programmes/validate"): (_IN,),
+    ("POST", f"{_API}/programmes"): (_IN,),
+    ("GET", f"{_API}/schema/{{kind}}"): (_NF,),
+    ("POST", f"{_API}/calculator"): (_NF, _IN),
+    ("GET", f"{_API}/firms/{{uscc}}"): (_NF,),
+    ("PUT", f"{_API}/firms/{{uscc}}"): (_IN,),
+    ("GET", f"{_API}/firms/{{uscc}}/matches"): (_NF,),
+    ("GET", f"{_API}/calls/{{call_id}}"): (_NF,),
+    ("POST", f"{_API}/calls"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/calls/{{call_id}}/decide"): (_NF, _ST),
+    ("POST", f"{_API}/applications"): (_NF, _ST, _IN),
+    ("GET", f"{_API}/applications/{{application_id}}"): (_NF,),
+    ("POST", f"{_API}/applications/{{application_id}}/evidence"): (_NF, _ST, 413, 415, _IN),
+    ("GET", f"{_API}/applications/{{application_id}}/evidence/{{sha256}}"): (_NF,),
+    ("POST", f"{_API}/applications/{{application_id}}/check"): (_NF, _ST),
+    ("POST", f"{_API}/applications/{{application_id}}/score"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/applications/{{application_id}}/transition"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/applications/{{application_id}}/withdraw"): (_NF, _ST),
+    ("POST", f"{_API}/applications/{{application_id}}/decide"): (_NF, _ST),
+    ("POST", f"{_API}/applications/{{application_id}}/grant"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/applications/{{application_id}}/tranches/{{seq}}/pay"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/applications/{{application_id}}/miss-milestone"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/applications/{{application_id}}/clawback"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/applications/{{application_id}}/recoveries"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/payments/{{transaction_id}}/reverse"): (_NF, _ST),
+    ("GET", f"{_API}/awards/{{award_id}}"): (_NF,),
+    ("POST", f"{_API}/pools"): (_ST, _IN),
+    ("GET", f"{_API}/pools/{{pool_id}}/statement"): (_NF,),
+    ("POST", f"{_API}/matching/runs"): (_NF, _ST),
+    ("GET", f"{_API}/matching/runs/latest"): (_NF,),
+    ("POST", f"{_API}/simulations"): (_NF, _ST, _IN),
+    ("GET", f"{_API}/simulations/{{simulation_id}}/report"): (_NF,),
+    ("GET", f"{_API}/jobs/{{job_id}}"): (_NF,),
+    # a firm member may compare with a stored profile only of their own firm
+    ("POST", f"{_API}/compare-cities"): (403, _NF, _IN),
+    ("GET", f"{_API}/calls/{{call_id}}/call-file"): (_ST,),
+    ("PUT", f"{_API}/calls/{{call_id}}/call-file"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/reviewers"): (_ST, _IN),
+    ("POST", f"{_API}/calls/{{call_id}}/review/assign"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/calls/{{call_id}}/review/normalise"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/reviews/{{application_id}}/declaration"): (_NF, _ST, _IN),
+    ("GET", f"{_API}/reviews/{{application_id}}/material"): (_NF,),
+    ("POST", f"{_API}/reviews/{{application_id}}/scores"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/calls/{{call_id}}/selection/check"): (_NF, _ST, _IN),
+    ("GET", f"{_API}/calls/{{call_id}}/selection"): (_NF, _ST),
+    ("POST", f"{_API}/calls/{{call_id}}/selection"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/designations/{{application_id}}/end"): (_NF, _ST, _IN),
+    ("GET", f"{_API}/calls/{{call_id}}/designated"): (_NF, _ST),
+    ("GET", f"{_API}/firms/{{uscc}}/certificates/{{serial}}"): (_NF,),
+    ("GET", f"{_API}/calls/{{call_id}}/certificates"): (_NF, _ST),
+    ("POST", f"{_API}/certificates/verify"): (413, _IN),
+    ("POST", f"{_API}/certificates/{{serial}}/revoke"): (_NF, _ST),
+}
+
+#: API routes whose success is not JSON: the media types their 200 answer may have.
+ROUTE_MEDIA: dict[tuple[str, str], tuple[str, ...]] = {
+    # evidence is served as the type it was stored as (applications/evidence.py)
+    ("GET", f"{_API}/applications/{{application_id}}/evidence/{{sha256}}"): (
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ),
+    ("GET", f"{_API}/simulations/{{simulation_id}}/report"): ("text/html",),
+    ("GET", f"{_API}/firms/{{uscc}}/certificates/{{serial}}"): ("application/pdf",),
+    ("GET", f"{_API}/calls/{{call_id}}/certificates"): ("application/zip",),
+    ("GET", f"{_API}/calls/{{call_id}}/designated"): ("application/json", "text/csv"),
+}
+
+
+def document(openapi: dict[str, Any], access_of: Any) -> dict[str, Any]:
+    """Put in the API's OpenAPI what its routes answer besides success. Every route: 503 (the database gave
+    up, or the signing key is missing); 422 as a problem wherever there is input (FastAPI documents its own
+    validation error shape, which this app never sends); 401 and 403 where the matrix asks for a login
+    (``access_of(method, path)``), 415 on anonymous writes (JSON only); 428 and 409 where an
+    Idempotency-Key is needed (required in the document, though the handler checks it so as to answer 428
+    rather than 422) and 429 (money writes are rate-limited); then each route's own from ``ROUTE_ERRORS``."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for path, methods in openapi.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, op in methods.items():
+            key = (method.upper(), path)
+            responses = op.setdefault("responses", {})
+            extra: list[int] = [503]
+            if "422" in responses or op.get("parameters") or op.get("requestBody"):
+                extra.append(422)
+            access = access_of(*key)
+            if access is not None and not access.public:
+                extra += [401, 403]
+            elif key[0] in ("POST", "PUT", "PATCH", "DELETE"):
+                extra.append(415)
+            if op.get("requestBody"):
+                extra.append(400)
+            for param in op.get("parameters", []):
+                if param.get("in") == "header" and param.get("name", "").lower() == "idempotency-key":
+                    # a string: the handler's ``None`` default (for the 428) is no value a client may send
+                    branches = param["schema"].get("anyOf", [param["schema"]])
+                    string = next(s for s in branches if "pattern" in s)
+                    param["required"] = True
+                    param["schema"] = {**string, "description": param["schema"].get("description", "")}
+                    extra += [428, 409, 429]
+            extra += ROUTE_ERRORS.get(key, ())
+            for status in sorted(set(extra)):
+                responses[str(status)] = problem_response(status)
+            media = ROUTE_MEDIA.get(key)
+            if media is not None:
+                ok = responses[next(s for s in responses if s.startswith("2"))]
+                json_schema = ok.get("content", {}).get("application/json", {}).get("schema", {})
+                ok["content"] = {
+                    m: {"schema": json_schema if m == "application/json" else {"type": "string"}}
+                    for m in media
+                }
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    return openapi
+
+
 def status_for(exc: BaseException) -> int:
     from huiqi.web.api.common import WebError
 
@@ -123,6 +308,9 @@ def status_for(exc: BaseException) -> int:
 
 
 def message_of(exc: BaseException) -> str:
+    if isinstance(exc, sa_exc.DataError):  # the driver's words only, never the statement
+        first = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        return f"a value the database cannot store or compare ({first}); remove it and send again"
     return str(exc)
 
 
@@ -212,3 +400,20 @@ def install(app: FastAPI) -> None:
 
     for cls in (*STATUS, WebError):
         app.add_exception_handler(cls, _domain)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document with the errors each route answers (built once, on first request)."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            from huiqi.web.authz import MATRIX
+
+            app.openapi_schema = document(
+                get_openapi(
+                    title=app.title, version=app.version, description=app.description, routes=app.routes
+                ),
+                lambda method, path: MATRIX.get((method, path)),
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,21 +6,35 @@
   token (form field ``csrf_token`` or header ``X-CSRF-Token``). Anonymous form posts (login, calculator) carry
   a token derived from a random pre-session cookie with the secret key. Bearer requests need none: a browser
   never adds that header on its own.
+* Cookie-authenticated unsafe requests (and anonymous form posts) that a browser marks as coming from another
+  site (``Sec-Fetch-Site: cross-site`` or ``same-site``; without it, an ``Origin`` other than the Host) are
+  refused before the token is even looked at.
+* Money-moving writes (the routes that take an Idempotency-Key) are rate-limited per user in the database
+  (``HUIQI_MONEY_RATE_LIMIT`` per ``HUIQI_MONEY_RATE_WINDOW`` seconds), so the limit holds across workers.
+* Every answer carries ``SECURITY_HEADERS`` (``SecurityHeaders`` middleware).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from huiqi.accounts import service as accounts
+from huiqi.accounts.errors import TooManyMoneyWrites
 from huiqi.accounts.models import Role
+from huiqi.db.types import utcnow
 from huiqi.web.authz import FRAMEWORK_ROUTES, MATRIX, Access
 from huiqi.web.i18n import pick_language, set_language
 from huiqi.web.state import AppState
@@ -160,12 +174,34 @@ async def authorize(request: Request) -> None:
             raise Forbidden(f"a {principal.role.value.replace('_', ' ')} may not use {method} {path}")
     if method in UNSAFE:
         await _check_csrf(request, principal, st.settings.secret_key, path)
+        if principal is not None and (method, path) in money_routes():
+            _limit_money_writes(st, principal)
+
+
+def cross_site(request: Request) -> str | None:
+    """Why the browser says this request comes from another site, or None. ``Sec-Fetch-Site`` is set by the
+    browser and cannot be changed by a page; older browsers send only ``Origin``."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return None if site in ("same-origin", "none") else f"Sec-Fetch-Site: {site}"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    host = (request.headers.get("host") or "").lower()
+    return None if urlsplit(origin).netloc.lower() == host else f"Origin: {origin}"
 
 
 async def _check_csrf(request: Request, principal: Principal | None, secret: str, path: str) -> None:
     if principal is not None and principal.via == "bearer":
         return
     is_api = path.startswith("/api/")
+    if principal is not None or not is_api:
+        reason = cross_site(request)
+        if reason is not None:
+            raise Forbidden(
+                f"this request came from another site ({reason}); nothing was done. Use the form on this "
+                "site's own page"
+            )
     if principal is None:
         if is_api:
             # Anonymous API writes (login, the calculator) must be JSON (certificate verification: the
@@ -191,6 +227,46 @@ async def _check_csrf(request: Request, principal: Principal | None, secret: str
         )
 
 
+@functools.cache
+def money_routes() -> frozenset[tuple[str, str]]:
+    """The (method, path) of every money-moving write: the routes that take an Idempotency-Key (the API's
+    header or a page form's ``idempotency_key`` field). Read from the routes once, so a new money route is
+    limited without being listed anywhere."""
+    from huiqi.web.app import routers  # the app imports this module
+
+    keys: set[tuple[str, str]] = set()
+    for router in routers():
+        for route in router.routes:
+            if isinstance(route, APIRoute) and _takes_idempotency_key(route.dependant):
+                keys.update((m, route.path) for m in route.methods or () if m in UNSAFE)
+    return frozenset(keys)
+
+
+def _takes_idempotency_key(dependant: Dependant) -> bool:
+    return (
+        any(p.alias.lower() == "idempotency-key" for p in dependant.header_params)
+        or any(p.name == "idempotency_key" for p in dependant.body_params)
+        or any(_takes_idempotency_key(d) for d in dependant.dependencies)
+    )
+
+
+def _limit_money_writes(st: AppState, principal: Principal) -> None:
+    """Count this write for its user in the database (committed before the handler runs, so every worker sees
+    it) or refuse it with 429, uncounted, when the user is at the limit; the handler then never runs, so no
+    money moves."""
+    limit = st.settings.money_rate_limit
+    if limit <= 0:
+        return
+    window = dt.timedelta(seconds=st.settings.money_rate_window)
+    key = accounts.money_key(principal.user_id)
+    now = utcnow()
+    wait = st.write(
+        lambda s: accounts.take_rate_slot(session=s, key=key, limit=limit, window=window, now=now)
+    )
+    if wait is not None:
+        raise TooManyMoneyWrites(limit, window, wait)
+
+
 def principal_of(request: Request) -> Principal:
     p: Principal | None = getattr(request.state, "principal", None)
     if p is None:
@@ -207,5 +283,49 @@ def new_anon() -> str:
     return secrets.token_urlsafe(24)
 
 
-def cookie_args(request: Request) -> dict[str, Any]:
-    return {"httponly": True, "samesite": "lax", "secure": request.url.scheme == "https", "path": "/"}
+def cookie_args(request: Request, max_age: int | None = None) -> dict[str, Any]:
+    """With ``max_age``, Expires too, the same instant as an RFC 7231 date: browsers that ignore Max-Age
+    (old Internet Explorer) would otherwise keep the cookie until they close."""
+    args: dict[str, Any] = {
+        "httponly": True,
+        "samesite": "lax",
+        "secure": request.url.scheme == "https",
+        "path": "/",
+    }
+    if max_age is not None:
+        args["max_age"] = max_age
+        args["expires"] = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max_age)
+    return args
+
+
+#: Sent with every answer (an answer that sets one itself keeps its own): no MIME sniffing, no framing by
+#: other sites (clickjacking), no full URLs leaked to other sites.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding ``SECURITY_HEADERS`` to every HTTP answer (cheaper than BaseHTTPMiddleware
+    and it leaves streamed bodies alone)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

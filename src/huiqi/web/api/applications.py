@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import os
+import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -14,14 +16,17 @@ from sqlalchemy.orm import Session
 from huiqi.accounts import service as accounts
 from huiqi.applications import evidence as evidence_store
 from huiqi.applications import service as apps
+from huiqi.applications.errors import EvidenceTooLarge
 from huiqi.applications.models import Application, State
 from huiqi.firms import firm_from_data
 from huiqi.money import parse_decimal
 from huiqi.web.api.common import (
     IdempotencyKeyHeader,
     Limit,
+    Moment,
     Offset,
     Page,
+    Reason,
     WebError,
     actor,
     idempotent,
@@ -41,8 +46,8 @@ class NewCall(BaseModel):
     programme_id: str
     programme_version: str
     pool_id: str
-    opens_at: dt.datetime = Field(description="with timezone, e.g. 2025-09-01T00:00:00+08:00")
-    closes_at: dt.datetime
+    opens_at: Moment = Field(description="with timezone, e.g. 2025-09-01T00:00:00+08:00")
+    closes_at: Moment
     allocation_mode: str = "fcfs"
 
 
@@ -64,11 +69,11 @@ class ScoreIn(BaseModel):
 
 class TransitionIn(BaseModel):
     to: str
-    reason: str
+    reason: Reason
 
 
 class ReasonIn(BaseModel):
-    reason: str
+    reason: Reason
 
 
 # --- calls --------------------------------------------------------------------------------------------------
@@ -227,8 +232,26 @@ async def upload_evidence(
     description: Annotated[str, Form()] = "",
 ) -> dict[str, Any]:
     me = principal_of(request)
-    content = await file.read(evidence_store.MAX_BYTES + 1)
-    return add_evidence(request, me, application_id, file.filename or "evidence", content, description)
+    content = await read_upload(file)
+    return add_evidence(request, me, application_id, file.filename or "", content, description)
+
+
+async def read_upload(file: UploadFile) -> bytes:
+    """The upload's bytes; a bad name or an oversize upload is refused before anything is read into memory
+    (the parser has already spooled the upload to a temporary file and knows its size)."""
+    name = file.filename or ""
+    evidence_store.check_name(name)
+    if file.size is not None and file.size > evidence_store.MAX_BYTES:
+        raise EvidenceTooLarge(name, file.size, evidence_store.MAX_BYTES)
+    return await file.read(evidence_store.MAX_BYTES + 1)
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for a download: an ASCII fallback and the exact name (RFC 6266 / RFC 8187)."""
+    stem, ext = os.path.splitext(filename)
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "evidence"
+    fallback += re.sub(r"[^A-Za-z0-9.]", "", ext)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.get("/applications/{application_id}/evidence/{sha256}")
@@ -245,7 +268,17 @@ def download_evidence(application_id: str, sha256: str, request: Request) -> Fil
 
     filename, media = st.read(work)
     path = evidence_store.path_of(sha256, evidence_dir=st.settings.evidence_dir)
-    return FileResponse(path, media_type=media, filename=filename)
+    # Always a download, never rendered here: no sniffing, no scripts, no framing, no caching.
+    return FileResponse(
+        path,
+        media_type=media,
+        headers={
+            "Content-Disposition": attachment(filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def check_application(request: Request, me: Principal, application_id: str) -> dict[str, Any]:

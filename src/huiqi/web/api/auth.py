@@ -75,8 +75,7 @@ def set_session_cookie(request: Request, response: Response, login: accounts.Log
     response.set_cookie(
         SESSION_COOKIE,
         login.token,
-        max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
-        **cookie_args(request),
+        **cookie_args(request, max_age=int(accounts.SESSION_LIFETIME.total_seconds())),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Header, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field, Strict
 from sqlalchemy.orm import Session
 
 from huiqi.ledger import idempotency
@@ -33,7 +34,42 @@ def page(items: list[T], total: int, limit: int, offset: int) -> Page[T]:
 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
+#: bounded so that the database can take it (SQLite's INTEGER is 64-bit; a larger one was a 500)
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")]
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+
+
+def _day_text(value: Any) -> Any:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        return value
+    raise ValueError("expected a date like 2025-12-01")
+
+
+def _moment_text(value: Any) -> Any:
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and _ISO_MOMENT.fullmatch(value)):
+        return value
+    raise ValueError("expected a date and time with its zone, like 2025-09-01T00:00:00+08:00")
+
+
+def _whole(value: Any) -> Any:
+    # a number: 3 or 3.0 (JSON Schema's integer), never "3" or true
+    if isinstance(value, (bool, str)):
+        raise ValueError("expected a whole number")
+    return value
+
+
+#: Dates, times, numbers and flags as the API documents them, nothing else: pydantic's lax mode would also
+#: take 0 or "0" for 1970-01-01, "1" for 1 and 0 for false, and act on what the client never meant.
+Day = Annotated[dt.date, BeforeValidator(_day_text)]
+Moment = Annotated[dt.datetime, BeforeValidator(_moment_text)]
+Whole = Annotated[int, BeforeValidator(_whole)]
+Flag = Annotated[bool, Strict()]
+#: A reason recorded with a move (the history and the audit chain need words, not blanks).
+Reason = Annotated[str, Field(min_length=1, pattern=r"\S", description="why, in words")]
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{8,120}$")
 
@@ -41,10 +77,26 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        pattern=_KEY.pattern,
         description="required: a unique id for this operation (e.g. a UUID); repeating the request with "
         "the same key returns the first answer instead of moving money twice",
     ),
 ]
+
+
+def json_object_body(description: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body itself (``json_body``: decimals kept as text),
+    so that the document still says a JSON object is expected."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "required": list(required), "description": description}
+                }
+            },
+        }
+    }
 
 
 class WebError(Exception):
@@ -101,6 +153,8 @@ async def json_body(request: Request) -> Any:
         raise HTTPException(
             422, detail=f"body: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except UnicodeDecodeError as exc:  # was a 500
+        raise HTTPException(422, detail=f"body: not UTF-8 text (byte {exc.start}): send JSON") from None
 
 
 def actor(p: Principal) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from huiqi.accounts import service as accounts
-from huiqi.web.api.common import Limit, Offset, Page, actor, json_body, page
+from huiqi.web.api.common import Day, Limit, Offset, Page, actor, json_body, json_object_body, page
 from huiqi.web.calculator import calculate, today_in_shanghai
 from huiqi.web.i18n import language
 from huiqi.web.security import principal_of, state_of
@@ -43,7 +42,12 @@ def get_firm(uscc: str, request: Request) -> dict[str, Any]:
     return firm.model_dump(mode="json")
 
 
-@router.put("/firms/{uscc}")
+@router.put(
+    "/firms/{uscc}",
+    openapi_extra=json_object_body(
+        "the firm profile (GET /api/v1/schema/firm), its uscc the one in the path", ("uscc",)
+    ),
+)
 async def put_firm(uscc: str, request: Request) -> dict[str, Any]:
     """Store the firm's profile (validated; every problem named by its path)."""
     me = principal_of(request)
@@ -59,7 +63,9 @@ async def put_firm(uscc: str, request: Request) -> dict[str, Any]:
 
 @router.get("/firms/{uscc}/matches")
 def firm_matches(
-    uscc: str, request: Request, on: dt.date | None = Query(None, description="default: today in Shanghai")
+    uscc: str,
+    request: Request,
+    on: Annotated[Day | None, Query(description="default: today in Shanghai")] = None,
 ) -> dict[str, Any]:
     """Every programme evaluated for the firm's stored profile: the "you qualify" list with explanations."""
     principal_of(request).check_firm(uscc)

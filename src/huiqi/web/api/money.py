@@ -4,9 +4,9 @@ Idempotency-Key header (kept in the ledger's idempotency table with the answer, 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,10 +17,13 @@ from huiqi.ledger.service import TranchePlan
 from huiqi.ledger.verify import pool_statement, verify_ledger
 from huiqi.money import yuan
 from huiqi.web.api.common import (
+    Day,
     IdempotencyKeyHeader,
     Limit,
     Offset,
     Page,
+    Reason,
+    Whole,
     actor,
     idempotent,
     page,
@@ -36,7 +39,7 @@ router = APIRouter(prefix="/api/v1", tags=["awards, payments and the ledger"])
 
 class TrancheIn(BaseModel):
     amount: str
-    due: dt.date
+    due: Day
     milestone: str
 
 
@@ -49,16 +52,16 @@ class PayIn(BaseModel):
 
 
 class MissIn(BaseModel):
-    seq: int = Field(description="the tranche whose milestone was missed")
-    reason: str
-    as_of: dt.date | None = None
-    installments: int = Field(1, ge=1, le=120)
+    seq: Whole = Field(ge=1, le=10_000, description="the tranche whose milestone was missed")
+    reason: Reason
+    as_of: Day | None = None
+    installments: Whole = Field(1, ge=1, le=120)
 
 
 class ClawbackIn(BaseModel):
-    reason: str
-    first_due: dt.date
-    installments: int = Field(1, ge=1, le=120)
+    reason: Reason
+    first_due: Day
+    installments: Whole = Field(1, ge=1, le=120)
 
 
 class RecoveryIn(BaseModel):
@@ -67,15 +70,15 @@ class RecoveryIn(BaseModel):
 
 
 class ReverseIn(BaseModel):
-    reason: str
+    reason: Reason
 
 
 class NewPool(BaseModel):
     id: str
     name: str
     size: str
-    period_start: dt.date
-    period_end: dt.date
+    period_start: Day
+    period_end: Day
     per_firm_cap: str | None = None
 
 
@@ -166,7 +169,11 @@ def pay_tranche(
 
 @router.post("/applications/{application_id}/tranches/{seq}/pay")
 def pay(
-    application_id: str, seq: int, body: PayIn, request: Request, key: IdempotencyKeyHeader = None
+    application_id: str,
+    seq: Annotated[int, Path(ge=1, le=10_000, description="the tranche's number, from 1")],
+    body: PayIn,
+    request: Request,
+    key: IdempotencyKeyHeader = None,
 ) -> dict[str, Any]:
     """Pay one tranche whose milestone is met."""
     return pay_tranche(request, principal_of(request), application_id, seq, body.reference, require_key(key))
