@@ -166,3 +166,63 @@ def make_firm(uscc: str = FIRM_A, contracts: tuple[str, ...] = ("C1", "C2")) -> 
             ],
         }
     )
+
+
+PROGRAMME = "shanghai.ai.model-voucher"
+CALL_OPENS = (2025, 9, 1)
+CALL_CLOSES = (2025, 12, 1)
+DURING_CALL = (2025, 10, 1)
+
+
+def open_call(db: Db, call_id: str = "call", mode: str = "fcfs", pool_id: str = "pool") -> None:
+    """A call on the model voucher, open from 1 September to 1 December 2025, drawing on ``pool_id``."""
+    import datetime as dt
+
+    from huiqi.applications import service as apps
+
+    with db.session() as s:
+        apps.open_call(
+            session=s,
+            call_id=call_id,
+            programme_id=PROGRAMME,
+            programme_version="2025.1",
+            pool_id=pool_id,
+            opens_at=dt.datetime(*CALL_OPENS, tzinfo=dt.UTC),
+            closes_at=dt.datetime(*CALL_CLOSES, tzinfo=dt.UTC),
+            allocation_mode=mode,
+            actor="officer",
+        )
+        s.commit()
+
+
+def submit_checked(
+    db: Db, firm: object, amount: str, *, contract: str = "C1", call_id: str = "call", rule: str = "ok"
+) -> str:
+    """An application for ``amount`` submitted during the call and found eligible by the engine (under
+    review); returns its id."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from huiqi.applications import service as apps
+    from huiqi.applications.models import EligibilityVerdict
+    from huiqi.firms import Firm
+    from huiqi.workflows import service as flows
+
+    assert isinstance(firm, Firm)
+    with db.session() as s:
+        app = apps.submit(
+            session=s,
+            call_id=call_id,
+            firm=firm,
+            claims=[apps.Claim(contract, Decimal(amount))],
+            actor="firm",
+            now=dt.datetime(*DURING_CALL, tzinfo=dt.UTC),
+        )
+        flows.check(
+            session=s,
+            application_id=app.id,
+            actor="engine",
+            verdict=EligibilityVerdict(PROGRAMME, "2025.1", True, Decimal(amount), {"rule": rule}),
+        )
+        s.commit()
+        return app.id

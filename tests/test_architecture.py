@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "selection": {"db", "money", "firms", "rules", "audit", "applications", "review", "ledger"},
     "certificates": {"db", "money", "firms", "audit", "config"},
     "matching": {"db", "money", "firms", "rules", "config", "audit"},
+    "jobs": {"db"},
     "workflows": {
         "db",
         "money",

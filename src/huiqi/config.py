@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "dev-only-not-secret"
+DEFAULT_SECRET = "dev-only-not-secret"  # nosec B105  # the known development value, refused in production
 
 
 class Settings(BaseSettings):
@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     programmes_dir: Path = Path("var/programmes")
     #: A register directory (``huiqi register synth``) the officer dashboard compares with pool sizes.
     register_dir: Path | None = None
+    #: Money-moving writes (the requests that take an Idempotency-Key: decide, grant, pay, claw back,
+    #: reverse, ...) one user may make within ``money_rate_window`` seconds; more answer 429 with
+    #: Retry-After and move nothing. 0 turns the limit off (load benchmarks set it high instead).
+    money_rate_limit: int = Field(120, ge=0)
+    #: The sliding window of ``money_rate_limit``, in seconds.
+    money_rate_window: int = Field(60, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

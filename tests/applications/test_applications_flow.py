@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dbfixtures import FIRM_A, FIRM_B, Db, make_firm, make_pool
+from dbfixtures import FIRM_A, FIRM_B, Db, make_firm, make_pool, open_call, submit_checked
 from huiqi.applications import service as apps
 from huiqi.applications.errors import (
     CallNotOpen,
@@ -34,40 +34,7 @@ PROGRAMME = "shanghai.ai.model-voucher"
 
 def _call(db: Db, mode: str = "fcfs", size: str = "100.00", call_id: str = "call") -> None:
     make_pool(db, "pool", size=size)
-    with db.session() as s:
-        apps.open_call(
-            session=s,
-            call_id=call_id,
-            programme_id=PROGRAMME,
-            programme_version="2025.1",
-            pool_id="pool",
-            opens_at=OPEN,
-            closes_at=CLOSE,
-            allocation_mode=mode,
-            actor="officer",
-        )
-        s.commit()
-
-
-def _submit(db: Db, firm: object, amount: str, contract: str = "C1") -> str:
-    assert isinstance(firm, Firm)
-    with db.session() as s:
-        app = apps.submit(
-            session=s,
-            call_id="call",
-            firm=firm,
-            claims=[apps.Claim(contract, Decimal(amount))],
-            actor="firm",
-            now=DURING,
-        )
-        flows.check(
-            session=s,
-            application_id=app.id,
-            actor="engine",
-            verdict=EligibilityVerdict(PROGRAMME, "2025.1", True, Decimal(amount), {"rule": "ok"}),
-        )
-        s.commit()
-        return app.id
+    open_call(db, call_id, mode)
 
 
 def _state(db: Db, app_id: str) -> str:
@@ -77,8 +44,8 @@ def _state(db: Db, app_id: str) -> str:
 
 def test_full_cycle_with_waitlist_and_clawback(db: Db) -> None:
     _call(db)
-    a = _submit(db, make_firm(FIRM_A), "70.00")
-    b = _submit(db, make_firm(FIRM_B), "50.00")
+    a = submit_checked(db, make_firm(FIRM_A), "70.00")
+    b = submit_checked(db, make_firm(FIRM_B), "50.00")
     with db.session() as s:
         snapshot = s.get_one(Application, a).firm_snapshot
         assert snapshot["uscc"] == FIRM_A and snapshot["contracts"][0]["value"] == "200.00"
@@ -135,7 +102,7 @@ def test_full_cycle_with_waitlist_and_clawback(db: Db) -> None:
 
 def test_illegal_transition_is_refused_and_changes_nothing(db: Db) -> None:
     _call(db)
-    a = _submit(db, make_firm(), "10.00")
+    a = submit_checked(db, make_firm(), "10.00")
     with db.session() as s:
         before = s.scalar(select(func.count()).select_from(ApplicationEvent))
         with pytest.raises(IllegalTransition, match="under_review; it cannot become paying"):
@@ -213,7 +180,7 @@ def test_window_and_claims_are_checked(db: Db) -> None:
 
 def test_ranked_and_pro_rata(db: Db) -> None:
     _call(db, mode="ranked", size="100.00")
-    ids = [_submit(db, make_firm(u), amt) for u, amt in ((FIRM_A, "60.00"), (FIRM_B, "60.00"))]
+    ids = [submit_checked(db, make_firm(u), amt) for u, amt in ((FIRM_A, "60.00"), (FIRM_B, "60.00"))]
     with db.session() as s:
         apps.set_score(session=s, application_id=ids[0], score=Decimal("70"), actor="panel")
         apps.set_score(session=s, application_id=ids[1], score=Decimal("90"), actor="panel")
@@ -226,7 +193,7 @@ def test_ranked_and_pro_rata(db: Db) -> None:
 
 def test_pro_rata_shares_the_pool(db: Db) -> None:
     _call(db, mode="pro_rata", size="100.00")
-    ids = [_submit(db, make_firm(u), amt) for u, amt in ((FIRM_A, "100.00"), (FIRM_B, "50.00"))]
+    ids = [submit_checked(db, make_firm(u), amt) for u, amt in ((FIRM_A, "100.00"), (FIRM_B, "50.00"))]
     with db.session() as s:
         decisions = {
             d.application_id: d.amount for d in flows.decide_call(session=s, call_id="call", actor="p")
@@ -238,13 +205,13 @@ def test_pro_rata_shares_the_pool(db: Db) -> None:
 
 def test_evidence_typed_by_content_and_stored_by_hash(db: Db, tmp_path: Path) -> None:
     _call(db)
-    a = _submit(db, make_firm(), "10.00")
-    pdf = b"%PDF-1.7\n" + b"x" * 100
+    a = submit_checked(db, make_firm(), "10.00")
+    pdf = b"%PDF-1.7\n" + b"x" * 100 + b"\n%%EOF\n"
     with db.session() as s:
         stored = apps.attach_evidence(
             session=s,
             application_id=a,
-            filename="contract.exe",
+            filename="contract.pdf",
             content=pdf,
             evidence_dir=tmp_path,
             actor="firm",
@@ -295,8 +262,8 @@ def test_sniff_office_and_images() -> None:
 
 def test_withdrawal_returns_money_to_the_waitlist(db: Db) -> None:
     _call(db, size="100.00")
-    a = _submit(db, make_firm(FIRM_A), "80.00")
-    b = _submit(db, make_firm(FIRM_B), "50.00")
+    a = submit_checked(db, make_firm(FIRM_A), "80.00")
+    b = submit_checked(db, make_firm(FIRM_B), "50.00")
     with db.session() as s:
         flows.decide(session=s, application_id=a, actor="p")
         flows.decide(session=s, application_id=b, actor="p")

@@ -124,3 +124,41 @@ def sheet(quality: float, bias: float, rng: random.Random, criteria: list[str]) 
 
 OPENS = dt.datetime(2023, 2, 1, tzinfo=dt.UTC)
 CLOSES = dt.datetime(2023, 4, 30, tzinfo=dt.UTC)
+
+
+def open_hq_call(session: Any, call_id: str, firms_: list[Firm]) -> None:
+    """The HQ start-up grant pool (120 million yuan), a ranked designation call on it, and one application
+    a firm (5 million yuan each, a minute apart from the opening); the caller commits."""
+    from huiqi.applications import service as apps
+    from huiqi.ledger import service as ledger
+
+    ledger.create_pool(
+        session=session,
+        pool_id="hq-startup",
+        name="HQ start-up grants",
+        size="120000000.00",
+        period_start=dt.date(2023, 1, 1),
+        period_end=dt.date(2023, 12, 31),
+        actor="test",
+        idempotency_key="pool:hq",
+    )
+    apps.open_call(
+        session=session,
+        call_id=call_id,
+        programme_id="shanghai.hq.designation",
+        programme_version="2023.1",
+        pool_id="hq-startup",
+        opens_at=OPENS,
+        closes_at=CLOSES,
+        allocation_mode="ranked",
+        actor="test",
+    )
+    for i, f in enumerate(firms_):
+        apps.submit(
+            session=session,
+            call_id=call_id,
+            firm=f,
+            claims=[apps.Claim("HQ-1", Decimal("5000000.00"))],
+            actor="firm",
+            now=OPENS + dt.timedelta(minutes=i),
+        )

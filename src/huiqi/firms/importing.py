@@ -403,7 +403,7 @@ def read_source(
             for h, rule in rules.items():
                 value = raw.get(h)
                 typ = layout_type(table, rule.to)
-                assert typ is not None
+                assert typ is not None  # nosec B101  # narrows the type for mypy
                 try:
                     values[rule.to] = convert(value, typ, rule)
                 except _Bad as bad:
