@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,12 @@ from huiqi.db.migrate import upgrade
 
 TARGET_P99_MS = 50.0
 QUIET = ["--log-level", "warning", "--no-access-log"]
-UVICORN = [sys.executable, "-m", "uvicorn", "huiqi.web.asgi:app", "--host", "127.0.0.1"]
+#: how each server is started: ``huiqi serve`` (the parent hands connections to the workers in turn) or
+#: plain ``uvicorn --workers`` (the workers share one listening socket), for comparison
+SERVERS = {
+    "huiqi": [sys.executable, "-m", "huiqi.cli.main", "serve", "--host", "127.0.0.1"],
+    "uvicorn": [sys.executable, "-m", "uvicorn", "huiqi.web.asgi:app", "--host", "127.0.0.1"],
+}
 
 
 def free_port() -> int:
@@ -49,7 +55,7 @@ def free_port() -> int:
         return port
 
 
-def start_server(directory: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(directory: Path, workers: int, kind: str = "huiqi") -> tuple[subprocess.Popen[bytes], str]:
     url = f"sqlite:///{directory / 'huiqi.db'}"
     upgrade(url)
     port = free_port()
@@ -61,7 +67,7 @@ def start_server(directory: Path, workers: int) -> tuple[subprocess.Popen[bytes]
     }
     log = (directory / "server.log").open("wb")
     proc = subprocess.Popen(
-        [*UVICORN, "--port", str(port), "--workers", str(workers), *QUIET],
+        [*SERVERS[kind], "--port", str(port), "--workers", str(workers), *QUIET],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -92,8 +98,8 @@ def expected(base: str, path: str, body: dict[str, Any]) -> tuple[bytes, dict[st
 
 async def run_clients(
     base: str, path: str, body: dict[str, Any], clients: int, seconds: float, reference: bytes
-) -> tuple[list[float], int, float]:
-    """Closed-loop clients for ``seconds``; returns latencies (ms), failures and the measured wall time.
+) -> tuple[list[list[float]], int, float]:
+    """Closed-loop clients for ``seconds``; returns each client's latencies (ms), failures and the wall time.
 
     Each client keeps one HTTP/1.1 connection and writes the same pre-built request on it: a lean client
     (asyncio streams; no httpx, which cost more CPU an answer than the server on this machine). An answer
@@ -105,7 +111,7 @@ async def run_clients(
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
-    latencies: list[float] = []
+    latencies: list[list[float]] = []
     failures = 0
     start = time.perf_counter()
     stop = start + seconds
@@ -113,6 +119,8 @@ async def run_clients(
     async def one() -> None:
         nonlocal failures
         reader, writer = await asyncio.open_connection(host, int(port))
+        mine: list[float] = []
+        latencies.append(mine)
         try:
             while time.perf_counter() < stop:
                 t0 = time.perf_counter()
@@ -124,7 +132,7 @@ async def run_clients(
                 if not head.startswith(b"HTTP/1.1 200") or answer != reference:
                     failures += 1
                     continue
-                latencies.append((t1 - t0) * 1000)
+                mine.append((t1 - t0) * 1000)
         finally:
             writer.close()
 
@@ -163,17 +171,67 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@dataclass
+class Measured:
+    """One server's run: the single-client and the ``clients`` runs, and the CPU they took."""
+
+    kind: str
+    single: list[float]
+    single_fail: int
+    single_wall: float
+    per_client: list[list[float]]
+    failures: int
+    wall: float
+    server_cpu: float
+    client_cpu: float
+
+    @property
+    def lat(self) -> list[float]:
+        return [x for c in self.per_client for x in c]
+
+
+def measure(
+    kind: str, args: argparse.Namespace, path: str, body: dict[str, Any]
+) -> tuple[Measured, bytes, Any]:
+    with tempfile.TemporaryDirectory(prefix="huiqi-bench-api-") as tmp:
+        proc, base = start_server(Path(tmp), args.workers, kind)
+        try:
+            reference, answer = expected(base, path, body)
+            # warm-up: every worker loads the programmes and compiles what it caches
+            run(run_clients(base, path, body, args.clients, 2.0, reference))
+            single, single_fail, single_wall = run(run_clients(base, path, body, 1, 2.0, reference))
+            server_cpu0, client_cpu0 = tree_cpu_seconds(proc.pid), time.process_time()
+            per_client, failures, wall = run(
+                run_clients(base, path, body, args.clients, args.seconds, reference)
+            )
+            server_cpu = tree_cpu_seconds(proc.pid) - server_cpu0
+            client_cpu = time.process_time() - client_cpu0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    one = [x for c in single for x in c]
+    m = Measured(kind, one, single_fail, single_wall, per_client, failures, wall, server_cpu, client_cpu)
+    return m, reference, answer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the measured run")
     parser.add_argument("--clients", type=int, default=32, help="concurrent closed-loop clients")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes (default: CPUs)"
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
     parser.add_argument("--firm", default="small-ai-firm", help="example profile (src/huiqi/firms/examples)")
     parser.add_argument("--on", default="2025-12-01", help="the date the calculator evaluates on")
     parser.add_argument(
         "--all", action="store_true", help="every city's programmes (?all=true); default: the firm's city"
+    )
+    parser.add_argument(
+        "--server",
+        choices=["huiqi", "uvicorn", "both"],
+        default="huiqi",
+        help="huiqi serve (connections handed to the workers in turn; the default), plain uvicorn --workers "
+        "(one shared listening socket), or both one after the other",
     )
     args = parser.parse_args()
 
@@ -182,23 +240,16 @@ def main() -> None:
     body = {"firm": firm, "on": args.on, "lang": "en"}
     path = "/api/v1/calculator" + ("?all=true" if args.all else "")
     load_before = os.getloadavg()
-
-    with tempfile.TemporaryDirectory(prefix="huiqi-bench-api-") as tmp:
-        proc, base = start_server(Path(tmp), args.workers)
-        try:
-            reference, answer = expected(base, path, body)
-            want, scope, size = (answer["eligible_count"], answer["total"]), answer["scope"], len(reference)
-            # warm-up: every worker loads the programmes and compiles what it caches
-            run(run_clients(base, path, body, args.clients, 2.0, reference))
-            single, single_fail, single_wall = run(run_clients(base, path, body, 1, 2.0, reference))
-            server_cpu0, client_cpu0 = tree_cpu_seconds(proc.pid), time.process_time()
-            lat, failures, wall = run(run_clients(base, path, body, args.clients, args.seconds, reference))
-            server_cpu = tree_cpu_seconds(proc.pid) - server_cpu0
-            client_cpu = time.process_time() - client_cpu0
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
-
+    kinds = ["huiqi", "uvicorn"] if args.server == "both" else [args.server]
+    runs: list[Measured] = []
+    references: set[bytes] = set()
+    for kind in kinds:
+        m, reference, answer = measure(kind, args, path, body)
+        runs.append(m)
+        references.add(reference)
+    if len(references) != 1:
+        raise SystemExit("the servers gave different answers to the same request")
+    want, scope, size = (answer["eligible_count"], answer["total"]), answer["scope"], len(reference)
     load_after = os.getloadavg()
     loop = " on uvloop" if has_uvloop() else ""
     where = "every city" if scope["all_cities"] else f"the {scope['pack']} pack (the firm's city)"
@@ -207,8 +258,9 @@ def main() -> None:
         f"(eligible for {want[0]}, total {want[1]} yuan), answer {size:,} bytes with explanations"
     )
     print(
-        f"server: uvicorn, {args.workers} workers, SQLite; clients: asyncio streams{loop}, one process on the"
-        f" same machine ({os.cpu_count()} CPUs shared by both)"
+        f"servers: {args.workers} workers, SQLite; huiqi = `huiqi serve` (the parent hands each connection "
+        f"to the next worker), uvicorn = `uvicorn --workers` (shared listening socket); clients: asyncio "
+        f"streams{loop}, one process on the same machine ({os.cpu_count()} CPUs shared by both)"
     )
     print(
         f"load average (1/5/15 min) before {fmt_load(load_before)}, after {fmt_load(load_after)}: "
@@ -220,36 +272,54 @@ def main() -> None:
         + "\n"
     )
     print(
-        f"{'clients':>8}{'seconds':>9}{'requests':>10}{'failed':>8}{'req/s':>9}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'server':>8}{'clients':>8}{'seconds':>9}{'requests':>10}{'failed':>8}{'req/s':>9}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  client medians ms"
     )
-    rows = ((1, single, single_fail, single_wall), (args.clients, lat, failures, wall))
-    for n, values, fails, secs in rows:
-        if not values:
-            print(f"{n:>8}{secs:>9.1f}{0:>10}{fails:>8}   (no successful request)")
-            continue
-        print(
-            f"{n:>8}{secs:>9.1f}{len(values):>10,}{fails:>8}{len(values) / secs:>9.0f}"
-            f"{statistics.median(values):>9.1f}{pct(values, 0.99):>9.1f}{max(values):>9.1f}"
-        )
-    p99 = pct(lat, 0.99) if lat else float("inf")
-    verdict = "met" if p99 <= TARGET_P99_MS and not failures else "NOT met"
     need = args.clients / (TARGET_P99_MS / 1000)
-    rate = len(lat) / wall if lat else 0.0
-    print(f"\ntarget p99 <= {TARGET_P99_MS:.0f} ms with {args.clients} clients: {verdict} (p99 {p99:.1f} ms)")
-    if lat:
-        # CPU time an answer is less sensitive to other work on the machine than the wall-clock figures
-        n, cpus = len(lat), os.cpu_count() or 1
-        print(
-            f"CPU an answer during the {args.clients}-client run: server {1000 * server_cpu / n:.2f} ms,"
-            f" load generator {1000 * client_cpu / n:.2f} ms; the {cpus} CPUs could give at most"
-            f" {cpus * n / (server_cpu + client_cpu):.0f} answers/s at that cost if nothing else ran"
+    for m in runs:
+        rows = (
+            (1, m.single, m.single_fail, m.single_wall, ""),
+            (args.clients, m.lat, m.failures, m.wall, spread(m)),
         )
-    print(
-        f"Little's law: {args.clients} closed-loop clients within {TARGET_P99_MS:.0f} ms need >= {need:.0f} "
-        f"answers/s (one every {1000 / need:.2f} ms); measured {rate:.0f}/s "
-        f"(one every {1000 / rate if rate else float('inf'):.2f} ms, server and clients sharing the CPUs)"
-    )
+        for n, values, fails, secs, extra in rows:
+            if not values:
+                print(f"{m.kind:>8}{n:>8}{secs:>9.1f}{0:>10}{fails:>8}   (no successful request)")
+                continue
+            print(
+                f"{m.kind:>8}{n:>8}{secs:>9.1f}{len(values):>10,}{fails:>8}{len(values) / secs:>9.0f}"
+                f"{statistics.median(values):>9.1f}{pct(values, 0.99):>9.1f}{max(values):>9.1f}  {extra}"
+            )
+    print()
+    for m in runs:
+        lat = m.lat
+        p99 = pct(lat, 0.99) if lat else float("inf")
+        verdict = "met" if p99 <= TARGET_P99_MS and not m.failures else "NOT met"
+        rate = len(lat) / m.wall if lat else 0.0
+        print(
+            f"{m.kind}: target p99 <= {TARGET_P99_MS:.0f} ms with {args.clients} clients: {verdict} "
+            f"(p99 {p99:.1f} ms)"
+        )
+        if lat:
+            # CPU time an answer is less sensitive to other work on the machine than the wall-clock figures
+            n, cpus = len(lat), os.cpu_count() or 1
+            print(
+                f"  CPU an answer: server {1000 * m.server_cpu / n:.2f} ms, load generator "
+                f"{1000 * m.client_cpu / n:.2f} ms; the {cpus} CPUs could give at most "
+                f"{cpus * n / (m.server_cpu + m.client_cpu):.0f} answers/s at that cost if nothing else ran"
+            )
+        print(
+            f"  Little's law: {args.clients} closed-loop clients within {TARGET_P99_MS:.0f} ms need >= "
+            f"{need:.0f} answers/s; measured {rate:.0f}/s"
+        )
+
+
+def spread(m: Measured) -> str:
+    """The clients' own medians, lowest and highest: far apart when the workers hold unequal shares of the
+    connections (a worker's clients wait in proportion to how many it holds)."""
+    medians = sorted(statistics.median(c) for c in m.per_client if c)
+    if not medians:
+        return ""
+    return f"{medians[0]:.1f}-{medians[-1]:.1f}"
 
 
 def has_uvloop() -> bool:

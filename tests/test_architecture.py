@@ -17,6 +17,7 @@ ENGINE = {"money", "firms", "rules"}
 ALLOWED: dict[str, set[str]] = {
     "money": set(),
     "config": set(),
+    "serving": set(),
     "programmes": set(),
     "firms": {"money"},
     "rules": {"money", "firms"},

@@ -1,4 +1,5 @@
-"""``huiqi serve`` (uvicorn) and ``huiqi demo``: the whole cycle on a demo database, then the site."""
+"""``huiqi serve`` (uvicorn workers handed connections in turn: huiqi.serving) and ``huiqi demo``: the
+whole cycle on a demo database, then the site."""
 
 from __future__ import annotations
 
@@ -14,20 +15,37 @@ import typer
 DEMO_PROGRAMME = "shanghai.ai.model-voucher"
 
 
-def _serve(host: str, port: int, workers: int, env: dict[str, str] | None = None) -> None:
-    import uvicorn
+def _serve(
+    host: str,
+    port: int,
+    workers: int,
+    env: dict[str, str] | None = None,
+    log_level: str = "info",
+    access_log: bool = True,
+) -> None:
+    from huiqi.serving import serve as serve_app
 
     for k, v in (env or {}).items():
         os.environ[k] = v
-    uvicorn.run(
-        "huiqi.web.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=True
+    code = serve_app(
+        "huiqi.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+        proxy_headers=True,
     )
+    if code:
+        raise typer.Exit(code)
 
 
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes (default: one per CPU)")] = 0,
+    log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug")] = "info",
+    access_log: Annotated[bool, typer.Option(help="log every request")] = True,
 ) -> None:
     """Serve the site and the API (settings from HUIQI_* variables; run `huiqi db upgrade` first)."""
     from huiqi.config import get_settings
@@ -37,7 +55,7 @@ def serve(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _serve(host, port, workers or os.cpu_count() or 1)
+    _serve(host, port, workers or os.cpu_count() or 1, log_level=log_level, access_log=access_log)
 
 
 def demo(
