@@ -153,3 +153,45 @@ def test_the_page_shows_what_the_api_answers(sqlite_web: Web, all_cities: bool) 
     assert bool(re.search(r"Every city(&#39;|')s programmes in force", html)) == all_cities
     full = client.get("/calculator" + ("?all=true" if all_cities else "")).text
     assert ('name="all" value="true" checked' in full) == all_cities
+
+
+def test_the_lean_route_answers_exactly_as_the_api_route(sqlite_web: Web) -> None:
+    """``CalculatorRoute`` (first among the app's routes) takes the plain and ``?all=`` requests; any other
+    query string goes through FastAPI's route. Both must give the same bytes, for answers and for errors."""
+    from starlette.routing import Match
+
+    from huiqi.web.api.programmes import CalculatorRoute
+
+    lean = sqlite_web.app.router.routes[0]
+    assert isinstance(lean, CalculatorRoute) and lean.path == "/api/v1/calculator"
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/calculator", "query_string": b""}
+    assert lean.matches(scope)[0] is Match.FULL
+    assert lean.matches({**scope, "query_string": b"all=true&x=1"})[0] is Match.NONE
+    assert lean.matches({**scope, "method": "GET"})[0] is Match.NONE
+
+    client = sqlite_web.client()
+    body = {"firm": example("small-ai-firm"), "on": ON}
+    # "x=1" is ignored by FastAPI's route: the same question, answered by the other route
+    for lean_query, api_query in (("", "?x=1"), ("?all=true", "?all=true&x=1"), ("?all=0", "?all=false&x=1")):
+        for request in (
+            {"json": body},
+            {"json": {**body, "lang": "zh"}},
+            {"json": {"firm": example("hangzhou-ai"), "on": ON, "programmes": ["hangzhou.ai.compute-voucher"]}},
+            {"json": {"firm": {}}},  # a profile the schema refuses
+            {"json": {"on": ON}},  # no firm
+            {"json": {**body, "on": "yesterday"}},
+            {"json": {**body, "lang": "fr"}},
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            {"content": b"firm=1", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+        ):
+            a = client.post("/api/v1/calculator" + lean_query, **request)  # type: ignore[arg-type]
+            b = client.post("/api/v1/calculator" + api_query, **request)  # type: ignore[arg-type]
+            assert (a.status_code, a.headers["content-type"]) == (b.status_code, b.headers["content-type"])
+            assert a.content == b.content, (lean_query, request)
+    # the same authorization: a cross-site browser write is refused on both, nothing else differs
+    foreign = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    officer = sqlite_web.client("officer")
+    a = officer.post("/api/v1/calculator", json=body, headers=foreign)
+    b = officer.post("/api/v1/calculator?x=1", json=body, headers=foreign)
+    assert a.status_code == b.status_code == 403 and a.content == b.content
+    assert client.get("/api/v1/calculator").status_code == 405

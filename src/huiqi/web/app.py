@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> Fast
 
     for router in routers():
         app.include_router(router)
+    from huiqi.web.api.programmes import lean_routes
+
+    app.router.routes[:0] = lean_routes()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
 
