@@ -76,7 +76,9 @@ def copy_to_parquet(table: ir.Table, path: str | Path) -> int:
     backend = table._find_backend()
     if backend.name != "duckdb":
         raise BackendError(f"copy_to_parquet runs on DuckDB; this table is on {backend.name}")
-    sql = ibis.to_sql(table, dialect="duckdb", pretty=False)  # nobody reads it; formatting is slow
+    from huiqi.rules.batch import duckdb_sql
+
+    sql = duckdb_sql(table)
     target = Path(path).as_posix().replace("'", "''")
     result = backend.con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
     return int(result[0]) if result else 0

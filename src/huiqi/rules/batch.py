@@ -25,13 +25,27 @@ def duckdb_tables(tables: Mapping[str, pa.Table], con: ibis.BaseBackend | None =
     return out
 
 
+def duckdb_sql(table: ir.Table) -> str:
+    """DuckDB SQL of a compiled table, built fast: not pretty-printed (for a whole pack, formatting took
+    longer than building), and without ibis fusing consecutive selects into one (``sql.fuse_selects``).
+    Fusing inlines each layer's columns into the next, which makes ibis score and rewrite every layer of a
+    pack's expressions: a third of the SQL's build time for a reform's joint query, while DuckDB's own
+    optimizer plans the nested selects as fast (measured at 3 M firms: the same query time either way)."""
+    saved = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        return ibis.to_sql(table, dialect="duckdb", pretty=False)
+    finally:
+        ibis.options.sql.fuse_selects = saved
+
+
 def execute(table: ir.Table) -> pa.Table:
     """Run a compiled table. On DuckDB, fetch Arrow straight from the connection: ibis's own conversion
     costs several times the query at register scale. Other backends use ibis's ``to_pyarrow``. The SQL is
     not pretty-printed: for a whole pack, formatting it took longer than building it."""
     backend = table._find_backend()
     if backend.name == "duckdb":
-        relation = backend.con.sql(ibis.to_sql(table, dialect="duckdb", pretty=False))
+        relation = backend.con.sql(duckdb_sql(table))
         fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
         return fetch()
     return table.to_pyarrow()
