@@ -3,6 +3,7 @@ and the JSON Schemas."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
@@ -142,8 +143,14 @@ async def calculator(request: Request, all_cities: Annotated[bool, Query(alias="
 
 
 async def calculator_answer(request: Request, all_cities: bool) -> Response:
-    """The calculator's answer to an authorized request (``calculator`` above, or ``CalculatorRoute``)."""
+    """The calculator's answer to an authorized request (``calculator`` above, or ``CalculatorRoute``).
+
+    It yields to the event loop once before the work (a millisecond or two of CPU that never awaits). Without
+    that, requests that arrive while a worker is busy are not served in the order they arrived: at 32
+    keep-alive clients two workers each served 14 of their 16 clients in 28 ms and the other two in 46 ms,
+    every time (the p99); with it, all 16 in 27-32 ms."""
     data = await json_body(request)
+    await asyncio.sleep(0)
     if not isinstance(data, dict) or "firm" not in data:
         raise HTTPException(422, detail='body: expected {"firm": {...profile...}, "on": "YYYY-MM-DD"}')
     on_text = data.get("on")
