@@ -128,6 +128,14 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
 
         return as_of
     param = c.params.get(name)
+    if param is not None and len(param.starts) < 2:  # one value whatever the date: read it directly
+        only = param.values[0]
+
+        def constant(run: _ProgrammeRun) -> Any:
+            run.trace[node] = only
+            return only
+
+        return constant
     if param is not None:
         at = param.at
 
