@@ -16,6 +16,7 @@ from huiqi.applications.errors import (
     IllegalTransition,
     InvalidCall,
     InvalidClaim,
+    MissingReason,
 )
 from huiqi.applications.evidence import path_of, sniff
 from huiqi.applications.models import TRANSITIONS, Application, ApplicationEvent, EligibilityVerdict, State
@@ -107,6 +108,14 @@ def test_illegal_transition_is_refused_and_changes_nothing(db: Db) -> None:
         before = s.scalar(select(func.count()).select_from(ApplicationEvent))
         with pytest.raises(IllegalTransition, match="under_review; it cannot become paying"):
             apps.transition(session=s, application_id=a, to=State.PAYING, actor="x", reason="skip ahead")
+        s.commit()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ApplicationEvent)) == before
+    assert _state(db, a) == "under_review"
+    # a blank reason is refused before anything else, naming the field and the move
+    with db.session() as s:
+        with pytest.raises(MissingReason, match=rf"^reason: moving application '{a}' to 'rejected' needs a"):
+            apps.transition(session=s, application_id=a, to=State.REJECTED, actor="x", reason="  ")
         s.commit()
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ApplicationEvent)) == before

@@ -60,6 +60,16 @@ class InvalidClaim(ApplicationsError):
         super().__init__(f"claims: {message}")
 
 
+class MissingReason(ApplicationsError):
+    """A state change without a reason: the audit trail must say why every application moved."""
+
+    def __init__(self, application_id: str, to: str) -> None:
+        super().__init__(
+            f"reason: moving application {application_id!r} to {to!r} needs a reason (a sentence saying why); "
+            "nothing was changed"
+        )
+
+
 class VerdictMismatch(ApplicationsError):
     def __init__(self, expected: str, got: str) -> None:
         super().__init__(f"the verdict is for programme {got!r} but the call runs {expected!r}")

@@ -27,6 +27,7 @@ from huiqi.applications.errors import (
     IllegalTransition,
     InvalidCall,
     InvalidClaim,
+    MissingReason,
     VerdictMismatch,
 )
 from huiqi.applications.models import (
@@ -262,7 +263,7 @@ def transition(
     """Move to ``to`` if the state machine allows it; otherwise raise and change nothing."""
     target = State(to)
     if not reason.strip():
-        raise InvalidClaim("a transition needs a reason")
+        raise MissingReason(application_id, target.value)
     app = get_application(session=session, application_id=application_id)
     current = State(app.state)
     if target not in TRANSITIONS[current]:
