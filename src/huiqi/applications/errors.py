@@ -65,8 +65,8 @@ class MissingReason(ApplicationsError):
 
     def __init__(self, application_id: str, to: str) -> None:
         super().__init__(
-            f"reason: moving application {application_id!r} to {to!r} needs a reason (a sentence saying why); "
-            "nothing was changed"
+            f"reason: moving application {application_id!r} to {to!r} needs a reason (a sentence saying "
+            "why); nothing was changed"
         )
 
 

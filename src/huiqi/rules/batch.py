@@ -34,7 +34,7 @@ def duckdb_sql(table: ir.Table) -> str:
     saved = ibis.options.sql.fuse_selects
     ibis.options.sql.fuse_selects = False
     try:
-        return ibis.to_sql(table, dialect="duckdb", pretty=False)
+        return str(ibis.to_sql(table, dialect="duckdb", pretty=False))
     finally:
         ibis.options.sql.fuse_selects = saved
 
