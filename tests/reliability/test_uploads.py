@@ -80,6 +80,12 @@ def good() -> list[tuple[str, bytes, str]]:
         ("scan.2025.v2.jpeg", real_image("JPEG"), "image/jpeg"),
         ("ledger.xlsx", real_xlsx(), evidence.XLSX),
         ("contract.docx", office_zip(), evidence.DOCX),
+        # objects in a compressed object stream, nothing active among them
+        (
+            "annual report.pdf",
+            pdf_with_object_stream(b"<< /Type /Action /S /URI /URI (https://example.org/report) >>"),
+            "application/pdf",
+        ),
     ]
 
 
@@ -146,6 +152,27 @@ def pdf_with_js() -> bytes:
     pdf = real_pdf()
     return pdf.replace(
         b"/Type /Catalog", b"/Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >>"
+    )
+
+
+def pdf_with_object_stream(
+    inner: bytes, *, filters: bytes = b"/Filter /FlateDecode", pack: bool = True, version: bytes = b"1.5"
+) -> bytes:
+    """A PDF 1.5 whose action object (5 0) lives in a compressed object stream (4 0), as Acrobat and most
+    libraries write them: the bytes of ``inner`` never appear in the file as they are."""
+    index = b"5 0 "
+    data = index + inner
+    body = zlib.compress(data) if pack else data
+    stream = b"<< /Type /ObjStm /N 1 /First %d %s /Length %d >>" % (len(index), filters, len(body))
+    return b"".join(
+        [
+            b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n",
+            b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R >>\nendobj\n",
+            b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n",
+            b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\nendobj\n",
+            b"4 0 obj\n" + stream + b"\nstream\n" + body + b"\nendstream\nendobj\n",
+            b"trailer\n<< /Size 6 /Root 1 0 R >>\n%%EOF\n",
+        ]
     )
 
 
@@ -249,6 +276,49 @@ def corpus() -> list[Bad]:
             pdf.replace(b"/Type /Catalog", b"/Type /Catalog /J#53 (x)"),
             422,
             "active content",
+        ),
+        # active content hidden in a compressed object stream (PDF 1.5+)
+        Bad(
+            "pdf-objstm-javascript",
+            "invoice.pdf",
+            pdf_with_object_stream(b"<< /S /JavaScript /JS (app.alert(1)) >>"),
+            422,
+            "active content (/JavaScript",
+        ),
+        Bad(
+            "pdf-objstm-escaped-launch",
+            "invoice.pdf",
+            pdf_with_object_stream(b"<< /S /L#61unch /F (cmd.exe) >>"),
+            422,
+            "active content (/Launch",
+        ),
+        Bad(
+            "pdf-objstm-plain-js",
+            "invoice.pdf",
+            pdf_with_object_stream(b"<< /S /JavaScript /JS (x) >>", filters=b"", pack=False),
+            422,
+            "active content",
+        ),
+        Bad(
+            "pdf-objstm-unreadable-filter",
+            "invoice.pdf",
+            pdf_with_object_stream(b"<< /S /URI >>", filters=b"/Filter [/ASCIIHexDecode /FlateDecode]"),
+            422,
+            "encoded with ASCIIHexDecode FlateDecode",
+        ),
+        Bad(
+            "pdf-objstm-damaged",
+            "invoice.pdf",
+            pdf_with_object_stream(b"<< >>").replace(b"x\x9c", b"x\x00", 1),
+            422,
+            "damaged",
+        ),
+        Bad(
+            "pdf-objstm-bomb",
+            "invoice.pdf",
+            pdf_with_object_stream(b"<<" + b" " * (evidence.MAX_PDF_OBJECT_BYTES + 10) + b">>"),
+            422,
+            f"more than {evidence.MAX_PDF_OBJECT_BYTES:,} bytes",
         ),
         Bad("pdf-appended-junk", "invoice.pdf", pdf + b"\0" * 4096, 422, "%%EOF"),
         Bad("zip-with-pdf-header", "invoice.pdf", b"%PDF-1.4\n" + plain_zip(), 422, "ZIP archive"),

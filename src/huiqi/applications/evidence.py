@@ -28,9 +28,13 @@ refused with a message naming the file and what was expected, and nothing is wri
   ``MAX_UNPACKED_BYTES`` in total when unpacked and at most ``MAX_RATIO`` times the packed size: all read
   from the ZIP's directory and local headers, nothing is decompressed.
 
-Limits of the PDF check: objects inside compressed object streams are not decompressed, so active content
-hidden there is not seen; downloads are therefore always served as attachments with ``nosniff`` and a
-sandboxing CSP.
+  Objects kept inside compressed object streams (``/Type /ObjStm``, PDF 1.5+) are unpacked and checked the
+  same way: Flate only (other encodings cannot be read here and are refused), at most
+  ``MAX_PDF_OBJECT_BYTES`` unpacked in all.
+
+Limits of the PDF check: other streams (page content, images, fonts) are not unpacked, since objects cannot
+hide in them; a viewer's own bugs are out of reach. Downloads are therefore still always served as
+attachments with ``nosniff`` and a sandboxing CSP.
 """
 
 from __future__ import annotations
@@ -116,6 +120,10 @@ _IMAGE_MARKUP = re.compile(rb"<script|<\?php|<html|<iframe|<!doctype", re.IGNORE
 _PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|XFA)(?=[\s/<>\[\]()%{}]|$)")
 _PDF_STREAM = re.compile(rb">>\s*stream(?:\r\n|\n|\r)")
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_PDF_OBJSTM = re.compile(rb"/Type\s*/ObjStm(?=[\s/<>\[\]()%{}]|$)")
+_PDF_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/<>\[\]()%{}]+)")
+#: Unpacked object-stream bytes a PDF may hold in all (its objects, not its pages' content).
+MAX_PDF_OBJECT_BYTES = 32 * 1024 * 1024
 _KIB = 1024
 
 #: Recognisable but refused content, to say what the file is.
@@ -298,16 +306,22 @@ def _check_pdf(filename: str, content: bytes) -> None:
             "a PDF must end with '%%EOF' within its last KiB; this one is cut short or has data appended",
             "save or print it as PDF again",
         )
-    # Only the objects, not the (compressed, binary) stream data, where a pattern could appear by chance.
+    # Only the objects, not the (compressed, binary) stream data, where a pattern could appear by chance;
+    # but the objects a PDF keeps inside object streams, unpacked.
     pos, outside = 0, []
+    budget = [MAX_PDF_OBJECT_BYTES]
     for m in _PDF_STREAM.finditer(content):
         if m.start() < pos:
             continue
         outside.append(content[pos : m.start()])
         end = content.find(b"endstream", m.end())
+        stop = len(content) if end < 0 else end
+        head = _unescape(content[max(pos, content.rfind(b"obj", pos, m.start())) : m.start()])
+        if _PDF_OBJSTM.search(head):
+            outside.append(_object_stream(filename, head, content[m.end() : stop], budget))
         pos = len(content) if end < 0 else end + len(b"endstream")
     outside.append(content[pos:])
-    text = _PDF_NAME_ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), b"".join(outside))
+    text = _unescape(b"".join(outside))
     found = _PDF_ACTIVE.search(text)
     if found:
         raise EvidenceContentRefused(
@@ -316,6 +330,42 @@ def _check_pdf(filename: str, content: bytes) -> None:
             "embedded files)",
             "print it to a new PDF (which drops scripts and attachments) and upload that",
         )
+
+
+def _unescape(pdf: bytes) -> bytes:
+    """Names with ``#xx`` escapes spelled out (``/Java#53cript`` is ``/JavaScript``)."""
+    return _PDF_NAME_ESCAPE.sub(lambda e: bytes([int(e.group(1), 16)]), pdf)
+
+
+def _object_stream(filename: str, head: bytes, data: bytes, budget: list[int]) -> bytes:
+    """The objects of an object stream, unpacked (Flate or none), within what is left of ``budget``."""
+    found = _PDF_FILTER.search(head)
+    filters = re.findall(rb"/([^\s/<>\[\]()%{}]+)", found.group(1)) if found else []
+    if filters not in ([], [b"FlateDecode"]) or b"/DecodeParms" in head:
+        what = b" ".join(filters).decode("latin-1") or "parameters"
+        raise EvidenceContentRefused(
+            filename,
+            f"the PDF keeps objects in a stream encoded with {what}, which this check cannot read",
+            "print it to a new PDF and upload that",
+        )
+    if not filters:
+        unpacked = data
+    else:
+        inflate = zlib.decompressobj()
+        try:
+            unpacked = inflate.decompress(data, budget[0] + 1)
+        except zlib.error:
+            raise EvidenceContentRefused(
+                filename, "a compressed object stream of the PDF is damaged", "save it as PDF again"
+            ) from None
+    if len(unpacked) > budget[0]:
+        raise EvidenceContentRefused(
+            filename,
+            f"the PDF's object streams unpack to more than {MAX_PDF_OBJECT_BYTES:,} bytes",
+            "print it to a new PDF and upload that",
+        )
+    budget[0] -= len(unpacked)
+    return b"\n" + unpacked + b"\n"
 
 
 def _check_pixels(filename: str, width: int, height: int) -> None:
