@@ -290,24 +290,36 @@ class _Explainer:
 
     def reads_json(self, trace: Trace) -> list[dict[str, Any]]:
         """Each read as JSON (``Read.to_json``), with what does not depend on the firm built once."""
-        lang = self.lang
+        sites, dynamic = self.plan(trace.expression)
+        if dynamic:
+            return [self._read_json(s, name, label, value) for s, name, label, value in self.resolved(trace)]
+        # no year-indexed read: each site is reported once under its planned name (as ``resolved`` gives)
+        values = trace.values
         out = []
-        for s, name, label, value in self.resolved(trace):
-            kind = s.kind
-            if kind == "parameter":
-                out.append(self._param_json(name))
+        for s in sites:
+            if s.kind == "parameter":
+                out.append(self._param_json(s.name))
                 continue
-            entry: dict[str, Any] = {
-                "kind": kind,
-                "name": name,
-                "label": label,
-                "value": json_value(value),
-                "text": fmt(value, s.unit, lang),
-            }
-            if s.clause:
-                entry["clause"] = s.clause
-            out.append(entry)
+            label = s.label
+            if s.kind == "programme":
+                ref = self.result.programme_refs.get(s.path)
+                label = ref.programme.spec.name.get(self.lang) if ref else s.path
+            out.append(self._read_json(s, s.name, label, values.get(s.node)))
         return out
+
+    def _read_json(self, s: _Site, name: str, label: str, value: Any) -> dict[str, Any]:
+        if s.kind == "parameter":
+            return self._param_json(name)
+        entry: dict[str, Any] = {
+            "kind": s.kind,
+            "name": name,
+            "label": label,
+            "value": json_value(value),
+            "text": fmt(value, s.unit, self.lang),
+        }
+        if s.clause:
+            entry["clause"] = s.clause
+        return entry
 
     def _param_json(self, name: str) -> dict[str, Any]:
         """A parameter's read as of the date: the same for every firm, so built once a period and language
@@ -387,8 +399,15 @@ class _Explainer:
     def _missing(self, node: ast.Node, expr: Expression) -> list[str]:
         """Labels of the values a sub-expression read that are unknown."""
         assert self._trace is not None  # nosec B101  # narrows the type for mypy
-        sub = Trace(Expression(expr.text, node, expr.type, expr.checked, expr.path), self._trace.values)
-        return [label for _, _, label, value in self.resolved(sub) if value is None]
+        sub = Expression(expr.text, node, expr.type, expr.checked, expr.path)
+        sites, dynamic = self.plan(sub)
+        values = self._trace.values
+        params, on = self.programme.params, self.result.on
+        if not dynamic and not any(
+            (params[s.name].at(on)[0] if s.kind == "parameter" else values.get(s.node)) is None for s in sites
+        ):  # the usual case: nothing unknown, nothing to label
+            return []
+        return [label for _, _, label, value in self.resolved(Trace(sub, values)) if value is None]
 
     def _compare_gap(self, node: ast.Compare, expr: Expression) -> str:
         left, right = node.left, node.right
@@ -419,6 +438,39 @@ def _checks_of(p: Programme, lang: str) -> dict[str, tuple[str, str]]:
     return hit
 
 
+def _header_of(p: Programme, lang: str) -> dict[str, Any]:
+    """The first entries of a programme's explanation, the same for every firm: built once a language."""
+    key = ("header", lang)
+    hit: dict[str, Any] | None = p.memo.get(key)
+    if hit is None:
+        document = p.document(None)
+        hit = {
+            "programme": p.id,
+            "version": p.version,
+            "digest": p.digest[:12],
+            "name": p.spec.name.get(lang),
+            "document": f"{document.title.get(lang)} ({document.number})",
+        }
+        p.memo[key] = hit
+    return hit
+
+
+def _amount_header_of(p: Programme, lang: str) -> dict[str, Any]:
+    """How the amount is worked out (label, formula, clause): the same for every firm."""
+    key = ("amount-header", lang)
+    hit: dict[str, Any] | None = p.memo.get(key)
+    if hit is None:
+        amount = p.spec.amount
+        assert amount is not None  # nosec B101  # only asked for a programme with an amount
+        hit = {
+            "label": amount.label.get(lang),
+            "formula": amount.expr.strip(),
+            "clause": p.cite(amount.clause, amount.doc),
+        }
+        p.memo[key] = hit
+    return hit
+
+
 def explain(result: Result, lang: str = "en") -> dict[str, Any]:
     """The whole explanation of one programme's result, as JSON-ready data."""
     ex = _Explainer(result, lang)
@@ -441,13 +493,8 @@ def explain(result: Result, lang: str = "en") -> dict[str, Any]:
         if not met:
             entry["gap"] = ex.gap(o.trace) if o.kind == "condition" else []
         checks.append(entry)
-    document = p.document(None)
     out: dict[str, Any] = {
-        "programme": p.id,
-        "version": p.version,
-        "digest": p.digest[:12],
-        "name": spec.name.get(lang),
-        "document": f"{document.title.get(lang)} ({document.number})",
+        **_header_of(p, lang),
         "date": result.on.isoformat(),
         "in_force": result.in_force,
         "eligible": result.eligible,
@@ -460,9 +507,7 @@ def explain(result: Result, lang: str = "en") -> dict[str, Any]:
         out["in_force_detail"] = f"{eff.start} – {eff.end or '…'}"
     if result.amount_trace is not None and spec.amount is not None:
         out["amount_detail"] = {
-            "label": spec.amount.label.get(lang),
-            "formula": spec.amount.expr.strip(),
-            "clause": p.cite(spec.amount.clause, spec.amount.doc),
+            **_amount_header_of(p, lang),
             "value": json_value(result.amount_trace.result),
             "reads": ex.reads_json(result.amount_trace),
         }
