@@ -239,9 +239,12 @@ class Balancer:
 
 def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> int:
     """Serve ``app`` (an import string) on ``host:port``: with one worker, uvicorn itself; with more, a
-    ``Balancer`` handing connections to the workers in turn."""
+    ``Balancer`` handing connections to the workers in turn (on Linux; elsewhere uvicorn's own workers)."""
     if workers <= 1:
         uvicorn.run(app, host=host, port=port, **options)
+        return 0
+    if not sys.platform.startswith("linux"):  # pragma: no cover - handing sockets over is written for Linux
+        uvicorn.run(app, host=host, port=port, workers=workers, **options)
         return 0
     uvicorn.Config(app, **options)  # the parent logs as uvicorn does
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
