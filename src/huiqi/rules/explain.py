@@ -290,22 +290,7 @@ class _Explainer:
 
     def reads_json(self, trace: Trace) -> list[dict[str, Any]]:
         """Each read as JSON (``Read.to_json``), with what does not depend on the firm built once."""
-        sites, dynamic = self.plan(trace.expression)
-        if dynamic:
-            return [self._read_json(s, name, label, value) for s, name, label, value in self.resolved(trace)]
-        # no year-indexed read: each site is reported once under its planned name (as ``resolved`` gives)
-        values = trace.values
-        out = []
-        for s in sites:
-            if s.kind == "parameter":
-                out.append(self._param_json(s.name))
-                continue
-            label = s.label
-            if s.kind == "programme":
-                ref = self.result.programme_refs.get(s.path)
-                label = ref.programme.spec.name.get(self.lang) if ref else s.path
-            out.append(self._read_json(s, s.name, label, values.get(s.node)))
-        return out
+        return [self._read_json(s, name, label, value) for s, name, label, value in self.resolved(trace)]
 
     def _read_json(self, s: _Site, name: str, label: str, value: Any) -> dict[str, Any]:
         if s.kind == "parameter":
