@@ -6,15 +6,18 @@ Built from the evaluator's trace after the fact, so evaluation stays cheap when 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from huiqi.money import format_yuan
 from huiqi.rules import ast
 from huiqi.rules.evaluator import Duration, Result, Trace
 from huiqi.rules.labels import OPS, UNITS_ZH, WORDS, field_label
 from huiqi.rules.programme import Expression, Programme
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -412,48 +415,53 @@ class _Explainer:
         return f"{llabel} {lval}; {self.w['needs']} {phrase} {rval}"
 
 
-def _checks_of(p: Programme, lang: str) -> dict[str, tuple[str, str]]:
-    """(label, clause) of each condition and exclusion, in a language: worked out once a programme."""
-    key = ("checks", lang)
-    hit: dict[str, tuple[str, str]] | None = p.memo.get(key)
+def _once(p: Programme, key: tuple[str, str], build: Callable[[], T]) -> T:
+    """What ``build`` gives, worked out once a programme (kept in its memo under ``key``)."""
+    hit: T | None = p.memo.get(key)
     if hit is None:
-        hit = {c.id: (c.label.get(lang), p.cite(c.clause, c.doc)) for c in p.spec.conditions}
-        hit |= {x.id: (x.label.get(lang), p.cite(x.clause, x.doc)) for x in p.spec.exclusions}
-        p.memo[key] = hit
+        hit = p.memo[key] = build()
     return hit
 
 
+def _checks_of(p: Programme, lang: str) -> dict[str, tuple[str, str]]:
+    """(label, clause) of each condition and exclusion, in a language."""
+
+    def build() -> dict[str, tuple[str, str]]:
+        checks = {c.id: (c.label.get(lang), p.cite(c.clause, c.doc)) for c in p.spec.conditions}
+        return checks | {x.id: (x.label.get(lang), p.cite(x.clause, x.doc)) for x in p.spec.exclusions}
+
+    return _once(p, ("checks", lang), build)
+
+
 def _header_of(p: Programme, lang: str) -> dict[str, Any]:
-    """The first entries of a programme's explanation, the same for every firm: built once a language."""
-    key = ("header", lang)
-    hit: dict[str, Any] | None = p.memo.get(key)
-    if hit is None:
+    """The first entries of a programme's explanation, the same for every firm."""
+
+    def build() -> dict[str, Any]:
         document = p.document(None)
-        hit = {
+        return {
             "programme": p.id,
             "version": p.version,
             "digest": p.digest[:12],
             "name": p.spec.name.get(lang),
             "document": f"{document.title.get(lang)} ({document.number})",
         }
-        p.memo[key] = hit
-    return hit
+
+    return _once(p, ("header", lang), build)
 
 
 def _amount_header_of(p: Programme, lang: str) -> dict[str, Any]:
     """How the amount is worked out (label, formula, clause): the same for every firm."""
-    key = ("amount-header", lang)
-    hit: dict[str, Any] | None = p.memo.get(key)
-    if hit is None:
+
+    def build() -> dict[str, Any]:
         amount = p.spec.amount
         assert amount is not None  # nosec B101  # only asked for a programme with an amount
-        hit = {
+        return {
             "label": amount.label.get(lang),
             "formula": amount.expr.strip(),
             "clause": p.cite(amount.clause, amount.doc),
         }
-        p.memo[key] = hit
-    return hit
+
+    return _once(p, ("amount-header", lang), build)
 
 
 def explain(result: Result, lang: str = "en") -> dict[str, Any]:
