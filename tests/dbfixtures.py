@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,18 +61,27 @@ def drop_pg_database(name: str) -> None:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+@contextmanager
+def fresh_pg_database(prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database (migrated unless ``migrate`` is false), dropped afterwards; its URL. Skips
+    (fails under CI) when PostgreSQL is not reachable."""
     try:
-        name, url = create_pg_database("huiqi_test")
+        name, url = create_pg_database(prefix)
     except sa.exc.OperationalError as exc:
         pg_unavailable(str(exc).splitlines()[0])
         raise  # unreachable: skip/fail raise
     try:
-        upgrade(url)
+        if migrate:
+            upgrade(url)
         yield url
     finally:
         drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with fresh_pg_database("huiqi_test") as url:
+        yield url
 
 
 def _truncate_pg(engine: Engine) -> None:

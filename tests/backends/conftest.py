@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from tests.dbfixtures import create_pg_database, drop_pg_database, pg_unavailable, sqlite_db
+from tests.dbfixtures import fresh_pg_database, sqlite_db
 
 __all__ = ["sqlite_db"]
 
@@ -41,12 +40,5 @@ def spark() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def pg_register_url() -> Iterator[str]:
     """A fresh database (no migrations: only the layout tables the compiled programmes read)."""
-    try:
-        name, url = create_pg_database("huiqi_backends")
-    except sa.exc.OperationalError as exc:
-        pg_unavailable(str(exc).splitlines()[0])
-        raise
-    try:
+    with fresh_pg_database("huiqi_backends", migrate=False) as url:
         yield url
-    finally:
-        drop_pg_database(name)

@@ -39,9 +39,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dbfixtures import create_pg_database, drop_pg_database, pg_unavailable
+from dbfixtures import fresh_pg_database
 from huiqi.db import make_engine, make_session_factory, run_in_transaction
-from huiqi.db.migrate import upgrade
 
 pytestmark = pytest.mark.postgres
 
@@ -540,16 +539,8 @@ def exactly_once(engine: Engine, attempts: list[Attempt]) -> None:
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    try:
-        name, url = create_pg_database("huiqi_crash")
-    except sa.exc.OperationalError as exc:
-        pg_unavailable(str(exc).splitlines()[0])
-        raise
-    try:
-        upgrade(url)
+    with fresh_pg_database("huiqi_crash") as url:
         yield url
-    finally:
-        drop_pg_database(name)
 
 
 def setup_data(factory: sessionmaker[Session]) -> None:

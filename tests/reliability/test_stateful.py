@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -50,13 +49,11 @@ from dbfixtures import (
     FIRM_B,
     Db,
     _truncate_pg,
-    create_pg_database,
     db,
-    drop_pg_database,
+    fresh_pg_database,
     make_firm,
     make_pool,
     pg_db,
-    pg_unavailable,
     pg_url,
     sqlite_db,
 )
@@ -1225,16 +1222,8 @@ def test_ledger_and_workflow_follow_the_model_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def stateful_pg_url() -> Iterator[str]:
-    try:
-        name, url = create_pg_database("huiqi_stateful")
-    except sa.exc.OperationalError as exc:
-        pg_unavailable(str(exc).splitlines()[0])
-        raise
-    try:
-        upgrade(url)
+    with fresh_pg_database("huiqi_stateful") as url:
         yield url
-    finally:
-        drop_pg_database(name)
 
 
 @pytest.mark.postgres

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.specs.openapi import checks as oa
 
-from dbfixtures import FIRM_A, FIRM_B, Db, create_pg_database, drop_pg_database, pg_unavailable
+from dbfixtures import FIRM_A, FIRM_B, Db, fresh_pg_database
 from huiqi.accounts import service as accounts
 from huiqi.accounts.models import Role
 from huiqi.config import Settings
@@ -188,16 +188,8 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzz]:
 
 @pytest.fixture(scope="module")
 def pg_fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzz]:
-    try:
-        name, url = create_pg_database("huiqi_fuzz")
-    except sa.exc.OperationalError as exc:
-        pg_unavailable(str(exc).splitlines()[0])
-        raise  # unreachable: skip/fail raise
-    try:
-        with fuzz_settings():
-            yield from _served(url, tmp_path_factory.mktemp("pgfuzz"))
-    finally:
-        drop_pg_database(name)
+    with fresh_pg_database("huiqi_fuzz", migrate=False) as url, fuzz_settings():
+        yield from _served(url, tmp_path_factory.mktemp("pgfuzz"))
 
 
 # --- steering path parameters to real ids ------------------------------------------------------------------
