@@ -20,7 +20,7 @@ from huiqi.rules.spec import ProgrammeSpec
 from huiqi.web.api.common import actor, json_body
 from huiqi.web.calculator import calculate, parse_firm, scope_of, to_json_bytes, today_in_shanghai
 from huiqi.web.i18n import language
-from huiqi.web.programmes import programme_document, programme_summary
+from huiqi.web.programmes import Loaded, programme_document, programme_summary
 from huiqi.web.security import authorize, principal_of, state_of
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
@@ -58,9 +58,16 @@ def validate_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
 @router.post("/programmes", status_code=201)
 def load_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
     """Validate and put a new version in force (recorded in the audit chain)."""
+    loaded = load_recorded(request, body.filename, body.text)
+    return {**programme_summary(loaded.programme, language()), "previous_version": loaded.previous_version}
+
+
+def load_recorded(request: Request, filename: str, text: str) -> Loaded:
+    """Put an uploaded programme file in force for the calling officer and record it in the audit chain
+    (the API and the officer's page); a refused file raises ``ProgrammeError`` and records nothing."""
     st = state_of(request)
     me = principal_of(request)
-    loaded = st.registry.load(body.filename, body.text)
+    loaded = st.registry.load(filename, text)
     p = loaded.programme
     st.write(
         lambda s: audit.append(
@@ -71,7 +78,7 @@ def load_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
             payload={"version": p.version, "previous_version": loaded.previous_version, "sha256": p.digest},
         )
     )
-    return {**programme_summary(p, language()), "previous_version": loaded.previous_version}
+    return loaded
 
 
 @router.get("/programme-tests")

@@ -32,6 +32,7 @@ from huiqi.web.api.money import (
     grant_application,
     pay_tranche,
 )
+from huiqi.web.api.programmes import load_recorded
 from huiqi.web.api.views import application_dict, pool_dict
 from huiqi.web.calculator import today_in_shanghai
 from huiqi.web.i18n import SHANGHAI, _, language
@@ -168,23 +169,11 @@ async def programme_validate(request: Request, file: Annotated[UploadFile, File(
 
 @router.post("/officer/programmes/load")
 async def programme_load(request: Request, file: Annotated[UploadFile, File()]) -> Response:
-    me = principal_of(request)
     name, text = await _upload_text(file)
-    st = state_of(request)
     try:
-        loaded = st.registry.load(name, text)
+        p = load_recorded(request, name, text).programme
     except ProgrammeError as exc:
         return _programmes_page(request, _refused(exc))
-    p = loaded.programme
-    st.write(
-        lambda s: audit.append(
-            session=s,
-            actor=actor(me),
-            entity=f"programme:{p.id}",
-            action="loaded",
-            payload={"version": p.version, "previous_version": loaded.previous_version, "sha256": p.digest},
-        )
-    )
     message = _("%(id)s version %(version)s is now in force.") % {"id": p.id, "version": p.version}
     return _programmes_page(request, _accepted(message))
 
