@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
@@ -103,7 +103,6 @@ def _worker(options: dict[str, Any], channel: socket.socket) -> None:
 class _Slot:
     process: BaseProcess
     channel: socket.socket
-    started: float = field(default_factory=time.monotonic)
     #: it has said READY: only then is it handed connections
     ready: bool = False
 
