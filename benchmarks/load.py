@@ -3,7 +3,7 @@ and the ledger and the audit chain verified through the API afterwards.
 
 The script makes a fresh database (PostgreSQL by default, created and dropped; ``--sqlite`` for a temporary
 SQLite file), migrates it, creates an officer, a funded pool and an open first-come-first-served call, then
-starts uvicorn (``--workers`` processes, one a CPU by default) on a free loopback port. ``--clients``
+starts ``huiqi serve`` (``--workers`` processes, one a CPU by default) on a free loopback port. ``--clients``
 closed-loop clients (asyncio, one keep-alive HTTP/1.1 connection each) then repeat, for ``--seconds``:
 
     calculator  POST /api/v1/calculator (anonymous: the small AI firm example, its city's programmes)
@@ -160,7 +160,7 @@ def start_server(url: str, directory: Path, workers: int) -> tuple[subprocess.Po
     }
     log = (directory / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "huiqi.web.asgi:app", *server_args(port, workers)],
+        [sys.executable, "-m", "huiqi.cli.main", "serve", *server_args(port, workers)],  # as operators run it
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent closed-loop clients")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes (default: CPUs)"
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
     )
     parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead of PostgreSQL")
     parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"mixed load: {args.clients} closed-loop clients for {args.seconds:g} s (after {args.warmup:g} s of "
-        f"warm-up) on loopback; server uvicorn, {args.workers} workers, {where}"
+        f"warm-up) on loopback; server huiqi serve, {args.workers} workers, {where}"
     )
     print(
         f"load average (1/5/15 min) before {fmt_load(load_before)}, after {fmt_load(load_after)} on "
