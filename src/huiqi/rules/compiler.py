@@ -12,7 +12,9 @@ constant means the same thing in both evaluators by construction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import functools
+import operator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,6 +26,7 @@ import ibis.expr.types as ir
 from huiqi.rules import ast
 from huiqi.rules.errors import EvaluationError
 from huiqi.rules.evaluator import PRODUCT_SCALE, Duration, Engine, _ProgrammeRun
+from huiqi.rules.necessary import AllOf, AnyOf, Exists, FirmTest, Formula, Necessary, split
 from huiqi.rules.programme import Expression, Programme
 from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type, firm_records
 
@@ -111,7 +114,6 @@ class _Compiler:
         self.runs: dict[str, _ProgrammeRun] = {}
         self.aggregates: dict[ast.Comprehension, _Aggregate] = {}
         self.base: ir.Table = tables["firms"]
-        self.firm_columns = set(self.base.columns)
         self.eligible_cache: dict[str, ir.BooleanValue] = {}
         self.amount_cache: dict[str, Col] = {}
         self.value_cache: dict[tuple[str, str], Col] = {}
@@ -132,6 +134,13 @@ class _Compiler:
         if run is None:
             run = self.runs[programme.id] = _ProgrammeRun(self.engine, programme)
         return run.ev(node)
+
+    def narrow(self, ids: list[str], keep: tuple[str, ...]) -> None:
+        """Keep of the firms table only the columns the programmes read (and ``keep``): every layer of the
+        compiled table carries the firms' columns, and building its SQL costs in proportion (a register has
+        fifty-odd columns; a programme reads a handful)."""
+        wanted = register_reads(self.programmes, ids, self.base.columns)[0] | set(keep)
+        self.base = self.base.select(*(c for c in self.base.columns if c in wanted))
 
     # -- aggregates: one group-by per child table, joined once --------------------------------------
     def needed(self, ids: list[str]) -> list[str]:
@@ -701,6 +710,55 @@ class _Compiler:
         finally:
             self.programme = saved
 
+    # -- necessary tests: which firms can be eligible at all ---------------------------------------------
+    def formula(self, f: Formula) -> ir.BooleanValue:
+        """A ``necessary`` formula over the firms table, as CASE chains tried cheap first (an engine
+        evaluates each WHEN only on the rows still undecided). Equal parts of a disjunction or conjunction
+        (a reform copy's tests and its baseline's) compile to equal Ibis nodes and are kept once."""
+        match f:
+            case AllOf(parts=parts) | AnyOf(parts=parts):
+                decide = isinstance(f, AnyOf)  # the value a part decides the whole with
+                compiled: dict[Any, ir.BooleanValue] = {}
+                for x in sorted(parts, key=self._formula_cost):
+                    c = self.formula(x)
+                    compiled.setdefault(c.op(), c)
+                branches = [(c if decide else ~c, decide) for c in compiled.values()]
+                if not branches:
+                    return ibis.literal(not decide)
+                return ibis.cases(*branches, else_=not decide)
+            case FirmTest(programme=p, node=node, negate=negate):
+                self.programme = p
+                test = self.compile(node).expr.fill_null(False)
+                return ~test if negate else test
+            case Exists(table=name, aggregates=aggregates):
+                child = self.tables[name]
+                counted: list[ir.BooleanValue] = []
+                for p, agg in aggregates:
+                    nodes = [agg.cond] if agg.cond is not None else []
+                    if agg.func == "any":
+                        nodes.append(agg.element)
+                    if not nodes:  # every item counts
+                        counted = []
+                        break
+                    self.programme, self.local = p, (agg.var, child)
+                    try:
+                        tests = [self.compile(x).expr.fill_null(False) for x in nodes]
+                    finally:
+                        self.local = None
+                    counted.append(functools.reduce(operator.and_, tests))
+                rows = child.filter(functools.reduce(operator.or_, counted)) if counted else child
+                return self.base.uscc.isin(rows.uscc)
+        raise EvaluationError(f"cannot compile {f!r}")  # pragma: no cover
+
+    def _formula_cost(self, f: Formula) -> int:
+        if isinstance(f, FirmTest):
+            return sum(
+                self._cost(f.programme, e) for e in f.programme.expressions() if e.node is f.node
+            ) or len(ast.walk(f.node))
+        if isinstance(f, Exists):
+            return 1_000
+        return sum(self._formula_cost(x) for x in f.parts)
+
     def unmet(self, programme: Programme) -> ir.StringValue:
         """The failed tests' ids, comma-separated: ``CONCAT_WS(',', ...)`` over NULL-or-id items, which
         skips NULLs on DuckDB, PostgreSQL and Spark alike and costs a third of chained concatenation and
@@ -717,6 +775,36 @@ class _Compiler:
         return ibis.literal(",").join(parts)
 
 
+def register_reads(
+    programmes: Mapping[str, Programme], ids: Iterable[str], columns: Iterable[str]
+) -> tuple[set[str], set[str]]:
+    """What of the register the programmes ``ids`` read (not those they refer to): the columns of the firms
+    table (of ``columns``; ``uscc`` always; every year of a year map) and the child tables."""
+    records = firm_records()
+    columns = set(columns)
+    firm_columns, tables = {"uscc"}, set()
+    for pid in ids:
+        for e in programmes[pid].expressions():
+            for node in ast.walk(e.node):
+                if isinstance(node, ast.Comprehension):
+                    tables.add(node.collection.name)  # type: ignore[attr-defined]
+                elif isinstance(node, ast.Attr) and isinstance(node.obj, ast.Name) and node.obj.id == "firm":
+                    field_ = records["firm"].fields.get(node.name)
+                    if field_ is None or field_.type.kind is Kind.COLLECTION:
+                        continue
+                    if field_.type.kind is Kind.RECORD and field_.type.record:
+                        prefix = field_.column + "_"
+                        firm_columns |= {c for c in columns if c.startswith(prefix)}
+                    elif field_.type.kind is Kind.YEARMAP:
+                        prefix = field_.column + "_"
+                        firm_columns |= {
+                            c for c in columns if c.startswith(prefix) and c[len(prefix) :].isdigit()
+                        }
+                    elif field_.column in columns:
+                        firm_columns.add(field_.column)
+    return firm_columns, tables
+
+
 def compile_pack(
     programmes: Mapping[str, Programme],
     tables: Mapping[str, ir.Table],
@@ -728,8 +816,9 @@ def compile_pack(
 ) -> CompiledPack:
     """One Ibis table: ``uscc``, the firms-table columns in ``keep`` and, per programme, ``<n>_eligible``,
     ``<n>_amount`` (and ``<n>_unmet``)."""
-    compiler = _Compiler(programmes, on, tables, lazy=not with_unmet)
     chosen = ids if ids is not None else sorted(programmes)
+    compiler = _Compiler(programmes, on, tables, lazy=not with_unmet)
+    compiler.narrow(compiler.needed(chosen), keep)
     compiler.collect_aggregates(compiler.needed(chosen))
     compiler.plan_sharing(compiler.needed(chosen))
     compiler.materialize(chosen)
@@ -745,3 +834,27 @@ def compile_pack(
             columns[u] = compiler.unmet(programme)
         names[pid] = (e, a, u)
     return CompiledPack(compiler.base.select(**columns), chosen, names, dict(compiler.derived))
+
+
+def candidates(
+    programmes: Mapping[str, Programme], tables: Mapping[str, ir.Table], on: dt.date, ids: list[str]
+) -> ir.Table | None:
+    """The firms table cut to the firms that can be eligible for one of ``ids``, as far as the programmes'
+    necessary tests tell (``rules.necessary``): the firms left out are eligible for none of them. None when
+    nothing is known of one programme's needs (every firm can be).
+
+    Two filters, one on the other: the tests of the firm's own fields (cheap on every row), then the
+    semi-joins with its lists on the rows left. Run it without the engine pushing the second filter into
+    the first, or the semi-joins are made for every firm of the register."""
+    needs = Necessary(programmes, on)
+    formulas = [needs.of(pid) for pid in ids]
+    known = [f for f in formulas if f is not None]
+    if len(known) < len(formulas):
+        return None
+    firms = tables["firms"]
+    for part in split(AnyOf(tuple(known))):
+        if part is not None:
+            firms = firms.filter(
+                _Compiler(programmes, on, {**tables, "firms": firms}, lazy=True).formula(part)
+            )
+    return firms

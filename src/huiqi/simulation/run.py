@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -30,7 +31,7 @@ import pyarrow.compute as pc
 
 from huiqi.rules.batch import duckdb_tables, execute
 from huiqi.rules.checker import Scope, check
-from huiqi.rules.compiler import compile_pack
+from huiqi.rules.compiler import candidates, compile_pack, register_reads
 from huiqi.rules.errors import EvaluationError
 from huiqi.rules.parser import parse
 from huiqi.rules.programme import Expression, Problems, Programme, build_programme
@@ -355,6 +356,8 @@ def _with_facts(firms: pa.Table, picked: pa.Table) -> pa.Table:
     position in the register, so this is an Arrow ``take`` of a few rows (a join inside the main query made
     DuckDB slower than the whole match). Firms without a position (a stored baseline's, where the reform
     side did not pick them) are found by probing the register's codes with those few codes."""
+    if all(name in picked.column_names for name in FACTS):  # the joint query carried them
+        return picked
     n = picked.num_rows
     rows = picked[ROW] if ROW in picked.column_names else pa.chunked_array([pa.nulls(n, pa.int64())])
     if rows.null_count:
@@ -401,6 +404,59 @@ def _numbered(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
     return {**tables, "firms": firms.append_column(ROW, rows)}
 
 
+def _candidate_tables(
+    programmes: Mapping[str, Programme], tables: Mapping[str, pa.Table], on: dt.date, ids: list[str]
+) -> dict[str, ir.Table]:
+    """The register on a new DuckDB connection, cut to the firms that can be eligible for one of ``ids``
+    (``rules.compiler.candidates``): a first query finds their positions; their rows of the columns the
+    programmes read are an Arrow ``take`` (a few ten thousand of three million) and the child tables they
+    read are cut to them in Arrow. Only firms eligible somewhere can cost anything or change, so the report
+    is the same, and the joint query joins and groups the register for those firms only. Every firm is kept
+    when nothing is known of a programme's needs."""
+    numbered = _numbered(tables)
+    firms = numbered["firms"]
+    columns, children = register_reads(programmes, _needed(programmes, ids), firms.column_names)
+    con = ibis.duckdb.connect()
+    full = duckdb_tables({"firms": firms, **{name: tables[name] for name in children}}, con)
+    kept = candidates(programmes, full, on, ids)
+    if kept is None:
+        return full
+    rows = np.sort(_execute_filtered(kept.select(ROW))[ROW].to_numpy())
+    wanted = columns | {ROW, *FACTS}
+    small = _take_rows(firms.select([c for c in firms.column_names if c in wanted]), rows)
+    cut = {"firms": small}
+    for name in children:
+        table = tables[name]
+        cut[name] = table.filter(pc.is_in(table["uscc"], value_set=small["uscc"]))
+    return duckdb_tables(cut, con, prefix="candidates_")
+
+
+def _needed(programmes: Mapping[str, Programme], ids: list[str]) -> list[str]:
+    """``ids`` and the programmes they refer to, transitively."""
+    out, todo = set(ids), list(ids)
+    while todo:
+        for dep in programmes[todo.pop()].depends_on:
+            if dep not in out:
+                out.add(dep)
+                todo.append(dep)
+    return sorted(out)
+
+
+def _take_rows(table: pa.Table, positions: npt.NDArray[np.int64]) -> pa.Table:
+    """The rows at ``positions`` (ascending), taken chunk by chunk (see ``_take``)."""
+    columns = []
+    for column in table.columns:
+        starts = np.cumsum([0] + [len(c) for c in column.chunks])
+        cut = np.searchsorted(positions, starts)
+        pieces = [
+            chunk.take(pa.array(positions[cut[i] : cut[i + 1]] - starts[i]))
+            for i, chunk in enumerate(column.chunks)
+            if cut[i] < cut[i + 1]
+        ]
+        columns.append(pa.concat_arrays(pieces) if pieces else pa.array([], column.type))
+    return pa.table(columns, schema=table.schema)
+
+
 def simulate(
     applied: AppliedReform,
     tables: Mapping[str, pa.Table],
@@ -419,8 +475,9 @@ def simulate(
     if baseline is None:
         joint, rename, mates = joint_programmes(applied)
         ids = affected + [rename[p] for p in affected] + mates
-        ibis_tables = duckdb_tables(_numbered(tables))
-        compiled = compile_pack(joint, ibis_tables, on, ids, with_unmet=False, keep=(ROW,))
+        compiled = compile_pack(
+            joint, _candidate_tables(joint, tables, on, ids), on, ids, with_unmet=False, keep=(ROW, *FACTS)
+        )
         cols = compiled.columns
         picked = _eligible_somewhere(compiled.table, [cols[pid][0] for pid in ids])
         timings["compile"] = time.perf_counter() - t0
@@ -428,66 +485,30 @@ def simulate(
         result = _execute_filtered(picked)
         timings["query"] = time.perf_counter() - t1
         source = "computed"
+        con = picked._find_backend().con  # the figures below are queries over a few thousand rows
     else:
         result, cols, rename, mates = _with_stored_baseline(applied, tables, on, baseline, timings)
         source = f"stored: {baseline.source}"
+        con = duckdb.connect()
     t2 = time.perf_counter()
 
-    con = duckdb.connect()
     con.register("picked", _with_facts(tables["firms"], result))
 
     def amount_sum(pids: list[str]) -> str:
         return " + ".join(f'"{cols[p][1]}"' for p in pids) if pids else "CAST(0 AS DECIMAL(38, 2))"
 
-    before = amount_sum(affected)
-    after = amount_sum([rename[p] for p in affected])
-    elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
-    con.execute(
-        f"""CREATE TEMP TABLE per_firm AS
-        SELECT uscc, sector, COALESCE(district, '(none)') AS district,
-               {_band_sql("employees")} AS band,
-               CAST({before} AS DECIMAL(38, 2)) AS before, CAST({after} AS DECIMAL(38, 2)) AS after,
-               ({elig_changed}) AS elig_changed
-        FROM picked"""  # nosec B608  # generated column names, no outside text
-    )
-
-    def one(sql: str) -> tuple[Any, ...]:
-        row = con.execute(sql).fetchone()
-        if row is None:  # an aggregate without GROUP BY always answers one row
-            raise RuntimeError(f"no row from {sql[:60]}")
-        return row
-
     def dec(v: Any) -> Decimal:
         return ZERO if v is None else Decimal(v).quantize(ZERO)
 
-    b0, a0, n_gain, gain, n_loss, loss = one(
-        """SELECT SUM(before), SUM(after),
-        COUNT(*) FILTER (WHERE after > before), SUM(after - before) FILTER (WHERE after > before),
-        COUNT(*) FILTER (WHERE after < before), SUM(before - after) FILTER (WHERE after < before)
-        FROM per_firm"""
-    )
-    cost_before, cost_after = dec(b0), dec(a0)
-    tops = con.execute(
-        "SELECT uscc, after - before FROM per_firm WHERE after > before ORDER BY 2 DESC, 1 LIMIT ?", [top]
-    ).fetchall()
-    bottoms = con.execute(
-        "SELECT uscc, after - before FROM per_firm WHERE after < before ORDER BY 2, 1 LIMIT ?", [top]
-    ).fetchall()
-
-    def groups(key: str) -> list[GroupRow]:
-        rows = con.execute(
-            f"""SELECT {key}, COUNT(*) FILTER (WHERE after <> before OR elig_changed), SUM(before), SUM(after)
-            FROM per_firm GROUP BY 1 ORDER BY ABS(SUM(after) - SUM(before)) DESC, SUM(after) DESC, 1"""  # nosec B608  # key: one of our column names
-        ).fetchall()
-        return [GroupRow(str(k), int(n), dec(b), dec(a)) for k, n, b, a in rows]
-
-    totals: list[ProgrammeTotals] = []
+    before = f"CAST({amount_sum(affected)} AS DECIMAL(38, 2))"
+    after = f"CAST({amount_sum([rename[p] for p in affected])} AS DECIMAL(38, 2))"
+    elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
     listed = affected + mates
-    sums: list[str] = []
-    for pid in listed:  # every programme's figures in one pass over the picked firms
+    figures: list[str] = []
+    for pid in listed:  # every programme's figures in the same pass (read from the grand total)
         e0, a0_, _ = cols[pid]
         e1, a1, _ = cols[rename.get(pid, pid)]
-        sums += [
+        figures += [
             f'COUNT(*) FILTER (WHERE "{e0}")',
             f'COUNT(*) FILTER (WHERE "{e1}")',
             f'SUM("{a0_}")',
@@ -495,9 +516,40 @@ def simulate(
             f'COUNT(*) FILTER (WHERE "{e1}" AND NOT "{e0}")',
             f'COUNT(*) FILTER (WHERE "{e0}" AND NOT "{e1}")',
         ]
-    figures = one(f"SELECT {', '.join(sums)} FROM picked") if sums else ()  # nosec B608  # generated names
+    # one pass for the totals, the gainers and losers, the three breakdowns and the programmes' figures;
+    # each breakdown in the order the report shows (largest change first); generated names only
+    rows = con.execute(
+        f"""WITH per_firm AS (
+            SELECT * REPLACE (COALESCE(district, '(none)') AS district), {_band_sql("employees")} AS band,
+                   {before} AS before, {after} AS after, ({elig_changed}) AS elig_changed
+            FROM picked)
+        SELECT GROUPING(sector, district, band), COALESCE(sector, district, band),
+               COUNT(*) FILTER (WHERE after <> before OR elig_changed), SUM(before), SUM(after),
+               COUNT(*) FILTER (WHERE after > before), SUM(after - before) FILTER (WHERE after > before),
+               COUNT(*) FILTER (WHERE after < before), SUM(before - after) FILTER (WHERE after < before)
+               {"".join(", " + f for f in figures)}
+        FROM per_firm GROUP BY GROUPING SETS ((), (sector), (district), (band))
+        ORDER BY ABS(SUM(after) - SUM(before)) DESC, SUM(after) DESC, 2"""  # nosec B608
+    ).fetchall()
+    breakdowns: dict[int, list[GroupRow]] = {0b011: [], 0b101: [], 0b110: []}  # sector, district, band
+    for row in rows:
+        if row[0] == 0b111:
+            _, _, _, b0, a0, n_gain, gain, n_loss, loss, *figure = row
+        else:
+            breakdowns[row[0]].append(GroupRow(str(row[1]), int(row[2]), dec(row[3]), dec(row[4])))
+    cost_before, cost_after = dec(b0), dec(a0)
+    changes = con.execute(
+        f"""WITH d AS (SELECT uscc, {after} - {before} AS change FROM picked)
+        (SELECT uscc, change FROM d WHERE change > 0 ORDER BY change DESC, uscc LIMIT $top)
+        UNION ALL (SELECT uscc, change FROM d WHERE change < 0 ORDER BY change, uscc LIMIT $top)""",  # nosec B608
+        {"top": top},
+    ).fetchall()
+    tops = sorted(((u, c) for u, c in changes if c > 0), key=lambda x: (-x[1], x[0]))
+    bottoms = sorted(((u, c) for u, c in changes if c < 0), key=lambda x: (x[1], x[0]))
+
+    totals: list[ProgrammeTotals] = []
     for i, pid in enumerate(listed):
-        n0, n1, c0, c1, new, gone = figures[6 * i : 6 * i + 6]
+        n0, n1, c0, c1, new, gone = figure[6 * i : 6 * i + 6]
         spec = applied.programmes[pid].spec
         totals.append(
             ProgrammeTotals(
@@ -568,9 +620,9 @@ def simulate(
         lost=dec(loss),
         top_gainers=[(u, dec(a)) for u, a in tops],
         top_losers=[(u, dec(a)) for u, a in bottoms],
-        by_sector=groups("sector"),
-        by_district=groups("district"),
-        by_size=groups("band"),
+        by_sector=breakdowns[0b011],
+        by_district=breakdowns[0b101],
+        by_size=breakdowns[0b110],
         pools=pools,
         seconds=timings,
         baseline=source,
@@ -620,7 +672,12 @@ def _with_stored_baseline(
     computed_mates = [p for p in mates if p not in stored_mates]
     ids = affected + computed_mates
     compiled = compile_pack(
-        applied.programmes, duckdb_tables(_numbered(tables)), on, ids, with_unmet=False, keep=(ROW,)
+        applied.programmes,
+        _candidate_tables(applied.programmes, tables, on, ids),
+        on,
+        ids,
+        with_unmet=False,
+        keep=(ROW,),
     )
     rcols = compiled.columns
     picked = _eligible_somewhere(compiled.table, [rcols[p][0] for p in ids])
