@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from hypothesis import strategies as st
 
 NUM_FIELDS = [
@@ -82,3 +85,41 @@ def bool_expr(depth: int = 3) -> st.SearchStrategy[str]:
         st.tuples(sub, st.sampled_from(["and", "or"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         sub.map(lambda s: f"not ({s})"),
     )
+
+
+def programme_data(
+    cond: str, amount: str, more: tuple[str, ...] = (), excl: str | None = None
+) -> dict[str, Any]:
+    """A programme file's data with these tests, the parameters ``cap`` and ``rate`` and this amount."""
+    tests = [cond, *more]
+    return {
+        "id": "fuzz.generated",
+        "version": "1",
+        "benefit": "grant",
+        "name": {"en": "generated", "zh": "生成"},
+        "authority": {"en": "a", "zh": "甲"},
+        "legal_basis": [{"id": "doc", "title": {"en": "t", "zh": "题"}, "number": "1", "date": "2020-01-01"}],
+        "effective": {"from": "2020-01-01"},
+        "parameters": {
+            "cap": {
+                "label": {"en": "cap", "zh": "上限"},
+                "unit": "yuan",
+                "clause": "1",
+                "values": [{"from": "2020-01-01", "value": Decimal("5000000")}],
+            },
+            "rate": {
+                "label": {"en": "rate", "zh": "比例"},
+                "unit": "rate",
+                "clause": "1",
+                "values": [{"from": "2020-01-01", "value": Decimal("0.3")}],
+            },
+        },
+        "conditions": [
+            {"id": f"generated-{i}", "label": {"en": "c", "zh": "条"}, "clause": "1", "test": t}
+            for i, t in enumerate(tests)
+        ],
+        "exclusions": []
+        if excl is None
+        else [{"id": "excluded", "label": {"en": "x", "zh": "除"}, "clause": "1", "when": excl}],
+        "amount": {"label": {"en": "a", "zh": "额"}, "clause": "1", "expr": amount},
+    }

@@ -13,6 +13,7 @@ import pytest
 from huiqi.firms.synth import synth_register
 from huiqi.rules.batch import evaluate_register
 from huiqi.rules.loader import load_pack
+from huiqi.simulation import run as run_module
 from huiqi.simulation.reform import apply_reform, parse_sets
 from huiqi.simulation.run import Simulation, runs_out, simulate
 
@@ -162,3 +163,34 @@ def test_a_rate_change_reads_the_baseline_eligibility() -> None:
     applied = apply_reform(PACK, parse_sets(["shanghai.ai.model-voucher.max_voucher=1_000_000"]))
     joint, rename, _ = joint_programmes(applied)
     assert "cap-reached" in joint[rename["shanghai.ai.model-voucher"]].exclusions
+
+
+CUT_REFORMS = [
+    ["shanghai.hq.designation.rd_staff_count=0"],  # the copy's necessary tests are looser than the baseline's
+    ["shanghai.hq.designation.min_total_assets=0", "shanghai.hq.startup-grant.max_grant=8_000_000"],
+    ["shanghai.ai.model-voucher.max_voucher=1_000_000", "shanghai.ai.corpus-voucher.rate=60%"],
+    ["shanghai.ai.compute-voucher.rental_rate=40%", "chengdu.ai.compute-voucher.max_per_year=8_000_000"],
+]
+
+
+@pytest.mark.parametrize("sets", CUT_REFORMS, ids=lambda s: s[0])
+def test_the_candidate_cut_changes_nothing_in_the_report(
+    tables: dict[str, pa.Table], sets: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The joint query runs over the firms that pass an affected programme's necessary tests only; the
+    report must be the one computed over every firm of the register, to the fen and the firm."""
+    applied = apply_reform(PACK, parse_sets(sets))
+    cut = simulate(applied, tables, ON).to_json()
+    monkeypatch.setattr(run_module, "candidates", lambda *args: None)
+    whole = simulate(applied, tables, ON).to_json()
+    assert whole["top_gainers"] or whole["top_losers"]  # the reform changes something to compare
+    assert {**cut, "seconds": 0} == {**whole, "seconds": 0}
+
+
+def test_the_cut_keeps_few_of_the_register(tables: dict[str, pa.Table]) -> None:
+    """What makes a reform cheaper than a match: most firms fail a voucher's city or contract test."""
+    applied = apply_reform(PACK, parse_sets(["shanghai.ai.model-voucher.max_voucher=1_000_000"]))
+    joint, rename, _ = run_module.joint_programmes(applied)
+    ids = ["shanghai.ai.model-voucher", rename["shanghai.ai.model-voucher"]]
+    kept = run_module._candidate_tables(joint, tables, ON, ids)["firms"].count().execute()
+    assert 0 < kept < tables["firms"].num_rows // 10
