@@ -192,5 +192,6 @@ def test_the_cut_keeps_few_of_the_register(tables: dict[str, pa.Table]) -> None:
     applied = apply_reform(PACK, parse_sets(["shanghai.ai.model-voucher.max_voucher=1_000_000"]))
     joint, rename, _ = run_module.joint_programmes(applied)
     ids = ["shanghai.ai.model-voucher", rename["shanghai.ai.model-voucher"]]
-    kept = run_module._candidate_tables(joint, tables, ON, ids)["firms"].count().execute()
-    assert 0 < kept < tables["firms"].num_rows // 10
+    cut, is_cut = run_module._candidate_tables(joint, tables, ON, ids)
+    kept = cut["firms"].count().execute()
+    assert is_cut and 0 < kept < tables["firms"].num_rows // 10

@@ -412,13 +412,13 @@ def _positions(n: int) -> pa.Array:
 
 def _candidate_tables(
     programmes: Mapping[str, Programme], tables: Mapping[str, pa.Table], on: dt.date, ids: list[str]
-) -> dict[str, ir.Table]:
+) -> tuple[dict[str, ir.Table], bool]:
     """The register on a new DuckDB connection, cut to the firms that can be eligible for one of ``ids``
     (``rules.compiler.candidates``): a first query finds their positions; their rows of the columns the
     programmes read are an Arrow ``take`` (a few ten thousand of three million) and the child tables they
     read are cut to them in Arrow. Only firms eligible somewhere can cost anything or change, so the report
     is the same, and the joint query joins and groups the register for those firms only. Every firm is kept
-    when nothing is known of a programme's needs."""
+    when nothing is known of a programme's needs (then the second value is False)."""
     every = tables["firms"]
     columns, children = register_reads(programmes, _needed(programmes, ids), every.column_names)
     # only the columns read: building the SQL costs in proportion to the columns of every layer
@@ -428,11 +428,14 @@ def _candidate_tables(
     full = duckdb_tables({"firms": firms, **{name: tables[name] for name in children}}, con)
     kept = candidates(programmes, full, on, ids)
     if kept is None:
-        return full
+        return full, False
     rows = np.sort(_execute_filtered(kept.select(ROW))[ROW].to_numpy())
     cut = duckdb_tables({"firms": _take_rows(firms, rows)}, con, prefix="candidates_")["firms"]
     # the child tables cut in the joint query: a semi-join with a few ten thousand codes
-    return {"firms": cut, **{name: full[name].filter(full[name].uscc.isin(cut.uscc)) for name in children}}
+    return {
+        "firms": cut,
+        **{name: full[name].filter(full[name].uscc.isin(cut.uscc)) for name in children},
+    }, True
 
 
 def _needed(programmes: Mapping[str, Programme], ids: list[str]) -> list[str]:
@@ -479,11 +482,12 @@ def simulate(
     if baseline is None:
         joint, rename, mates = joint_programmes(applied)
         ids = affected + [rename[p] for p in affected] + mates
-        compiled = compile_pack(
-            joint, _candidate_tables(joint, tables, on, ids), on, ids, with_unmet=False, keep=(ROW, *FACTS)
-        )
+        cut, is_cut = _candidate_tables(joint, tables, on, ids)
+        compiled = compile_pack(joint, cut, on, ids, with_unmet=False, keep=(ROW, *FACTS))
         cols = compiled.columns
-        picked = _eligible_somewhere(compiled.table, [cols[pid][0] for pid in ids])
+        # over the cut the few firms eligible nowhere are left to the figures' own filter (a filter on
+        # top of the joint query costs more to build than they cost to fetch)
+        picked = compiled.table if is_cut else _eligible_somewhere(compiled.table, [cols[p][0] for p in ids])
         timings["compile"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         result = _execute_filtered(picked)
@@ -508,6 +512,7 @@ def simulate(
     after = f"CAST({amount_sum([rename[p] for p in affected])} AS DECIMAL(38, 2))"
     elig_changed = " OR ".join(f'("{cols[p][0]}" IS DISTINCT FROM "{cols[rename[p]][0]}")' for p in affected)
     listed = affected + mates
+    anywhere = " OR ".join(f'"{e}"' for e, _, _ in cols.values())  # eligible somewhere, before or after
     figures: list[str] = []
     for pid in listed:  # every programme's figures in the same pass (read from the grand total)
         e0, a0_, _ = cols[pid]
@@ -526,7 +531,7 @@ def simulate(
         f"""WITH per_firm AS (
             SELECT * REPLACE (COALESCE(district, '(none)') AS district), {_band_sql("employees")} AS band,
                    {before} AS before, {after} AS after, ({elig_changed}) AS elig_changed
-            FROM picked)
+            FROM picked WHERE {anywhere})
         SELECT GROUPING(sector, district, band), COALESCE(sector, district, band),
                COUNT(*) FILTER (WHERE after <> before OR elig_changed), SUM(before), SUM(after),
                COUNT(*) FILTER (WHERE after > before), SUM(after - before) FILTER (WHERE after > before),
@@ -677,7 +682,7 @@ def _with_stored_baseline(
     ids = affected + computed_mates
     compiled = compile_pack(
         applied.programmes,
-        _candidate_tables(applied.programmes, tables, on, ids),
+        _candidate_tables(applied.programmes, tables, on, ids)[0],
         on,
         ids,
         with_unmet=False,
