@@ -7,8 +7,9 @@
 For each reform it prints, in seconds (median of --runs, each timing fresh compile + DuckDB + fetch):
   match     one match of the affected programmes (eligibility and amounts of every firm, fetched as Arrow);
   twice     the naive reform: a baseline match and a reform match, one after the other;
-  simulate  huiqi's reform run: baseline and reform in one query, only firms eligible somewhere fetched,
-            then every aggregate the report shows (totals, gainers and losers, sector, district, size, pools);
+  simulate  huiqi's reform run: a first query keeps the firms that pass an affected programme's necessary
+            tests, baseline and reform in one query over those firms, then every aggregate the report
+            shows (totals, gainers and losers, sector, district, size, pools);
   stored    the same report with the baseline read from a results Parquet (what
             `huiqi match --programme ... --out FILE` writes): reading and checking the file (version, date,
             register coverage, spot check of 400 recomputed firms), the reform side computed, the join and
