@@ -7,6 +7,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from huiqi.rules.programme import Problems, Programme, build_programme
+from huiqi.rules.spec import ProgrammeSpec
+
 NUM_FIELDS = [
     "firm.paid_in_capital",
     "firm.total_assets",
@@ -123,3 +126,17 @@ def programme_data(
         else [{"id": "excluded", "label": {"en": "x", "zh": "除"}, "clause": "1", "when": excl}],
         "amount": {"label": {"en": "a", "zh": "额"}, "clause": "1", "expr": amount},
     }
+
+
+def build_generated(data: dict[str, Any]) -> Programme:
+    """The programme of ``programme_data``, built as the loader builds one (it must check)."""
+    problems = Problems()
+    programme = build_programme(
+        ProgrammeSpec.model_validate(data),
+        source="<fuzz>",
+        digest="0",
+        knows_programme=lambda _: False,
+        problems=problems,
+    )
+    assert programme is not None, problems
+    return programme

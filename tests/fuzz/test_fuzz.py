@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.fuzz.grammar import bool_expr, num_expr, programme_data
+from tests.fuzz.grammar import bool_expr, build_generated, num_expr, programme_data
 from tests.rules.strategies import firms, uscc
 
 from huiqi.firms import firm_from_data
@@ -26,8 +26,6 @@ from huiqi.rules.errors import ExprError, ProgrammeError
 from huiqi.rules.evaluator import Engine
 from huiqi.rules.loader import bundled_pack_dir, load_pack, load_programmes
 from huiqi.rules.parser import parse
-from huiqi.rules.programme import Problems, build_programme
-from huiqi.rules.spec import ProgrammeSpec
 from huiqi.rules.types import NUM
 
 HERE = Path(__file__).parent
@@ -97,12 +95,7 @@ def test_regression_inputs() -> None:
 def test_generated_programmes_agree_between_evaluators(
     cond: str, amount: str, profiles: list[dict[str, Any]], on: dt.date
 ) -> None:
-    problems = Problems()
-    spec = ProgrammeSpec.model_validate(programme_data(cond, amount))
-    programme = build_programme(
-        spec, source="<fuzz>", digest="0", knows_programme=lambda _: False, problems=problems
-    )
-    assert programme is not None, problems
+    programme = build_generated(programme_data(cond, amount))
     pack = {programme.id: programme}
     built = [firm_from_data({**p, "uscc": uscc(i)}) for i, p in enumerate(profiles)]
     try:
@@ -131,12 +124,7 @@ def test_necessary_tests_keep_every_eligible_firm_of_generated_programmes(
 ) -> None:
     """The reform sandbox drops the firms that fail a programme's necessary tests (rules.necessary): a firm
     the scalar evaluator finds eligible must never be dropped, whatever the conditions say."""
-    problems = Problems()
-    spec = ProgrammeSpec.model_validate(programme_data(conds[0], "1", tuple(conds[1:]), excl))
-    programme = build_programme(
-        spec, source="<fuzz>", digest="0", knows_programme=lambda _: False, problems=problems
-    )
-    assert programme is not None, problems
+    programme = build_generated(programme_data(conds[0], "1", tuple(conds[1:]), excl))
     pack = {programme.id: programme}
     built = [firm_from_data({**p, "uscc": uscc(i)}) for i, p in enumerate(profiles)]
     try:

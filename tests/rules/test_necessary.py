@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.fuzz.grammar import programme_data
+from tests.fuzz.grammar import build_generated, programme_data
 from tests.rules.strategies import firms, uscc
 
 from huiqi.firms import firm_from_data
@@ -21,8 +21,7 @@ from huiqi.rules.compiler import candidates
 from huiqi.rules.evaluator import Engine
 from huiqi.rules.loader import load_pack
 from huiqi.rules.necessary import NEVER, AllOf, AnyOf, Exists, FirmTest, Formula, Necessary, split
-from huiqi.rules.programme import Problems, Programme, build_programme
-from huiqi.rules.spec import ProgrammeSpec
+from huiqi.rules.programme import Programme
 
 PACK = load_pack()
 ON = dt.date(2025, 10, 1)
@@ -32,16 +31,7 @@ def generated(*conds: str, excl: str | None = None, effective_to: str | None = N
     data: dict[str, Any] = programme_data(conds[0], "1", conds[1:], excl)
     if effective_to:
         data["effective"]["to"] = effective_to
-    problems = Problems()
-    programme = build_programme(
-        ProgrammeSpec.model_validate(data),
-        source="<test>",
-        digest="0",
-        knows_programme=lambda _: False,
-        problems=problems,
-    )
-    assert programme is not None, problems
-    return programme
+    return build_generated(data)
 
 
 def needs(programme: Programme) -> Formula | None:

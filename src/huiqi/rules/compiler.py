@@ -778,12 +778,17 @@ class _Compiler:
 def register_reads(
     programmes: Mapping[str, Programme], ids: Iterable[str], columns: Iterable[str]
 ) -> tuple[set[str], set[str]]:
-    """What of the register the programmes ``ids`` read (not those they refer to): the columns of the firms
+    """What of the register the programmes ``ids`` and those they refer to read: the columns of the firms
     table (of ``columns``; ``uscc`` always; every year of a year map) and the child tables."""
     records = firm_records()
     columns = set(columns)
     firm_columns, tables = {"uscc"}, set()
-    for pid in ids:
+    needed, todo = set(ids), list(ids)
+    while todo:
+        for dep in programmes[todo.pop()].depends_on - needed:
+            needed.add(dep)
+            todo.append(dep)
+    for pid in needed:
         for e in programmes[pid].expressions():
             for node in ast.walk(e.node):
                 if isinstance(node, ast.Comprehension):

@@ -384,18 +384,22 @@ def _take(column: pa.ChunkedArray, positions: npt.NDArray[np.int64]) -> pa.Array
     """``column.take(positions)`` chunk by chunk: Arrow's take over a many-chunk column costs ten times
     more than over each chunk for a few thousand positions."""
     order = np.argsort(positions, kind="stable")
-    ordered = positions[order]
-    starts = np.cumsum([0] + [len(c) for c in column.chunks])
-    cut = np.searchsorted(ordered, starts)
-    pieces = [
-        chunk.take(pa.array(ordered[cut[i] : cut[i + 1]] - starts[i]))
-        for i, chunk in enumerate(column.chunks)
-        if cut[i] < cut[i + 1]
-    ]
-    taken = pa.concat_arrays(pieces) if pieces else pa.array([], column.type)
+    taken = _take_ascending(column, positions[order])
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return taken.take(pa.array(inverse))
+
+
+def _take_ascending(column: pa.ChunkedArray, positions: npt.NDArray[np.int64]) -> pa.Array:
+    """The values at ``positions`` (ascending), each chunk's taken from that chunk."""
+    starts = np.cumsum([0] + [len(c) for c in column.chunks])
+    cut = np.searchsorted(positions, starts)
+    pieces = [
+        chunk.take(pa.array(positions[cut[i] : cut[i + 1]] - starts[i]))
+        for i, chunk in enumerate(column.chunks)
+        if cut[i] < cut[i + 1]
+    ]
+    return pa.concat_arrays(pieces) if pieces else pa.array([], column.type)
 
 
 def _numbered(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
@@ -416,11 +420,11 @@ def _candidate_tables(
     """The register on a new DuckDB connection, cut to the firms that can be eligible for one of ``ids``
     (``rules.compiler.candidates``): a first query finds their positions; their rows of the columns the
     programmes read are an Arrow ``take`` (a few ten thousand of three million) and the child tables they
-    read are cut to them in Arrow. Only firms eligible somewhere can cost anything or change, so the report
-    is the same, and the joint query joins and groups the register for those firms only. Every firm is kept
-    when nothing is known of a programme's needs (then the second value is False)."""
+    read are cut to them in the joint query. Only firms eligible somewhere can cost anything or change, so
+    the report is the same, and the joint query joins and groups the register for those firms only. Every
+    firm is kept when nothing is known of a programme's needs (then the second value is False)."""
     every = tables["firms"]
-    columns, children = register_reads(programmes, _needed(programmes, ids), every.column_names)
+    columns, children = register_reads(programmes, ids, every.column_names)
     # only the columns read: building the SQL costs in proportion to the columns of every layer
     read = every.select([c for c in every.column_names if c in columns | set(FACTS)])
     firms = _numbered({"firms": read})["firms"]
@@ -438,30 +442,9 @@ def _candidate_tables(
     }, True
 
 
-def _needed(programmes: Mapping[str, Programme], ids: list[str]) -> list[str]:
-    """``ids`` and the programmes they refer to, transitively."""
-    out, todo = set(ids), list(ids)
-    while todo:
-        for dep in programmes[todo.pop()].depends_on:
-            if dep not in out:
-                out.add(dep)
-                todo.append(dep)
-    return sorted(out)
-
-
 def _take_rows(table: pa.Table, positions: npt.NDArray[np.int64]) -> pa.Table:
     """The rows at ``positions`` (ascending), taken chunk by chunk (see ``_take``)."""
-    columns = []
-    for column in table.columns:
-        starts = np.cumsum([0] + [len(c) for c in column.chunks])
-        cut = np.searchsorted(positions, starts)
-        pieces = [
-            chunk.take(pa.array(positions[cut[i] : cut[i + 1]] - starts[i]))
-            for i, chunk in enumerate(column.chunks)
-            if cut[i] < cut[i + 1]
-        ]
-        columns.append(pa.concat_arrays(pieces) if pieces else pa.array([], column.type))
-    return pa.table(columns, schema=table.schema)
+    return pa.table([_take_ascending(c, positions) for c in table.columns], schema=table.schema)
 
 
 def simulate(
