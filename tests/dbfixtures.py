@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from huiqi.app.models import all_tables as load_all_models
 from huiqi.db import make_engine, make_session_factory
-from huiqi.db.base import load_all_models
 from huiqi.db.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("HUIQI_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

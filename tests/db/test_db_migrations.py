@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
 from dbfixtures import Db
-from huiqi.db.base import load_all_models
+from huiqi.app.models import all_tables as load_all_models
 from huiqi.db.migrate import current_head
 from huiqi.db.types import Money, UTCDateTime
 from huiqi.ledger.models import Pool

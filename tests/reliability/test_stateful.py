@@ -57,13 +57,13 @@ from dbfixtures import (
     pg_url,
     sqlite_db,
 )
+from huiqi.app.models import all_tables as load_all_models
 from huiqi.applications import service as apps
 from huiqi.applications.errors import ApplicationsError, IllegalTransition
 from huiqi.applications.models import TRANSITIONS, Application, EligibilityVerdict, State
 from huiqi.audit import chain as audit
 from huiqi.audit.models import AuditHead
 from huiqi.db import make_engine, make_session_factory, run_in_transaction
-from huiqi.db.base import load_all_models
 from huiqi.db.migrate import upgrade
 from huiqi.firms import Firm
 from huiqi.firms.uscc import make_uscc

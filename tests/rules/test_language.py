@@ -11,7 +11,7 @@ import pytest
 from huiqi.firms import firm_from_data
 from huiqi.rules.checker import Scope, check
 from huiqi.rules.errors import ExprError
-from huiqi.rules.evaluator import Engine, _ProgrammeRun, add_months, mul
+from huiqi.rules.evaluator import Engine, ProgrammeRun, add_months, mul
 from huiqi.rules.parser import parse
 from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type
 
@@ -59,7 +59,7 @@ class _FakeProgramme:
 def ev(text: str, **params: Any) -> Any:
     node = parse(text)
     check(node, Scope(params={k: NUM for k in params}))
-    run = _ProgrammeRun(Engine({}, FIRM, dt.date(2026, 1, 15)), _FakeProgramme(params))  # type: ignore[arg-type]
+    run = ProgrammeRun(Engine({}, FIRM, dt.date(2026, 1, 15)), _FakeProgramme(params))  # type: ignore[arg-type]
     return run.ev(node)
 
 

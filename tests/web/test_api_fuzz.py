@@ -37,9 +37,9 @@ from schemathesis.specs.openapi import checks as oa
 from dbfixtures import FIRM_A, FIRM_B, Db, fresh_pg_database
 from huiqi.accounts import service as accounts
 from huiqi.accounts.models import Role
+from huiqi.app.models import all_tables as load_all_models
 from huiqi.config import Settings
 from huiqi.db import make_engine, make_session_factory
-from huiqi.db.base import load_all_models
 from huiqi.db.migrate import upgrade
 from huiqi.web.app import create_app
 from huiqi.web.authz import MATRIX, Access

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from huiqi.cli._db import default_actor, fail, fmt, moment, money, read_json, read_only, transact
+from huiqi.cli.shared import default_actor, fail, fmt, moment, money, read_json, read_only, transact
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the history and audit log)")]
 

@@ -18,9 +18,9 @@ def register(app: typer.Typer) -> None:
         revision: Annotated[str, typer.Option(help="target revision")] = "head",
     ) -> None:
         """Apply every migration up to REVISION (creates the SQLite file and its directory if needed)."""
-        from huiqi.db.migrate import upgrade as run_upgrade
+        from huiqi.app.store import migrate
 
-        run_upgrade(url, revision)
+        migrate(url, revision)
         typer.echo(f"database at revision {revision}")
 
     app.add_typer(sub, name="db")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from huiqi.cli._db import date, default_actor, fail, fmt, money, read_json, read_only, transact
+from huiqi.cli.shared import date, default_actor, fail, fmt, money, read_json, read_only, transact
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the ledger and audit log)")]
 

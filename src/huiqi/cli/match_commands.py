@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress
         from rich.table import Table
 
-        from huiqi.cli._db import date, fail
+        from huiqi.cli.shared import date, fail
         from huiqi.config import get_settings
         from huiqi.db import make_engine, make_session_factory
         from huiqi.firms.exporting import write_table
@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
         """The newest 'you qualify' notifications."""
         from sqlalchemy import select
 
-        from huiqi.cli._db import read_only
+        from huiqi.cli.shared import read_only
         from huiqi.matching.models import Notification
 
         def show(session: Any) -> None:

@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Import firms (and child tables) into the register, updating by credit code, keeping history."""
-        from huiqi.cli._db import default_actor, fail, transact
+        from huiqi.cli.shared import default_actor, fail, transact
         from huiqi.firms.importing import (
             ImportError_,
             ImportRefused,
@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         parquet: bool = typer.Option(False, "--parquet", help="write a Parquet register directory"),
     ) -> None:
         """Export the register to CSV files, one xlsx workbook, or a Parquet register directory."""
-        from huiqi.cli._db import fail, read_only
+        from huiqi.cli.shared import fail, read_only
         from huiqi.firms.exporting import ExportError, write_tables
         from huiqi.firms.register import RegisterError, read_register, write_register
         from huiqi.matching import store
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         register_: str = typer.Option("db", "--register", help="'db' or a register directory"),
     ) -> None:
         """What changed for a firm, when, and from which file."""
-        from huiqi.cli._db import read_only
+        from huiqi.cli.shared import read_only
         from huiqi.matching import store
 
         if register_ == "db":

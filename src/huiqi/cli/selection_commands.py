@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from huiqi.cli._db import date, default_actor, fail, read_only, transact
+from huiqi.cli.shared import date, default_actor, fail, read_only, transact
 
 if TYPE_CHECKING:
     from huiqi.selection.callfile import CallFile

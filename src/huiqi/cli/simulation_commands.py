@@ -54,7 +54,7 @@ def _from_db(
     applied: AppliedReform, day: dt.date, stored: bool
 ) -> tuple[StoredBaseline | None, dict[str, pa.Table]]:
     """The stored register and, when asked and fitting, the stored baseline of the affected programmes."""
-    from huiqi.cli._db import read_only
+    from huiqi.cli.shared import read_only
     from huiqi.matching.store import load_register
     from huiqi.simulation.baseline import from_store
 

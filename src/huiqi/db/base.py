@@ -23,18 +23,3 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def load_all_models() -> MetaData:
-    """Import every domain's models so that ``Base.metadata`` is complete (for Alembic and tests)."""
-    import huiqi.accounts.models
-    import huiqi.applications.models
-    import huiqi.audit.models
-    import huiqi.certificates.models
-    import huiqi.jobs.models
-    import huiqi.ledger.models
-    import huiqi.matching.models
-    import huiqi.review.models
-    import huiqi.selection.models  # noqa: F401
-
-    return Base.metadata

@@ -16,3 +16,7 @@ class TooManyRetries(DatabaseError):
             f"{str(last).splitlines()[0] if str(last) else ''}); nothing was written, try again"
         )
         self.attempts = attempts
+
+
+class DatabaseNotReady(DatabaseError):
+    """The database's schema is not the one this version of huiqi needs; the message says what to run."""

@@ -28,7 +28,8 @@ def table_years(firms: pa.Table) -> list[int]:
     )
 
 
-def _firm_data(row: dict[str, Any], years: list[int]) -> dict[str, Any]:
+def firm_data(row: dict[str, Any], years: list[int]) -> dict[str, Any]:
+    """One register row as the nested data of a firm profile (year maps and groups rebuilt)."""
     data: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS}
     for key in FIRM_COLUMNS:
@@ -62,7 +63,7 @@ def tables_to_firms(tables: dict[str, pa.Table]) -> list[Firm]:
         children[name] = by_firm
     out = []
     for row in firms.to_pylist():
-        data = _firm_data(row, years)
+        data = firm_data(row, years)
         for name in CHILD_TABLES:
             data[name] = children[name].get(row["uscc"], [])
         out.append(Firm.model_validate(data))

@@ -677,7 +677,7 @@ def check_profiles(merged: Merge, batch: ImportBatch) -> list[RowProblem]:
 
     from pydantic import ValidationError
 
-    from huiqi.firms.frames import _firm_data, table_years
+    from huiqi.firms.frames import firm_data, table_years
     from huiqi.firms.profile import Firm
 
     if not merged.records:
@@ -694,7 +694,7 @@ def check_profiles(merged: Merge, batch: ImportBatch) -> list[RowProblem]:
     where = {r.values["uscc"]: r for r in batch.rows.get("firms", [])}
     problems = []
     for row in tables["firms"].to_pylist():
-        data = _firm_data(row, years)
+        data = firm_data(row, years)
         for name in CHILD_TABLES:
             data[name] = children[name].get(row["uscc"], [])
         try:

@@ -2,7 +2,7 @@
 dispatch on its type, with every choice that does not depend on the firm (operator, function, parameter,
 whether a name is a comprehension's variable) made when the closure is built.
 
-A closure takes the run (``evaluator._ProgrammeRun``: firm, date, locals, trace) and returns the node's value,
+A closure takes the run (``evaluator.ProgrammeRun``: firm, date, locals, trace) and returns the node's value,
 recording it in ``run.trace`` as the explanation needs. The semantics are the evaluator's (see its docstring);
 the vectorised compiler must agree with them to the fen.
 """
@@ -19,10 +19,10 @@ from huiqi.rules import ast
 from huiqi.rules.errors import EvaluationError
 
 if TYPE_CHECKING:
-    from huiqi.rules.evaluator import _ProgrammeRun
+    from huiqi.rules.evaluator import ProgrammeRun
     from huiqi.rules.programme import Param
 
-Fn = Callable[["_ProgrammeRun"], Any]
+Fn = Callable[["ProgrammeRun"], Any]
 _Builder = Callable[["Closures", Any, frozenset[str]], Fn]
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -83,7 +83,7 @@ class Closures:
 def _literal(c: Closures, node: Any, bound: frozenset[str]) -> Fn:
     value = node.value
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         run.trace[node] = value
         return value
 
@@ -93,7 +93,7 @@ def _literal(c: Closures, node: Any, bound: frozenset[str]) -> Fn:
 def _list(c: Closures, node: ast.ListLit, bound: frozenset[str]) -> Fn:
     items = [c.of(i, bound) for i in node.items]
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         v = tuple(g(run) for g in items)
         run.trace[node] = v
         return v
@@ -105,7 +105,7 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
     name = node.id
     if name in bound:
 
-        def local(run: _ProgrammeRun) -> Any:
+        def local(run: ProgrammeRun) -> Any:
             v = run.locals[name]
             run.trace[node] = v
             return v
@@ -113,7 +113,7 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
         return local
     if name == "firm":
 
-        def firm(run: _ProgrammeRun) -> Any:
+        def firm(run: ProgrammeRun) -> Any:
             v = run.firm
             run.trace[node] = v
             return v
@@ -121,7 +121,7 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
         return firm
     if name == "as_of":
 
-        def as_of(run: _ProgrammeRun) -> Any:
+        def as_of(run: ProgrammeRun) -> Any:
             v = run.on
             run.trace[node] = v
             return v
@@ -131,7 +131,7 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
     if param is not None and len(param.starts) < 2:  # one value whatever the date: read it directly
         only = param.values[0]
 
-        def constant(run: _ProgrammeRun) -> Any:
+        def constant(run: ProgrammeRun) -> Any:
             run.trace[node] = only
             return only
 
@@ -139,14 +139,14 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
     if param is not None:
         at = param.at
 
-        def parameter(run: _ProgrammeRun) -> Any:
+        def parameter(run: ProgrammeRun) -> Any:
             v = at(run.on)[0]
             run.trace[node] = v
             return v
 
         return parameter
 
-    def value(run: _ProgrammeRun) -> Any:
+    def value(run: ProgrammeRun) -> Any:
         v = run.value(name)
         run.trace[node] = v
         return v
@@ -157,7 +157,7 @@ def _name(c: Closures, node: ast.Name, bound: frozenset[str]) -> Fn:
 def _attr(c: Closures, node: ast.Attr, bound: frozenset[str]) -> Fn:
     obj, attr = c.of(node.obj, bound), node.name
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         base = obj(run)
         v = None if base is None else scalar(getattr(base, attr))
         run.trace[node] = v
@@ -169,7 +169,7 @@ def _attr(c: Closures, node: ast.Attr, bound: frozenset[str]) -> Fn:
 def _index(c: Closures, node: ast.Index, bound: frozenset[str]) -> Fn:
     obj, index = c.of(node.obj, bound), c.of(node.index, bound)
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         mapping = obj(run)
         year = index(run)
         v = None if year is None or year != year.to_integral_value() else mapping.get(int(year))
@@ -182,7 +182,7 @@ def _index(c: Closures, node: ast.Index, bound: frozenset[str]) -> Fn:
 def _neg(c: Closures, node: ast.Neg, bound: frozenset[str]) -> Fn:
     operand = c.of(node.operand, bound)
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         x = operand(run)
         v = None if x is None else -x
         run.trace[node] = v
@@ -194,7 +194,7 @@ def _neg(c: Closures, node: ast.Neg, bound: frozenset[str]) -> Fn:
 def _not(c: Closures, node: ast.Not, bound: frozenset[str]) -> Fn:
     operand = c.of(node.operand, bound)
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         x = operand(run)
         v = None if x is None else not x
         run.trace[node] = v
@@ -207,7 +207,7 @@ def _boolop(c: Closures, node: ast.BoolOp, bound: frozenset[str]) -> Fn:
     parts = [c.of(v, bound) for v in node.values]
     combine = kleene_and if node.op == "and" else kleene_or
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         v = combine([g(run) for g in parts])  # every operand, so that the explanation has them all
         run.trace[node] = v
         return v
@@ -221,7 +221,7 @@ def _binop(c: Closures, node: ast.BinOp, bound: frozenset[str]) -> Fn:
     left, right = c.of(node.left, bound), c.of(node.right, bound)
     if node.op == "*":
 
-        def product(run: _ProgrammeRun) -> Any:
+        def product(run: ProgrammeRun) -> Any:
             x, y = left(run), right(run)
             v = None if x is None or y is None else mul(x, y)
             run.trace[node] = v
@@ -231,7 +231,7 @@ def _binop(c: Closures, node: ast.BinOp, bound: frozenset[str]) -> Fn:
     plus = node.op == "+"
     add = EXACT.add if plus else EXACT.subtract
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         x, y = left(run), right(run)
         v: Any
         if x is None or y is None:
@@ -251,7 +251,7 @@ def _binop(c: Closures, node: ast.BinOp, bound: frozenset[str]) -> Fn:
 def _compare(c: Closures, node: ast.Compare, bound: frozenset[str]) -> Fn:
     left, right, op = c.of(node.left, bound), c.of(node.right, bound), _COMPARE[node.op]
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         a, b = left(run), right(run)
         v = None if a is None or b is None else bool(op(a, b))
         run.trace[node] = v
@@ -263,7 +263,7 @@ def _compare(c: Closures, node: ast.Compare, bound: frozenset[str]) -> Fn:
 def _ifexp(c: Closures, node: ast.IfExp, bound: frozenset[str]) -> Fn:
     cond, then, orelse = c.of(node.cond, bound), c.of(node.then, bound), c.of(node.orelse, bound)
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         test = cond(run)
         a, b = then(run), orelse(run)  # both branches, so that the explanation has them
         v = a if test is True else b
@@ -281,7 +281,7 @@ def _call(c: Closures, node: ast.Call, bound: frozenset[str]) -> Fn:
         pid = node.args[0].value  # type: ignore[attr-defined]
         want_eligible = func == "eligible"
 
-        def reference(run: _ProgrammeRun) -> Any:
+        def reference(run: ProgrammeRun) -> Any:
             ref = run.engine.evaluate(pid)
             run.refs[pid] = ref
             v = ref.eligible if want_eligible else ref.amount
@@ -310,7 +310,7 @@ def _call(c: Closures, node: ast.Call, bound: frozenset[str]) -> Fn:
             return Decimal(vals[0].year)
         raise EvaluationError(f"unknown function {func}")  # pragma: no cover
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         v = compute([g(run) for g in args])
         run.trace[node] = v
         return v
@@ -324,7 +324,7 @@ def _aggregate(c: Closures, node: ast.Comprehension, bound: frozenset[str]) -> F
     element = c.of(node.element, inner)
     collection, var, func = node.collection.name, node.var, node.func  # type: ignore[attr-defined]
 
-    def f(run: _ProgrammeRun) -> Any:
+    def f(run: ProgrammeRun) -> Any:
         picked: list[Any] = []
         saved = run.trace
         run.trace = {}  # per-item values are not kept: an explanation shows the aggregate

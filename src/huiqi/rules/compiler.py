@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 
 from huiqi.rules import ast
 from huiqi.rules.errors import EvaluationError
-from huiqi.rules.evaluator import PRODUCT_SCALE, Duration, Engine, _ProgrammeRun
+from huiqi.rules.evaluator import PRODUCT_SCALE, Duration, Engine, ProgrammeRun
 from huiqi.rules.necessary import AllOf, AnyOf, Exists, FirmTest, Formula, Necessary, split
 from huiqi.rules.programme import Expression, Programme
 from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type, firm_records
@@ -111,7 +111,7 @@ class _Compiler:
         self.records = firm_records()
         # constants never read the firm, so the folding engine has none
         self.engine = Engine(programmes, None, on)  # type: ignore[arg-type]
-        self.runs: dict[str, _ProgrammeRun] = {}
+        self.runs: dict[str, ProgrammeRun] = {}
         self.aggregates: dict[ast.Comprehension, _Aggregate] = {}
         self.base: ir.Table = tables["firms"]
         self.eligible_cache: dict[str, ir.BooleanValue] = {}
@@ -132,7 +132,7 @@ class _Compiler:
     def fold(self, programme: Programme, node: ast.Node) -> Any:
         run = self.runs.get(programme.id)
         if run is None:
-            run = self.runs[programme.id] = _ProgrammeRun(self.engine, programme)
+            run = self.runs[programme.id] = ProgrammeRun(self.engine, programme)
         return run.ev(node)
 
     def narrow(self, ids: list[str], keep: tuple[str, ...]) -> None:

@@ -106,7 +106,7 @@ class Result:
         return out
 
 
-class _ProgrammeRun:
+class ProgrammeRun:
     def __init__(self, engine: Engine, programme: Programme) -> None:
         self.engine = engine
         self.programme = programme
@@ -167,7 +167,7 @@ class Engine:
         return result
 
     def _evaluate(self, programme: Programme) -> Result:
-        run = _ProgrammeRun(self, programme)
+        run = ProgrammeRun(self, programme)
         eff = programme.spec.effective
         in_force = eff.start <= self.on and (eff.end is None or self.on <= eff.end)
         outcomes = []

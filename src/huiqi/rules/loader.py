@@ -28,7 +28,7 @@ class _Raw:
     positions: dict[tuple[str | int, ...], Pos]
 
 
-def _expr_location(path: str, text: str, pos: Pos, line: int, column: int) -> Location:
+def expr_location(path: str, text: str, pos: Pos, line: int, column: int) -> Location:
     """Map a line/column inside an expression to the file, for plain, quoted and block scalars."""
     if not line:
         return Location(path, pos.line, pos.column)
@@ -121,20 +121,21 @@ def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> 
             pos = nearest(raw.positions, loc)
             where = format_loc(loc)
             location = (
-                _expr_location(raw.path, raw.text, pos, line, column)
+                expr_location(raw.path, raw.text, pos, line, column)
                 if line
                 else Location(raw.path, pos.line, pos.column)
             )
             problems.append(Problem(location, f"{where}: {message}"))
         if prog is not None:
             programmes[prog.id] = prog
-    problems.extend(_cycles(programmes))
+    problems.extend(find_cycles(programmes))
     if problems:
         raise ProgrammeError(problems)
     return programmes
 
 
-def _cycles(programmes: dict[str, Programme]) -> list[Problem]:
+def find_cycles(programmes: dict[str, Programme]) -> list[Problem]:
+    """Cycles of eligible() references between programmes, each a problem at the first reference."""
     problems: list[Problem] = []
     state: dict[str, int] = {}
 

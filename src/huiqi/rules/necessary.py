@@ -28,7 +28,7 @@ from typing import Any, cast
 from huiqi.firms.profile import Firm
 from huiqi.rules import ast
 from huiqi.rules.errors import EvaluationError
-from huiqi.rules.evaluator import Engine, _ProgrammeRun
+from huiqi.rules.evaluator import Engine, ProgrammeRun
 from huiqi.rules.programme import Programme
 from huiqi.rules.types import Kind, firm_records
 
@@ -184,7 +184,7 @@ class Necessary:
         """The test's value for a firm whose lists hold nothing (the scalar evaluator's own semantics)."""
         engine = Engine({p.id: p}, cast(Firm, _EmptyFirm(self._lists)), self.on)
         try:
-            return _ProgrammeRun(engine, p).ev(node)
+            return ProgrammeRun(engine, p).ev(node)
         except (_ReadsFirm, EvaluationError):  # pragma: no cover - _reads allowed only list reads
             return True  # tells nothing
 

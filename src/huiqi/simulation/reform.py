@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from huiqi.firms.errors import format_loc
 from huiqi.money import MoneyError, yuan
 from huiqi.rules.errors import Location, Problem, ProgrammeError
-from huiqi.rules.loader import _cycles, _expr_location
+from huiqi.rules.loader import expr_location, find_cycles
 from huiqi.rules.programme import NUMERIC_UNITS, Param, Problems, Programme, build_programme, param_value
 from huiqi.rules.spec import DatedValue, Text
 from huiqi.rules.types import BOOL, DATE, NUM, STR, Type, literal_type
@@ -457,7 +457,7 @@ def apply_reform(programmes: Mapping[str, Programme], reform: Reform) -> Applied
                 continue
             assert change.pos is not None  # nosec B101  # narrows the type for mypy
             if line:
-                location = _expr_location(change.where.path, change.text, change.pos, line, column)
+                location = expr_location(change.where.path, change.text, change.pos, line, column)
             else:
                 location = change.where
             problems.append(
@@ -468,7 +468,7 @@ def apply_reform(programmes: Mapping[str, Programme], reform: Reform) -> Applied
     if problems:
         raise ReformError(problems)
     out = {**programmes, **rebuilt}
-    cycles = _cycles(out)
+    cycles = find_cycles(out)
     if cycles:
         raise ReformError(
             [Problem(reform.changes[0].where, f"after this reform, {p.message}") for p in cycles]

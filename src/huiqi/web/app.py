@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from huiqi import __version__
+from huiqi.app.store import Store
 from huiqi.config import Settings, get_settings
-from huiqi.db import make_engine, make_session_factory
 from huiqi.web import errors
 from huiqi.web.programmes import ProgrammeRegistry
 from huiqi.web.security import SecurityHeaders, authorize
@@ -46,7 +46,7 @@ def routers() -> list[APIRouter]:
 
 def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url, pool_size=pool_size)
+    store = Store.open(settings.database_url, pool_size=pool_size)
     app = FastAPI(
         title="huiqi (惠企)",
         version=__version__,
@@ -58,8 +58,7 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> Fast
     )
     app.state.huiqi = AppState(
         settings=settings,
-        engine=engine,
-        factory=make_session_factory(engine),
+        store=store,
         registry=ProgrammeRegistry(settings.programmes_dir),
     )
     errors.install(app)

@@ -9,8 +9,8 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from huiqi.app.store import Store
 from huiqi.config import Settings
-from huiqi.db import run_in_transaction
 from huiqi.web.programmes import ProgrammeRegistry
 
 T = TypeVar("T")
@@ -19,16 +19,25 @@ T = TypeVar("T")
 @dataclass
 class AppState:
     settings: Settings
-    engine: Engine
-    factory: sessionmaker[Session]
+    store: Store
     registry: ProgrammeRegistry
     #: Cached per (register path, date): the dashboard's matched demand by programme.
     demand_cache: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
 
+    @property
+    def engine(self) -> Engine:
+        """The store's engine (for the few readers that need a raw connection)."""
+        return self.store.engine
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        """The store's sessions."""
+        return self.store.factory
+
     def write(self, work: Callable[[Session], T]) -> T:
         """One transaction, retried on a conflict with a concurrent writer; domain errors roll it back."""
-        return run_in_transaction(self.factory, work)
+        return self.store.write(work)
 
     def read(self, work: Callable[[Session], T]) -> T:
-        with self.factory() as session:
-            return work(session)
+        """A reading session."""
+        return self.store.read(work)

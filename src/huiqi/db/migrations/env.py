@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from huiqi.db.base import load_all_models
+from huiqi.db.base import Base
 from huiqi.db.engine import make_engine
 
 config = context.config
-target_metadata = load_all_models()
+# what autogenerate compares with: every table, passed by huiqi.app.store (the db layer imports no domain)
+target_metadata = config.attributes.get("target_metadata", Base.metadata)
 
 
 def run_migrations_offline() -> None:

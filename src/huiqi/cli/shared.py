@@ -1,5 +1,5 @@
-"""What every money/application command shares: one engine, one retried transaction, and errors that
-become exit code 2 with the message and nothing written."""
+"""What every command shares: the database as a ``huiqi.app`` store, opened once a process, and refusals
+that become exit code 2 with the message and nothing written."""
 
 from __future__ import annotations
 
@@ -9,23 +9,19 @@ import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
 
-from huiqi.applications.errors import ApplicationsError
-from huiqi.db import make_engine, make_session_factory, run_in_transaction
-from huiqi.db.errors import DatabaseError
-from huiqi.firms.errors import ProfileError
-from huiqi.ledger.errors import LedgerError
+from huiqi.app.errors import USER_ERRORS
+from huiqi.app.store import Store
 from huiqi.money import MoneyError, format_yuan, yuan
-from huiqi.workflows.errors import WorkflowError
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
-#: Refusals a user can act on: printed, exit code 2, the transaction rolled back.
-USER_ERRORS = (LedgerError, ApplicationsError, WorkflowError, MoneyError, ProfileError, DatabaseError)
+_STORE: list[Store] = []
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -40,25 +36,32 @@ def default_actor() -> str:
         return "cli"
 
 
-def transact(work: Callable[[Session], T]) -> T:
-    engine = make_engine(pool_size=2)
+def store() -> Store:
+    """The database of HUIQI_DATABASE_URL, opened once a process (the embedded file migrated if behind)."""
+    if not _STORE:
+        try:
+            _STORE.append(Store.open(pool_size=2))
+        except USER_ERRORS as exc:
+            fail(str(exc))
+    return _STORE[0]
+
+
+def call(use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a ``huiqi.app`` use case; a refusal is printed with exit code 2 (its transaction rolled back)."""
     try:
-        return run_in_transaction(make_session_factory(engine), work)
+        return use_case(*args, **kwargs)
     except USER_ERRORS as exc:
         fail(str(exc))
-    finally:
-        engine.dispose()
+
+
+def transact(work: Callable[[Session], T]) -> T:
+    """Deprecated path while commands move to ``call``: one retried transaction in the store."""
+    return call(store().write, work)
 
 
 def read_only(work: Callable[[Session], T]) -> T:
-    engine = make_engine(pool_size=2)
-    try:
-        with make_session_factory(engine)() as session:
-            return work(session)
-    except USER_ERRORS as exc:
-        fail(str(exc))
-    finally:
-        engine.dispose()
+    """Deprecated path while commands move to ``call``: a reading session in the store."""
+    return call(store().read, work)
 
 
 def money(text: str, what: str) -> Decimal:
