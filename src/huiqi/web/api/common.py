@@ -13,7 +13,7 @@ from fastapi import Header, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, Strict
 from sqlalchemy.orm import Session
 
-from huiqi.ledger import idempotency
+from huiqi.app.idempotency import run_once
 from huiqi.web.security import Principal
 from huiqi.web.state import AppState
 
@@ -128,20 +128,8 @@ def idempotent(
     body: dict[str, Any],
     work: Callable[[Session, str], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Run ``work`` once per key, in the same transaction as the key's record in the ledger's idempotency
-    table; a replay returns the stored answer, the same key with a different request is refused (409).
-    ``work`` gets a key derived from the client's for the ledger operations it calls."""
-    stored_key = f"api:{key}"
-
-    def tx(s: Session) -> dict[str, Any]:
-        done = idempotency.replay(session=s, key=stored_key, operation=operation, body=body)
-        if done is not None:
-            return {**done, "replayed": True}
-        result = work(s, f"{stored_key}:{operation}")
-        idempotency.remember(session=s, key=stored_key, operation=operation, body=body, result=result)
-        return result
-
-    return st.write(tx)
+    """The API's money writes: ``huiqi.app.idempotency.run_once`` under the client's key (``api:`` prefix)."""
+    return run_once(st.store, key=f"api:{key}", operation=operation, body=body, work=work)
 
 
 async def json_body(request: Request) -> Any:
