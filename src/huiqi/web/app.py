@@ -22,7 +22,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 def routers() -> list[APIRouter]:
     """Every router of the app, API first; each route's path is complete (the matrix is keyed by it)."""
     from huiqi.web.api import analysis, applications, audit, auth, designation, firms, money, programmes
+    from huiqi.web.api import sandbox as sandbox_api
     from huiqi.web.pages import firm, officer, public, review, sandbox
+    from huiqi.web.pages import programmes as programme_pages
 
     return [
         m.router
@@ -34,10 +36,12 @@ def routers() -> list[APIRouter]:
             money,
             audit,
             analysis,
+            sandbox_api,
             designation,
             public,
             firm,
             officer,
+            programme_pages,
             review,
             sandbox,
         )

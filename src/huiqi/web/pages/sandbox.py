@@ -19,16 +19,9 @@ from huiqi.jobs import service as jobs
 from huiqi.jobs.models import SUCCEEDED, Job
 from huiqi.rules.errors import ProgrammeError
 from huiqi.web import charts
-from huiqi.web.api.analysis import (
-    compare,
-    finished_simulation,
-    job_of,
-    latest_matching,
-    start_matching,
-    start_simulation,
-    stored_profile_allowed,
-)
+from huiqi.web.api.analysis import job_of, latest_matching, start_matching
 from huiqi.web.api.common import WebError
+from huiqi.web.api.sandbox import compare, finished_simulation, start_simulation, stored_profile_allowed
 from huiqi.web.calculator import parse_firm, today_in_shanghai
 from huiqi.web.i18n import _, language
 from huiqi.web.pages.public import example_firms
