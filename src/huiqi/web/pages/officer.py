@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huiqi.accounts import service as accounts
-from huiqi.accounts.models import Role
 from huiqi.applications import service as apps
 from huiqi.applications.models import Application
 from huiqi.audit import chain as audit
@@ -278,36 +277,3 @@ def audit_verify_page(request: Request) -> Response:
     ledger_report = st.read(lambda s: verify_ledger(session=s))
     chain = st.read(lambda s: audit.verify_chain(session=s))
     return render(request, "audit_verify.html", {"ledger": ledger_report, "chain": chain}, status=200)
-
-
-# --- admin --------------------------------------------------------------------------------------------------
-
-
-@router.get("/admin/users")
-def users_page(request: Request) -> Response:
-    users = state_of(request).read(lambda s: accounts.list_users(session=s))
-    return render(request, "admin_users.html", {"users": users, "roles": [r.value for r in Role]})
-
-
-@router.post("/admin/users")
-def users_submit(
-    request: Request,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    role: Annotated[str, Form()],
-    display_name: Annotated[str, Form()] = "",
-    firm_uscc: Annotated[str, Form()] = "",
-) -> Response:
-    me = principal_of(request)
-    state_of(request).write(
-        lambda s: accounts.create_user(
-            session=s,
-            username=username,
-            password=password,
-            role=role,
-            display_name=display_name,
-            firm_uscc=firm_uscc or None,
-            actor=actor(me),
-        )
-    )
-    return RedirectResponse("/admin/users", status_code=303)
