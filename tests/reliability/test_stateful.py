@@ -1337,3 +1337,47 @@ def test_a_replayed_clawback_writes_nothing(db: Db) -> None:
     with db.session() as s:
         assert digest(s) == before
     assert _states(db, [a60, b50]) == ["clawed_back", "waitlisted"]
+
+
+@pytest.mark.parametrize("cap", [None, "60.00"])
+def test_a_refused_batch_writes_nothing_after_earlier_batches(db: Db, cap: str | None) -> None:
+    """Found by the PostgreSQL run of the machine (session 4): after a batch of two first-come grants with a
+    repeat, for one firm, then one more, a batch of one for another firm that the pool could not cover was
+    refused, yet it had written that firm's accounts (and, under a cap, its running total) before the
+    savepoint the batch rolled back to. Every row a batch writes is now written after its savepoint, and a
+    firm granted nothing keeps nothing."""
+    make_pool(db, "pool", size="60.00", cap=cap)
+
+    def batch(*requests: AwardRequest) -> list[str]:
+        def work(s: Session) -> list[str]:
+            results = ledger.grant_awards(session=s, pool_id="pool", actor="batch", requests=list(requests))
+            return [r.id if isinstance(r, Award) else type(r).__name__ for r in results]
+
+        return run_in_transaction(db.factory, work)
+
+    first = AwardRequest(firm_uscc=FIRM_A, amount=Decimal("20.00"), idempotency_key="b1")
+    second = AwardRequest(firm_uscc=FIRM_A, amount=Decimal("10.00"), idempotency_key="b2")
+    granted = batch(first, second, first)
+    assert granted[0] == granted[2] != granted[1] and all(len(g) == 32 for g in granted)
+    assert len(batch(AwardRequest(firm_uscc=FIRM_A, amount=Decimal("20.00"), idempotency_key="b3"))[0]) == 32
+
+    def unchanged(run: Callable[[], list[str]], expected: list[str]) -> None:
+        with db.session() as s:
+            before = digest(s)
+        assert run() == expected
+        with db.session() as s:
+            assert digest(s) == before, "a refused or replayed batch changed the database"
+
+    short = AwardRequest(firm_uscc=FIRM_B, amount=Decimal("20.00"), idempotency_key="b4")
+    unchanged(lambda: batch(short), ["InsufficientFunds"])
+    unchanged(lambda: batch(first, second), granted[:2])  # a replay of the first batch
+    unchanged(lambda: batch(short, first), ["InsufficientFunds", granted[0]])
+    with db.session() as s:
+        firms = set(s.scalars(select(Account.firm_uscc).where(Account.firm_uscc.is_not(None))))
+        assert firms == {FIRM_A}
+        assert set(s.scalars(select(FirmPoolTotal.firm_uscc))) == (set() if cap is None else {FIRM_A})
+        assert verify_ledger(session=s).ok
+    # the firm that was refused can still be granted once money is there: nothing half-made is in its way
+    assert batch(AwardRequest(firm_uscc=FIRM_B, amount=Decimal("10.00"), idempotency_key="b5"))[0] != (
+        "InsufficientFunds"
+    )

@@ -51,14 +51,19 @@ _ACCOUNTS = text(
     INSERT INTO ledger_accounts (id, pool_id, kind, firm_uscc)
     SELECT a.id, :pool_id, a.kind, a.firm FROM unnest(CAST(:ids AS varchar[]), CAST(:kinds AS varchar[]),
                                                      CAST(:firms AS varchar[])) AS a(id, kind, firm)
-    ON CONFLICT DO NOTHING
+    ON CONFLICT DO NOTHING RETURNING id, firm_uscc
     """
 )
 _TOTALS_ROWS = text(
     """
     INSERT INTO firm_pool_totals (pool_id, firm_uscc, committed)
     SELECT :pool_id, f, 0 FROM unnest(CAST(:firms AS varchar[])) AS f ON CONFLICT DO NOTHING
+    RETURNING firm_uscc
     """
+)
+_DROP_ACCOUNTS = text("DELETE FROM ledger_accounts WHERE id = ANY(CAST(:ids AS varchar[]))")
+_DROP_TOTALS = text(
+    "DELETE FROM firm_pool_totals WHERE pool_id = :pool_id AND firm_uscc = ANY(CAST(:firms AS varchar[]))"
 )
 _TOTALS_LOCK = text(
     """
@@ -139,7 +144,7 @@ class _Candidate:
 def grant_awards_pg(
     session: Session, *, pool_id: str, requests: Sequence[Any], actor: str
 ) -> list[Award | LedgerError]:
-    from huiqi.ledger.service import _award_body, _plan, account_id, validate_request
+    from huiqi.ledger.service import _award_body, _plan, validate_request
 
     session.flush()
     pool_row = session.execute(_POOL, {"pool_id": pool_id}).one_or_none()
@@ -225,24 +230,14 @@ def grant_awards_pg(
         c.award_id = new_id()
         c.payload = audit.canonical_json({**c.body, "award_id": c.award_id})
     firms = sorted({c.firm for c in candidates})
-    if firms:
-        kinds = (AccountKind.PAYABLE, AccountKind.PAID, AccountKind.RECOVERABLE)
-        session.execute(
-            _ACCOUNTS,
-            {
-                "pool_id": pool_id,
-                "ids": [account_id(pool_id, k, f) for f in firms for k in kinds],
-                "kinds": [k.value for _ in firms for k in kinds],
-                "firms": [f for f in firms for _ in kinds],
-            },
-        )
-    if cap_fen is not None and firms:
-        session.execute(_TOTALS_ROWS, {"pool_id": pool_id, "firms": firms})
 
     if candidates:
+        # Everything this batch writes is written after this savepoint, so a batch that grants nothing
+        # rolls back to it and has written nothing at all (the firms' accounts and cap rows included).
+        session.execute(text("SAVEPOINT huiqi_bulk"))
         # Optimistic: write every row before touching the pool, so the contended part is short; if the pool
         # turns out not to cover them all, roll back to the savepoint and decide under the lock instead.
-        session.execute(text("SAVEPOINT huiqi_bulk"))
+        created = _open_firms(session, pool_id, firms, cap_fen)
         totals = _lock_totals(session, pool_id, firms) if cap_fen is not None else {}
         hopeful = _decide(candidates, results, pool_id, cap_fen, totals, available=None)
         awards = _write_rows(session, pool_id, hopeful, cap_fen, at, actor)
@@ -255,11 +250,16 @@ def grant_awards_pg(
                 session.expunge(award)
             for c in candidates:
                 results[c.index] = None
+            created = _open_firms(session, pool_id, firms, cap_fen)
             totals = _lock_totals(session, pool_id, firms) if cap_fen is not None else {}
             available = session.execute(_LOCK, {"pool_id": pool_id}).scalar_one()
             hopeful = _decide(candidates, results, pool_id, cap_fen, totals, available=int(available))
             awards = _write_rows(session, pool_id, hopeful, cap_fen, at, actor)
             _write_hot(session, pool_id, hopeful, at, actor)
+        if hopeful:
+            _drop_unused(session, pool_id, created, {c.firm for c in hopeful})
+        else:
+            session.execute(text("ROLLBACK TO SAVEPOINT huiqi_bulk"))
         for c in hopeful:
             results[c.index] = awards[c.award_id]
 
@@ -271,6 +271,42 @@ def grant_awards_pg(
     if any(r is None for r in results):  # a request left undecided must not shift the answers
         raise RuntimeError("grant_awards left a request without an answer")
     return [r for r in results if r is not None]
+
+
+def _open_firms(
+    session: Session, pool_id: str, firms: list[str], cap_fen: int | None
+) -> list[tuple[str, str]]:
+    """The firms' accounts (and, under a cap, their running totals) where missing; what was created, as
+    (firm, account id or "" for the totals row), so that a firm granted nothing can have it taken back."""
+    from huiqi.ledger.service import account_id
+
+    kinds = (AccountKind.PAYABLE, AccountKind.PAID, AccountKind.RECOVERABLE)
+    created = [
+        (str(firm), str(acct))
+        for acct, firm in session.execute(
+            _ACCOUNTS,
+            {
+                "pool_id": pool_id,
+                "ids": [account_id(pool_id, k, f) for f in firms for k in kinds],
+                "kinds": [k.value for _ in firms for k in kinds],
+                "firms": [f for f in firms for _ in kinds],
+            },
+        )
+    ]
+    if cap_fen is not None:
+        created += [
+            (str(f), "") for (f,) in session.execute(_TOTALS_ROWS, {"pool_id": pool_id, "firms": firms})
+        ]
+    return created
+
+
+def _drop_unused(session: Session, pool_id: str, created: list[tuple[str, str]], granted: set[str]) -> None:
+    """Take back what ``_open_firms`` created for a firm granted nothing: a refusal writes nothing."""
+    unused = [(f, a) for f, a in created if f not in granted]
+    if accounts := [a for _, a in unused if a]:
+        session.execute(_DROP_ACCOUNTS, {"ids": accounts})
+    if firms := [f for f, a in unused if not a]:
+        session.execute(_DROP_TOTALS, {"pool_id": pool_id, "firms": firms})
 
 
 def _lock_totals(session: Session, pool_id: str, firms: list[str]) -> dict[str, int]:
