@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from huiqi.cli.shared import default_actor, fail, fmt, moment, money, read_json, read_only, transact
+from huiqi.app import calls
+from huiqi.app.jsonable import as_json
+from huiqi.cli.ledger_commands import cli_key
+from huiqi.cli.shared import call, default_actor, fail, fmt, moment, money, read_json, store
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the history and audit log)")]
 
 
-def _parse_claims(claim: list[str] | None, claims_file: Path | None) -> list[Any]:
-    from huiqi.applications.service import Claim
-
+def _parse_claims(claim: list[str] | None, claims_file: Path | None) -> list[tuple[str, Decimal]]:
     items: list[tuple[str, str]] = []
     for text in claim or []:
         contract, sep, amount = text.partition("=")
@@ -36,16 +36,34 @@ def _parse_claims(claim: list[str] | None, claims_file: Path | None) -> list[Any
             items.append((str(entry["contract_id"]), str(entry["amount"])))
     if not items:
         fail("claim at least one contract with --claim CONTRACT=AMOUNT or --claims FILE")
-    return [Claim(c, money(a, f"amount for {c}")) for c, a in items]
+    return [(c, money(a, f"amount for {c}")) for c, a in items]
+
+
+def _show(view: calls.ApplicationView) -> None:
+    typer.echo(f"application {view.id}  call {view.call_id}  firm {view.firm_uscc}")
+    typer.echo(f"state {view.state}  requested {fmt(view.requested)}")
+    for c in view.claims:
+        typer.echo(f"  claim {c['contract_id']}: {fmt(Decimal(c['amount']))}")
+    if view.verdict:
+        v = view.verdict
+        typer.echo(
+            f"verdict: {'eligible' if v['eligible'] else 'not eligible'} under {v['programme_id']} "
+            f"v{v['programme_version']}, {v['amount']} yuan"
+        )
+    for e in view.evidence:
+        typer.echo(f"  evidence {e.filename} ({e.media_type}, {e.size} bytes) sha256 {e.sha256}")
+    typer.echo("history:")
+    for h in view.history:
+        typer.echo(f"  {h.seq:>3} {h.at.isoformat()}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
 
 
 def register(app: typer.Typer) -> None:
-    calls = typer.Typer(
+    calls_app = typer.Typer(
         help="Calls for applications: a programme open in a window, drawing on a pool.", no_args_is_help=True
     )
     applications = typer.Typer(help="Applications and their state machine.", no_args_is_help=True)
 
-    @calls.command("open")
+    @calls_app.command("open")
     def open_call(
         call_id: Annotated[str, typer.Option("--id", help="call id, e.g. ai-model-2025-q4")],
         programme: Annotated[str, typer.Option(help="programme id, e.g. shanghai.ai.model-voucher")],
@@ -57,44 +75,43 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Open a programme for applications."""
-        from huiqi.applications import service
-
         opens_at, closes_at = moment(opens, "--opens"), moment(closes, "--closes")
+        view = call(
+            calls.open_call,
+            store(),
+            call_id=call_id,
+            programme_id=programme,
+            programme_version=version,
+            pool_id=pool,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            allocation_mode=mode,
+            actor=actor,
+        )
+        typer.echo(f"call {view.id} opened")
 
-        def work(s: Session) -> str:
-            call = service.open_call(
-                session=s,
-                call_id=call_id,
-                programme_id=programme,
-                programme_version=version,
-                pool_id=pool,
-                opens_at=opens_at,
-                closes_at=closes_at,
-                allocation_mode=mode,
-                actor=actor,
-            )
-            return call.id
-
-        typer.echo(f"call {transact(work)} opened")
-
-    @calls.command("list")
+    @calls_app.command("list")
     def list_calls() -> None:
         """Every call with its window, pool and allocation mode."""
-        from huiqi.applications import service
-
-        def work(s: Session) -> list[str]:
-            return [
-                f"{c.id}\t{c.programme_id} v{c.programme_version}\tpool {c.pool_id}\t{c.allocation_mode}\t"
-                f"{c.opens_at.isoformat()} .. {c.closes_at.isoformat()}"
-                for c in service.list_calls(session=s)
-            ]
-
-        rows = read_only(work)
+        rows = [
+            f"{c.id}\t{c.programme_id} v{c.programme_version}\tpool {c.pool_id}\t{c.allocation_mode}\t"
+            f"{c.opens_at.isoformat()} .. {c.closes_at.isoformat()}"
+            for c in call(calls.list_calls, store())
+        ]
         typer.echo("\n".join(rows) if rows else "no calls")
+
+    @calls_app.command("show")
+    def show_call(call_id: Annotated[str, typer.Argument(help="call id")]) -> None:
+        """One call: its programme, pool, window and allocation mode."""
+        c = call(calls.get_call, store(), call_id=call_id)
+        typer.echo(
+            f"call {c.id}: {c.programme_id} v{c.programme_version}, pool {c.pool_id}, {c.allocation_mode}, "
+            f"{c.opens_at.isoformat()} .. {c.closes_at.isoformat()}"
+        )
 
     @applications.command("submit")
     def submit(
-        call: Annotated[str, typer.Option(help="call id")],
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
         firm: Annotated[Path, typer.Option(help="firm profile (JSON or YAML); its snapshot is stored")],
         claim: Annotated[list[str] | None, typer.Option(help="CONTRACT=AMOUNT, repeatable")] = None,
         claims: Annotated[Path | None, typer.Option(help='JSON list of {"contract_id", "amount"}')] = None,
@@ -104,7 +121,6 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Submit an application (draft -> submitted) with its claims and evidence."""
-        from huiqi.applications import service
         from huiqi.config import get_settings
         from huiqi.firms import ProfileError, load_firm
 
@@ -121,48 +137,68 @@ def register(app: typer.Typer) -> None:
                 files.append((path.name, path.read_bytes()))
             except OSError as exc:
                 fail(f"--evidence: cannot read {path}: {exc.strerror}")
-        evidence_dir = get_settings().evidence_dir
+        view = call(
+            calls.submit_application,
+            store(),
+            call_id=call_id,
+            claims=items,
+            firm=profile,
+            evidence=files,
+            evidence_dir=get_settings().evidence_dir,
+            actor=actor,
+        )
+        typer.echo(f"application {view.id} submitted for {fmt(view.requested)}")
 
-        def work(s: Session) -> tuple[str, Decimal]:
-            app_ = service.submit(session=s, call_id=call, firm=profile, claims=items, actor=actor)
-            for name, content in files:
-                service.attach_evidence(
-                    session=s,
-                    application_id=app_.id,
-                    filename=name,
-                    content=content,
-                    evidence_dir=evidence_dir,
-                    actor=actor,
-                )
-            return app_.id, app_.requested
-
-        app_id, requested = transact(work)
-        typer.echo(f"application {app_id} submitted for {fmt(requested)}")
+    @applications.command("list")
+    def list_applications(
+        state: Annotated[str | None, typer.Option(help="only in this state")] = None,
+        call_id: Annotated[str | None, typer.Option("--call", help="only of this call")] = None,
+        firm: Annotated[str | None, typer.Option(help="only of this firm (USCC)")] = None,
+        limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    ) -> None:
+        """Applications, newest first, by state, call or firm."""
+        listing = call(
+            calls.list_applications, store(), state=state, call_id=call_id, firm_uscc=firm, limit=limit
+        )
+        for a in listing.items:
+            typer.echo(
+                f"{a.id}\t{a.call_id}\t{a.firm_uscc}\t{a.state}\t{fmt(a.requested)}\t{a.created_at.isoformat()}"
+            )
+        typer.echo(f"{len(listing.items)} of {listing.total} applications")
 
     @applications.command("check")
     def check(
         application: Annotated[str, typer.Argument(help="application id")],
-        verdict: Annotated[Path, typer.Option(help="the rules engine's verdict as JSON")],
+        verdict: Annotated[
+            Path | None, typer.Option(help="a verdict as JSON (default: the rules engine decides)")
+        ] = None,
+        pack: Annotated[
+            list[str] | None, typer.Option(help="programme pack or folder for the engine (default: all)")
+        ] = None,
         actor: Actor = "rules-engine",
     ) -> None:
-        """Record the eligibility verdict: checked, then under review (eligible) or rejected."""
-        from huiqi.applications.models import EligibilityVerdict
-        from huiqi.workflows import service as flows
+        """The eligibility check: checked, then under review (eligible) or rejected."""
+        from huiqi.rules.errors import ProgrammeError
+        from huiqi.rules.loader import load_pack
 
-        data = read_json(verdict, "--verdict")
-        try:
-            parsed = EligibilityVerdict.from_json(data)
-            if isinstance(data.get("amount"), float) or parsed.amount < 0:
-                raise ValueError("amount must be a non-negative decimal string")
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            fail(
-                f"--verdict: expected programme_id, programme_version, eligible, amount, explanation ({exc})"
+        if verdict is not None:
+            data = read_json(verdict, "--verdict")
+            view = call(
+                calls.check_application, store(), application_id=application, verdict=data, actor=actor
             )
-
-        def work(s: Session) -> str:
-            return flows.check(session=s, application_id=application, verdict=parsed, actor=actor).state
-
-        typer.echo(f"application {application} is {transact(work)}")
+        else:
+            try:
+                programmes = load_pack(*(pack or []))
+            except ProgrammeError as exc:
+                fail(str(exc))
+            view = call(
+                calls.check_application,
+                store(),
+                application_id=application,
+                programmes=programmes,
+                actor=actor,
+            )
+        typer.echo(f"application {application} is {view.state}")
 
     @applications.command("score")
     def score(
@@ -171,16 +207,13 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Set the score a ranked call sorts by."""
-        from huiqi.applications import service
         from huiqi.money import MoneyError, parse_decimal
 
         try:
             number = parse_decimal(value, what="--score")
         except MoneyError as exc:
             fail(str(exc))
-        transact(
-            lambda s: service.set_score(session=s, application_id=application, score=number, actor=actor)
-        )
+        call(calls.score_application, store(), application_id=application, score=number, actor=actor)
         typer.echo(f"application {application} scored {number}")
 
     @applications.command("transition")
@@ -191,49 +224,31 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Move an application to another state (only moves the state machine allows; no money moves here)."""
-        from huiqi.applications import service
-        from huiqi.applications.models import State
-
-        try:
-            target = State(to)
-        except ValueError:
-            fail(f"--to: {to!r} is not a state; states: {', '.join(s.value for s in State)}")
-        if target in (State.SUBMITTED, State.CHECKED):
-            fail(f"--to {target.value}: use `huiqi applications submit` or `huiqi applications check`")
-        if target in (
-            State.APPROVED,
-            State.AWARDED,
-            State.PAYING,
-            State.COMPLETED,
-            State.CLAWED_BACK,
-            State.WITHDRAWN,
-        ):
-            fail(
-                f"--to {target.value} moves money; use `huiqi awards ...`, `huiqi pay ...` or "
-                "`huiqi applications withdraw`"
-            )
-
-        def work(s: Session) -> str:
-            return service.transition(
-                session=s, application_id=application, to=target, actor=actor, reason=reason
-            ).state
-
-        typer.echo(f"application {application} is {transact(work)}")
+        view = call(
+            calls.move_application, store(), application_id=application, to=to, reason=reason, actor=actor
+        )
+        typer.echo(f"application {application} is {view.state}")
 
     @applications.command("withdraw")
     def withdraw(
         application: Annotated[str, typer.Argument(help="application id")],
         reason: Annotated[str, typer.Option(help="why")],
+        key: Annotated[str | None, typer.Option(help="idempotency key (default: the application)")] = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Withdraw; reserved money goes back to the pool and on to the waitlist."""
-        from huiqi.workflows import service as flows
-
-        promoted = transact(
-            lambda s: flows.withdraw(session=s, application_id=application, actor=actor, reason=reason)
+        done = call(
+            calls.withdraw_application,
+            store(),
+            application_id=application,
+            reason=reason,
+            key=cli_key(key or f"withdraw:{application}"),
+            actor=actor,
         )
-        typer.echo(f"application {application} withdrawn")
-        for d in promoted:
+        typer.echo(
+            f"application {application} withdrawn" + (" (earlier, under this key)" if done.replayed else "")
+        )
+        for d in done.promoted:
             typer.echo(
                 f"  waitlisted application {d.application_id} approved for {fmt(d.amount or Decimal(0))}"
             )
@@ -241,62 +256,76 @@ def register(app: typer.Typer) -> None:
     @applications.command("show")
     def show(
         application: Annotated[str, typer.Argument(help="application id")],
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        as_json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """The application, its verdict, evidence and full history."""
-        from huiqi.applications import service
-
-        def work(s: Session) -> dict[str, Any]:
-            a = service.get_application(session=s, application_id=application)
-            return {
-                "id": a.id,
-                "call_id": a.call_id,
-                "firm_uscc": a.firm_uscc,
-                "state": a.state,
-                "requested": str(a.requested),
-                "claims": a.claims,
-                "score": a.score,
-                "verdict": a.verdict,
-                "evidence": [
-                    {"sha256": e.sha256, "filename": ae.filename, "media_type": e.media_type, "size": e.size}
-                    for ae, e in service.evidence_of(session=s, application_id=a.id)
-                ],
-                "history": [
-                    {
-                        "seq": h.seq,
-                        "from": h.from_state,
-                        "to": h.to_state,
-                        "actor": h.actor,
-                        "at": h.at.isoformat(),
-                        "reason": h.reason,
-                    }
-                    for h in service.history(session=s, application_id=a.id)
-                ],
-            }
-
-        data = read_only(work)
-        if as_json:
-            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        view = call(calls.get_application, store(), application_id=application)
+        if as_json_:
+            typer.echo(json.dumps(as_json(view), ensure_ascii=False, indent=2))
             return
-        typer.echo(f"application {data['id']}  call {data['call_id']}  firm {data['firm_uscc']}")
-        typer.echo(f"state {data['state']}  requested {fmt(Decimal(data['requested']))}")
-        for c in data["claims"]:
-            typer.echo(f"  claim {c['contract_id']}: {fmt(Decimal(c['amount']))}")
-        if data["verdict"]:
-            v = data["verdict"]
-            typer.echo(
-                f"verdict: {'eligible' if v['eligible'] else 'not eligible'} under {v['programme_id']} "
-                f"v{v['programme_version']}, {v['amount']} yuan"
-            )
-        for e in data["evidence"]:
-            typer.echo(
-                f"  evidence {e['filename']} ({e['media_type']}, {e['size']} bytes) sha256 {e['sha256']}"
-            )
-        typer.echo("history:")
-        for h in data["history"]:
-            typer.echo(
-                f"  {h['seq']:>3} {h['at']}  {h['from'] or '-'} -> {h['to']}  by {h['actor']}: {h['reason']}"
-            )
+        _show(view)
 
-    app.add_typer(calls, name="calls")
+    @applications.command("history")
+    def history(application: Annotated[str, typer.Argument(help="application id")]) -> None:
+        """Every move of the application: who, when, why."""
+        for h in call(calls.application_history, store(), application_id=application):
+            typer.echo(f"{h.seq:>3} {h.at.isoformat()}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
+
+    @applications.command("evidence-add")
+    def evidence_add(
+        application: Annotated[str, typer.Argument(help="application id")],
+        file: Annotated[Path, typer.Argument(help="PDF, image or Office document")],
+        description: Annotated[str, typer.Option(help="what it shows")] = "",
+        actor: Actor = default_actor(),
+    ) -> None:
+        """Attach an evidence file to an application (checked by its content)."""
+        from huiqi.config import get_settings
+
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}")
+        e = call(
+            calls.add_evidence,
+            store(),
+            application_id=application,
+            filename=file.name,
+            content=content,
+            evidence_dir=get_settings().evidence_dir,
+            actor=actor,
+            description=description,
+        )
+        typer.echo(f"evidence {e.filename} ({e.media_type}, {e.size} bytes) sha256 {e.sha256}")
+
+    @applications.command("evidence")
+    def evidence_list(application: Annotated[str, typer.Argument(help="application id")]) -> None:
+        """The evidence files of an application."""
+        for e in call(calls.list_evidence, store(), application_id=application):
+            typer.echo(f"{e.sha256}\t{e.filename}\t{e.media_type}\t{e.size}")
+
+    @applications.command("evidence-get")
+    def evidence_get(
+        application: Annotated[str, typer.Argument(help="application id")],
+        sha256: Annotated[str, typer.Argument(help="the file's sha256")],
+        out: Annotated[Path, typer.Option(help="where to write the file")],
+    ) -> None:
+        """Copy one evidence file of an application out of the store."""
+        from huiqi.config import get_settings
+
+        found = call(
+            calls.get_evidence,
+            store(),
+            application_id=application,
+            sha256=sha256,
+            evidence_dir=get_settings().evidence_dir,
+        )
+        if found is None:
+            fail(f"application {application} has no evidence {sha256}")
+        try:
+            out.write_bytes(found.path.read_bytes())
+        except OSError as exc:
+            fail(f"cannot copy {found.filename} to {out}: {exc.strerror}")
+        typer.echo(f"{found.filename} written to {out}")
+
+    app.add_typer(calls_app, name="calls")
     app.add_typer(applications, name="applications")

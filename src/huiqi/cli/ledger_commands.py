@@ -1,24 +1,40 @@
-"""``huiqi ledger``, ``huiqi awards``, ``huiqi pay`` and ``huiqi audit``: the money side of the cycle."""
+"""``huiqi ledger``, ``huiqi awards``, ``huiqi pay`` and ``huiqi audit``: the money side of the cycle.
+
+Every command that moves money runs once per idempotency key (``--key``; each has a default that names
+the operation), so running it again after a crash or a timeout never moves money twice."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from huiqi.cli.shared import date, default_actor, fail, fmt, money, read_json, read_only, transact
+from huiqi.app import audit, money
+from huiqi.app.jsonable import as_json
+from huiqi.cli.shared import call, date, default_actor, fail, fmt, read_json, store
+from huiqi.cli.shared import money as amount_of
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the ledger and audit log)")]
+Key = Annotated[str | None, typer.Option(help="idempotency key (the same key never moves money twice)")]
 
 
-def _parse_tranches(tranche: list[str] | None, tranches_file: Path | None) -> list[Any] | None:
-    from huiqi.ledger.service import TranchePlan
+def cli_key(key: str) -> str:
+    """An idempotency key given on the command line, kept apart from the API's keys."""
+    return f"cli:{key}"
 
+
+def _again(replayed: bool) -> str:
+    return " (done earlier under this key; nothing new)" if replayed else ""
+
+
+def _parse_tranches(
+    tranche: list[str] | None, tranches_file: Path | None
+) -> list[tuple[Decimal, dt.date, str]] | None:
     items: list[tuple[str, str, str]] = []
     for text in tranche or []:
         parts = text.split(":", 2)
@@ -41,7 +57,23 @@ def _parse_tranches(tranche: list[str] | None, tranches_file: Path | None) -> li
             items.append((str(entry["amount"]), str(entry["due"]), str(entry["milestone"])))
     if not items:
         return None
-    return [TranchePlan(money(a, "tranche amount"), m, date(d, "tranche due date")) for a, d, m in items]
+    return [(amount_of(a, "tranche amount"), date(d, "tranche due date"), m) for a, d, m in items]
+
+
+def _claw_lines(result: money.Clawback) -> None:
+    typer.echo(
+        f"released {fmt(result.released)} to the pool; {fmt(result.recoverable)} recoverable"
+        + _again(result.replayed)
+    )
+    for inst in result.schedule:
+        typer.echo(f"  installment {inst.seq}: {fmt(inst.amount)} due {inst.due_date}")
+    for d in result.promoted:
+        typer.echo(f"  waitlisted application {d.application_id} approved")
+
+
+def _pool_line(p: money.PoolView) -> str:
+    cap = "" if p.per_firm_cap is None else f"\tcap {fmt(p.per_firm_cap)}"
+    return f"{p.id}\t{p.name}\tsize {fmt(p.size)}\tavailable {fmt(p.available)}{cap}"
 
 
 def register(app: typer.Typer) -> None:
@@ -62,39 +94,52 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Create and fund a pool."""
-        from huiqi.ledger import service
-
-        amount = money(size, "--size")
-        cap_amount = None if cap is None else money(cap, "--cap")
-        start_d, end_d = date(start, "--start"), date(end, "--end")
-
-        def work(s: Session) -> str:
-            return service.create_pool(
-                session=s,
-                pool_id=pool_id,
-                name=name,
-                size=amount,
-                period_start=start_d,
-                period_end=end_d,
-                per_firm_cap=cap_amount,
-                actor=actor,
-                idempotency_key=key or f"pool:{pool_id}",
-            ).id
-
-        typer.echo(f"pool {transact(work)} funded with {fmt(amount)}")
+        pool = call(
+            money.create_pool,
+            store(),
+            pool_id=pool_id,
+            name=name,
+            size=amount_of(size, "--size"),
+            period_start=date(start, "--start"),
+            period_end=date(end, "--end"),
+            per_firm_cap=None if cap is None else amount_of(cap, "--cap"),
+            key=cli_key(key or f"pool:{pool_id}"),
+            actor=actor,
+        )
+        typer.echo(f"pool {pool.id} funded with {fmt(pool.size)}" + _again(pool.replayed))
 
     @ledger.command("pools")
     def pools() -> None:
         """Every pool with its size and what is still available."""
-        from huiqi.ledger import service
-
-        rows = read_only(
-            lambda s: [(p.id, p.name, p.size, p.available) for p in service.list_pools(session=s)]
-        )
-        for pid, pname, psize, avail in rows:
-            typer.echo(f"{pid}\t{pname}\tsize {fmt(psize)}\tavailable {fmt(avail)}")
+        rows = call(money.list_pools, store())
+        for p in rows:
+            typer.echo(_pool_line(p))
         if not rows:
             typer.echo("no pools")
+
+    @ledger.command("pool")
+    def pool_show(pool: Annotated[str, typer.Argument(help="pool id")]) -> None:
+        """One pool: size, what is available, period and per-firm cap."""
+        p = call(money.get_pool, store(), pool_id=pool)
+        typer.echo(_pool_line(p))
+        typer.echo(f"period {p.period_start} .. {p.period_end}")
+
+    @ledger.command("history")
+    def history(
+        pool: Annotated[str, typer.Argument(help="pool id")],
+        as_json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Every transaction of a pool from its funding on, with what was available after each."""
+        h = call(money.pool_history, store(), pool_id=pool)
+        if as_json_:
+            typer.echo(json.dumps(as_json(h), ensure_ascii=False, indent=2))
+            return
+        typer.echo(f"pool {h.pool.id} ({h.pool.name}): {h.total} transactions")
+        for t in h.items:
+            typer.echo(
+                f"  {t.at.isoformat(timespec='seconds')}  {t.kind:<9} {fmt(t.effect_on_available):>24}  "
+                f"available {fmt(t.available):>24}  {t.id}  {t.actor}  {t.memo}"
+            )
 
     @ledger.command("statement")
     def statement(
@@ -102,33 +147,26 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option(help="latest transactions to list")] = 50,
     ) -> None:
         """Balances by account and the latest transactions of one pool."""
-        from huiqi.ledger.verify import pool_statement
-
-        def work(s: Session) -> list[str]:
-            st = pool_statement(session=s, pool_id=pool, limit=limit)
-            lines = [
-                f"pool {st.pool.id} ({st.pool.name})  period {st.pool.period_start} .. {st.pool.period_end}",
-                f"  {'size':<14}{fmt(st.pool.size):>28}",
-            ]
-            for kind in ("available", "reserved", "payable", "paid", "recoverable"):
-                lines.append(f"  {kind:<14}{fmt(st.balances.get(kind, Decimal(0))):>28}")
-            lines.append(f"latest {len(st.transactions)} transactions (effect on available):")
-            for txn, delta in st.transactions:
-                lines.append(
-                    f"  {txn.at.isoformat(timespec='seconds')}  {txn.kind:<9} {fmt(delta):>24}  "
-                    f"{txn.id}  {txn.actor}  {txn.memo}"
-                )
-            return lines
-
-        typer.echo("\n".join(read_only(work)))
+        st = call(money.statement, store(), pool_id=pool, limit=limit)
+        lines = [
+            f"pool {st.pool.id} ({st.pool.name})  period {st.pool.period_start} .. {st.pool.period_end}",
+            f"  {'size':<14}{fmt(st.pool.size):>28}",
+        ]
+        for kind in money.BALANCE_KINDS:
+            lines.append(f"  {kind:<14}{fmt(st.balances.get(kind, Decimal(0))):>28}")
+        lines.append(f"latest {len(st.transactions)} transactions (effect on available):")
+        for t in st.transactions:
+            lines.append(
+                f"  {t.at.isoformat(timespec='seconds')}  {t.kind:<9} {fmt(t.effect_on_available):>24}  "
+                f"{t.id}  {t.actor}  {t.memo}"
+            )
+        typer.echo("\n".join(lines))
 
     @ledger.command("verify")
     def verify() -> None:
         """Check every invariant: balanced transactions, no pool below zero, awards + available = size,
         nothing paid twice, balances equal postings. Exit code 1 when anything is wrong."""
-        from huiqi.ledger.verify import verify_ledger
-
-        report = read_only(lambda s: verify_ledger(session=s))
+        report = call(money.check_ledger, store())
         if report.ok:
             typer.echo(f"ledger verifies: {report.transactions} transactions, {report.pools} pools")
             return
@@ -139,21 +177,22 @@ def register(app: typer.Typer) -> None:
     @awards.command("decide")
     def decide(
         application: Annotated[str | None, typer.Argument(help="application id (fcfs calls)")] = None,
-        call: Annotated[str | None, typer.Option(help="decide a whole ranked or pro-rata call")] = None,
+        call_id: Annotated[
+            str | None, typer.Option("--call", help="decide a whole ranked or pro-rata call")
+        ] = None,
+        key: Key = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Approve and reserve money, or waitlist when the pool is short."""
-        from huiqi.workflows import service as flows
-
-        if (application is None) == (call is None):
+        if (application is None) == (call_id is None):
             fail("give an APPLICATION id or --call CALL, not both")
-
-        def work(s: Session) -> list[Any]:
-            if application is None:
-                return flows.decide_call(session=s, call_id=str(call), actor=actor)
-            return [flows.decide(session=s, application_id=application, actor=actor)]
-
-        for d in transact(work):
+        once = cli_key(key or f"decide:{uuid.uuid4().hex}")
+        if application is None:
+            done = call(money.decide_call, store(), call_id=str(call_id), key=once, actor=actor)
+            decisions: tuple[money.DecisionView, ...] = done.decisions
+        else:
+            decisions = (call(money.decide, store(), application_id=application, key=once, actor=actor),)
+        for d in decisions:
             amount = f" for {fmt(d.amount)}" if d.amount is not None else ""
             typer.echo(f"application {d.application_id} {d.state}{amount}")
 
@@ -162,19 +201,45 @@ def register(app: typer.Typer) -> None:
         application: Annotated[str, typer.Argument(help="application id")],
         tranche: Annotated[list[str] | None, typer.Option(help="AMOUNT:DUE:MILESTONE, repeatable")] = None,
         tranches: Annotated[Path | None, typer.Option(help="JSON list of tranches")] = None,
+        key: Key = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Turn the approved application's reservation into an award, paid in tranches."""
-        from huiqi.workflows import service as flows
+        award = call(
+            money.grant,
+            store(),
+            application_id=application,
+            tranches=_parse_tranches(tranche, tranches),
+            key=cli_key(key or f"grant:{application}"),
+            actor=actor,
+        )
+        typer.echo(f"award {award.id} granted: {fmt(award.amount)}" + _again(award.replayed))
 
-        plan = _parse_tranches(tranche, tranches)
+    @awards.command("list")
+    def list_awards(
+        pool: Annotated[str | None, typer.Option(help="only of this pool")] = None,
+        firm: Annotated[str | None, typer.Option(help="only of this firm (USCC)")] = None,
+        limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    ) -> None:
+        """Awards, newest first: granted, paid, released, clawed back."""
+        listing = call(money.list_awards, store(), pool_id=pool, firm_uscc=firm, limit=limit)
+        for a in listing.items:
+            typer.echo(
+                f"{a.id}\t{a.pool_id}\t{a.firm_uscc}\t{fmt(a.amount)}\tpaid {fmt(a.paid)}\t{a.status}\t"
+                f"application {a.application_id or '-'}"
+            )
+        typer.echo(f"{len(listing.items)} of {listing.total} awards")
 
-        def work(s: Session) -> tuple[str, Decimal]:
-            award = flows.grant(session=s, application_id=application, actor=actor, tranches=plan)
-            return award.id, award.amount
-
-        award_id, amount = transact(work)
-        typer.echo(f"award {award_id} granted: {fmt(amount)}")
+    @awards.command("show")
+    def show_award(award_id: Annotated[str, typer.Argument(help="award id")]) -> None:
+        """One award with its tranches."""
+        a = call(money.get_award, store(), award_id=award_id)
+        typer.echo(
+            f"award {a.id}  pool {a.pool_id}  firm {a.firm_uscc}  {fmt(a.amount)}  paid {fmt(a.paid)}  "
+            f"released {fmt(a.released)}  clawed {fmt(a.clawed)}  recovered {fmt(a.recovered)}  {a.status}"
+        )
+        for t in a.tranches:
+            typer.echo(f"  tranche {t.seq}: {fmt(t.amount)} due {t.due_date} ({t.milestone}) {t.status}")
 
     @awards.command("miss-milestone")
     def miss_milestone(
@@ -183,30 +248,22 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[str, typer.Option(help="why")],
         as_of: Annotated[str | None, typer.Option(help="date of the finding (default: today)")] = None,
         installments: Annotated[int, typer.Option(help="monthly recovery installments")] = 1,
-        key: Annotated[str | None, typer.Option(help="idempotency key")] = None,
+        key: Key = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Release the unpaid part to the pool and make the paid part recoverable on a schedule."""
-        from huiqi.workflows import service as flows
-
-        day = date(as_of, "--as-of") if as_of else dt.date.today()
-        result, promoted = transact(
-            lambda s: flows.miss_milestone(
-                session=s,
-                application_id=application,
-                seq=seq,
-                as_of=day,
-                actor=actor,
-                reason=reason,
-                idempotency_key=key or f"miss:{application}:{seq}",
-                installments=installments,
-            )
+        result = call(
+            money.miss_milestone,
+            store(),
+            application_id=application,
+            seq=seq,
+            reason=reason,
+            as_of=date(as_of, "--as-of") if as_of else None,
+            installments=installments,
+            key=cli_key(key or f"miss:{application}:{seq}"),
+            actor=actor,
         )
-        typer.echo(f"released {fmt(result.released)} to the pool; {fmt(result.recoverable)} recoverable")
-        for inst in result.schedule:
-            typer.echo(f"  installment {inst.seq}: {fmt(inst.amount)} due {inst.due_date}")
-        for d in promoted:
-            typer.echo(f"  waitlisted application {d.application_id} approved")
+        _claw_lines(result)
 
     @awards.command("clawback")
     def clawback(
@@ -214,27 +271,21 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[str, typer.Option(help="the broken commitment")],
         first_due: Annotated[str, typer.Option(help="first recovery installment date")],
         installments: Annotated[int, typer.Option(help="monthly recovery installments")] = 1,
-        key: Annotated[str | None, typer.Option(help="idempotency key")] = None,
+        key: Key = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Claw an award back: unpaid money to the pool, paid money recoverable."""
-        from huiqi.workflows import service as flows
-
-        due = date(first_due, "--first-due")
-        result, _ = transact(
-            lambda s: flows.clawback(
-                session=s,
-                application_id=application,
-                actor=actor,
-                reason=reason,
-                idempotency_key=key or f"clawback:{application}",
-                first_due=due,
-                installments=installments,
-            )
+        result = call(
+            money.clawback,
+            store(),
+            application_id=application,
+            reason=reason,
+            first_due=date(first_due, "--first-due"),
+            installments=installments,
+            key=cli_key(key or f"clawback:{application}"),
+            actor=actor,
         )
-        typer.echo(f"released {fmt(result.released)} to the pool; {fmt(result.recoverable)} recoverable")
-        for inst in result.schedule:
-            typer.echo(f"  installment {inst.seq}: {fmt(inst.amount)} due {inst.due_date}")
+        _claw_lines(result)
 
     @awards.command("recover")
     def recover(
@@ -245,23 +296,16 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Record money recovered from the firm; it returns to the pool."""
-        from huiqi.ledger import service
-        from huiqi.workflows import service as flows
-
-        value = money(amount, "--amount")
-
-        def work(s: Session) -> str:
-            award = flows.award_of(session=s, application_id=application)
-            return service.record_recovery(
-                session=s,
-                award_id=award.id,
-                amount=value,
-                actor=actor,
-                idempotency_key=key,
-                reference=reference,
-            ).id
-
-        typer.echo(f"recovery {transact(work)} recorded: {fmt(value)}")
+        done = call(
+            money.recover,
+            store(),
+            application_id=application,
+            amount=amount_of(amount, "--amount"),
+            reference=reference,
+            key=cli_key(key),
+            actor=actor,
+        )
+        typer.echo(f"recovery {done.transaction_id} recorded: {fmt(done.amount)}" + _again(done.replayed))
 
     @pay.command("tranche")
     def pay_tranche(
@@ -274,21 +318,19 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Pay one tranche whose milestone is met. Paying the same tranche again is refused."""
-        from huiqi.workflows import service as flows
-
-        def work(s: Session) -> tuple[str, str, str]:
-            award, txn = flows.pay(
-                session=s,
-                application_id=application,
-                seq=seq,
-                actor=actor,
-                idempotency_key=key or f"pay:{application}:{seq}",
-                reference=reference,
-            )
-            return award.id, award.status, txn.id
-
-        award_id, status, txn_id = transact(work)
-        typer.echo(f"tranche {seq} of award {award_id} paid by transaction {txn_id} (award {status})")
+        done = call(
+            money.pay_tranche,
+            store(),
+            application_id=application,
+            seq=seq,
+            reference=reference,
+            key=cli_key(key or f"pay:{application}:{seq}"),
+            actor=actor,
+        )
+        typer.echo(
+            f"tranche {seq} of award {done.award_id} paid by transaction {done.transaction_id} "
+            f"(award {done.award_status})" + _again(done.replayed)
+        )
 
     @pay.command("reverse")
     def pay_reverse(
@@ -298,27 +340,20 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Reverse a returned payment with a reversing entry; the tranche becomes payable again."""
-        from huiqi.ledger import service
-
-        txn_id = transact(
-            lambda s: (
-                service.reverse_payment(
-                    session=s,
-                    transaction_id=transaction,
-                    actor=actor,
-                    reason=reason,
-                    idempotency_key=key or f"reverse:{transaction}",
-                ).id
-            )
+        done = call(
+            money.reverse_payment,
+            store(),
+            transaction_id=transaction,
+            reason=reason,
+            key=cli_key(key or f"reverse:{transaction}"),
+            actor=actor,
         )
-        typer.echo(f"payment {transaction} reversed by {txn_id}")
+        typer.echo(f"payment {transaction} reversed by {done.transaction_id}" + _again(done.replayed))
 
     @audit_app.command("verify")
     def audit_verify() -> None:
         """Walk the chain; report the first broken link (edited, deleted or reordered). Exit 1 if broken."""
-        from huiqi.audit import chain as audit
-
-        report = read_only(lambda s: audit.verify_chain(session=s))
+        report = call(audit.verify_chain, store())
         if report.problem is None:
             typer.echo(f"audit chain verifies: {report.checked} links")
             return
@@ -329,32 +364,16 @@ def register(app: typer.Typer) -> None:
     def audit_log(
         limit: Annotated[int, typer.Option(help="latest links to show")] = 50,
         entity: Annotated[str | None, typer.Option(help="only this entity, e.g. award:<id>")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
+        as_json_: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
     ) -> None:
-        """The latest links of the chain."""
-        from huiqi.audit import chain as audit
-
-        def work(s: Session) -> list[dict[str, Any]]:
-            return [
-                {
-                    "seq": e.seq,
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "entity": e.entity,
-                    "action": e.action,
-                    "payload": json.loads(e.payload),
-                    "hash": e.hash,
-                }
-                for e in audit.recent(session=s, limit=limit, entity=entity)
-            ]
-
-        for row in read_only(work):
-            if as_json:
-                typer.echo(json.dumps(row, ensure_ascii=False))
+        """The latest links of the chain, oldest of them first."""
+        listing = call(audit.audit_log, store(), limit=limit, entity=entity)
+        for e in reversed(listing.items):
+            if as_json_:
+                typer.echo(json.dumps(as_json(e), ensure_ascii=False))
             else:
                 typer.echo(
-                    f"{row['seq']:>6} {row['at']} {row['actor']:<16} {row['entity']:<44} {row['action']:<18} "
-                    f"{row['hash'][:12]}"
+                    f"{e.seq:>6} {e.at.isoformat()} {e.actor:<16} {e.entity:<44} {e.action:<18} {e.hash[:12]}"
                 )
 
     app.add_typer(ledger, name="ledger")
