@@ -7,9 +7,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from huiqi.audit.chain import canonical_json
+from huiqi.db.types import utcnow
 from huiqi.ledger.errors import IdempotencyConflict
 from huiqi.ledger.models import IdempotencyKey
 
@@ -64,4 +66,35 @@ def remember(
             request_hash=request_hash(operation, body),
             result=canonical_json(dict(result)),
         )
+    )
+
+
+def claim(*, session: Session, key: str, operation: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored result when this exact request was already done; otherwise the key is taken for this
+    transaction, before any work, and None is returned (``settle`` stores the answer at the end).
+
+    Taking the key first is what makes a duplicate sent while the first is in flight wait for it: its own
+    INSERT of the key blocks on the first's row until that commits, then fails as a unique violation, which
+    the retry loop turns into a replay of the first answer (on SQLite, BEGIN IMMEDIATE has already made it
+    wait). If the first rolls back, the duplicate takes the key and does the work itself."""
+    done = replay(session=session, key=key, operation=operation, body=body)
+    if done is not None:
+        return done
+    session.execute(
+        insert(IdempotencyKey).values(
+            key=key,
+            operation=operation,
+            request_hash=request_hash(operation, body),
+            result="",
+            created_at=utcnow(),
+        )
+    )
+    return None
+
+
+def settle(*, session: Session, key: str, result: Mapping[str, Any]) -> None:
+    """Store the answer under a key taken by ``claim``, in the same transaction as the work."""
+    session.execute(
+        update(IdempotencyKey).where(IdempotencyKey.key == key).values(result=canonical_json(dict(result))),
+        execution_options={"synchronize_session": False},
     )
