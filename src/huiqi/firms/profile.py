@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,8 +26,50 @@ from pydantic import (
 
 from huiqi.firms.types import Decimal2, Yuan
 from huiqi.firms.uscc import UsccError, validate_uscc
+from huiqi.money import MAX_MAGNITUDE
 
-Count = Annotated[StrictInt, Field(ge=0)]
+#: A count (employees, patents...): a whole number from 0 to the one bound on numbers (huiqi.money).
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_MAGNITUDE)]
+
+#: No date in a profile is before this (no firm on a register was registered earlier) ...
+DATE_FLOOR = dt.date(1900, 1, 1)
+#: ... or after this (a typing error such as 20255-01-01 or 2925 is refused, not believed).
+DATE_CEILING = dt.date(2200, 12, 31)
+#: China Standard Time: "today" for a date that cannot be in the future.
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def plausible_date(value: dt.date) -> dt.date:
+    """Refuse a date no register would hold (before 1900, after 2200)."""
+    if not DATE_FLOOR <= value <= DATE_CEILING:
+        raise ValueError(
+            f"{value.isoformat()} is not a plausible date (expected {DATE_FLOOR.isoformat()} to "
+            f"{DATE_CEILING.isoformat()})"
+        )
+    return value
+
+
+#: How far ahead a registration may be dated: a firm planning its new entity asks the calculator what it
+#: would get (the start-up grants are for new entities); a date further ahead is a typing error.
+MAX_AHEAD = dt.timedelta(days=2 * 365)
+
+
+def past_date(value: dt.date) -> dt.date:
+    """Refuse a registration date far in the future (2099): a typing error, not a plan."""
+    plausible_date(value)
+    today = dt.datetime.now(CHINA).date()
+    if value > today + MAX_AHEAD:
+        raise ValueError(
+            f"{value.isoformat()} is more than two years in the future (today is {today.isoformat()} in "
+            "China): not a registration date"
+        )
+    return value
+
+
+#: A date within the plausible range.
+Date = Annotated[dt.date, AfterValidator(plausible_date)]
+#: A registration date: plausible and at most two years ahead.
+PastDate = Annotated[dt.date, AfterValidator(past_date)]
 
 
 class Sector(StrEnum):
@@ -84,14 +127,14 @@ class Office(_Strict):
     rent_per_m2_day: Yuan = Field(ge=0)
     tenure: Literal["rented", "owned"]
     hq: StrictBool = False
-    since: dt.date | None = None
+    since: Date | None = None
 
 
 class Designation(_Strict):
     """A recognition the firm holds (``high-tech``, ``shanghai.hq.designation``...)."""
 
     code: str = Field(min_length=1)
-    since: dt.date | None = None
+    since: Date | None = None
 
 
 class Incentive(_Strict):
@@ -100,7 +143,7 @@ class Incentive(_Strict):
     programme: str = Field(min_length=1)
     item: str | None = None
     amount: Yuan = Field(ge=0)
-    date: dt.date
+    date: Date
 
 
 ContractKind = Literal[
@@ -116,7 +159,7 @@ class Contract(_Strict):
     counterparty: str = Field(min_length=1)
     affiliated: StrictBool = False
     value: Yuan = Field(ge=0)
-    signed: dt.date
+    signed: Date
     term_months: Count = 12
     invoiced: Yuan = Field(default=Decimal("0.00"), ge=0)
     paid: Yuan = Field(default=Decimal("0.00"), ge=0)
@@ -127,7 +170,7 @@ class Contract(_Strict):
 class CreditEvent(_Strict):
     """A record on the firm's credit file (serious dishonesty, administrative penalty...)."""
 
-    date: dt.date
+    date: Date
     kind: str = Field(min_length=1)
 
 
@@ -157,8 +200,8 @@ class Firm(_Strict):
     enterprise_type: Literal["industrial", "service"] = "industrial"
     district: str | None = None
     registration_city: str
-    registration_date: dt.date
-    hq_move_in_date: dt.date | None = Field(
+    registration_date: PastDate
+    hq_move_in_date: Date | None = Field(
         default=None, description="when the HQ moved into the city; empty if it was registered here"
     )
     registered_capital: Yuan = Field(ge=0)

@@ -1,8 +1,13 @@
 """Exact amounts of money: Decimal yuan and integer fen, never floats."""
 
 from huiqi.money.amount import (
+    BOUND_TEXT,
     FEN,
+    MAX_MAGNITUDE,
+    MAX_PLACES,
     MoneyError,
+    check_bound,
+    check_count,
     fen_to_yuan,
     format_yuan,
     parse_decimal,
@@ -12,8 +17,13 @@ from huiqi.money.amount import (
 )
 
 __all__ = [
+    "BOUND_TEXT",
     "FEN",
+    "MAX_MAGNITUDE",
+    "MAX_PLACES",
     "MoneyError",
+    "check_bound",
+    "check_count",
     "fen_to_yuan",
     "format_yuan",
     "parse_decimal",

@@ -3,6 +3,12 @@
 Floats are refused at the boundary: a float has already lost the fen before we see it.
 Rounding is half-up (away from zero), the rule of Chinese public finance and the one
 that DuckDB, PostgreSQL and Spark apply to ``round(decimal, 2)``.
+
+Every number read from outside (register, firm profile, programme file, API, command line) has one
+bound: at most ``MAX_MAGNITUDE`` (10^15: one quadrillion, 一千万亿) in size and ``MAX_PLACES`` decimal
+places. An amount of 10^15 yuan is 10^17 fen, well inside a 64-bit integer, and a sum of many such
+amounts still fits; no real figure comes near it (China's GDP is about 1.3 x 10^14 yuan). Beyond it a
+value is refused with its name and the bound, never rounded, never an ``InvalidOperation`` further in.
 """
 
 from __future__ import annotations
@@ -16,8 +22,50 @@ FEN = Decimal("0.01")
 EXACT = decimal.Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation, decimal.Overflow])
 
 
+#: The largest size of any number from outside (amounts in yuan, counts, areas, rates, parameters).
+MAX_MAGNITUDE = 10**15
+#: The most decimal places a number from outside may have.
+MAX_PLACES = 20
+#: Text longer than this is not read as a number (a bound on the work, far above any real figure).
+MAX_NUMBER_TEXT = 64
+
+_LIMIT = Decimal(MAX_MAGNITUDE)
+_PLACES = Decimal(1).scaleb(-MAX_PLACES)
+#: how the bound reads in a message
+BOUND_TEXT = "1,000,000,000,000,000 (10^15)"
+
+
 class MoneyError(ValueError):
-    """A value that cannot be an exact amount (a float, NaN, text that is not a number)."""
+    """A value that cannot be an exact amount (a float, NaN, text that is not a number, beyond the bound)."""
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+
+
+def check_bound(value: Decimal, *, what: str = "value", shown: object = None) -> Decimal:
+    """Refuse a number beyond the one bound for numbers from outside (size and decimal places)."""
+    shown = value if shown is None else shown
+    if not value.is_finite():
+        raise MoneyError(f"{what}: expected a finite decimal number, got {_short(shown)}")
+    if abs(value) > _LIMIT:
+        raise MoneyError(f"{what}: {_short(shown)} is beyond the largest number huiqi accepts, {BOUND_TEXT}")
+    exponent = value.as_tuple().exponent
+    if (
+        isinstance(exponent, int)
+        and exponent < -MAX_PLACES
+        and value != value.quantize(_PLACES, context=EXACT)
+    ):
+        raise MoneyError(f"{what}: {_short(shown)} has more than {MAX_PLACES} decimal places")
+    return value
+
+
+def check_count(value: int, *, what: str = "count") -> int:
+    """A count (employees, patents...) within the one bound."""
+    if abs(value) > MAX_MAGNITUDE:
+        raise MoneyError(f"{what}: {_short(value)} is beyond the largest number huiqi accepts, {BOUND_TEXT}")
+    return value
 
 
 def parse_decimal(value: object, *, what: str = "value") -> Decimal:
@@ -26,23 +74,27 @@ def parse_decimal(value: object, *, what: str = "value") -> Decimal:
         raise MoneyError(f"{what}: expected a decimal number, got a boolean")
     if isinstance(value, float):
         raise MoneyError(
-            f"{what}: expected an exact decimal (write it as a string, e.g. \"{value!r}\"), got a float"
+            f'{what}: expected an exact decimal (write it as a string, e.g. "{value!r}"), got a float'
         )
     if isinstance(value, int):
+        if abs(value) > MAX_MAGNITUDE:  # before Decimal(): a 4,000-digit integer is refused, not converted
+            check_count(value, what=what)
         return Decimal(value)
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, str):
         text = value.strip().replace("_", "").replace(",", "")
+        if len(text) > MAX_NUMBER_TEXT:
+            raise MoneyError(
+                f"{what}: {_short(value)} is too long for a number (at most {MAX_NUMBER_TEXT} characters)"
+            )
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise MoneyError(f"{what}: expected a decimal number, got {value!r}") from None
+            raise MoneyError(f"{what}: expected a decimal number, got {_short(value)}") from None
     else:
         raise MoneyError(f"{what}: expected a decimal number, got {type(value).__name__}")
-    if not result.is_finite():
-        raise MoneyError(f"{what}: expected a finite decimal number, got {value!r}")
-    return result
+    return check_bound(result, what=what, shown=value)
 
 
 def yuan(value: object, *, what: str = "amount") -> Decimal:
@@ -53,9 +105,19 @@ def yuan(value: object, *, what: str = "amount") -> Decimal:
     return amount.quantize(FEN, context=EXACT)
 
 
+def _wide(amount: Decimal) -> decimal.Context:
+    """A context with room for every digit of ``amount`` and two places (computed amounts may exceed 60)."""
+    return decimal.Context(prec=max(EXACT.prec, amount.adjusted() + 4), rounding=ROUND_HALF_UP)
+
+
 def quantize_fen(amount: Decimal) -> Decimal:
-    """Round a computed amount to the fen, half-up."""
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP, context=EXACT)
+    """Round a computed amount to the fen, half-up (any finite size: a computed amount is not bounded)."""
+    try:
+        return amount.quantize(FEN, rounding=ROUND_HALF_UP, context=EXACT)
+    except InvalidOperation:
+        if not amount.is_finite():
+            raise MoneyError(f"cannot round {amount} to the fen: not a finite number") from None
+        return amount.quantize(FEN, rounding=ROUND_HALF_UP, context=_wide(amount))
 
 
 def yuan_to_fen(amount: Decimal) -> int:

@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from huiqi.firms.errors import format_loc
+from huiqi.firms.io import TextFileError, read_text_any_encoding
 from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.programme import Problems, Programme, build_programme
 from huiqi.rules.spec import ProgrammeSpec
-from huiqi.rules.yamlpos import Pos, YamlError, load_with_positions, nearest
+from huiqi.rules.yamlpos import MAX_CHARS, Pos, YamlError, load_with_positions, nearest
 
 PROGRAMME_SUFFIX = ".programme.yaml"
 
@@ -57,10 +58,10 @@ def expr_location(path: str, text: str, pos: Pos, line: int, column: int) -> Loc
 
 def _read(path: Path) -> _Raw:
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgrammeError([Problem(Location(name), f"cannot read the file: {exc}")]) from None
+    try:  # UTF-8 (with or without a BOM), or GB18030/UTF-16 as a Chinese Windows editor may save it
+        text = read_text_any_encoding(path, max_bytes=MAX_CHARS)
+    except TextFileError as exc:
+        raise ProgrammeError([Problem(Location(name), exc.message)]) from None
     try:
         data, positions = load_with_positions(text)
     except YamlError as exc:

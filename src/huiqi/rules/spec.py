@@ -1,15 +1,17 @@
 """The programme file format, as pydantic models: what a YAML programme file may say.
 
-This is the file's shape only. Expressions are strings here; ``huiqi.rules.programme`` parses and
-checks them. The JSON Schema published by ``huiqi schema programme`` is generated from these models.
+This is the file's shape only (every date between 1900 and 2200, as in firm profiles). Expressions are
+strings here; ``huiqi.rules.programme`` parses and checks them. The JSON Schema published by
+``huiqi schema programme`` is generated from these models.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from huiqi.firms.profile import Date
 
 ID_PATTERN = r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$"
 NAME_PATTERN = r"^[a-z_][a-z0-9_]*$"
@@ -35,7 +37,7 @@ class Document(_Spec):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
     title: Text
     number: str = Field(description="document number, e.g. 沪发改规范〔2023〕3号")
-    date: dt.date
+    date: Date
     issuer: Text | None = None
     url: str | None = None
     note: str | None = None
@@ -50,14 +52,14 @@ class Cited(_Spec):
 
 
 class Period(_Spec):
-    start: dt.date = Field(alias="from")
-    end: dt.date | None = Field(default=None, alias="to")
+    start: Date = Field(alias="from")
+    end: Date | None = Field(default=None, alias="to")
 
 
 class DatedValue(_Spec):
     """A parameter's value from a date on, as OpenFisca dates its parameters."""
 
-    start: dt.date = Field(alias="from")
+    start: Date = Field(alias="from")
     value: Any
     clause: str | None = None
 
