@@ -1,63 +1,67 @@
 """``huiqi reviewers``, ``huiqi review``, ``huiqi selection`` and ``huiqi certificates``: the designation
-call from the review panel to the signed certificate."""
+call from the review panel to the signed certificate. Every command calls a use case of ``huiqi.app``.
+
+Commands that read a call file take ``--call-file``; without it they use the file an officer uploaded for
+the call (``huiqi selection upload`` or the selection page)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+import uuid
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from huiqi.cli.shared import date, default_actor, fail, read_only, transact
+from huiqi.app import certificates as certs
+from huiqi.app import review as rev
+from huiqi.app import selection as sel
+from huiqi.cli.shared import call, date, default_actor, fail, store
+from huiqi.rules.loader import load_pack
+from huiqi.rules.programme import Programme
 
-if TYPE_CHECKING:
-    from huiqi.selection.callfile import CallFile
-
-T = TypeVar("T")
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the history and audit log)")]
 CallFileOpt = Annotated[
-    Path, typer.Option("--call-file", help="the call's YAML file (rubric, quotas, budget)")
+    Path | None,
+    typer.Option("--call-file", help="the call's YAML file (default: the one uploaded for the call)"),
+]
+PackOpt = Annotated[list[str] | None, typer.Option(help="programme pack (default: shanghai)")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key", help="repeat a money move safely: the same key never moves money twice"
+    ),
 ]
 
 
-def _errors() -> tuple[type[Exception], ...]:
-    from huiqi.certificates.errors import CertificateError
-    from huiqi.review.errors import ReviewError
-    from huiqi.rules.errors import ProgrammeError
-    from huiqi.selection.errors import SelectionError
-
-    return (ReviewError, SelectionError, CertificateError, ProgrammeError)
+def today() -> str:
+    return dt.date.today().isoformat()
 
 
-def _do(work: Callable[[Session], T], *, write: bool = True) -> T:
-    try:
-        return transact(work) if write else read_only(work)
-    except _errors() as exc:
-        fail(str(exc))
+def call_file_of(path: Path | None) -> sel.CallFile | None:
+    """The call file given on the command line, validated (None: the call's uploaded one)."""
+    return None if path is None else call(sel.read_call_file, path=path)
 
 
-def _call_file(path: Path) -> CallFile:
-    from huiqi.selection.callfile import load_call_file
-    from huiqi.selection.errors import CallFileError
-
-    try:
-        return load_call_file(path)
-    except CallFileError as exc:
-        fail(str(exc))
+def programmes_of(pack: list[str] | None) -> dict[str, Programme]:
+    return call(load_pack, *(pack or ["shanghai"]))
 
 
-def _key() -> Any:
-    from huiqi.certificates.errors import CertificateError
-    from huiqi.certificates.keys import signing_key
+def key_of(text: str | None) -> str:
+    return f"cli:{text or uuid.uuid4().hex}"
 
-    try:
-        return signing_key()
-    except CertificateError as exc:
-        fail(str(exc))
+
+def pairs(values: list[str], what: str, shape: str) -> dict[str, str]:
+    """``K=V`` options as a mapping."""
+    out: dict[str, str] = {}
+    for text in values:
+        k, sep, v = text.partition("=")
+        if not sep:
+            fail(f"--{what}: expected {shape}, got {text!r}")
+        out[k.strip()] = v.strip()
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -65,16 +69,19 @@ def register(app: typer.Typer) -> None:
         help="Reviewers (experts): fields and declared affiliations.", no_args_is_help=True
     )
     review = typer.Typer(
-        help="Review panels: assignment, conflict declarations, scores, normalisation.", no_args_is_help=True
+        help="Review panels: assignment, conflict declarations, scores, normalisation, reassignment.",
+        no_args_is_help=True,
     )
     selection = typer.Typer(
         help="Selection under quotas and budget, explanations, reserve, publication.", no_args_is_help=True
     )
-    certificates = typer.Typer(help="Signed PDF certificates: export, verify, revoke.", no_args_is_help=True)
+    certificates = typer.Typer(
+        help="Signed PDF certificates: export, verify, revoke, the revocation list.", no_args_is_help=True
+    )
 
     @reviewers.command("add")
     def add(
-        reviewer_id: Annotated[str, typer.Option("--id", help="reviewer id")],
+        reviewer_id: Annotated[str, typer.Option("--id", help="reviewer id (and their account's username)")],
         name: Annotated[str, typer.Option(help="name")],
         field: Annotated[list[str], typer.Option(help="sector the reviewer covers, repeatable")],
         affiliation: Annotated[
@@ -88,99 +95,153 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Add a reviewer with the fields they review and what they are tied to."""
-        from huiqi.review import service
-
         employers = []
         for text in former or []:
             uscc, sep, until = text.partition(":")
             if not sep:
                 fail(f"--former: expected USCC:YYYY-MM-DD, got {text!r}")
             employers.append({"uscc": uscc, "until": until})
-        _do(
-            lambda s: service.add_reviewer(
-                session=s,
-                reviewer_id=reviewer_id,
-                name=name,
-                fields=field,
-                affiliations=affiliation or [],
-                former_employers=employers,
-                actor=actor,
-            )
+        r = call(
+            rev.add_reviewer,
+            store(),
+            reviewer_id=reviewer_id,
+            name=name,
+            fields=field,
+            affiliations=affiliation or [],
+            former_employers=employers,
+            actor=actor,
         )
-        typer.echo(f"reviewer {reviewer_id} added")
+        typer.echo(
+            f"reviewer {r.id} added" + ("" if r.has_account else f"; give them a reviewer account {r.id}")
+        )
 
     @reviewers.command("list")
     def list_() -> None:
-        """Every reviewer with fields and affiliations."""
-        from huiqi.review import service
-
-        rows = _do(
-            lambda s: [
+        """Every reviewer with fields, affiliations and whether they have an account."""
+        rows = call(rev.list_reviewers, store())
+        for r in rows:
+            typer.echo(
                 f"{r.id}\t{r.name}\t{','.join(r.fields)}\taffiliations: {','.join(r.affiliations) or '-'}"
-                for r in service.list_reviewers(session=s)
-            ],
-            write=False,
-        )
-        typer.echo("\n".join(rows) if rows else "no reviewers")
+                f"\t{'account' if r.has_account else 'no account'}"
+            )
+        if not rows:
+            typer.echo("no reviewers")
 
     @review.command("assign")
     def assign(
-        call: Annotated[str, typer.Option(help="call id")],
-        call_file: CallFileOpt,
-        on: Annotated[str, typer.Option(help="date conflicts are judged on")] = dt.date.today().isoformat(),
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
+        call_file: CallFileOpt = None,
+        on: Annotated[str, typer.Option(help="date conflicts are judged on")] = today(),
         actor: Actor = default_actor(),
     ) -> None:
         """Assign k reviewers of the right field, without known conflicts, to each application."""
-        from huiqi.review import service
-
-        cf = _call_file(call_file)
-        made = _do(
-            lambda s: len(
-                service.assign(
-                    session=s,
-                    call_id=call,
-                    per_application=cf.review.reviewers_per_application,
-                    on=date(on, "--on"),
-                    recent_years=cf.review.recent_employment_years,
-                    actor=actor,
-                )
-            )
+        made = call(
+            rev.assign_reviewers,
+            store(),
+            call_id=call_id,
+            on=date(on, "--on"),
+            actor=actor,
+            call_file=call_file_of(call_file),
         )
-        typer.echo(f"{made} assignment(s) made")
+        typer.echo(f"{made.assignments_made} assignment(s) made")
+
+    @review.command("list")
+    def assignments(
+        call_id: Annotated[str | None, typer.Option("--call", help="call id")] = None,
+        reviewer: Annotated[str | None, typer.Option(help="one reviewer's assignments")] = None,
+    ) -> None:
+        """Review assignments with their status."""
+        for a in call(rev.list_assignments, store(), reviewer_id=reviewer, call_id=call_id):
+            typer.echo(f"{a.call_id}\t{a.application_id}\t{a.reviewer_id}\t{a.status}")
+
+    @review.command("status")
+    def status(
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
+        on: Annotated[str, typer.Option(help="date conflicts are judged on")] = today(),
+    ) -> None:
+        """Where a call stands, and every review it waits for with who could take it over."""
+        p = call(rev.review_progress, store(), call_id=call_id, on=date(on, "--on"))
+        typer.echo(
+            f"call {p.call_id} ({p.programme_id}): call file {'uploaded' if p.has_call_file else 'none'}"
+        )
+        typer.echo("applications: " + (", ".join(f"{k} {v}" for k, v in p.applications.items()) or "none"))
+        typer.echo("assignments: " + (", ".join(f"{k} {v}" for k, v in p.assignments.items()) or "none"))
+        for w in p.waiting:
+            flag = "STALLED " if w.stalled else ""
+            who = w.reviewer_id + ("" if w.has_account else " (no account)")
+            others = ", ".join(w.candidates) or "-"
+            typer.echo(f"{flag}{w.application_id}\t{who}\t{w.status}\tcould take it: {others}")
+        typer.echo(
+            "selected" if p.selected else f"{p.scored_applications} application(s) with a normalised score"
+        )
 
     @review.command("declare")
     def declare(
         application: Annotated[str, typer.Option(help="application id")],
         reviewer: Annotated[str, typer.Option(help="reviewer id")],
-        call_file: CallFileOpt,
+        call_file: CallFileOpt = None,
         none: Annotated[bool, typer.Option("--none", help="declare no conflict of interest")] = False,
         conflict: Annotated[str | None, typer.Option(help="declare a conflict, in words")] = None,
-        on: Annotated[str, typer.Option(help="date conflicts are judged on")] = dt.date.today().isoformat(),
+        on: Annotated[str, typer.Option(help="date conflicts are judged on")] = today(),
         actor: Actor = default_actor(),
     ) -> None:
         """Declare no conflict (opens the confidential view) or a conflict (the application is reassigned)."""
-        from huiqi.review import service
-
         if none == (conflict is not None):
             fail("give exactly one of --none or --conflict TEXT")
-        cf = _call_file(call_file)
-        result = _do(
-            lambda s: service.declare(
-                session=s,
-                application_id=application,
-                reviewer_id=reviewer,
-                conflict=conflict,
-                on=date(on, "--on"),
-                recent_years=cf.review.recent_employment_years,
-                actor=actor,
-            )
+        result = call(
+            rev.declare,
+            store(),
+            application_id=application,
+            reviewer_id=reviewer,
+            conflict=conflict,
+            on=date(on, "--on"),
+            actor=actor,
+            call_file=call_file_of(call_file),
         )
         if conflict is None:
             typer.echo("no conflict declared; the confidential view is open")
-        elif result.replacement is not None:
-            typer.echo(f"conflict recorded; reassigned to {result.replacement.reviewer_id}")
+        elif result.reassigned_to is not None:
+            typer.echo(f"conflict recorded; reassigned to {result.reassigned_to}")
         else:
-            typer.echo("conflict recorded; no other reviewer is free of conflicts: add one and run assign")
+            typer.echo(
+                "conflict recorded; no other reviewer with an account is free of conflicts: "
+                f"`huiqi review reassign --application {application} --from {reviewer} --to ... --reason ...`"
+            )
+
+    @review.command("reassign")
+    def reassign(
+        application: Annotated[str, typer.Option(help="application id")],
+        from_reviewer: Annotated[str, typer.Option("--from", help="the reviewer whose review cannot go on")],
+        to_reviewer: Annotated[
+            str, typer.Option("--to", help="who reviews instead (has a reviewer account)")
+        ],
+        reason: Annotated[str, typer.Option(help="why, in words (kept in the audit chain)")],
+        call_file: CallFileOpt = None,
+        on: Annotated[str, typer.Option(help="date conflicts are judged on")] = today(),
+        actor: Actor = default_actor(),
+    ) -> None:
+        """The officer's override: another reviewer reviews the application instead."""
+        r = call(
+            rev.reassign,
+            store(),
+            application_id=application,
+            from_reviewer=from_reviewer,
+            to_reviewer=to_reviewer,
+            reason=reason,
+            on=date(on, "--on"),
+            actor=actor,
+            call_file=call_file_of(call_file),
+        )
+        typer.echo(f"application {r.application_id}: {r.to_reviewer} reviews instead of {r.from_reviewer}")
+
+    @review.command("show")
+    def show(
+        application: Annotated[str, typer.Option(help="application id")],
+        reviewer: Annotated[str, typer.Option(help="reviewer id")],
+    ) -> None:
+        """What the reviewer is asked to do: the call, the firm, the rubric, their status."""
+        sheet = call(rev.review_sheet, store(), application_id=application, reviewer_id=reviewer)
+        typer.echo(json.dumps(asdict(sheet), ensure_ascii=False, indent=2))
 
     @review.command("view")
     def view(
@@ -188,214 +249,167 @@ def register(app: typer.Typer) -> None:
         reviewer: Annotated[str, typer.Option(help="reviewer id")],
     ) -> None:
         """The confidential material of an application (only after declaring no conflict)."""
-        from huiqi.review import service
-
-        data = _do(
-            lambda s: service.confidential_view(session=s, application_id=application, reviewer_id=reviewer),
-            write=False,
-        )
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        data = call(rev.confidential_view, store(), application_id=application, reviewer_id=reviewer)
+        typer.echo(json.dumps(asdict(data), ensure_ascii=False, indent=2))
 
     @review.command("score")
     def score(
         application: Annotated[str, typer.Option(help="application id")],
         reviewer: Annotated[str, typer.Option(help="reviewer id")],
-        call_file: CallFileOpt,
         score: Annotated[list[str], typer.Option(help="CRITERION=VALUE, one per rubric criterion")],
+        call_file: CallFileOpt = None,
         comment: Annotated[list[str] | None, typer.Option(help="CRITERION=TEXT, repeatable")] = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Submit a score sheet: every criterion of the rubric, on its scale."""
-        from huiqi.review import service
-        from huiqi.selection.service import rubric_of
-
-        cf = _call_file(call_file)
-        scores: dict[str, object] = {}
-        for text in score:
-            k, sep, v = text.partition("=")
-            if not sep:
-                fail(f"--score: expected CRITERION=VALUE, got {text!r}")
-            scores[k.strip()] = v.strip()
-        comments = {}
-        for text in comment or []:
-            k, sep, v = text.partition("=")
-            if not sep:
-                fail(f"--comment: expected CRITERION=TEXT, got {text!r}")
-            comments[k.strip()] = v.strip()
-        _do(
-            lambda s: service.submit_scores(
-                session=s,
-                application_id=application,
-                reviewer_id=reviewer,
-                rubric=rubric_of(cf),
-                scores=scores,
-                comments=comments,
-                actor=actor,
-            )
+        call(
+            rev.submit_scores,
+            store(),
+            application_id=application,
+            reviewer_id=reviewer,
+            scores=pairs(score, "score", "CRITERION=VALUE"),
+            comments=pairs(comment or [], "comment", "CRITERION=TEXT"),
+            actor=actor,
+            call_file=call_file_of(call_file),
         )
         typer.echo("scores recorded")
 
     @review.command("normalise")
     def normalise(
-        call: Annotated[str, typer.Option(help="call id")],
-        call_file: CallFileOpt,
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
+        call_file: CallFileOpt = None,
         actor: Actor = default_actor(),
     ) -> None:
         """z-score every reviewer's totals and store each application's normalised score."""
-        from huiqi.review import service
-        from huiqi.selection.service import rubric_of
-
-        cf = _call_file(call_file)
-        out = _do(
-            lambda s: [
-                (n.application_id, str(n.score))
-                for n in service.normalise(
-                    session=s,
-                    call_id=call,
-                    rubric=rubric_of(cf),
-                    min_reviews_for_z=cf.review.min_reviews_for_z,
-                    actor=actor,
-                )
-            ]
+        out = call(
+            rev.normalise_scores, store(), call_id=call_id, actor=actor, call_file=call_file_of(call_file)
         )
-        for aid, sc in out:
-            typer.echo(f"{aid}\t{sc}")
+        for row in out.scores:
+            typer.echo(f"{row.application_id}\t{row.score}")
 
     @selection.command("validate")
     def validate(call_file: Annotated[Path, typer.Argument(help="the call's YAML file")]) -> None:
         """Check a call file; every problem is printed with file:line:column."""
-        cf = _call_file(call_file)
+        cf = call(sel.read_call_file, path=call_file)
         typer.echo(
             f"{call_file}: call {cf.call}, {len(cf.rubric)} criteria, total quota {cf.quotas.total}: ok"
         )
 
+    @selection.command("upload")
+    def upload(
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
+        file: Annotated[Path, typer.Argument(help="the call's YAML file")],
+        actor: Actor = default_actor(),
+    ) -> None:
+        """Keep the call file with the call (refused once the call is selected)."""
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {file}: {exc}")
+        v = call(sel.save_call_file, store(), call_id=call_id, text=text, actor=actor)
+        typer.echo(f"call file of {v.call_id} kept (sha256 {v.sha256[:12]}), {len(v.rubric)} criteria")
+
+    @selection.command("call-file")
+    def show_call_file(call_id: Annotated[str, typer.Option("--call", help="call id")]) -> None:
+        """Print the call file uploaded for the call."""
+        typer.echo(call(sel.get_call_file, store(), call_id=call_id).text, nl=False)
+
+    @selection.command("calls")
+    def calls() -> None:
+        """Every call with whether it has a call file and a selection."""
+        for c in call(sel.designation_calls, store()):
+            marks = ("call file" if c.has_call_file else "no call file") + (
+                ", selected" if c.selected else ""
+            )
+            typer.echo(f"{c.id}\t{c.programme_id}\t{c.allocation_mode}\t{marks}")
+
     @selection.command("check")
     def check(
-        call: Annotated[str, typer.Option(help="call id")],
-        call_file: CallFileOpt,
-        pack: Annotated[list[str] | None, typer.Option(help="programme pack (default: shanghai)")] = None,
-        on: Annotated[
-            str, typer.Option(help="date the criteria are judged on")
-        ] = dt.date.today().isoformat(),
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
+        call_file: CallFileOpt = None,
+        pack: PackOpt = None,
+        on: Annotated[str, typer.Option(help="date the criteria are judged on")] = today(),
         actor: Actor = default_actor(),
     ) -> None:
         """Judge every submitted application with the rules engine: eligible ones go to review."""
-        from huiqi.rules.loader import load_pack
-        from huiqi.workflows import designation
-
-        cf = _call_file(call_file)
-        try:
-            programmes = load_pack(*(pack or ["shanghai"]))
-        except _errors() as exc:
-            fail(str(exc))
-        done = _do(
-            lambda s: [
-                (a.id, a.state)
-                for a in designation.check_all(
-                    session=s, call_id=call, programmes=programmes, cf=cf, on=date(on, "--on"), actor=actor
-                )
-            ]
+        done = call(
+            sel.check_applications,
+            store(),
+            call_id=call_id,
+            programmes=programmes_of(pack),
+            on=date(on, "--on"),
+            actor=actor,
+            call_file=call_file_of(call_file),
         )
-        for aid, state in done:
-            typer.echo(f"{aid}\t{state}")
+        for row in done.checked:
+            typer.echo(f"{row.application_id}\t{row.state}")
 
     @selection.command("run")
     def run(
-        call: Annotated[str, typer.Option(help="call id")],
-        call_file: CallFileOpt,
-        pack: Annotated[list[str] | None, typer.Option(help="programme pack (default: shanghai)")] = None,
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
+        call_file: CallFileOpt = None,
+        pack: PackOpt = None,
+        idempotency_key: KeyOpt = None,
         actor: Actor = default_actor(),
     ) -> None:
         """Select, award the start-up grants through the ledger, issue the certificates."""
-        from huiqi.rules.loader import load_pack
-        from huiqi.workflows import designation
-
-        cf = _call_file(call_file)
-        try:
-            programmes = load_pack(*(pack or ["shanghai"]))
-        except _errors() as exc:
-            fail(str(exc))
-        key = _key()
-        done = _do(
-            lambda s: [
-                (
-                    d.designation.sector,
-                    d.designation.sector_rank,
-                    d.designation.name_zh,
-                    str(d.designation.amount),
-                    d.certificate_serial,
-                )
-                for d in designation.select_and_award(
-                    session=s, call_id=call, cf=cf, programmes=programmes, key=key, actor=actor
-                )
-            ]
+        done = call(
+            sel.select_and_award,
+            store(),
+            call_id=call_id,
+            programmes=programmes_of(pack),
+            idempotency_key=key_of(idempotency_key),
+            actor=actor,
+            call_file=call_file_of(call_file),
         )
-        for row in sorted(done):
+        rows = sorted(
+            (d.sector, d.sector_rank, d.name_zh, d.amount, d.certificate_serial) for d in done.designated
+        )
+        for row in rows:
             typer.echo("\t".join(str(x) for x in row))
-        typer.echo(f"{len(done)} designated")
+        typer.echo(f"{len(rows)} designated" + (" (replayed: nothing moved again)" if done.replayed else ""))
 
     @selection.command("explain")
     def explain(
-        call: Annotated[str, typer.Option(help="call id")],
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
         lang: Annotated[str, typer.Option(help="en or zh")] = "en",
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     ) -> None:
         """Every application's decision and its reason (rank and score, or the binding reason)."""
-        from huiqi.selection import service
-
-        rows: list[dict[str, Any]] = _do(
-            lambda s: [
-                {
-                    "application_id": d.application_id,
-                    "firm_uscc": d.firm_uscc,
-                    "sector": d.sector,
-                    "outcome": d.outcome,
-                    "rank": d.rank,
-                    "score": d.score,
-                    "amount": str(d.amount),
-                    "reason": d.reason,
-                }
-                for d in service.decisions_of(session=s, call_id=call)
-            ],
-            write=False,
-        )
+        decisions = call(sel.selection_of, store(), call_id=call_id).decisions
         if as_json:
+            keys = ("application_id", "firm_uscc", "sector", "outcome", "rank", "score", "amount", "reason")
+            rows = [{k: v for k, v in asdict(d).items() if k in keys} for d in decisions]
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
-        for r in rows:
-            typer.echo(f"{r['application_id']}\t{r['outcome']}\t{r['reason'].get(lang, r['reason']['en'])}")
+        for d in decisions:
+            typer.echo(f"{d.application_id}\t{d.outcome}\t{d.reason.get(lang, d.reason['en'])}")
 
     @selection.command("withdraw")
     def withdraw(
         application: Annotated[str, typer.Option(help="the designated application")],
         reason: Annotated[str, typer.Option(help="why, in words")],
-        call_file: CallFileOpt,
+        call_file: CallFileOpt = None,
         lost_condition: Annotated[
             bool, typer.Option("--lost-condition", help="it lost a condition (default: it withdrew)")
         ] = False,
-        pack: Annotated[list[str] | None, typer.Option(help="programme pack (default: shanghai)")] = None,
-        on: Annotated[str, typer.Option(help="date of the withdrawal")] = dt.date.today().isoformat(),
+        pack: PackOpt = None,
+        on: Annotated[str, typer.Option(help="date of the withdrawal")] = today(),
+        idempotency_key: KeyOpt = None,
         actor: Actor = default_actor(),
     ) -> None:
         """End a designation (certificate revoked, grant returned) and promote the sector's next reserve."""
-        from huiqi.rules.loader import load_pack
-        from huiqi.workflows import designation
-
-        cf = _call_file(call_file)
-        programmes = load_pack(*(pack or ["shanghai"]))
-        key = _key()
-        rep = _do(
-            lambda s: designation.end_and_replace(
-                session=s,
-                application_id=application,
-                cause="lost a condition" if lost_condition else "withdrew",
-                reason=reason,
-                cf=cf,
-                programmes=programmes,
-                key=key,
-                on=date(on, "--on"),
-                actor=actor,
-            )
+        rep = call(
+            sel.end_designation,
+            store(),
+            application_id=application,
+            reason=reason,
+            lost_condition=lost_condition,
+            on=date(on, "--on"),
+            programmes=programmes_of(pack),
+            idempotency_key=key_of(idempotency_key),
+            actor=actor,
+            call_file=call_file_of(call_file),
         )
         typer.echo(
             f"designation of {application} ended; revoked {', '.join(rep.revoked) or 'no certificate'}"
@@ -403,59 +417,80 @@ def register(app: typer.Typer) -> None:
         if rep.promoted is None:
             typer.echo(rep.note)
         else:
-            typer.echo(rep.promoted.designation.reason)
+            typer.echo(rep.promoted.reason)
             typer.echo(f"certificate {rep.promoted.certificate_serial} issued")
 
     @selection.command("publish")
     def publish(
-        call: Annotated[str, typer.Option(help="call id")],
-        call_file: CallFileOpt,
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
         out: Annotated[Path, typer.Option(help="directory to write designated.{zh,en}.{csv,json}")],
+        call_file: CallFileOpt = None,
     ) -> None:
-        """The designated list in Chinese and English, as CSV and JSON."""
-        from huiqi.selection import publish as pub
-        from huiqi.selection import service
-
-        cf = _call_file(call_file)
-        paths = _do(
-            lambda s: pub.publish(service.designations_of(session=s, call_id=call), cf, out), write=False
-        )
-        for p in paths:
-            typer.echo(str(p))
+        """The designated list in Chinese and English, as CSV (with a BOM for spreadsheets) and JSON."""
+        cf = call_file_of(call_file)
+        out.mkdir(parents=True, exist_ok=True)
+        for lang in ("zh", "en"):
+            pl = call(sel.published_list, store(), call_id=call_id, lang=lang, call_file=cf)
+            csv_path = out / f"designated.{lang}.csv"
+            csv_path.write_text("\ufeff" + pl.csv(), encoding="utf-8")
+            doc = {
+                "call": pl.call_id,
+                "programme": pl.programme,
+                "batch": pl.batch,
+                "date": pl.date,
+                "designated": pl.rows,
+            }
+            json_path = out / f"designated.{lang}.json"
+            json_path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            typer.echo(f"{csv_path}\n{json_path}")
 
     @certificates.command("export")
     def export(
-        call: Annotated[str, typer.Option(help="call id")],
+        call_id: Annotated[str, typer.Option("--call", help="call id")],
         out: Annotated[Path, typer.Option(help="directory for the PDF files")],
     ) -> None:
         """Write every certificate of a call's designations as SERIAL.pdf."""
-        from huiqi.certificates import service as certs
-        from huiqi.selection import service
+        files = call(certs.call_certificates, store(), call_id=call_id)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            path = out / f"{f.serial}.pdf"
+            path.write_bytes(f.pdf)
+            typer.echo(str(path))
 
-        def work(s: Session) -> list[Path]:
-            out.mkdir(parents=True, exist_ok=True)
-            paths = []
-            for d in service.designations_of(session=s, call_id=call, active_only=False):
-                for c in certs.of_subject(session=s, subject=f"designation:{d.application_id}"):
-                    path = out / f"{c.serial}.pdf"
-                    path.write_bytes(c.pdf)
-                    paths.append(path)
-            return paths
+    @certificates.command("list")
+    def list_certificates(firm: Annotated[str, typer.Option(help="the firm's credit code (USCC)")]) -> None:
+        """The certificates issued to a firm, newest first."""
+        for c in call(certs.firm_certificates, store(), uscc=firm):
+            typer.echo(f"{c.serial}\t{c.issued_at}\t{c.subject}\t{'revoked' if c.revoked else 'valid'}")
 
-        for p in _do(work, write=False):
-            typer.echo(str(p))
+    @certificates.command("get")
+    def get(
+        serial: Annotated[str, typer.Option(help="certificate serial")],
+        out: Annotated[Path, typer.Option(help="where to write the PDF")],
+    ) -> None:
+        """Write one certificate's PDF as issued."""
+        f = call(certs.certificate_file, store(), serial=serial)
+        out.write_bytes(f.pdf)
+        typer.echo(str(out))
+
+    @certificates.command("show")
+    def show_certificate(serial: Annotated[str, typer.Option(help="certificate serial")]) -> None:
+        """What the register holds for a serial: to whom, for what, revoked or not."""
+        typer.echo(
+            json.dumps(
+                asdict(call(certs.certificate_record, store(), serial=serial)), ensure_ascii=False, indent=2
+            )
+        )
 
     @certificates.command("verify")
     def verify(file: Annotated[Path, typer.Argument(help="the certificate PDF")]) -> None:
         """valid, or what was altered, or revoked; exit code 0 only when valid."""
-        from huiqi.certificates import service as certs
-
         try:
             data = file.read_bytes()
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror}")
-        result = _do(lambda s: certs.verify(session=s, data=data), write=False)
-        typer.echo(result.text())
+        result = call(certs.verify_certificate, store(), data=data)
+        typer.echo(result.text)
         if not result.ok:
             raise typer.Exit(1)
 
@@ -466,19 +501,21 @@ def register(app: typer.Typer) -> None:
         actor: Actor = default_actor(),
     ) -> None:
         """Put a certificate on the revocation list."""
-        from huiqi.certificates import service as certs
-
-        _do(lambda s: certs.revoke(session=s, serial=serial, reason=reason, actor=actor))
+        call(certs.revoke_certificate, store(), serial=serial, reason=reason, actor=actor)
         typer.echo(f"certificate {serial} revoked")
+
+    @certificates.command("revocations")
+    def revocations() -> None:
+        """The revocation list: every revoked certificate with when and why."""
+        for r in call(certs.revocation_list, store()):
+            typer.echo(f"{r.serial}\t{r.revoked_at}\t{r.reason}")
 
     @certificates.command("keygen")
     def keygen() -> None:
         """Print a new signing key (base64 seed) for HUIQI_CERTIFICATE_SIGNING_KEY; keep it secret."""
-        from huiqi.certificates.keys import from_seed, new_seed
-
-        seed = new_seed()
-        typer.echo(f"HUIQI_CERTIFICATE_SIGNING_KEY={seed}")
-        typer.echo(f"# key id {from_seed(seed).key_id}", err=True)
+        key = certs.new_signing_key()
+        typer.echo(f"HUIQI_CERTIFICATE_SIGNING_KEY={key.seed}")
+        typer.echo(f"# key id {key.key_id}", err=True)
 
     app.add_typer(reviewers, name="reviewers")
     app.add_typer(review, name="review")

@@ -9,7 +9,7 @@ class ReviewError(Exception):
 
 class ReviewerNotFound(ReviewError):
     def __init__(self, reviewer_id: str) -> None:
-        super().__init__(f"no reviewer {reviewer_id!r}; add one with `huiqi reviewers add`")
+        super().__init__(f"no reviewer {reviewer_id!r}; add the reviewer (id, name, fields) first")
 
 
 class ReviewerExists(ReviewError):
@@ -37,8 +37,8 @@ class NotEnoughReviewers(ReviewError):
 class DeclarationRequired(ReviewError):
     def __init__(self, application_id: str, reviewer_id: str) -> None:
         super().__init__(
-            f"reviewer {reviewer_id} has not declared on application {application_id}: declare no conflict "
-            "(`huiqi review declare --none`) before the confidential material is shown"
+            f"reviewer {reviewer_id} has not declared on application {application_id}: declare whether you "
+            "have a conflict of interest before the confidential material is shown"
         )
 
 
@@ -71,4 +71,40 @@ class ReviewIncomplete(ReviewError):
         super().__init__(
             f"{missing} assignment(s) are not scored yet (e.g. {example}); every assigned reviewer "
             "must score before scores are normalised"
+        )
+
+
+class AlreadyAssigned(ReviewError):
+    def __init__(self, application_id: str, reviewer_id: str) -> None:
+        super().__init__(
+            f"reviewer {reviewer_id} is already on application {application_id} (or declared a conflict "
+            "with it): choose another reviewer"
+        )
+
+
+class NotReassignable(ReviewError):
+    def __init__(self, application_id: str, reviewer_id: str, status: str) -> None:
+        super().__init__(
+            f"the assignment of reviewer {reviewer_id} to application {application_id} is {status}: "
+            + (
+                "its scores stand and it cannot be given to anyone else"
+                if status == "scored"
+                else "another reviewer already took it over"
+            )
+        )
+
+
+class ReviewerConflict(ReviewError):
+    def __init__(self, application_id: str, reviewer_id: str, reasons: list[str]) -> None:
+        super().__init__(
+            f"reviewer {reviewer_id} has a conflict of interest with application {application_id} "
+            f"({'; '.join(reasons)}): choose another reviewer"
+        )
+
+
+class ReviewerWithoutAccount(ReviewError):
+    def __init__(self, reviewer_id: str) -> None:
+        super().__init__(
+            f"reviewer {reviewer_id} has no active reviewer account, so nobody could do this review: "
+            f"create a user with the reviewer role and the username {reviewer_id}, or choose another reviewer"
         )

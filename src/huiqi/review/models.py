@@ -18,6 +18,7 @@ class AssignmentStatus(StrEnum):
     CLEARED = "cleared"  # declared no conflict: may see and score
     CONFLICTED = "conflicted"  # declared (or found) a conflict: replaced by another reviewer
     SCORED = "scored"
+    REASSIGNED = "reassigned"  # an officer gave the application to another reviewer (recorded with a reason)
 
 
 class Reviewer(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +24,7 @@ from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
 from huiqi.firms.uscc import validate_uscc
 from huiqi.review.errors import (
+    AlreadyAssigned,
     AlreadyDeclared,
     AlreadyScored,
     AssignmentNotFound,
@@ -32,6 +33,8 @@ from huiqi.review.errors import (
     InvalidReviewer,
     InvalidScore,
     NotEnoughReviewers,
+    NotReassignable,
+    ReviewerConflict,
     ReviewerExists,
     ReviewerNotFound,
     ReviewIncomplete,
@@ -283,6 +286,37 @@ class Declaration:
     replacement: Assignment | None
 
 
+def eligible_reviewers(
+    *,
+    session: Session,
+    application_id: str,
+    on: dt.date,
+    recent_years: int,
+    among: Collection[str] | None = None,
+    any_field: bool = False,
+) -> list[Reviewer]:
+    """Who could take over an application: active, of its field (unless ``any_field``), not already on it
+    (nor conflicted with it), without a known conflict, and in ``among`` when given (reviewers who can log
+    in, say); the least loaded first (ties by id), reviewers of the field before the others."""
+    app = apps.get_application(session=session, application_id=application_id)
+    tried = {x.reviewer_id for x in assignments_of(session=session, application_id=application_id)}
+    comp = _competitors(session, [application_id]).get(application_id, [])
+    loads = _loads(session, app.call_id)
+    sector = _sector(app)
+    return sorted(
+        (
+            r
+            for r in list_reviewers(session=session)
+            if r.active
+            and (any_field or sector in r.fields)
+            and r.id not in tried
+            and (among is None or r.id in among)
+            and not conflicts(r, app.firm_uscc, comp, on=on, recent_years=recent_years)
+        ),
+        key=lambda r: (sector not in r.fields, loads.get(r.id, 0), r.id),
+    )
+
+
 def declare(
     *,
     session: Session,
@@ -292,8 +326,10 @@ def declare(
     on: dt.date,
     recent_years: int,
     actor: str,
+    among: Collection[str] | None = None,
 ) -> Declaration:
-    """The reviewer declares no conflict (``conflict=None``) or one (in words); a conflict reassigns."""
+    """The reviewer declares no conflict (``conflict=None``) or one (in words); a conflict reassigns the
+    application to the least-loaded eligible reviewer of its field (in ``among`` when given)."""
     a = _assignment(session, application_id, reviewer_id)
     if a.status != AssignmentStatus.ASSIGNED.value:
         raise AlreadyDeclared(application_id, reviewer_id, a.status)
@@ -315,20 +351,8 @@ def declare(
     a.status = AssignmentStatus.CONFLICTED.value
     a.conflict_reason = conflict
     session.flush()
-    app = apps.get_application(session=session, application_id=application_id)
-    tried = {x.reviewer_id for x in assignments_of(session=session, application_id=application_id)}
-    comp = _competitors(session, [application_id]).get(application_id, [])
-    loads = _loads(session, a.call_id)
-    candidates = sorted(
-        (
-            r
-            for r in list_reviewers(session=session)
-            if r.active
-            and _sector(app) in r.fields
-            and r.id not in tried
-            and not conflicts(r, app.firm_uscc, comp, on=on, recent_years=recent_years)
-        ),
-        key=lambda r: (loads.get(r.id, 0), r.id),
+    candidates = eligible_reviewers(
+        session=session, application_id=application_id, on=on, recent_years=recent_years, among=among
     )
     replacement = None
     if candidates:
@@ -355,6 +379,70 @@ def declare(
         },
     )
     return Declaration(a, replacement)
+
+
+def reassign(
+    *,
+    session: Session,
+    application_id: str,
+    from_reviewer: str,
+    to_reviewer: str,
+    reason: str,
+    on: dt.date,
+    recent_years: int,
+    actor: str,
+) -> Assignment:
+    """An officer's override: ``to_reviewer`` reviews the application instead of ``from_reviewer`` (whose
+    assignment waits, or ended in a conflict nobody took over), for ``reason``, recorded in the audit chain.
+
+    The new reviewer may be of another field (the override is for when the field has nobody left), but never
+    one with a known conflict or one already on the application."""
+    if not reason.strip():
+        raise InvalidReviewer("an override needs a reason in words")
+    old = _assignment(session, application_id, from_reviewer)
+    taken = session.scalar(select(Assignment).where(Assignment.replaces_id == old.id))
+    if old.status == AssignmentStatus.SCORED.value or old.status == AssignmentStatus.REASSIGNED.value:
+        raise NotReassignable(application_id, from_reviewer, old.status)
+    if old.status == AssignmentStatus.CONFLICTED.value and taken is not None:
+        raise NotReassignable(application_id, from_reviewer, "taken over")
+    reviewer = get_reviewer(session=session, reviewer_id=to_reviewer)
+    if not reviewer.active:
+        raise InvalidReviewer(f"reviewer {to_reviewer} is not active")
+    tried = {x.reviewer_id for x in assignments_of(session=session, application_id=application_id)}
+    if to_reviewer in tried:
+        raise AlreadyAssigned(application_id, to_reviewer)
+    app = apps.get_application(session=session, application_id=application_id)
+    comp = _competitors(session, [application_id]).get(application_id, [])
+    found = conflicts(reviewer, app.firm_uscc, comp, on=on, recent_years=recent_years)
+    if found:
+        raise ReviewerConflict(application_id, to_reviewer, found)
+    if old.status != AssignmentStatus.CONFLICTED.value:
+        old.status = AssignmentStatus.REASSIGNED.value
+        old.conflict_reason = f"reassigned: {reason}"
+    new = Assignment(
+        id=new_id(),
+        call_id=old.call_id,
+        application_id=application_id,
+        reviewer_id=to_reviewer,
+        status=AssignmentStatus.ASSIGNED.value,
+        replaces_id=old.id,
+        created_at=utcnow(),
+    )
+    session.add(new)
+    session.flush()
+    audit.append(
+        session=session,
+        actor=actor,
+        entity=f"application:{application_id}",
+        action="reviewer_reassigned",
+        payload={
+            "from": from_reviewer,
+            "to": to_reviewer,
+            "reason": reason,
+            "out_of_field": _sector(app) not in reviewer.fields,
+        },
+    )
+    return new
 
 
 def _may_see(a: Assignment) -> None:

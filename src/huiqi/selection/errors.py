@@ -26,7 +26,7 @@ class Infeasible(SelectionError):
 
 class NotSelected(SelectionError):
     def __init__(self, call_id: str) -> None:
-        super().__init__(f"call {call_id} has no selection yet; run `huiqi selection run` first")
+        super().__init__(f"call {call_id} has no selection yet: select and award first")
 
 
 class AlreadySelected(SelectionError):
@@ -47,5 +47,18 @@ class ScoresMissing(SelectionError):
         shown = ", ".join(application_ids[:5]) + (" ..." if len(application_ids) > 5 else "")
         super().__init__(
             f"{len(application_ids)} application(s) under review have no normalised score ({shown}); "
-            "finish the review and run `huiqi review normalise`"
+            "every assigned reviewer must score them, then normalise the scores"
         )
+
+
+class CallFileMissing(SelectionError):
+    def __init__(self, call_id: str) -> None:
+        super().__init__(
+            f"call {call_id} has no call file yet: an officer uploads its YAML (rubric, quotas, budget) "
+            "before reviewers are assigned or firms selected"
+        )
+
+
+class CallFileMismatch(SelectionError):
+    def __init__(self, call_id: str, found: str) -> None:
+        super().__init__(f"call: the file is for call {found!r}, not {call_id!r}")

@@ -113,6 +113,12 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/reviews/{{application_id}}/declaration"): roles(R),
     ("GET", f"{API}/reviews/{{application_id}}/material"): roles(R),
     ("POST", f"{API}/reviews/{{application_id}}/scores"): roles(R),
+    ("POST", f"{API}/reviews/{{application_id}}/reassign"): roles(O),
+    ("GET", f"{API}/reviews/{{application_id}}"): roles(R),
+    ("GET", f"{API}/calls/{{call_id}}/review"): roles(O, A),
+    ("GET", f"{API}/selection/calls"): roles(O, A),
+    ("GET", f"{API}/certificates/revocations"): public(),
+    ("GET", f"{API}/certificates/{{serial}}"): public(),
     ("POST", f"{API}/calls/{{call_id}}/selection/check"): roles(O),
     ("GET", f"{API}/calls/{{call_id}}/selection"): roles(O, A),
     ("POST", f"{API}/calls/{{call_id}}/selection"): roles(O),  # moves money: Idempotency-Key
@@ -185,6 +191,10 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/officer/selection/{call_id}/run"): roles(O),
     ("POST", "/officer/designations/{application_id}/end"): roles(O),
     ("POST", "/officer/reviewers"): roles(O),
+    ("POST", "/officer/selection/{call_id}/reassign"): roles(O),
+    ("GET", "/officer/selection/{call_id}/certificates"): roles(O, A),
+    ("POST", "/officer/certificates/{serial}/revoke"): roles(O),
+    ("GET", "/firms/{uscc}/certificates/{serial}"): roles(O, A, own=(F,)),
     # --- pages: reviewer
     ("GET", "/review"): roles(R, O),
     ("GET", "/review/{application_id}"): roles(R),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huiqi.accounts import service as accounts
+from huiqi.app import certificates
 from huiqi.accounts.errors import FirmProfileNotFound
 from huiqi.applications import evidence as evidence_store
 from huiqi.applications import service as apps
@@ -30,7 +31,6 @@ from huiqi.web.api.applications import (
     withdraw_application,
 )
 from huiqi.web.api.common import actor
-from huiqi.web.api.designation import certificate_dict, firm_certificates
 from huiqi.web.api.views import application_dict, award_dict
 from huiqi.web.calculator import calculate, today_in_shanghai
 from huiqi.web.i18n import _, language
@@ -103,10 +103,10 @@ def firm_page(uscc: str, request: Request, on: str = "") -> Response:
             "applications": [application_dict(s, a) for a in rows],
             "awards": [award_dict(s, a) for a in awards],
             "inbox": [notification_dict(n, language()) for n in notes],
-            "certificates": [certificate_dict(c, s) for c in firm_certificates(s, uscc)],
         }
 
     data = st.read(work)
+    data["certificates"] = certificates.firm_certificates(st.store, uscc=uscc)
     firm = data["firm"]
     matches = calculate(st.registry.programmes(), firm, when, None, language()) if firm is not None else None
     return render(

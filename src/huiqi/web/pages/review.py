@@ -1,60 +1,46 @@
-"""Designation pages (issue 5): the reviewer's assignments, the conflict declaration that must come before
-any confidential material, the scoring form; the officer's selection page for a call (call file, check,
-assign, normalise, select and award, reasons, reserve, promotion); the public designated list and the
-public certificate verification."""
+"""Designation pages: the reviewer's assignments, the conflict declaration that must come before any
+confidential material, the scoring form; the officer's selection page for a call (call file, check,
+assign, the reviews it waits for with their reassignment, normalise, select and award, reasons, reserve,
+promotion); the public designated list, certificate verification and the revocation list.
+
+Every handler calls the same use case as the API (``huiqi.app.review``, ``.selection``, ``.certificates``).
+An officer's action that is refused shows the selection page again with the reason, the input kept.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
-from huiqi.accounts.models import CallFileText
-from huiqi.applications import service as apps
-from huiqi.certificates import service as certs
-from huiqi.certificates.models import Revocation
-from huiqi.review import service as review
-from huiqi.review.errors import InvalidScore
-from huiqi.review.models import AssignmentStatus
-from huiqi.selection.errors import CallFileError, NotSelected
-from huiqi.selection.service import COLUMNS
+from huiqi.app import certificates, review, selection
+from huiqi.app.errors import USER_ERRORS, ReviewError
 from huiqi.web.api.common import WebError, actor
-from huiqi.web.api.designation import (
-    EndIn,
-    assign_call,
-    assignment_dict,
-    assignments_for,
-    call_file_of,
-    call_file_summary,
-    check_call,
-    declare_on,
-    end_designation,
-    normalise_call,
-    published_rows,
-    reviewer_dict,
-    run_selection,
-    save_call_file,
-    score_on,
-    selection_view,
-    verify_bytes,
-)
+from huiqi.web.api.designation import checked_pdf, pdf_response, zip_of
+from huiqi.web.calculator import today_in_shanghai
+from huiqi.web.errors import message_of, status_for
 from huiqi.web.i18n import _, language
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
+#: What an officer's step may be refused with: shown on the call's page with the reason.
+REFUSALS: tuple[type[Exception], ...] = (*USER_ERRORS, WebError)
+
 
 def status_label(status: str) -> str:
     return {
-        AssignmentStatus.ASSIGNED.value: _("Declaration needed"),
-        AssignmentStatus.CLEARED.value: _("No conflict declared: to score"),
-        AssignmentStatus.CONFLICTED.value: _("Conflict declared: reassigned"),
-        AssignmentStatus.SCORED.value: _("Scored"),
+        review.AssignmentStatus.ASSIGNED.value: _("Declaration needed"),
+        review.AssignmentStatus.CLEARED.value: _("No conflict declared: to score"),
+        review.AssignmentStatus.CONFLICTED.value: _("Conflict declared: reassigned"),
+        review.AssignmentStatus.SCORED.value: _("Scored"),
+        review.AssignmentStatus.REASSIGNED.value: _("Reassigned by an officer"),
     }.get(status, status)
 
 
@@ -73,66 +59,41 @@ def outcome_label(outcome: str) -> str:
 @router.get("/review")
 def review_list(request: Request) -> Response:
     me = principal_of(request)
-    rows = state_of(request).read(lambda s: [assignment_dict(a) for a in assignments_for(s, me, None)])
+    mine = me.username if me.role.value == "reviewer" else None
+    rows = review.list_assignments(state_of(request).store, reviewer_id=mine)
     return render(request, "review_list.html", {"assignments": rows, "status_label": status_label})
 
 
-def _review_context(s: Session, username: str, application_id: str) -> dict[str, Any]:
-    """What the page may show: before a clear declaration only the call and the firm's name, never the
-    material (the service refuses it; the page does not even ask)."""
-    mine = [
-        a
-        for a in review.assignments_of(session=s, application_id=application_id)
-        if a.reviewer_id == username
-    ]
-    if not mine:
-        from huiqi.review.errors import AssignmentNotFound
-
-        raise AssignmentNotFound(application_id, username)
-    a = mine[0]
-    app = apps.get_application(session=s, application_id=application_id)
-    cf = call_file_of(s, app.call_id)
-    ctx: dict[str, Any] = {
-        "assignment": assignment_dict(a),
-        "call_id": app.call_id,
-        "firm_name": (app.firm_snapshot or {}).get("name_zh" if language() == "zh" else "name_en")
-        or (app.firm_snapshot or {}).get("name_zh"),
-        "firm_uscc": app.firm_uscc,
-        "rubric": [
-            {
-                "id": c.id,
-                "label": c.label.zh if language() == "zh" else c.label.en,
-                "weight": str(c.weight),
-                "min": str(c.scale.min),
-                "max": str(c.scale.max),
-                "step": str(c.scale.step),
-            }
-            for c in cf.rubric
-        ],
-        "material": None,
-    }
-    if a.status in (AssignmentStatus.CLEARED.value, AssignmentStatus.SCORED.value):
-        ctx["material"] = review.confidential_view(
-            session=s, application_id=application_id, reviewer_id=username
-        )
-    return ctx
-
-
-def _review_page(request: Request, application_id: str, **extra: Any) -> Response:
+def review_page_of(request: Request, application_id: str, **extra: Any) -> Response:
+    """The reviewer's page: before a clear declaration only the call and the firm's name, never the
+    material (the use case refuses it; the page does not even ask)."""
     me = principal_of(request)
-    ctx = state_of(request).read(lambda s: _review_context(s, me.username, application_id))
-    status = 422 if extra.get("error") else 200
-    return render(
-        request,
-        "review.html",
-        {**ctx, **extra, "status_label": status_label, "values": extra.get("values", {})},
-        status=status,
-    )
+    store = state_of(request).store
+    sheet = review.review_sheet(store, application_id=application_id, reviewer_id=me.username)
+    lang = language()
+    material = None
+    if sheet.assignment.status in (
+        review.AssignmentStatus.CLEARED.value,
+        review.AssignmentStatus.SCORED.value,
+    ):
+        material = review.confidential_view(store, application_id=application_id, reviewer_id=me.username)
+    ctx = {
+        "assignment": sheet.assignment,
+        "call_id": sheet.call_id,
+        "firm_name": sheet.firm_name[lang],
+        "firm_uscc": sheet.firm_uscc,
+        "rubric": [{**asdict(c), "label": c.label[lang]} for c in sheet.rubric],
+        "material": material,
+        "status_label": status_label,
+        "values": extra.pop("values", {}),
+        **extra,
+    }
+    return render(request, "review.html", ctx, status=422 if extra.get("error") else 200)
 
 
 @router.get("/review/{application_id}")
 def review_page(application_id: str, request: Request) -> Response:
-    return _review_page(request, application_id)
+    return review_page_of(request, application_id)
 
 
 @router.post("/review/{application_id}/declare")
@@ -144,12 +105,22 @@ def review_declare(
 ) -> Response:
     me = principal_of(request)
     if decision not in ("none", "conflict"):
-        raise WebError(422, "decision: choose 'no conflict' or 'I have a conflict'")
+        return review_page_of(
+            request, application_id, error=_("Choose whether you have a conflict of interest.")
+        )
     if decision == "conflict" and not conflict.strip():
-        return _review_page(request, application_id, error=_("Describe the conflict in words."))
-    declare_on(state_of(request), me, application_id, None if decision == "none" else conflict.strip(), None)
-    if decision == "conflict":  # the application went to another reviewer: back to the list
-        return RedirectResponse("/review?declared=conflict", status_code=303)
+        return review_page_of(request, application_id, error=_("Describe the conflict in words."))
+    done = review.declare(
+        state_of(request).store,
+        application_id=application_id,
+        reviewer_id=me.username,
+        conflict=None if decision == "none" else conflict.strip(),
+        on=today_in_shanghai(),
+        actor=actor(me),
+    )
+    if decision == "conflict":  # the application went to another reviewer, or waits for the officer
+        outcome = "conflict" if done.reassigned_to else "conflict-waiting"
+        return RedirectResponse(f"/review?declared={outcome}", status_code=303)
     return RedirectResponse(f"/review/{application_id}", status_code=303)
 
 
@@ -168,9 +139,18 @@ async def review_score(application_id: str, request: Request) -> Response:
         elif k.startswith("comment_") and v.strip():
             comments[k[8:]] = v.strip()
     try:
-        score_on(state_of(request), me, application_id, scores, comments)
-    except InvalidScore as exc:
-        return _review_page(request, application_id, error=str(exc), values=scores)
+        review.submit_scores(
+            state_of(request).store,
+            application_id=application_id,
+            reviewer_id=me.username,
+            scores=scores,
+            comments=comments,
+            actor=actor(me),
+        )
+    except ReviewError as exc:
+        if status_for(exc) != 422:
+            raise
+        return review_page_of(request, application_id, error=message_of(exc), values=scores)
     return RedirectResponse("/review?scored=1", status_code=303)
 
 
@@ -179,58 +159,53 @@ async def review_score(application_id: str, request: Request) -> Response:
 
 @router.get("/officer/selection")
 def selection_index(request: Request) -> Response:
-    def work(s: Session) -> dict[str, Any]:
-        calls = apps.list_calls(session=s)
-        files = {c.id for c in calls if s.get(CallFileText, c.id) is not None}
-        return {
-            "calls": calls,
-            "with_file": files,
-            "reviewers": [reviewer_dict(r) for r in review.list_reviewers(session=s)],
-        }
-
-    return render(request, "selection_index.html", state_of(request).read(work))
+    store = state_of(request).store
+    ctx = {"calls": selection.designation_calls(store), "reviewers": review.list_reviewers(store)}
+    return render(request, "selection_index.html", ctx)
 
 
-@router.get("/officer/selection/{call_id}")
-def selection_page(call_id: str, request: Request, error: str = "") -> Response:
-    def work(s: Session) -> dict[str, Any]:
-        call = apps.get_call(session=s, call_id=call_id)
-        row = s.get(CallFileText, call_id)
-        summary = None
-        if row is not None:
-            summary = call_file_summary(call_id, call_file_of(s, call_id), row.sha256)
-        try:
-            view = selection_view(s, call_id)
-        except NotSelected:
-            view = None
-        assignments = [assignment_dict(a) for a in assignments_for(s, principal_of(request), call_id)]
-        counts: dict[str, int] = {}
-        for a in assignments:
-            counts[a["status"]] = counts.get(a["status"], 0) + 1
-        return {
-            "call": call,
-            "call_file": summary,
-            "call_file_text": row.text if row else "",
-            "view": view,
-            "review_counts": counts,
-        }
-
-    data = state_of(request).read(work)
+def selection_page_of(
+    request: Request, call_id: str, *, error: str = "", status: int = 200, **kept: Any
+) -> Response:
+    """The officer's page of a call: its file, where the review stands, the selection once made."""
+    store = state_of(request).store
+    progress = review.review_progress(store, call_id=call_id, on=today_in_shanghai())
+    call_file = None
+    if progress.has_call_file:
+        call_file = selection.get_call_file(store, call_id=call_id)
+    view = selection.selection_of(store, call_id=call_id) if progress.selected else None
     return render(
         request,
         "selection.html",
         {
-            **data,
+            "call": progress,
+            "call_file": call_file,
+            "call_file_text": kept.get("text", call_file.text if call_file else ""),
+            "view": view,
+            "review_counts": progress.assignments,
+            "waiting": progress.waiting,
             "call_id": call_id,
             "key": uuid.uuid4().hex,
             "outcome_label": outcome_label,
             "status_label": status_label,
             "error": error,
+            "kept": kept,
         },
+        status=status,
     )
 
 
-def _back(call_id: str) -> Response:
+@router.get("/officer/selection/{call_id}")
+def selection_page(call_id: str, request: Request) -> Response:
+    return selection_page_of(request, call_id)
+
+
+def officer_step(request: Request, call_id: str, step: Callable[[], object], **kept: Any) -> Response:
+    """Do one step of the call; back to the call's page, or the page again with the refusal and the input."""
+    try:
+        step()
+    except REFUSALS as exc:
+        return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc), **kept)
     return RedirectResponse(f"/officer/selection/{call_id}", status_code=303)
 
 
@@ -247,52 +222,110 @@ async def selection_call_file(
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise WebError(
-                422, f"{file.filename}: not UTF-8 text; save the call file as UTF-8 YAML"
-            ) from None
-    try:
-        save_call_file(state_of(request), me, call_id, text)
-    except CallFileError as exc:
-        return render(
-            request,
-            "error.html",
-            {"status": 422, "title": _("The call file was refused"), "detail": str(exc)},
-            status=422,
-        )
-    return _back(call_id)
+            error = _("%(name)s is not UTF-8 text: save the call file as UTF-8 YAML.") % {
+                "name": file.filename
+            }
+            return selection_page_of(request, call_id, error=error, status=422, text=text)
+    store = state_of(request).store
+    return officer_step(
+        request,
+        call_id,
+        lambda: selection.save_call_file(store, call_id=call_id, text=text, actor=actor(me)),
+        text=text,
+    )
 
 
-def _on(text: str) -> dt.date | None:
+def day_of(text: str) -> dt.date:
+    """The date given in the form, or today in Shanghai."""
     try:
-        return dt.date.fromisoformat(text) if text else None
+        return dt.date.fromisoformat(text) if text else today_in_shanghai()
     except ValueError:
-        raise WebError(422, f"on: expected a date YYYY-MM-DD, got {text!r}") from None
+        raise WebError(422, _("Enter the date as YYYY-MM-DD (got %(text)s).") % {"text": text}) from None
 
 
 @router.post("/officer/selection/{call_id}/check")
 def selection_check(call_id: str, request: Request, on: Annotated[str, Form()] = "") -> Response:
-    """The date the criteria are judged on (default today), as ``huiqi selection check --on``."""
-    check_call(state_of(request), principal_of(request), call_id, _on(on))
-    return _back(call_id)
+    """The date the criteria are judged on (default today)."""
+    st, me = state_of(request), principal_of(request)
+    return officer_step(
+        request,
+        call_id,
+        lambda: selection.check_applications(
+            st.store, call_id=call_id, programmes=st.registry.programmes(), on=day_of(on), actor=actor(me)
+        ),
+    )
 
 
 @router.post("/officer/selection/{call_id}/assign")
 def selection_assign(call_id: str, request: Request, on: Annotated[str, Form()] = "") -> Response:
-    """The date conflicts are judged on (default today), as ``huiqi review assign --on``."""
-    assign_call(state_of(request), principal_of(request), call_id, _on(on))
-    return _back(call_id)
+    """The date conflicts are judged on (default today)."""
+    store, me = state_of(request).store, principal_of(request)
+    return officer_step(
+        request,
+        call_id,
+        lambda: review.assign_reviewers(store, call_id=call_id, on=day_of(on), actor=actor(me)),
+    )
+
+
+@router.post("/officer/selection/{call_id}/reassign")
+def selection_reassign(
+    call_id: str,
+    request: Request,
+    application_id: Annotated[str, Form()],
+    from_reviewer: Annotated[str, Form()],
+    to_reviewer: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """The officer's override: who reviews instead, and why (kept in the audit chain)."""
+    store, me = state_of(request).store, principal_of(request)
+    kept = {"application_id": application_id, "reason": reason}
+    if not to_reviewer or not reason.strip():
+        error = _("Choose who reviews instead and give the reason.")
+        return selection_page_of(request, call_id, error=error, status=422, **kept)
+    return officer_step(
+        request,
+        call_id,
+        lambda: review.reassign(
+            store,
+            application_id=application_id,
+            from_reviewer=from_reviewer,
+            to_reviewer=to_reviewer,
+            reason=reason.strip(),
+            on=today_in_shanghai(),
+            actor=actor(me),
+        ),
+        **kept,
+    )
 
 
 @router.post("/officer/selection/{call_id}/normalise")
 def selection_normalise(call_id: str, request: Request) -> Response:
-    normalise_call(state_of(request), principal_of(request), call_id)
-    return _back(call_id)
+    store, me = state_of(request).store, principal_of(request)
+    return officer_step(
+        request, call_id, lambda: review.normalise_scores(store, call_id=call_id, actor=actor(me))
+    )
 
 
 @router.post("/officer/selection/{call_id}/run")
 def selection_run(call_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
-    run_selection(state_of(request), principal_of(request), call_id, idempotency_key)
-    return _back(call_id)
+    st, me = state_of(request), principal_of(request)
+    return officer_step(
+        request,
+        call_id,
+        lambda: selection.select_and_award(
+            st.store,
+            call_id=call_id,
+            programmes=st.registry.programmes(),
+            idempotency_key=f"api:{idempotency_key}",
+            actor=actor(me),
+        ),
+    )
+
+
+@router.get("/officer/selection/{call_id}/certificates")
+def selection_certificates(call_id: str, request: Request) -> Response:
+    """Every certificate of the call as one zip."""
+    return zip_of(certificates.call_certificates(state_of(request).store, call_id=call_id), call_id)
 
 
 @router.post("/officer/designations/{application_id}/end")
@@ -301,20 +334,27 @@ def designation_end(
     request: Request,
     reason: Annotated[str, Form()],
     idempotency_key: Annotated[str, Form()],
+    call_id: Annotated[str, Form()] = "",
     lost_condition: Annotated[str, Form()] = "",
 ) -> Response:
-    me = principal_of(request)
-    call_id = state_of(request).read(
-        lambda s: apps.get_application(session=s, application_id=application_id).call_id
-    )
-    end_designation(
-        state_of(request),
-        me,
-        application_id,
-        EndIn(reason=reason, lost_condition=bool(lost_condition)),
-        idempotency_key,
-    )
-    return _back(call_id)
+    st, me = state_of(request), principal_of(request)
+
+    def end() -> object:
+        return selection.end_designation(
+            st.store,
+            application_id=application_id,
+            reason=reason,
+            lost_condition=bool(lost_condition),
+            on=today_in_shanghai(),
+            programmes=st.registry.programmes(),
+            idempotency_key=f"api:{idempotency_key}",
+            actor=actor(me),
+        )
+
+    if not call_id:
+        end()
+        return RedirectResponse("/officer/selection", status_code=303)
+    return officer_step(request, call_id, end)
 
 
 @router.post("/officer/reviewers")
@@ -325,17 +365,13 @@ def add_reviewer_page(
     fields: Annotated[str, Form()],
     affiliations: Annotated[str, Form()] = "",
 ) -> Response:
-    me = principal_of(request)
-    state_of(request).write(
-        lambda s: review.add_reviewer(
-            session=s,
-            reviewer_id=reviewer_id.strip(),
-            name=name.strip(),
-            fields=[f.strip() for f in fields.split(",") if f.strip()],
-            affiliations=[a.strip() for a in affiliations.split(",") if a.strip()],
-            former_employers=[],
-            actor=actor(me),
-        )
+    review.add_reviewer(
+        state_of(request).store,
+        reviewer_id=reviewer_id.strip(),
+        name=name.strip(),
+        fields=[f.strip() for f in fields.split(",") if f.strip()],
+        affiliations=[a.strip() for a in affiliations.split(",") if a.strip()],
+        actor=actor(principal_of(request)),
     )
     return RedirectResponse("/officer/selection", status_code=303)
 
@@ -345,37 +381,54 @@ def add_reviewer_page(
 
 @router.get("/published/designated/{call_id}")
 def designated_page(call_id: str, request: Request) -> Response:
-    lang = language()
-    data = state_of(request).read(lambda s: published_rows(s, call_id, lang))
-    columns = list(COLUMNS[lang])
-    return render(request, "designated.html", {**data, "columns": columns})
+    view = selection.published_list(state_of(request).store, call_id=call_id, lang=language())
+    return render(request, "designated.html", asdict(view))
+
+
+def verify_page_of(request: Request, **ctx: Any) -> Response:
+    """The verification page with the revocation list under it."""
+    revoked = certificates.revocation_list(state_of(request).store)
+    return render(request, "verify.html", {"result": None, "record": None, "revocations": revoked, **ctx})
 
 
 @router.get("/certificates/verify")
 def verify_page(request: Request) -> Response:
-    return render(request, "verify.html", {"result": None, "record": None})
+    return verify_page_of(request)
 
 
 @router.post("/certificates/verify")
 async def verify_submit(request: Request, file: Annotated[UploadFile, File()]) -> Response:
-    data = await file.read(10 * 1024 * 1024 + 1)
-    result = verify_bytes(state_of(request), data)
-    return render(request, "verify.html", {"result": result, "filename": file.filename, "record": None})
+    data = checked_pdf(await file.read(certificates.MAX_PDF + 1))
+    result = certificates.verify_certificate(state_of(request).store, data=data)
+    return verify_page_of(request, result=result, filename=file.filename)
 
 
 @router.get("/certificates/verify/{serial}")
 def verify_serial_page(serial: str, request: Request) -> Response:
     """Where a certificate's QR code points: what the register holds for the serial (to whom, for what,
     revoked or not); the file itself is checked by uploading it on the same page."""
+    return verify_page_of(
+        request, record=certificates.certificate_record(state_of(request).store, serial=serial)
+    )
 
-    def work(s: Session) -> dict[str, Any]:
-        cert = certs.get(session=s, serial=serial)
-        revoked = s.get(Revocation, serial)
-        return {
-            "serial": cert.serial,
-            "content": cert.payload,
-            "issued_at": cert.issued_at,
-            "revoked": None if revoked is None else {"at": revoked.revoked_at, "reason": revoked.reason},
-        }
 
-    return render(request, "verify.html", {"result": None, "record": state_of(request).read(work)})
+@router.post("/officer/certificates/{serial}/revoke")
+def revoke_page(serial: str, request: Request, reason: Annotated[str, Form()] = "") -> Response:
+    """An officer revokes a certificate from its verification page, with the reason."""
+    if not reason.strip():
+        return verify_page_of(
+            request,
+            record=certificates.certificate_record(state_of(request).store, serial=serial),
+            error=_("Give the reason for the revocation."),
+        )
+    certificates.revoke_certificate(
+        state_of(request).store, serial=serial, reason=reason.strip(), actor=actor(principal_of(request))
+    )
+    return RedirectResponse(f"/certificates/verify/{serial}", status_code=303)
+
+
+@router.get("/firms/{uscc}/certificates/{serial}")
+def certificate_download(uscc: str, serial: str, request: Request) -> Response:
+    """A firm downloads its own certificate from its page (staff any)."""
+    principal_of(request).check_firm(uscc)
+    return pdf_response(certificates.certificate_file(state_of(request).store, serial=serial, firm_uscc=uscc))
