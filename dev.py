@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -81,17 +82,39 @@ def demo(args: list[str]) -> int:
 
 
 def test(args: list[str]) -> int:
+    """Lint, type-check and run the suite. ``--fast``: the edit-run loop (ruff, the import contracts and the
+    tests not marked slow, over both cores; no mypy, bandit, pip-audit or browser install)."""
+    fast = "--fast" in args
+    args = [a for a in args if a != "--fast"]
     ensure_venv("dev")
     compile_catalogues()
-    ensure_chromium()
+    if not fast:
+        ensure_chromium()
     env = dict(os.environ)
     env.setdefault("HYPOTHESIS_PROFILE", "ci" if env.get("CI") else "dev")
-    code = run(BIN / "ruff", "check", ".", check=False)
-    code |= run(BIN / "mypy", check=False)
-    code |= bandit()
-    code |= audit_dependencies(strict=bool(env.get("CI")))
-    code |= run(BIN / "python", "-m", "pytest", *args, check=False, env=env)
+    # pip-audit waits on the network: it runs beside the other checks, its report printed at the end
+    with ThreadPoolExecutor(1) as background:
+        audit = None if fast else background.submit(audit_dependencies_quietly, strict=bool(env.get("CI")))
+        code = run(BIN / "ruff", "check", ".", check=False)
+        code |= run(BIN / "lint-imports", "--no-cache", check=False)
+        if not fast:
+            code |= run(BIN / "mypy", check=False)
+            code |= bandit()
+        workers = ["-n", env.get("HUIQI_TEST_WORKERS", "auto")] if "-n" not in args else []
+        lane = ["-m", "not slow"] if fast else []
+        code |= run(BIN / "python", "-m", "pytest", *workers, *lane, *args, check=False, env=env)
+        if audit is not None:
+            report, audit_code = audit.result()
+            print(report, end="")
+            code |= audit_code
     return code
+
+
+def audit_dependencies_quietly(*, strict: bool) -> tuple[str, int]:
+    """``audit_dependencies`` with its report kept, so that it can run beside the tests."""
+    lines: list[str] = []
+    result = audit_dependencies(strict=strict, echo=lines.append)
+    return "".join(f"{line}\n" for line in lines), result
 
 
 def bandit() -> int:
@@ -135,7 +158,7 @@ def _latest_advisories(name: str) -> tuple[str, list[dict[str, Any]]] | str:
     return str(data["info"]["version"]), vulns
 
 
-def audit_dependencies(*, strict: bool) -> int:
+def audit_dependencies(*, strict: bool, echo: Callable[[str], None] = print) -> int:
     """pip-audit over the installed environment (the project itself is editable and not on PyPI).
 
     pip-audit asks PyPI's per-version JSON API (/pypi/NAME/VERSION/json). A registry mirror that serves only
@@ -150,13 +173,13 @@ def audit_dependencies(*, strict: bool) -> int:
     cmd = [BIN / "pip-audit", "--skip-editable", "--progress-spinner", "off", "--format", "json"]
     for vuln in ignores:
         cmd += ["--ignore-vuln", vuln]
-    print("+", " ".join(str(c) for c in cmd), flush=True)
+    echo("+ " + " ".join(str(c) for c in cmd))
     done = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        print(done.stderr.strip() or done.stdout.strip())
-        print("! pip-audit could not reach its vulnerability service (PyPI): dependencies NOT audited")
+        echo(done.stderr.strip() or done.stdout.strip())
+        echo("! pip-audit could not reach its vulnerability service (PyPI): dependencies NOT audited")
         return 1 if strict else 0
     findings: list[str] = []
     skipped: dict[str, str] = {}
@@ -187,18 +210,24 @@ def audit_dependencies(*, strict: bool) -> int:
                     if not ids & ignores.keys():
                         fix = ", ".join(v.get("fixed_in") or []) or "none yet"
                         findings.append(f"{name} {skipped[name]}: {v['id']} (fixed in {fix})")
-    print(f"pip-audit: {audited} installed distributions audited, {len(findings)} known vulnerabilities "
-          f"not accepted in {PIP_AUDIT_IGNORE.relative_to(ROOT)} ({len(ignores)} accepted there)")
+    echo(
+        f"pip-audit: {audited} installed distributions audited, {len(findings)} known vulnerabilities "
+        f"not accepted in {PIP_AUDIT_IGNORE.relative_to(ROOT)} ({len(ignores)} accepted there)"
+    )
     for line in findings:
-        print("  VULNERABLE", line)
+        echo(f"  VULNERABLE {line}")
     if behind:
-        print(f"  not audited ({len(behind)}): older than the newest release, and this registry serves "
-              "advisories for the newest release only: " + "; ".join(behind))
+        echo(
+            f"  not audited ({len(behind)}): older than the newest release, and this registry serves "
+            "advisories for the newest release only: " + "; ".join(behind)
+        )
     if unreachable:
-        print(f"! the vulnerability service did not answer for {len(unreachable)} distributions: "
-              + "; ".join(unreachable))
+        echo(
+            f"! the vulnerability service did not answer for {len(unreachable)} distributions: "
+            + "; ".join(unreachable)
+        )
     if audited == 0 or unreachable:
-        print("! dependencies NOT (fully) audited" + ("" if strict else " (a failure under CI)"))
+        echo("! dependencies NOT (fully) audited" + ("" if strict else " (a failure under CI)"))
         return 1 if strict or findings else 0
     return 1 if findings else 0
 
