@@ -63,6 +63,13 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/api/v1/users/probe/password",
         {J: {"password": "correct horse battery"}},
     ),
+    ("POST", "/api/v1/users/{username}/unlock"): lambda i, o: ("/api/v1/users/probe/unlock", {}),
+    ("POST", "/api/v1/users/{username}/disable"): lambda i, o: ("/api/v1/users/probe/disable", {}),
+    ("POST", "/api/v1/users/{username}/enable"): lambda i, o: ("/api/v1/users/probe/enable", {}),
+    ("PUT", "/api/v1/users/{username}/role"): lambda i, o: (
+        "/api/v1/users/probe/role",
+        {J: {"role": "officer"}},
+    ),
     ("GET", "/api/v1/programmes"): lambda i, o: ("/api/v1/programmes", {}),
     ("GET", "/api/v1/programmes/{programme_id}"): lambda i, o: (f"/api/v1/programmes/{PROGRAMME}", {}),
     ("POST", "/api/v1/programmes/validate"): lambda i, o: (
@@ -374,6 +381,17 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/admin/users"): lambda i, o: (
         "/admin/users",
         {"data": {"username": f"u{uuid.uuid4().hex[:8]}", "password": "x" * 12, "role": "auditor"}},
+    ),
+    ("POST", "/admin/users/{username}/password"): lambda i, o: (
+        "/admin/users/probe/password",
+        {"data": {"password": "correct horse battery"}},
+    ),
+    ("POST", "/admin/users/{username}/unlock"): lambda i, o: ("/admin/users/probe/unlock", {}),
+    ("POST", "/admin/users/{username}/disable"): lambda i, o: ("/admin/users/probe/disable", {}),
+    ("POST", "/admin/users/{username}/enable"): lambda i, o: ("/admin/users/probe/enable", {}),
+    ("POST", "/admin/users/{username}/role"): lambda i, o: (
+        "/admin/users/probe/role",
+        {"data": {"role": "officer"}},
     ),
 }
 

@@ -31,20 +31,38 @@ class WeakPassword(AccountsError):
 
 
 class InvalidCredentials(AccountsError):
-    def __init__(self) -> None:
-        super().__init__("wrong user name or password")
+    def __init__(self, message: str = "wrong user name or password") -> None:
+        super().__init__(message)
+
+
+class AccountDisabled(InvalidCredentials):
+    """The password was right but an administrator has disabled the account."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"the account {username!r} is disabled; ask an administrator to enable it again")
+
+
+class LastAdmin(InvalidUser):
+    """The change would leave nobody able to administer users."""
+
+    def __init__(self, username: str, change: str) -> None:
+        super().__init__(
+            f"{username!r} is the last active administrator: {change} would leave nobody to administer "
+            "users; make another user an administrator first"
+        )
 
 
 class TooManyAttempts(AccountsError):
-    """Refused by a rate limit before any work was done (the web answers 429 with ``Retry-After``): too many
-    recent failed logins for this name or address, or (subclasses) too many writes of one kind."""
+    """Refused by a rate limit before any work was done (the web answers 429 with ``Retry-After``): a login
+    delay is running after failed logins for this name from this address (or from this address, or for this
+    name from addresses it never logged in from), or (subclasses) too many writes of one kind."""
 
     def __init__(self, retry_after: dt.timedelta, message: str | None = None) -> None:
         self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
         super().__init__(
             message
             or f"too many failed logins; try again in {self.retry_after_seconds} seconds "
-            "(or ask an administrator to reset your password)"
+            "(or ask an administrator to unlock the account or reset its password)"
         )
 
 

@@ -6,23 +6,24 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from huiqi.accounts import passwords
+from huiqi.accounts import passwords, throttle
 from huiqi.accounts.errors import (
+    AccountDisabled,
     FirmProfileNotFound,
     InvalidCredentials,
     InvalidUser,
+    LastAdmin,
     TooManyAttempts,
     UserExists,
     UserNotFound,
 )
-from huiqi.accounts.models import FirmProfileRecord, LoginAttempt, RateEvent, Role, User, WebSession
+from huiqi.accounts.models import FirmProfileRecord, RateEvent, Role, User, WebSession
 from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
@@ -31,16 +32,34 @@ from huiqi.firms.uscc import UsccError
 
 #: A session lasts this long after login; logging in again makes a new one (the old token stops working).
 SESSION_LIFETIME = dt.timedelta(hours=8)
-#: Failed logins within WINDOW: more than this many for one user name, or for one address, are refused.
-WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 30
+#: The longest login delay (``throttle.WINDOW``); failures of one name from one address before the first.
+WINDOW = throttle.WINDOW
+MAX_FAILURES_PER_USER = throttle.PAIR_FREE
+MAX_FAILURES_PER_ADDRESS = throttle.ADDRESS_FREE
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _role_and_firm(role: Role | str, firm_uscc: str | None) -> tuple[Role, str | None]:
+    """The role, and the firm a firm member acts for (staff act for none): refused when they do not fit."""
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise InvalidUser(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
+    if role_ is Role.FIRM_MEMBER:
+        if not firm_uscc:
+            raise InvalidUser("a firm member needs the firm's unified social credit code (firm_uscc)")
+        try:
+            validate_uscc(firm_uscc)
+        except UsccError as exc:
+            raise InvalidUser(f"firm_uscc: {exc}") from None
+    elif firm_uscc:
+        raise InvalidUser(f"a {role_.value} acts for the commission, not a firm; leave firm_uscc empty")
+    return role_, firm_uscc or None
 
 
 def create_user(
@@ -59,19 +78,7 @@ def create_user(
             f"user name {username!r}: use 2-80 lower-case letters, digits, '.', '_' or '-', starting with a "
             "letter or digit"
         )
-    try:
-        role_ = Role(role)
-    except ValueError:
-        raise InvalidUser(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
-    if role_ is Role.FIRM_MEMBER:
-        if not firm_uscc:
-            raise InvalidUser("a firm member needs the firm's unified social credit code (firm_uscc)")
-        try:
-            validate_uscc(firm_uscc)
-        except UsccError as exc:
-            raise InvalidUser(f"firm_uscc: {exc}") from None
-    elif firm_uscc:
-        raise InvalidUser(f"a {role_.value} acts for the commission, not a firm; leave firm_uscc empty")
+    role_, firm_uscc = _role_and_firm(role, firm_uscc)
     passwords.check_strength(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserExists(username)
@@ -87,60 +94,147 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.append(
-        session=session,
-        actor=actor,
-        entity=f"user:{username}",
-        action="created",
-        payload={"role": role_.value, "firm_uscc": firm_uscc},
-    )
+    _record(session, actor, username, "created", role=role_.value, firm_uscc=firm_uscc)
     return user
 
 
 def list_users(*, session: Session) -> list[User]:
+    """Every user, by name."""
     return list(session.scalars(select(User).order_by(User.username)))
 
 
 def get_user(*, session: Session, username: str) -> User:
+    """The user of that name, or UserNotFound."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise UserNotFound(username)
     return user
 
 
+def _record(session: Session, actor: str, username: str, action: str, **payload: Any) -> None:
+    """One link of the audit chain about a user."""
+    audit.append(session=session, actor=actor, entity=f"user:{username}", action=action, payload=payload)
+
+
+def _end_sessions(session: Session, user: User) -> int:
+    result = session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def set_password(*, session: Session, username: str, password: str, actor: str) -> User:
-    """A new password; every session of the user ends."""
+    """A new password; every session of the user ends and its failed logins are forgotten."""
     passwords.check_strength(password)
     user = get_user(session=session, username=username)
     user.password_hash = passwords.hash_password(password)
-    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-    session.execute(delete(LoginAttempt).where(LoginAttempt.key == f"user:{username}"))
+    _end_sessions(session, user)
+    throttle.clear_account(session, username)
     session.flush()
-    audit.append(session=session, actor=actor, entity=f"user:{username}", action="password_set", payload={})
+    _record(session, actor, username, "password_set")
     return user
 
 
-def _check_rate(session: Session, keys: Mapping[str, int], now: dt.datetime) -> None:
-    since = now - WINDOW
-    for key, limit in keys.items():
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                LoginAttempt.key == key, LoginAttempt.at > since
-            )
-        ).one()
-        if int(count) >= limit:
-            oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
-            raise TooManyAttempts(oldest_at + WINDOW - now)
+def _refuse_last_admin(session: Session, user: User, change: str) -> None:
+    if user.role != Role.ADMIN.value or not user.active:
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise LastAdmin(user.username, change)
 
 
-def record_failure(*, session: Session, username: str, address: str, now: dt.datetime | None = None) -> None:
-    """Count a failed login. Kept in its own transaction by the caller, so that the refusal does not roll
-    it back."""
-    now = now or utcnow()
-    for key in (f"user:{username}", f"ip:{address}"):
-        session.add(LoginAttempt(id=new_id(), key=key, at=now))
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - 4 * WINDOW))
+def unlock(*, session: Session, username: str, actor: str) -> User:
+    """Forget the account's failed logins, so no delay holds it back from any address."""
+    user = get_user(session=session, username=username)
+    cleared = throttle.clear_account(session, username)
+    _record(session, actor, username, "unlocked", failures_forgotten=cleared)
+    return user
+
+
+def disable(*, session: Session, username: str, actor: str) -> User:
+    """The user can no longer log in; every session of theirs ends now."""
+    user = get_user(session=session, username=username)
+    _refuse_last_admin(session, user, "disabling them")
+    user.active = False
+    ended = _end_sessions(session, user)
     session.flush()
+    _record(session, actor, username, "disabled", sessions_ended=ended)
+    return user
+
+
+def enable(*, session: Session, username: str, actor: str) -> User:
+    """A disabled user can log in again (with the password they had)."""
+    user = get_user(session=session, username=username)
+    user.active = True
+    session.flush()
+    _record(session, actor, username, "enabled")
+    return user
+
+
+def set_role(
+    *, session: Session, username: str, role: Role | str, firm_uscc: str | None = None, actor: str
+) -> User:
+    """Another role (and the firm a firm member acts for); it holds from the user's next request on."""
+    user = get_user(session=session, username=username)
+    role_, firm_uscc = _role_and_firm(role, firm_uscc)
+    if role_.value != user.role:
+        _refuse_last_admin(session, user, f"making them {role_.value}")
+    before = {"role": user.role, "firm_uscc": user.firm_uscc}
+    user.role = role_.value
+    user.firm_uscc = firm_uscc
+    session.flush()
+    _record(
+        session,
+        actor,
+        username,
+        "role_changed",
+        to={"role": role_.value, "firm_uscc": firm_uscc},
+        **{"from": before},
+    )
+    return user
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A login refused after the password was checked: the failure is counted in the same transaction,
+    which the caller commits before raising ``error``."""
+
+    error: InvalidCredentials
+
+
+def attempt_login(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    address: str,
+    previous_token: str | None = None,
+    now: dt.datetime | None = None,
+) -> Login | Refused:
+    """A new session if the password is right and no delay runs; refused (TooManyAttempts) before hashing
+    while one does; a wrong password (or a disabled account) counted and returned as ``Refused``.
+
+    Logins of one name are serialised (PostgreSQL: an advisory lock on the name; SQLite: every transaction
+    holds the write lock), so parallel guesses each see the failures before them."""
+    now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"login:{username}", 0))))
+    wait = throttle.login_wait(session, username, address, now)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    user = session.scalar(select(User).where(User.username == username))
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None or not ok:
+        throttle.record_failure(session, username, address, now)
+        return Refused(InvalidCredentials())
+    if not user.active:
+        return Refused(AccountDisabled(username))
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    throttle.record_success(session, username, address, now)
+    return start_session(session=session, user=user, previous_token=previous_token, now=now)
 
 
 def money_key(user_id: str) -> str:
@@ -188,23 +282,6 @@ class Login:
     token: str
     csrf_token: str
     expires_at: dt.datetime
-
-
-def authenticate(
-    *, session: Session, username: str, password: str, address: str, now: dt.datetime | None = None
-) -> User:
-    """The user if the password is right; refuses early (without hashing) when rate-limited."""
-    now = now or utcnow()
-    _check_rate(
-        session, {f"user:{username}": MAX_FAILURES_PER_USER, f"ip:{address}": MAX_FAILURES_PER_ADDRESS}, now
-    )
-    user = session.scalar(select(User).where(User.username == username))
-    ok = passwords.verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        raise InvalidCredentials()
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
-    return user
 
 
 def start_session(

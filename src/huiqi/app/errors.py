@@ -5,7 +5,19 @@ The adapters catch ``UserError`` (the tuple) and never import a domain's errors 
 
 from __future__ import annotations
 
-from huiqi.accounts.errors import AccountsError
+from huiqi.accounts.errors import (
+    AccountDisabled,
+    AccountsError,
+    FirmProfileNotFound,
+    InvalidCredentials,
+    InvalidUser,
+    LastAdmin,
+    TooManyAttempts,
+    TooManyMoneyWrites,
+    UserExists,
+    UserNotFound,
+    WeakPassword,
+)
 from huiqi.applications.errors import ApplicationsError
 from huiqi.certificates.errors import CertificateError
 from huiqi.db.errors import DatabaseError, DatabaseNotReady
@@ -34,16 +46,26 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 __all__ = [
     "USER_ERRORS",
+    "AccountDisabled",
     "AccountsError",
     "ApplicationsError",
     "CertificateError",
     "DatabaseError",
     "DatabaseNotReady",
+    "FirmProfileNotFound",
+    "InvalidCredentials",
+    "InvalidUser",
+    "LastAdmin",
     "LedgerError",
     "MoneyError",
     "ProfileError",
     "ProgrammeError",
     "ReviewError",
     "SelectionError",
+    "TooManyAttempts",
+    "TooManyMoneyWrites",
+    "UserExists",
+    "UserNotFound",
+    "WeakPassword",
     "WorkflowError",
 ]

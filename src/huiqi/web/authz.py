@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from huiqi.accounts.models import Role
+from huiqi.app.accounts import Role
 
 F, R, O, A, D = Role.FIRM_MEMBER, Role.REVIEWER, Role.OFFICER, Role.AUDITOR, Role.ADMIN  # noqa: E741
 STAFF = frozenset({R, O, A, D})
@@ -52,6 +52,10 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{API}/users"): roles(D),
     ("POST", f"{API}/users"): roles(D),
     ("POST", f"{API}/users/{{username}}/password"): roles(D),
+    ("POST", f"{API}/users/{{username}}/unlock"): roles(D),
+    ("POST", f"{API}/users/{{username}}/disable"): roles(D),
+    ("POST", f"{API}/users/{{username}}/enable"): roles(D),
+    ("PUT", f"{API}/users/{{username}}/role"): roles(D),
     # --- API: programmes and the calculator
     ("GET", f"{API}/programmes"): public(),
     ("GET", f"{API}/programmes/{{programme_id}}"): public(),
@@ -205,6 +209,11 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/audit/verify"): roles(A, O),
     ("GET", "/admin/users"): roles(D),
     ("POST", "/admin/users"): roles(D),
+    ("POST", "/admin/users/{username}/password"): roles(D),
+    ("POST", "/admin/users/{username}/unlock"): roles(D),
+    ("POST", "/admin/users/{username}/disable"): roles(D),
+    ("POST", "/admin/users/{username}/enable"): roles(D),
+    ("POST", "/admin/users/{username}/role"): roles(D),
 }
 
 #: Routes FastAPI itself adds (documentation), open to all.

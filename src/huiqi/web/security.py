@@ -31,10 +31,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from huiqi.accounts import service as accounts
-from huiqi.accounts.errors import TooManyMoneyWrites
-from huiqi.accounts.models import Role
-from huiqi.db.types import utcnow
+from huiqi.app import accounts
+from huiqi.app.accounts import Role
 from huiqi.web.authz import FRAMEWORK_ROUTES, MATRIX, Access
 from huiqi.web.i18n import pick_language, set_language
 from huiqi.web.state import AppState
@@ -151,16 +149,15 @@ async def authorize(request: Request) -> None:
     token, via = _token(request)
     principal: Principal | None = None
     if token:
-        found = st.read(lambda s: accounts.resolve_session(session=s, token=token))
+        found = accounts.session_user(st.store, token=token)
         if found is not None:
-            user, web_session = found
             principal = Principal(
-                user_id=user.id,
-                username=user.username,
-                display_name=user.display_name,
-                role=Role(user.role),
-                firm_uscc=user.firm_uscc,
-                csrf_token=web_session.csrf_token,
+                user_id=found.user_id,
+                username=found.username,
+                display_name=found.display_name,
+                role=found.role,
+                firm_uscc=found.firm_uscc,
+                csrf_token=found.csrf_token,
                 token=token,
                 via=via,
                 access=access,
@@ -258,13 +255,7 @@ def _limit_money_writes(st: AppState, principal: Principal) -> None:
     if limit <= 0:
         return
     window = dt.timedelta(seconds=st.settings.money_rate_window)
-    key = accounts.money_key(principal.user_id)
-    now = utcnow()
-    wait = st.write(
-        lambda s: accounts.take_rate_slot(session=s, key=key, limit=limit, window=window, now=now)
-    )
-    if wait is not None:
-        raise TooManyMoneyWrites(limit, window, wait)
+    accounts.count_money_write(st.store, user_id=principal.user_id, limit=limit, window=window)
 
 
 def principal_of(request: Request) -> Principal:

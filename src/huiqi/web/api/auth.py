@@ -1,16 +1,15 @@
-"""Logging in and out, and user administration."""
+"""Logging in and out, and user administration (create, list, reset a password, unlock, disable, enable,
+change a role), each a ``huiqi.app.accounts`` use case."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from huiqi.accounts import service as accounts
-from huiqi.accounts.errors import InvalidCredentials
-from huiqi.accounts.models import Role
+from huiqi.app import accounts
+from huiqi.app.accounts import Role
 from huiqi.web.api.common import actor
 from huiqi.web.security import SESSION_COOKIE, Principal, cookie_args, principal_of, state_of
 
@@ -28,6 +27,11 @@ class UserOut(BaseModel):
     display_name: str
     role: str
     firm_uscc: str | None
+    active: bool = Field(True, description="false: disabled by an administrator, cannot log in")
+    failures: int = Field(0, description="failed logins for this name within the last hour")
+    delayed_until: str | None = Field(
+        None, description="until when some address must wait before logging in as this user (UTC)"
+    )
 
 
 class LoginOut(BaseModel):
@@ -49,29 +53,29 @@ class NewPassword(BaseModel):
     password: str
 
 
+class NewRole(BaseModel):
+    role: Role
+    firm_uscc: str | None = Field(None, description="the firm a firm member acts for; empty for staff")
+
+
 def client_address(request: Request) -> str:
+    """The caller's address (the proxy's forwarded one under --proxy-headers): a key of login throttling."""
     return request.client.host if request.client else "unknown"
 
 
-def do_login(request: Request, username: str, password: str) -> accounts.Login:
-    """Rate-limited login; a failure is recorded in its own transaction so that it counts."""
-    st = state_of(request)
-    address = client_address(request)
-    previous = request.cookies.get(SESSION_COOKIE)
-    try:
-        return st.write(
-            lambda s: accounts.start_session(
-                session=s,
-                user=accounts.authenticate(session=s, username=username, password=password, address=address),
-                previous_token=previous,
-            )
-        )
-    except InvalidCredentials:
-        st.write(lambda s: accounts.record_failure(session=s, username=username, address=address))
-        raise
+def do_login(request: Request, username: str, password: str) -> accounts.LoginView:
+    """A login from this request's address; the session the browser had before is ended."""
+    return accounts.log_in(
+        state_of(request).store,
+        username=username,
+        password=password,
+        address=client_address(request),
+        previous_token=request.cookies.get(SESSION_COOKIE),
+    )
 
 
-def set_session_cookie(request: Request, response: Response, login: accounts.Login) -> None:
+def set_session_cookie(request: Request, response: Response, login: accounts.LoginView) -> None:
+    """Hand the browser its session token as an HttpOnly cookie living as long as the session."""
     response.set_cookie(
         SESSION_COOKIE,
         login.token,
@@ -79,26 +83,38 @@ def set_session_cookie(request: Request, response: Response, login: accounts.Log
     )
 
 
-def _user_out(u: Any) -> UserOut:
-    return UserOut(username=u.username, display_name=u.display_name, role=u.role, firm_uscc=u.firm_uscc)
+def user_out(u: accounts.UserView) -> UserOut:
+    """The API's view of a user."""
+    until = u.delayed_until.isoformat() if u.delayed_until else None
+    return UserOut(
+        username=u.username,
+        display_name=u.display_name,
+        role=u.role,
+        firm_uscc=u.firm_uscc,
+        active=u.active,
+        failures=u.failures,
+        delayed_until=until,
+    )
 
 
 @router.post("/auth/login", response_model=LoginOut)
 def login(body: LoginBody, request: Request, response: Response) -> LoginOut:
-    """Log in: a new session (any session this client had is ended)."""
+    """Log in: a new session (any session this client had is ended). After failed logins for this name
+    from this address, 429 with Retry-After until the delay has run (docs/security.md)."""
     result = do_login(request, body.username, body.password)
     set_session_cookie(request, response, result)
     return LoginOut(
         token=result.token,
         csrf_token=result.csrf_token,
         expires_at=result.expires_at.isoformat(),
-        user=_user_out(result.user),
+        user=user_out(result.user),
     )
 
 
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, me: Me) -> Response:
-    state_of(request).write(lambda s: accounts.end_session(session=s, token=me.token))
+    """End this session."""
+    accounts.log_out(state_of(request).store, token=me.token)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -106,6 +122,7 @@ def logout(request: Request, me: Me) -> Response:
 
 @router.get("/auth/me", response_model=UserOut)
 def me(me: Me) -> UserOut:
+    """Who this session belongs to."""
     return UserOut(
         username=me.username, display_name=me.display_name, role=me.role.value, firm_uscc=me.firm_uscc
     )
@@ -113,30 +130,60 @@ def me(me: Me) -> UserOut:
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(request: Request) -> list[UserOut]:
-    return state_of(request).read(lambda s: [_user_out(u) for u in accounts.list_users(session=s)])
+    """Every user: role, firm, enabled or not, and failed logins held against the name."""
+    return [user_out(u) for u in accounts.list_users(state_of(request).store)]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def create_user(body: NewUser, request: Request, me: Me) -> UserOut:
-    def work(s: Session) -> UserOut:
-        return _user_out(
-            accounts.create_user(
-                session=s,
-                username=body.username,
-                password=body.password,
-                role=body.role,
-                display_name=body.display_name,
-                firm_uscc=body.firm_uscc,
-                actor=actor(me),
-            )
-        )
-
-    return state_of(request).write(work)
+    """A new user (a firm member names the firm's credit code; staff none)."""
+    made = accounts.create_user(
+        state_of(request).store,
+        username=body.username,
+        password=body.password,
+        role=body.role.value,
+        display_name=body.display_name,
+        firm_uscc=body.firm_uscc,
+        actor=actor(me),
+    )
+    return user_out(made)
 
 
 @router.post("/users/{username}/password", status_code=204)
 def set_password(username: str, body: NewPassword, request: Request, me: Me) -> Response:
-    state_of(request).write(
-        lambda s: accounts.set_password(session=s, username=username, password=body.password, actor=actor(me))
+    """A new password: the user's sessions end and their failed logins are forgotten."""
+    accounts.reset_password(
+        state_of(request).store, username=username, password=body.password, actor=actor(me)
     )
     return Response(status_code=204)
+
+
+@router.post("/users/{username}/unlock", response_model=UserOut)
+def unlock_user(username: str, request: Request, me: Me) -> UserOut:
+    """Forget the user's failed logins: no login delay holds them back any more."""
+    return user_out(accounts.unlock_user(state_of(request).store, username=username, actor=actor(me)))
+
+
+@router.post("/users/{username}/disable", response_model=UserOut)
+def disable_user(username: str, request: Request, me: Me) -> UserOut:
+    """The user can no longer log in and their sessions end now (not the last active administrator)."""
+    return user_out(accounts.disable_user(state_of(request).store, username=username, actor=actor(me)))
+
+
+@router.post("/users/{username}/enable", response_model=UserOut)
+def enable_user(username: str, request: Request, me: Me) -> UserOut:
+    """A disabled user may log in again."""
+    return user_out(accounts.enable_user(state_of(request).store, username=username, actor=actor(me)))
+
+
+@router.put("/users/{username}/role", response_model=UserOut)
+def change_role(username: str, body: NewRole, request: Request, me: Me) -> UserOut:
+    """Another role for the user (a firm member: with the firm's credit code), from their next request."""
+    changed = accounts.change_role(
+        state_of(request).store,
+        username=username,
+        role=body.role.value,
+        firm_uscc=body.firm_uscc,
+        actor=actor(me),
+    )
+    return user_out(changed)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from huiqi.accounts import service as accounts
+from huiqi.app import accounts
+from huiqi.app.jsonable import as_json
 from huiqi.web.api.common import Day, Limit, Offset, Page, actor, json_body, json_object_body, page
 from huiqi.web.calculator import calculate, today_in_shanghai
 from huiqi.web.i18n import language
@@ -17,29 +18,16 @@ router = APIRouter(prefix="/api/v1", tags=["firms"])
 
 @router.get("/firms", response_model=Page[dict[str, Any]])
 def list_firms(request: Request, limit: Limit = 50, offset: Offset = 0) -> Page[dict[str, Any]]:
-    def work(s: Any) -> Page[dict[str, Any]]:
-        total, rows = accounts.list_firm_profiles(session=s, offset=offset, limit=limit)
-        items = [
-            {
-                "uscc": r.uscc,
-                "name_zh": r.profile.get("name_zh"),
-                "name_en": r.profile.get("name_en"),
-                "sector": r.profile.get("sector"),
-                "district": r.profile.get("district"),
-                "updated_at": r.updated_at.isoformat(),
-            }
-            for r in rows
-        ]
-        return page(items, total, limit, offset)
-
-    return state_of(request).read(work)
+    """The firms that keep a profile with the commission, by credit code."""
+    found = accounts.firm_profiles_page(state_of(request).store, offset=offset, limit=limit)
+    return page([as_json(f) for f in found.items], found.total, limit, offset)
 
 
 @router.get("/firms/{uscc}")
 def get_firm(uscc: str, request: Request) -> dict[str, Any]:
+    """The profile the firm keeps with the commission."""
     principal_of(request).check_firm(uscc)
-    firm = state_of(request).read(lambda s: accounts.get_firm_profile(session=s, uscc=uscc))
-    return firm.model_dump(mode="json")
+    return accounts.firm_profile(state_of(request).store, uscc=uscc).model_dump(mode="json")
 
 
 @router.put(
@@ -55,9 +43,7 @@ async def put_firm(uscc: str, request: Request) -> dict[str, Any]:
     data = await json_body(request)
     if not isinstance(data, dict) or data.get("uscc") != uscc:
         raise HTTPException(422, detail=f"uscc: the profile's uscc must be {uscc} (the firm in the address)")
-    firm = state_of(request).write(
-        lambda s: accounts.save_firm_profile(session=s, data=data, actor=actor(me), source="profile")
-    )
+    firm = accounts.save_firm_profile(state_of(request).store, data=data, actor=actor(me), source="profile")
     return firm.model_dump(mode="json")
 
 
@@ -70,5 +56,5 @@ def firm_matches(
     """Every programme evaluated for the firm's stored profile: the "you qualify" list with explanations."""
     principal_of(request).check_firm(uscc)
     st = state_of(request)
-    firm = st.read(lambda s: accounts.get_firm_profile(session=s, uscc=uscc))
+    firm = accounts.firm_profile(st.store, uscc=uscc)
     return calculate(st.registry.programmes(), firm, on or today_in_shanghai(), None, language())

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from huiqi.accounts.errors import AccountsError, TooManyAttempts
-from huiqi.accounts.models import Role
+from huiqi.app import accounts
+from huiqi.app.accounts import Role
+from huiqi.app.errors import AccountDisabled, AccountsError, InvalidCredentials, TooManyAttempts
 from huiqi.applications import service as apps
 from huiqi.applications.models import Application
 from huiqi.firms.errors import ProfileError
@@ -199,13 +200,20 @@ def login_submit(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "",
 ) -> Response:
+    """Log in from the form; refused, the form again with the reason and the user name as typed."""
+    again = {"next": next, "username": username}
     try:
         result = do_login(request, username.strip(), password)
-    except TooManyAttempts as exc:  # the form again, with the reason and the API's Retry-After
+    except TooManyAttempts as exc:  # with the API's Retry-After
         headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return render(request, "login.html", {"next": next, "error": str(exc)}, status=429, headers=headers)
+        return render(request, "login.html", {**again, "error": str(exc)}, status=429, headers=headers)
+    except AccountDisabled:
+        error = _("This account is disabled: ask an administrator to enable it again.")
+        return render(request, "login.html", {**again, "error": error})
+    except InvalidCredentials:
+        return render(request, "login.html", {**again, "error": _("Wrong user name or password.")})
     except AccountsError as exc:
-        return render(request, "login.html", {"next": next, "error": str(exc)})  # the form again, the reason
+        return render(request, "login.html", {**again, "error": str(exc)})
     target = (
         next
         if next.startswith("/") and not next.startswith("//")
@@ -218,11 +226,10 @@ def login_submit(
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    from huiqi.accounts import service as accounts
-
+    """End this browser's session and go home."""
     me = maybe_principal(request)
     if me is not None:
-        state_of(request).write(lambda s: accounts.end_session(session=s, token=me.token))
+        accounts.log_out(state_of(request).store, token=me.token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
