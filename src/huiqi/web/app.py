@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from huiqi import __version__
+from huiqi.app.calls import EVIDENCE_MAX_BYTES
 from huiqi.app.store import Store
 from huiqi.config import Settings, get_settings
 from huiqi.web import errors
+from huiqi.web.limits import UPLOAD_SLACK, RequestLimits
 from huiqi.web.programmes import ProgrammeRegistry
 from huiqi.web.security import SecurityHeaders, authorize
 from huiqi.web.state import AppState
@@ -75,6 +77,12 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 10) -> Fast
 
     app.router.routes[:0] = lean_routes()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        RequestLimits,
+        max_body=settings.max_body_bytes,
+        max_upload=EVIDENCE_MAX_BYTES + UPLOAD_SLACK,
+        timeout=settings.body_timeout,
+    )
     app.add_middleware(SecurityHeaders)
 
     return app

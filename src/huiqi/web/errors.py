@@ -11,21 +11,23 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from huiqi.accounts import errors as acc
-from huiqi.applications import errors as app_err
-from huiqi.certificates import errors as cert
-from huiqi.db.errors import DatabaseError, TooManyRetries
+from huiqi.app.refusals import ValueNotStorable
+from huiqi.app.refusals import accounts_errors as acc
+from huiqi.app.refusals import applications_errors as app_err
+from huiqi.app.refusals import certificates_errors as cert
+from huiqi.app.refusals import db_errors as db
+from huiqi.app.refusals import ledger_errors as led
+from huiqi.app.refusals import review_errors as rev
+from huiqi.app.refusals import selection_errors as sel
+from huiqi.app.refusals import workflows_errors as wf
 from huiqi.firms.errors import ProfileError, format_loc
+from huiqi.firms.io import TextFileError
 from huiqi.firms.register import RegisterError
-from huiqi.ledger import errors as led
 from huiqi.money import MoneyError
-from huiqi.review import errors as rev
 from huiqi.rules.errors import EvaluationError, ProgrammeError, UnknownProgramme
-from huiqi.selection import errors as sel
-from huiqi.workflows import errors as wf
+from huiqi.web.limits import TITLES
 
 log = logging.getLogger("huiqi.web")
 
@@ -103,7 +105,9 @@ STATUS: dict[type[BaseException], int] = {
     # positioned errors cover YAML they can read, this the rest
     yaml.YAMLError: 422,
     # a value the database cannot hold or compare (PostgreSQL: a NUL character in text; out of range)
-    sa_exc.DataError: 422,
+    ValueNotStorable: 422,
+    # a file that is not text in an encoding huiqi reads
+    TextFileError: 422,
     # the server is missing its certificate signing key (configuration, not the caller)
     cert.SigningKeyMissing: 503,
     cert.BadSigningKey: 503,
@@ -115,8 +119,8 @@ STATUS: dict[type[BaseException], int] = {
     acc.TooManyAttempts: 429,
     acc.AccountsError: 400,
     # the database could not finish in time
-    TooManyRetries: 503,
-    DatabaseError: 503,
+    db.TooManyRetries: 503,
+    db.DatabaseError: 503,
 }
 
 #: The exceptions a person can act on (everything in the table).
@@ -148,16 +152,19 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 #: What each error status means in this API (the description in the OpenAPI).
 MEANING: dict[int, str] = {
-    400: "the body could not be read (not JSON, or not UTF-8)",
+    400: "the body could not be read (not JSON, not UTF-8, nested too deep, a number too long)",
+    408: "the body stopped arriving before its Content-Length was reached; the connection is closed",
     401: "not logged in (no session, or it expired)",
     403: "your role may not do this, or the data is another firm's, or the CSRF token is missing",
     404: "not found",
     409: "refused because of the current state of things (the message says which)",
-    413: "too large",
+    413: "too large (a request body at most 1 MiB unless configured, an upload the evidence limit)",
+    414: "the path and query string are too long",
     415: "unsupported media type",
     422: "bad input: each problem is named by its path",
     428: "this request moves money: send an Idempotency-Key header",
     429: "too many attempts: wait for Retry-After seconds",
+    431: "the request's headers are too large",
     503: "the database could not finish in time, or the server lacks its signing key: retry later",
 }
 
@@ -280,7 +287,7 @@ def document(openapi: dict[str, Any], access_of: Any) -> dict[str, Any]:
             elif key[0] in ("POST", "PUT", "PATCH", "DELETE"):
                 extra.append(415)
             if op.get("requestBody"):
-                extra.append(400)
+                extra += [400, 408, 413]
             for param in op.get("parameters", []):
                 if param.get("in") == "header" and param.get("name", "").lower() == "idempotency-key":
                     # a string: the handler's ``None`` default (for the 428) is no value a client may send
@@ -317,7 +324,7 @@ def status_for(exc: BaseException) -> int:
 
 
 def message_of(exc: BaseException) -> str:
-    if isinstance(exc, sa_exc.DataError):  # the driver's words only, never the statement
+    if isinstance(exc, ValueNotStorable):  # the driver's words only, never the statement
         first = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
         return f"a value the database cannot store or compare ({first}); remove it and send again"
     return str(exc)
@@ -367,6 +374,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = {
+            **TITLES,
             401: "LoginRequired",
             403: "Forbidden",
             404: "NotFound",
@@ -409,6 +417,17 @@ def install(app: FastAPI) -> None:
 
     for cls in (*STATUS, WebError):
         app.add_exception_handler(cls, _domain)
+
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        """A fault of huiqi's, not of the request: logged with its trace, answered as a problem like every
+        other error (never uvicorn's text/plain), with nothing of the trace in the answer."""
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        detail = "the server failed to answer this request; it has been logged: try again, or report it"
+        if _is_api(request) or request.method != "GET":
+            return problem(request, 500, "InternalError", detail)
+        return _page(request, 500, "InternalError", detail)
+
+    app.add_exception_handler(Exception, _unexpected)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document with the errors each route answers (built once, on first request)."""
