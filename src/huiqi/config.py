@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     money_rate_limit: int = Field(120, ge=0)
     #: The sliding window of ``money_rate_limit``, in seconds.
     money_rate_window: int = Field(60, ge=1)
+    #: Where each match run's results file goes (default: beside the embedded database).
+    match_results_dir: Path | None = None
+    #: Match runs that keep their results file and eligible pairs (the latest of every date always does).
+    match_keep_runs: int = Field(5, ge=1)
     #: The largest request body in bytes (JSON, forms); an upload (multipart) may be the evidence limit plus
     #: 1 MiB. Larger bodies answer 413 before they are read (web/limits.py).
     max_body_bytes: int = Field(1024 * 1024, ge=1024)

@@ -22,7 +22,12 @@ from huiqi.applications.errors import ApplicationsError
 from huiqi.certificates.errors import CertificateError
 from huiqi.db.errors import DatabaseError, DatabaseNotReady
 from huiqi.firms.errors import ProfileError
+from huiqi.firms.exporting import ExportError
+from huiqi.firms.importing import ImportError_, ImportRefused
+from huiqi.firms.register import RegisterError
+from huiqi.jobs.errors import JobError, JobNotFinished, JobNotFound
 from huiqi.ledger.errors import LedgerError
+from huiqi.matching.errors import EmptyRegister, MatchingError, NoRun
 from huiqi.money import MoneyError
 from huiqi.review.errors import ReviewError
 from huiqi.rules.errors import ProgrammeError
@@ -35,10 +40,16 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ApplicationsError,
     CertificateError,
     DatabaseError,
+    ExportError,
+    ImportError_,
+    ImportRefused,
+    JobError,
     LedgerError,
+    MatchingError,
     MoneyError,
     ProfileError,
     ProgrammeError,
+    RegisterError,
     ReviewError,
     SelectionError,
     WorkflowError,
@@ -52,14 +63,24 @@ __all__ = [
     "CertificateError",
     "DatabaseError",
     "DatabaseNotReady",
+    "EmptyRegister",
+    "ExportError",
     "FirmProfileNotFound",
+    "ImportError_",
+    "ImportRefused",
     "InvalidCredentials",
     "InvalidUser",
+    "JobError",
+    "JobNotFinished",
+    "JobNotFound",
     "LastAdmin",
     "LedgerError",
+    "MatchingError",
     "MoneyError",
+    "NoRun",
     "ProfileError",
     "ProgrammeError",
+    "RegisterError",
     "ReviewError",
     "SelectionError",
     "TooManyAttempts",

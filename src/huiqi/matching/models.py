@@ -1,5 +1,5 @@
-"""The register in the database (firms with their history) and matching results (runs, current results,
-the "you qualify" outbox).
+"""The register in the database (firms with their history) and matching (runs, their eligible pairs, the
+"you qualify" outbox; each run's full results are a Parquet file beside the database).
 
 The register is stored one row a firm: ``record`` is the firm's canonical JSON (its row of the columnar
 layout and its child rows, money as exact decimal strings), ``digest`` its SHA-256. Why not one SQL
@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huiqi.db.base import Base, new_id
@@ -65,9 +65,15 @@ class RegisterChange(Base):
 
 
 class MatchRun(Base):
-    """One ``huiqi match``: what was asked and what had to be recomputed."""
+    """One ``huiqi match``: what was asked, what had to be recomputed, and where its results are.
+
+    The run's whole firm x programme table is a Parquet file (``results_file``, beside the database): the
+    database keeps the run, its eligible pairs (``match_eligible``) and the outbox, so that a firm's page
+    and the API read little. ``report`` is the summary by programme, sector and district and each pool's
+    pressure (JSON), made once when the run is stored."""
 
     __tablename__ = "match_runs"
+    __table_args__ = (Index("ix_match_runs_on_started_at", "on", "started_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     on: Mapped[dt.date] = mapped_column(Date)
@@ -81,45 +87,31 @@ class MatchRun(Base):
     recomputed_firms: Mapped[int] = mapped_column(Integer, default=0)
     rows_computed: Mapped[int] = mapped_column(Integer, default=0)
     notifications: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    eligible: Mapped[int] = mapped_column(Integer, default=0)
+    #: The run's firm x programme table (Parquet); empty once retention removed it.
+    results_file: Mapped[str] = mapped_column(String(1000), default="")
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class MatchResult(Base):
-    """A firm x programme result computed by a run (a run stores only what it recomputed)."""
+class MatchEligible(Base):
+    """An eligible firm x programme pair of a run, with its amount: what a firm's page and the pools read."""
 
-    __tablename__ = "match_results"
+    __tablename__ = "match_eligible"
 
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     programme: Mapped[str] = mapped_column(String(120), primary_key=True)
-    version: Mapped[str] = mapped_column(String(60))
-    programme_digest: Mapped[str] = mapped_column(String(64))
-    firm_digest: Mapped[str] = mapped_column(String(32))
-    on: Mapped[dt.date] = mapped_column(Date)
-    eligible: Mapped[bool] = mapped_column(Boolean)
     amount: Mapped[Decimal] = mapped_column(Money)
-    unmet: Mapped[str] = mapped_column(Text, default="")
-
-
-class MatchCurrent(Base):
-    """The latest result of every firm x programme for a date: what an incremental run compares with."""
-
-    __tablename__ = "match_current"
-
-    on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
-    programme: Mapped[str] = mapped_column(String(120), primary_key=True)
-    version: Mapped[str] = mapped_column(String(60))
-    programme_digest: Mapped[str] = mapped_column(String(64))
-    firm_digest: Mapped[str] = mapped_column(String(32))
-    eligible: Mapped[bool] = mapped_column(Boolean)
-    amount: Mapped[Decimal] = mapped_column(Money)
-    unmet: Mapped[str] = mapped_column(Text, default="")
-    run_id: Mapped[str] = mapped_column(String(32))
 
 
 class Notification(Base):
     """A "you qualify" message for a firm. The unique key (firm, programme, programme digest) makes
-    re-runs idempotent: a firm hears once per version of a programme's rules, however often we match."""
+    re-runs idempotent: a firm hears once per version of a programme's rules, however often we match.
+
+    It stores what the message needs (firm, programme, version, the digests of the rules and of the firm's
+    data it was found with); the text is rendered when the message is read (``huiqi.matching.outbox``).
+    ``message_zh``/``message_en`` hold the text of messages written before that (kept as they were)."""
 
     __tablename__ = "match_notifications"
     __table_args__ = (UniqueConstraint("uscc", "programme", "programme_digest"),)
@@ -129,10 +121,11 @@ class Notification(Base):
     programme: Mapped[str] = mapped_column(String(120))
     version: Mapped[str] = mapped_column(String(60))
     programme_digest: Mapped[str] = mapped_column(String(64))
+    firm_digest: Mapped[str] = mapped_column(String(64), default="")
     on: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     run_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    message_zh: Mapped[str] = mapped_column(Text)
-    message_en: Mapped[str] = mapped_column(Text)
+    message_zh: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_en: Mapped[str | None] = mapped_column(Text, nullable=True)

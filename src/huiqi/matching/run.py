@@ -1,78 +1,102 @@
 """Batch matching ("benefits without application"): every programme for every firm, stored by run,
 recomputing only what changed, with pool pressure and the "you qualify" outbox.
 
-Incremental runs compare digests with ``match_current`` (the latest result per date x firm x programme):
+Where a run's results go (issue 16): the whole firm x programme table is a Parquet file beside the database
+(``huiqi.matching.results``), with the firms' digests next to it; the database holds the run (its counts and
+its report), its eligible pairs (``match_eligible``, bulk-inserted) and the outbox, which stores what a
+message needs and renders the text when it is read (``huiqi.matching.outbox``). Old runs' files and pairs
+are removed by retention (``HUIQI_MATCH_KEEP_RUNS``); the latest run of every date stays.
+
+Incremental runs compare digests with the latest stored run of the same date:
 
 - a programme whose file digest differs from the stored one (or that is new) is recomputed over all
   firms, and so is every programme that refers to it (``eligible(...)``/``amount(...)``);
 - a firm whose row digest differs (or that is new) gets all the other programmes recomputed;
-- firms gone from the register lose their current rows.
+- firms gone from the register lose their rows; every other row is copied from the last run's file.
 
 Firm digests are MD5s of the firm's layout row and of its child rows, computed by DuckDB over the
 register's tables whatever backend runs the rules (a digest is bookkeeping, not a rule). The rules
 themselves run on the chosen backend through the same compiled expression (``huiqi.rules.backends``).
+All of the table work (unpivoting the engine's wide result, merging with the last run, the file, the
+eligible pairs, the newly eligible) is DuckDB's; Python only sees the eligible pairs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
 from huiqi.firms.table import CHILD_TABLES
-from huiqi.matching.models import MatchCurrent, MatchResult, MatchRun, Notification
+from huiqi.matching import results as files
+from huiqi.matching.bulk import insert_rows
+from huiqi.matching.models import MatchEligible, MatchRun, Notification
+from huiqi.money import yuan_to_fen
 from huiqi.rules.backends import to_arrow
-from huiqi.rules.batch import duckdb_tables, to_long
+from huiqi.rules.batch import duckdb_sql, duckdb_tables
 from huiqi.rules.compiler import compile_pack
 from huiqi.rules.programme import Programme
 
 #: Make the backend's tables from the register's Arrow tables (DuckDB by default).
 TableMaker = Callable[[dict[str, pa.Table]], dict[str, ir.Table]]
+#: ``progress(step, done)``: a step starts (0) or ends (1); steps: digests, programmes, firms, store, outbox.
 Progress = Callable[[str, int], None]
+#: The columns of the newly eligible pairs, in the order the outbox stores them.
+NEWLY = ("uscc", "programme", "version", "programme_digest", "firm_digest", "amount")
+#: The steps a run reports, in order, with their rough weight (for a progress bar).
+STEPS = {"digests": 1, "programmes": 6, "firms": 2, "store": 3, "outbox": 1}
 
 
 @dataclass
 class Outcome:
     run: MatchRun
-    results: pa.Table  # every firm x programme asked for (current), long form
+    results_file: Path  # every firm x programme of the run (Parquet)
+    eligible: pa.Table  # uscc, programme, amount: the run's eligible pairs
     recomputed_programmes: list[str]
     recomputed_firms: int
     rows_computed: int
-    notifications: list[Notification] = field(default_factory=list)
+    notifications: int = 0
     reused: int = 0
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> pa.Table:
+        """The run's whole table, sorted by programme then firm (small registers: tests, xlsx)."""
+        return files.read_results(self.results_file, self.ids)
 
 
-def firm_digests(tables: Mapping[str, pa.Table]) -> pa.Table:
+def firm_digests(tables: Mapping[str, pa.Table], con: Any = None) -> pa.Table:
     """``uscc``, ``digest``: a change to a firm's row or to any of its child rows changes its digest."""
-    con = ibis.duckdb.connect()
-    raw = con.con
+    raw = con if con is not None else ibis.duckdb.connect().con
     for name, t in tables.items():
-        raw.register(f"t_{name}", t)
+        raw.register(f"d_{name}", t)
     parts = []
     for name in CHILD_TABLES:
         if name in tables:
             parts.append(
                 f"LEFT JOIN (SELECT uscc, string_agg(h, ',' ORDER BY h) AS h FROM "
-                f"(SELECT uscc, md5(CAST(c AS VARCHAR)) AS h FROM t_{name} c) GROUP BY uscc) {name}_d "
+                f"(SELECT uscc, md5(CAST(c AS VARCHAR)) AS h FROM d_{name} c) GROUP BY uscc) {name}_d "
                 f"ON {name}_d.uscc = f.uscc"  # nosec B608  # table names come from CHILD_TABLES
             )
     hashes = " || '|' || ".join(
         ["md5(CAST(f AS VARCHAR))"] + [f"coalesce({n}_d.h, '')" for n in CHILD_TABLES if n in tables]
     )
     # table names come from CHILD_TABLES, never from input
-    sql = f"SELECT f.uscc AS uscc, md5({hashes}) AS digest FROM t_firms f {' '.join(parts)}"  # nosec B608
+    sql = f"SELECT f.uscc AS uscc, md5({hashes}) AS digest FROM d_firms f {' '.join(parts)}"  # nosec B608
     result: pa.Table = raw.sql(sql).to_arrow_table()
     return result
 
@@ -93,6 +117,14 @@ def _subset(tables: Mapping[str, pa.Table], codes: pa.Array) -> dict[str, pa.Tab
     return {name: t.filter(pc.is_in(t["uscc"], value_set=codes)) for name, t in tables.items()}
 
 
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in_list(ids: list[str]) -> str:
+    return "(" + ", ".join(_quote(p) for p in ids) + ")" if ids else "(NULL)"
+
+
 @dataclass
 class _Plan:
     """Everything a run will store, worked out before its write transaction."""
@@ -100,10 +132,12 @@ class _Plan:
     runs: int  # match runs stored when this plan read the database (see ``_stored_runs``)
     changed_p: set[str]
     same_p: list[str]
-    changed_firms: list[str]
-    gone: list[str]
-    new_rows: list[dict[str, Any]]
-    notes: list[Notification]
+    changed_firms: int
+    rows_computed: int
+    reused: int
+    rows: int
+    eligible: pa.Table  # uscc, programme, amount
+    newly: pa.Table  # uscc, programme, version, programme_digest, firm_digest, amount
 
 
 #: Opens what the planning reads through: a connection of its own, or the caller's session.
@@ -111,8 +145,8 @@ Reader = Callable[[], AbstractContextManager[Session | Connection]]
 
 
 def _stored_runs(db: Session | Connection) -> int:
-    """How many runs are stored. Only a run writes ``match_current`` and the outbox, always with its run
-    record, and runs are never deleted: while this count stands still, neither has changed."""
+    """How many runs are stored. Only a run writes its pairs and the outbox, always with its run record,
+    and run records are never deleted: while this count stands still, neither has changed."""
     return db.scalar(select(func.count()).select_from(MatchRun)) or 0
 
 
@@ -123,6 +157,28 @@ def _reader_apart(session: Session) -> Reader | None:
         return None
     bind = session.get_bind(MatchRun)
     return bind.connect if isinstance(bind, Engine) else None
+
+
+def latest_run(db: Session | Connection, on: dt.date | None = None) -> MatchRun | None:
+    """The run stored last (for ``on`` when given) whose results file is kept: what is current."""
+    q = select(MatchRun).where(MatchRun.finished_at.is_not(None), MatchRun.results_file != "")
+    if on is not None:
+        q = q.where(MatchRun.on == on)
+    q = q.order_by(MatchRun.finished_at.desc(), MatchRun.id.desc()).limit(1)
+    if isinstance(db, Session):
+        return db.scalars(q).first()
+    row = db.execute(q).first()
+    return None if row is None else row[0]
+
+
+def _latest_file(db: Session | Connection, on: dt.date) -> str:
+    row = db.execute(
+        select(MatchRun.results_file)
+        .where(MatchRun.on == on, MatchRun.finished_at.is_not(None), MatchRun.results_file != "")
+        .order_by(MatchRun.finished_at.desc(), MatchRun.id.desc())
+        .limit(1)
+    ).first()
+    return str(row[0]) if row is not None else ""
 
 
 def run_match(
@@ -137,18 +193,21 @@ def run_match(
     make_tables: TableMaker | None = None,
     notify: bool = True,
     progress: Progress | None = None,
+    results_dir: Path | None = None,
+    keep_runs: int | None = None,
 ) -> Outcome:
-    """Match, store (the caller commits), and return the current results for the programmes asked.
+    """Match, store (the caller commits), and return the run with its eligible pairs and results file.
 
     The caller's session writes only once everything is computed: on SQLite its transaction takes the
     database's write lock, which the rest of the server then waits for, so the long part (digests, the
-    rules over the register, the rows and messages to store) reads the last runs' state through a short
-    read of its own. If another run stored in between, what was read is stale: the work is done again from
-    within the write transaction (the old way, holding the lock) so that the result is the same as if the
-    runs had taken turns. When the session's transaction is already open, everything happens in it."""
+    rules over the register, the merged results file) reads the last run's state through a short read of
+    its own. If another run stored in between, what was read is stale: the work is done again from within
+    the write transaction (holding the lock) so that the result is the same as if the runs had taken
+    turns. When the session's transaction is already open, everything happens in it."""
     tick = progress or (lambda _label, _n: None)
     chosen = sorted(ids) if ids else sorted(programmes)
-    make = make_tables or duckdb_tables
+    where = results_dir or files.results_dir(str(session.get_bind(MatchRun).engine.url))
+    where.mkdir(parents=True, exist_ok=True)
     run = MatchRun(
         id=new_id(),
         on=on,
@@ -157,232 +216,272 @@ def run_match(
         backend=backend,
         programmes=",".join(chosen),
     )
-    tick("digests", 0)
-    digests = firm_digests(tables)
-    digest_of = dict(zip(digests["uscc"].to_pylist(), digests["digest"].to_pylist(), strict=True))
-    tick("digests", 1)
+    target = files.run_file(where, run.id)
+    con = ibis.duckdb.connect()
+    raw = con.con
+    try:
+        tick("digests", 0)
+        digests = firm_digests(tables, raw)
+        raw.register("digests", digests)
+        tick("digests", 1)
+        make = make_tables or (lambda t: duckdb_tables(t, con, prefix=f"r{new_id()[:8]}_"))
 
-    def plan(read: Reader) -> _Plan:
-        return _plan(read, programmes, tables, on, chosen, digest_of, run.id, make, notify, tick)
+        def plan(read: Reader) -> _Plan:
+            return _plan(read, raw, programmes, tables, on, chosen, make, target, tick)
 
-    in_session: Reader = lambda: nullcontext(session)  # noqa: E731
-    apart = _reader_apart(session)
-    if apart is None:
-        todo = plan(in_session)
-    else:
-        todo = plan(apart)
-        if _stored_runs(session) != todo.runs:  # the write transaction's first statement
+        in_session: Reader = lambda: nullcontext(session)  # noqa: E731
+        apart = _reader_apart(session)
+        if apart is None:
             todo = plan(in_session)
+        else:
+            todo = plan(apart)
+            if _stored_runs(session) != todo.runs:  # the write transaction's first statement
+                todo = plan(in_session)
+        files.write_digests(raw, where, run.id)
+        notes = _store(session, run, todo, on, notify, tick)
+        run.firms = digests.num_rows
+        run.recomputed_programmes = ",".join(sorted(todo.changed_p))
+        run.recomputed_firms = todo.changed_firms
+        run.rows_computed = todo.rows_computed
+        run.rows = todo.rows
+        run.eligible = todo.eligible.num_rows
+        run.notifications = notes
+        run.results_file = str(target)
+        run.report = json.dumps(report_of(todo.eligible, tables["firms"], programmes, chosen))
+        run.finished_at = utcnow()
+        session.flush()
+        _retain(session, keep_runs if keep_runs is not None else files.keep_runs())
+        tick("outbox", 1)
+    except BaseException:
+        files.remove_run(where, run.id)
+        raise
+    finally:
+        con.disconnect()
+    return Outcome(
+        run=run,
+        results_file=target,
+        eligible=todo.eligible,
+        recomputed_programmes=sorted(todo.changed_p),
+        recomputed_firms=todo.changed_firms,
+        rows_computed=todo.rows_computed,
+        notifications=notes,
+        reused=todo.reused,
+        ids=chosen,
+    )
 
-    # store: this run's rows, the new current state, the outbox
-    changed_p, same_p, changed_firms = todo.changed_p, todo.same_p, todo.changed_firms
-    for i in range(0, len(todo.gone), 500):
-        session.execute(
-            delete(MatchCurrent).where(MatchCurrent.on == on, MatchCurrent.uscc.in_(todo.gone[i : i + 500]))
-        )
-    if changed_p:
-        session.execute(
-            delete(MatchCurrent).where(MatchCurrent.on == on, MatchCurrent.programme.in_(sorted(changed_p)))
-        )
-    if same_p and changed_firms:
-        for i in range(0, len(changed_firms), 500):
-            session.execute(
-                delete(MatchCurrent).where(
-                    MatchCurrent.on == on,
-                    MatchCurrent.programme.in_(same_p),
-                    MatchCurrent.uscc.in_(changed_firms[i : i + 500]),
-                )
-            )
-    if todo.new_rows:
-        session.execute(insert(MatchCurrent), todo.new_rows)
-        session.execute(insert(MatchResult), todo.new_rows)
-    session.add_all(todo.notes)
 
-    rows = len(todo.new_rows)
-    run.firms = len(digest_of)
-    run.recomputed_programmes = ",".join(sorted(changed_p))
-    run.recomputed_firms = len(changed_firms) if same_p else 0
-    run.rows_computed = rows
-    run.notifications = len(todo.notes)
-    run.finished_at = utcnow()
+def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bool, tick: Progress) -> int:
+    """The run, its eligible pairs and the new messages, in bulk; the number of messages written."""
     session.add(run)
     session.flush()
-    tick("outbox" if notify else "store", 1)
-    results = current_results(session, programmes, on, chosen)
-    return Outcome(
-        run, results, sorted(changed_p), run.recomputed_firms, rows, todo.notes, len(results) - rows
+    pairs = todo.eligible
+    insert_rows(
+        session,
+        MatchEligible.__table__,  # type: ignore[arg-type]
+        ("run_id", "uscc", "programme", "amount"),
+        (
+            (run.id, u, p, yuan_to_fen(a))
+            for u, p, a in zip(
+                pairs["uscc"].to_pylist(),
+                pairs["programme"].to_pylist(),
+                pairs["amount"].to_pylist(),
+                strict=True,
+            )
+        ),
     )
+    tick("store", 1)
+    tick("outbox", 0)
+    if not notify or todo.newly.num_rows == 0:
+        return 0
+    now = utcnow()
+    n = todo.newly
+    return insert_rows(
+        session,
+        Notification.__table__,  # type: ignore[arg-type]
+        (
+            "id",
+            "uscc",
+            "programme",
+            "version",
+            "programme_digest",
+            "firm_digest",
+            "on",
+            "amount",
+            "run_id",
+            "created_at",
+            "status",
+        ),
+        (
+            (new_id(), u, p, v, pd, fd, on, yuan_to_fen(a), run.id, now, "pending")
+            for u, p, v, pd, fd, a in zip(
+                *(
+                    n[c].to_pylist()
+                    for c in ("uscc", "programme", "version", "programme_digest", "firm_digest")
+                ),
+                n["amount"].to_pylist(),
+                strict=True,
+            )
+        ),
+        skip_conflicts=True,
+    )
+
+
+def _retain(session: Session, keep: int) -> None:
+    """Remove the files and pairs of runs beyond the newest ``keep``; the latest run of every date stays
+    (it is what the next run of that date starts from)."""
+    if keep <= 0:
+        return
+    kept = session.execute(
+        select(MatchRun.id, MatchRun.on, MatchRun.results_file)
+        .where(MatchRun.results_file != "", MatchRun.finished_at.is_not(None))
+        .order_by(MatchRun.finished_at.desc(), MatchRun.id.desc())
+    ).all()
+    latest_of: set[dt.date] = set()
+    drop: list[tuple[str, str]] = []
+    for i, (run_id, day, path) in enumerate(kept):
+        first_of_day = day not in latest_of
+        latest_of.add(day)
+        if i >= keep and not first_of_day:
+            drop.append((run_id, path))
+    for run_id, path in drop:
+        session.execute(delete(MatchEligible).where(MatchEligible.run_id == run_id))
+        session.execute(update(MatchRun).where(MatchRun.id == run_id).values(results_file=""))
+        files.remove_file(Path(path))
 
 
 def _plan(
     read: Reader,
+    raw: Any,
     programmes: Mapping[str, Programme],
     tables: dict[str, pa.Table],
     on: dt.date,
     chosen: list[str],
-    digest_of: dict[str, str],
-    run_id: str,
     make: TableMaker,
-    notify: bool,
+    target: Path,
     tick: Progress,
 ) -> _Plan:
-    """What to recompute (against what the last runs for this date left), the rows to store and the
-    messages to send; the database is only read, through ``read``."""
-    # what the last runs for this date left
-    prev: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    """Compare with the last run of the date, compute what changed, write the run's results file, and
+    work out the eligible pairs and the newly eligible; the database is only read, through ``read``."""
     with read() as db:
         runs = _stored_runs(db)
-        for row in db.execute(
-            select(
-                MatchCurrent.uscc,
-                MatchCurrent.programme,
-                MatchCurrent.programme_digest,
-                MatchCurrent.firm_digest,
-                MatchCurrent.eligible,
-            ).where(MatchCurrent.on == on, MatchCurrent.programme.in_(chosen))
-        ):
-            prev[(row[0], row[1])] = (row[2], row[3], row[4])
-    stored_digest: dict[str, set[str]] = {}
-    stored_firm: dict[str, str] = {}
-    for (code, pid), (pd, fd, _) in prev.items():
-        stored_digest.setdefault(pid, set()).add(pd)
-        stored_firm[code] = fd
-    changed_p = {pid for pid in chosen if stored_digest.get(pid) != {programmes[pid].digest}}
+        prev_file = _latest_file(db, on)
+    prev = files.prev_view(raw, prev_file, chosen)
+    stored = dict(
+        raw.sql(
+            f"SELECT programme, list(DISTINCT programme_digest) FROM {prev} GROUP BY programme"
+        ).fetchall()
+    )
+    changed_p = {pid for pid in chosen if stored.get(pid) != [programmes[pid].digest]}
     changed_p = _dependents(programmes, changed_p, chosen)
     same_p = [pid for pid in chosen if pid not in changed_p]
-    changed_firms = [c for c, d in digest_of.items() if stored_firm.get(c) != d]
-    gone = sorted(set(stored_firm) - set(digest_of))
+    prev_firms = files.prev_digests_view(raw, prev_file)
+    changed = [
+        r[0]
+        for r in raw.sql(
+            f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "
+            "WHERE p.digest IS DISTINCT FROM d.digest ORDER BY d.uscc"
+        ).fetchall()
+    ]
+    changed_firms = changed if same_p else []
 
-    parts: list[pa.Table] = []
+    parts: list[str] = []
     if changed_p:
         tick("programmes", 0)
-        compiled = compile_pack(programmes, make(tables), on, sorted(changed_p))
-        parts.append(to_long(to_arrow(compiled.table), compiled, programmes, on))
+        parts.append(_compute(raw, programmes, make(tables), on, sorted(changed_p), "computed_p"))
         tick("programmes", 1)
     if same_p and changed_firms:
         tick("firms", 0)
         sub = _subset(tables, pa.array(changed_firms, pa.string()))
-        compiled = compile_pack(programmes, make(sub), on, same_p)
-        parts.append(to_long(to_arrow(compiled.table), compiled, programmes, on))
+        parts.append(_compute(raw, programmes, make(sub), on, same_p, "computed_f"))
         tick("firms", 1)
-    computed = pa.concat_tables(parts) if parts else None
-
     tick("store", 0)
-    new_rows: list[dict[str, Any]] = []
-    newly: list[tuple[str, str, Decimal]] = []
-    if computed is not None:
-        for r in computed.to_pylist():
-            code, pid = r["uscc"], r["programme"]
-            p = programmes[pid]
-            new_rows.append(
-                {
-                    "on": on,
-                    "uscc": code,
-                    "programme": pid,
-                    "version": p.version,
-                    "programme_digest": p.digest,
-                    "firm_digest": digest_of[code],
-                    "eligible": bool(r["eligible"]),
-                    "amount": r["amount"],
-                    "unmet": r["unmet"] or "",
-                    "run_id": run_id,
-                }
-            )
-            before = prev.get((code, pid))
-            if r["eligible"] and not (before and before[2] and before[0] == p.digest):
-                newly.append((code, pid, r["amount"]))
-    notes: list[Notification] = []
-    if notify:
-        tick("store", 1)
-        tick("outbox", 0)
-        if newly:
-            notes = _notify(read, programmes, tables, on, run_id, newly)
-    return _Plan(runs, changed_p, same_p, changed_firms if same_p else [], gone, new_rows, notes)
+    raw.execute("CREATE OR REPLACE TEMP TABLE changed_firms (uscc VARCHAR)")
+    if changed_firms:
+        raw.register("changed_arrow", pa.table({"uscc": pa.array(changed_firms, pa.string())}))
+        raw.execute("INSERT INTO changed_firms SELECT uscc FROM changed_arrow")
+    computed = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts) or (
+        "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::VARCHAR AS version, "
+        "NULL::VARCHAR AS programme_digest, NULL::BOOLEAN AS eligible, NULL::DECIMAL(18,2) AS amount, "
+        "NULL::VARCHAR AS unmet WHERE false"
+    )
+    raw.execute(
+        "CREATE OR REPLACE TEMP TABLE computed AS SELECT c.*, d.digest AS firm_digest "
+        f"FROM ({computed}) c JOIN digests d USING (uscc)"
+    )
+    rows_computed = raw.sql("SELECT count(*) FROM computed").fetchone()[0]
+    reuse = (
+        "SELECT uscc, programme, version, programme_digest, eligible, amount, unmet, firm_digest "
+        f"FROM {prev} WHERE programme IN {_in_list(same_p)} AND uscc IN (SELECT uscc FROM digests) "
+        "AND uscc NOT IN (SELECT uscc FROM changed_firms)"
+    )
+    reused = raw.sql(f"SELECT count(*) FROM ({reuse})").fetchone()[0] if same_p else 0
+    if rows_computed == 0 and prev_file and reused == files.row_count(Path(prev_file)):
+        rows = files.same_as(Path(prev_file), target)  # nothing changed: the last run's file, linked
+    else:
+        body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")
+        rows = files.write_results(raw, body, target, on)
+    eligible = raw.sql(
+        f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(target))}) WHERE eligible "
+        "ORDER BY programme, uscc"
+    ).to_arrow_table()
+    newly = raw.sql(
+        f"SELECT {', '.join('c.' + c for c in NEWLY)} FROM computed c "
+        f"LEFT JOIN {prev} p ON p.uscc = c.uscc AND p.programme = c.programme "
+        "WHERE c.eligible AND NOT coalesce(p.eligible AND p.programme_digest = c.programme_digest, false) "
+        "ORDER BY c.programme, c.uscc"
+    ).to_arrow_table()
+    return _Plan(
+        runs=runs,
+        changed_p=changed_p,
+        same_p=same_p,
+        changed_firms=len(changed_firms),
+        rows_computed=int(rows_computed),
+        reused=int(reused),
+        rows=rows,
+        eligible=eligible,
+        newly=newly,
+    )
+
+
+def _compute(
+    raw: Any,
+    programmes: Mapping[str, Programme],
+    inputs: dict[str, ir.Table],
+    on: dt.date,
+    ids: list[str],
+    name: str,
+) -> str:
+    """The programmes ``ids`` over ``inputs`` as a DuckDB table ``name``, one row a firm x programme
+    (uscc, programme, version, programme_digest, eligible, amount, unmet); its name."""
+    compiled = compile_pack(programmes, inputs, on, ids)
+    backend = compiled.table._find_backend()
+    if backend.name == "duckdb" and backend.con is raw:
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_wide AS {duckdb_sql(compiled.table)}")
+    else:  # another engine ran the rules: its result comes back as Arrow
+        raw.register(f"{name}_arrow", to_arrow(compiled.table))
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_wide AS SELECT * FROM {name}_arrow")
+    wide_cols = {r[0] for r in raw.sql(f"DESCRIBE {name}_wide").fetchall()}
+    selects = []
+    for pid in compiled.programmes:
+        e, a, u = compiled.columns[pid]
+        p = programmes[pid]
+        unmet = f"coalesce({u}, '')" if u in wide_cols else "''"
+        selects.append(
+            f"SELECT uscc, {_quote(pid)} AS programme, {_quote(p.version)} AS version, "
+            f"{_quote(p.digest)} AS programme_digest, {e} AS eligible, "
+            f"CAST({a} AS DECIMAL(18,2)) AS amount, {unmet} AS unmet FROM {name}_wide"
+        )
+    raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {' UNION ALL '.join(selects)}")
+    raw.execute(f"DROP TABLE {name}_wide")
+    return name
 
 
 def current_results(
     session: Session, programmes: Mapping[str, Programme], on: dt.date, ids: list[str]
 ) -> pa.Table:
-    """The current firm x programme results for a date, sorted by programme then firm."""
-    rows = session.execute(
-        select(
-            MatchCurrent.uscc,
-            MatchCurrent.programme,
-            MatchCurrent.version,
-            MatchCurrent.eligible,
-            MatchCurrent.amount,
-            MatchCurrent.unmet,
-        )
-        .where(MatchCurrent.on == on, MatchCurrent.programme.in_(ids))
-        .order_by(MatchCurrent.programme, MatchCurrent.uscc)
-    ).all()
-    return pa.table(
-        {
-            "uscc": pa.array([r[0] for r in rows], pa.string()),
-            "programme": pa.array([r[1] for r in rows], pa.string()),
-            "version": pa.array([r[2] for r in rows], pa.string()),
-            "date": pa.array([on] * len(rows), pa.date32()),
-            "eligible": pa.array([r[3] for r in rows], pa.bool_()),
-            "amount": pa.array([r[4] for r in rows], pa.decimal128(18, 2)),
-            "unmet": pa.array([r[5] for r in rows], pa.string()),
-        }
-    )
-
-
-def _notify(
-    read: Reader,
-    programmes: Mapping[str, Programme],
-    tables: Mapping[str, pa.Table],
-    on: dt.date,
-    run_id: str,
-    newly: list[tuple[str, str, Decimal]],
-) -> list[Notification]:
-    """One message per (firm, programme, programme digest), never twice: pairs already in the outbox are
-    skipped (the caller stores the messages). The explanation comes from the scalar evaluator for that
-    firm (what a caseworker would see)."""
-    from huiqi.firms.frames import tables_to_firms
-    from huiqi.rules.evaluator import evaluate
-    from huiqi.rules.explain import render_text
-
-    sent: set[tuple[str, str, str]] = set()
-    codes = sorted({c for c, _, _ in newly})
-    with read() as db:
-        for i in range(0, len(codes), 500):
-            for row in db.execute(
-                select(Notification.uscc, Notification.programme, Notification.programme_digest).where(
-                    Notification.uscc.in_(codes[i : i + 500])
-                )
-            ):
-                sent.add((row[0], row[1], row[2]))
-    todo = [(c, p, a) for c, p, a in newly if (c, p, programmes[p].digest) not in sent]
-    if not todo:
-        return []
-    firms = {f.uscc: f for f in tables_to_firms(_subset(tables, pa.array(sorted({c for c, _, _ in todo}))))}
-    out = []
-    for code, pid, amount in todo:
-        p = programmes[pid]
-        result = evaluate(programmes, firms[code], on, [pid])[0]
-        zh = f"{firms[code].name_zh}：您符合「{p.spec.name.get('zh')}」的条件（免申即享）。\n" + render_text(
-            result, "zh"
-        )
-        en = f"{firms[code].name_en or code}: you qualify for {p.spec.name.get('en')}.\n" + render_text(
-            result, "en"
-        )
-        out.append(
-            Notification(
-                id=new_id(),
-                uscc=code,
-                programme=pid,
-                version=p.version,
-                programme_digest=p.digest,
-                on=on,
-                amount=amount,
-                run_id=run_id,
-                message_zh=zh,
-                message_en=en,
-            )
-        )
-    return out
+    """The current firm x programme results for a date (the latest run's), sorted by programme then firm."""
+    path = _latest_file(session, on)
+    return files.read_results(Path(path) if path else None, ids, on)
 
 
 # -- reports --------------------------------------------------------------------------------------------
@@ -398,9 +497,10 @@ def summary(results: pa.Table, firms: pa.Table, programmes: Mapping[str, Program
     con = ibis.duckdb.connect().con
     con.register("r", results)
     con.register("f", firms.select(["uscc", "sector", "district"]))
+    where = "WHERE r.eligible" if "eligible" in results.column_names else ""
     rows = con.sql(
         "SELECT r.programme, f.sector, coalesce(f.district, '') AS district, count(*) AS firms, "
-        "sum(r.amount) AS amount FROM r JOIN f USING (uscc) WHERE r.eligible "
+        f"sum(r.amount) AS amount FROM r JOIN f USING (uscc) {where} "
         "GROUP BY ALL ORDER BY r.programme, amount DESC, firms DESC, f.sector, district"
     ).fetchall()
     out = []
@@ -420,16 +520,19 @@ def summary(results: pa.Table, firms: pa.Table, programmes: Mapping[str, Program
     return out
 
 
-def pool_pressure(results: pa.Table, programmes: Mapping[str, Programme]) -> list[dict[str, Any]]:
-    """Matched demand against each pool's size; ``oversubscribed`` when demand exceeds it."""
-    eligible = results.filter(results["eligible"])
+def pool_pressure(
+    results: pa.Table, programmes: Mapping[str, Programme], ids: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Matched demand against each pool's size; ``oversubscribed`` when demand exceeds it. ``results`` may
+    hold every pair (with ``eligible``) or the eligible pairs only (then give the programmes matched)."""
+    eligible = results.filter(results["eligible"]) if "eligible" in results.column_names else results
     demand: dict[str, Decimal] = {}
     firms: dict[str, int] = {}
     for pid, amount in zip(eligible["programme"].to_pylist(), eligible["amount"].to_pylist(), strict=True):
         demand[pid] = demand.get(pid, Decimal(0)) + amount
         firms[pid] = firms.get(pid, 0) + 1
     pools: dict[str, dict[str, Any]] = {}
-    for pid in sorted(set(results["programme"].to_pylist())):
+    for pid in ids if ids is not None else sorted(set(results["programme"].to_pylist())):
         pool = pool_of(programmes[pid])
         if pool is None:
             continue
@@ -445,3 +548,50 @@ def pool_pressure(results: pa.Table, programmes: Mapping[str, Programme]) -> lis
         entry["oversubscribed"] = entry["demand"] > entry["size"]
         out.append(entry)
     return sorted(out, key=lambda e: e["pool"])
+
+
+def _money(v: Any) -> str:
+    return str(Decimal(v))
+
+
+def report_of(
+    eligible: pa.Table, firms: pa.Table, programmes: Mapping[str, Programme], ids: list[str]
+) -> dict[str, Any]:
+    """A run's report (JSON-ready): eligible firms and amounts by programme, by programme x sector x
+    district, and each pool's pressure; stored with the run so that pages need not read the register."""
+    by_programme: dict[str, dict[str, Any]] = {}
+    for pid, amount in zip(eligible["programme"].to_pylist(), eligible["amount"].to_pylist(), strict=True):
+        row = by_programme.setdefault(pid, {"programme": pid, "firms": 0, "amount": Decimal(0)})
+        row["firms"] += 1
+        row["amount"] += amount
+    return {
+        "by_programme": [
+            {"programme": r["programme"], "firms": r["firms"], "amount": str(r["amount"])}
+            for r in sorted(by_programme.values(), key=lambda r: r["programme"])
+        ],
+        "summary": [
+            {
+                "programme": r["programme"],
+                "sector": r["sector"],
+                "district": r["district"],
+                "firms": r["firms"],
+                "amount": _money(r["amount"]),
+                "pool_share": None
+                if r["pool_share"] is None
+                else str(r["pool_share"].quantize(Decimal("0.0001"))),
+            }
+            for r in summary(eligible, firms, programmes)
+        ],
+        "pools": [
+            {
+                "pool": p["pool"],
+                "size": _money(p["size"]),
+                "demand": _money(p["demand"]),
+                "firms": p["firms"],
+                "programmes": p["programmes"],
+                "ratio": None if p["ratio"] is None else str(p["ratio"].quantize(Decimal("0.0001"))),
+                "oversubscribed": p["oversubscribed"],
+            }
+            for p in pool_pressure(eligible, programmes, ids)
+        ],
+    }

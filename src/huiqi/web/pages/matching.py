@@ -4,18 +4,19 @@ pool pressure (issue 4), and follow any background job's progress (a match, a si
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from huiqi.jobs import service as jobs
-from huiqi.jobs.models import SUCCEEDED, Job
+from huiqi.app import jobs, matching
+from huiqi.app.errors import JobNotFound, NoRun
+from huiqi.app.jobs import SUCCEEDED, JobView
+from huiqi.app.jsonable import as_json
 from huiqi.web import charts
-from huiqi.web.api.analysis import job_of, latest_matching, start_matching
-from huiqi.web.api.common import WebError
+from huiqi.web.api.analysis import register_source
+from huiqi.web.api.common import WebError, actor
 from huiqi.web.calculator import today_in_shanghai
 from huiqi.web.i18n import _, language
 from huiqi.web.security import principal_of, state_of
@@ -36,7 +37,14 @@ def _pressure_chart(report: dict[str, Any]) -> str:
 
 def recent_jobs(request: Request, kind: str) -> dict[str, Any]:
     """The latest jobs of the page's kind, so an officer who left a job's page finds it again."""
-    return {"jobs": jobs.recent(state_of(request).factory, kind), "labels": job_labels()}
+    return {"jobs": jobs.recent_jobs(state_of(request).store, kind=kind), "labels": job_labels()}
+
+
+def _job(request: Request, job_id: str, kind: str | None = None) -> JobView:
+    try:
+        return jobs.job(state_of(request).store, job_id=job_id, kind=kind)
+    except JobNotFound as exc:
+        raise WebError(404, str(exc)) from None
 
 
 def _matching_page(request: Request, report: dict[str, Any] | None, status: int = 200) -> Response:
@@ -62,7 +70,12 @@ def _matching_page(request: Request, report: dict[str, Any] | None, status: int 
 
 @router.get("/officer/matching")
 def matching_page(request: Request) -> Response:
-    return _matching_page(request, latest_matching(state_of(request)))
+    st = state_of(request)
+    try:
+        report = matching.latest_match(st.store, programmes=st.registry.programmes(), lang=language())
+    except NoRun:
+        return _matching_page(request, None)
+    return _matching_page(request, as_json(report))
 
 
 @router.post("/officer/matching")
@@ -76,22 +89,32 @@ async def matching_run(request: Request) -> Response:
         raise WebError(422, f"on: expected a date YYYY-MM-DD, got {on_text!r}") from None
     ids = [str(p) for p in form.getlist("programme") if str(p)]
     notify = form.get("notify") is not None
-    job_id = start_matching(state_of(request), principal_of(request), on, ids, notify)
+    st = state_of(request)
+    job_id = matching.start_match(
+        st.store,
+        programmes=st.registry.programmes(),
+        register=register_source(st),
+        on=on or today_in_shanghai(),
+        ids=ids,
+        notify=notify,
+        lang=language(),
+        actor=actor(principal_of(request)),
+    )
     return RedirectResponse(f"/officer/jobs/{job_id}", status_code=303)
 
 
 @router.get("/officer/matching/{job_id}")
 def matching_result(job_id: str, request: Request) -> Response:
-    job = job_of(state_of(request), job_id, "matching")
+    job = _job(request, job_id, "matching")
     if job.state != SUCCEEDED:
         return RedirectResponse(f"/officer/jobs/{job_id}", status_code=303)
-    return _matching_page(request, json.loads(job.result or "null"))
+    return _matching_page(request, job.result)
 
 
 # --- background jobs ---------------------------------------------------------------------------------------
 
 
-def result_url(job: Job) -> str:
+def result_url(job: JobView) -> str:
     return f"/officer/{'sandbox' if job.kind == 'simulation' else 'matching'}/{job.id}"
 
 
@@ -124,7 +147,7 @@ def job_labels() -> dict[str, str]:
 def job_page(job_id: str, request: Request) -> Response:
     """The job's progress; HTMX asks for it every second (the fragment alone) and goes to the result when
     the job has succeeded. A failed job shows its error and stops the polling."""
-    job = job_of(state_of(request), job_id)
+    job = _job(request, job_id)
     fragment = request.headers.get("HX-Request") == "true"
     headers = {"HX-Redirect": result_url(job)} if fragment and job.state == SUCCEEDED else None
     return render(

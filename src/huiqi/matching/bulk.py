@@ -1,0 +1,67 @@
+"""Rows into the database in bulk, never through the ORM one by one: SQLite ``executemany`` of tuples,
+PostgreSQL ``COPY`` (through a temporary table when conflicting rows are to be skipped).
+
+Values are given as the driver stores them for the models' column types: money as integer fen, dates as
+``datetime.date``, timestamps as aware UTC datetimes (made naive ISO text for SQLite, as SQLAlchemy's
+``UTCDateTime`` stores them), booleans as bool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    skip_conflicts: bool = False,
+) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order) in the session's transaction; the rows inserted (those
+    skipped as conflicting with a unique key not counted when ``skip_conflicts``)."""
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    names = ", ".join(f'"{c}"' for c in columns)
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        verb = "INSERT OR IGNORE" if skip_conflicts else "INSERT"
+        cur = raw.cursor()  # type: ignore[union-attr]
+        # names come from the models' tables, never from input
+        cur.executemany(
+            f'{verb} INTO "{table.name}" ({names}) VALUES ({marks})',  # nosec B608
+            ([_sqlite_value(v) for v in row] for row in rows),
+        )
+        return int(cur.rowcount)
+    cur = raw.cursor()  # type: ignore[union-attr]
+    target = table.name
+    if skip_conflicts:
+        target = f"tmp_{table.name}"
+        cur.execute(f'CREATE TEMPORARY TABLE "{target}" (LIKE "{table.name}") ON COMMIT DROP')
+    with cur.copy(f'COPY "{target}" ({names}) FROM STDIN') as copy:
+        n = 0
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+    if not skip_conflicts:
+        return n
+    cur.execute(
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{target}" ON CONFLICT DO NOTHING'  # nosec B608
+    )
+    inserted = int(cur.rowcount)
+    cur.execute(f'DROP TABLE "{target}"')
+    return inserted
