@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "huiqi.cli.match_commands",
     "huiqi.cli.simulation_commands",
     "huiqi.cli.selection_commands",
+    "huiqi.cli.accounts_commands",
 ]
 
 for _name in COMMAND_MODULES:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.orm import Session
@@ -98,6 +99,18 @@ def read_json(path: Path, what: str) -> Any:
         fail(f"{what}: cannot read {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
         fail(f"{what}: {path} line {exc.lineno} column {exc.colno}: {exc.msg}")
+
+
+#: The web shows times on Shanghai's clock; so does the CLI.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local(value: dt.datetime | None) -> str:
+    """A moment on Shanghai's clock with its offset (as the web shows it, not UTC); '-' for none."""
+    if value is None:
+        return "-"
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(SHANGHAI).isoformat(sep=" ", timespec="minutes")
 
 
 def fmt(amount: Decimal) -> str:
