@@ -165,6 +165,8 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         },
     ),
     ("GET", "/api/v1/pools/{pool_id}/statement"): lambda i, o: ("/api/v1/pools/pool/statement", {}),
+    ("GET", "/api/v1/pools/{pool_id}"): lambda i, o: ("/api/v1/pools/pool", {}),
+    ("GET", "/api/v1/pools/{pool_id}/history"): lambda i, o: ("/api/v1/pools/pool/history", {}),
     ("GET", "/api/v1/ledger/verify"): lambda i, o: ("/api/v1/ledger/verify", {}),
     ("GET", "/api/v1/audit"): lambda i, o: ("/api/v1/audit", {}),
     ("GET", "/api/v1/audit/verify"): lambda i, o: ("/api/v1/audit/verify", {}),
@@ -377,6 +379,8 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("GET", "/audit"): lambda i, o: ("/audit", {}),
     ("GET", "/audit/verify"): lambda i, o: ("/audit/verify", {}),
+    ("GET", "/audit/pools"): lambda i, o: ("/audit/pools", {}),
+    ("GET", "/audit/pools/{pool_id}"): lambda i, o: ("/audit/pools/pool", {}),
     ("GET", "/admin/users"): lambda i, o: ("/admin/users", {}),
     ("POST", "/admin/users"): lambda i, o: (
         "/admin/users",

@@ -601,16 +601,6 @@ def get_award(store: Store, *, award_id: str) -> AwardView:
     return store.read(lambda s: AwardView.full(s, ledger.get_award(session=s, award_id=award_id)))
 
 
-def award_of_application(store: Store, *, application_id: str) -> AwardView | None:
-    """The award granted on an application, if any (its page shows the tranches)."""
-
-    def work(s: Session) -> AwardView | None:
-        award = s.scalar(select(Award).where(Award.application_id == application_id))
-        return None if award is None else AwardView.full(s, award)
-
-    return store.read(work)
-
-
 def awards_by(store: Store, *, field: str) -> list[tuple[str, Decimal]]:
     """Awarded amounts (net of what was released or clawed back) by a field of the firm's snapshot
     (``sector``, ``district``), largest first."""

@@ -96,7 +96,9 @@ MATRIX: dict[tuple[str, str], Access] = {
     # --- API: ledger and audit
     ("GET", f"{API}/pools"): roles(O, A),
     ("POST", f"{API}/pools"): roles(O),
+    ("GET", f"{API}/pools/{{pool_id}}"): roles(O, A),
     ("GET", f"{API}/pools/{{pool_id}}/statement"): roles(O, A),
+    ("GET", f"{API}/pools/{{pool_id}}/history"): roles(O, A),
     ("GET", f"{API}/ledger/verify"): roles(O, A),
     ("GET", f"{API}/audit"): roles(O, A),
     ("GET", f"{API}/audit/verify"): roles(O, A),
@@ -207,6 +209,8 @@ MATRIX: dict[tuple[str, str], Access] = {
     # --- pages: auditor, admin
     ("GET", "/audit"): roles(A, O),
     ("GET", "/audit/verify"): roles(A, O),
+    ("GET", "/audit/pools"): roles(A, O),
+    ("GET", "/audit/pools/{pool_id}"): roles(A, O),
     ("GET", "/admin/users"): roles(D),
     ("POST", "/admin/users"): roles(D),
     ("POST", "/admin/users/{username}/password"): roles(D),

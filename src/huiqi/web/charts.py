@@ -1,5 +1,6 @@
-"""Charts for the officer's dashboard as server-side SVG (no JavaScript, no plotting library): the data are
-computed from the ledger and the rules engine, the drawing is a few rectangles and a polyline."""
+"""Charts for the officer's and the auditor's pages as server-side SVG (no JavaScript, no plotting library):
+the data come from ``huiqi.app`` (the ledger) and the rules engine, the drawing is a few rectangles and a
+polyline."""
 
 from __future__ import annotations
 
@@ -10,12 +11,6 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from huiqi.applications.models import Application
-from huiqi.ledger.models import AccountKind, Award, LedgerTransaction, Pool, Posting
-from huiqi.ledger.service import account_id
 from huiqi.money import format_yuan
 from huiqi.rules.programme import Programme
 
@@ -92,9 +87,14 @@ def bar_chart(
 
 
 def line_chart(
-    title: str, points: Sequence[tuple[dt.datetime, Decimal]], ceiling: Decimal, width: int = 640
+    title: str,
+    points: Sequence[tuple[dt.datetime, Decimal]],
+    ceiling: Decimal,
+    width: int = 640,
+    period: tuple[dt.date, dt.date] | None = None,
 ) -> str:
-    """A pool's burn-down: what is still available, step by step from funding to now."""
+    """A pool's burn-down: what is still available, step by step from funding to now, drawn over the pool's
+    ``period`` when given (so that a pool spent in a day shows as a cliff, not as the whole width)."""
     height, left, bottom = 200, 70, 24
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
@@ -115,6 +115,9 @@ def line_chart(
         )
     if points:
         t0, t1 = points[0][0], points[-1][0]
+        if period is not None:
+            t0 = min(t0, dt.datetime.combine(period[0], dt.time(), t0.tzinfo))
+            t1 = max(t1, dt.datetime.combine(period[1] + dt.timedelta(days=1), dt.time(), t1.tzinfo))
         span = max((t1 - t0).total_seconds(), 1.0)
         coords = []
         prev_y = None
@@ -128,38 +131,13 @@ def line_chart(
         out.append(
             f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="2" points="{" ".join(coords)}"/>'
         )
+        end = period[1] if period is not None else t1.date()
         out.append(
             f'<text x="{left}" y="{height - 6}">{t0.date()}</text>'
-            f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{t1.date()}</text>'
+            f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{end}</text>'
         )
     out.append("</svg>")
     return "".join(out)
-
-
-def burn_down(s: Session, pool: Pool) -> list[tuple[dt.datetime, Decimal]]:
-    rows = s.execute(
-        select(LedgerTransaction.at, Posting.amount)
-        .join(Posting, Posting.transaction_id == LedgerTransaction.id)
-        .where(Posting.account_id == account_id(pool.id, AccountKind.AVAILABLE))
-        .order_by(LedgerTransaction.at, LedgerTransaction.id)
-    ).all()
-    total = Decimal(0)
-    points = []
-    for at, amount in rows:
-        total += amount
-        points.append((at, total))
-    return points
-
-
-def awards_by(s: Session, field: str) -> list[tuple[str, Decimal]]:
-    """Awarded amounts (net of what was released or clawed back) by a field of the firm's snapshot."""
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for award, snapshot in s.execute(
-        select(Award, Application.firm_snapshot).join(Application, Application.id == Award.application_id)
-    ).all():
-        key = str((snapshot or {}).get(field) or "—")
-        sums[key] += award.amount - award.released - award.clawed
-    return sorted(sums.items(), key=lambda kv: -kv[1])
 
 
 def demand_vs_pools(

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from huiqi.accounts import service as accounts
-from huiqi.applications import evidence as evidence_store
-from huiqi.applications import service as apps
-from huiqi.applications.errors import EvidenceTooLarge
-from huiqi.applications.models import Application, State
-from huiqi.firms import firm_from_data
+from huiqi.app import calls
+from huiqi.firms import Firm, firm_from_data
 from huiqi.money import parse_decimal
 from huiqi.web.api.common import (
     IdempotencyKeyHeader,
@@ -29,14 +24,12 @@ from huiqi.web.api.common import (
     Reason,
     WebError,
     actor,
-    idempotent,
+    answer,
+    api_key,
     page,
     require_key,
 )
-from huiqi.web.api.views import application_dict, call_dict
 from huiqi.web.security import Forbidden, Principal, principal_of, state_of
-from huiqi.workflows import service as flows
-from huiqi.workflows.checking import engine_verdict
 
 router = APIRouter(prefix="/api/v1", tags=["calls and applications"])
 
@@ -81,42 +74,65 @@ class ReasonIn(BaseModel):
 
 @router.get("/calls")
 def list_calls(request: Request) -> list[dict[str, Any]]:
-    return state_of(request).read(lambda s: [call_dict(c) for c in apps.list_calls(session=s)])
+    """Every call with its window, pool and allocation mode."""
+    return [answer(c) for c in calls.list_calls(state_of(request).store)]
 
 
 @router.get("/calls/{call_id}")
 def get_call(call_id: str, request: Request) -> dict[str, Any]:
-    return state_of(request).read(lambda s: call_dict(apps.get_call(session=s, call_id=call_id)))
+    """One call."""
+    return dict(answer(calls.get_call(state_of(request).store, call_id=call_id)))
 
 
 @router.post("/calls", status_code=201)
 def open_call(body: NewCall, request: Request) -> dict[str, Any]:
-    me = principal_of(request)
-    return state_of(request).write(
-        lambda s: call_dict(
-            apps.open_call(
-                session=s,
-                call_id=body.id,
-                programme_id=body.programme_id,
-                programme_version=body.programme_version,
-                pool_id=body.pool_id,
-                opens_at=body.opens_at,
-                closes_at=body.closes_at,
-                allocation_mode=body.allocation_mode,
-                actor=actor(me),
-            )
-        )
+    """Open a programme for applications in a window, drawing on one pool."""
+    view = calls.open_call(
+        state_of(request).store,
+        call_id=body.id,
+        programme_id=body.programme_id,
+        programme_version=body.programme_version,
+        pool_id=body.pool_id,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        allocation_mode=body.allocation_mode,
+        actor=actor(principal_of(request)),
     )
+    return dict(answer(view))
 
 
 # --- applications -------------------------------------------------------------------------------------------
 
 
-def owned(s: Session, me: Principal, application_id: str) -> Application:
-    """The application, if the caller may see it (a firm member only their own firm's)."""
-    app = apps.get_application(session=s, application_id=application_id)
-    me.check_firm(app.firm_uscc)
-    return app
+def owned(request: Request, me: Principal, application_id: str) -> calls.ApplicationView:
+    """The application, if the caller may see it (a firm member only their own firm's); a firm member is
+    refused another firm's before anything is written."""
+    view = calls.get_application(state_of(request).store, application_id=application_id)
+    me.check_firm(view.firm_uscc)
+    return view
+
+
+def claims_of(claims: list[tuple[str, str]]) -> list[tuple[str, Decimal]]:
+    """Claimed amounts as exact decimals (a refusal names the contract)."""
+    return [(c, parse_decimal(a, what=f"claims: amount for {c}")) for c, a in claims]
+
+
+def firm_of(
+    me: Principal, firm_uscc: str | None, firm_data: dict[str, Any] | None
+) -> tuple[Firm | None, str]:
+    """The profile sent (or none: the stored one of ``firm_uscc``, by default the caller's firm) and whose
+    it is, checked against the caller."""
+    if firm_data is not None:
+        firm = firm_from_data(firm_data, source="firm")
+        me.check_firm(firm.uscc)
+        return firm, firm.uscc
+    uscc = firm_uscc if firm_uscc is not None else me.firm_uscc
+    if uscc is None:
+        raise HTTPException(
+            422, detail="name the firm (firm_uscc, whose stored profile is used) or send its profile"
+        )
+    me.check_firm(uscc)
+    return None, uscc
 
 
 @router.get("/applications", response_model=Page[dict[str, Any]])
@@ -128,100 +144,46 @@ def list_applications(
     call_id: str | None = None,
     firm_uscc: Annotated[str | None, Query(description="a firm member sees only their own")] = None,
 ) -> Page[dict[str, Any]]:
+    """Applications, newest first, by state, call or firm."""
     me = principal_of(request)
     only = me.firm_filter()
     if only is not None:
         if firm_uscc not in (None, only):
             raise Forbidden("you can list only your own firm's applications")
         firm_uscc = only
-
-    def work(s: Session) -> Page[dict[str, Any]]:
-        q = select(Application)
-        if state:
-            q = q.where(Application.state == state)
-        if call_id:
-            q = q.where(Application.call_id == call_id)
-        if firm_uscc:
-            q = q.where(Application.firm_uscc == firm_uscc)
-        total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = s.scalars(
-            q.order_by(Application.created_at.desc(), Application.id).offset(offset).limit(limit)
-        )
-        return page([application_dict(s, a) for a in rows], total, limit, offset)
-
-    return state_of(request).read(work)
-
-
-def submit_application(
-    request: Request,
-    me: Principal,
-    call_id: str,
-    claims: list[tuple[str, str]],
-    firm_uscc: str | None,
-    firm_data: dict[str, Any] | None,
-) -> dict[str, Any]:
-    if firm_data is None and firm_uscc is None:
-        firm_uscc = me.firm_uscc
-    if firm_data is not None:
-        firm = firm_from_data(firm_data, source="firm")
-    elif firm_uscc is not None:
-        me.check_firm(firm_uscc)
-        firm = state_of(request).read(lambda s: accounts.get_firm_profile(session=s, uscc=firm_uscc))
-    else:
-        raise HTTPException(
-            422, detail="name the firm (firm_uscc, whose stored profile is used) or send its profile"
-        )
-    me.check_firm(firm.uscc)
-    items = [apps.Claim(c, parse_decimal(a, what=f"claims: amount for {c}")) for c, a in claims]
-
-    def work(s: Session) -> dict[str, Any]:
-        a = apps.submit(session=s, call_id=call_id, firm=firm, claims=items, actor=actor(me))
-        return application_dict(s, a, full=True)
-
-    result: dict[str, Any] = state_of(request).write(work)
-    return result
+    listing = calls.list_applications(
+        state_of(request).store, state=state, call_id=call_id, firm_uscc=firm_uscc, limit=limit, offset=offset
+    )
+    return page([answer(a) for a in listing.items], listing.total, limit, offset)
 
 
 @router.post("/applications", status_code=201)
 def create_application(body: NewApplication, request: Request) -> dict[str, Any]:
     """Submit an application (draft -> submitted) with its claims; the firm's profile is snapshotted."""
     me = principal_of(request)
-    return submit_application(
-        request, me, body.call_id, [(c.contract_id, c.amount) for c in body.claims], body.firm_uscc, body.firm
+    firm, uscc = firm_of(me, body.firm_uscc, body.firm)
+    view = calls.submit_application(
+        state_of(request).store,
+        call_id=body.call_id,
+        claims=claims_of([(c.contract_id, c.amount) for c in body.claims]),
+        firm=firm,
+        firm_uscc=uscc,
+        actor=actor(me),
     )
+    return dict(answer(view))
 
 
 @router.get("/applications/{application_id}")
 def get_application(application_id: str, request: Request) -> dict[str, Any]:
-    me = principal_of(request)
-    return state_of(request).read(lambda s: application_dict(s, owned(s, me, application_id), full=True))
+    """The application, its verdict, evidence and full history."""
+    return dict(answer(owned(request, principal_of(request), application_id)))
 
 
-def add_evidence(
-    request: Request, me: Principal, application_id: str, filename: str, content: bytes, description: str
-) -> dict[str, Any]:
-    st = state_of(request)
-
-    def work(s: Session) -> dict[str, Any]:
-        owned(s, me, application_id)
-        stored = apps.attach_evidence(
-            session=s,
-            application_id=application_id,
-            filename=filename,
-            content=content,
-            evidence_dir=st.settings.evidence_dir,
-            actor=actor(me),
-            description=description,
-        )
-        return {
-            "sha256": stored.sha256,
-            "media_type": stored.media_type,
-            "size": stored.size,
-            "filename": filename,
-        }
-
-    result: dict[str, Any] = st.write(work)
-    return result
+async def read_upload(file: UploadFile) -> bytes:
+    """The upload's bytes; a bad name or an oversize upload is refused before anything is read into memory
+    (the parser has already spooled the upload to a temporary file and knows its size)."""
+    calls.check_upload(filename=file.filename or "", size=file.size)
+    return await file.read(calls.EVIDENCE_MAX_BYTES + 1)
 
 
 @router.post("/applications/{application_id}/evidence", status_code=201)
@@ -231,19 +193,21 @@ async def upload_evidence(
     file: Annotated[UploadFile, File(description="PDF, image or Office document, at most 20 MB")],
     description: Annotated[str, Form()] = "",
 ) -> dict[str, Any]:
+    """Attach a file to an application; it is checked by its content, not its name."""
     me = principal_of(request)
     content = await read_upload(file)
-    return add_evidence(request, me, application_id, file.filename or "", content, description)
-
-
-async def read_upload(file: UploadFile) -> bytes:
-    """The upload's bytes; a bad name or an oversize upload is refused before anything is read into memory
-    (the parser has already spooled the upload to a temporary file and knows its size)."""
-    name = file.filename or ""
-    evidence_store.check_name(name)
-    if file.size is not None and file.size > evidence_store.MAX_BYTES:
-        raise EvidenceTooLarge(name, file.size, evidence_store.MAX_BYTES)
-    return await file.read(evidence_store.MAX_BYTES + 1)
+    owned(request, me, application_id)
+    st = state_of(request)
+    view = calls.add_evidence(
+        st.store,
+        application_id=application_id,
+        filename=file.filename or "",
+        content=content,
+        evidence_dir=st.settings.evidence_dir,
+        actor=actor(me),
+        description=description,
+    )
+    return dict(answer(view))
 
 
 def attachment(filename: str) -> str:
@@ -256,24 +220,20 @@ def attachment(filename: str) -> str:
 
 @router.get("/applications/{application_id}/evidence/{sha256}")
 def download_evidence(application_id: str, sha256: str, request: Request) -> FileResponse:
-    me = principal_of(request)
+    """One evidence file, always as a download."""
     st = state_of(request)
-
-    def work(s: Session) -> tuple[str, str]:
-        owned(s, me, application_id)
-        for link, stored in apps.evidence_of(session=s, application_id=application_id):
-            if stored.sha256 == sha256:
-                return link.filename, stored.media_type
+    owned(request, principal_of(request), application_id)
+    found = calls.get_evidence(
+        st.store, application_id=application_id, sha256=sha256, evidence_dir=st.settings.evidence_dir
+    )
+    if found is None:
         raise WebError(404, f"application {application_id} has no evidence {sha256}")
-
-    filename, media = st.read(work)
-    path = evidence_store.path_of(sha256, evidence_dir=st.settings.evidence_dir)
     # Always a download, never rendered here: no sniffing, no scripts, no framing, no caching.
     return FileResponse(
-        path,
-        media_type=media,
+        found.path,
+        media_type=found.media_type,
         headers={
-            "Content-Disposition": attachment(filename),
+            "Content-Disposition": attachment(found.filename),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, no-store",
@@ -281,92 +241,43 @@ def download_evidence(application_id: str, sha256: str, request: Request) -> Fil
     )
 
 
-def check_application(request: Request, me: Principal, application_id: str) -> dict[str, Any]:
-    st = state_of(request)
-    programmes = st.registry.programmes()
-
-    def work(s: Session) -> dict[str, Any]:
-        app = apps.get_application(session=s, application_id=application_id)
-        verdict = engine_verdict(programmes, app, apps.get_call(session=s, call_id=app.call_id))
-        app = flows.check(session=s, application_id=application_id, verdict=verdict, actor=actor(me))
-        return application_dict(s, app, full=True)
-
-    result: dict[str, Any] = st.write(work)
-    return result
-
-
 @router.post("/applications/{application_id}/check")
 def check(application_id: str, request: Request) -> dict[str, Any]:
     """Run the rules engine on the submitted snapshot: checked, then under review (eligible) or rejected."""
-    return check_application(request, principal_of(request), application_id)
+    st = state_of(request)
+    view = calls.check_application(
+        st.store,
+        application_id=application_id,
+        programmes=st.registry.programmes(),
+        actor=actor(principal_of(request)),
+    )
+    return dict(answer(view))
 
 
 @router.post("/applications/{application_id}/score")
 def score(application_id: str, body: ScoreIn, request: Request) -> dict[str, Any]:
     """Set the score a ranked call sorts by."""
-    me = principal_of(request)
     number = parse_decimal(body.score, what="score")
-    return state_of(request).write(
-        lambda s: application_dict(
-            s, apps.set_score(session=s, application_id=application_id, score=number, actor=actor(me))
-        )
+    view = calls.score_application(
+        state_of(request).store,
+        application_id=application_id,
+        score=number,
+        actor=actor(principal_of(request)),
     )
-
-
-_MONEY_STATES = {
-    State.APPROVED,
-    State.AWARDED,
-    State.PAYING,
-    State.COMPLETED,
-    State.CLAWED_BACK,
-    State.WITHDRAWN,
-}
+    return dict(answer(view))
 
 
 @router.post("/applications/{application_id}/transition")
 def transition(application_id: str, body: TransitionIn, request: Request) -> dict[str, Any]:
     """Move to another state, for moves that move no money (others have their own endpoints)."""
-    me = principal_of(request)
-    try:
-        target = State(body.to)
-    except ValueError:
-        raise HTTPException(
-            422, detail=f"to: {body.to!r} is not a state; states: {', '.join(s.value for s in State)}"
-        ) from None
-    if target in (State.SUBMITTED, State.CHECKED):
-        raise HTTPException(422, detail=f"to {target.value}: use POST /applications or .../check")
-    if target in _MONEY_STATES:
-        raise HTTPException(
-            422,
-            detail=f"to {target.value} moves money; use .../decide, .../grant, .../tranches/N/pay "
-            "or .../withdraw",
-        )
-    return state_of(request).write(
-        lambda s: application_dict(
-            s,
-            apps.transition(
-                session=s, application_id=application_id, to=target, actor=actor(me), reason=body.reason
-            ),
-            full=True,
-        )
+    view = calls.move_application(
+        state_of(request).store,
+        application_id=application_id,
+        to=body.to,
+        reason=body.reason,
+        actor=actor(principal_of(request)),
     )
-
-
-def withdraw_application(
-    request: Request, me: Principal, application_id: str, reason: str, key: str
-) -> dict[str, Any]:
-    def work(s: Session, _key: str) -> dict[str, Any]:
-        owned(s, me, application_id)
-        promoted = flows.withdraw(session=s, application_id=application_id, actor=actor(me), reason=reason)
-        return {
-            "application_id": application_id,
-            "state": State.WITHDRAWN.value,
-            "promoted": [{"application_id": d.application_id, "amount": str(d.amount)} for d in promoted],
-        }
-
-    return idempotent(
-        state_of(request), key, "api.withdraw", {"application": application_id, "reason": reason}, work
-    )
+    return dict(answer(view))
 
 
 @router.post("/applications/{application_id}/withdraw")
@@ -374,8 +285,14 @@ def withdraw(
     application_id: str, body: ReasonIn, request: Request, key: IdempotencyKeyHeader = None
 ) -> dict[str, Any]:
     """Withdraw; money reserved for it goes back to the pool and on to the waitlist."""
-    key = require_key(key)
+    k = require_key(key)
     me = principal_of(request)
-    # refuse another firm's application before anything is recorded under the key
-    state_of(request).read(lambda s: owned(s, me, application_id))
-    return withdraw_application(request, me, application_id, body.reason, key)
+    owned(request, me, application_id)  # refuse another firm's before anything is recorded under the key
+    done = calls.withdraw_application(
+        state_of(request).store,
+        application_id=application_id,
+        reason=body.reason,
+        key=api_key(k),
+        actor=actor(me),
+    )
+    return dict(answer(done))

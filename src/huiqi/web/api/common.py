@@ -1,4 +1,5 @@
-"""What the API routers share: pagination, JSON bodies without floats, idempotent money writes."""
+"""What the API routers share: pagination, read models as JSON, JSON bodies without floats, the keys of
+idempotent money writes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Header, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, Strict
-from sqlalchemy.orm import Session
 
 from huiqi.app.idempotency import run_once
+from huiqi.app.jsonable import as_json
 from huiqi.web.security import Principal
 from huiqi.web.state import AppState
 
@@ -121,15 +122,25 @@ def require_key(key: str | None) -> str:
     return key
 
 
+def api_key(key: str) -> str:
+    """The client's Idempotency-Key as the use cases keep it (``api:`` keeps it apart from the CLI's)."""
+    return f"api:{key}"
+
+
 def idempotent(
     st: AppState,
     key: str,
     operation: str,
     body: dict[str, Any],
-    work: Callable[[Session, str], dict[str, Any]],
+    work: Callable[[Any, str], dict[str, Any]],
 ) -> dict[str, Any]:
-    """The API's money writes: ``huiqi.app.idempotency.run_once`` under the client's key (``api:`` prefix)."""
-    return run_once(st.store, key=f"api:{key}", operation=operation, body=body, work=work)
+    """Transitional, for routes not yet on a ``huiqi.app`` use case: ``run_once`` under the client's key."""
+    return run_once(st.store, key=api_key(key), operation=operation, body=body, work=work)
+
+
+def answer(view: Any) -> Any:
+    """A read model as the API answers it (amounts as decimal strings, times in ISO 8601)."""
+    return as_json(view)
 
 
 async def json_body(request: Request) -> Any:

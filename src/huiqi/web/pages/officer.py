@@ -1,38 +1,23 @@
-"""Officer pages (dashboard, programmes, calls, the applications queue, pools, the money actions on an
-application), the auditor's pages (audit log, ledger and chain verification; read-only) and user admin."""
+"""Officer pages: the dashboard, calls, the applications queue, pools, and the money actions on an
+application. Every page and action calls the same ``huiqi.app`` use case as the CLI and the API."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from huiqi.accounts import service as accounts
-from huiqi.applications import service as apps
-from huiqi.applications.models import Application
-from huiqi.audit import chain as audit
-from huiqi.ledger import service as ledger
-from huiqi.ledger.verify import verify_ledger
+from huiqi.app import accounts, calls, money
+from huiqi.money import yuan
 from huiqi.web import charts
-from huiqi.web.api.applications import check_application
-from huiqi.web.api.audit import audit_page
-from huiqi.web.api.common import actor
-from huiqi.web.api.money import (
-    NewPool,
-    clawback_application,
-    create_pool,
-    decide_application,
-    grant_application,
-    pay_tranche,
-)
-from huiqi.web.api.views import application_dict, pool_dict
+from huiqi.web.api.common import actor, api_key
 from huiqi.web.calculator import today_in_shanghai
 from huiqi.web.i18n import SHANGHAI, _, language
+from huiqi.web.pages.firm import state_label
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
 
@@ -47,6 +32,8 @@ def _back(application_id: str) -> Response:
 
 
 def _demand(request: Request, on: dt.date) -> tuple[dict[str, Decimal], int, str]:
+    """What every eligible firm could claim by programme: over the register when one is configured (cached
+    a day), else over the firms' stored profiles."""
     st = state_of(request)
     programmes = st.registry.programmes()
     register = st.settings.register_dir
@@ -59,46 +46,46 @@ def _demand(request: Request, on: dt.date) -> tuple[dict[str, Decimal], int, str
             st.demand_cache[cache_key] = {"demand": demand, "n": n}
         cached = st.demand_cache[cache_key]
         return cached["demand"], int(cached["n"]), _("the synthetic register")  # type: ignore[return-value,call-overload]
-    firms = st.read(
-        lambda s: [
-            accounts.get_firm_profile(session=s, uscc=r.uscc)
-            for r in accounts.list_firm_profiles(session=s, limit=10_000)[1]
-        ]
-    )
-    demand, n = charts.matched_demand(programmes, firms, on)
+    demand, n = charts.matched_demand(programmes, list(accounts.firm_profiles(st.store)), on)
     return demand, n, _("the firms' stored profiles")
+
+
+def burn_charts(histories: list[money.PoolHistory]) -> list[str]:
+    """One burn-down chart a pool, over the pool's period."""
+    return [
+        charts.line_chart(
+            h.pool.name,
+            [(t.at, t.available) for t in h.items],
+            h.pool.size,
+            period=(h.pool.period_start, h.pool.period_end),
+        )
+        for h in histories
+    ]
 
 
 @router.get("/officer")
 def dashboard(request: Request) -> Response:
     st = state_of(request)
     on = today_in_shanghai()
-
-    def work(s: Session) -> dict[str, Any]:
-        pools = ledger.list_pools(session=s)
-        states = dict(s.execute(select(Application.state, func.count()).group_by(Application.state)).all())
-        return {
-            "pools": [pool_dict(p) for p in pools],
-            "burn": [charts.line_chart(f"{p.name}", charts.burn_down(s, p), p.size) for p in pools],
-            "by_sector": charts.awards_by(s, "sector"),
-            "by_district": charts.awards_by(s, "district"),
-            "states": states,
-        }
-
-    data = st.read(work)
+    histories = money.burn_downs(st.store)
+    by_sector = money.awards_by(st.store, field="sector")
+    by_district = money.awards_by(st.store, field="district")
     demand, n, source = _demand(request, on)
-    pool_sizes = {p["id"]: Decimal(p["size"]) for p in data["pools"]}
+    pool_sizes = {h.pool.id: h.pool.size for h in histories}
     rows = charts.demand_vs_pools(st.registry.programmes(), demand, pool_sizes, language())
     return render(
         request,
         "dashboard.html",
         {
-            **data,
+            "pools": [h.pool for h in histories],
+            "burn": burn_charts(histories),
+            "states": calls.count_by_state(st.store),
+            "state_label": state_label,
             "sector_chart": charts.bar_chart(
-                _("Awards by sector"), [(_(k), [v]) for k, v in data["by_sector"]], [_("awarded")]
+                _("Awards by sector"), [(_(k), [v]) for k, v in by_sector], [_("awarded")]
             ),
             "district_chart": charts.bar_chart(
-                _("Awards by district"), [(k, [v]) for k, v in data["by_district"]], [_("awarded")]
+                _("Awards by district"), [(k, [v]) for k, v in by_district], [_("awarded")]
             ),
             "demand_chart": charts.bar_chart(
                 _("Matched demand against pool size"), rows, [_("matched demand"), _("pool size")]
@@ -116,12 +103,22 @@ def dashboard(request: Request) -> Response:
 @router.get("/officer/calls")
 def calls_page(request: Request) -> Response:
     st = state_of(request)
-    data = st.read(lambda s: {"calls": apps.list_calls(session=s), "pools": ledger.list_pools(session=s)})
     return render(
         request,
         "officer_calls.html",
-        {**data, "programmes": sorted(st.registry.programmes().values(), key=lambda p: p.id)},
+        {
+            "calls": calls.list_calls(st.store),
+            "pools": money.list_pools(st.store),
+            "programmes": sorted(st.registry.programmes().values(), key=lambda p: p.id),
+            "modes": calls.ALLOCATION_MODES,
+        },
     )
+
+
+def _moment(text: str) -> dt.datetime:
+    """A time from a datetime-local field: Shanghai time unless it names its zone."""
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
 
 
 @router.post("/officer/calls")
@@ -134,60 +131,38 @@ def calls_submit(
     closes: Annotated[str, Form()],
     allocation_mode: Annotated[str, Form()] = "fcfs",
 ) -> Response:
-    me = principal_of(request)
     st = state_of(request)
     programme = st.registry.programmes()[programme_id]
-
-    def moment(text: str) -> dt.datetime:
-        value = dt.datetime.fromisoformat(text)
-        return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
-
-    st.write(
-        lambda s: apps.open_call(
-            session=s,
-            call_id=call_id,
-            programme_id=programme_id,
-            programme_version=programme.version,
-            pool_id=pool_id,
-            opens_at=moment(opens),
-            closes_at=moment(closes),
-            allocation_mode=allocation_mode,
-            actor=actor(me),
-        )
+    calls.open_call(
+        st.store,
+        call_id=call_id,
+        programme_id=programme_id,
+        programme_version=programme.version,
+        pool_id=pool_id,
+        opens_at=_moment(opens),
+        closes_at=_moment(closes),
+        allocation_mode=allocation_mode,
+        actor=actor(principal_of(request)),
     )
     return RedirectResponse("/officer/calls", status_code=303)
 
 
 @router.get("/officer/applications")
 def queue(request: Request, state: str = "", call_id: str = "") -> Response:
-    def work(s: Session) -> list[dict[str, Any]]:
-        q = select(Application)
-        if state:
-            q = q.where(Application.state == state)
-        if call_id:
-            q = q.where(Application.call_id == call_id)
-        return [application_dict(s, a) for a in s.scalars(q.order_by(Application.created_at).limit(500))]
-
-    from huiqi.web.pages.firm import state_label
-
+    listing = calls.list_applications(
+        state_of(request).store, state=state or None, call_id=call_id or None, limit=500, oldest_first=True
+    )
     return render(
         request,
         "officer_applications.html",
-        {
-            "applications": state_of(request).read(work),
-            "state": state,
-            "call_id": call_id,
-            "state_label": state_label,
-        },
+        {"applications": listing.items, "state": state, "call_id": call_id, "state_label": state_label},
     )
 
 
 @router.get("/officer/pools")
 def pools_page(request: Request) -> Response:
-    import uuid
-
-    data = state_of(request).read(lambda s: [pool_dict(p) for p in ledger.list_pools(session=s)])
-    return render(request, "officer_pools.html", {"pools": data, "key": uuid.uuid4().hex})
+    pools = money.list_pools(state_of(request).store)
+    return render(request, "officer_pools.html", {"pools": pools, "key": uuid.uuid4().hex})
 
 
 @router.post("/officer/pools")
@@ -201,15 +176,17 @@ def pools_submit(
     idempotency_key: Annotated[str, Form()],
     per_firm_cap: Annotated[str, Form()] = "",
 ) -> Response:
-    body = NewPool(
-        id=pool_id,
+    money.create_pool(
+        state_of(request).store,
+        pool_id=pool_id,
         name=name,
-        size=size,
+        size=yuan(size, what="size"),
         period_start=period_start,
         period_end=period_end,
-        per_firm_cap=per_firm_cap or None,
+        per_firm_cap=yuan(per_firm_cap, what="per_firm_cap") if per_firm_cap else None,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
     )
-    create_pool(request, principal_of(request), body, idempotency_key)
     return RedirectResponse("/officer/pools", status_code=303)
 
 
@@ -218,20 +195,37 @@ def pools_submit(
 
 @router.post("/applications/{application_id}/check")
 def check_submit(application_id: str, request: Request) -> Response:
-    check_application(request, principal_of(request), application_id)
+    st = state_of(request)
+    calls.check_application(
+        st.store,
+        application_id=application_id,
+        programmes=st.registry.programmes(),
+        actor=actor(principal_of(request)),
+    )
     return _back(application_id)
 
 
 @router.post("/applications/{application_id}/decide")
 def decide_submit(application_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
-    decide_application(request, principal_of(request), application_id, idempotency_key)
+    money.decide(
+        state_of(request).store,
+        application_id=application_id,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
     return _back(application_id)
 
 
 @router.post("/applications/{application_id}/grant")
 def grant_submit(application_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
     """Grant with the default plan (one tranche, the whole amount); the API takes a tranche plan."""
-    grant_application(request, principal_of(request), application_id, None, idempotency_key)
+    money.grant(
+        state_of(request).store,
+        application_id=application_id,
+        tranches=None,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
     return _back(application_id)
 
 
@@ -243,7 +237,14 @@ def pay_submit(
     idempotency_key: Annotated[str, Form()],
     reference: Annotated[str, Form()] = "",
 ) -> Response:
-    pay_tranche(request, principal_of(request), application_id, seq, reference, idempotency_key)
+    money.pay_tranche(
+        state_of(request).store,
+        application_id=application_id,
+        seq=seq,
+        reference=reference,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
     return _back(application_id)
 
 
@@ -256,24 +257,13 @@ def clawback_submit(
     idempotency_key: Annotated[str, Form()],
     installments: Annotated[int, Form()] = 1,
 ) -> Response:
-    clawback_application(
-        request, principal_of(request), application_id, reason, first_due, installments, idempotency_key
+    money.clawback(
+        state_of(request).store,
+        application_id=application_id,
+        reason=reason,
+        first_due=first_due,
+        installments=installments,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
     )
     return _back(application_id)
-
-
-# --- auditor ------------------------------------------------------------------------------------------------
-
-
-@router.get("/audit")
-def audit_log_page(request: Request, offset: int = 0, entity: str = "") -> Response:
-    data = state_of(request).read(lambda s: audit_page(s, 50, max(offset, 0), entity or None))
-    return render(request, "audit.html", {"page": data, "entity": entity})
-
-
-@router.get("/audit/verify")
-def audit_verify_page(request: Request) -> Response:
-    st = state_of(request)
-    ledger_report = st.read(lambda s: verify_ledger(session=s))
-    chain = st.read(lambda s: audit.verify_chain(session=s))
-    return render(request, "audit_verify.html", {"ledger": ledger_report, "chain": chain}, status=200)
