@@ -193,7 +193,7 @@ def demo(
     run_in_transaction(factory, setup)
 
     def designation(s: Session) -> tuple[str, int]:
-        return setup_designation(s, programmes, today, reviewer="reviewer", actor=actor)
+        return setup_designation(s, programmes, today, reviewer="reviewer", actor=actor, passwords=passwords)
 
     hq_call, waiting = run_in_transaction(factory, designation)
     engine.dispose()
