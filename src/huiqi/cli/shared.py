@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from huiqi.app.errors import USER_ERRORS
 from huiqi.app.store import Store
+from huiqi.firms.io import TextFileError, load_json_text, read_text_any_encoding
 from huiqi.money import MoneyError, format_yuan, yuan
 
 T = TypeVar("T")
@@ -93,12 +93,14 @@ def moment(text: str, what: str) -> dt.datetime:
 
 
 def read_json(path: Path, what: str) -> Any:
+    """A JSON file a person gave (any encoding they save in, within the bounds of huiqi.firms.io); a file
+    that cannot be read or is not such JSON is refused in one line."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_float=str)
-    except OSError as exc:
-        fail(f"{what}: cannot read {path}: {exc.strerror}")
-    except json.JSONDecodeError as exc:
-        fail(f"{what}: {path} line {exc.lineno} column {exc.colno}: {exc.msg}")
+        return load_json_text(read_text_any_encoding(path))
+    except TextFileError as exc:
+        fail(f"{what}: {exc}")
+    except ValueError as exc:
+        fail(f"{what}: {path} {exc}")
 
 
 #: The web shows times on Shanghai's clock; so does the CLI.

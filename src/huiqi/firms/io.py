@@ -250,9 +250,18 @@ def parse_text(text: str, *, source: str) -> Any:
     try:
         return load_yaml_text(text)
     except yaml.YAMLError as exc:
-        raise ProfileError(source, [FieldProblem("", f"invalid YAML: {exc}")]) from None
-    except ValueError as exc:  # a timestamp PyYAML matched but cannot build (2023-02-30)
-        raise ProfileError(source, [FieldProblem("", f"invalid YAML: {exc}")]) from None
+        raise ProfileError(source, [FieldProblem("", yaml_message(exc))]) from None
+
+
+def yaml_message(exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: ``line 3 column 5: invalid YAML: <what>``."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if mark is not None:
+            return f"line {mark.line + 1} column {mark.column + 1}: invalid YAML: {what}"
+        return f"invalid YAML: {what}"
+    return f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
 
 def firm_from_data(data: Any, *, source: str = "<firm>") -> Firm:
