@@ -80,8 +80,8 @@ def test_the_answer_is_serialised_once_without_changing_a_value(programmes: dict
                 programmes, firm, on, lang=lang, scope=scope_of(programmes, firm, on, None, True)
             )
             assert json.loads(to_json_bytes(answer)) == jsonable_encoder(answer), (path.name, lang)
-            for r in answer["results"]:
-                assert r["amount"] == r["explanation"]["amount"] and r["explanation"]["checks"]
+            for r in answer.results:
+                assert r.amount == r.explanation["amount"] and r.explanation["checks"]
 
 
 def test_api_answers_for_the_firms_city_by_default_and_every_city_when_asked(sqlite_web: Web) -> None:

@@ -1,4 +1,5 @@
-"""Commands of the rules engine: programmes, check, schema (the demo is in web_commands)."""
+"""Commands of the rules engine: programmes, check, schema (the demo is in web_commands). Each calls a use
+case of ``huiqi.app.programmes``, the same as the API and the pages."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import json
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 
+from huiqi.app import programmes as use
+from huiqi.app.jsonable import as_json
+from huiqi.app.registry import Packs, open_packs
+from huiqi.cli.shared import call, fail
 from huiqi.firms import ProfileError, load_firm
-from huiqi.money import format_yuan, yuan
+from huiqi.money import format_yuan
 from huiqi.rules.errors import ProgrammeError, UnknownProgramme
-from huiqi.rules.programme import Programme
+from huiqi.rules.explain import render_explanation
 
 
 class Format(StrEnum):
@@ -27,18 +32,17 @@ class Lang(StrEnum):
     zh = "zh"
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def load(packs: list[str] | None) -> dict[str, Programme]:
-    from huiqi.rules.loader import load_pack
-
+def load(packs: list[str] | None) -> Packs:
+    """The programmes of the packs named (default: every bundled pack); a refusal is exit code 2."""
     try:
-        return load_pack(*(packs or []))
+        return open_packs(packs or ())
     except ProgrammeError as exc:
-        fail(f"error: the programmes could not be loaded:\n{exc}")
+        fail(f"the programmes could not be loaded:\n{exc}")
+
+
+def echo_json(data: object) -> None:
+    """A read model as the API's JSON, indented."""
+    typer.echo(json.dumps(as_json(data), ensure_ascii=False, indent=2))
 
 
 PackOpt = Annotated[
@@ -53,100 +57,78 @@ programmes_app = typer.Typer(
 
 @programmes_app.command("list")
 def list_programmes(
-    pack: PackOpt = None, fmt: Annotated[Format, typer.Option("--format")] = Format.text
+    pack: PackOpt = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    lang: Lang = Lang.en,
 ) -> None:
     """List the loaded programmes."""
-    progs = load(pack)
-    rows: list[dict[str, Any]] = [
-        {
-            "id": p.id,
-            "version": p.version,
-            "name_en": p.spec.name.en,
-            "name_zh": p.spec.name.zh,
-            "benefit": p.spec.benefit,
-            "document": p.document(None).number,
-            "effective_from": p.spec.effective.start.isoformat(),
-            "effective_to": p.spec.effective.end.isoformat() if p.spec.effective.end else None,
-            "pool": p.spec.pool.id if p.spec.pool else None,
-            "source": p.source,
-        }
-        for p in progs.values()
-    ]
+    rows = call(use.list_programmes, load(pack), lang=lang.value)
     if fmt is Format.json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo_json(rows)
         return
-    width = max(len(r["id"]) for r in rows)
+    width = max((len(r.id) for r in rows), default=0)
     for r in rows:
-        typer.echo(f"{r['id']:<{width}}  {r['version']:<8} {r['benefit']:<13} {r['name_en']}")
+        typer.echo(f"{r.id:<{width}}  {r.version:<8} {r.benefit:<13} {r.name}")
 
 
 @programmes_app.command("show")
-def show(programme_id: str, pack: PackOpt = None, lang: Lang = Lang.en) -> None:
+def show(
+    programme_id: str,
+    pack: PackOpt = None,
+    lang: Lang = Lang.en,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+) -> None:
     """Show a programme as a readable document: its basis, parameters and conditions with their clauses."""
-    from huiqi.rules.explain import fmt
-
-    progs = load(pack)
-    if programme_id not in progs:
-        fail(f"error: unknown programme {programme_id!r}; known: {', '.join(progs)}")
-    p = progs[programme_id]
-    s, lg = p.spec, lang.value
-    out = [f"{s.name.get(lg)}  [{p.id} {p.version}]", f"{s.authority.get(lg)}"]
-    for d in s.legal_basis:
-        out.append(f"  {d.title.get(lg)} ({d.number}, {d.date})" + (f" {d.url}" if d.url else ""))
-    out.append(f"  effective {s.effective.start} – {s.effective.end or '…'}; benefit: {s.benefit}")
-    if s.pool:
-        out.append(f"  pool {s.pool.id}: {s.pool.name.get(lg)}, {format_yuan(yuan(s.pool.size), lang=lg)}")
-    if s.summary:
-        out.append(f"\n{s.summary.get(lg)}")
+    source = load(pack)
+    try:
+        d = use.show_programme(source, programme_id=programme_id, lang=lang.value)
+    except UnknownProgramme:
+        fail(f"unknown programme {programme_id!r}; known: {', '.join(source.programmes())}")
+    if fmt is Format.json:
+        echo_json(d)
+        return
+    lg = lang.value
+    out = [f"{d.name}  [{d.id} {d.version}]", f"{d.authority}"]
+    for b in d.legal_basis:
+        out.append(f"  {b.title} ({b.number}, {b.date})" + (f" {b.url}" if b.url else ""))
+    out.append(f"  effective {d.effective_from} – {d.effective_to or '…'}; benefit: {d.benefit}")
+    if d.pool and d.pool_size is not None:
+        out.append(f"  pool {d.pool}: {d.pool_name}, {format_yuan(d.pool_size, lang=lg)}")
+    if d.summary:
+        out.append(f"\n{d.summary}")
     out.append("\nParameters:")
-    for name, param in s.parameters.items():
-        marker = " (assumption)" if param.assumption else ""
-        out.append(f"  {name}: {param.label.get(lg)}{marker}  〔{p.cite(param.clause, param.doc)}〕")
-        for dv, value in zip(param.values, p.params[name].values, strict=True):
-            out.append(f"      from {dv.start}: {fmt(value, param.unit, lg)}")
-        if param.note:
-            out.append(f"      note: {param.note.strip()}")
-    if s.values:
+    for p in d.parameters:
+        marker = " (assumption)" if p.assumption else ""
+        out.append(f"  {p.name}: {p.label}{marker}  〔{p.clause}〕")
+        out += [f"      from {v.from_}: {v.value}" for v in p.values]
+        if p.note:
+            out.append(f"      note: {p.note}")
+    if d.values:
         out.append("\nValues:")
-        for name, v in s.values.items():
-            out.append(f"  {name} = {v.expr.strip()}    # {v.label.get(lg)}")
+        out += [f"  {v.name} = {v.expr}    # {v.label}" for v in d.values]
     out.append("\nConditions (all must hold):")
-    for c in s.conditions:
-        out.append(f"  [{c.id}] {c.label.get(lg)}  〔{p.cite(c.clause, c.doc)}〕\n      {c.test.strip()}")
-    if s.exclusions:
+    out += [f"  [{c.id}] {c.label}  〔{c.clause}〕\n      {c.test}" for c in d.conditions]
+    if d.exclusions:
         out.append("\nExclusions (none may apply):")
-        for x in s.exclusions:
-            out.append(f"  [{x.id}] {x.label.get(lg)}  〔{p.cite(x.clause, x.doc)}〕\n      {x.when.strip()}")
-    if s.amount:
-        out.append(f"\nAmount: {s.amount.label.get(lg)}  〔{p.cite(s.amount.clause, s.amount.doc)}〕")
-        out.append(f"      {s.amount.expr.strip()}")
+        out += [f"  [{x.id}] {x.label}  〔{x.clause}〕\n      {x.when}" for x in d.exclusions]
+    if d.amount:
+        out.append(f"\nAmount: {d.amount.label}  〔{d.amount.clause}〕")
+        out.append(f"      {d.amount.expr}")
     typer.echo("\n".join(out))
 
 
 @programmes_app.command("validate")
 def validate(paths: list[Path]) -> None:
     """Validate programme files (or folders of them); the bundled packs are known for references."""
-    from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_programmes, programme_files
-
-    files: list[Path] = []
-    for path in paths:
-        files += programme_files(path) if path.is_dir() else [path]
+    files = use.programme_files_in(paths)
     if not files:
-        fail("error: no programme files (*.programme.yaml) found")
-    own = {f.resolve() for f in files}
-    others = [
-        f
-        for name in bundled_packs()
-        for f in programme_files(bundled_pack_dir(name))
-        if f.resolve() not in own
-    ]
+        fail("no programme files (*.programme.yaml) found")
     try:
-        known = load_programmes(others)
-        loaded = load_programmes(files, known_ids=known)
+        checked = use.validate_programmes(load(None), files=files)
     except ProgrammeError as exc:
         fail(f"{exc}\n{len(exc.problems)} problem(s); nothing was loaded")
-    for p in loaded.values():
-        typer.echo(f"ok  {p.id} {p.version}  ({p.source})")
+    for v in checked:
+        typer.echo(f"ok  {v.programme.id} {v.programme.version}  ({v.source})")
 
 
 @programmes_app.command("test")
@@ -157,79 +139,68 @@ def test(
     verbose: bool = False,
 ) -> None:
     """Run the programmes' test cases (``*.tests.yaml``); exit 1 if any fails."""
-    from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_pack
-    from huiqi.rules.testing import collect_cases, run_cases
-
-    dirs = paths or [bundled_pack_dir(n) for n in bundled_packs()]
-    try:
-        progs = load_pack(*dirs) if paths else load_pack()
-        cases = collect_cases(dirs)
-    except ProgrammeError as exc:
-        fail(str(exc))
-    results = run_cases(progs, cases)
-    failed = [r for r in results if not r.passed]
-    for r in results:
-        if verbose or not r.passed:
-            mark = "ok  " if r.passed else "FAIL"
-            typer.echo(f"{mark} {r.case.location}  {r.case.programme}: {r.case.name}")
-            for f in r.failures:
+    folders = paths or []
+    run = call(use.run_programme_tests, load([str(p) for p in folders]), folders=folders)
+    for case in run.cases:
+        if verbose or not case.passed:
+            mark = "ok  " if case.passed else "FAIL"
+            typer.echo(f"{mark} {case.location}  {case.programme}: {case.name}")
+            for f in case.failures:
                 typer.echo(f"       {f}")
-    typer.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+    typer.echo(f"{run.passed} passed, {run.failed} failed")
+    if run.failed:
         raise typer.Exit(1)
 
 
 def check(
     firm: Path,
-    on: Annotated[str | None, typer.Option(help="evaluation date, YYYY-MM-DD (default: today)")] = None,
+    on: Annotated[
+        str | None, typer.Option(help="evaluation date, YYYY-MM-DD (default: today in Shanghai)")
+    ] = None,
     programme: Annotated[list[str] | None, typer.Option(help="only these programme ids")] = None,
+    all_cities: Annotated[
+        bool, typer.Option("--all", help="every city's programmes in force, not only the firm's city's")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format")] = Format.text,
     lang: Lang = Lang.en,
     pack: PackOpt = None,
 ) -> None:
-    """The policy calculator: which programmes a firm qualifies for on a date, how much, and why."""
-    from huiqi.rules.evaluator import evaluate
-    from huiqi.rules.explain import explain, render_text
+    """The policy calculator: which programmes a firm qualifies for on a date, how much, and why.
 
+    By default the programmes of the firm's registration city in force on the date (as the web's
+    calculator); ``--all``: every city's (also with ``--pack``: every programme of the packs named);
+    ``--programme``: exactly those."""
     try:
-        when = dt.date.fromisoformat(on) if on else dt.date.today()
+        when = dt.date.fromisoformat(on) if on else None
     except ValueError:
-        fail(f"error: --on {on!r}: expected a date as YYYY-MM-DD")
+        fail(f"--on {on!r}: expected a date as YYYY-MM-DD")
     try:
         profile = load_firm(firm)
     except ProfileError as exc:
-        fail(f"error: {exc}")
-    progs = load(pack)
+        fail(str(exc))
+    source = load(pack)
     try:
-        results = evaluate(progs, profile, when, programme)
+        answer = call(
+            use.check_firm,
+            source,
+            firm=profile,
+            on=when,
+            ids=programme or None,
+            all_cities=all_cities or bool(pack),
+            lang=lang.value,
+        )
     except UnknownProgramme as exc:
-        fail(f"error: {exc}; known: {', '.join(progs)}")
+        fail(f"{exc}; known: {', '.join(source.programmes())}")
     if fmt is Format.json:
-        payload = {
-            "firm": {"uscc": profile.uscc, "name_zh": profile.name_zh, "name_en": profile.name_en},
-            "date": when.isoformat(),
-            "results": [
-                {
-                    "programme": r.programme.id,
-                    "version": r.programme.version,
-                    "eligible": r.eligible,
-                    "amount": str(r.amount),
-                    "unmet": r.unmet,
-                    "explanation": explain(r, lang.value),
-                }
-                for r in results
-            ],
-        }
-        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        echo_json(answer)
         return
     name = profile.name_zh if lang is Lang.zh else (profile.name_en or profile.name_zh)
-    typer.echo(f"{name} ({profile.uscc}), {when}\n")
-    for r in results:
-        typer.echo(render_text(r, lang.value) + "\n")
-    total = sum((r.amount for r in results), start=Decimal(0))
+    typer.echo(f"{name} ({profile.uscc}), {answer.date}\n")
+    for r in answer.results:
+        typer.echo(render_explanation(r.explanation, lang.value) + "\n")
     typer.echo(
-        f"{sum(r.eligible for r in results)} of {len(results)} programmes; "
-        f"total {format_yuan(total, lang=lang.value)}"
+        f"{answer.eligible_count} of {len(answer.results)} programmes; "
+        f"total {format_yuan(Decimal(answer.total), lang=lang.value)}"
     )
 
 
@@ -240,11 +211,7 @@ class SchemaKind(StrEnum):
 
 def schema(kind: SchemaKind) -> None:
     """Print the JSON Schema of a firm profile or of a programme file."""
-    from huiqi.firms import Firm
-    from huiqi.rules.spec import ProgrammeSpec
-
-    model: Any = Firm if kind is SchemaKind.firm else ProgrammeSpec
-    typer.echo(json.dumps(model.model_json_schema(by_alias=True), ensure_ascii=False, indent=2))
+    typer.echo(json.dumps(use.json_schema(kind=kind.value), ensure_ascii=False, indent=2))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,11 @@
-"""Explanations: for each condition, whether it held, the values it read, its clause, and the gap.
+"""Explanations: for each condition, whether it held, the values it read, its clause, and the gap; for each
+exclusion, whether it applies.
 
-Built from the evaluator's trace after the fact, so evaluation stays cheap when nobody asks why.
+Built from the evaluator's trace after the fact, so evaluation stays cheap when nobody asks why. The
+explanation is one model (``Explanation``, JSON-ready data): the API answers it, the pages render it and the
+terminal prints it (``render_explanation``), so each says the same thing of every condition and exclusion:
+its ``mark`` and its ``verdict`` in words (a condition holds, does not hold or is unknown; an exclusion
+applies or does not apply), the figures read, the clause and the gap.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from huiqi.money import format_yuan
 from huiqi.rules import ast
@@ -18,6 +23,81 @@ from huiqi.rules.labels import OPS, UNITS_ZH, WORDS, field_label
 from huiqi.rules.programme import Expression, Programme
 
 T = TypeVar("T")
+
+
+class ReadEntry(TypedDict):
+    """A figure a check or the amount read (``Read.to_json``)."""
+
+    kind: str
+    name: str
+    label: str
+    value: Any
+    text: str
+    clause: NotRequired[str]
+    assumption: NotRequired[bool]
+
+
+class Check(TypedDict):
+    """A condition or an exclusion as every adapter shows it. ``holds``: the test's value (for an exclusion,
+    whether it applies; None when unknown); ``met``: whether it lets the firm qualify; ``mark`` (✓ ✗ ?) and
+    ``verdict`` (words in the explanation's language) say so alike everywhere; ``gap``: what is missing."""
+
+    id: str
+    kind: str
+    label: str
+    clause: str
+    holds: bool | None
+    met: bool
+    mark: str
+    verdict: str
+    reads: list[ReadEntry]
+    gap: NotRequired[list[str]]
+
+
+class AmountDetail(TypedDict):
+    """How the amount was worked out: label, formula, clause, value and the figures read."""
+
+    label: str
+    formula: str
+    clause: str
+    value: Any
+    reads: list[ReadEntry]
+
+
+class Explanation(TypedDict):
+    """One programme's result for one firm on one date, explained (see the module docstring)."""
+
+    programme: str
+    version: str
+    digest: str
+    name: str
+    document: str
+    benefit: str
+    date: str
+    in_force: bool
+    eligible: bool
+    amount: str
+    period: str
+    checks: list[Check]
+    in_force_detail: NotRequired[str]
+    amount_detail: NotRequired[AmountDetail]
+
+
+def _verdicts(lang: str) -> dict[tuple[str, bool | None], tuple[str, str]]:
+    """(mark, verdict) of a check by (kind, holds), in a language."""
+    w = WORDS[lang]
+    return {
+        ("condition", True): ("✓", w["holds"]),
+        ("condition", False): ("✗", w["does_not_hold"]),
+        ("condition", None): ("?", w["unknown"]),
+        ("exclusion", True): ("✗", w["excluded"]),
+        ("exclusion", False): ("✓", w["not_excluded"]),
+        ("exclusion", None): ("✓", w["not_excluded"]),
+    }
+
+
+#: (mark, verdict) by language, then (kind, holds)
+VERDICTS = {lang: _verdicts(lang) for lang in WORDS}
 
 
 @dataclass(frozen=True)
@@ -32,8 +112,8 @@ class Read:
     clause: str | None = None
     assumption: bool = False
 
-    def to_json(self, lang: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self, lang: str) -> ReadEntry:
+        out: ReadEntry = {
             "kind": self.kind,
             "name": self.name,
             "label": self.label,
@@ -291,14 +371,18 @@ class _Explainer:
             out.append((s, name, label, value))
         return out
 
-    def reads_json(self, trace: Trace) -> list[dict[str, Any]]:
-        """Each read as JSON (``Read.to_json``), with what does not depend on the firm built once."""
-        return [self._read_json(s, name, label, value) for s, name, label, value in self.resolved(trace)]
+    def reads_json(self, trace: Trace) -> list[ReadEntry]:
+        """Each read as JSON (``Read.to_json``), with what does not depend on the firm built once: what the
+        firm's figures were first, then the parameters they were held against."""
+        resolved = self.resolved(trace)
+        return [
+            self._read_json(s, name, label, value)
+            for s, name, label, value in resolved
+            if s.kind != "parameter"
+        ] + [self._param_json(name) for s, name, _label, _value in resolved if s.kind == "parameter"]
 
-    def _read_json(self, s: _Site, name: str, label: str, value: Any) -> dict[str, Any]:
-        if s.kind == "parameter":
-            return self._param_json(name)
-        entry: dict[str, Any] = {
+    def _read_json(self, s: _Site, name: str, label: str, value: Any) -> ReadEntry:
+        entry: ReadEntry = {
             "kind": s.kind,
             "name": name,
             "label": label,
@@ -309,14 +393,14 @@ class _Explainer:
             entry["clause"] = s.clause
         return entry
 
-    def _param_json(self, name: str) -> dict[str, Any]:
+    def _param_json(self, name: str) -> ReadEntry:
         """A parameter's read as of the date: the same for every firm, so built once a period and language
         (shared by the answers; nobody edits them)."""
         param = self.programme.params[name]
         value, i = param.at(self.result.on)
         key = ("param-json", name, i, self.lang)
         cache = self.programme.memo
-        hit: dict[str, Any] | None = cache.get(key)
+        hit: ReadEntry | None = cache.get(key)
         if hit is None:
             spec_p = self.programme.spec.parameters[name]
             clause = self.programme.cite(param.clauses[i] or spec_p.clause, spec_p.doc)
@@ -444,6 +528,7 @@ def _header_of(p: Programme, lang: str) -> dict[str, Any]:
             "digest": p.digest[:12],
             "name": p.spec.name.get(lang),
             "document": f"{document.title.get(lang)} ({document.number})",
+            "benefit": p.spec.benefit,
         }
 
     return _once(p, ("header", lang), build)
@@ -464,30 +549,35 @@ def _amount_header_of(p: Programme, lang: str) -> dict[str, Any]:
     return _once(p, ("amount-header", lang), build)
 
 
-def explain(result: Result, lang: str = "en") -> dict[str, Any]:
-    """The whole explanation of one programme's result, as JSON-ready data."""
+def explain(result: Result, lang: str = "en") -> Explanation:
+    """The whole explanation of one programme's result, as JSON-ready data (the one model every adapter
+    renders)."""
     ex = _Explainer(result, lang)
     p = result.programme
     spec = p.spec
-    checks = []
+    checks: list[Check] = []
     labels = _checks_of(p, lang)
+    verdicts = VERDICTS[lang]
     for o in result.outcomes:
         label, clause = labels[o.id]
         met = o.holds is True if o.kind == "condition" else o.holds is not True
-        entry: dict[str, Any] = {
+        mark, verdict = verdicts[(o.kind, o.holds)]
+        entry: Check = {
             "id": o.id,
             "kind": o.kind,
             "label": label,
             "clause": clause,
             "holds": o.holds,
             "met": met,
+            "mark": mark,
+            "verdict": verdict,
             "reads": ex.reads_json(o.trace),
         }
         if not met:
             entry["gap"] = ex.gap(o.trace) if o.kind == "condition" else []
         checks.append(entry)
-    out: dict[str, Any] = {
-        **_header_of(p, lang),
+    out: Explanation = {
+        **_header_of(p, lang),  # type: ignore[typeddict-item]
         "date": result.on.isoformat(),
         "in_force": result.in_force,
         "eligible": result.eligible,
@@ -500,44 +590,49 @@ def explain(result: Result, lang: str = "en") -> dict[str, Any]:
         out["in_force_detail"] = f"{eff.start} – {eff.end or '…'}"
     if result.amount_trace is not None and spec.amount is not None:
         out["amount_detail"] = {
-            **_amount_header_of(p, lang),
+            **_amount_header_of(p, lang),  # type: ignore[typeddict-item]
             "value": json_value(result.amount_trace.result),
             "reads": ex.reads_json(result.amount_trace),
         }
     return out
 
 
-def render_text(result: Result, lang: str = "en") -> str:
-    """A plain-text explanation, for the terminal."""
-    data = explain(result, lang)
+#: how many figures a check shows (in the terminal and on the pages alike)
+READS_SHOWN = 8
+
+
+def check_line(check: Check) -> str:
+    """The one line of a condition or an exclusion: mark, label, verdict and clause (the pages show the same
+    parts, see ``templates/_explanation.html``)."""
+    return f"{check['mark']} {check['label']} [{check['verdict']}]  〔{check['clause']}〕"
+
+
+def render_explanation(data: Explanation, lang: str = "en") -> str:
+    """An explanation as plain text, for the terminal and the "you qualify" messages."""
     w = WORDS[lang]
     verdict = w["eligible"] if data["eligible"] else w["not_eligible"]
-    amount = format_yuan(result.amount, lang=lang)
-    per = (
-        f" {w['per_year']}"
-        if data["period"] == "annual" and result.programme.spec.benefit != "designation"
-        else ""
-    )
+    amount = format_yuan(Decimal(data["amount"]), lang=lang)
+    per = f" {w['per_year']}" if data["period"] == "annual" and data["benefit"] != "designation" else ""
     lines = [
         f"{data['programme']} ({w['version']} {data['version']}, {data['digest']}) — {data['name']}",
         f"  {verdict}; {w['amount']} {amount}{per}; {w['as_of']} {data['date']}",
         f"  {data['document']}",
     ]
     if not data["in_force"]:
-        lines.append(f"  ✗ {w['not_in_force']} ({data['in_force_detail']})")
+        lines.append(f"  ✗ {w['not_in_force']} ({data.get('in_force_detail', '')})")
     for c in data["checks"]:
-        mark = "✓" if c["met"] else ("?" if c["holds"] is None else "✗")
-        tag = "" if c["kind"] == "condition" else f" [{w['excluded'] if not c['met'] else w['not_excluded']}]"
-        lines.append(f"  {mark} {c['label']}{tag}  〔{c['clause']}〕")
-        shown = [r for r in c["reads"] if r["kind"] != "parameter"] + [
-            r for r in c["reads"] if r["kind"] == "parameter"
-        ]
-        for r in shown[:8]:
+        lines.append(f"  {check_line(c)}")
+        for r in c["reads"][:READS_SHOWN]:
             flag = f" ({w['assumption']})" if r.get("assumption") else ""
             lines.append(f"      {r['label']} = {r['text']}{flag}")
         for g in c.get("gap", []):
             lines.append(f"      → {w['gap']}: {g}")
-    if "amount_detail" in data and result.eligible:
-        d = data["amount_detail"]
-        lines.append(f"  = {d['label']}: {amount}  〔{d['clause']}〕")
+    detail = data.get("amount_detail")
+    if detail is not None and data["eligible"]:
+        lines.append(f"  = {detail['label']}: {amount}  〔{detail['clause']}〕")
     return "\n".join(lines)
+
+
+def render_text(result: Result, lang: str = "en") -> str:
+    """A plain-text explanation of a result, for the terminal."""
+    return render_explanation(explain(result, lang), lang)

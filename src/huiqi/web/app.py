@@ -10,11 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 from huiqi import __version__
 from huiqi.app.calls import EVIDENCE_MAX_BYTES
+from huiqi.app.registry import ProgrammeRegistry
 from huiqi.app.store import Store
 from huiqi.config import Settings, get_settings
 from huiqi.web import errors
 from huiqi.web.limits import UPLOAD_SLACK, RequestLimits
-from huiqi.web.programmes import ProgrammeRegistry
 from huiqi.web.security import SecurityHeaders, authorize
 from huiqi.web.state import AppState
 

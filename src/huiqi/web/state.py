@@ -9,9 +9,9 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from huiqi.app.registry import ProgrammeRegistry
 from huiqi.app.store import Store
 from huiqi.config import Settings
-from huiqi.web.programmes import ProgrammeRegistry
 
 T = TypeVar("T")
 

@@ -57,4 +57,7 @@ def firm_matches(
     principal_of(request).check_firm(uscc)
     st = state_of(request)
     firm = accounts.firm_profile(st.store, uscc=uscc)
-    return calculate(st.registry.programmes(), firm, on or today_in_shanghai(), None, language())
+    answer: dict[str, Any] = as_json(
+        calculate(st.registry.programmes(), firm, on or today_in_shanghai(), None, language())
+    )
+    return answer

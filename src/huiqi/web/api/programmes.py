@@ -13,14 +13,11 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from huiqi.audit import chain as audit
-from huiqi.firms import Firm
-from huiqi.rules.errors import UnknownProgramme
-from huiqi.rules.spec import ProgrammeSpec
+from huiqi.app import programmes as use
+from huiqi.app.registry import open_packs
 from huiqi.web.api.common import actor, json_body
-from huiqi.web.calculator import calculate, parse_firm, scope_of, to_json_bytes, today_in_shanghai
 from huiqi.web.i18n import language
-from huiqi.web.programmes import Loaded, programme_document, programme_summary
+from huiqi.web.programmes import view_json
 from huiqi.web.security import authorize, principal_of, state_of
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
@@ -34,85 +31,53 @@ class ProgrammeFile(BaseModel):
 @router.get("/programmes")
 def list_programmes(request: Request) -> list[dict[str, Any]]:
     """Every programme in force on this site, in id order (`?lang=zh` for Chinese names)."""
-    progs = state_of(request).registry.programmes()
-    return [programme_summary(p, language()) for _, p in sorted(progs.items())]
+    return view_json(use.list_programmes(state_of(request).registry, lang=language()))  # type: ignore[no-any-return]
 
 
 @router.get("/programmes/{programme_id}")
 def show_programme(programme_id: str, request: Request) -> dict[str, Any]:
     """The programme as a readable document: basis, parameters, conditions and exclusions with clauses."""
-    progs = state_of(request).registry.programmes()
-    if programme_id not in progs:
-        raise UnknownProgramme(programme_id)
-    return programme_document(progs[programme_id], language())
+    doc = use.show_programme(state_of(request).registry, programme_id=programme_id, lang=language())
+    return view_json(doc)  # type: ignore[no-any-return]
 
 
 @router.post("/programmes/validate")
 def validate_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
     """Check a programme file against the programmes in force; every problem is listed with
     file:line:column."""
-    p = state_of(request).registry.validate(body.filename, body.text)
-    return {"ok": True, **programme_summary(p, language())}
+    upload = use.ProgrammeUpload(body.filename, body.text)
+    (checked,) = use.validate_programmes(state_of(request).registry, uploads=[upload], lang=language())
+    return {"ok": True, **view_json(checked.programme)}
 
 
 @router.post("/programmes", status_code=201)
 def load_programme(body: ProgrammeFile, request: Request) -> dict[str, Any]:
     """Validate and put a new version in force (recorded in the audit chain)."""
-    loaded = load_recorded(request, body.filename, body.text)
-    return {**programme_summary(loaded.programme, language()), "previous_version": loaded.previous_version}
-
-
-def load_recorded(request: Request, filename: str, text: str) -> Loaded:
-    """Put an uploaded programme file in force for the calling officer and record it in the audit chain
-    (the API and the officer's page); a refused file raises ``ProgrammeError`` and records nothing."""
     st = state_of(request)
-    me = principal_of(request)
-    loaded = st.registry.load(filename, text)
-    p = loaded.programme
-    st.write(
-        lambda s: audit.append(
-            session=s,
-            actor=actor(me),
-            entity=f"programme:{p.id}",
-            action="loaded",
-            payload={"version": p.version, "previous_version": loaded.previous_version, "sha256": p.digest},
-        )
+    loaded = use.load_programme(
+        st.store,
+        registry=st.registry,
+        filename=body.filename,
+        text=body.text,
+        actor=actor(principal_of(request)),
+        lang=language(),
     )
-    return loaded
+    return view_json(loaded)  # type: ignore[no-any-return]
 
 
 @router.get("/programme-tests")
-def run_programme_tests(request: Request) -> dict[str, Any]:
-    """Run the bundled packs' test cases (``*.tests.yaml``) against the programmes the loader reads."""
-    from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_pack
-    from huiqi.rules.testing import collect_cases, run_cases
-
-    dirs = [bundled_pack_dir(n) for n in bundled_packs()]
-    results = run_cases(load_pack(), collect_cases(dirs))
-    return {
-        "passed": sum(r.passed for r in results),
-        "failed": sum(not r.passed for r in results),
-        "cases": [
-            {
-                "location": str(r.case.location),
-                "programme": r.case.programme,
-                "name": r.case.name,
-                "passed": r.passed,
-                "failures": [str(f) for f in r.failures],
-            }
-            for r in results
-        ],
-    }
+def run_programme_tests() -> dict[str, Any]:
+    """Run the bundled packs' test cases (``*.tests.yaml``) against the bundled programmes."""
+    return view_json(use.run_programme_tests(open_packs()))  # type: ignore[no-any-return]
 
 
 @router.get("/schema/{kind}")
 def schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of a firm profile (``firm``) or a programme file (``programme``)."""
-    if kind not in ("firm", "programme"):
-        raise HTTPException(404, detail=f"no schema {kind!r}; there are 'firm' and 'programme'")
-    model: Any = Firm if kind == "firm" else ProgrammeSpec
-    result: dict[str, Any] = model.model_json_schema(by_alias=True)
-    return result
+    try:
+        return use.json_schema(kind=kind)
+    except KeyError:
+        raise HTTPException(404, detail=f"no schema {kind!r}; there are 'firm' and 'programme'") from None
 
 
 _CALC_SCHEMA = {
@@ -162,7 +127,7 @@ async def calculator_answer(request: Request, all_cities: bool) -> Response:
         raise HTTPException(422, detail='body: expected {"firm": {...profile...}, "on": "YYYY-MM-DD"}')
     on_text = data.get("on")
     try:
-        on = dt.date.fromisoformat(on_text) if on_text else today_in_shanghai()
+        on = dt.date.fromisoformat(on_text) if on_text else None
     except (TypeError, ValueError):
         raise HTTPException(422, detail=f"on: expected a date like 2025-12-01, got {on_text!r}") from None
     ids = data.get("programmes")
@@ -171,12 +136,12 @@ async def calculator_answer(request: Request, all_cities: bool) -> Response:
     lang = data.get("lang") or language()
     if lang not in ("en", "zh"):
         raise HTTPException(422, detail=f"lang: expected 'en' or 'zh', got {lang!r}")
-    firm = parse_firm(data["firm"])
-    programmes = state_of(request).registry.programmes()
-    scope = scope_of(programmes, firm, on, ids, all_cities)
-    answer = calculate(programmes, firm, on, lang=lang, scope=scope)
+    firm = use.parse_firm(data["firm"])
+    answer = use.check_firm(
+        state_of(request).registry, firm=firm, on=on, ids=ids, all_cities=all_cities, lang=lang
+    )
     # serialised once, here: the answer is JSON-ready (FastAPI's encoder would walk it all again)
-    return Response(to_json_bytes(answer), media_type="application/json")
+    return Response(use.to_json_bytes(answer), media_type="application/json")
 
 
 #: the query strings the lean route answers itself (anything else goes through FastAPI's parsing)

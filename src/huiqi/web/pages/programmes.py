@@ -1,4 +1,5 @@
-"""The officer's programmes page: the programmes in force, validating a programme file and loading one."""
+"""The officer's programmes page: the programmes in force, validating a programme file and loading one
+(the same use cases as ``/api/v1/programmes``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
+from huiqi.app import programmes as use
 from huiqi.rules.errors import ProgrammeError
-from huiqi.web.api.programmes import load_recorded
+from huiqi.web.api.common import actor
 from huiqi.web.i18n import _, language
-from huiqi.web.programmes import programme_summary
-from huiqi.web.security import state_of
+from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,14 +25,10 @@ def programmes_admin(request: Request) -> Response:
 
 def _programmes_page(request: Request, result: dict[str, Any] | None) -> Response:
     """The programmes in force, with the outcome of a validation or a load when there was one."""
-    progs = state_of(request).registry.programmes()
     return render(
         request,
         "officer_programmes.html",
-        {
-            "programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())],
-            "result": result,
-        },
+        {"programmes": use.list_programmes(state_of(request).registry, lang=language()), "result": result},
         status=422 if result is not None and not result["ok"] else 200,
     )
 
@@ -48,30 +45,39 @@ def _refused(exc: ProgrammeError) -> dict[str, Any]:
     }
 
 
-async def _upload_text(file: UploadFile) -> tuple[str, str]:
+async def _upload(file: UploadFile) -> use.ProgrammeUpload:
     raw = await file.read(1_000_001)
     try:
-        return file.filename or "upload.programme.yaml", raw.decode("utf-8")
+        return use.ProgrammeUpload(file.filename or "upload.programme.yaml", raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ProgrammeError([]) from None
 
 
 @router.post("/officer/programmes/validate")
 async def programme_validate(request: Request, file: Annotated[UploadFile, File()]) -> Response:
-    name, text = await _upload_text(file)
     try:
-        p = state_of(request).registry.validate(name, text)
+        upload = await _upload(file)
+        (checked,) = use.validate_programmes(state_of(request).registry, uploads=[upload], lang=language())
     except ProgrammeError as exc:
         return _programmes_page(request, _refused(exc))
+    p = checked.programme
     message = _("%(id)s version %(version)s is valid.") % {"id": p.id, "version": p.version}
     return _programmes_page(request, _accepted(message))
 
 
 @router.post("/officer/programmes/load")
 async def programme_load(request: Request, file: Annotated[UploadFile, File()]) -> Response:
-    name, text = await _upload_text(file)
+    st = state_of(request)
     try:
-        p = load_recorded(request, name, text).programme
+        upload = await _upload(file)
+        p = use.load_programme(
+            st.store,
+            registry=st.registry,
+            filename=upload.filename,
+            text=upload.text,
+            actor=actor(principal_of(request)),
+            lang=language(),
+        )
     except ProgrammeError as exc:
         return _programmes_page(request, _refused(exc))
     message = _("%(id)s version %(version)s is now in force.") % {"id": p.id, "version": p.version}

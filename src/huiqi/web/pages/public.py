@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from importlib import resources
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from huiqi.app import accounts
+from huiqi.app import programmes as use
 from huiqi.app.accounts import Role
+from huiqi.app.disclosure import disclosure
 from huiqi.app.errors import AccountDisabled, AccountsError, InvalidCredentials, TooManyAttempts
-from huiqi.applications import service as apps
-from huiqi.applications.models import Application
-from huiqi.firms.errors import ProfileError
+from huiqi.firms import ProfileError
 from huiqi.firms.io import parse_text
-from huiqi.ledger.models import Award
-from huiqi.rules.errors import UnknownProgramme
-from huiqi.selection.models import Designation
 from huiqi.web.api.auth import do_login, set_session_cookie
-from huiqi.web.calculator import calculate, parse_firm, scope_of, today_in_shanghai
 from huiqi.web.i18n import LANGUAGES, _, language
-from huiqi.web.programmes import programme_document, programme_summary
 from huiqi.web.security import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -39,8 +31,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def example_firms() -> dict[str, str]:
-    folder = Path(str(resources.files("huiqi.firms").joinpath("examples")))
-    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))}
+    """The bundled example profiles (name -> JSON text) the forms offer."""
+    return use.example_firms()
 
 
 def home_of(role: Role, firm_uscc: str | None) -> str:
@@ -55,10 +47,8 @@ def home_of(role: Role, firm_uscc: str | None) -> str:
 
 @router.get("/")
 def index(request: Request) -> Response:
-    progs = state_of(request).registry.programmes()
-    return render(
-        request, "index.html", {"programmes": [programme_summary(p, language()) for p in progs.values()]}
-    )
+    programmes = use.list_programmes(state_of(request).registry, lang=language())
+    return render(request, "index.html", {"programmes": programmes})
 
 
 @router.get("/home")
@@ -81,7 +71,7 @@ def calculator_form(
             "examples": sorted(examples),
             "example": example,
             "profile": examples.get(example, ""),
-            "on": today_in_shanghai().isoformat(),
+            "on": use.today().isoformat(),
             "all_cities": all_cities,
             "outcome": None,
             "problems": [],
@@ -99,18 +89,18 @@ def calculator_submit(
     """The same answer as the API (same scope: the firm's city in force on the date, or every city's with the
     checkbox), rendered."""
     problems: list[str] = []
-    outcome: dict[str, Any] | None = None
+    outcome: use.Calculation | None = None
     try:
-        when = dt.date.fromisoformat(on) if on else today_in_shanghai()
+        when = dt.date.fromisoformat(on) if on else use.today()
     except ValueError:
         problems.append(_("Date: expected a date like 2025-12-01."))
-        when = today_in_shanghai()
+        when = use.today()
     if not problems:
         try:
-            firm = parse_firm(parse_text(profile, source="profile"), source="profile")
-            programmes = state_of(request).registry.programmes()
-            scope = scope_of(programmes, firm, when, None, all_cities)
-            outcome = calculate(programmes, firm, when, lang=language(), scope=scope)
+            firm = use.parse_firm(parse_text(profile, source="profile"), source="profile")
+            outcome = use.check_firm(
+                state_of(request).registry, firm=firm, on=when, all_cities=all_cities, lang=language()
+            )
         except ProfileError as exc:
             problems = [str(p) for p in exc.problems]
     fragment = request.headers.get("hx-request") == "true"
@@ -133,50 +123,25 @@ def calculator_submit(
 
 @router.get("/programmes")
 def programmes_page(request: Request) -> Response:
-    progs = state_of(request).registry.programmes()
-    return render(
-        request,
-        "programmes.html",
-        {"programmes": [programme_summary(p, language()) for _, p in sorted(progs.items())]},
-    )
+    programmes = use.list_programmes(state_of(request).registry, lang=language())
+    return render(request, "programmes.html", {"programmes": programmes})
 
 
 @router.get("/programmes/{programme_id}")
 def programme_page(programme_id: str, request: Request) -> Response:
-    progs = state_of(request).registry.programmes()
-    if programme_id not in progs:
-        raise UnknownProgramme(programme_id)
-    return render(request, "programme.html", {"doc": programme_document(progs[programme_id], language())})
+    doc = use.show_programme(state_of(request).registry, programme_id=programme_id, lang=language())
+    return render(request, "programme.html", {"doc": doc})
 
 
 @router.get("/published")
 def published(request: Request) -> Response:
     """The calls open to firms and the awards granted (public disclosure, 公示)."""
-
-    def work(s: Any) -> dict[str, Any]:
-        rows = s.execute(
-            select(Award, Application)
-            .join(Application, Application.id == Award.application_id)
-            .order_by(Award.granted_at.desc())
-            .limit(200)
-        ).all()
-        return {
-            "calls": apps.list_calls(session=s),
-            "designated_calls": set(s.scalars(select(Designation.call_id).distinct())),
-            "awards": [
-                {
-                    "firm": (a.firm_snapshot or {}).get("name_zh"),
-                    "uscc": w.firm_uscc,
-                    "call": a.call_id,
-                    "amount": w.amount,
-                    "granted_at": w.granted_at,
-                    "status": w.status,
-                }
-                for w, a in rows
-            ],
-        }
-
-    return render(request, "published.html", state_of(request).read(work))
+    shown = disclosure(state_of(request).store)
+    return render(
+        request,
+        "published.html",
+        {"calls": shown.calls, "designated_calls": shown.designated_calls, "awards": shown.awards},
+    )
 
 
 @router.get("/lang/{lang}")

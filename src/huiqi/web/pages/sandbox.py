@@ -10,15 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from huiqi.accounts import service as accounts
-from huiqi.accounts.errors import FirmProfileNotFound
-from huiqi.firms.errors import ProfileError
+from huiqi.app import sandbox
+from huiqi.app.errors import FirmProfileNotFound
+from huiqi.firms import ProfileError
 from huiqi.firms.io import parse_text
-from huiqi.jobs.models import SUCCEEDED
 from huiqi.rules.errors import ProgrammeError
-from huiqi.web.api.analysis import job_of
 from huiqi.web.api.common import WebError
-from huiqi.web.api.sandbox import compare, finished_simulation, start_simulation, stored_profile_allowed
+from huiqi.web.api.sandbox import start_simulation, stored_profile_allowed
 from huiqi.web.calculator import parse_firm, today_in_shanghai
 from huiqi.web.i18n import _, language
 from huiqi.web.pages.matching import recent_jobs
@@ -79,7 +77,7 @@ async def sandbox_submit(
     except ValueError:
         raise WebError(422, f"on: expected a date YYYY-MM-DD, got {on!r}") from None
     try:
-        job_id = start_simulation(state_of(request), principal_of(request), reform, lines, day, source)
+        job_id = start_simulation(request, reform, lines, day, source)
     except ProgrammeError as exc:
         return render(
             request,
@@ -98,11 +96,12 @@ async def sandbox_submit(
 
 @router.get("/officer/sandbox/{simulation_id}")
 def sandbox_result(simulation_id: str, request: Request) -> Response:
-    st = state_of(request)
-    job = job_of(st, simulation_id, "simulation")
-    if job.state != SUCCEEDED:
+    job = sandbox.simulation_job(state_of(request).store, simulation_id=simulation_id)
+    if job is None:
+        raise WebError(404, f"no simulation {simulation_id!r}: start a new one")
+    if not job.finished or job.result is None:
         return RedirectResponse(f"/officer/jobs/{simulation_id}", status_code=303)
-    sim = json.loads(finished_simulation(st, simulation_id).result or "{}")
+    sim = dict(job.result)
     charts_svg = [(c["title"], c["svg"]) for c in sim.pop("charts", [])]
     return render(request, "sandbox_result.html", {"sim": sim, "charts": charts_svg})
 
@@ -151,14 +150,24 @@ def compare_submit(
         if use_firm:
             principal_of(request)
             stored_profile_allowed(request, use_firm)
-            firm = st.read(lambda s: accounts.get_firm_profile(session=s, uscc=use_firm))
-            profile = json.dumps(firm.model_dump(mode="json"), ensure_ascii=False, indent=2)
+            view = sandbox.compare_cities(
+                st.store,
+                programmes=st.registry,
+                uscc=use_firm,
+                on=day,
+                lang=language(),
+                chart=True,
+                text=False,
+            )
+            profile = json.dumps(view.profile, ensure_ascii=False, indent=2)
         else:
             firm = parse_firm(parse_text(profile, source="profile"), source="profile")
+            view = sandbox.compare_cities(
+                None, programmes=st.registry, firm=firm, on=day, lang=language(), chart=True, text=False
+            )
     except ProfileError as exc:
         problems = "; ".join(str(p) for p in exc.problems) or str(exc)
         return _compare_page(request, profile, None, "", problems)
     except FirmProfileNotFound as exc:
         return _compare_page(request, profile, None, "", str(exc))
-    comparison, svg = compare(st, firm, day, language())
-    return _compare_page(request, profile, comparison, svg, None)
+    return _compare_page(request, profile, view.comparison, view.svg, None)
