@@ -121,6 +121,8 @@ def line_chart(
         span = max((t1 - t0).total_seconds(), 1.0)
         coords = []
         prev_y = None
+        if period is not None:  # what is available now holds until today (or the period's end)
+            points = [*points, (max(points[-1][0], min(dt.datetime.now(t1.tzinfo), t1)), points[-1][1])]
         for at, value in points:
             x = left + plot_w * (at - t0).total_seconds() / span
             yv = height - bottom - float(plot_h * (value / top))
@@ -131,6 +133,8 @@ def line_chart(
         out.append(
             f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="2" points="{" ".join(coords)}"/>'
         )
+        last_x, last_y = coords[-1].split(",")
+        out.append(f'<circle cx="{last_x}" cy="{last_y}" r="3" fill="{PALETTE[0]}"/>')  # now, even on day one
         end = period[1] if period is not None else t1.date()
         out.append(
             f'<text x="{left}" y="{height - 6}">{t0.date()}</text>'
