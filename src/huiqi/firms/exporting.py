@@ -3,12 +3,20 @@
 A register (several tables) goes to a folder of ``<table>.csv`` / ``.parquet`` files, or to one workbook
 with a sheet per table: the same shapes ``huiqi.firms.importing`` reads back. A single table (results)
 goes to one file. Money stays exact: CSV writes the decimal text, xlsx writes the Decimal (the cell holds
-the typed digits), Parquet keeps decimal128(18,2).
+the typed digits; an amount of more than the 15 significant digits Excel keeps is written as text, so
+that Excel shows it whole), Parquet keeps decimal128(18,2).
+
+Text is never a live formula (OWASP CSV injection): in a workbook every text cell is a text cell, those
+that begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return marked as such (Excel's quote
+prefix); in a CSV file such a cell, and one beginning with an apostrophe, gets a leading apostrophe, which
+``huiqi.firms.sheets`` removes on import. CSV files start with a byte-order mark, so that Excel on a Chinese
+system reads them as UTF-8. Every export re-imports unchanged.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,17 +24,47 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from huiqi.firms.sheets import EXCEL_DIGITS, FORMULA_TRIGGERS
+
 FORMATS = (".csv", ".xlsx", ".parquet")
+#: the most characters an Excel cell holds; longer text would be cut when the workbook is opened
+CELL_TEXT_LIMIT = 32_767
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ESCAPE_LIKE = re.compile(r"(?=_x[0-9A-Fa-f]{4}_)")
 
 
 class ExportError(ValueError):
     pass
 
 
+def escape_csv_cell(text: str) -> str:
+    """A CSV cell that no spreadsheet runs as a formula: a leading apostrophe before ``=``, ``+``, ``-``,
+    ``@``, a tab, a carriage return or an apostrophe (``huiqi.firms.sheets.unescape_cell`` undoes it)."""
+    return "'" + text if text.startswith((*FORMULA_TRIGGERS, "'")) else text
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return f"{value:.2f}" if value.as_tuple().exponent == -2 else str(value)
+        return f"{value:.2f}" if value.as_tuple().exponent == -2 else format(value, "f")
+    if isinstance(value, str):
+        return escape_csv_cell(value)
     return value
+
+
+def _xlsx_text(value: str, where: str, out: Path) -> str:
+    """Text as a workbook part holds it: a carriage return and what looks like Excel's own _xHHHH_ escape
+    escaped (an XML reader would turn a bare CR into a line feed); refused when a cell cannot hold it."""
+    bad = _XML_ILLEGAL.search(value)
+    if bad:
+        raise ExportError(
+            f"{out}: {where} holds the control character U+{ord(bad.group()):04X}, which a workbook cannot "
+            "hold; export to CSV or Parquet"
+        )
+    if len(value) > CELL_TEXT_LIMIT:
+        raise ExportError(
+            f"{out}: {where} has {len(value):,} characters; an Excel cell holds {CELL_TEXT_LIMIT:,}"
+        )
+    return _ESCAPE_LIKE.sub("_x005F", value).replace("\r", "_x000D_")
 
 
 def write_table(table: pa.Table, path: str | Path, *, sheet: str = "results") -> Path:
@@ -37,7 +75,7 @@ def write_table(table: pa.Table, path: str | Path, *, sheet: str = "results") ->
     if suffix == ".parquet":
         pq.write_table(table, out, compression="zstd")
     elif suffix == ".csv":
-        with out.open("w", encoding="utf-8", newline="") as f:
+        with out.open("w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
             w.writerow(table.column_names)
             for batch in table.to_batches(65_536):
@@ -58,13 +96,43 @@ def _write_workbook(tables: dict[str, pa.Table], out: Path) -> None:
         if t.num_rows > limit:
             raise ExportError(f"{out}: table {name} has {t.num_rows:,} rows; a sheet holds {limit:,}")
     book = openpyxl.Workbook(write_only=True)
+    try:
+        _fill_workbook(book, tables, out)
+    except BaseException:
+        for ws in book.worksheets:
+            ws.close()  # ends the sheet's temporary file
+        raise
+    book.save(out)
+
+
+def _fill_workbook(book: Any, tables: dict[str, pa.Table], out: Path) -> None:
     for name, table in tables.items():
         ws = book.create_sheet(name)
-        ws.append(table.column_names)
+        ws.append([_workbook_cell(ws, h, f"{name} header {h!r}", out) for h in table.column_names])
+        number = 1
         for batch in table.to_batches(65_536):
             for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-                ws.append(list(row))
-    book.save(out)
+                number += 1
+                ws.append(
+                    [
+                        _workbook_cell(ws, v, f"{name} row {number} column {h!r}", out)
+                        for h, v in zip(table.column_names, row, strict=True)
+                    ]
+                )
+
+
+def _workbook_cell(ws: Any, value: Any, where: str, out: Path) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, Decimal) and len(value.as_tuple().digits) > EXCEL_DIGITS:
+        value = _cell(value)  # text: Excel would show a number of more digits rounded
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(ws, value=_xlsx_text(value, where, out))
+    cell.data_type = "s"  # text, even when it begins with "=": never a formula
+    if value.startswith(FORMULA_TRIGGERS):
+        cell.quotePrefix = True
+    return cell
 
 
 def write_tables(tables: dict[str, pa.Table], path: str | Path) -> Path:

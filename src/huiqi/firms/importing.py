@@ -36,25 +36,40 @@ is row 1), column header, value and what was expected.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import yaml
 
+from huiqi.firms.numbers import UNITS, NumberError, normalise, parse_amount, parse_count, unit_name
+from huiqi.firms.sheets import (
+    Sheet,
+    SheetError,
+    Unreadable,
+    Verbatim,
+    blank,
+    column_letter,
+    read_csv,
+    read_parquet,
+    read_text,
+    read_xlsx,
+    sheet_names,
+)
 from huiqi.firms.table import CHILD_TABLES, FIRM_COLUMNS, MONEY, YEAR_MAPS
 from huiqi.firms.uscc import UsccError, validate_uscc
 
 FORMATS = (".csv", ".xlsx", ".parquet")
-UNITS = {"元": Decimal(1), "yuan": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000)}
 TRUE = {"true", "1", "yes", "y", "是", "有", "t"}
 FALSE = {"false", "0", "no", "n", "否", "无", "f"}
-MAX_MONEY = Decimal(10) ** 16  # decimal128(18, 2)
+MAX_MONEY = Decimal(10) ** 16 - Decimal("0.01")  # decimal128(18, 2)
+MAX_COUNT = 2**63 - 1
 TABLE_NAMES = ("firms", *CHILD_TABLES)
 
 
@@ -93,6 +108,11 @@ class TableMapping:
     file: str | None = None
     sheet: str | None = None
     ignore: set[str] = field(default_factory=set)
+    #: the row holding the headers (title rows above it are skipped); None: the first non-empty row
+    header_row: int | None = None
+    encoding: str | None = None  # of a CSV file; None: detected
+    delimiter: str | None = None  # of a CSV file; None: a comma, or a tab when the header has only tabs
+    fill_merged: bool = False  # merged data cells: give each cell the range's value (else refused)
 
 
 @dataclass
@@ -134,14 +154,18 @@ def layout_type(table: str, column: str) -> pa.DataType | None:
 
 
 # -- the mapping file -----------------------------------------------------------------------------------
+TABLE_KEYS = ("columns", "file", "sheet", "ignore", "header_row", "encoding", "delimiter", "merged")
+
+
 def load_mapping(path: str | Path | None) -> dict[str, TableMapping]:
+    """A mapping file (YAML, in any encoding ``sheets.read_text`` can tell) as each table's rules."""
     if path is None:
         return {}
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ImportError_(f"{p}: cannot read the mapping file: {exc.strerror}") from None
+        data = yaml.safe_load(read_text(p))
+    except SheetError as exc:
+        raise ImportError_(f"{exc} (the mapping file)") from None
     except yaml.YAMLError as exc:
         raise ImportError_(f"{p}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -152,17 +176,45 @@ def load_mapping(path: str | Path | None) -> dict[str, TableMapping]:
         if table not in TABLE_NAMES:
             raise ImportError_(f"{where}: unknown table; expected one of {', '.join(TABLE_NAMES)}")
         if not isinstance(spec, dict):
-            raise ImportError_(f"{where}: expected columns:, and optionally file:, sheet:, ignore:")
-        unknown = set(spec) - {"columns", "file", "sheet", "ignore"}
+            raise ImportError_(f"{where}: expected {', '.join(TABLE_KEYS)}")
+        unknown = set(spec) - set(TABLE_KEYS)
         if unknown:
-            raise ImportError_(f"{where}: unknown key {sorted(unknown)[0]!r}")
+            raise ImportError_(f"{where}: unknown key {sorted(unknown)[0]!r} ({', '.join(TABLE_KEYS)})")
         mapping = TableMapping(
-            file=spec.get("file"), sheet=spec.get("sheet"), ignore={str(h) for h in spec.get("ignore", [])}
+            file=_optional_text(spec, "file", where),
+            sheet=_optional_text(spec, "sheet", where),
+            ignore={str(h).strip() for h in spec.get("ignore") or []},
+            encoding=_optional_text(spec, "encoding", where),
+            delimiter=_optional_text(spec, "delimiter", where),
         )
+        header_row = spec.get("header_row")
+        if header_row is not None:
+            if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
+                raise ImportError_(f"{where}.header_row: expected a row number (1 is the first row)")
+            mapping.header_row = header_row
+        merged = spec.get("merged", "refuse")
+        if merged not in ("refuse", "fill"):
+            raise ImportError_(f"{where}.merged: expected refuse or fill (each cell of a merged range)")
+        mapping.fill_merged = merged == "fill"
+        if mapping.delimiter is not None and len(mapping.delimiter) != 1:
+            raise ImportError_(f"{where}.delimiter: expected one character, e.g. ';' or a tab")
+        if mapping.encoding is not None:
+            try:
+                codecs.lookup(mapping.encoding)
+            except LookupError:
+                raise ImportError_(f"{where}.encoding: unknown encoding {mapping.encoding!r}") from None
         for header, rule in (spec.get("columns") or {}).items():
-            mapping.columns[str(header)] = _rule(str(header), rule, table, f"{where}.columns.{header}")
+            name = str(header).strip()
+            mapping.columns[name] = _rule(name, rule, table, f"{where}.columns.{header}")
         out[table] = mapping
     return out
+
+
+def _optional_text(spec: dict[str, Any], key: str, where: str) -> str | None:
+    value = spec.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ImportError_(f"{where}.{key}: expected text")
+    return value
 
 
 def _rule(header: str, rule: Any, table: str, where: str) -> ColumnRule:
@@ -187,6 +239,8 @@ def _rule(header: str, rule: Any, table: str, where: str) -> ColumnRule:
     if "format" in rule:
         formats = rule["format"]
         out.formats = tuple([formats] if isinstance(formats, str) else formats)
+        if not out.formats or not all(isinstance(f, str) for f in out.formats):
+            raise ImportError_(f"{where}: format must be a date format or a list of them")
     if "values" in rule:
         if not isinstance(rule["values"], dict):
             raise ImportError_(f"{where}: values must map register values to layout values")
@@ -195,53 +249,101 @@ def _rule(header: str, rule: Any, table: str, where: str) -> ColumnRule:
 
 
 # -- reading sources ------------------------------------------------------------------------------------
-def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        yield 1, {"": header}
-        for i, values in enumerate(reader, start=2):
-            if not any(v.strip() for v in values):
-                continue
-            yield i, dict(zip(header, values, strict=False))
-
-
-def _read_rows(path: Path, sheet: str | None = None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Headers and (row number, {header: value}) pairs; row 1 is the header, as a spreadsheet shows it."""
+def _read_sheet(path: Path, sheet: str | None, spec: TableMapping | None) -> Sheet:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows = list(_read_csv(path))
-        if not rows:
-            return [], []
-        return list(rows[0][1][""]), rows[1:]
+        return read_csv(
+            path, encoding=spec.encoding if spec else None, delimiter=spec.delimiter if spec else None
+        )
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        return table.column_names, [(i + 2, r) for i, r in enumerate(table.to_pylist())]
+        return read_parquet(path)
     if suffix == ".xlsx":
-        import openpyxl
-
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            ws = book[sheet] if sheet is not None else book.worksheets[0]
-            it = ws.iter_rows(values_only=True)
-            first = next(it, None)
-            if first is None:
-                return [], []
-            header = [str(h).strip() if h is not None else "" for h in first]
-            out = []
-            for i, values in enumerate(it, start=2):
-                if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                    continue
-                out.append((i, dict(zip(header, values, strict=False))))
-            return header, out
-        finally:
-            book.close()
+        return read_xlsx(path, sheet)
     raise ImportError_(f"{path}: unsupported format {suffix!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _header_text(value: Any) -> str:
+    return "" if blank(value) else _text(value).strip(" \u3000\xa0\t\r\n")
+
+
+def _grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """The header and the rows under it as {header: value}; refuses what would silently lose data:
+    a header twice, data under an empty header cell or beyond the header, merged header cells, merged
+    data cells (unless ``merged: fill``)."""
+    label = sheet.label
+    if not sheet.rows:
+        return [], []
+    wanted = spec.header_row if spec is not None else None
+    if wanted is None:
+        at = 0
+    else:
+        at = next((i for i, (n, _) in enumerate(sheet.rows) if n == wanted), -1)
+        if at < 0:
+            raise ImportError_(f"{label}: header_row {wanted} is empty or beyond the last row")
+    number, cells = sheet.rows[at]
+    header = [_header_text(v) for v in cells]
+    rows = sheet.rows[at + 1 :]
+    _check_merged(sheet, number, rows, fill=spec is not None and spec.fill_merged)
+    seen: dict[str, int] = {}
+    ignored = spec.ignore if spec is not None else set()
+    for col, h in enumerate(header):
+        if h and h in seen and h not in ignored:
+            first = seen[h]
+            raise ImportError_(
+                f"{label}: columns {column_letter(first)} ({column_letter(first)}{number}) and "
+                f"{column_letter(col)} ({column_letter(col)}{number}) both have the header {h!r}; "
+                "rename one (a header must name one column)"
+            )
+        seen.setdefault(h, col)
+    for row, values in rows:
+        for col, value in enumerate(values):
+            if blank(value) or (col < len(header) and header[col]):
+                continue
+            where = f"{column_letter(col)}{row}"
+            last = len(header) - 1
+            why = (
+                f"its header cell {column_letter(col)}{number} is empty"
+                if col < len(header)
+                else f"it is beyond the header (row {number} ends at {column_letter(last)}{number}, "
+                f"{header[last]!r})"
+            )
+            hint = "" if wanted else "; if the headers are below a title, say header_row: N in the mapping"
+            raise ImportError_(
+                f"{label}: cell {where} holds {_shown(value)!r} but {why}; give the column a header "
+                f"(and list it under ignore: to skip it){hint}"
+            )
+    out = [(row, {h: v for h, v in zip(header, values, strict=False) if h}) for row, values in rows]
+    return [h for h in header if h], out
+
+
+def _check_merged(sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]]], *, fill: bool) -> None:
+    by_number = {n: cells for n, cells in rows}
+    for r1, c1, r2, c2 in sheet.merged:
+        if r2 < header_row or (r1 == r2 and c1 == c2):
+            continue  # title rows above the header
+        ref = f"{column_letter(c1 - 1)}{r1}:{column_letter(c2 - 1)}{r2}"
+        if r1 <= header_row:
+            raise ImportError_(
+                f"{sheet.label}: header cells {ref} are merged; unmerge them so that every column has "
+                "its own header on one row (header_row: says which row that is)"
+            )
+        if not fill:
+            raise ImportError_(
+                f"{sheet.label}: cells {ref} are merged, so only {column_letter(c1 - 1)}{r1} holds a value; "
+                "unmerge and fill them, or say merged: fill in the mapping to give each cell that value"
+            )
+        top = by_number.get(r1, [])
+        value = top[c1 - 1] if c1 - 1 < len(top) else None
+        for r in range(r1, r2 + 1):
+            cells = by_number.get(r)
+            if cells is None:
+                cells = []
+                rows.append((r, cells))
+                by_number[r] = cells
+            cells += [None] * (c2 - len(cells))
+            for c in range(c1 - 1, c2):
+                cells[c] = value
+    rows.sort(key=lambda item: item[0])
 
 
 def _sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[Path, str | None]]:
@@ -267,18 +369,14 @@ def _sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[
     if not source.exists():
         raise ImportError_(f"{source}: not found")
     if source.suffix.lower() == ".xlsx":
-        import openpyxl
-
-        book = openpyxl.load_workbook(source, read_only=True)
-        try:
-            sheets = list(book.sheetnames)
-        finally:
-            book.close()
+        sheets = sheet_names(source)
         for table in TABLE_NAMES:
             m = mapping.get(table)
             name = m.sheet if m is not None and m.sheet else table
             if name in sheets:
                 out[table] = (source, name)
+            elif m is not None and m.sheet:
+                raise ImportError_(f"{source}: no sheet named {m.sheet!r} (sheets: {', '.join(sheets)})")
         if not out:
             if len(sheets) == 1:
                 return {"firms": (source, sheets[0])}
@@ -301,15 +399,56 @@ class _Bad(ValueError):
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if not value.is_integer() else str(int(value))
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
     return str(value).strip()
+
+
+def _string(value: Any) -> str:
+    """Text kept as written but for edge spaces; an escaped CSV cell exactly."""
+    if isinstance(value, Verbatim):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip(" \u3000\xa0")
+    return _text(value)
+
+
+def _count(value: Any) -> int:
+    try:
+        d = value if isinstance(value, Decimal) else parse_count(_text(value))
+    except NumberError as exc:
+        raise _Bad(str(exc)) from None
+    if not d.is_finite() or d.adjusted() > 18 or d != d.to_integral_value() or abs(d) > MAX_COUNT:
+        raise _Bad(f"a whole number up to {MAX_COUNT:,}")
+    return int(d)
+
+
+def _amount(value: Any, rule: ColumnRule | None) -> Decimal:
+    unit = rule.unit if rule else Decimal(1)
+    if isinstance(value, bool):
+        raise _Bad(f"an amount in {unit_name(unit)}")
+    try:
+        yuan = value * unit if isinstance(value, Decimal) else parse_amount(_text(value), unit)
+    except NumberError as exc:
+        raise _Bad(str(exc)) from None
+    if not yuan.is_finite():
+        raise _Bad("a finite amount")
+    if yuan and (yuan.adjusted() > 30 or abs(yuan) > MAX_MONEY):
+        raise _Bad(f"an amount of at most {MAX_MONEY:,} yuan")
+    if yuan != yuan.quantize(Decimal("0.01")):
+        shown = _text(value)
+        raise _Bad(f"whole fen (at most 2 decimals in yuan); {shown} {unit_name(unit)} = {yuan} yuan")
+    return yuan.quantize(Decimal("0.01"))
 
 
 def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
     """A register value as the layout's type; raises _Bad with what was expected."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if isinstance(value, Unreadable):
+        raise _Bad(value.reason)
+    if blank(value):
         return None
     if rule is not None and rule.values:
-        key = _text(value)
+        key = _string(value)
         if key in rule.values:
             value = rule.values[key]
             if value is None:
@@ -317,11 +456,11 @@ def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
         elif typ == pa.string():
             raise _Bad("one of " + ", ".join(repr(k) for k in rule.values))
     if typ == pa.string():
-        return _text(value)
+        return _string(value)
     if typ == pa.bool_():
         if isinstance(value, bool):
             return value
-        t = _text(value).lower()
+        t = normalise(_text(value)).lower()
         if t in TRUE:
             return True
         if t in FALSE:
@@ -340,35 +479,10 @@ def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
                 continue
         return _raise_date(rule)
     if typ == pa.int64():
-        try:
-            d = Decimal(_text(value).replace(",", ""))
-        except InvalidOperation:
-            raise _Bad("a whole number") from None
-        if not d.is_finite() or d != d.to_integral_value() or abs(d) >= 2**63:
-            raise _Bad("a whole number")
-        return int(d)
+        return _count(value)
     if typ == MONEY:
-        if isinstance(value, bool):
-            raise _Bad("an amount in yuan")
-        text = _text(value).replace(",", "").replace("，", "").removesuffix("元").strip()
-        try:
-            d = Decimal(text)
-        except InvalidOperation:
-            raise _Bad("an amount" + (f" in {_unit_name(rule)}" if rule else " in yuan")) from None
-        if not d.is_finite():
-            raise _Bad("a finite amount")
-        yuan = d * (rule.unit if rule else Decimal(1))
-        if yuan != yuan.quantize(Decimal("0.01")):
-            raise _Bad(f"whole fen (at most 2 decimals in yuan); {text} {_unit_name(rule)} = {yuan} yuan")
-        if abs(yuan) >= MAX_MONEY:
-            raise _Bad("an amount below 10^16 yuan")
-        return yuan.quantize(Decimal("0.01"))
+        return _amount(value, rule)
     raise _Bad(str(typ))  # pragma: no cover - the layout has no other types
-
-
-def _unit_name(rule: ColumnRule | None) -> str:
-    unit = rule.unit if rule else Decimal(1)
-    return next((k for k, v in UNITS.items() if v == unit), "yuan")
 
 
 def _raise_date(rule: ColumnRule | None) -> Any:
@@ -383,16 +497,22 @@ def read_source(
 ) -> ImportBatch:
     """Read and check every row of a source. ``known``: credit codes already in the register (child rows
     may refer to them without the firm being in this import)."""
-    mapping = mapping or {}
-    src = Path(source)
+    try:
+        return _read_source(Path(source), mapping or {}, known or set())
+    except SheetError as exc:
+        raise ImportError_(str(exc)) from None
+
+
+def _read_source(src: Path, mapping: dict[str, TableMapping], known: set[str]) -> ImportBatch:
     batch = ImportBatch(str(src))
     files = _sources(src, mapping)
     for table in TABLE_NAMES:
         if table not in files:
             continue
-        path, sheet = files[table]
-        label = f"{path.name}" + (f"[{sheet}]" if sheet else "")
-        header, rows = _read_rows(path, sheet)
+        path, sheet_name = files[table]
+        sheet = _read_sheet(path, sheet_name, mapping.get(table))
+        label = sheet.label
+        header, rows = _grid(sheet, mapping.get(table))
         rules = _header_rules(table, header, mapping.get(table), label)
         if table == "firms":
             batch.firm_columns = {r.to for r in rules.values()}
@@ -424,11 +544,13 @@ def read_source(
             else:
                 parsed_rows.append(row)
         batch.rows[table] = parsed_rows
-    _check_keys(batch, known or set())
+    _check_keys(batch, known)
     return batch
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, Unreadable):
+        return value.shown
     return "" if value is None else _text(value)
 
 
@@ -444,9 +566,14 @@ def _header_rules(
         elif layout_type(table, h) is not None:
             rules[h] = ColumnRule(h, h)
         else:
+            hint = (
+                ""
+                if mapping is not None and mapping.header_row
+                else "; if the headers are below a title, say header_row: N"
+            )
             raise ImportError_(
                 f"{label}: column {h!r} is neither in the mapping nor a column of the {table} table "
-                "(map it, or list it under ignore:)"
+                f"(map it, or list it under ignore:){hint}"
             )
     targets = [r.to for r in rules.values()]
     dupes = {t for t in targets if targets.count(t) > 1}

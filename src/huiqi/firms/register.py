@@ -4,13 +4,25 @@ Parquet keeps the exact types of the columnar layout (decimal128(18,2) money, da
 DuckDB, PostgreSQL loaders and Spark alike, and loads lazily table by table. The manifest says which years
 the year-map columns cover and how many rows each file holds, so that a truncated or foreign file is caught
 on reading, with the file and column named, rather than deep inside a match run.
+
+Writers of one directory are serialised by an advisory lock (``locked``: ``flock`` on ``.huiqi.lock``
+inside it): an import holds it exclusively from reading the register to writing its history, so two
+imports at once run one after the other and neither's firms are lost; readers hold it shared, so they
+never see one table of the old register beside another of the new. Each file is written beside its
+place and renamed over it, the manifest last.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,11 +33,92 @@ from huiqi.firms.table import CHILD_TABLES, child_schema, firm_schema
 FORMAT = "huiqi-register"
 FORMAT_VERSION = 1
 MANIFEST = "register.json"
+LOCK = ".huiqi.lock"
 TABLES = ("firms", *CHILD_TABLES)
+#: how long an import waits for another one writing the same directory before it gives up
+LOCK_WAIT = 600.0
 
 
 class RegisterError(ValueError):
     """A register directory that cannot be read as the register layout; the message names file and column."""
+
+
+_held = threading.local()
+
+
+def _lock_owner(handle: IO[str]) -> str:
+    handle.seek(0)
+    text = handle.read().strip()
+    return f" ({text})" if text else ""
+
+
+@contextmanager
+def locked(
+    path: str | Path,
+    *,
+    shared: bool = False,
+    wait: float = LOCK_WAIT,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold a register directory's lock: exclusive for a writer (the directory is created), shared for a
+    reader. Waits up to ``wait`` seconds for another holder (``on_wait`` is told once, with who holds
+    it), then raises RegisterError. Re-entrant within a thread: an import holding it may read and write."""
+    root = Path(path).resolve()
+    held: dict[Path, bool] = getattr(_held, "locks", None) or {}
+    _held.locks = held
+    if root in held:
+        if not shared and held[root]:
+            raise RegisterError(f"{root}: an exclusive lock is wanted while only a shared one is held")
+        yield
+        return
+    if shared and not root.is_dir():
+        yield  # nothing to read, and nothing to lock
+        return
+    if not shared:
+        root.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = (root / LOCK).open("a+", encoding="utf-8")
+    except OSError:
+        if not shared:
+            raise RegisterError(
+                f"{root}: cannot create the lock file {LOCK}; is the directory writable?"
+            ) from None
+        yield  # a read-only register: nobody writes it
+        return
+    with handle:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RegisterError(
+                        f"{root}: another process is writing this register{_lock_owner(handle)}; "
+                        f"gave up after {wait:.0f} s, try again when it has finished"
+                    ) from None
+                if on_wait is not None and not told:
+                    on_wait(f"waiting for another process writing {root}{_lock_owner(handle)} ...")
+                    told = True
+                time.sleep(0.05)
+        held[root] = shared
+        try:
+            if not shared:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                handle.flush()
+            yield
+        finally:
+            del held[root]
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _temporary(target: Path) -> Path:
+    """Where ``target`` is written before it is renamed over the old one."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def expected_schema(name: str, years: list[int]) -> pa.Schema:
@@ -56,16 +149,28 @@ def write_register(tables: dict[str, pa.Table], path: str | Path) -> Path:
     years = table_years(tables["firms"])
     for name in TABLES:
         check_schema(tables[name].schema, expected_schema(name, years), source=f"table {name!r}")
-    out.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
-        pq.write_table(tables[name], out / f"{name}.parquet", compression="zstd")
     manifest = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "years": years,
         "tables": {name: {"file": f"{name}.parquet", "rows": tables[name].num_rows} for name in TABLES},
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(manifest, indent=2) + "\n"
+    with locked(out):
+        written: list[tuple[Path, Path]] = []
+        try:
+            for name in TABLES:
+                target = out / f"{name}.parquet"
+                written.append((_temporary(target), target))
+                pq.write_table(tables[name], written[-1][0], compression="zstd")
+            written.append((_temporary(out / MANIFEST), out / MANIFEST))
+            written[-1][0].write_text(text, encoding="utf-8")
+        except BaseException:
+            for tmp, _ in written:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, target in written:
+            os.replace(tmp, target)
     return out
 
 
@@ -92,7 +197,11 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
 
 def read_register(path: str | Path) -> dict[str, pa.Table]:
     """Read a register directory, checking every file's columns and row count against the manifest."""
-    root = Path(path)
+    with locked(path, shared=True):
+        return _read_register(Path(path))
+
+
+def _read_register(root: Path) -> dict[str, pa.Table]:
     manifest = read_manifest(root)
     years: list[int] = manifest["years"]
     entries = manifest.get("tables", {})

@@ -113,10 +113,17 @@ def clear_register(session: Session) -> None:  # pragma: no cover - used by test
 def import_into_directory(
     path: str | Path, batch: ImportBatch, *, skip_invalid: bool = False
 ) -> ImportOutcome:
-    """Merge an import into a register directory (created if missing); history goes to history.parquet."""
+    """Merge an import into a register directory (created if missing); history goes to history.parquet.
+    The directory's lock is held from reading it to writing the history: concurrent imports serialise."""
+    from huiqi.firms.register import locked
+
+    with locked(path):
+        return _import_into_directory(Path(path), batch, skip_invalid=skip_invalid)
+
+
+def _import_into_directory(root: Path, batch: ImportBatch, *, skip_invalid: bool) -> ImportOutcome:
     from huiqi.firms.register import MANIFEST, read_register, write_register
 
-    root = Path(path)
     existing: dict[str, Record] = {}
     if (root / MANIFEST).exists():
         existing = records_from_tables(read_register(root))
