@@ -333,3 +333,37 @@ def _spoil_last_row(path: Path) -> None:
     rows[-1][rows[0].index("total_assets")] = "12,34"
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
+
+
+# -- the mapping file and the one bound on numbers ------------------------------------------------------
+def test_a_mapping_bomb_or_a_gbk_mapping(tmp_path: Path) -> None:
+    from huiqi.firms.importing import ImportError_
+
+    bomb = tmp_path / "bomb.yaml"
+    lol = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    bomb.write_text(lol, encoding="utf-8")
+    with pytest.raises(ImportError_, match=r"bomb\.yaml"):
+        load_mapping(bomb)
+    gbk = tmp_path / "m.yaml"
+    gbk.write_bytes("firms:\n  columns: {统一社会信用代码: uscc, 企业名称: name_zh}\n".encode("gbk"))
+    assert set(load_mapping(gbk)["firms"].columns) == {"统一社会信用代码", "企业名称"}
+
+
+def test_amounts_and_counts_beyond_the_one_bound_are_refused() -> None:
+    from huiqi.firms.importing import ColumnRule, convert
+    from huiqi.money import MAX_MAGNITUDE
+
+    money, count = pa.decimal128(18, 2), pa.int64()
+    wan = ColumnRule("h", "total_assets", unit=UNITS["万元"])
+    assert convert(str(MAX_MAGNITUDE), money, None) == Decimal(MAX_MAGNITUDE)
+    assert convert(str(MAX_MAGNITUDE // 10_000), money, wan) == Decimal(MAX_MAGNITUDE)
+    for text, rule in [(str(MAX_MAGNITUDE + 1), None), ("100000000001", wan), ("1" + "0" * 57, None)]:
+        with pytest.raises(ValueError, match="at most 1,000,000,000,000,000"):
+            convert(text, money, rule)
+    assert convert("１，２００", count, None) == 1200
+    with pytest.raises(ValueError, match="a whole number of at most"):
+        convert(str(MAX_MAGNITUDE + 1), count, None)
+    with pytest.raises(ValueError, match="a whole number"):
+        convert("1.5", count, None)

@@ -48,6 +48,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from huiqi.firms.io import BoundedLoader
 from huiqi.firms.numbers import UNITS, NumberError, normalise, parse_amount, parse_count, unit_name
 from huiqi.firms.sheets import (
     Sheet,
@@ -64,12 +65,14 @@ from huiqi.firms.sheets import (
 )
 from huiqi.firms.table import CHILD_TABLES, FIRM_COLUMNS, MONEY, YEAR_MAPS
 from huiqi.firms.uscc import UsccError, validate_uscc
+from huiqi.money import BOUND_TEXT, MAX_MAGNITUDE
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 TRUE = {"true", "1", "yes", "y", "是", "有", "t"}
 FALSE = {"false", "0", "no", "n", "否", "无", "f"}
-MAX_MONEY = Decimal(10) ** 16 - Decimal("0.01")  # decimal128(18, 2)
-MAX_COUNT = 2**63 - 1
+#: the one bound on numbers from outside (huiqi.money): amounts in yuan and counts alike
+MAX_MONEY = Decimal(MAX_MAGNITUDE)
+MAX_COUNT = MAX_MAGNITUDE
 TABLE_NAMES = ("firms", *CHILD_TABLES)
 
 
@@ -163,7 +166,7 @@ def load_mapping(path: str | Path | None) -> dict[str, TableMapping]:
         return {}
     p = Path(path)
     try:
-        data = yaml.safe_load(read_text(p))
+        data = yaml.load(read_text(p), Loader=BoundedLoader)  # nosec B506  # a SafeLoader, bounded
     except SheetError as exc:
         raise ImportError_(f"{exc} (the mapping file)") from None
     except yaml.YAMLError as exc:
@@ -419,7 +422,7 @@ def _count(value: Any) -> int:
     except NumberError as exc:
         raise _Bad(str(exc)) from None
     if not d.is_finite() or d.adjusted() > 18 or d != d.to_integral_value() or abs(d) > MAX_COUNT:
-        raise _Bad(f"a whole number up to {MAX_COUNT:,}")
+        raise _Bad(f"a whole number of at most {BOUND_TEXT}")
     return int(d)
 
 
@@ -434,7 +437,7 @@ def _amount(value: Any, rule: ColumnRule | None) -> Decimal:
     if not yuan.is_finite():
         raise _Bad("a finite amount")
     if yuan and (yuan.adjusted() > 30 or abs(yuan) > MAX_MONEY):
-        raise _Bad(f"an amount of at most {MAX_MONEY:,} yuan")
+        raise _Bad(f"an amount of at most {BOUND_TEXT} yuan")
     if yuan != yuan.quantize(Decimal("0.01")):
         shown = _text(value)
         raise _Bad(f"whole fen (at most 2 decimals in yuan); {shown} {unit_name(unit)} = {yuan} yuan")
