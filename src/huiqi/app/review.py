@@ -411,40 +411,47 @@ def normalise_scores(
 def waiting_reviews(
     s: Session, call_id: str, on: dt.date, recent_years: int, logins: set[str]
 ) -> list[WaitingReview]:
-    """Reviews the call waits for: assignments not scored yet, and conflicts nobody took over."""
-    rows = list(
-        s.scalars(select(Assignment).where(Assignment.call_id == call_id).order_by(Assignment.application_id))
-    )
+    """Reviews the call waits for, the stalled first: assignments not scored yet of applications under
+    review, and conflicts nobody took over."""
+    rows = list(s.scalars(select(Assignment).where(Assignment.call_id == call_id)))
     taken = {a.replaces_id for a in rows if a.replaces_id}
-    apps_by_id: dict[str, Application] = {}
-    out: list[WaitingReview] = []
-    for a in rows:
-        untaken = a.status == AssignmentStatus.CONFLICTED.value and a.id not in taken
-        if a.status not in WAITING and not untaken:
-            continue
-        app = apps_by_id.get(a.application_id) or apps.get_application(
-            session=s, application_id=a.application_id
-        )
-        apps_by_id[app.id] = app
-        if app.state != State.UNDER_REVIEW.value:
-            continue
-        can_log_in = a.reviewer_id in logins
-        candidates = review.eligible_reviewers(
-            session=s, application_id=app.id, on=on, recent_years=recent_years, among=logins, any_field=True
-        )
-        out.append(
-            WaitingReview(
-                app.id,
-                app.firm_uscc,
-                firm_names(app)["zh"],
-                a.reviewer_id,
-                a.status,
-                can_log_in,
-                untaken or not can_log_in,
-                [r.id for r in candidates],
+    under = {
+        a.id: a
+        for a in s.scalars(
+            select(Application).where(
+                Application.call_id == call_id, Application.state == State.UNDER_REVIEW.value
             )
         )
-    return out
+    }
+    pending = [
+        a
+        for a in rows
+        if a.application_id in under
+        and (a.status in WAITING or (a.status == AssignmentStatus.CONFLICTED.value and a.id not in taken))
+    ]
+    candidates = review.eligible_reviewers_for(
+        session=s,
+        call_id=call_id,
+        application_ids=[a.application_id for a in pending],
+        on=on,
+        recent_years=recent_years,
+        among=logins,
+        any_field=True,
+    )
+    out = [
+        WaitingReview(
+            a.application_id,
+            under[a.application_id].firm_uscc,
+            firm_names(under[a.application_id])["zh"],
+            a.reviewer_id,
+            a.status,
+            a.reviewer_id in logins,
+            a.status == AssignmentStatus.CONFLICTED.value or a.reviewer_id not in logins,
+            [r.id for r in candidates[a.application_id]],
+        )
+        for a in pending
+    ]
+    return sorted(out, key=lambda w: (not w.stalled, w.application_id, w.reviewer_id))
 
 
 def review_progress(store: Store, *, call_id: str, on: dt.date) -> ReviewProgress:

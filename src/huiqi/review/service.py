@@ -286,35 +286,43 @@ class Declaration:
     replacement: Assignment | None
 
 
-def eligible_reviewers(
+def eligible_reviewers_for(
     *,
     session: Session,
-    application_id: str,
+    call_id: str,
+    application_ids: Sequence[str],
     on: dt.date,
     recent_years: int,
     among: Collection[str] | None = None,
     any_field: bool = False,
-) -> list[Reviewer]:
-    """Who could take over an application: active, of its field (unless ``any_field``), not already on it
-    (nor conflicted with it), without a known conflict, and in ``among`` when given (reviewers who can log
-    in, say); the least loaded first (ties by id), reviewers of the field before the others."""
-    app = apps.get_application(session=session, application_id=application_id)
-    tried = {x.reviewer_id for x in assignments_of(session=session, application_id=application_id)}
-    comp = _competitors(session, [application_id]).get(application_id, [])
-    loads = _loads(session, app.call_id)
-    sector = _sector(app)
-    return sorted(
-        (
-            r
-            for r in list_reviewers(session=session)
-            if r.active
-            and (any_field or sector in r.fields)
-            and r.id not in tried
-            and (among is None or r.id in among)
-            and not conflicts(r, app.firm_uscc, comp, on=on, recent_years=recent_years)
-        ),
-        key=lambda r: (sector not in r.fields, loads.get(r.id, 0), r.id),
-    )
+) -> dict[str, list[Reviewer]]:
+    """Who could take over each application: active, of its field (unless ``any_field``), not already on
+    it (nor conflicted with it), without a known conflict, and in ``among`` when given (reviewers who can
+    log in, say); reviewers of the field first, then the least loaded (ties by id). One read of the
+    reviewers, the loads and the competitors for all the applications."""
+    ids = sorted(set(application_ids))
+    found = {a.id: a for a in session.scalars(select(Application).where(Application.id.in_(ids)))}
+    tried: dict[str, set[str]] = {}
+    for a in session.scalars(select(Assignment).where(Assignment.application_id.in_(ids))):
+        tried.setdefault(a.application_id, set()).add(a.reviewer_id)
+    comp = _competitors(session, ids)
+    loads = _loads(session, call_id)
+    reviewers = [r for r in list_reviewers(session=session) if r.active and (among is None or r.id in among)]
+    out: dict[str, list[Reviewer]] = {}
+    for aid in ids:
+        app = found.get(aid) or apps.get_application(session=session, application_id=aid)
+        sector = _sector(app)
+        out[aid] = sorted(
+            (
+                r
+                for r in reviewers
+                if (any_field or sector in r.fields)
+                and r.id not in tried.get(aid, set())
+                and not conflicts(r, app.firm_uscc, comp.get(aid, []), on=on, recent_years=recent_years)
+            ),
+            key=lambda r: (sector not in r.fields, loads.get(r.id, 0), r.id),
+        )
+    return out
 
 
 def declare(
@@ -351,9 +359,14 @@ def declare(
     a.status = AssignmentStatus.CONFLICTED.value
     a.conflict_reason = conflict
     session.flush()
-    candidates = eligible_reviewers(
-        session=session, application_id=application_id, on=on, recent_years=recent_years, among=among
-    )
+    candidates = eligible_reviewers_for(
+        session=session,
+        call_id=a.call_id,
+        application_ids=[application_id],
+        on=on,
+        recent_years=recent_years,
+        among=among,
+    )[application_id]
     replacement = None
     if candidates:
         replacement = Assignment(
