@@ -353,3 +353,25 @@ def test_huiqi_users_commands(site: Site, monkeypatch: pytest.MonkeyPatch) -> No
         "enabled",
         "role_changed",
     ]
+
+
+def test_huiqi_firms_save_show_list(site: Site, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(accounts_commands, "store", lambda: site.store)
+    example = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-ai-firm.json"
+    profile = tmp_path / "firm.json"
+    profile.write_text(example.read_text(encoding="utf-8").replace("91310110MA7C2KW50T", FIRM_A))
+    runner = CliRunner()
+    saved = runner.invoke(cli_app, ["firms", "save", str(profile)])
+    assert saved.exit_code == 0 and FIRM_A in saved.output, saved.output
+    shown = runner.invoke(cli_app, ["firms", "show", FIRM_A])
+    assert shown.exit_code == 0 and f'"uscc": "{FIRM_A}"' in shown.output
+    listed = runner.invoke(cli_app, ["firms", "list"])
+    assert listed.exit_code == 0 and FIRM_A in listed.output and "+08:00" in listed.output
+    # the same profile the API serves
+    assert site.bearer("owner").get(f"/api/v1/firms/{FIRM_A}").json()["uscc"] == FIRM_A
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"uscc": "123"}')
+    refused = runner.invoke(cli_app, ["firms", "save", str(bad)])
+    assert refused.exit_code == 2 and "uscc" in refused.output
+    missing = runner.invoke(cli_app, ["firms", "show", "91110000600037341L"])
+    assert missing.exit_code == 2 and "no profile" in missing.output

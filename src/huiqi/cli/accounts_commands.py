@@ -1,17 +1,20 @@
 """``huiqi users``: user accounts from the command line (create, list, unlock, reset a password, disable,
 enable, change a role), the same ``huiqi.app.accounts`` use cases as the admin page and the API, each in the
-audit chain."""
+audit chain; and ``huiqi firms``: the profiles firms keep with the commission (list, show, save)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from huiqi.app import accounts
 from huiqi.cli.shared import call, default_actor, fail, local, store
+from huiqi.firms.io import parse_text, read_text_any_encoding
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the audit log)")]
 Username = Annotated[str, typer.Argument(help="the user name")]
@@ -135,3 +138,42 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"changed {describe(view)}")
 
     app.add_typer(users, name="users")
+
+    firms = typer.Typer(
+        help="The profiles firms keep with the commission: list, show, save.", no_args_is_help=True
+    )
+
+    @firms.command("list")
+    def list_firms(
+        limit: Annotated[int, typer.Option(help="how many")] = 50,
+        offset: Annotated[int, typer.Option(help="how many to skip")] = 0,
+    ) -> None:
+        """The firms that keep a profile, by credit code (times in Shanghai time)."""
+        found = call(accounts.firm_profiles_page, store(), offset=offset, limit=limit)
+        for f in found.items:
+            typer.echo(
+                f"{f.uscc}  {f.name_zh or '-'}  {f.sector or '-'}  {f.district or '-'}  {local(f.updated_at)}"
+            )
+        typer.echo(f"{len(found.items)} of {found.total}")
+
+    @firms.command("show")
+    def show_firm(uscc: Annotated[str, typer.Argument(help="the firm's credit code")]) -> None:
+        """The profile a firm keeps with the commission, as JSON."""
+        firm = call(accounts.firm_profile, store(), uscc=uscc)
+        typer.echo(json.dumps(firm.model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+    @firms.command("save")
+    def save_firm(
+        profile: Annotated[Path, typer.Argument(help="the firm's profile, JSON or YAML (huiqi schema firm)")],
+        actor: Actor = default_actor(),
+    ) -> None:
+        """Keep a firm's profile with the commission (validated; replaces the one stored)."""
+        try:
+            text = read_text_any_encoding(profile)
+        except OSError as exc:
+            fail(f"cannot read {profile}: {exc.strerror}")
+        data = call(parse_text, text, source=str(profile))
+        firm = call(accounts.save_firm_profile, store(), data=data, actor=actor, source=str(profile))
+        typer.echo(f"saved the profile of {firm.uscc} {firm.name_zh}")
+
+    app.add_typer(firms, name="firms")
