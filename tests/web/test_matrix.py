@@ -217,6 +217,26 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         f"/applications/{_o(i, o)}/clawback",
         {"data": {"reason": "probe", "first_due": "2030-01-01", "idempotency_key": uuid.uuid4().hex}},
     ),
+    ("POST", "/applications/{application_id}/move"): lambda i, o: (
+        f"/applications/{_o(i, o)}/move",
+        {"data": {"to": "rejected", "reason": "probe"}},
+    ),
+    ("POST", "/applications/{application_id}/miss-milestone"): lambda i, o: (
+        f"/applications/{_a(i, o)}/miss-milestone",
+        {"data": {"seq": "1", "reason": "probe", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/recover"): lambda i, o: (
+        f"/applications/{_a(i, o)}/recover",
+        {"data": {"amount": "1.00", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/reverse"): lambda i, o: (
+        f"/applications/{_a(i, o)}/reverse",
+        {"data": {"transaction_id": "nope", "reason": "probe", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/officer/calls/{call_id}/decide"): lambda i, o: (
+        "/officer/calls/call/decide",
+        {"data": {"idempotency_key": uuid.uuid4().hex}},
+    ),
     ("GET", "/officer"): lambda i, o: ("/officer", {}),
     ("GET", "/officer/programmes"): lambda i, o: ("/officer/programmes", {}),
     ("POST", "/officer/programmes/validate"): lambda i, o: (

@@ -25,6 +25,7 @@ from huiqi.applications import evidence as evidence_store
 from huiqi.applications import service as apps
 from huiqi.applications.errors import ApplicationsError, EvidenceTooLarge
 from huiqi.applications.models import (
+    TRANSITIONS,
     AllocationMode,
     Application,
     ApplicationEvent,
@@ -341,16 +342,6 @@ def get_application(store: Store, *, application_id: str) -> ApplicationView:
     return store.read(lambda s: _full(s, application_id))
 
 
-def application_history(store: Store, *, application_id: str) -> list[EventView]:
-    """Every move of an application, oldest first: who, when, why."""
-
-    def work(s: Session) -> list[EventView]:
-        apps.get_application(session=s, application_id=application_id)
-        return [EventView.of(h) for h in apps.history(session=s, application_id=application_id)]
-
-    return store.read(work)
-
-
 def check_upload(*, filename: str, size: int | None) -> None:
     """Refuse a badly named or oversize upload before its bytes are read into memory."""
     evidence_store.check_name(filename)
@@ -385,21 +376,16 @@ def add_evidence(
     return store.write(work)
 
 
-def list_evidence(store: Store, *, application_id: str) -> list[EvidenceView]:
-    """The evidence files of an application."""
-
-    def work(s: Session) -> list[EvidenceView]:
-        apps.get_application(session=s, application_id=application_id)
-        return list(_evidence(s, application_id))
-
-    return store.read(work)
-
-
 def get_evidence(
     store: Store, *, application_id: str, sha256: str, evidence_dir: Path
 ) -> EvidenceFileView | None:
     """Where one evidence file of an application is, to download it; None when it has no such file."""
-    for e in list_evidence(store, application_id=application_id):
+
+    def work(s: Session) -> tuple[EvidenceView, ...]:
+        apps.get_application(session=s, application_id=application_id)
+        return _evidence(s, application_id)
+
+    for e in store.read(work):
         if e.sha256 == sha256:
             return EvidenceFileView(
                 e.filename, e.media_type, evidence_store.path_of(sha256, evidence_dir=evidence_dir)
@@ -407,7 +393,7 @@ def get_evidence(
     return None
 
 
-def parse_verdict(data: Any) -> EligibilityVerdict:
+def _parse_verdict(data: Any) -> EligibilityVerdict:
     """A verdict written as JSON (programme, version, eligible, amount as a string, explanation)."""
     try:
         if not isinstance(data, Mapping):
@@ -432,7 +418,7 @@ def check_application(
 ) -> ApplicationView:
     """The eligibility check: the rules engine on the submitted snapshot with the call's programme version
     (or a verdict given as JSON); the application is then under review, or rejected with the reason."""
-    given = None if verdict is None else parse_verdict(verdict)
+    given = None if verdict is None else _parse_verdict(verdict)
     if given is None and programmes is None:
         raise ApplicationsError("the eligibility check needs the programmes in force or a verdict")
 
@@ -457,6 +443,14 @@ def score_application(store: Store, *, application_id: str, score: Decimal, acto
     )
 
 
+def next_moves(state: str) -> tuple[str, ...]:
+    """The moves from ``state`` that ``move_application`` makes (none moves money), for a page's buttons."""
+    if State(state) in _MONEY_STATES:
+        return ()
+    allowed = TRANSITIONS[State(state)] - _MONEY_STATES - {State.SUBMITTED, State.CHECKED}
+    return tuple(sorted(s.value for s in allowed))
+
+
 def move_application(
     store: Store, *, application_id: str, to: str, reason: str, actor: str
 ) -> ApplicationView:
@@ -473,6 +467,12 @@ def move_application(
         )
 
     def work(s: Session) -> ApplicationView:
+        current = apps.get_application(session=s, application_id=application_id).state
+        if State(current) in _MONEY_STATES:
+            raise ApplicationsError(
+                f"application {application_id} is {current}: money is reserved or granted for it; "
+                "withdraw it, grant, pay or claw back instead"
+            )
         apps.transition(session=s, application_id=application_id, to=target, actor=actor, reason=reason)
         return _full(s, application_id)
 

@@ -268,7 +268,7 @@ def register(app: typer.Typer) -> None:
     @applications.command("history")
     def history(application: Annotated[str, typer.Argument(help="application id")]) -> None:
         """Every move of the application: who, when, why."""
-        for h in call(calls.application_history, store(), application_id=application):
+        for h in call(calls.get_application, store(), application_id=application).history:
             typer.echo(f"{h.seq:>3} {h.at.isoformat()}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
 
     @applications.command("evidence-add")
@@ -300,7 +300,7 @@ def register(app: typer.Typer) -> None:
     @applications.command("evidence")
     def evidence_list(application: Annotated[str, typer.Argument(help="application id")]) -> None:
         """The evidence files of an application."""
-        for e in call(calls.list_evidence, store(), application_id=application):
+        for e in call(calls.get_application, store(), application_id=application).evidence:
             typer.echo(f"{e.sha256}\t{e.filename}\t{e.media_type}\t{e.size}")
 
     @applications.command("evidence-get")

@@ -157,6 +157,7 @@ def application_page(application_id: str, request: Request) -> Response:
             "award": overview.award,
             "call": overview.call,
             "steps": progress(app.history, app.state),
+            "moves": calls.next_moves(app.state),
             "state_label": state_label,
             "explanation": explanation,
             "key": uuid.uuid4().hex,

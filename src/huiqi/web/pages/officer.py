@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -111,6 +112,7 @@ def calls_page(request: Request) -> Response:
             "pools": money.list_pools(st.store),
             "programmes": sorted(st.registry.programmes().values(), key=lambda p: p.id),
             "modes": calls.ALLOCATION_MODES,
+            "key": uuid.uuid4().hex,
         },
     )
 
@@ -267,3 +269,90 @@ def clawback_submit(
         actor=actor(principal_of(request)),
     )
     return _back(application_id)
+
+
+@router.post("/applications/{application_id}/move")
+def move_submit(
+    application_id: str, request: Request, to: Annotated[str, Form()], reason: Annotated[str, Form()]
+) -> Response:
+    """Reject, waitlist, appeal or send back to review, with the reason recorded (no money moves)."""
+    calls.move_application(
+        state_of(request).store,
+        application_id=application_id,
+        to=to,
+        reason=reason,
+        actor=actor(principal_of(request)),
+    )
+    return _back(application_id)
+
+
+@router.post("/applications/{application_id}/miss-milestone")
+def miss_submit(
+    application_id: str,
+    request: Request,
+    seq: Annotated[int, Form()],
+    reason: Annotated[str, Form()],
+    idempotency_key: Annotated[str, Form()],
+    installments: Annotated[int, Form()] = 1,
+) -> Response:
+    money.miss_milestone(
+        state_of(request).store,
+        application_id=application_id,
+        seq=seq,
+        reason=reason,
+        as_of=today_in_shanghai(),
+        installments=installments,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
+    return _back(application_id)
+
+
+@router.post("/applications/{application_id}/recover")
+def recover_submit(
+    application_id: str,
+    request: Request,
+    amount: Annotated[str, Form()],
+    idempotency_key: Annotated[str, Form()],
+    reference: Annotated[str, Form()] = "",
+) -> Response:
+    money.recover(
+        state_of(request).store,
+        application_id=application_id,
+        amount=yuan(amount, what="amount"),
+        reference=reference,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
+    return _back(application_id)
+
+
+@router.post("/applications/{application_id}/reverse")
+def reverse_submit(
+    application_id: str,
+    request: Request,
+    transaction_id: Annotated[str, Form()],
+    reason: Annotated[str, Form()],
+    idempotency_key: Annotated[str, Form()],
+) -> Response:
+    """A payment of this application came back from the bank: reverse it; the tranche is payable again."""
+    money.reverse_payment(
+        state_of(request).store,
+        transaction_id=transaction_id,
+        reason=reason,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
+    return _back(application_id)
+
+
+@router.post("/officer/calls/{call_id}/decide")
+def decide_call_submit(call_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
+    """Allocate a whole ranked or pro-rata call; the queue then shows the outcome."""
+    money.decide_call(
+        state_of(request).store,
+        call_id=call_id,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
+    return RedirectResponse(f"/officer/applications?call_id={quote(call_id)}", status_code=303)
