@@ -22,7 +22,8 @@ from huiqi.money import MoneyError, format_yuan, yuan
 T = TypeVar("T")
 P = ParamSpec("P")
 
-_STORE: list[Store] = []
+#: One store per database URL a process has used (tests invoke commands in-process with another URL).
+_STORES: dict[str, Store] = {}
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -39,12 +40,15 @@ def default_actor() -> str:
 
 def store() -> Store:
     """The database of HUIQI_DATABASE_URL, opened once a process (the embedded file migrated if behind)."""
-    if not _STORE:
+    from huiqi.config import get_settings
+
+    url = get_settings().database_url
+    if url not in _STORES:
         try:
-            _STORE.append(Store.open(pool_size=2))
+            _STORES[url] = Store.open(url, pool_size=2)
         except USER_ERRORS as exc:
             fail(str(exc))
-    return _STORE[0]
+    return _STORES[url]
 
 
 def call(use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
