@@ -96,7 +96,7 @@ class QueuedLink:
 # PostgreSQL: the whole queue in one statement. ``tip`` locks the head (READ COMMITTED returns its newest
 # version after waiting for the lock), the recursive ``link`` chains the queued rows from it with the same
 # hash the Python verifier computes, and the head moves to the last link. ``{prelude}``/``{gate}`` let
-# ``pg_grant`` put its pool charge in front (the pool first, then the head: the one lock order).
+# ``ledger.pg_write`` put its pool charge in front (the pool first, then the head: the one lock order).
 _PG_CHAIN = """
 WITH RECURSIVE {prelude}
     item AS (
@@ -186,7 +186,7 @@ def queued(session: Session) -> list[QueuedLink]:
 
 
 def seal(session: Session) -> list[QueuedLink]:
-    """Hand every queued link to a statement that runs with COMMIT (``pg_grant``'s settle-at-commit);
+    """Hand every queued link to a statement that runs with COMMIT (``ledger.pg_write``'s settle-at-commit);
     from now until the transaction ends, queueing another link is an error, since it could not be chained
     into the same commit."""
     links: list[QueuedLink] = session.info.pop(_QUEUE, [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -51,6 +52,19 @@ def check_stored(
     return result
 
 
+def key_row(
+    key: str, operation: str, body: Mapping[str, Any], result: Mapping[str, Any] | None, at: dt.datetime
+) -> dict[str, Any]:
+    """A key's row: the request's hash and its answer (None: claimed, the answer still to come)."""
+    return {
+        "key": key,
+        "operation": operation,
+        "request_hash": request_hash(operation, body),
+        "result": "" if result is None else canonical_json(dict(result)),
+        "created_at": at,
+    }
+
+
 def remember(
     *, session: Session, key: str, operation: str, body: Mapping[str, Any], result: Mapping[str, Any]
 ) -> None:
@@ -59,14 +73,7 @@ def remember(
     Two concurrent requests with one key both miss ``replay``; the primary key lets one of them commit
     and turns the other into a unique violation, which the retry loop re-runs into a replay.
     """
-    session.add(
-        IdempotencyKey(
-            key=key,
-            operation=operation,
-            request_hash=request_hash(operation, body),
-            result=canonical_json(dict(result)),
-        )
-    )
+    session.execute(insert(IdempotencyKey), [key_row(key, operation, body, result, utcnow())])
 
 
 def claim(*, session: Session, key: str, operation: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -80,15 +87,7 @@ def claim(*, session: Session, key: str, operation: str, body: Mapping[str, Any]
     done = replay(session=session, key=key, operation=operation, body=body)
     if done is not None:
         return done
-    session.execute(
-        insert(IdempotencyKey).values(
-            key=key,
-            operation=operation,
-            request_hash=request_hash(operation, body),
-            result="",
-            created_at=utcnow(),
-        )
-    )
+    session.execute(insert(IdempotencyKey), [key_row(key, operation, body, None, utcnow())])
     return None
 
 

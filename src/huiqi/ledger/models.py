@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -22,47 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from huiqi.audit.models import AuditEntry, AuditHead  # noqa: F401 - re-exported
 from huiqi.db.base import Base, new_id
 from huiqi.db.types import Money, UTCDateTime, utcnow
-
-
-class AccountKind(StrEnum):
-    """Where a pool's money is. Balances are signed: money sitting in a bucket is positive."""
-
-    FUNDING = "funding"  # the appropriation: -size once the pool is funded
-    AVAILABLE = "available"  # not committed to anyone
-    RESERVED = "reserved"  # held for a decision (pending reservations)
-    PAYABLE = "payable"  # awarded to a firm, not yet paid
-    PAID = "paid"  # paid out to a firm
-    RECOVERABLE = "recoverable"  # paid, then clawed back: owed by the firm
-
-
-class TxnKind(StrEnum):
-    FUND = "fund"
-    RESERVE = "reserve"
-    VOID = "void"
-    AWARD = "award"
-    PAY = "pay"
-    RELEASE = "release"
-    CLAWBACK = "clawback"
-    RECOVER = "recover"
-    REVERSAL = "reversal"
-
-
-class ReservationStatus(StrEnum):
-    PENDING = "pending"
-    POSTED = "posted"
-    VOIDED = "voided"
-
-
-class AwardStatus(StrEnum):
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    CLAWED_BACK = "clawed_back"
-
-
-class TrancheStatus(StrEnum):
-    PENDING = "pending"
-    PAID = "paid"
-    RELEASED = "released"
+from huiqi.ledger.plan import AccountKind as AccountKind  # re-exported: the kinds and statuses rows hold
+from huiqi.ledger.plan import AwardStatus as AwardStatus
+from huiqi.ledger.plan import ReservationStatus as ReservationStatus
+from huiqi.ledger.plan import TrancheStatus as TrancheStatus
+from huiqi.ledger.plan import TxnKind as TxnKind
 
 
 class Pool(Base):
