@@ -367,3 +367,104 @@ def test_amounts_and_counts_beyond_the_one_bound_are_refused() -> None:
         convert(str(MAX_MAGNITUDE + 1), count, None)
     with pytest.raises(ValueError, match="a whole number"):
         convert("1.5", count, None)
+
+
+# -- any sheet XML: a refusal or an import, never a crash --------------------------------------------------
+CELL_TYPES = st.sampled_from([None, "s", "str", "b", "e", "d", "n", "inlineStr", "zz"])
+CELL_TEXT = st.one_of(
+    st.sampled_from(
+        ["0", "1", "-1", "1200.5000000000002", "1E+20", "1e400", "NaN", "45292", "#N/A", "", "x"]
+    ),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=8),
+)
+
+
+@st.composite
+def sheet_xml(draw: st.DrawFn) -> tuple[str, str]:
+    from xml.sax.saxutils import escape, quoteattr
+
+    rows = []
+    for r in range(1, draw(st.integers(1, 4)) + 1):
+        cells = []
+        for c in range(draw(st.integers(0, 4))):
+            ref = draw(st.sampled_from([f"{'ABCD'[c]}{r}", "", "ZZZZ1", "A0", "!"]))
+            attrs = (f" r={quoteattr(ref)}" if ref else "") + (
+                f" t={quoteattr(t)}" if (t := draw(CELL_TYPES)) else ""
+            )
+            attrs += draw(st.sampled_from(["", ' s="1"', ' s="7"', ' s="x"']))
+            inner = draw(st.sampled_from(["v", "f", "fv", "is", ""]))
+            text = escape(draw(CELL_TEXT))
+            body = {
+                "v": f"<v>{text}</v>",
+                "f": f"<f>{text}</f>",
+                "fv": f"<f>1+1</f><v>{text}</v>",
+                "is": f"<is><t>{text}</t></is>",
+                "": "",
+            }[inner]
+            cells.append(f"<c{attrs}>{body}</c>")
+        rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
+    merge = draw(
+        st.sampled_from(["", '<mergeCells><mergeCell ref="A1:B1"/></mergeCells>', '<mergeCell ref="Q"/>'])
+    )
+    strings = "".join(f"<si><t>{escape(draw(CELL_TEXT))}</t></si>" for _ in range(draw(st.integers(0, 3))))
+    return "".join(rows) + merge, strings
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(xml=sheet_xml())
+def test_any_sheet_is_imported_or_refused(tmp_path: Path, xml: tuple[str, str]) -> None:
+    from huiqi.firms.importing import ImportError_, prepare
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "fuzz"))
+    from fuzz_register_files import workbook
+
+    path = tmp_path / "firms.xlsx"
+    path.write_bytes(workbook(*xml))
+    try:
+        prepare(read_source(path), {})
+    except (ImportError_, ImportRefused) as exc:
+        assert "firms.xlsx" in str(exc) or isinstance(exc, ImportRefused)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.sampled_from(["uscc", ",", '"', "\r\n", "\n", "甲", "'=", "1,2", "\x00", " "]), max_size=40
+        ).map(lambda parts: "".join(parts).encode("utf-8")),
+    ),
+    enc=st.sampled_from(["utf-8", "gbk", "utf-16"]),
+)
+def test_any_csv_bytes_are_imported_or_refused(tmp_path: Path, data: bytes, enc: str) -> None:
+    from huiqi.firms.importing import ImportError_, prepare
+
+    path = tmp_path / "firms.csv"
+    try:
+        path.write_bytes(data.decode("utf-8").encode(enc))
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        path.write_bytes(data)
+    try:
+        merged = prepare(read_source(path), {})
+    except (ImportError_, ImportRefused) as exc:
+        assert str(exc)  # a refusal says why
+    else:
+        assert all(code == record["firm"]["uscc"] for code, record in merged.records.items())
+
+
+def test_atheris_on_the_readers() -> None:
+    """A short coverage-guided run of tests/fuzz/fuzz_register_files.py (longer runs: see its docstring)."""
+    fuzz = Path(__file__).parents[1] / "fuzz"
+    result = subprocess.run(  # nosec B603  # our own fuzzer, fixed arguments
+        [
+            sys.executable,
+            str(fuzz / "fuzz_register_files.py"),
+            "-max_total_time=10",
+            "-max_len=3000",
+            f"-dict={fuzz / 'register_files.dict'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -241,7 +241,7 @@ def read_csv(path: Path, *, encoding: str | None = None, delimiter: str | None =
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _REL_STRICT = "{http://purl.oclc.org/ooxml/officeDocument/relationships}id"
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_CELL = re.compile(r"([A-Za-z]{1,3})(\d+)")
+_CELL = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
 
 
 def _local(tag: str) -> str:
@@ -249,7 +249,12 @@ def _local(tag: str) -> str:
 
 
 def _xml_unescape(text: str) -> str:
-    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return _ESCAPED.sub(_escaped_char, text)
+
+
+def _escaped_char(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16)
+    return m.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)  # a lone surrogate is no character
 
 
 def _parse(zf: zipfile.ZipFile, name: str, label: str) -> ET.Element:
@@ -329,11 +334,11 @@ class Workbook:
         for el in root:
             if _local(el.tag) == "numFmts":
                 for fmt in el:
-                    custom[int(fmt.get("numFmtId", "0"))] = fmt.get("formatCode", "")
+                    custom[_number(fmt.get("numFmtId"))] = fmt.get("formatCode", "")
         for el in root:
             if _local(el.tag) == "cellXfs":
                 for index, xf in enumerate(x for x in el if _local(x.tag) == "xf"):
-                    fid = int(xf.get("numFmtId", "0"))
+                    fid = _number(xf.get("numFmtId"))
                     code = custom.get(fid, BUILTIN_FORMATS.get(fid, ""))
                     if is_date_format(code) or 14 <= fid <= 22 or 45 <= fid <= 47 or 27 <= fid <= 36:
                         dates.add(index)
@@ -362,7 +367,10 @@ class Workbook:
         for _, el in ET.iterparse(f):  # nosec B314  # see the import
             tag = _local(el.tag)
             if tag == "row":
-                number = int(el.get("r") or number + 1)
+                given = el.get("r")
+                if given is not None and not (_digits(given) and 0 < int(given) <= 1_048_576):
+                    raise SheetError(f"{sheet.label}: a row numbered {given!r}; rows are 1 to 1,048,576")
+                number = int(given) if given is not None else number + 1
                 cells: list[Any] = []
                 for c in el:
                     if _local(c.tag) != "c":
@@ -415,6 +423,8 @@ class Workbook:
             return None
         if kind == "s":
             try:
+                if not _digits(v):
+                    raise ValueError(v)
                 return self.strings[int(v)]
             except (ValueError, IndexError):
                 raise SheetError(f"{label}: cell {ref} refers to a missing shared string {v!r}") from None
@@ -433,7 +443,10 @@ class Workbook:
             number = excel_number(v)
         except InvalidOperation:
             raise SheetError(f"{label}: cell {ref} holds {v!r}, which is not a number") from None
-        if int(c.get("s", "0") or 0) in self.date_styles:
+        style = c.get("s") or "0"
+        if not _digits(style):
+            raise SheetError(f"{label}: cell {ref} has the style {style!r}, which is not a style number")
+        if int(style) in self.date_styles:
             return self._date(number, ref)
         return number
 
@@ -444,6 +457,15 @@ class Workbook:
             return Unreadable("a date (a date cell's serial number out of range)", str(serial))
         value = from_excel(float(serial), CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
         return value
+
+
+def _number(text: str | None) -> int:
+    """A style part's number attribute; what is not one counts as 0 (General)."""
+    return int(text) if text is not None and _digits(text) and len(text) < 10 else 0
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _column_index(letters: str) -> int:
