@@ -166,6 +166,8 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("GET", "/api/v1/pools/{pool_id}/statement"): lambda i, o: ("/api/v1/pools/pool/statement", {}),
     ("GET", "/api/v1/pools/{pool_id}"): lambda i, o: ("/api/v1/pools/pool", {}),
+    ("GET", "/api/v1/awards/by/{field}"): lambda i, o: ("/api/v1/awards/by/sector", {}),
+    ("GET", "/api/v1/applications/by-state"): lambda i, o: ("/api/v1/applications/by-state", {}),
     ("GET", "/api/v1/pools/{pool_id}/history"): lambda i, o: ("/api/v1/pools/pool/history", {}),
     ("GET", "/api/v1/ledger/verify"): lambda i, o: ("/api/v1/ledger/verify", {}),
     ("GET", "/api/v1/audit"): lambda i, o: ("/api/v1/audit", {}),
@@ -216,6 +218,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/applications/{application_id}/clawback"): lambda i, o: (
         f"/applications/{_o(i, o)}/clawback",
         {"data": {"reason": "probe", "first_due": "2030-01-01", "idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/score"): lambda i, o: (
+        f"/applications/{_a(i, o)}/score",
+        {"data": {"score": "81.5"}},
     ),
     ("POST", "/applications/{application_id}/move"): lambda i, o: (
         f"/applications/{_o(i, o)}/move",

@@ -117,6 +117,26 @@ def test_the_officer_reverses_a_returned_payment_claws_back_and_records_recovery
     assert api.get("/api/v1/ledger/verify").json()["ok"] is True
 
 
+def test_scores_counts_and_awards_by_sector_from_the_pages_and_the_api(sqlite_web: Web) -> None:
+    web = sqlite_web
+    officer = web.client("officer")
+    api = web.bearer("officer")
+    app_id = web.ids["open_other"]
+    r = officer.post(f"/applications/{app_id}/score", data={"score": "81.50"})
+    assert r.status_code == 303, r.text
+    assert api.get(f"/api/v1/applications/{app_id}").json()["score"] == "81.50"
+    assert officer.post(f"/applications/{app_id}/score", data={"score": "lots"}).status_code == 422
+    counts = web.bearer("auditor").get("/api/v1/applications/by-state").json()
+    listed = api.get("/api/v1/applications", params={"limit": 500}).json()["items"]
+    assert sum(counts.values()) == len(listed) and counts.get("completed") == 2
+    assert counts == {s: sum(1 for a in listed if a["state"] == s) for s in counts}
+    by = api.get("/api/v1/awards/by/sector").json()
+    awards = api.get("/api/v1/awards").json()["items"]
+    total = sum(Decimal(a["amount"]) - Decimal(a["released"]) - Decimal(a["clawed"]) for a in awards)
+    assert sum(Decimal(x["amount"]) for x in by) == total and all("sector" in x for x in by)
+    assert api.get("/api/v1/awards/by/colour").status_code == 422
+
+
 def test_only_officers_act(sqlite_web: Web) -> None:
     app_id = sqlite_web.ids["open_own"]
     for role in ("auditor", "reviewer", "firm_member"):

@@ -23,6 +23,7 @@ from huiqi.app.jsonable import as_json, from_json
 from huiqi.app.store import Store
 from huiqi.applications.models import Application
 from huiqi.ledger import service as ledger
+from huiqi.ledger.errors import LedgerError
 from huiqi.ledger.models import AccountKind, Award, LedgerTransaction, Pool, Posting, Tranche
 from huiqi.ledger.verify import fen_sum, pool_statement, to_yuan, verify_ledger
 from huiqi.workflows import service as flows
@@ -359,11 +360,6 @@ def pool_history(store: Store, *, pool_id: str, limit: int | None = None, offset
     return store.read(lambda s: _history(s, ledger.get_pool(session=s, pool_id=pool_id), limit, offset))
 
 
-def burn_downs(store: Store) -> list[PoolHistory]:
-    """Every pool's available money over time, for the dashboard's burn-down charts."""
-    return store.read(lambda s: [_history(s, p, None, 0) for p in ledger.list_pools(session=s)])
-
-
 def statement(store: Store, *, pool_id: str, limit: int = 50) -> PoolStatement:
     """A pool's balances by account kind and its latest transactions with their effect on what is
     available."""
@@ -578,13 +574,16 @@ def list_awards(
     *,
     pool_id: str | None = None,
     firm_uscc: str | None = None,
+    application_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> AwardPage:
-    """Awards, newest first, of one pool or one firm."""
+    """Awards, newest first, of one pool, one firm or one application."""
 
     def work(s: Session) -> AwardPage:
         q = select(Award)
+        if application_id is not None:
+            q = q.where(Award.application_id == application_id)
         if firm_uscc is not None:
             q = q.where(Award.firm_uscc == firm_uscc)
         if pool_id:
@@ -601,9 +600,15 @@ def get_award(store: Store, *, award_id: str) -> AwardView:
     return store.read(lambda s: AwardView.full(s, ledger.get_award(session=s, award_id=award_id)))
 
 
+#: The fields of a firm's snapshot that awards can be summed by.
+AWARD_FIELDS = ("sector", "district")
+
+
 def awards_by(store: Store, *, field: str) -> list[tuple[str, Decimal]]:
     """Awarded amounts (net of what was released or clawed back) by a field of the firm's snapshot
     (``sector``, ``district``), largest first."""
+    if field not in AWARD_FIELDS:
+        raise LedgerError(f"field: awards are summed by {' or '.join(AWARD_FIELDS)}, not {field!r}")
 
     def work(s: Session) -> list[tuple[str, Decimal]]:
         sums: dict[str, Decimal] = defaultdict(Decimal)

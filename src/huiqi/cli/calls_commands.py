@@ -166,6 +166,15 @@ def register(app: typer.Typer) -> None:
             )
         typer.echo(f"{len(listing.items)} of {listing.total} applications")
 
+    @applications.command("count")
+    def count() -> None:
+        """How many applications are in each state."""
+        counts = call(calls.count_by_state, store())
+        for state in calls.STATES:
+            if counts.get(state):
+                typer.echo(f"{state}\t{counts[state]}")
+        typer.echo(f"total\t{sum(counts.values())}")
+
     @applications.command("check")
     def check(
         application: Annotated[str, typer.Argument(help="application id")],

@@ -230,6 +230,12 @@ def register(app: typer.Typer) -> None:
             )
         typer.echo(f"{len(listing.items)} of {listing.total} awards")
 
+    @awards.command("by")
+    def awards_by(field: Annotated[str, typer.Argument(help="sector or district")]) -> None:
+        """Awarded amounts (net of releases and clawbacks) by the firms' sector or district."""
+        for key, amount in call(money.awards_by, store(), field=field):
+            typer.echo(f"{key}\t{fmt(amount)}")
+
     @awards.command("show")
     def show_award(award_id: Annotated[str, typer.Argument(help="award id")]) -> None:
         """One award with its tranches."""

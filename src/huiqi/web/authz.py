@@ -93,6 +93,8 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/payments/{{transaction_id}}/reverse"): roles(O),
     ("GET", f"{API}/awards"): roles(O, A, own=(F,)),
     ("GET", f"{API}/awards/{{award_id}}"): roles(O, A, own=(F,)),
+    ("GET", f"{API}/awards/by/{{field}}"): roles(O, A),
+    ("GET", f"{API}/applications/by-state"): roles(O, R, A),
     # --- API: ledger and audit
     ("GET", f"{API}/pools"): roles(O, A),
     ("POST", f"{API}/pools"): roles(O),
@@ -172,6 +174,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/applications/{application_id}/grant"): roles(O),
     ("POST", "/applications/{application_id}/pay"): roles(O),
     ("POST", "/applications/{application_id}/clawback"): roles(O),
+    ("POST", "/applications/{application_id}/score"): roles(O),
     ("POST", "/applications/{application_id}/move"): roles(O),
     ("POST", "/applications/{application_id}/miss-milestone"): roles(O),
     ("POST", "/applications/{application_id}/recover"): roles(O),

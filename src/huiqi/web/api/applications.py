@@ -157,6 +157,12 @@ def list_applications(
     return page([answer(a) for a in listing.items], listing.total, limit, offset)
 
 
+@router.get("/applications/by-state")
+def applications_by_state(request: Request) -> dict[str, int]:
+    """How many applications are in each state (what needs attention)."""
+    return calls.count_by_state(state_of(request).store)
+
+
 @router.post("/applications", status_code=201)
 def create_application(body: NewApplication, request: Request) -> dict[str, Any]:
     """Submit an application (draft -> submitted) with its claims; the firm's profile is snapshotted."""

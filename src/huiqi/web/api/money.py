@@ -231,6 +231,12 @@ def list_awards(
     return page([answer(a) for a in listing.items], listing.total, limit, offset)
 
 
+@router.get("/awards/by/{field}")
+def awards_by(field: str, request: Request) -> list[dict[str, Any]]:
+    """Awarded amounts (net of releases and clawbacks) by the firms' sector or district, largest first."""
+    return [{field: k, "amount": str(v)} for k, v in money.awards_by(state_of(request).store, field=field)]
+
+
 @router.get("/awards/{award_id}")
 def get_award(award_id: str, request: Request) -> dict[str, Any]:
     """One award with its tranches."""

@@ -77,9 +77,9 @@ def audit_pool_page(request: Request, pool_id: str, offset: int = 0) -> Response
     """One pool's statement (balances by account kind), its burn-down and its whole history, paged."""
     st = state_of(request)
     offset = max(offset, 0)
+    pool = money.get_pool(st.store, pool_id=pool_id)
     statement = money.statement(st.store, pool_id=pool_id, limit=0)
     history = money.pool_history(st.store, pool_id=pool_id)
-    pool = statement.pool
     shown = list(history.items[offset : offset + HISTORY_PAGE])
     return render(
         request,

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from huiqi.app import accounts, calls, certificates, firm_portal, matching
+from huiqi.app import accounts, calls, certificates, matching, money
+from huiqi.app.errors import FirmProfileNotFound
+from huiqi.firms import Firm
 from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.web.api.applications import claims_of, owned, read_upload
@@ -59,17 +61,21 @@ def firm_page(uscc: str, request: Request, on: str = "") -> Response:
     except ValueError:
         when = today_in_shanghai()
 
-    overview = firm_portal.firm_overview(st.store, uscc=uscc)
+    try:
+        firm: Firm | None = accounts.firm_profile(st.store, uscc=uscc)
+    except FirmProfileNotFound:
+        firm = None
+    applications = calls.list_applications(st.store, firm_uscc=uscc, limit=500)
+    awards = money.list_awards(st.store, firm_uscc=uscc, limit=500)
     inbox = matching.firm_inbox(st.store, uscc=uscc, limit=20)
-    firm = overview.profile
     matches = calculate(st.registry.programmes(), firm, when, None, language()) if firm is not None else None
     return render(
         request,
         "firm.html",
         {
             "firm": firm,
-            "applications": overview.applications,
-            "awards": overview.awards,
+            "applications": applications.items,
+            "awards": awards.items,
             "inbox": inbox.items,
             "certificates": certificates.firm_certificates(st.store, uscc=uscc),
             "uscc": uscc,
@@ -111,15 +117,16 @@ def apply_form(uscc: str, request: Request, call: str = "") -> Response:
     me = principal_of(request)
     me.check_firm(uscc)
 
-    form = firm_portal.apply_form(state_of(request).store, uscc=uscc)
+    st = state_of(request)
+    firm = accounts.firm_profile(st.store, uscc=uscc)
     return render(
         request,
         "apply.html",
         {
-            "firm": form.profile,
-            "calls": form.calls,
+            "firm": firm,
+            "calls": calls.list_calls(st.store, open_at=dt.datetime.now(dt.UTC)),
             "uscc": uscc,
-            "contracts": form.contracts,
+            "contracts": [c for c in firm.contracts if not c.claimed],
             "selected": call,
         },
     )
@@ -145,17 +152,20 @@ async def apply_submit(uscc: str, request: Request) -> Response:
 def application_page(application_id: str, request: Request) -> Response:
     me = principal_of(request)
 
-    overview = firm_portal.application_overview(state_of(request).store, application_id=application_id)
-    app = overview.application
+    st = state_of(request)
+    app = calls.get_application(st.store, application_id=application_id)
     me.check_firm(app.firm_uscc)
+    found = money.list_awards(st.store, application_id=app.id, limit=1).items
+    award = money.get_award(st.store, award_id=found[0].id) if found else None
+    call = calls.get_call(st.store, call_id=app.call_id)
     explanation = (app.verdict or {}).get("explanation", {}).get(language()) if app.verdict else None
     return render(
         request,
         "application.html",
         {
             "app": app,
-            "award": overview.award,
-            "call": overview.call,
+            "award": award,
+            "call": call,
             "steps": progress(app.history, app.state),
             "moves": calls.next_moves(app.state),
             "state_label": state_label,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from huiqi.app import accounts, calls, money
-from huiqi.money import yuan
+from huiqi.money import parse_decimal, yuan
 from huiqi.web import charts
 from huiqi.web.api.common import actor, api_key
 from huiqi.web.calculator import today_in_shanghai
@@ -68,7 +68,7 @@ def burn_charts(histories: list[money.PoolHistory]) -> list[str]:
 def dashboard(request: Request) -> Response:
     st = state_of(request)
     on = today_in_shanghai()
-    histories = money.burn_downs(st.store)
+    histories = [money.pool_history(st.store, pool_id=p.id) for p in money.list_pools(st.store)]
     by_sector = money.awards_by(st.store, field="sector")
     by_district = money.awards_by(st.store, field="district")
     demand, n, source = _demand(request, on)
@@ -266,6 +266,18 @@ def clawback_submit(
         first_due=first_due,
         installments=installments,
         key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
+    return _back(application_id)
+
+
+@router.post("/applications/{application_id}/score")
+def score_submit(application_id: str, request: Request, score: Annotated[str, Form()]) -> Response:
+    """The score a ranked call sorts by, set by the officer from the panel's result."""
+    calls.score_application(
+        state_of(request).store,
+        application_id=application_id,
+        score=parse_decimal(score, what="score"),
         actor=actor(principal_of(request)),
     )
     return _back(application_id)
