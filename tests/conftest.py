@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -11,3 +12,33 @@ settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+#: Tests of more than a few seconds, left out of the fast lane (`python3 dev.py test --fast`); CI runs all.
+#: Node id prefixes, so a whole module or directory can be named.
+SLOW = (
+    "tests/web/browser/",
+    "tests/backends/test_backend_equality.py::test_spark",
+    "tests/backends/test_match_backends.py::test_match_on_spark",
+    "tests/rules/test_agreement.py::test_evaluators_agree_on_random_firms",
+    "tests/selection/test_end_to_end.py",
+    "tests/web/test_serving.py",
+    "tests/fuzz/test_fuzz.py::test_atheris",
+    "tests/simulation/test_sharing.py",
+    "tests/rules/test_necessary.py::test_the_candidates_hold_every_firm_eligible_for_a_bundled_programme",
+    "tests/reliability/test_crash.py",
+    "tests/reliability/test_stateful.py",
+    "tests/reliability/test_backup_restore.py",
+    "tests/web/test_designation.py::test_designation_call_end_to_end",
+    "tests/web/test_jobs.py",
+    "tests/web/test_api_fuzz.py",
+    "tests/benchmarks/",
+    "tests/simulation/test_run.py::test_the_joint_query_equals_separate_runs",
+    "tests/test_architecture.py::test_a_planted_import_is_caught",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests named in SLOW (besides those marked in their own module)."""
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
