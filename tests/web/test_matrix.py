@@ -340,6 +340,31 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/api/v1/certificates/NOSERIAL/revoke",
         {J: {"reason": "probe"}},
     ),
+    ("POST", "/api/v1/reviews/{application_id}/reassign"): lambda i, o: (
+        "/api/v1/reviews/noapp/reassign",
+        {J: {"from_reviewer": "a", "to_reviewer": "b", "reason": "probe"}},
+    ),
+    ("GET", "/api/v1/reviews/{application_id}"): lambda i, o: ("/api/v1/reviews/noapp", {}),
+    ("GET", "/api/v1/calls/{call_id}/review"): lambda i, o: ("/api/v1/calls/call/review", {}),
+    ("GET", "/api/v1/selection/calls"): lambda i, o: ("/api/v1/selection/calls", {}),
+    ("GET", "/api/v1/certificates/revocations"): lambda i, o: ("/api/v1/certificates/revocations", {}),
+    ("GET", "/api/v1/certificates/{serial}"): lambda i, o: ("/api/v1/certificates/NOSERIAL", {}),
+    ("POST", "/officer/selection/{call_id}/reassign"): lambda i, o: (
+        "/officer/selection/call/reassign",
+        {"data": {"application_id": "noapp", "from_reviewer": "a", "to_reviewer": "b", "reason": "probe"}},
+    ),
+    ("GET", "/officer/selection/{call_id}/certificates"): lambda i, o: (
+        "/officer/selection/call/certificates",
+        {},
+    ),
+    ("POST", "/officer/certificates/{serial}/revoke"): lambda i, o: (
+        "/officer/certificates/NOSERIAL/revoke",
+        {"data": {"reason": "probe"}},
+    ),
+    ("GET", "/firms/{uscc}/certificates/{serial}"): lambda i, o: (
+        f"/firms/{_f(o)}/certificates/NOSERIAL",
+        {},
+    ),
     ("POST", "/api/v1/simulations"): lambda i, o: ("/api/v1/simulations", {J: {}}),
     ("GET", "/api/v1/simulations/{simulation_id}/report"): lambda i, o: (
         "/api/v1/simulations/nosim/report",

@@ -222,7 +222,7 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", f"{_API}/jobs/{{job_id}}"): (_NF,),
     # a firm member may compare with a stored profile only of their own firm
     ("POST", f"{_API}/compare-cities"): (403, _NF, _IN),
-    ("GET", f"{_API}/calls/{{call_id}}/call-file"): (_ST,),
+    ("GET", f"{_API}/calls/{{call_id}}/call-file"): (_NF, _ST),
     ("PUT", f"{_API}/calls/{{call_id}}/call-file"): (_NF, _ST, _IN),
     ("POST", f"{_API}/reviewers"): (_ST, _IN),
     ("POST", f"{_API}/calls/{{call_id}}/review/assign"): (_NF, _ST, _IN),
