@@ -117,7 +117,12 @@ def load_with_positions(text: str) -> tuple[Any, dict[Path, Pos]]:
     """Parse one YAML document; raise YamlError (with line and column) on malformed input."""
     if len(text) > MAX_CHARS:
         raise YamlError(f"the file is longer than {MAX_CHARS:,} characters", 1, 1)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, found before parsing
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlError(f"character {exc.character!r} is not allowed in YAML", line, column) from None
     try:
         try:
             root = loader.get_single_node()
