@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from huiqi.app import demo as demo_case
+from huiqi.app.store import Store
 from huiqi.cli.shared import call, fmt
 
 
@@ -69,8 +71,6 @@ def demo(
     """The full demo: a fresh database with something for every role (officer, reviewer, auditor, admin
     and a Shanghai firm with messages in its inbox), demo users printed with their passwords, how to point
     `huiqi` at the demo's database, then the site on localhost."""
-    from huiqi.app import demo as demo_case
-    from huiqi.app.store import Store
     from huiqi.config import Settings
 
     directory = directory.resolve()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from huiqi.app import accounts
 from huiqi.app.accounts import Role
 from huiqi.web.api.common import actor
-from huiqi.web.security import SESSION_COOKIE, Principal, cookie_args, principal_of, state_of
+from huiqi.web.security import SESSION_COOKIE, LoginRequired, Principal, cookie_args, principal_of, state_of
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 Me = Annotated[Principal, Depends(principal_of)]
@@ -121,10 +121,16 @@ def logout(request: Request, me: Me) -> Response:
 
 
 @router.get("/auth/me", response_model=UserOut)
-def me(me: Me) -> UserOut:
-    """Who this session belongs to."""
+def me(request: Request, me: Me) -> UserOut:
+    """Who this session belongs to (read afresh: a role changed since is shown)."""
+    found = accounts.session_user(state_of(request).store, token=me.token)
+    if found is None:  # ended between the check and now
+        raise LoginRequired()
     return UserOut(
-        username=me.username, display_name=me.display_name, role=me.role.value, firm_uscc=me.firm_uscc
+        username=found.username,
+        display_name=found.display_name,
+        role=found.role.value,
+        firm_uscc=found.firm_uscc,
     )
 
 
