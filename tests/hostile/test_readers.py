@@ -3,10 +3,14 @@ return data or raise their one documented error, quickly; what they accept they 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -147,3 +151,20 @@ def test_numbers_are_within_the_bound_or_refused(value: object) -> None:
 def test_any_finite_amount_formats(value: Decimal) -> None:
     text = format_yuan(value)
     assert text.endswith(" yuan")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="atheris wheels are for Linux")
+def test_atheris_finds_nothing_in_a_short_run() -> None:
+    pytest.importorskip("atheris")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("fuzz_readers.py")),
+            "-max_total_time=15",
+            "-max_len=400",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
