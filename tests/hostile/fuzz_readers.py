@@ -12,7 +12,7 @@ import contextlib
 import sys
 import time
 
-import atheris
+import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports():
     from huiqi.firms.errors import ProfileError
