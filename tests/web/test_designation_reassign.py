@@ -113,6 +113,19 @@ def test_a_stalled_review_is_reassigned_and_the_call_finished_through_the_api(db
         )
         assert r.status_code == 200, r.text
     assert not [w for w in waiting(officer) if w["stalled"]]
+    # an officer may also move a review from a reviewer who can log in (unavailable, say): that reviewer
+    # then neither sees nor scores the application, even without having declared
+    slow = next(
+        w for w in waiting(officer) if w["status"] == "assigned" and w["has_account"] and w["candidates"]
+    )
+    body = {"from_reviewer": slow["reviewer_id"], "to_reviewer": slow["candidates"][0], "reason": "on leave"}
+    assert officer.post(f"/api/v1/reviews/{slow['application_id']}/reassign", json=body).status_code == 200
+    gone = web.client(slow["reviewer_id"])
+    assert gone.get(f"/api/v1/reviews/{slow['application_id']}/material").status_code == 404
+    sheet = {"scores": {k: "5" for k in CRITERIA}}
+    assert gone.post(f"/api/v1/reviews/{slow['application_id']}/scores", json=sheet).status_code == 404
+    r = gone.post(f"/api/v1/reviews/{slow['application_id']}/declaration", json={"conflict": None})
+    assert r.status_code == 409, r.text
 
     # every reviewer in place now declares and scores through the API, and the call is finished
     rng = random.Random(8)
@@ -144,5 +157,5 @@ def test_a_stalled_review_is_reassigned_and_the_call_finished_through_the_api(db
             for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "reviewer_reassigned"))
         ]
     assert {"from": "r00", "to": "r10", "reason": why, "out_of_field": True} in entries
-    assert len(entries) == 1 + len(li_apps)
+    assert len(entries) == 2 + len(li_apps)
     assert web.bearer("auditor").get("/api/v1/audit/verify").json()["ok"] is True

@@ -459,6 +459,8 @@ def reassign(
 
 
 def _may_see(a: Assignment) -> None:
+    if a.status == AssignmentStatus.REASSIGNED.value:  # an officer gave it to someone else
+        raise AssignmentNotFound(a.application_id, a.reviewer_id)
     if a.status == AssignmentStatus.ASSIGNED.value:
         raise DeclarationRequired(a.application_id, a.reviewer_id)
     if a.status == AssignmentStatus.CONFLICTED.value:
