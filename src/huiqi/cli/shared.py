@@ -12,7 +12,6 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy.orm import Session
 
 from huiqi.app.errors import USER_ERRORS
 from huiqi.app.store import Store
@@ -57,16 +56,6 @@ def call(use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return use_case(*args, **kwargs)
     except USER_ERRORS as exc:
         fail(str(exc))
-
-
-def transact(work: Callable[[Session], T]) -> T:
-    """Deprecated path while commands move to ``call``: one retried transaction in the store."""
-    return call(store().write, work)
-
-
-def read_only(work: Callable[[Session], T]) -> T:
-    """Deprecated path while commands move to ``call``: a reading session in the store."""
-    return call(store().read, work)
 
 
 def money(text: str, what: str) -> Decimal:
