@@ -68,9 +68,9 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="prepare everything, do not serve")] = False,
     port: Annotated[int, typer.Option(help="port")] = 8000,
 ) -> None:
-    """The full demo: a fresh database with something for every role (officer, reviewer, auditor, admin
-    and a Shanghai firm with messages in its inbox), demo users printed with their passwords, how to point
-    `huiqi` at the demo's database, then the site on localhost."""
+    """A fresh demo database for every role, its users and passwords, how to point huiqi at it; then the site.
+
+    Officer, reviewer, auditor, admin and a Shanghai firm (the user firm) with messages in its inbox."""
     from huiqi.config import Settings
 
     directory = directory.resolve()
