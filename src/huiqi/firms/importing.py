@@ -74,6 +74,7 @@ FALSE = {"false", "0", "no", "n", "否", "无", "f"}
 MAX_MONEY = Decimal(MAX_MAGNITUDE)
 MAX_COUNT = MAX_MAGNITUDE
 TABLE_NAMES = ("firms", *CHILD_TABLES)
+_STRING, _BOOL, _DATE, _INT = pa.string(), pa.bool_(), pa.date32(), pa.int64()
 
 
 class ImportError_(ValueError):
@@ -289,6 +290,7 @@ def _grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tupl
     _check_merged(sheet, number, rows, fill=spec is not None and spec.fill_merged)
     seen: dict[str, int] = {}
     ignored = spec.ignore if spec is not None else set()
+    headless = [col for col, h in enumerate(header) if not h]
     for col, h in enumerate(header):
         if h and h in seen and h not in ignored:
             first = seen[h]
@@ -299,6 +301,8 @@ def _grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tupl
             )
         seen.setdefault(h, col)
     for row, values in rows:
+        if not headless and len(values) <= len(header):
+            continue
         for col, value in enumerate(values):
             if blank(value) or (col < len(header) and header[col]):
                 continue
@@ -444,7 +448,7 @@ def _amount(value: Any, rule: ColumnRule | None) -> Decimal:
     return yuan.quantize(Decimal("0.01"))
 
 
-def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
+def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any:
     """A register value as the layout's type; raises _Bad with what was expected."""
     if isinstance(value, Unreadable):
         raise _Bad(value.reason)
@@ -456,11 +460,11 @@ def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
             value = rule.values[key]
             if value is None:
                 return None
-        elif typ == pa.string():
+        elif typ == _STRING:
             raise _Bad("one of " + ", ".join(repr(k) for k in rule.values))
-    if typ == pa.string():
+    if typ == _STRING:
         return _string(value)
-    if typ == pa.bool_():
+    if typ == _BOOL:
         if isinstance(value, bool):
             return value
         t = normalise(_text(value)).lower()
@@ -469,7 +473,7 @@ def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
         if t in FALSE:
             return False
         raise _Bad("yes or no (true/false, 1/0, 是/否)")
-    if typ == pa.date32():
+    if typ == _DATE:
         if isinstance(value, dt.datetime):
             return value.date()
         if isinstance(value, dt.date):
@@ -481,7 +485,7 @@ def convert(value: Any, typ: pa.DataType, rule: ColumnRule | None) -> Any:
             except ValueError:
                 continue
         return _raise_date(rule)
-    if typ == pa.int64():
+    if typ == _INT:
         return _count(value)
     if typ == MONEY:
         return _amount(value, rule)
@@ -520,18 +524,17 @@ def _read_source(src: Path, mapping: dict[str, TableMapping], known: set[str]) -
         if table == "firms":
             batch.firm_columns = {r.to for r in rules.values()}
         parsed_rows: list[ParsedRow] = []
+        columns = [(h, rule, layout_type(table, rule.to)) for h, rule in rules.items()]
+        uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
         for number, raw in rows:
             values: dict[str, Any] = {}
             problems: list[RowProblem] = []
-            for h, rule in rules.items():
+            for h, rule, typ in columns:
                 value = raw.get(h)
-                typ = layout_type(table, rule.to)
-                assert typ is not None  # nosec B101  # narrows the type for mypy
                 try:
                     values[rule.to] = convert(value, typ, rule)
                 except _Bad as bad:
                     problems.append(RowProblem(table, label, number, h, _shown(value), bad.expected))
-            uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
             code = values.get("uscc")
             if code is None and not any(p.column == uscc_header for p in problems):
                 problems.append(RowProblem(table, label, number, uscc_header, "", "a credit code (required)"))

@@ -24,6 +24,7 @@ UNITS = {
     "亿": Decimal(100_000_000),
 }
 _SUFFIXES = sorted((u for u in UNITS if u != "yuan"), key=len, reverse=True)
+_SIMPLE = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")  # the common case, read without normalising
 _PLAIN = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+")
 
 
@@ -64,6 +65,8 @@ def _signed(text: str) -> tuple[int, str]:
 
 def parse_amount(text: str, unit: Decimal = Decimal(1)) -> Decimal:
     """The yuan of a money cell's text in a column of ``unit``; raises NumberError with what was expected."""
+    if _SIMPLE.fullmatch(text):
+        return Decimal(text) * unit
     name = unit_name(unit)
     expected = f"an amount in {name} (like 1,200.50{'' if name == '元' else name})"
     t = normalise(text)
@@ -83,5 +86,7 @@ def parse_amount(text: str, unit: Decimal = Decimal(1)) -> Decimal:
 
 def parse_count(text: str) -> Decimal:
     """A whole number's text (full-width digits and thousands separators allowed) as a Decimal."""
+    if _SIMPLE.fullmatch(text):
+        return Decimal(text)
     sign, t = _signed(normalise(text))
     return sign * _digits(t, "a whole number")

@@ -227,8 +227,8 @@ def read_csv(path: Path, *, encoding: str | None = None, delimiter: str | None =
     number = 0
     try:
         for number, values in enumerate(reader, start=1):
-            cells: list[Any] = [unescape_cell(v) for v in values]
-            if not all(blank(v) for v in cells):
+            cells: list[Any] = [unescape_cell(v) if v[:1] == "'" else v for v in values]
+            if "".join(values).strip() or not all(blank(v) for v in cells):
                 sheet.rows.append((number, cells))
     except csv.Error as exc:
         raise SheetError(
