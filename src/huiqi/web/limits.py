@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from huiqi.firms.io import load_json_text
+from huiqi.firms.io import MAX_DEPTH, load_json_text
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -162,8 +162,33 @@ def _too_large(size: int, limit: int, upload: bool) -> str:
     return f"the body is {size:,} bytes; {what} may be at most {limit:,} bytes"
 
 
+#: Every digit as "0", so that a run of more than 30 digits is one substring search.
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 31
+
+
+def _suspect(body: bytes) -> bool:
+    """Whether a body may break a bound other than depth: an escape from \\ud000 up (a surrogate?), NaN or
+    Infinity, a run of 31 digits. Substring searches in C: microseconds for a calculator's body, where a
+    regex took 0.2 ms."""
+    return (
+        b"\\ud" in body.lower()
+        or b"NaN" in body
+        or b"Infinity" in body
+        or _LONG_RUN in body.translate(_DIGITS)
+    )
+
+
 def _json_problem(body: bytes) -> str | None:
-    """Why a JSON body is refused here, or None: what would make a handler fail rather than answer."""
+    """Why a JSON body is refused here, or None: what would make a handler fail rather than answer. A body
+    with no more brackets than the depth bound and nothing ``_suspect`` passes unparsed (the calculator's
+    bodies: a few microseconds instead of a second parse)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH and not _suspect(body):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"body: not UTF-8 text (byte {exc.start}): send JSON in UTF-8"
+        return None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
