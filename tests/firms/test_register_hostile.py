@@ -468,3 +468,27 @@ def test_atheris_on_the_readers() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_csv_is_streamed_and_bytes_past_the_sample_that_do_not_fit_are_refused(tmp_path: Path) -> None:
+    """The encoding is told from the first MiB; a file that is ASCII there and GBK later is refused by
+    record, never read as mojibake; declared, it imports."""
+    from huiqi.firms.importing import ImportError_
+    from huiqi.firms.sheets import SAMPLE
+
+    path = tmp_path / "firms.csv"
+    filler = "".join(f"x{i},{'y' * 60}\r\n" for i in range(SAMPLE // 60))
+    path.write_bytes(("a,b\r\n" + filler + "甲,乙\r\n").encode("gbk"))
+    with pytest.raises(ImportError_, match=r"firms\.csv: record \d+: bytes .* are not valid utf-8"):
+        read_csv_rows(path, None)
+    assert read_csv_rows(path, "gbk")[-1] == ["甲", "乙"]
+
+
+def read_csv_rows(path: Path, encoding: str | None) -> list[list[str]]:
+    from huiqi.firms.importing import ImportError_
+    from huiqi.firms.sheets import SheetError
+
+    try:
+        return [[str(c) for c in cells] for _, cells in read_csv(path, encoding=encoding).rows]
+    except SheetError as exc:
+        raise ImportError_(str(exc)) from None

@@ -126,16 +126,25 @@ _BOMS = (
 _CHINESE = {"gb18030", "gbk", "gb2312", "hz", "cp936", "euc_cn"}
 
 
-def detect_encoding(data: bytes) -> str | None:
-    """The encoding of text bytes, or None when it cannot be told with confidence."""
+#: how much of a file the encoding is told from (the rest is decoded strictly as it is read)
+SAMPLE = 1 << 20
+
+
+def _decodes(data: bytes, encoding: str, *, complete: bool) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)("strict").decode(data, final=complete)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(data: bytes, *, complete: bool = True) -> str | None:
+    """The encoding of text bytes (``complete``: all of them, else the start of a file), or None when it
+    cannot be told with confidence."""
     for bom, name in _BOMS:
         if data.startswith(bom):
             return name
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if _decodes(data, "utf-8", complete=complete):
         return "utf-8"
     sample = data[:4096]
     if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
@@ -144,21 +153,16 @@ def detect_encoding(data: bytes) -> str | None:
         return "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
     from charset_normalizer import from_bytes
 
-    candidates = [m.encoding for m in from_bytes(data)]
+    candidates = [m.encoding for m in from_bytes(data[:SAMPLE])]
     wide = next((c for c in candidates if c.startswith(("utf_16", "utf_32"))), None)
     if wide is not None:
         return wide
-    if any(c in _CHINESE for c in candidates):
-        try:
-            data.decode("gb18030")
-        except UnicodeDecodeError:
-            return None
+    if any(c in _CHINESE for c in candidates) and _decodes(data, "gb18030", complete=complete):
         return "gb18030"
     return None
 
 
-def decode_text(data: bytes, *, source: str, declared: str | None = None) -> str:
-    """Text of a file's bytes: the declared encoding, or a detected one; refused when neither works."""
+def _encoding(data: bytes, *, source: str, declared: str | None, complete: bool) -> str:
     if declared is not None:
         try:
             codecs.lookup(declared)
@@ -166,21 +170,25 @@ def decode_text(data: bytes, *, source: str, declared: str | None = None) -> str
             raise SheetError(
                 f"{source}: unknown encoding {declared!r} (e.g. utf-8, gb18030, utf-16)"
             ) from None
-        encoding = declared
-        if encoding.replace("-", "").replace("_", "").lower() == "utf8" and data.startswith(codecs.BOM_UTF8):
-            encoding = "utf-8-sig"
-    else:
-        found = detect_encoding(data)
-        if found is None:
-            from charset_normalizer import from_bytes
+        if declared.replace("-", "").replace("_", "").lower() == "utf8" and data.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        return declared
+    found = detect_encoding(data, complete=complete)
+    if found is None:
+        from charset_normalizer import from_bytes
 
-            best = from_bytes(data).best()
-            guess = f" (it may be {best.encoding})" if best is not None else ""
-            raise SheetError(
-                f"{source}: cannot tell the text encoding: it is not UTF-8, UTF-16 or GB18030/GBK{guess}; "
-                "save it as 'CSV UTF-8' or declare the encoding in the mapping (encoding: big5)"
-            )
-        encoding = found
+        best = from_bytes(data[:SAMPLE]).best()
+        guess = f" (it may be {best.encoding})" if best is not None else ""
+        raise SheetError(
+            f"{source}: cannot tell the text encoding: it is not UTF-8, UTF-16 or GB18030/GBK{guess}; "
+            "save it as 'CSV UTF-8' or declare the encoding in the mapping (encoding: big5)"
+        )
+    return found
+
+
+def decode_text(data: bytes, *, source: str, declared: str | None = None) -> str:
+    """Text of a file's bytes: the declared encoding, or a detected one; refused when neither works."""
+    encoding = _encoding(data, source=source, declared=declared, complete=True)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -195,7 +203,7 @@ def decode_text(data: bytes, *, source: str, declared: str | None = None) -> str
 
 
 def read_text(path: Path, *, declared: str | None = None) -> str:
-    """A text file (a mapping, a CSV) in its encoding; errors name the file."""
+    """A text file (a mapping) in its encoding; errors name the file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -212,28 +220,40 @@ def unescape_cell(text: str) -> str:
 
 
 def read_csv(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> Sheet:
-    """Every record of a CSV file; a record's number counts records (row 1 the first), as Excel shows."""
+    """Every record of a CSV file; a record's number counts records (row 1 the first), as Excel shows.
+    The file is read as a stream: its encoding told from its start, the rest decoded strictly."""
     try:
-        head = path.open("rb").read(8)
+        raw = path.open("rb")
     except OSError as exc:
         raise SheetError(f"{path}: cannot read: {exc.strerror}") from None
-    check_kind(path, head)
-    text = read_text(path, declared=encoding)
-    if delimiter is None:
-        first = text.split("\n", 1)[0]
-        delimiter = "\t" if "\t" in first and "," not in first else ","
-    sheet = Sheet(path.name)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    number = 0
-    try:
-        for number, values in enumerate(reader, start=1):
-            cells: list[Any] = [unescape_cell(v) if v[:1] == "'" else v for v in values]
-            if "".join(values).strip() or not all(blank(v) for v in cells):
-                sheet.rows.append((number, cells))
-    except csv.Error as exc:
-        raise SheetError(
-            f"{path}: record {number + 1} (line {reader.line_num}): {exc} (an unclosed quote?)"
-        ) from None
+    with raw:
+        head = raw.read(SAMPLE)
+        check_kind(path, head)
+        found = _encoding(head, source=str(path), declared=encoding, complete=len(head) < SAMPLE)
+        raw.seek(0)
+        text = io.TextIOWrapper(raw, encoding=found, errors="strict", newline="")
+        sheet = Sheet(path.name)
+        number = 0
+        try:
+            if delimiter is None:
+                first = text.readline()
+                delimiter = "\t" if "\t" in first and "," not in first else ","
+                text.seek(0)
+            reader = csv.reader(text, delimiter=delimiter, strict=True)
+            for number, values in enumerate(reader, start=1):
+                cells: list[Any] = [unescape_cell(v) if v[:1] == "'" else v for v in values]
+                if number == 1 and cells and cells[0].startswith("\ufeff"):
+                    cells[0] = cells[0][1:]
+                if "".join(values).strip() or not all(blank(v) for v in cells):
+                    sheet.rows.append((number, cells))
+        except UnicodeDecodeError as exc:
+            raise SheetError(
+                f"{path}: record {number + 1}: bytes {exc.object[exc.start : exc.start + 4]!r} are not valid "
+                f"{found}; save it as 'CSV UTF-8' or declare the encoding in the mapping"
+            ) from None
+        except csv.Error as exc:
+            hint = " (a quote never closed?)" if "end of data" in str(exc) or "expected" in str(exc) else ""
+            raise SheetError(f"{path}: record {number + 1}: {exc}{hint}") from None
     return sheet
 
 

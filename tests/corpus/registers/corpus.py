@@ -328,7 +328,7 @@ def cases() -> list[Case]:
             "unclosed-quote",
             "firms.csv",
             {"firms.csv": (text + f'{B[:-1]}X,"unclosed,a,b\r\n').encode()},
-            refused=("firms.csv", "record 4", "unclosed quote"),
+            refused=("firms.csv", "record 4", "a quote never closed"),
             what="a quote never closed would swallow the rest of the file",
         ),
         Case(
