@@ -6,17 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Header, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, Strict
 
-from huiqi.app.idempotency import run_once
 from huiqi.app.jsonable import as_json
 from huiqi.web.security import Principal
-from huiqi.web.state import AppState
 
 T = TypeVar("T")
 
@@ -127,17 +123,6 @@ def api_key(key: str) -> str:
     return f"api:{key}"
 
 
-def idempotent(
-    st: AppState,
-    key: str,
-    operation: str,
-    body: dict[str, Any],
-    work: Callable[[Any, str], dict[str, Any]],
-) -> dict[str, Any]:
-    """Transitional, for routes not yet on a ``huiqi.app`` use case: ``run_once`` under the client's key."""
-    return run_once(st.store, key=api_key(key), operation=operation, body=body, work=work)
-
-
 def answer(view: Any) -> Any:
     """A read model as the API answers it (amounts as decimal strings, times in ISO 8601)."""
     return as_json(view)
@@ -158,7 +143,3 @@ async def json_body(request: Request) -> Any:
 
 def actor(p: Principal) -> str:
     return f"web:{p.username}"
-
-
-def text_amount(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
