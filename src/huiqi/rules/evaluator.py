@@ -53,8 +53,13 @@ def add_months(d: dt.date, months: int) -> dt.date:
 
 
 def shift(d: dt.date, dur: Duration, sign: int) -> dt.date:
-    d = add_months(d, sign * (dur.years * 12 + dur.months))
-    return d + dt.timedelta(days=sign * dur.days)
+    try:
+        moved = add_months(d, sign * (dur.years * 12 + dur.months))
+        return moved + dt.timedelta(days=sign * dur.days)
+    except (ValueError, OverflowError):  # past year 9999 or before year 1: a refusal, not a crash
+        by = f"{dur.years} years, {dur.months} months, {dur.days} days"
+        message = f"{d.isoformat()} moved by {by} is outside the calendar (years 1-9999)"
+        raise EvaluationError(message) from None
 
 
 @dataclass
