@@ -577,6 +577,9 @@ def _header_rules(
                 if mapping is not None and mapping.header_row
                 else "; if the headers are below a title, say header_row: N"
             )
+            if len(header) == 1 and (";" in h or "|" in h):
+                sep = ";" if ";" in h else "|"
+                hint = f"; the file looks separated by {sep!r}: say delimiter: in the mapping"
             raise ImportError_(
                 f"{label}: column {h!r} is neither in the mapping nor a column of the {table} table "
                 f"(map it, or list it under ignore:){hint}"

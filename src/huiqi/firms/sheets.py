@@ -391,6 +391,8 @@ class Workbook:
                 if given is not None and not (_digits(given) and 0 < int(given) <= 1_048_576):
                     raise SheetError(f"{sheet.label}: a row numbered {given!r}; rows are 1 to 1,048,576")
                 number = int(given) if given is not None else number + 1
+                if number > 1_048_576:
+                    raise SheetError(f"{sheet.label}: more rows than a sheet holds (1,048,576)")
                 cells: list[Any] = []
                 for c in el:
                     if _local(c.tag) != "c":

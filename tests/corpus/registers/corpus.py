@@ -325,6 +325,21 @@ def cases() -> list[Case]:
             what="Excel's trailing empty columns are fine",
         ),
         Case(
+            "semicolons",
+            "firms.csv",
+            {"firms.csv": csv_text(rows, ";").encode("utf-8-sig")},
+            refused=("firms.csv", "separated by ';'", "delimiter:"),
+            what="a European Excel's CSV, separated by semicolons",
+        ),
+        Case(
+            "semicolons-declared",
+            "firms.csv",
+            {"firms.csv": csv_text(rows, ";").encode("utf-8-sig")},
+            mapping=MAPPING.replace("firms:\n", "firms:\n  delimiter: ';'\n"),
+            values=GOOD,
+            what="the delimiter declared",
+        ),
+        Case(
             "unclosed-quote",
             "firms.csv",
             {"firms.csv": (text + f'{B[:-1]}X,"unclosed,a,b\r\n').encode()},
