@@ -261,8 +261,7 @@ def list_reviewers(store: Store) -> list[ReviewerView]:
 def assign_reviewers(
     store: Store, *, call_id: str, on: dt.date, actor: str, call_file: CallFile | None = None
 ) -> AssignmentsMade:
-    """Give every application under review the call file's number of reviewers of its field without a
-    known conflict, balancing their load (existing assignments are kept)."""
+    """Give each application under review its reviewers of the field, without known conflicts, loads even."""
 
     def work(s: Session) -> AssignmentsMade:
         cf = call_files.for_call(s, call_id, call_file)
@@ -305,9 +304,7 @@ def declare(
     actor: str,
     call_file: CallFile | None = None,
 ) -> DeclarationView:
-    """The reviewer declares no conflict (the material opens) or a conflict in words (the application
-    passes to the least-loaded eligible reviewer of its field who has an account, or waits for an
-    officer)."""
+    """Declare before any material: no conflict opens it, a conflict passes it to one who can log in."""
 
     def work(s: Session) -> DeclarationView:
         cf = call_files.for_application(s, application_id, call_file)
@@ -388,8 +385,7 @@ def submit_scores(
 def normalise_scores(
     store: Store, *, call_id: str, actor: str, call_file: CallFile | None = None
 ) -> Normalised:
-    """z-score each reviewer's totals so harsh and lenient reviewers weigh alike; every application under
-    review gets its normalised score (refused while a review still waits)."""
+    """Standardise each reviewer's totals so harsh and lenient reviewers weigh alike (all reviews needed)."""
 
     def work(s: Session) -> Normalised:
         cf = call_files.for_call(s, call_id, call_file)
@@ -497,8 +493,7 @@ def reassign(
     actor: str,
     call_file: CallFile | None = None,
 ) -> Reassignment:
-    """The officer's override when a review cannot go on (its reviewer cannot log in, is unavailable, or
-    declared a conflict nobody could take over): another reviewer with an account reviews it instead."""
+    """The officer's override so a stalled review goes on: another reviewer with an account takes it."""
 
     def work(s: Session) -> Reassignment:
         if to_reviewer not in reviewer_logins(s):

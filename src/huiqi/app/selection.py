@@ -331,8 +331,7 @@ def check_applications(
     actor: str,
     call_file: CallFile | None = None,
 ) -> Checked:
-    """Judge every submitted application with the rules engine: eligible ones go to review, the others
-    are rejected with the verdict."""
+    """Judge every submitted application by the rules: eligible ones go to review, others are rejected."""
 
     def work(s: Session) -> Checked:
         cf = call_files.for_call(s, call_id, call_file)
@@ -351,8 +350,7 @@ def select_and_award(
     actor: str,
     call_file: CallFile | None = None,
 ) -> Selected:
-    """Select under the quotas and the budget, award the designated firms' start-up grants through the
-    ledger and issue their signed certificates; reserve and left-out firms get their reasons. Once a key."""
+    """Select under quotas and budget, award the grants and issue the certificates, once per key."""
     key = signing_key()
 
     def work(s: Session, _ledger_key: str) -> dict[str, Any]:
@@ -406,9 +404,7 @@ def end_designation(
     actor: str,
     call_file: CallFile | None = None,
 ) -> Ended:
-    """A designated firm withdrew or lost a condition: its designation ends, its certificate is revoked,
-    its grant goes back to the pool, and the sector's next reserve firm that fits is designated. Once a
-    key."""
+    """A firm that withdrew or lost a condition leaves; its money returns and the reserve's next comes in."""
     key = signing_key()
     cause = "lost a condition" if lost_condition else "withdrew"
 

@@ -70,7 +70,8 @@ class ReviewIncomplete(ReviewError):
     def __init__(self, missing: int, example: str) -> None:
         super().__init__(
             f"{missing} assignment(s) are not scored yet (e.g. {example}); every assigned reviewer "
-            "must score before scores are normalised"
+            "must score before scores are normalised, and a review whose reviewer cannot go on is "
+            "reassigned to another reviewer first"
         )
 
 
