@@ -208,3 +208,17 @@ def test_no_body_makes_the_calculator_fail(body: bytes, web: tuple[Web, Path]) -
     assert r.status_code < 500, r.text[:300]
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_fault_of_huiqis_is_a_problem_too(web: tuple[Web, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception no handler expected: 500 as problem+json, with nothing of the trace in it."""
+    from huiqi.web.api import programmes
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(programmes, "calculator_answer", broken)
+    app, _ = web
+    r = client(app, None).post("/api/v1/calculator", json={"firm": firm_data()})
+    refused(r, 500, "the server failed to answer this request")
+    assert "secret internals" not in r.text
