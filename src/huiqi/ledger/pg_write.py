@@ -93,14 +93,18 @@ from huiqi.money import yuan_to_fen
 
 def _source(target: Table, columns: Sequence[str], name: str) -> Any:
     """``unnest`` of one array parameter per column (``<name>__<column>``), typed as the table's column."""
-    arrays = [bindparam(f"{name}__{c}", type_=ARRAY(target.c[c].type)) for c in columns]
-    return func.unnest(*arrays).table_valued(*columns).render_derived()
+    # the column's type without its length: ``VARCHAR[]`` rather than ``VARCHAR(32)[]`` keeps the statement
+    # short enough for psycopg to cache and prepare it (4,096 characters)
+    arrays = [bindparam(f"{name}__{c}", type_=ARRAY(type(target.c[c].type)())) for c in columns]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name=f"{name}_r")
 
 
 def _insert(target: Table, columns: Sequence[str], name: str, gate: CTE | None, **options: bool) -> CTE:
     """A CTE inserting the rows given as arrays, only when ``gate`` returned a row (if there is one)."""
     src = _source(target, columns, name)
-    rows = select(*(src.c[c] for c in columns)).select_from(src if gate is None else src.join(gate, true()))
+    # ``SELECT r.*``: the unnest's columns are the INSERT's, in order (a select list would only lengthen it)
+    every: Any = literal_column(f"{name}_r.*")
+    rows = select(every).select_from(src if gate is None else src.join(gate, true()))
     statement = pg_insert(target).from_select(list(columns), rows)
     if options.get("ignore"):
         statement = statement.on_conflict_do_nothing()

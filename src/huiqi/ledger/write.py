@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from huiqi.db.base import Base, new_id
-from huiqi.db.types import utcnow
+from huiqi.db.types import Money, utcnow
 from huiqi.ledger.errors import AwardNotFound, FirmCapExceeded, InsufficientFunds, PoolNotFound
 from huiqi.ledger.idempotency import key_row
 from huiqi.ledger.models import (
@@ -296,15 +296,19 @@ def write_award(session: Session, rows: AwardRows) -> Award:
     return award
 
 
+#: The guard (money leaves a pool only here): built once, bound per call.
+_TAKE = (
+    update(POOLS)
+    .where(POOLS.c.id == bindparam("pool_id"), POOLS.c.available >= bindparam("amount", type_=Money()))
+    .values(available=POOLS.c.available - bindparam("amount", type_=Money()))
+)
+
+
 def take_from_pool(session: Session, pool_id: str, amount: Decimal) -> None:
     """The guard: one conditional UPDATE; no row changed means the pool could not cover the amount. Every
     pending row is flushed first: the pool's lock comes last."""
     session.flush()
-    result = session.execute(
-        update(POOLS)
-        .where(POOLS.c.id == pool_id, POOLS.c.available >= amount)
-        .values(available=POOLS.c.available - amount)
-    )
+    result = session.execute(_TAKE, {"pool_id": pool_id, "amount": amount})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         available = session.scalar(select(POOLS.c.available).where(POOLS.c.id == pool_id))
         raise InsufficientFunds(pool_id, amount, available)
