@@ -9,8 +9,10 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -30,6 +32,7 @@ from huiqi.audit.models import AuditEntry
 from huiqi.cli import accounts_commands
 from huiqi.cli.main import app as cli_app
 from huiqi.config import Settings
+from huiqi.rules.loader import load_pack
 from huiqi.web.app import create_app
 from huiqi.web.security import SESSION_COOKIE
 
@@ -89,7 +92,7 @@ def site(db: Db, tmp_path: Path) -> Iterator[Site]:
     for name, role in (("owner", "officer"), ("admin", "admin"), ("other", "auditor")):
         accounts.create_user(st, username=name, password=PASSWORD, role=role, actor="test")
     yield Site(db, app, st)
-    app.state.huiqi.engine.dispose()
+    app.state.huiqi.store.close()
 
 
 def fail_logins(site: Site, username: str, address: tuple[str, int], times: int) -> list[int]:
@@ -375,3 +378,43 @@ def test_huiqi_firms_save_show_list(site: Site, monkeypatch: pytest.MonkeyPatch,
     assert refused.exit_code == 2 and "uscc" in refused.output
     missing = runner.invoke(cli_app, ["firms", "show", "91110000600037341L"])
     assert missing.exit_code == 2 and "no profile" in missing.output
+
+
+def test_the_cli_shows_times_on_shanghais_clock(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the web does: a call opening at midnight in Shanghai is listed at 00:00+08:00, not 16:00 UTC."""
+    from huiqi.app import calls, money
+    from huiqi.cli import calls_commands, ledger_commands
+
+    for module in (calls_commands, ledger_commands):
+        monkeypatch.setattr(module, "store", lambda: site.store)
+    money.create_pool(
+        site.store,
+        pool_id="p",
+        name="p",
+        size=Decimal("1000.00"),
+        period_start=dt.date(2025, 1, 1),
+        period_end=dt.date(2025, 12, 31),
+        per_firm_cap=None,
+        key="test:pool:p",
+        actor="test",
+    )
+    programme = load_pack("shanghai")["shanghai.ai.model-voucher"]
+    opens = dt.datetime(2025, 9, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    calls.open_call(
+        site.store,
+        call_id="c",
+        programme_id=programme.id,
+        programme_version=programme.version,
+        pool_id="p",
+        opens_at=opens,
+        closes_at=opens + dt.timedelta(days=30),
+        allocation_mode="fcfs",
+        actor="test",
+    )
+    runner = CliRunner()
+    listed = runner.invoke(cli_app, ["calls", "list"])
+    assert listed.exit_code == 0 and "2025-09-01 00:00+08:00 .. 2025-10-01 00:00+08:00" in listed.output, (
+        listed.output
+    )
+    log = runner.invoke(cli_app, ["audit", "log", "--limit", "2"])
+    assert log.exit_code == 0 and log.output.count("+08:00") == 2, log.output

@@ -12,7 +12,7 @@ import typer
 from huiqi.app import calls
 from huiqi.app.jsonable import as_json
 from huiqi.cli.ledger_commands import cli_key
-from huiqi.cli.shared import call, default_actor, fail, fmt, moment, money, read_json, store
+from huiqi.cli.shared import call, default_actor, fail, fmt, local, moment, money, read_json, store
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the history and audit log)")]
 
@@ -54,7 +54,8 @@ def _show(view: calls.ApplicationView) -> None:
         typer.echo(f"  evidence {e.filename} ({e.media_type}, {e.size} bytes) sha256 {e.sha256}")
     typer.echo("history:")
     for h in view.history:
-        typer.echo(f"  {h.seq:>3} {h.at.isoformat()}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
+        when = local(h.at, seconds=True)
+        typer.echo(f"  {h.seq:>3} {when}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
 
 
 def register(app: typer.Typer) -> None:
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
         """Every call with its window, pool and allocation mode."""
         rows = [
             f"{c.id}\t{c.programme_id} v{c.programme_version}\tpool {c.pool_id}\t{c.allocation_mode}\t"
-            f"{c.opens_at.isoformat()} .. {c.closes_at.isoformat()}"
+            f"{local(c.opens_at)} .. {local(c.closes_at)}"
             for c in call(calls.list_calls, store())
         ]
         typer.echo("\n".join(rows) if rows else "no calls")
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
         c = call(calls.get_call, store(), call_id=call_id)
         typer.echo(
             f"call {c.id}: {c.programme_id} v{c.programme_version}, pool {c.pool_id}, {c.allocation_mode}, "
-            f"{c.opens_at.isoformat()} .. {c.closes_at.isoformat()}"
+            f"{local(c.opens_at)} .. {local(c.closes_at)}"
         )
 
     @applications.command("submit")
@@ -162,7 +163,7 @@ def register(app: typer.Typer) -> None:
         )
         for a in listing.items:
             typer.echo(
-                f"{a.id}\t{a.call_id}\t{a.firm_uscc}\t{a.state}\t{fmt(a.requested)}\t{a.created_at.isoformat()}"
+                f"{a.id}\t{a.call_id}\t{a.firm_uscc}\t{a.state}\t{fmt(a.requested)}\t{local(a.created_at)}"
             )
         typer.echo(f"{len(listing.items)} of {listing.total} applications")
 
@@ -278,7 +279,8 @@ def register(app: typer.Typer) -> None:
     def history(application: Annotated[str, typer.Argument(help="application id")]) -> None:
         """Every move of the application: who, when, why."""
         for h in call(calls.get_application, store(), application_id=application).history:
-            typer.echo(f"{h.seq:>3} {h.at.isoformat()}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
+            when = local(h.at, seconds=True)
+            typer.echo(f"{h.seq:>3} {when}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
 
     @applications.command("evidence-add")
     def evidence_add(

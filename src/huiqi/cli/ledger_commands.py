@@ -16,7 +16,7 @@ import typer
 
 from huiqi.app import audit, money
 from huiqi.app.jsonable import as_json
-from huiqi.cli.shared import call, date, default_actor, fail, fmt, read_json, store
+from huiqi.cli.shared import call, date, default_actor, fail, fmt, local, read_json, store
 from huiqi.cli.shared import money as amount_of
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the ledger and audit log)")]
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"pool {h.pool.id} ({h.pool.name}): {h.total} transactions")
         for t in h.items:
             typer.echo(
-                f"  {t.at.isoformat(timespec='seconds')}  {t.kind:<9} {fmt(t.effect_on_available):>24}  "
+                f"  {local(t.at, seconds=True)}  {t.kind:<9} {fmt(t.effect_on_available):>24}  "
                 f"available {fmt(t.available):>24}  {t.id}  {t.actor}  {t.memo}"
             )
 
@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
         lines.append(f"latest {len(st.transactions)} transactions (effect on available):")
         for t in st.transactions:
             lines.append(
-                f"  {t.at.isoformat(timespec='seconds')}  {t.kind:<9} {fmt(t.effect_on_available):>24}  "
+                f"  {local(t.at, seconds=True)}  {t.kind:<9} {fmt(t.effect_on_available):>24}  "
                 f"{t.id}  {t.actor}  {t.memo}"
             )
         typer.echo("\n".join(lines))
@@ -379,7 +379,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(json.dumps(as_json(e), ensure_ascii=False))
             else:
                 typer.echo(
-                    f"{e.seq:>6} {e.at.isoformat()} {e.actor:<16} {e.entity:<44} {e.action:<18} {e.hash[:12]}"
+                    f"{e.seq:>6} {local(e.at, seconds=True)} {e.actor:<16} "
+                    f"{e.entity:<44} {e.action:<18} {e.hash[:12]}"
                 )
 
     app.add_typer(ledger, name="ledger")

@@ -100,12 +100,12 @@ def read_json(path: Path, what: str) -> Any:
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def local(value: dt.datetime | None) -> str:
+def local(value: dt.datetime | None, *, seconds: bool = False) -> str:
     """A moment on Shanghai's clock with its offset (as the web shows it, not UTC); '-' for none."""
     if value is None:
         return "-"
     aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return aware.astimezone(SHANGHAI).isoformat(sep=" ", timespec="minutes")
+    return aware.astimezone(SHANGHAI).isoformat(sep=" ", timespec="seconds" if seconds else "minutes")
 
 
 def fmt(amount: Decimal) -> str:
