@@ -376,7 +376,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     engine = make_engine(url)
     web = build(Db("sqlite", url, engine, make_session_factory(engine)), tmp)
     yield web
-    web.app.state.huiqi.engine.dispose()
+    web.app.state.huiqi.store.close()
     engine.dispose()
 
 
@@ -384,7 +384,7 @@ def stored(web: Web) -> tuple[Any, ...]:
     """Everything an upload could leave behind: files under the evidence directory, evidence rows, audit."""
     root = web.settings.evidence_dir
     files = sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
-    with web.app.state.huiqi.factory() as s:
+    with web.app.state.huiqi.store.factory() as s:
         rows = sorted(s.scalars(select(EvidenceFile.sha256)))
         links = sorted(
             (a, b, c)
@@ -517,7 +517,7 @@ def test_an_old_unsafe_stored_name_is_sanitised_on_download(site: Web) -> None:
     """Names stored before these rules (or by the CLI) are still served safely: quotes, CR/LF and slashes
     never reach the header unencoded."""
     app_id, sha = site.ids["app_own"], site.ids["sha_own"]
-    with site.app.state.huiqi.factory() as s:
+    with site.app.state.huiqi.store.factory() as s:
         link = s.get(ApplicationEvidence, (app_id, sha))
         assert link is not None
         link.filename = 'a"b\r\nX-Evil: 1/../c.pdf'

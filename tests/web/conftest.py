@@ -187,7 +187,7 @@ def web(db: Db, tmp_path: Path) -> Iterator[Web]:
     w = build(db, tmp_path)
     carry_to_payment(w)
     yield w
-    w.app.state.huiqi.engine.dispose()
+    w.app.state.huiqi.store.close()
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ def sqlite_web(sqlite_db: Db, tmp_path: Path) -> Iterator[Web]:
     w = build(sqlite_db, tmp_path)
     carry_to_payment(w)
     yield w
-    w.app.state.huiqi.engine.dispose()
+    w.app.state.huiqi.store.close()
 
 
 #: A fixed Ed25519 seed, so that certificates are signed without writing a key file into the working tree.

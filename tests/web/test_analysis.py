@@ -35,7 +35,7 @@ def register_web(db: Db, tmp_path: Path) -> Iterator[Web]:
     register = write_register(synth_register(400, 11), tmp_path / "register")
     web.app.state.huiqi.settings.register_dir = register
     yield web
-    web.app.state.huiqi.engine.dispose()
+    web.app.state.huiqi.store.close()
 
 
 def test_match_summary_pool_pressure_and_inbox(register_web: Web, db: Db) -> None:

@@ -174,7 +174,7 @@ def _served(url: str, tmp: Path) -> Iterator[Fuzz]:
         f = _make(Db("fuzz", url, engine, make_session_factory(engine)), tmp)
         yield f
         settle()
-        f.web.app.state.huiqi.engine.dispose()
+        f.web.app.state.huiqi.store.close()
     finally:
         engine.dispose()
 

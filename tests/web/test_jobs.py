@@ -148,7 +148,7 @@ def test_a_job_left_running_by_a_dead_process_is_failed_after_restart(sqlite_db:
         listed = web.client("officer").get("/officer/matching?lang=en").text  # the page's recent runs
         assert f'href="/officer/jobs/{job_id}"' in listed and "interrupted" in listed
     finally:
-        web.app.state.huiqi.engine.dispose()
+        web.app.state.huiqi.store.close()
     with sqlite_db.session() as s:  # recorded, not only shown
         stored = s.get(Job, job_id)
         assert stored is not None and stored.state == FAILED and stored.finished_at is not None
@@ -195,7 +195,7 @@ def two_workers(sqlite_db: Db, tmp_path: Path) -> Iterator[tuple[Web, Web]]:
     second = Web(create_app(first.settings, pool_size=2), first.settings)
     yield first, second
     for w in (first, second):
-        w.app.state.huiqi.engine.dispose()
+        w.app.state.huiqi.store.close()
 
 
 def test_match_and_simulation_run_in_the_background_and_any_worker_shows_them(
