@@ -83,7 +83,7 @@ def site(sqlite_db: Db, tmp_path: Path) -> Iterator[Site]:
     s = make_site(sqlite_db, tmp_path)
     yield s
     for app in s.apps:
-        app.state.huiqi.engine.dispose()
+        app.state.huiqi.store.close()
 
 
 def pool_body(pool_id: str) -> dict[str, str]:
@@ -364,7 +364,7 @@ def limited(db: Db, tmp_path: Path) -> Iterator[Site]:
     s = make_site(db, tmp_path, workers=2, money_rate_limit=3, money_rate_window=60)
     yield s
     for app in s.apps:
-        app.state.huiqi.engine.dispose()
+        app.state.huiqi.store.close()
 
 
 def test_money_writes_answer_429_past_the_limit_across_workers_and_move_nothing(limited: Site) -> None:
@@ -425,4 +425,4 @@ def test_the_money_limit_is_off_at_zero(sqlite_db: Db, tmp_path: Path) -> None:
         assert [new_pool(c, f"z{i}").status_code for i in range(6)] == [201] * 6
         assert s.count(RateEvent) == 0
     finally:
-        s.apps[0].state.huiqi.engine.dispose()
+        s.apps[0].state.huiqi.store.close()
