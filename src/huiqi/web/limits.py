@@ -210,8 +210,9 @@ class _Metered:
 
     async def receive(self) -> Message:
         wait = min(self.pause, self.deadline - time.monotonic())
-        try:
-            message = await asyncio.wait_for(self.inner(), timeout=max(wait, 0.001))
+        try:  # asyncio.timeout, not wait_for: no task a message, so a body already there costs no loop turn
+            async with asyncio.timeout(max(wait, 0.001)):
+                message = await self.inner()
         except TimeoutError:
             raise BodyRefused(
                 408,
