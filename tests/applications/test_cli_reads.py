@@ -123,3 +123,24 @@ def test_every_read_from_the_command_line(env: Path) -> None:
         assert Decimal(line["available"]) == running
     assert running == Decimal("40.00") and data["total"] == len(data["items"])
     assert data["items"][0]["kind"] == "fund"
+
+
+def test_the_cli_check_runs_the_rules_engine_when_no_verdict_is_given(env: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-ai-firm.json"
+    run(
+        *("ledger", "pool-create", "--id", "p", "--name", "vouchers", "--size", "1000000.00"),
+        *("--start", "2025-01-01", "--end", "2099-12-31"),
+    )
+    run(
+        *("calls", "open", "--id", "c1", "--programme", "shanghai.ai.model-voucher", "--version", "2025.1"),
+        *("--pool", "p", "--opens", "2025-01-01T00:00:00+08:00", "--closes", "2099-01-01T00:00:00+08:00"),
+    )
+    out = run(
+        "applications", "submit", "--call", "c1", "--firm", str(example), "--claim", "HT-2025-0902=150000.00"
+    )
+    app_id = out.split()[1]
+    assert run("applications", "check", app_id, "--pack", "shanghai").strip().endswith("is under_review")
+    shown = json.loads(run("applications", "show", app_id, "--json"))
+    assert shown["verdict"]["eligible"] is True and shown["verdict"]["programme_version"] == "2025.1"
+    assert Decimal(shown["verdict"]["amount"]) > 0 and shown["verdict"]["explanation"]["zh"]
+    assert "no such pack" in run("applications", "check", app_id, "--pack", "atlantis", code=2)
