@@ -3,8 +3,8 @@ answer (docs/limits.md):
 
 - the request target (path and query) at most ``MAX_TARGET_BYTES``: 414; the headers at most
   ``MAX_HEADER_BYTES`` and ``MAX_HEADERS`` of them: 431;
-- a body at most ``Settings.max_body_bytes`` (an upload, ``multipart/form-data``, the evidence limit plus
-  1 MiB): 413, from its Content-Length before anything is read, or as soon as it has sent more;
+- a body at most ``Settings.max_body_bytes`` (an upload — a form with files, a PDF — the evidence limit
+  plus 1 MiB): 413, from its Content-Length before anything is read, or as soon as it has sent more;
 - a body that pauses ``Settings.body_timeout`` seconds (or takes three times that in all, uploads ten times):
   408 and the connection closed, so a body shorter than its Content-Length holds nothing for long;
 - a JSON body nested deeper than 64 levels, with an integer of more than 30 digits, ``NaN``, a lone
@@ -51,6 +51,11 @@ TITLES = {
 }
 
 _JSON = re.compile(rb"^application/(?:[\w.+-]+\+)?json\b", re.IGNORECASE)
+#: Bodies of these types (or none) are data a request carries, under the body limit; any other (a form with
+#: files, a PDF to verify) is an upload, under the upload limit, streamed to its route as it arrives.
+_SMALL = re.compile(
+    rb"^(?:$|application/(?:[\w.+-]+\+)?json\b|application/x-www-form-urlencoded\b|text/)", re.IGNORECASE
+)
 
 
 class BodyRefused(HTTPException):
@@ -124,7 +129,7 @@ class RequestLimits:
         if length is None and not chunked:  # no body (GET, or a POST without one)
             await self.app(scope, receive, send)
             return
-        upload = content_type.lower().startswith(b"multipart/form-data")
+        upload = not _SMALL.match(content_type)
         limit = self.max_upload if upload else self.max_body
         declared = _length(length)
         if length is not None and declared is None:
