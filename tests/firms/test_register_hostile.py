@@ -492,3 +492,16 @@ def read_csv_rows(path: Path, encoding: str | None) -> list[list[str]]:
         return [[str(c) for c in cells] for _, cells in read_csv(path, encoding=encoding).rows]
     except SheetError as exc:
         raise ImportError_(str(exc)) from None
+
+
+def test_the_rejected_rows_file_holds_no_live_formula(tmp_path: Path) -> None:
+    from huiqi.firms.importing import write_rejected
+
+    src = tmp_path / "firms.csv"
+    src.write_text('uscc,name_zh\n91310115MA1K3BTP2C,"=HYPERLINK(""http://x"",""y"")"\n', encoding="utf-8")
+    batch = read_source(src)
+    assert batch.rejected
+    rows = read_csv(write_rejected(batch, tmp_path / "rej.csv")).rows
+    raw = (tmp_path / "rej.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in raw and ",=HYPERLINK" not in raw
+    assert rows[1][1][-1] == '=HYPERLINK("http://x","y")'  # reads back as written

@@ -636,17 +636,21 @@ def _check_keys(batch: ImportBatch, known: set[str]) -> None:
 
 
 def write_rejected(batch: ImportBatch, path: str | Path) -> Path:
-    """The rejected rows with their reasons, as CSV (table, file, row, problems, then the row's values)."""
+    """The rejected rows with their reasons, as CSV (table, file, row, problems, then the row's values);
+    a value that a spreadsheet would run as a formula is escaped, as in an export."""
+    from huiqi.firms.exporting import escape_csv_cell as cell
+
     out = Path(path)
     headers: list[str] = []
     for row, _ in batch.rejected:
         headers += [str(h) for h in row.raw if str(h) not in headers]
     with out.open("w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["table", "file", "row", "problems", *headers])
+        w.writerow(["table", "file", "row", "problems", *[cell(h) for h in headers]])
         for row, problems in sorted(batch.rejected, key=lambda r: (r[0].source, r[0].row)):
             reasons = "; ".join(f"{p.column}: {p.value!r}, expected {p.expected}" for p in problems)
-            w.writerow([row.table, row.source, row.row, reasons, *[_shown(row.raw.get(h)) for h in headers]])
+            values = [cell(_shown(row.raw.get(h))) for h in headers]
+            w.writerow([row.table, cell(row.source), row.row, cell(reasons), *values])
     return out
 
 
