@@ -42,8 +42,14 @@ DEMO_PROGRAMME = "shanghai.ai.model-voucher"
 #: The demo firm: the bundled example under a Pudong (310115) credit code with the same organisation code.
 DEMO_FIRM_EXAMPLE = "ai-hq-newcomer"
 DEMO_FIRM_USCC = make_uscc("91310115MA2H7K4N2")
-#: The demo's users besides the designation panel (a password each, made here and printed once).
-ROLES = {"officer": "officer", "auditor": "auditor", "reviewer": "reviewer", "admin": "admin"}
+#: The demo's staff users (user name: role, the name pages show) besides the designation panel; a password
+#: each, made here and printed once.
+ROLES = {
+    "officer": ("officer", "演示经办人员 Demo officer"),
+    "auditor": ("auditor", "演示审计人员 Demo auditor"),
+    "reviewer": ("reviewer", "演示评审专家 Demo reviewer"),
+    "admin": ("admin", "演示管理员 Demo admin"),
+}
 FIRM_USER = "firm"
 ACTOR = "demo"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -147,14 +153,9 @@ def seed_demo(
 
     # users, the demo firm's stored profile
     passwords = {name: secrets.token_urlsafe(9) for name in (*ROLES, FIRM_USER)}
-    for name, role in ROLES.items():
+    for name, (role, shown) in ROLES.items():
         accounts.create_user(
-            store,
-            username=name,
-            password=passwords[name],
-            role=role,
-            display_name=f"Demo {name}",
-            actor=ACTOR,
+            store, username=name, password=passwords[name], role=role, display_name=shown, actor=ACTOR
         )
     accounts.save_firm_profile(store, data=firm.model_dump(mode="json"), actor=ACTOR)
     accounts.create_user(
