@@ -349,7 +349,7 @@ class _Candidate:
     index: int
     firm: str
     amount: Decimal
-    body: dict[str, Any]
+    payload: str  # the audit link's, worked out before the pool is locked
     rows: AwardRows
 
 
@@ -424,7 +424,8 @@ def grant_awards(
                 idempotency_key=req.idempotency_key,
                 key=("grant_award", body),
             )
-            candidates.append(_Candidate(i, req.firm_uscc, value, body, rows))
+            payload = audit.canonical_json({**body, "award_id": rows.id})
+            candidates.append(_Candidate(i, req.firm_uscc, value, payload, rows))
         except LedgerError as exc:
             results[i] = exc
 
@@ -502,9 +503,8 @@ def _decide_and_write(
     _drop_unused(session, pool_id, created, {c.firm for c in granted})
     session.execute(_HOT, {"pool_id": pool_id, "total": sum((c.amount for c in granted), Decimal(0))})
     for c in granted:
-        payload = audit.canonical_json({**c.body, "award_id": c.rows.id})
         audit.queue(
-            session, at=at, actor=actor, entity=f"award:{c.rows.id}", action="granted", payload=payload
+            session, at=at, actor=actor, entity=f"award:{c.rows.id}", action="granted", payload=c.payload
         )
     return granted, awards
 
