@@ -1,129 +1,295 @@
-"""Benchmark: the whole Shanghai pack over a synthetic register, Parquet in, results Parquet out, DuckDB.
+"""Benchmark: ``huiqi match --register db`` as users run it (issue 16), beside the engine alone.
 
-    .venv/bin/python benchmarks/match.py                 # 3 M firms, median of 3 runs, peak memory
-    .venv/bin/python benchmarks/match.py --big 30000000  # and a 30 M-firm register, out-of-core
+    .venv/bin/python benchmarks/match.py --firms 300000           # SQLite (the embedded default)
+    .venv/bin/python benchmarks/match.py --firms 300000 --postgres # and PostgreSQL (HUIQI_DATABASE_URL)
+    .venv/bin/python benchmarks/match.py --firms 3000000 --runs 1
 
-Each run is a child process (so its peak RSS, ru_maxrss, is its own): it compiles the pack with unmet
-lists and has DuckDB stream the wide result (one row a firm) straight to Parquet with COPY ... TO, never
-through Python. The 30 M register is made from the 3 M one by DuckDB, ten copies with the copy number
-written into the credit code's first two characters (unique keys; check digits are not re-made, the
-matcher does not read them), and runs with a memory limit and a spill directory.
+Setup (not timed): a synthetic register written into a new database with ``huiqi register synth --register
+db`` (which also writes the register's columnar copy beside the database). Then, each as a subprocess of
+the ``huiqi`` command, timed from the outside, with the peak RSS of its process tree (sampled from /proc)
+and the database's size after it:
+
+- first run: a copy of the freshly synthesised database, no run stored yet (results file, stored run,
+  eligible pairs, outbox); median of ``--runs`` copies;
+- nothing changed: the same command again on that database, ``--runs`` times;
+- 1 % of firms changed: an import (``huiqi register import``, not timed) of a CSV changing the employees
+  of 1 % of the firms, then the match, ``--runs`` times (each after its own import).
+
+The engine alone (compile the pack with unmet lists, DuckDB streams the wide result from the register's
+Parquet files to Parquet, never through Python) is timed in the same run, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ON = dt.date(2025, 7, 28)
+HUIQI = str(Path(sys.executable).with_name("huiqi"))
+#: Fold SQLite's write-ahead log into the file before copying it.
+CHECKPOINT = "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')"
 
 
-def child(register: str, out: str, memory_limit: str | None, temp: str | None) -> None:
+def child(register: str, out: str) -> None:
+    """The engine alone: compile + DuckDB from the register's Parquet files to a Parquet file."""
     from huiqi.rules import backends
     from huiqi.rules.compiler import compile_pack
     from huiqi.rules.loader import load_pack
 
     started = time.perf_counter()
-    pack = load_pack("shanghai")
-    con = backends.duckdb_connect(memory_limit=memory_limit, temp_directory=temp)
+    pack = load_pack()
+    con = backends.duckdb_connect()
     tables = backends.duckdb_parquet_tables(con, register)
     compiled = compile_pack(pack, tables, ON, with_unmet=True)
     rows = backends.copy_to_parquet(compiled.table, out)
     print(f"{time.perf_counter() - started:.3f} {rows}")
 
 
-def ensure_register(path: Path, firms: int) -> None:
-    if (path / "register.json").exists():
-        return
-    # generated in a child process: a forked child's ru_maxrss counts its parent's pages until exec, so
-    # a parent holding the register would inflate every measured run
-    t = time.perf_counter()
-    code = (
-        "import sys; from huiqi.firms.register import write_register; from huiqi.firms.synth import "
-        "synth_register; write_register(synth_register(int(sys.argv[1]), 42), sys.argv[2])"
-    )
-    subprocess.run([sys.executable, "-c", code, str(firms), str(path)], check=True)
-    print(f"generated {firms:,} firms in {time.perf_counter() - t:.0f} s -> {path}", flush=True)
+def _tree_rss(pid: int) -> int:
+    """The resident memory (bytes) of ``pid`` and all its descendants, from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
 
 
-def ensure_big(src: Path, path: Path, copies: int) -> None:
-    if (path / "register.json").exists():
-        return
-    import json
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS of the process tree in GiB, stdout) of one command."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+    done = threading.Event()
 
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out}\n{err}")
+    return seconds, peak[0] / 2**30, out
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+class Database:
+    """Where a benchmark's database is, how to copy it, and how big it is."""
+
+    def __init__(self, root: Path, postgres: str | None) -> None:
+        self.root, self.postgres = root, postgres
+
+    def env(self, name: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["HUIQI_MATCH_RESULTS_DIR"] = str(self.root / f"{name}.match-results")
+        env["HUIQI_DATABASE_URL"] = (
+            f"{self.postgres}/{self._pg_name(name)}" if self.postgres else f"sqlite:///{self.root / name}.db"
+        )
+        return env
+
+    def _pg_name(self, name: str) -> str:
+        return f"huiqi_bench_{name.replace('-', '_')}"
+
+    def _admin(self, sql: str) -> None:
+        import sqlalchemy as sa
+
+        assert self.postgres is not None
+        engine = sa.create_engine(f"{self.postgres}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(sql)
+        engine.dispose()
+
+    def size(self, name: str) -> int:
+        """Bytes of the database (without the results directory)."""
+        if not self.postgres:
+            return sum(_du(self.root / f"{name}.db{suffix}") for suffix in ("", "-wal"))
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(f"{self.postgres}/{self._pg_name(name)}")
+        with engine.connect() as conn:
+            n = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+        engine.dispose()
+        return int(n or 0)
+
+    def results_size(self, name: str) -> int:
+        return _du(self.root / f"{name}.match-results")
+
+    def drop(self, name: str) -> None:
+        shutil.rmtree(self.root / f"{name}.match-results", ignore_errors=True)
+        if self.postgres:
+            self._admin(f'DROP DATABASE IF EXISTS "{self._pg_name(name)}" WITH (FORCE)')
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                (self.root / f"{name}.db{suffix}").unlink(missing_ok=True)
+
+    def create(self, name: str) -> None:
+        self.drop(name)
+        if self.postgres:
+            self._admin(f'CREATE DATABASE "{self._pg_name(name)}"')
+            subprocess.run([HUIQI, "db", "upgrade"], env=self.env(name), check=True, capture_output=True)
+
+    def copy(self, src: str, dst: str) -> None:
+        self.drop(dst)
+        if self.postgres:
+            self._admin(f'CREATE DATABASE "{self._pg_name(dst)}" TEMPLATE "{self._pg_name(src)}"')
+        else:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    CHECKPOINT,
+                    str(self.root / f"{src}.db"),
+                ],
+                check=True,
+            )
+            shutil.copyfile(self.root / f"{src}.db", self.root / f"{dst}.db")
+        shutil.copytree(self.root / f"{src}.match-results", self.root / f"{dst}.match-results")
+
+
+def change_one_percent(db: Database, name: str, register: Path, round_: int, work: Path) -> None:
+    """Import (not timed) a CSV changing the employees of 1 % of the firms (a different 1 % each round)."""
     import duckdb
 
-    path.mkdir(parents=True, exist_ok=True)
+    csv = work / f"changed-{round_}"
+    shutil.rmtree(csv, ignore_errors=True)
+    csv.mkdir(parents=True)
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    manifest = json.loads((src / "register.json").read_text())
-    for entry in manifest["tables"].values():
-        parts = " UNION ALL ".join(
-            f"SELECT * REPLACE (lpad('{i}', 2, '0') || substr(uscc, 3) AS uscc) "
-            f"FROM read_parquet('{src / entry['file']}')"
-            for i in range(copies)
-        )
-        n = con.execute(f"COPY ({parts}) TO '{path / entry['file']}' (FORMAT parquet)").fetchone()
-        entry["rows"] = int(n[0]) if n else 0
-    (path / "register.json").write_text(json.dumps(manifest, indent=2))
-
-
-def run_child(
-    register: Path, out: Path, memory_limit: str | None = None, temp: str | None = None
-) -> tuple[float, float]:
-    """(seconds inside the child, peak RSS of the child in GiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    cmd = [sys.executable, __file__, "--child", str(register), str(out), memory_limit or "", temp or ""]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    seconds = float(done.stdout.split()[0])
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: runs go smallest first, so it is this one
-    return seconds, max(rss, before) / 1024 / 1024
+    con.execute(
+        f"COPY (SELECT uscc, coalesce(employees, 0) + {round_ + 1} AS employees "
+        f"FROM read_parquet('{register / 'firms.parquet'}') WHERE hash(uscc || '{round_}') % 100 = 0) "
+        f"TO '{csv / 'firms.csv'}' (HEADER)"
+    )
+    subprocess.run(
+        [HUIQI, "register", "import", str(csv), "--register", "db"],
+        env=db.env(name),
+        check=True,
+        capture_output=True,
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--firms", type=int, default=3_000_000)
+    ap.add_argument("--firms", type=int, default=300_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--big", type=int, default=0, help="also a register this large (a multiple of --firms)")
-    ap.add_argument("--dir", type=Path, default=Path("/tmp/huiqi-bench"))
-    ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit for the big register")
-    args = ap.parse_args()
-    reg = args.dir / f"register-{args.firms}"
-    ensure_register(reg, args.firms)
-    times, peaks = [], []
-    for i in range(args.runs):
-        s, rss = run_child(reg, args.dir / "results.parquet")
-        times.append(s)
-        peaks.append(rss)
-        print(f"run {i + 1}: {s:.2f} s, peak RSS {rss:.2f} GiB", flush=True)
-    print(
-        f"{args.firms:,} firms x whole Shanghai pack (with unmet lists) -> Parquet: "
-        f"median {statistics.median(times):.2f} s, peak RSS {max(peaks):.2f} GiB"
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/huiqi-bench-match"))
+    ap.add_argument(
+        "--postgres", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432", default=None
     )
-    if args.big:
-        copies = args.big // args.firms
-        big = args.dir / f"register-{copies * args.firms}"
-        t = time.perf_counter()
-        ensure_big(reg, big, copies)
-        print(f"{copies * args.firms:,}-firm register ready ({time.perf_counter() - t:.0f} s)", flush=True)
-        spill = args.dir / "spill"
-        spill.mkdir(exist_ok=True)
-        s, rss = run_child(big, args.dir / "results-big.parquet", args.memory_limit, str(spill))
+    args = ap.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    db = Database(args.dir, args.postgres)
+    kind = "PostgreSQL" if args.postgres else "SQLite"
+    base = f"base-{args.firms}"
+    t = time.perf_counter()
+    db.create(base)
+    subprocess.run(
+        [HUIQI, "register", "synth", "--firms", str(args.firms), "--seed", "42", "--register", "db"],
+        env=db.env(base),
+        check=True,
+        capture_output=True,
+    )
+    print(f"{args.firms:,} firms synthesised into {kind} in {time.perf_counter() - t:.0f} s", flush=True)
+    before = db.size(base)
+    register = args.dir / f"{base}.match-results" / "register"
+
+    s, _ = engine_alone(register, args.dir / "engine.parquet")
+    print(f"engine alone (compile + DuckDB, Parquet to Parquet): {s:.2f} s", flush=True)
+
+    cmd = [
+        HUIQI,
+        "match",
+        "--register",
+        "db",
+        "--on",
+        ON.isoformat(),
+        "--out",
+        str(args.dir / "results.parquet"),
+    ]
+    figures: dict[str, list[tuple[float, float, int]]] = {
+        "first run": [],
+        "nothing changed": [],
+        "1 % changed": [],
+    }
+    for i in range(args.runs):
+        name = f"run{i}"
+        db.copy(base, name)
+        s, rss, _ = timed(cmd, db.env(name))
+        figures["first run"].append((s, rss, db.size(name) - before))
+        grew = (db.size(name) - before) / 2**20
+        print(f"first run {i + 1}: {s:.2f} s, peak {rss:.2f} GiB, database +{grew:.1f} MiB", flush=True)
+    name = "run0"
+    for i in range(args.runs):
+        size = db.size(name)
+        s, rss, _ = timed(cmd, db.env(name))
+        figures["nothing changed"].append((s, rss, db.size(name) - size))
+        print(f"nothing changed {i + 1}: {s:.2f} s, peak {rss:.2f} GiB", flush=True)
+    for i in range(args.runs):
+        change_one_percent(db, name, register, i, args.dir)
+        size = db.size(name)
+        s, rss, _ = timed(cmd, db.env(name))
+        figures["1 % changed"].append((s, rss, db.size(name) - size))
+        print(f"1 % changed {i + 1}: {s:.2f} s, peak {rss:.2f} GiB", flush=True)
+
+    load = os.getloadavg()[0]
+    print(f"\n{kind}, {args.firms:,} firms x {len(load_ids())} programmes, load average {load:.1f}")
+    print(f"{'path':<18}{'median s':>10}{'runs':>26}{'peak GiB':>10}{'db growth MiB':>15}")
+    for label, rows in figures.items():
+        times = [r[0] for r in rows]
         print(
-            f"{copies * args.firms:,} firms, out-of-core (memory_limit {args.memory_limit}): {s:.1f} s, "
-            f"peak RSS {rss:.2f} GiB"
+            f"{label:<18}{statistics.median(times):>10.2f}{', '.join(f'{x:.2f}' for x in times):>26}"
+            f"{max(r[1] for r in rows):>10.2f}{max(r[2] for r in rows) / 2**20:>15.1f}"
         )
+    print(f"engine alone      {s_engine[0]:>10.2f}")
+    mib = db.size(name) / 2**20, db.results_size(name) / 2**20
+    print(f"database after: {mib[0]:.0f} MiB; results files and register copy: {mib[1]:.0f} MiB")
+    for i in range(args.runs):
+        db.drop(f"run{i}")
+
+
+s_engine: list[float] = []
+
+
+def engine_alone(register: Path, out: Path) -> tuple[float, float]:
+    _outside, rss, stdout = timed(
+        [sys.executable, __file__, "--child", str(register), str(out)], dict(os.environ)
+    )
+    s_engine.append(float(stdout.split()[0]))
+    return s_engine[-1], rss
+
+
+def load_ids() -> list[str]:
+    from huiqi.rules.loader import load_pack
+
+    return sorted(load_pack())
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4] or None, sys.argv[5] or None)
+        child(sys.argv[2], sys.argv[3])
     else:
         main()

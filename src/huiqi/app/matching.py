@@ -29,7 +29,7 @@ from huiqi.matching import results as files
 from huiqi.matching.errors import EmptyRegister, NoRun, UnknownBackend
 from huiqi.matching.models import MatchEligible, MatchRun
 from huiqi.matching.outbox import Message, messages
-from huiqi.matching.run import STEPS, latest_run, run_match
+from huiqi.matching.run import STEPS, latest_run, run_match, versions_of
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.programme import Programme
 
@@ -375,7 +375,7 @@ def match(
     run = store.write(work)
     tell(0.95, STEP_MESSAGES["report"])
     if out is not None:
-        files.export(Path(run.results_file), out, chosen)
+        files.export(Path(run.results_file), out, chosen, run.on, versions_of(run))
     tell(1.0, STEP_MESSAGES["report"])
     return _report(run, programmes, lang)
 
@@ -439,6 +439,8 @@ def results(
         return ResultPage(total=0, items=())
     total, rows = files.page(
         Path(run.results_file),
+        on=run.on,
+        versions=versions_of(run),
         programme=programme,
         eligible=eligible,
         uscc=uscc,

@@ -27,7 +27,7 @@ from huiqi.matching.bulk import insert_rows
 from huiqi.matching.errors import EmptyRegister, RegisterNotEmpty
 from huiqi.matching.models import RegisterFirm, RegisterImport
 from huiqi.matching.results import results_dir
-from huiqi.matching.snapshot import stored_register
+from huiqi.matching.snapshot import stored_register, write_snapshot
 
 DB = "db"
 
@@ -114,15 +114,20 @@ def import_register(
                 out.import_id, out.added, out.changed, out.unchanged, out.rejected, out.changes, where
             )
 
-        return store.write(work)
+        done = store.write(work)
+        copy = results_dir(store.url)
+        store.read(lambda s: stored_register(s, copy))  # the columnar copy takes the changed firms now
+        return done
     from huiqi.firms.register import MANIFEST, read_register
 
     root = Path(register)
     known = set(records_from_tables(read_register(root))) if (root / MANIFEST).exists() else set()
     batch = read_source(source, rules, known=known)
     out = register_store.import_into_directory(root, batch, skip_invalid=skip_invalid)
-    where = _rejects(batch, source, rejected, skip_invalid)
-    return ImportView(out.import_id, out.added, out.changed, out.unchanged, out.rejected, out.changes, where)
+    written = _rejects(batch, source, rejected, skip_invalid)
+    return ImportView(
+        out.import_id, out.added, out.changed, out.unchanged, out.rejected, out.changes, written
+    )
 
 
 def register_tables(store: Store, *, register: str = DB) -> dict[str, pa.Table]:
@@ -171,8 +176,9 @@ def register_history(store: Store, *, uscc: str, register: str = DB) -> tuple[Ch
     )
 
 
-def _store_synthetic(store: Store, tables: dict[str, pa.Table], seed: int, actor: str) -> None:
-    """Write a synthetic register's firms into an empty stored register, in bulk (no history: it is new)."""
+def _store_synthetic(store: Store, tables: dict[str, pa.Table], seed: int, actor: str) -> str:
+    """Write a synthetic register's firms into an empty stored register, in bulk (no history: it is new);
+    the import's id."""
     records = records_from_tables(tables)
     now = utcnow()
     import_id = f"synth-{seed}-{int(time.time())}"[:32]
@@ -207,6 +213,7 @@ def _store_synthetic(store: Store, tables: dict[str, pa.Table], seed: int, actor
         )
 
     store.write(work)
+    return import_id
 
 
 def synth_register(
@@ -232,7 +239,8 @@ def synth_register(
     if out is not None:
         write_register(tables, out)
     elif store is not None:
-        _store_synthetic(store, tables, seed, actor)
+        import_id = _store_synthetic(store, tables, seed, actor)
+        write_snapshot(results_dir(store.url), tables, [import_id])
     counts = pc.value_counts(tables["firms"]["sector"]).to_pylist()
     sectors = tuple(
         (str(r["values"]), int(r["counts"]))

@@ -1,24 +1,28 @@
 """Each match run's whole firm x programme table, as a Parquet file beside the database.
 
 ``<dir>/<run id>.parquet`` holds one row a firm x programme (uscc, programme, version, date, eligible,
-amount, unmet, programme_digest, firm_digest), sorted by programme then firm; ``<run id>.firms.parquet``
-the firms' digests the run saw (what the next run compares with). The directory is
+amount, unmet, programme_digest, firm_digest), programme by programme as computed (not sorted: a sort of
+tens of millions of rows would cost more than the match; readers sort what they show);
+``<run id>.firms.parquet`` the firms' digests the run saw (what the next run compares with). The directory is
 ``HUIQI_MATCH_RESULTS_DIR``, by default next to the embedded database (``var/huiqi.db`` ->
-``var/huiqi.match-results/``) or ``var/match-results`` for any other database.
+``var/huiqi.match-results/``) or ``var/match-results/<key of the database's URL>`` for any other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from huiqi.config import get_settings
 
+#: What a results file holds a row; the version and the date are the run's (added when read).
+STORED = ("uscc", "programme", "eligible", "amount", "unmet")
+#: What a reader gets a row.
 COLUMNS = ("uscc", "programme", "version", "date", "eligible", "amount", "unmet")
 
 
@@ -33,7 +37,11 @@ def results_dir(url: str) -> Path:
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         db = Path(parsed.database)
         return db.with_name(db.stem + ".match-results")
-    return Path("var/match-results")
+    import hashlib
+
+    # one directory per database, so that two databases' runs and register copies never meet
+    key = hashlib.sha256(parsed.render_as_string(hide_password=True).encode()).hexdigest()[:12]
+    return Path("var/match-results") / key
 
 
 def keep_runs() -> int:
@@ -59,12 +67,11 @@ def write_digests(raw: Any, where: Path, run_id: str) -> None:
     raw.execute(f"COPY (SELECT uscc, digest FROM digests) TO {_q(str(path))} (FORMAT parquet)")
 
 
-def write_results(raw: Any, body: str, target: Path, on: dt.date) -> int:
+def write_results(raw: Any, body: str, target: Path) -> int:
     """Write the rows of ``body`` as the run's results file; how many rows."""
     row = raw.execute(
-        f"COPY (SELECT uscc, programme, version, DATE {_q(on.isoformat())} AS date, eligible, amount, unmet, "
-        f"programme_digest, firm_digest FROM ({body}) ORDER BY programme, uscc) "
-        f"TO {_q(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+        f"COPY (SELECT {', '.join(STORED)} FROM ({body})) "
+        f"TO {_q(str(target))} (FORMAT parquet, COMPRESSION snappy)"
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -89,9 +96,8 @@ def same_as(prev: Path, target: Path) -> int:
 
 
 _EMPTY = (
-    "(SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::VARCHAR AS version, "
-    "NULL::VARCHAR AS programme_digest, NULL::BOOLEAN AS eligible, NULL::DECIMAL(18,2) AS amount, "
-    "NULL::VARCHAR AS unmet, NULL::VARCHAR AS firm_digest WHERE false)"
+    "(SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::BOOLEAN AS eligible, "
+    "NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS unmet WHERE false)"
 )
 
 
@@ -101,8 +107,8 @@ def prev_view(raw: Any, prev_file: str, ids: list[str]) -> str:
         return _EMPTY
     wanted = ", ".join(_q(p) for p in ids) or "NULL"
     raw.execute(
-        "CREATE OR REPLACE TEMP VIEW prev AS SELECT uscc, programme, version, programme_digest, eligible, "
-        f"amount, unmet, firm_digest FROM read_parquet({_q(prev_file)}) WHERE programme IN ({wanted})"
+        f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {', '.join(STORED)} "
+        f"FROM read_parquet({_q(prev_file)}) WHERE programme IN ({wanted})"
     )
     return "prev"
 
@@ -115,9 +121,21 @@ def prev_digests_view(raw: Any, prev_file: str) -> str:
     return f"read_parquet({_q(str(path))})"
 
 
-def read_results(path: Path | None, ids: list[str], on: dt.date | None = None) -> pa.Table:
-    """A run's rows of the programmes ``ids`` (uscc, programme, version, date, eligible, amount, unmet)."""
-    if path is None or not path.exists():
+def _columns(on: dt.date, versions: Mapping[str, str]) -> str:
+    """The reader's columns over a results file: the run's date and each programme's version added."""
+    cases = " ".join(f"WHEN {_q(p)} THEN {_q(v)}" for p, v in versions.items())
+    version = f"CASE programme {cases} END" if cases else "NULL::VARCHAR"
+    return (
+        f"uscc, programme, {version} AS version, DATE {_q(on.isoformat())} AS date, eligible, amount, unmet"
+    )
+
+
+def read_results(
+    path: Path | None, ids: list[str], on: dt.date | None = None, versions: Mapping[str, str] | None = None
+) -> pa.Table:
+    """A run's rows of the programmes ``ids`` (uscc, programme, version, date, eligible, amount, unmet),
+    sorted by programme then firm."""
+    if path is None or not path.exists() or on is None:
         return pa.table(
             {
                 "uscc": pa.array([], pa.string()),
@@ -129,15 +147,23 @@ def read_results(path: Path | None, ids: list[str], on: dt.date | None = None) -
                 "unmet": pa.array([], pa.string()),
             }
         )
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=list(COLUMNS))
-    return table.filter(pc.is_in(table["programme"], pa.array(ids, pa.string())))
+    wanted = ", ".join(_q(p) for p in ids) or "NULL"
+    con = duckdb.connect()
+    try:
+        table: pa.Table = con.sql(
+            f"SELECT {_columns(on, versions or {})} FROM read_parquet({_q(str(path))}) "  # nosec B608
+            f"WHERE programme IN ({wanted}) ORDER BY programme, uscc"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table
 
 
 def page(
     path: Path,
     *,
+    on: dt.date,
+    versions: Mapping[str, str],
     programme: str | None = None,
     eligible: bool | None = None,
     uscc: str | None = None,
@@ -162,7 +188,7 @@ def page(
         src = f"read_parquet({_q(str(path))})"
         total = con.execute(f"SELECT count(*) FROM {src} WHERE {where}", params).fetchone()  # nosec B608
         rel = con.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM {src} WHERE {where} "  # nosec B608
+            f"SELECT {_columns(on, versions)} FROM {src} WHERE {where} "  # nosec B608
             "ORDER BY programme, uscc LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
@@ -173,17 +199,18 @@ def page(
     return (int(total[0]) if total else 0), rows
 
 
-def export(path: Path, out: Path, ids: list[str]) -> int:
-    """Copy a run's rows of ``ids`` to ``out``: .parquet or .csv by DuckDB (streamed), .xlsx through Arrow."""
+def export(path: Path, out: Path, ids: list[str], on: dt.date, versions: Mapping[str, str]) -> int:
+    """Copy a run's rows of ``ids`` to ``out``: .parquet (streamed, in the run's order) or .csv (sorted by
+    programme then firm) by DuckDB, .xlsx through Arrow (sorted)."""
     suffix = out.suffix.lower()
     wanted = ", ".join(_q(p) for p in ids) or "NULL"
     query = (
-        f"SELECT {', '.join(COLUMNS)} FROM read_parquet({_q(str(path))}) "  # nosec B608
-        f"WHERE programme IN ({wanted}) ORDER BY programme, uscc"
+        f"SELECT {_columns(on, versions)} FROM read_parquet({_q(str(path))}) "  # nosec B608
+        f"WHERE programme IN ({wanted})" + (" ORDER BY programme, uscc" if suffix == ".csv" else "")
     )
     if suffix in (".parquet", ".csv"):
         out.parent.mkdir(parents=True, exist_ok=True)
-        fmt = "(FORMAT parquet, COMPRESSION zstd)" if suffix == ".parquet" else "(FORMAT csv, HEADER)"
+        fmt = "(FORMAT parquet, COMPRESSION snappy)" if suffix == ".parquet" else "(FORMAT csv, HEADER)"
         con = duckdb.connect()
         try:
             row = con.execute(f"COPY ({query}) TO {_q(str(out))} {fmt}").fetchone()
@@ -192,7 +219,7 @@ def export(path: Path, out: Path, ids: list[str]) -> int:
         return int(row[0]) if row else 0
     from huiqi.firms.exporting import write_table
 
-    table = read_results(path, ids)
+    table = read_results(path, ids, on, versions)
     write_table(table, out)
     return int(table.num_rows)
 

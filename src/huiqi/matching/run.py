@@ -14,7 +14,7 @@ Incremental runs compare digests with the latest stored run of the same date:
 - a firm whose row digest differs (or that is new) gets all the other programmes recomputed;
 - firms gone from the register lose their rows; every other row is copied from the last run's file.
 
-Firm digests are MD5s of the firm's layout row and of its child rows, computed by DuckDB over the
+Firm digests are DuckDB hashes of the firm's layout row and of its child rows, computed over the
 register's tables whatever backend runs the rules (a digest is bookkeeping, not a rule). The rules
 themselves run on the chosen backend through the same compiled expression (``huiqi.rules.backends``).
 All of the table work (unpivoting the engine's wide result, merging with the last run, the file, the
@@ -76,27 +76,27 @@ class Outcome:
     @property
     def results(self) -> pa.Table:
         """The run's whole table, sorted by programme then firm (small registers: tests, xlsx)."""
-        return files.read_results(self.results_file, self.ids)
+        return files.read_results(self.results_file, self.ids, self.run.on, versions_of(self.run))
 
 
 def firm_digests(tables: Mapping[str, pa.Table], con: Any = None) -> pa.Table:
-    """``uscc``, ``digest``: a change to a firm's row or to any of its child rows changes its digest."""
+    """``uscc``, ``digest``: a change to a firm's row or to any of its child rows changes its digest.
+
+    DuckDB's 64-bit ``hash`` of the firm's row, with each child table's rows summed as hashes (in any
+    order) and counted: a tenth of the cost of MD5s of rows cast to text. A digest is bookkeeping (which
+    firms to recompute), not a proof; a collision would need two versions of one firm with equal hashes."""
     raw = con if con is not None else ibis.duckdb.connect().con
     for name, t in tables.items():
         raw.register(f"d_{name}", t)
-    parts = []
-    for name in CHILD_TABLES:
-        if name in tables:
-            parts.append(
-                f"LEFT JOIN (SELECT uscc, string_agg(h, ',' ORDER BY h) AS h FROM "
-                f"(SELECT uscc, md5(CAST(c AS VARCHAR)) AS h FROM d_{name} c) GROUP BY uscc) {name}_d "
-                f"ON {name}_d.uscc = f.uscc"  # nosec B608  # table names come from CHILD_TABLES
-            )
-    hashes = " || '|' || ".join(
-        ["md5(CAST(f AS VARCHAR))"] + [f"coalesce({n}_d.h, '')" for n in CHILD_TABLES if n in tables]
-    )
+    children = [n for n in CHILD_TABLES if n in tables]
     # table names come from CHILD_TABLES, never from input
-    sql = f"SELECT f.uscc AS uscc, md5({hashes}) AS digest FROM d_firms f {' '.join(parts)}"  # nosec B608
+    joins = " ".join(
+        f"LEFT JOIN (SELECT uscc, sum(hash(c)::HUGEINT) AS h, count(*) AS n FROM d_{n} c GROUP BY uscc) "
+        f"{n}_d ON {n}_d.uscc = f.uscc"  # nosec B608
+        for n in children
+    )
+    args = ", ".join(["f", *(f"{n}_d.h, {n}_d.n" for n in children)])
+    sql = f"SELECT f.uscc AS uscc, CAST(hash({args}) AS VARCHAR) AS digest FROM d_firms f {joins}"  # nosec B608
     result: pa.Table = raw.sql(sql).to_arrow_table()
     return result
 
@@ -171,14 +171,32 @@ def latest_run(db: Session | Connection, on: dt.date | None = None) -> MatchRun 
     return None if row is None else row[0]
 
 
-def _latest_file(db: Session | Connection, on: dt.date) -> str:
+@dataclass(frozen=True)
+class _Last:
+    """The last stored run of a date: its results file and, per programme, the version and rules' digest
+    its rows were computed with (every row of a programme in a file has the same)."""
+
+    file: str = ""
+    programmes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _last(db: Session | Connection, on: dt.date) -> _Last:
     row = db.execute(
-        select(MatchRun.results_file)
+        select(MatchRun.results_file, MatchRun.report)
         .where(MatchRun.on == on, MatchRun.finished_at.is_not(None), MatchRun.results_file != "")
         .order_by(MatchRun.finished_at.desc(), MatchRun.id.desc())
         .limit(1)
     ).first()
-    return str(row[0]) if row is not None else ""
+    if row is None:
+        return _Last()
+    versions = json.loads(row[1] or "{}").get("versions", {})
+    return _Last(str(row[0]), {pid: (v["version"], v["digest"]) for pid, v in versions.items()})
+
+
+def versions_of(run: MatchRun) -> dict[str, str]:
+    """Each programme of a run with the version its results were computed with."""
+    found = json.loads(run.report or "{}").get("versions", {})
+    return {pid: str(v["version"]) for pid, v in found.items()}
 
 
 def run_match(
@@ -247,7 +265,11 @@ def run_match(
         run.eligible = todo.eligible.num_rows
         run.notifications = notes
         run.results_file = str(target)
-        run.report = json.dumps(report_of(todo.eligible, tables["firms"], programmes, chosen))
+        report = report_of(todo.eligible, tables["firms"], programmes, chosen)
+        report["versions"] = {
+            p: {"version": programmes[p].version, "digest": programmes[p].digest} for p in chosen
+        }
+        run.report = json.dumps(report)
         run.finished_at = utcnow()
         session.flush()
         _retain(session, keep_runs if keep_runs is not None else files.keep_runs())
@@ -364,14 +386,17 @@ def _plan(
     work out the eligible pairs and the newly eligible; the database is only read, through ``read``."""
     with read() as db:
         runs = _stored_runs(db)
-        prev_file = _latest_file(db, on)
+        last = _last(db, on)
+    prev_file = last.file
     prev = files.prev_view(raw, prev_file, chosen)
-    stored = dict(
-        raw.sql(
-            f"SELECT programme, list(DISTINCT programme_digest) FROM {prev} GROUP BY programme"
-        ).fetchall()
+    stored = {pid: digest for pid, (_v, digest) in last.programmes.items()}
+    raw.register(
+        "prev_digests",
+        pa.table(
+            {"programme": pa.array(list(stored), pa.string()), "digest": pa.array(list(stored.values()))}
+        ),
     )
-    changed_p = {pid for pid in chosen if stored.get(pid) != [programmes[pid].digest]}
+    changed_p = {pid for pid in chosen if stored.get(pid) != programmes[pid].digest}
     changed_p = _dependents(programmes, changed_p, chosen)
     same_p = [pid for pid in chosen if pid not in changed_p]
     prev_firms = files.prev_digests_view(raw, prev_file)
@@ -383,8 +408,10 @@ def _plan(
         ).fetchall()
     ]
     changed_firms = changed if same_p else []
+    gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"
+    gone = int(raw.sql(gone_sql).fetchone()[0])
 
-    parts: list[str] = []
+    parts: list[tuple[str, int]] = []  # (relation, rows)
     if changed_p:
         tick("programmes", 0)
         parts.append(_compute(raw, programmes, make(tables), on, sorted(changed_p), "computed_p"))
@@ -399,35 +426,44 @@ def _plan(
     if changed_firms:
         raw.register("changed_arrow", pa.table({"uscc": pa.array(changed_firms, pa.string())}))
         raw.execute("INSERT INTO changed_firms SELECT uscc FROM changed_arrow")
-    computed = " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts) or (
-        "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::VARCHAR AS version, "
-        "NULL::VARCHAR AS programme_digest, NULL::BOOLEAN AS eligible, NULL::DECIMAL(18,2) AS amount, "
-        "NULL::VARCHAR AS unmet WHERE false"
+    computed = " UNION ALL ".join(f"SELECT * FROM {name}" for name, _n in parts) or (
+        "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::BOOLEAN AS eligible, "
+        "NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS unmet WHERE false"
     )
-    raw.execute(
-        "CREATE OR REPLACE TEMP TABLE computed AS SELECT c.*, d.digest AS firm_digest "
-        f"FROM ({computed}) c JOIN digests d USING (uscc)"
-    )
-    rows_computed = raw.sql("SELECT count(*) FROM computed").fetchone()[0]
+    raw.execute(f"CREATE OR REPLACE TEMP VIEW computed AS {computed}")
+    rows_computed = sum(n for _name, n in parts)
     reuse = (
-        "SELECT uscc, programme, version, programme_digest, eligible, amount, unmet, firm_digest "
-        f"FROM {prev} WHERE programme IN {_in_list(same_p)} AND uscc IN (SELECT uscc FROM digests) "
+        f"SELECT uscc, programme, eligible, amount, unmet FROM {prev} "
+        f"WHERE programme IN {_in_list(same_p)} AND uscc IN (SELECT uscc FROM digests) "
         "AND uscc NOT IN (SELECT uscc FROM changed_firms)"
     )
-    reused = raw.sql(f"SELECT count(*) FROM ({reuse})").fetchone()[0] if same_p else 0
-    if rows_computed == 0 and prev_file and reused == files.row_count(Path(prev_file)):
+    if rows_computed == 0 and gone == 0 and prev_file and sorted(last.programmes) == chosen:
         rows = files.same_as(Path(prev_file), target)  # nothing changed: the last run's file, linked
     else:
         body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")
-        rows = files.write_results(raw, body, target, on)
+        rows = files.write_results(raw, body, target)
+    reused = rows - rows_computed
     eligible = raw.sql(
         f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(target))}) WHERE eligible "
         "ORDER BY programme, uscc"
     ).to_arrow_table()
+    current = {pid: (programmes[pid].version, programmes[pid].digest) for pid in chosen}
+    raw.register(
+        "current_programmes",
+        pa.table(
+            {
+                "programme": pa.array(list(current), pa.string()),
+                "version": pa.array([v for v, _d in current.values()], pa.string()),
+                "programme_digest": pa.array([d for _v, d in current.values()], pa.string()),
+            }
+        ),
+    )
     newly = raw.sql(
-        f"SELECT {', '.join('c.' + c for c in NEWLY)} FROM computed c "
+        "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "
+        "FROM computed c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
         f"LEFT JOIN {prev} p ON p.uscc = c.uscc AND p.programme = c.programme "
-        "WHERE c.eligible AND NOT coalesce(p.eligible AND p.programme_digest = c.programme_digest, false) "
+        "LEFT JOIN prev_digests pd ON pd.programme = c.programme "
+        "WHERE c.eligible AND NOT coalesce(p.eligible AND pd.digest = cp.programme_digest, false) "
         "ORDER BY c.programme, c.uscc"
     ).to_arrow_table()
     return _Plan(
@@ -450,38 +486,39 @@ def _compute(
     on: dt.date,
     ids: list[str],
     name: str,
-) -> str:
-    """The programmes ``ids`` over ``inputs`` as a DuckDB table ``name``, one row a firm x programme
-    (uscc, programme, version, programme_digest, eligible, amount, unmet); its name."""
+) -> tuple[str, int]:
+    """The programmes ``ids`` over ``inputs``: the engine's wide result (one row a firm) kept as a DuckDB
+    table, and a view ``name`` of it one row a firm x programme (uscc, programme, eligible, amount,
+    unmet); the view's name and its number of rows."""
     compiled = compile_pack(programmes, inputs, on, ids)
     backend = compiled.table._find_backend()
     if backend.name == "duckdb" and backend.con is raw:
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_wide AS {duckdb_sql(compiled.table)}")
+        source = f"({duckdb_sql(compiled.table)})"
     else:  # another engine ran the rules: its result comes back as Arrow
         raw.register(f"{name}_arrow", to_arrow(compiled.table))
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_wide AS SELECT * FROM {name}_arrow")
+        source = f"{name}_arrow"
+    raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_wide AS SELECT * FROM {source}")
     wide_cols = {r[0] for r in raw.sql(f"DESCRIBE {name}_wide").fetchall()}
     selects = []
     for pid in compiled.programmes:
         e, a, u = compiled.columns[pid]
-        p = programmes[pid]
         unmet = f"coalesce({u}, '')" if u in wide_cols else "''"
         selects.append(
-            f"SELECT uscc, {_quote(pid)} AS programme, {_quote(p.version)} AS version, "
-            f"{_quote(p.digest)} AS programme_digest, {e} AS eligible, "
+            f"SELECT uscc, {_quote(pid)} AS programme, {e} AS eligible, "
             f"CAST({a} AS DECIMAL(18,2)) AS amount, {unmet} AS unmet FROM {name}_wide"
         )
-    raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {' UNION ALL '.join(selects)}")
-    raw.execute(f"DROP TABLE {name}_wide")
-    return name
+    raw.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {' UNION ALL '.join(selects)}")
+    firms = raw.sql(f"SELECT count(*) FROM {name}_wide").fetchone()
+    return name, int(firms[0] if firms else 0) * len(compiled.programmes)
 
 
 def current_results(
     session: Session, programmes: Mapping[str, Programme], on: dt.date, ids: list[str]
 ) -> pa.Table:
     """The current firm x programme results for a date (the latest run's), sorted by programme then firm."""
-    path = _latest_file(session, on)
-    return files.read_results(Path(path) if path else None, ids, on)
+    last = _last(session, on)
+    versions = {pid: v for pid, (v, _d) in last.programmes.items()}
+    return files.read_results(Path(last.file) if last.file else None, ids, on, versions)
 
 
 # -- reports --------------------------------------------------------------------------------------------

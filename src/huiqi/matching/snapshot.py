@@ -45,7 +45,8 @@ def _all_records(session: Session) -> dict[str, pa.Table]:
     return tables_from_records(records)
 
 
-def _write(where: Path, tables: dict[str, pa.Table], imports: list[str]) -> None:
+def write_snapshot(where: Path, tables: dict[str, pa.Table], imports: list[str]) -> None:
+    """Put ``tables`` in place as the stored register's copy, holding the imports ``imports``."""
     from huiqi.firms.register import write_register
 
     where.mkdir(parents=True, exist_ok=True)
@@ -110,9 +111,9 @@ def stored_register(session: Session, where: Path) -> dict[str, pa.Table]:
             patched = _patched(session, tables, new_imports) if new_imports else tables
             if patched is not None and patched["firms"].num_rows == total:
                 if new_imports:
-                    _write(where, patched, imports)
+                    write_snapshot(where, patched, imports)
                 return patched
     tables = _all_records(session)
     if tables["firms"].num_rows:
-        _write(where, tables, imports)
+        write_snapshot(where, tables, imports)
     return tables

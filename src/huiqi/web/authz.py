@@ -110,6 +110,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{API}/matching/outbox"): roles(O, A),
     ("GET", f"{API}/matching/results"): roles(O, A),
     ("GET", f"{API}/firms/{{uscc}}/inbox"): roles(O, A, own=(F,)),
+    ("GET", f"{API}/firms/{{uscc}}/match-results"): roles(O, A, own=(F,)),
     # --- API: review, selection, publication, certificates (issue 5)
     ("GET", f"{API}/reviewers"): roles(O, A),
     ("POST", f"{API}/reviewers"): roles(O),

@@ -144,6 +144,15 @@ def inbox(uscc: str, request: Request, limit: Limit = 50, offset: Offset = 0) ->
     return page([message_dict(m) for m in box.items], box.total, limit, offset)
 
 
+@router.get("/firms/{uscc}/match-results")
+def firm_match_results(uscc: str, request: Request) -> dict[str, Any]:
+    """What the latest stored match found for the firm: the programmes it qualifies for, with amounts
+    (``huiqi match firm``); ``run_id`` is null before the first match."""
+    principal_of(request).check_firm(uscc)
+    out: dict[str, Any] = as_json(matching.firm_results(state_of(request).store, uscc=uscc))
+    return out
+
+
 # --- background jobs ---------------------------------------------------------------------------------------
 
 
