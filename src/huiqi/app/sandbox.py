@@ -3,9 +3,9 @@
 gainers and losers, breakdowns, pool sufficiency, charts and a self-contained HTML report; compare a firm's
 plan across the five cities.
 
-A simulation started from the web runs as a background job (``start_simulation``): the reform is checked
-at once, so a refusal is answered with its positions, not by a failed job. (The job is started through
-``huiqi.jobs`` here until ``app.jobs`` offers starting one.)
+A simulation started from the web runs as a background job (``start_simulation``, through
+``app.jobs.start_job``; followed, read and its report downloaded with ``app.jobs``): the reform is checked
+at once, so a refusal is answered with its positions, not by a failed job.
 
 Issue 15 will have a programme's versions coexist by date: a reform then applies to the versions in force on
 the simulated date, which the ``ProgrammeSource`` will choose; nothing here picks a version itself.
@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huiqi.accounts import service as accounts
+from huiqi.app.jobs import JobOutcome, JobProgress, start_job
 from huiqi.app.programmes import today
+from huiqi.app.register import DB, nonempty_register
 from huiqi.app.registry import ProgrammeSource
 from huiqi.app.store import Store
 from huiqi.firms import Firm
 from huiqi.firms.register import RegisterError, read_register
-from huiqi.jobs import service as jobs
-from huiqi.jobs.models import SUCCEEDED
+from huiqi.matching.errors import EmptyRegister
 from huiqi.rules.errors import Location, Problem
 from huiqi.simulation.reform import (
     AppliedReform,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from huiqi.simulation.run import Simulation
 
 #: where the register is stored when it is not a directory
-IN_DATABASE = "db"
+IN_DATABASE = DB
 #: the steps of a simulation as its job reports them, and their messages (in English; pages translate)
 SIMULATION_STEPS = ("reform", "simulate", "charts")
 STEP_MESSAGES = {
@@ -68,23 +69,6 @@ class SimulationView:
     text: str
     notes: tuple[str, ...]
     files: tuple[Path, ...]
-
-
-@dataclass(frozen=True)
-class SimulationJob:
-    """A simulation started from the web: its job's state, its error, and once it succeeded its result
-    (with the charts' SVG for the page) and its HTML report."""
-
-    id: str
-    state: str
-    error: str | None
-    result: dict[str, Any] | None
-    report: str | None
-
-    @property
-    def finished(self) -> bool:
-        """Whether it succeeded (its result and report are there)."""
-        return self.state == SUCCEEDED
 
 
 @dataclass(frozen=True)
@@ -139,18 +123,12 @@ def prepare_reform(
 def register_tables(store: Store | None, register: str) -> dict[str, pa.Table]:
     """The register's Arrow tables: a register directory, or (``db``) the register in the database."""
     if register == IN_DATABASE:
-        from huiqi.matching.store import load_register
-
         if store is None:
             raise RegisterError("the register in the database needs a database")
-        tables = store.read(load_register)
-    else:
-        tables = read_register(register)
+        return nonempty_register(store, register=DB)
+    tables = read_register(register)
     if tables["firms"].num_rows == 0:
-        raise RegisterError(
-            "the register is empty: import one (`huiqi register import ... --register db`) or set "
-            "HUIQI_REGISTER_DIR to a register directory (`huiqi register synth`)"
-        )
+        raise EmptyRegister()
     return tables
 
 
@@ -234,8 +212,8 @@ def simulate_reform(
 
 
 def _simulate_job(
-    store: Store, applied: AppliedReform, register: str, on: dt.date | None, progress: jobs.Progress
-) -> jobs.Outcome:
+    store: Store, applied: AppliedReform, register: str, on: dt.date | None, progress: JobProgress
+) -> JobOutcome:
     """Baseline and reform over the register, the charts and the self-contained HTML report; the result
     keeps the charts' SVG for the page."""
     from huiqi.reports.charts import simulation_charts
@@ -254,7 +232,7 @@ def _simulate_job(
         svgs = [{"title": c.title, "svg": c.svg_text()} for c in charts]
     progress(3, len(steps), STEP_MESSAGES["charts"])
     result = {"id": progress.job_id, **sim.to_json(), "charts": svgs}
-    return jobs.Outcome(result, result_id=progress.job_id, report=html)
+    return JobOutcome(result, result_id=progress.job_id, report=html)
 
 
 def start_simulation(
@@ -272,25 +250,14 @@ def start_simulation(
     while a large register is computed; the job's id (also the simulation's)."""
     applied = prepare_reform(programmes, text=reform, source=source, sets=sets)
     params = {"reform": reform, "sets": list(sets), "on": on.isoformat() if on else None, "source": source}
-    return jobs.start(
-        store.factory,
+    return start_job(
+        store,
         kind="simulation",
         created_by=actor,
         work=lambda progress: _simulate_job(store, applied, register, on, progress),
         params=params,
         total=len(SIMULATION_STEPS),
     )
-
-
-def simulation_job(store: Store, *, simulation_id: str) -> SimulationJob | None:
-    """A simulation started from the web, to follow it and read its result and report; None when there
-    is no such simulation."""
-    job = jobs.get(store.factory, simulation_id)
-    if job is None or job.kind != "simulation":
-        return None
-    done = job.state == SUCCEEDED
-    result = json.loads(job.result or "{}") if done else None
-    return SimulationJob(job.id, job.state, job.error, result, job.report if done else None)
 
 
 # --- the five cities ---------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import typer
 
 from huiqi.app import programmes as use
 from huiqi.app.jsonable import as_json
-from huiqi.app.registry import Packs, open_packs
-from huiqi.cli.shared import call, fail
+from huiqi.app.registry import Packs, ProgrammeRegistry, open_packs
+from huiqi.cli.shared import call, default_actor, fail, store
 from huiqi.firms import ProfileError, load_firm
 from huiqi.money import format_yuan
 from huiqi.rules.errors import ProgrammeError, UnknownProgramme
@@ -129,6 +129,31 @@ def validate(paths: list[Path]) -> None:
         fail(f"{exc}\n{len(exc.problems)} problem(s); nothing was loaded")
     for v in checked:
         typer.echo(f"ok  {v.programme.id} {v.programme.version}  ({v.source})")
+
+
+@programmes_app.command("load")
+def load_file(path: Path, lang: Lang = Lang.en) -> None:
+    """Put a new version of a programme in force for the site (the files of HUIQI_PROGRAMMES_DIR, read after
+    the bundled packs; the server's workers take it up within a second), recorded in the audit chain, as an
+    officer's upload does. A version already in force, or a file that does not load with the others, is
+    refused and nothing changes."""
+    from huiqi.config import get_settings
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}")
+    loaded = call(
+        use.load_programme,
+        store(),
+        registry=ProgrammeRegistry(get_settings().programmes_dir),
+        filename=path.name,
+        text=text,
+        actor=default_actor(),
+        lang=lang.value,
+    )
+    replaced = f", replacing version {loaded.previous_version}" if loaded.previous_version else ""
+    typer.echo(f"{loaded.id} version {loaded.version} is now in force{replaced}")
 
 
 @programmes_app.command("test")

@@ -340,6 +340,8 @@ class _Explainer:
                     seen.add(site.name)
                 kept.append(site)
             sites = kept
+        # what the firm's figures were first, then the parameters they were held against
+        sites = [s for s in sites if s.kind != "parameter"] + [s for s in sites if s.kind == "parameter"]
         plan = (tuple(sites), dynamic)
         self.plans[id(expr.node)] = plan
         return plan
@@ -373,15 +375,12 @@ class _Explainer:
 
     def reads_json(self, trace: Trace) -> list[ReadEntry]:
         """Each read as JSON (``Read.to_json``), with what does not depend on the firm built once: what the
-        firm's figures were first, then the parameters they were held against."""
-        resolved = self.resolved(trace)
-        return [
-            self._read_json(s, name, label, value)
-            for s, name, label, value in resolved
-            if s.kind != "parameter"
-        ] + [self._param_json(name) for s, name, _label, _value in resolved if s.kind == "parameter"]
+        firm's figures were first, then the parameters they were held against (the plan's order)."""
+        return [self._read_json(s, name, label, value) for s, name, label, value in self.resolved(trace)]
 
     def _read_json(self, s: _Site, name: str, label: str, value: Any) -> ReadEntry:
+        if s.kind == "parameter":
+            return self._param_json(name)
         entry: ReadEntry = {
             "kind": s.kind,
             "name": name,

@@ -8,14 +8,15 @@ database (``huiqi register import --register db``) — the same two sources as `
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from huiqi.app import sandbox
-from huiqi.app.sandbox import SimulationJob
+from huiqi.app import jobs, sandbox
+from huiqi.app.errors import JobNotFinished, JobNotFound
 from huiqi.web.api.analysis import job_dict, job_of
 from huiqi.web.api.common import Day, WebError, actor, json_body, json_object_body
 from huiqi.web.calculator import parse_firm
@@ -32,7 +33,7 @@ def register_of(st: AppState) -> str:
     return str(d) if d is not None and d.is_dir() else sandbox.IN_DATABASE
 
 
-def start_simulation(request: Request, reform: str, sets: list[str], on: Any, source: str) -> str:
+def start_simulation(request: Request, reform: str, sets: list[str], on: dt.date | None, source: str) -> str:
     """Check the reform now and simulate it in the background for the calling officer; the job's id."""
     st = state_of(request)
     return sandbox.start_simulation(
@@ -66,27 +67,17 @@ def post_simulation(body: SimulationIn, request: Request, response: Response) ->
     return job_dict(job_of(state_of(request), job_id))
 
 
-def simulation_of(request: Request, simulation_id: str) -> SimulationJob:
-    """The simulation (404 when there is none)."""
-    job = sandbox.simulation_job(state_of(request).store, simulation_id=simulation_id)
-    if job is None:
-        raise WebError(404, f"no simulation {simulation_id!r}: start a new one")
-    return job
-
-
 @router.get("/simulations/{simulation_id}/report")
 def simulation_report(simulation_id: str, request: Request) -> HTMLResponse:
     """The self-contained HTML report (charts inline) of a simulation."""
-    job = simulation_of(request, simulation_id)
-    if not job.finished:
-        raise WebError(
-            409,
-            f"simulation {simulation_id!r} is {job.state}"
-            + (f" ({job.error})" if job.error else f": follow /api/v1/jobs/{simulation_id}"),
-        )
+    try:
+        report = jobs.job_report(state_of(request).store, job_id=simulation_id, kind="simulation")
+    except JobNotFound as exc:
+        raise WebError(404, str(exc)) from None
+    except JobNotFinished as exc:
+        raise WebError(409, str(exc)) from None
     return HTMLResponse(
-        job.report or "",
-        headers={"Content-Disposition": f'attachment; filename="simulation-{simulation_id}.html"'},
+        report, headers={"Content-Disposition": f'attachment; filename="simulation-{simulation_id}.html"'}
     )
 
 

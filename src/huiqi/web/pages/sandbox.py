@@ -10,11 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from huiqi.app import sandbox
+from huiqi.app import jobs, sandbox
 from huiqi.app.errors import FirmProfileNotFound
 from huiqi.firms import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.rules.errors import ProgrammeError
+from huiqi.web.api.analysis import job_of
 from huiqi.web.api.common import WebError
 from huiqi.web.api.sandbox import start_simulation, stored_profile_allowed
 from huiqi.web.calculator import parse_firm, today_in_shanghai
@@ -96,10 +97,8 @@ async def sandbox_submit(
 
 @router.get("/officer/sandbox/{simulation_id}")
 def sandbox_result(simulation_id: str, request: Request) -> Response:
-    job = sandbox.simulation_job(state_of(request).store, simulation_id=simulation_id)
-    if job is None:
-        raise WebError(404, f"no simulation {simulation_id!r}: start a new one")
-    if not job.finished or job.result is None:
+    job = job_of(state_of(request), simulation_id, "simulation")
+    if job.state != jobs.SUCCEEDED or not isinstance(job.result, dict):
         return RedirectResponse(f"/officer/jobs/{simulation_id}", status_code=303)
     sim = dict(job.result)
     charts_svg = [(c["title"], c["svg"]) for c in sim.pop("charts", [])]
