@@ -41,9 +41,9 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _NOT_TEXT = (
-    (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one): save it as the format its name says"),
-    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls/.doc): save it as .xlsx or UTF-8 text"),
-    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one)", "save it in the format its name says"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.xls/.doc)", "save it as .xlsx or as UTF-8 text"),
+    (b"%PDF", "a PDF document", "export the data as UTF-8 text or .xlsx"),
 )
 
 
@@ -61,9 +61,9 @@ def decode_any_encoding(data: bytes, *, source: str) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _decode(data, encoding, source), encoding
-    for magic, what in _NOT_TEXT:
+    for magic, what, hint in _NOT_TEXT:
         if data.startswith(magic):
-            raise TextFileError(source, f"this is {what}, not a text file")
+            raise TextFileError(source, f"this is {what}, not a text file: {hint}")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
