@@ -148,7 +148,7 @@ class Normalised:
 
 @dataclass(frozen=True)
 class WaitingReview:
-    """A review the call waits for, and who could take it over (reviewers with accounts, no known
+    """A review the call waits for, and who could take it over (reviewers who can act, no known
     conflict; those of the field first)."""
 
     application_id: str
@@ -156,6 +156,7 @@ class WaitingReview:
     firm_name: str
     reviewer_id: str
     status: str
+    #: The reviewer can do it: has a reviewer account (or no reviewer has one: a panel run from the CLI).
     has_account: bool
     #: True when only the officer can move it on: its reviewer cannot log in, or a conflict found nobody.
     stalled: bool
@@ -195,6 +196,15 @@ class Reassignment:
 def reviewer_logins(session: Session) -> set[str]:
     """Usernames of the active reviewer accounts: the reviewers who can do a review."""
     return {u.username for u in accounts.list_users(session=session) if u.role == "reviewer" and u.active}
+
+
+def reviewers_who_can_act(session: Session) -> set[str] | None:
+    """The reviewers who can do a review when reviewers act through accounts (at least one of them has
+    one); None when none has: a panel run wholly from the CLI, where any reviewer can act."""
+    logins = reviewer_logins(session)
+    if any(r.id in logins for r in review.list_reviewers(session=session)):
+        return logins
+    return None
 
 
 def rubric_rows(cf: CallFile) -> list[RubricRow]:
@@ -316,7 +326,7 @@ def declare(
             on=on,
             recent_years=cf.review.recent_employment_years,
             actor=actor,
-            among=reviewer_logins(s),
+            among=reviewers_who_can_act(s),
         )
         return DeclarationView(
             AssignmentView.of(d.assignment), d.replacement.reviewer_id if d.replacement else None
@@ -405,7 +415,7 @@ def normalise_scores(
 
 
 def waiting_reviews(
-    s: Session, call_id: str, on: dt.date, recent_years: int, logins: set[str]
+    s: Session, call_id: str, on: dt.date, recent_years: int, can_act: set[str] | None
 ) -> list[WaitingReview]:
     """Reviews the call waits for, the stalled first: assignments not scored yet of applications under
     review, and conflicts nobody took over."""
@@ -431,7 +441,7 @@ def waiting_reviews(
         application_ids=[a.application_id for a in pending],
         on=on,
         recent_years=recent_years,
-        among=logins,
+        among=can_act,
         any_field=True,
     )
     out = [
@@ -441,8 +451,9 @@ def waiting_reviews(
             firm_names(under[a.application_id])["zh"],
             a.reviewer_id,
             a.status,
-            a.reviewer_id in logins,
-            a.status == AssignmentStatus.CONFLICTED.value or a.reviewer_id not in logins,
+            can_act is None or a.reviewer_id in can_act,
+            a.status == AssignmentStatus.CONFLICTED.value
+            or (can_act is not None and a.reviewer_id not in can_act),
             [r.id for r in candidates[a.application_id]],
         )
         for a in pending
@@ -474,7 +485,7 @@ def review_progress(store: Store, *, call_id: str, on: dt.date) -> ReviewProgres
             row is not None,
             dict(sorted(states.items())),
             dict(sorted(counts.items())),
-            waiting_reviews(s, call_id, on, recent, reviewer_logins(s)),
+            waiting_reviews(s, call_id, on, recent, reviewers_who_can_act(s)),
             scored,
             selected,
         )
@@ -496,7 +507,8 @@ def reassign(
     """The officer's override so a stalled review goes on: another reviewer with an account takes it."""
 
     def work(s: Session) -> Reassignment:
-        if to_reviewer not in reviewer_logins(s):
+        can_act = reviewers_who_can_act(s)
+        if can_act is not None and to_reviewer not in can_act:
             review.get_reviewer(session=s, reviewer_id=to_reviewer)  # an unknown reviewer is a 404
             raise ReviewerWithoutAccount(to_reviewer)
         cf = call_files.for_application(s, application_id, call_file)

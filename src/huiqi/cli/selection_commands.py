@@ -204,7 +204,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"conflict recorded; reassigned to {result.reassigned_to}")
         else:
             typer.echo(
-                "conflict recorded; no other reviewer with an account is free of conflicts: "
+                "conflict recorded; no other eligible reviewer (of the field, without a conflict, able "
+                "to log in) is free to take it: "
                 f"`huiqi review reassign --application {application} --from {reviewer} --to ... --reason ...`"
             )
 
