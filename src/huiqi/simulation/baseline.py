@@ -5,9 +5,8 @@ programmes, not a joint query of baseline and reform).
 Two sources, each checked before use; a baseline that does not pass is not used (``BaselineRefused`` says
 why and the caller computes both sides instead):
 
-- the matching results store (``--register db``): ``match_current`` rows of the date; every affected
-  programme's rows must carry the programme's current digest, cover every firm of the stored register
-  exactly once, and come from a run that started after the last register import;
+- the matching results store (``--register db``): refused for now (``from_store``): a match keeps each
+  run's rows as a Parquet file that does not record the programmes' digests to check them by;
 - a results Parquet written by ``huiqi match --out`` (register directory): the file carries programme id,
   version and date, not the digest; rows must have the date, the programme's current version (and its
   digest, where the file has a ``programme_digest`` column) and cover every firm of the register once.
@@ -152,71 +151,13 @@ def from_store(
     ids: list[str],
     optional: Sequence[str] = (),
 ) -> StoredBaseline:
-    """The baseline of ``ids`` from ``match_current`` (``--register db``), checked as the module says."""
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import Session
-
-    from huiqi.matching.models import MatchCurrent, MatchRun, RegisterImport
-
-    assert isinstance(session, Session)  # nosec B101  # narrows the type for mypy
-    where = f"the matching results store ({on})"
-    wanted = list(ids) + [p for p in optional if p not in ids]
-    last_import = session.scalar(select(func.max(RegisterImport.at)))
-    runs = session.execute(
-        select(MatchRun.programmes, MatchRun.started_at, MatchRun.register).where(
-            MatchRun.on == on, MatchRun.finished_at.is_not(None)
-        )
-    ).all()
-    digests: dict[str, set[str]] = {}
-    for pid, d in session.execute(
-        select(MatchCurrent.programme, MatchCurrent.programme_digest)
-        .where(MatchCurrent.on == on, MatchCurrent.programme.in_(wanted))
-        .distinct()
-    ):
-        digests.setdefault(pid, set()).add(d)
-    present: list[str] = []
-    for pid in wanted:
-        if pid not in digests:
-            if pid in ids:
-                raise BaselineRefused(f"{where}: no results for programme {pid} (run huiqi match first)")
-            continue
-        if digests[pid] != {programmes[pid].digest}:
-            raise BaselineRefused(
-                f"{where}: results of {pid} were computed from another version of its programme file "
-                f"(digest differs); run huiqi match again"
-            )
-        latest = max((at for progs, at, reg in runs if reg == "db" and pid in progs.split(",")), default=None)
-        if latest is None:
-            raise BaselineRefused(f"{where}: results of {pid} come from no run over the stored register")
-        if last_import is not None and _aware(last_import) > _aware(latest):
-            raise BaselineRefused(
-                f"{where}: the register was imported into at {last_import:%Y-%m-%d %H:%M} after the "
-                f"last match of {pid} ({latest:%Y-%m-%d %H:%M}); run huiqi match again"
-            )
-        present.append(pid)
-    eligible = session.execute(
-        select(MatchCurrent.uscc, MatchCurrent.programme, MatchCurrent.amount).where(
-            MatchCurrent.on == on, MatchCurrent.programme.in_(present), MatchCurrent.eligible
-        )
-    ).all()
-    counts: dict[str, tuple[int, int, int]] = {}
-    codes = tables["firms"]["uscc"]
-    for pid in present:
-        n = session.scalar(select(func.count()).where(MatchCurrent.on == on, MatchCurrent.programme == pid))
-        counts[pid] = (int(n or 0), int(n or 0), int(n or 0))  # primary key: one row a firm
-    _check_counts(counts, ids, tables["firms"].num_rows, where)
-    rows = pa.table(
-        {
-            "uscc": pa.array([r[0] for r in eligible], pa.string()),
-            "programme": pa.array([r[1] for r in eligible], pa.string()),
-            "eligible": pa.array([True] * len(eligible), pa.bool_()),
-            "amount": pa.array([r[2] for r in eligible], pa.decimal128(38, 2)),
-        }
+    """The baseline of ``ids`` from the matching results store (``--register db``): refused since a match
+    keeps each run's results as a Parquet file without the programmes' digests (issue 16), which leaves
+    nothing to check a stored row against; the caller computes both sides, with a note that says so."""
+    raise BaselineRefused(
+        "the stored match results (one file a run) do not record the programmes' digests, so they cannot be "
+        "checked against the programmes in force"
     )
-    unknown = pc.sum(pc.invert(pc.is_in(rows["uscc"], value_set=codes))).as_py() if len(rows) else 0
-    if unknown:
-        raise BaselineRefused(f"{where}: {unknown:,} eligible result(s) for firms not in the register")
-    return StoredBaseline(rows, present, where)
 
 
 def spot_check(
