@@ -25,13 +25,18 @@ The mapping file (YAML) maps each table's headers to layout columns and says how
 
 Without a mapping, headers must be layout column names. Headers that are neither mapped nor layout
 columns are refused (a misspelt header would otherwise drop a column silently); ``ignore: [header...]``
-in a table's mapping lists headers to skip on purpose.
+in a table's mapping lists headers to skip on purpose. A table's mapping may also say ``header_row: N``
+(title rows above it), ``encoding:`` and ``delimiter:`` of a CSV file, and ``merged: fill``. Nothing is
+lost silently: a header twice, data under an empty header cell or beyond the header, merged header
+cells and merged data cells (unless ``merged: fill``) are refused naming the cells (``huiqi.firms.sheets``
+reads the files and refuses what they cannot faithfully give).
 
-Money is exact: a value is read as a decimal string (never a float), multiplied by its unit (元 1,
-万元 10,000, 亿元 100,000,000) and must then be whole fen. Excel stores numbers as binary floats; a cell is
-read through its shortest decimal representation (1234.56 stays 1234.56), which is the number the person
-typed. Every problem is reported with the table, file, row number (as a spreadsheet shows it: the header
-is row 1), column header, value and what was expected.
+Money is exact: a value is read as a decimal (never a float; an xlsx number cell as Excel shows it, to
+15 significant digits), multiplied by its unit (元 1, 万/万元 10,000, 亿/亿元 100,000,000) and must then be
+whole fen and within huiqi.money's bound; the forms registers write (￥, full-width digits, thousands
+separators) are read by ``huiqi.firms.numbers``, anything ambiguous refused. Every problem is reported
+with the table, file, row number (as a spreadsheet shows it: the header is row 1), column header, value
+and what was expected.
 """
 
 from __future__ import annotations

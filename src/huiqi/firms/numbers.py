@@ -33,6 +33,7 @@ class NumberError(ValueError):
 
 
 def unit_name(unit: Decimal) -> str:
+    """How a unit is named in messages: 元, 万元, 亿元."""
     return next((k for k, v in UNITS.items() if v == unit and k != "yuan"), "元")
 
 

@@ -26,7 +26,6 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -82,6 +81,7 @@ def column_letter(index: int) -> str:
 
 
 def blank(value: Any) -> bool:
+    """An empty cell: nothing, or only spaces (an escaped CSV cell is never blank)."""
     return value is None or (isinstance(value, str) and not isinstance(value, Verbatim) and not value.strip())
 
 
@@ -520,11 +520,13 @@ def excel_number(text: str) -> Decimal:
 
 
 def sheet_names(path: Path) -> list[str]:
+    """The sheets of a workbook, in order."""
     with Workbook(path) as book:
         return book.sheet_names
 
 
 def read_xlsx(path: Path, sheet: str | None = None) -> Sheet:
+    """One sheet of a workbook (the first when ``sheet`` is None)."""
     with Workbook(path) as book:
         return book.read(sheet)
 
@@ -547,11 +549,3 @@ def read_parquet(path: Path) -> Sheet:
         if not all(blank(v) for v in values):
             sheet.rows.append((i + 2, list(values)))
     return sheet
-
-
-def iter_cells(sheet: Sheet) -> Iterator[tuple[int, int, Any]]:
-    """(row number, 0-based column, value) of every non-blank cell."""
-    for number, cells in sheet.rows:
-        for col, value in enumerate(cells):
-            if not blank(value):
-                yield number, col, value
