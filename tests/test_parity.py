@@ -38,13 +38,14 @@ def unwrap(fn: Any) -> Any:
 
 
 def is_use_case(obj: Any) -> bool:
-    """A public function of a huiqi.app module whose first parameter is the store."""
+    """A public function of a huiqi.app module whose first parameter is the store (or, for the use cases
+    that need no database, the programmes they read)."""
     if not inspect.isfunction(obj) or not obj.__module__.startswith("huiqi.app."):
         return False
     if obj.__name__.startswith("_"):
         return False
     params = list(inspect.signature(obj).parameters.values())
-    return bool(params) and params[0].name == "store"
+    return bool(params) and params[0].name in {"store", "programmes"}
 
 
 def reached(
