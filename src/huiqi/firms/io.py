@@ -214,11 +214,18 @@ def json_depth_problem(data: Any) -> str | None:
     return None
 
 
-def load_json_text(text: str | bytes) -> Any:
-    """JSON as data: numbers with a fraction stay text (never floats), integers of at most 30 digits, within
-    the depth bound; ``ValueError`` with line and column (or the bound) otherwise."""
+def load_json_text(text: str | bytes, *, max_int_digits: int = MAX_INT_DIGITS) -> Any:
+    """JSON as data: numbers with a fraction stay text (never floats), integers of at most ``max_int_digits``
+    digits, within the depth bound; ``ValueError`` with line and column (or the bound) otherwise."""
+
+    def bounded_int(literal: str) -> int:
+        digits = len(literal.lstrip("-"))
+        if digits > max_int_digits:
+            raise ValueError(f"invalid JSON: an integer of {digits} digits (at most {max_int_digits})")
+        return int(literal)
+
     try:
-        data = json.loads(text, parse_float=str, parse_int=_bounded_int, parse_constant=_no_constant)
+        data = json.loads(text, parse_float=str, parse_int=bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
     except RecursionError:
@@ -227,12 +234,6 @@ def load_json_text(text: str | bytes) -> Any:
     if problem:
         raise ValueError(f"invalid JSON: {problem}")
     return data
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"invalid JSON: an integer of {len(text)} digits (at most {MAX_INT_DIGITS})")
-    return int(text)
 
 
 def _no_constant(text: str) -> Any:

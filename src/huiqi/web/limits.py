@@ -7,7 +7,7 @@ answer (docs/limits.md):
   plus 1 MiB): 413, from its Content-Length before anything is read, or as soon as it has sent more;
 - a body that pauses ``Settings.body_timeout`` seconds (or takes three times that in all, uploads ten times):
   408 and the connection closed, so a body shorter than its Content-Length holds nothing for long;
-- a JSON body nested deeper than 64 levels, with an integer of more than 30 digits, ``NaN``, a lone
+- a JSON body nested deeper than 64 levels, with an integer of more than 1,000 digits, ``NaN``, a lone
   surrogate (``"\\ud800"``) or not UTF-8: 400, before a handler could trip over it.
 
 It is plain ASGI (no BaseHTTPMiddleware): a JSON body is read once here, checked, and handed on whole.
@@ -167,15 +167,18 @@ def _too_large(size: int, limit: int, upload: bool) -> str:
     return f"the body is {size:,} bytes; {what} may be at most {limit:,} bytes"
 
 
-#: Every digit as "0", so that a run of more than 30 digits is one substring search.
+#: Every digit as "0", so that a long run of digits is one substring search.
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_LONG_RUN = b"0" * 31
+#: The longest integer a JSON body may hold: beyond every field's bound (where the field is named in the
+#: refusal, 422) and below Python's 4,300 digits, past which converting it fails in the handler.
+MAX_BODY_INT_DIGITS = 1000
+_LONG_RUN = b"0" * (MAX_BODY_INT_DIGITS + 1)
 
 
 def _suspect(body: bytes) -> bool:
     """Whether a body may break a bound other than depth: an escape from \\ud000 up (a surrogate?), NaN or
-    Infinity, a run of 31 digits. Substring searches in C: microseconds for a calculator's body, where a
-    regex took 0.2 ms."""
+    Infinity, a run of more than ``MAX_BODY_INT_DIGITS`` digits. Substring searches in C: microseconds for
+    a calculator's body, where a regex took 0.2 ms."""
     return (
         b"\\ud" in body.lower()
         or b"NaN" in body
@@ -199,7 +202,7 @@ def _json_problem(body: bytes) -> str | None:
     except UnicodeDecodeError as exc:
         return f"body: not UTF-8 text (byte {exc.start}): send JSON in UTF-8"
     try:
-        load_json_text(text)
+        load_json_text(text, max_int_digits=MAX_BODY_INT_DIGITS)
     except ValueError as exc:
         return f"body: {exc}"
     return None
