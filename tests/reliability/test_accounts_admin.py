@@ -299,12 +299,12 @@ def test_the_admin_page_unlocks_disables_enables_and_changes_roles(site: Site) -
     ]
     assert site.login("owner", "another fine passphrase", ATTACKER).json()["user"]["role"] == "auditor"
     # a refusal shows the list again with the reason, and what was typed in the add form
-    r = c.post(
-        "/admin/users",
-        data={"username": "newbie", "password": "short", "role": "officer", "csrf_token": csrf},
-    )
+    form = {"username": "newbie", "password": "short", "role": "officer", "csrf_token": csrf}
+    r = c.post("/admin/users?lang=en", data=form)
     assert r.status_code == 422 and "at least 10 characters" in r.text and 'value="newbie"' in r.text
-    r = c.post("/admin/users/admin/disable", data={"csrf_token": csrf})
+    r = c.post("/admin/users?lang=zh", data=form)
+    assert r.status_code == 422 and "密码至少" in r.text, "the refusal in the page's language"
+    r = c.post("/admin/users/admin/disable?lang=en", data={"csrf_token": csrf})
     assert r.status_code == 422 and "last active administrator" in r.text
 
 

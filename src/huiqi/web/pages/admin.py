@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from huiqi.app import accounts
-from huiqi.app.errors import USER_ERRORS, UserNotFound
+from huiqi.app.errors import USER_ERRORS, LastAdmin, UserExists, UserNotFound, WeakPassword
 from huiqi.web.api.common import actor
 from huiqi.web.i18n import N_, _
 from huiqi.web.security import principal_of, state_of
@@ -30,13 +30,30 @@ def users_view(
     """The users page with the outcome of the last action (a refusal keeps what was typed in the form)."""
     users = accounts.list_users(state_of(request).store)
     status = 200 if refused is None else 404 if isinstance(refused, UserNotFound) else 422
-    error = None if refused is None else str(refused)
+    error = None if refused is None else said(refused)
     return render(
         request,
         "admin_users.html",
         {"users": users, "roles": accounts.ROLES, "error": error, "notice": notice, "form": form or {}},
         status=status,
     )
+
+
+#: Refusals said in the page's language (most specific first); any other keeps the domain's own message.
+REFUSALS: tuple[tuple[type[Exception], str], ...] = (
+    (LastAdmin, N_("This is the last active administrator: make another user an administrator first.")),
+    (WeakPassword, N_("A password needs at least 10 characters and no space at either end.")),
+    (UserExists, N_("That user name is taken: choose another.")),
+    (UserNotFound, N_("There is no such user.")),
+)
+
+
+def said(refused: Exception) -> str:
+    """What the page tells the administrator about a refusal, in the page's language where it can."""
+    for kind, message in REFUSALS:
+        if isinstance(refused, kind):
+            return _(message)
+    return str(refused)
 
 
 def act(request: Request, work: Callable[[], accounts.UserView], notice: str) -> Response:
