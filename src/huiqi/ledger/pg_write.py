@@ -2,10 +2,10 @@
 from the models' tables.
 
 It writes the rows ``ledger.write`` shapes (``award_rows``), the same as the portable writer, but every
-table's rows in one statement of data-modifying CTEs, each inserting from ``unnest`` of one array per
-column (the columns are the rows' keys, their types the table's). Only the last statements touch the hot
-pool row, so its lock is held for them and COMMIT; audit links are queued and chained at COMMIT like every
-other (``huiqi.audit.chain``).
+table's rows in one statement of data-modifying CTEs, each inserting from one JSON parameter read with
+``jsonb_to_recordset`` (the columns are the rows' keys, their types the table's). Only the last
+statements touch the hot pool row, so its lock is held for them and COMMIT; audit links are queued and
+chained at COMMIT like every other (``huiqi.audit.chain``).
 
 - ``grant_award``: a pre-check (idempotency key, pool, claimed contracts), one statement writing every row
   of the award, gated by the firm's cap (an upsert of its running total that changes no row when the cap
@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    column,
     delete,
     func,
     literal_column,
@@ -42,9 +43,11 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from huiqi.audit import chain as audit
 from huiqi.db.engine import AtCommit, run_at_commit
@@ -90,13 +93,25 @@ from huiqi.money import yuan_to_fen
 
 # --- statements ------------------------------------------------------------------------------------------
 
+_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
 
 def _source(target: Table, columns: Sequence[str], name: str) -> Any:
-    """``unnest`` of one array parameter per column (``<name>__<column>``), typed as the table's column."""
-    # the column's type without its length: ``VARCHAR[]`` rather than ``VARCHAR(32)[]`` keeps the statement
-    # short enough for psycopg to cache and prepare it (4,096 characters)
-    arrays = [bindparam(f"{name}__{c}", type_=ARRAY(type(target.c[c].type)())) for c in columns]
-    return func.unnest(*arrays).table_valued(*columns).render_derived(name=f"{name}_r")
+    """The rows of one table, sent as one JSON parameter (``name``) and read back with
+    ``jsonb_to_recordset`` as the table's columns with their types (one parameter per table, not one
+    array per column: fewer values for the driver to adapt one by one)."""
+    # the type without its length (``VARCHAR``, not ``VARCHAR(32)``) keeps the statement short enough for
+    # psycopg to cache and prepare it (4,096 characters)
+    typed = [column(c, type(target.c[c].type)()) for c in columns]
+    rows = func.jsonb_to_recordset(bindparam(name, type_=JSONB()))
+    return rows.table_valued(*typed).render_derived(name=f"{name}_r", with_types=True)
+
+
+def _plain(kind: Any, value: Any) -> Any:
+    """A value as its column stores it, in JSON: money in fen, moments and days as ISO text."""
+    if isinstance(kind, TypeDecorator):
+        value = kind.process_bind_param(value, _DIALECT)
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _insert(target: Table, columns: Sequence[str], name: str, gate: CTE | None, **options: bool) -> CTE:
@@ -212,11 +227,13 @@ def _award_statement(single: bool, capped: bool) -> Select[Any]:
 def _write(
     session: Session, awards: Sequence[AwardRows], *, single: bool, capped: bool, params: dict[str, Any]
 ) -> list[Award]:
-    """Run the awards' statement with every table's rows as arrays; the awards written (none when gated)."""
+    """Run the awards' statement with every table's rows as one JSON parameter; the awards written (none
+    when gated)."""
     rows = [_rows(a) for a in awards]
     for name, columns in _columns().items():
         if single or name != "accounts":
-            params.update({f"{name}__{c}": [r[c] for a in rows for r in a[name]] for c in columns})
+            types = [(c, _TABLES[name].c[c].type) for c in columns]
+            params[name] = [{c: _plain(t, r[c]) for c, t in types} for a in rows for r in a[name]]
     return list(session.scalars(_award_statement(single, capped), params))
 
 
