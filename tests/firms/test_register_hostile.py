@@ -505,3 +505,40 @@ def test_the_rejected_rows_file_holds_no_live_formula(tmp_path: Path) -> None:
     raw = (tmp_path / "rej.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in raw and ",=HYPERLINK" not in raw
     assert rows[1][1][-1] == '=HYPERLINK("http://x","y")'  # reads back as written
+
+
+def test_a_refused_import_into_a_new_directory_leaves_no_directory(tmp_path: Path) -> None:
+    from huiqi.matching.store import import_into_directory
+
+    folder = write_tables(synth_register(5, 2), tmp_path / "b")
+    _spoil_last_row(folder / "firms.csv")
+    reg = tmp_path / "new" / "reg"
+    with pytest.raises(ImportRefused):
+        import_into_directory(reg, read_source(folder))
+    assert not reg.exists()
+    import_into_directory(reg, read_source(write_tables(synth_register(5, 3), tmp_path / "c")))
+    assert read_register(reg)["firms"].num_rows == 5
+
+
+def test_a_refused_import_racing_two_good_ones_into_a_new_directory(tmp_path: Path) -> None:
+    """The refused import may remove the directory it created while the others wait for its lock: they
+    start again on a fresh lock and both land."""
+    first, second, a, b = _halves(tmp_path, 200)
+    bad = write_tables(synth_register(20, 99), tmp_path / "bad")
+    _spoil_last_row(bad / "firms.csv")
+    reg = tmp_path / "reg"
+    env = {**os.environ, "HUIQI_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    procs = [
+        subprocess.Popen(  # nosec B603  # our own command, fixed arguments
+            [str(HUIQI), "register", "import", str(src), "--register", str(reg)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for src in (bad, first, second)
+    ]
+    codes = [(p.returncode, out) for p in procs for out in [p.communicate(timeout=600)]]
+    assert codes[0][0] == 2 and "12,34" in codes[0][1][1]
+    assert [c for c, _ in codes[1:]] == [0, 0], codes
+    assert set(read_register(reg)["firms"]["uscc"].to_pylist()) == a | b

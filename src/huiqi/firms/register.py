@@ -62,7 +62,8 @@ def locked(
 ) -> Iterator[None]:
     """Hold a register directory's lock: exclusive for a writer (the directory is created), shared for a
     reader. Waits up to ``wait`` seconds for another holder (``on_wait`` is told once, with who holds
-    it), then raises RegisterError. Re-entrant within a thread: an import holding it may read and write."""
+    it), then raises RegisterError. Re-entrant within a thread: an import holding it may read and write.
+    A directory a writer created and left empty (its import was refused) is removed again."""
     root = Path(path).resolve()
     held: dict[Path, bool] = getattr(_held, "locks", None) or {}
     _held.locks = held
@@ -74,35 +75,12 @@ def locked(
     if shared and not root.is_dir():
         yield  # nothing to read, and nothing to lock
         return
-    if not shared:
-        root.mkdir(parents=True, exist_ok=True)
-    try:
-        handle = (root / LOCK).open("a+", encoding="utf-8")
-    except OSError:
-        if not shared:
-            raise RegisterError(
-                f"{root}: cannot create the lock file {LOCK}; is the directory writable?"
-            ) from None
+    existed = root.is_dir()
+    handle = _acquire(root, shared=shared, deadline=time.monotonic() + wait, wait=wait, on_wait=on_wait)
+    if handle is None:
         yield  # a read-only register: nobody writes it
         return
     with handle:
-        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        deadline = time.monotonic() + wait
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RegisterError(
-                        f"{root}: another process is writing this register{_lock_owner(handle)}; "
-                        f"gave up after {wait:.0f} s, try again when it has finished"
-                    ) from None
-                if on_wait is not None and not told:
-                    on_wait(f"waiting for another process writing {root}{_lock_owner(handle)} ...")
-                    told = True
-                time.sleep(0.05)
         held[root] = shared
         try:
             if not shared:
@@ -113,7 +91,68 @@ def locked(
             yield
         finally:
             del held[root]
+            if not shared and not existed:
+                _remove_if_empty(root)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _acquire(
+    root: Path, *, shared: bool, deadline: float, wait: float, on_wait: Callable[[str], None] | None
+) -> IO[str] | None:
+    """The lock file, locked; retried when the file was removed while this process waited for it."""
+    told = False
+    while True:
+        if not shared:
+            root.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = (root / LOCK).open("a+", encoding="utf-8")
+        except OSError:
+            if not shared:
+                raise RegisterError(
+                    f"{root}: cannot create the lock file {LOCK}; is the directory writable?"
+                ) from None
+            return None
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise RegisterError(
+                            f"{root}: another process is writing this register{_lock_owner(handle)}; "
+                            f"gave up after {wait:.0f} s, try again when it has finished"
+                        ) from None
+                    if on_wait is not None and not told:
+                        on_wait(f"waiting for another process writing {root}{_lock_owner(handle)} ...")
+                        told = True
+                    time.sleep(0.05)
+            if _same_file(handle, root / LOCK):
+                return handle
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()  # the holder removed the directory it had created: start again
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(handle.fileno())
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _remove_if_empty(root: Path) -> None:
+    """Remove a directory holding nothing but the lock file (while the lock is still held)."""
+    try:
+        if {p.name for p in root.iterdir()} == {LOCK}:
+            (root / LOCK).unlink()
+            root.rmdir()
+    except OSError:
+        pass  # someone else's file appeared: leave it
 
 
 def _temporary(target: Path) -> Path:
