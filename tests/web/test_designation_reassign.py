@@ -146,8 +146,15 @@ def test_a_stalled_review_is_reassigned_and_the_call_finished_through_the_api(db
     assert waiting(officer) == []
     r = officer.post(f"/api/v1/calls/{CALL}/review/normalise")
     assert r.status_code == 200 and len(r.json()["scores"]) == 11, r.text
+    # the preview shows what would be designated and awarded, and writes nothing
+    preview = officer.post(f"/api/v1/calls/{CALL}/selection/preview")
+    assert preview.status_code == 200 and len(preview.json()["designated"]) == 4, preview.text
+    assert officer.get(f"/api/v1/calls/{CALL}/review").json()["selected"] is False
+    assert officer.get(f"/api/v1/calls/{CALL}/selection").status_code == 409
     r = officer.post(f"/api/v1/calls/{CALL}/selection", headers=key())
     assert r.status_code == 200 and len(r.json()["designated"]) == 4, r.text
+    same = [{k: v for k, v in d.items() if k != "award_id"} for d in r.json()["designated"]]
+    assert same == [{k: v for k, v in d.items() if k != "award_id"} for d in preview.json()["designated"]]
     assert officer.get(f"/api/v1/calls/{CALL}/review").json()["selected"] is True
 
     # the override is in the audit chain: who, instead of whom, why

@@ -347,6 +347,19 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/reviews/{application_id}"): lambda i, o: ("/api/v1/reviews/noapp", {}),
     ("GET", "/api/v1/calls/{call_id}/review"): lambda i, o: ("/api/v1/calls/call/review", {}),
     ("GET", "/api/v1/selection/calls"): lambda i, o: ("/api/v1/selection/calls", {}),
+    ("POST", "/api/v1/calls/{call_id}/selection/preview"): lambda i, o: (
+        "/api/v1/calls/call/selection/preview",
+        {},
+    ),
+    ("POST", "/api/v1/designations/{application_id}/end/preview"): lambda i, o: (
+        "/api/v1/designations/noapp/end/preview",
+        {J: {"reason": "probe"}},
+    ),
+    ("POST", "/officer/selection/{call_id}/confirm"): lambda i, o: ("/officer/selection/call/confirm", {}),
+    ("POST", "/officer/designations/{application_id}/confirm-end"): lambda i, o: (
+        "/officer/designations/noapp/confirm-end",
+        {"data": {"reason": "probe"}},
+    ),
     ("GET", "/api/v1/certificates/revocations"): lambda i, o: ("/api/v1/certificates/revocations", {}),
     ("GET", "/api/v1/certificates/{serial}"): lambda i, o: ("/api/v1/certificates/NOSERIAL", {}),
     ("POST", "/officer/selection/{call_id}/reassign"): lambda i, o: (

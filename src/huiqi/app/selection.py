@@ -25,7 +25,7 @@ from huiqi.app.jsonable import as_json, from_json
 from huiqi.app.review import RubricRow, rubric_rows
 from huiqi.app.store import Store
 from huiqi.applications import service as apps
-from huiqi.certificates.keys import signing_key
+from huiqi.certificates.keys import SigningKey, signing_key
 from huiqi.rules.programme import Programme
 from huiqi.selection import service as selection
 from huiqi.selection.callfile import CallFile, load_call_file
@@ -341,6 +341,22 @@ def check_applications(
     return store.write(work)
 
 
+def selected_in(
+    s: Session,
+    call_id: str,
+    programmes: Mapping[str, Programme],
+    key: SigningKey,
+    actor: str,
+    call_file: CallFile | None,
+) -> Selected:
+    """The selection made in session ``s`` (committed by the caller, or rolled back for a preview)."""
+    cf = call_files.for_call(s, call_id, call_file)
+    done = flow.select_and_award(
+        session=s, call_id=call_id, cf=cf, programmes=programmes, key=key, actor=actor
+    )
+    return Selected(call_id, [DesignatedView.made(d) for d in done])
+
+
 def select_and_award(
     store: Store,
     *,
@@ -354,14 +370,18 @@ def select_and_award(
     key = signing_key()
 
     def work(s: Session, _ledger_key: str) -> dict[str, Any]:
-        cf = call_files.for_call(s, call_id, call_file)
-        done = flow.select_and_award(
-            session=s, call_id=call_id, cf=cf, programmes=programmes, key=key, actor=actor
-        )
-        return dict(as_json(Selected(call_id, [DesignatedView.made(d) for d in done])))
+        return dict(as_json(selected_in(s, call_id, programmes, key, actor, call_file)))
 
     out = run_once(store, key=idempotency_key, operation="selection.run", body={"call": call_id}, work=work)
     return from_json(Selected, out)
+
+
+def preview_selection(
+    store: Store, *, call_id: str, programmes: Mapping[str, Programme], call_file: CallFile | None = None
+) -> Selected:
+    """What selecting would designate and award, worked out and rolled back, for the officer to confirm."""
+    key = signing_key()
+    return store.read(lambda s: selected_in(s, call_id, programmes, key, "preview", call_file))
 
 
 def selection_of(store: Store, *, call_id: str) -> SelectionView:
@@ -392,6 +412,34 @@ def selection_of(store: Store, *, call_id: str) -> SelectionView:
     return store.read(work)
 
 
+def ended_in(
+    s: Session,
+    application_id: str,
+    cause: str,
+    reason: str,
+    on: dt.date,
+    programmes: Mapping[str, Programme],
+    key: SigningKey,
+    actor: str,
+    call_file: CallFile | None,
+) -> Ended:
+    """The designation ended in session ``s`` (committed by the caller, or rolled back for a preview)."""
+    cf = call_files.for_application(s, application_id, call_file)
+    rep = flow.end_and_replace(
+        session=s,
+        application_id=application_id,
+        cause=cause,
+        reason=reason,
+        cf=cf,
+        programmes=programmes,
+        key=key,
+        on=on,
+        actor=actor,
+    )
+    promoted = None if rep.promoted is None else DesignatedView.made(rep.promoted)
+    return Ended(DesignationView.of(rep.ended), list(rep.revoked), promoted, rep.note)
+
+
 def end_designation(
     store: Store,
     *,
@@ -409,20 +457,9 @@ def end_designation(
     cause = "lost a condition" if lost_condition else "withdrew"
 
     def work(s: Session, _ledger_key: str) -> dict[str, Any]:
-        cf = call_files.for_application(s, application_id, call_file)
-        rep = flow.end_and_replace(
-            session=s,
-            application_id=application_id,
-            cause=cause,
-            reason=reason,
-            cf=cf,
-            programmes=programmes,
-            key=key,
-            on=on,
-            actor=actor,
+        return dict(
+            as_json(ended_in(s, application_id, cause, reason, on, programmes, key, actor, call_file))
         )
-        promoted = None if rep.promoted is None else DesignatedView.made(rep.promoted)
-        return dict(as_json(Ended(DesignationView.of(rep.ended), list(rep.revoked), promoted, rep.note)))
 
     body = {
         "application": application_id,
@@ -432,6 +469,24 @@ def end_designation(
     }
     out = run_once(store, key=idempotency_key, operation="designation.end", body=body, work=work)
     return from_json(Ended, out)
+
+
+def preview_end(
+    store: Store,
+    *,
+    application_id: str,
+    reason: str,
+    lost_condition: bool,
+    on: dt.date,
+    programmes: Mapping[str, Programme],
+    call_file: CallFile | None = None,
+) -> Ended:
+    """What ending a designation would return and whom it would promote, rolled back, to confirm first."""
+    key = signing_key()
+    cause = "lost a condition" if lost_condition else "withdrew"
+    return store.read(
+        lambda s: ended_in(s, application_id, cause, reason, on, programmes, key, "preview", call_file)
+    )
 
 
 def published_list(

@@ -34,6 +34,9 @@ KeyOpt = Annotated[
         "--idempotency-key", help="repeat a money move safely: the same key never moves money twice"
     ),
 ]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="show what would happen (firms, amounts) and write nothing")
+]
 
 
 def today() -> str:
@@ -351,24 +354,35 @@ def register(app: typer.Typer) -> None:
         call_file: CallFileOpt = None,
         pack: PackOpt = None,
         idempotency_key: KeyOpt = None,
+        dry_run: DryRunOpt = False,
         actor: Actor = default_actor(),
     ) -> None:
         """Select, award the start-up grants through the ledger, issue the certificates."""
-        done = call(
-            sel.select_and_award,
-            store(),
-            call_id=call_id,
-            programmes=programmes_of(pack),
-            idempotency_key=key_of(idempotency_key),
-            actor=actor,
-            call_file=call_file_of(call_file),
-        )
+        if dry_run:
+            done = call(
+                sel.preview_selection,
+                store(),
+                call_id=call_id,
+                programmes=programmes_of(pack),
+                call_file=call_file_of(call_file),
+            )
+        else:
+            done = call(
+                sel.select_and_award,
+                store(),
+                call_id=call_id,
+                programmes=programmes_of(pack),
+                idempotency_key=key_of(idempotency_key),
+                actor=actor,
+                call_file=call_file_of(call_file),
+            )
         rows = sorted(
             (d.sector, d.sector_rank, d.name_zh, d.amount, d.certificate_serial) for d in done.designated
         )
         for row in rows:
             typer.echo("\t".join(str(x) for x in row))
-        typer.echo(f"{len(rows)} designated" + (" (replayed: nothing moved again)" if done.replayed else ""))
+        note = " (replayed: nothing moved again)" if done.replayed else ""
+        typer.echo(f"{len(rows)} {'would be ' if dry_run else ''}designated{note}")
 
     @selection.command("explain")
     def explain(
@@ -397,21 +411,35 @@ def register(app: typer.Typer) -> None:
         pack: PackOpt = None,
         on: Annotated[str, typer.Option(help="date of the withdrawal")] = today(),
         idempotency_key: KeyOpt = None,
+        dry_run: DryRunOpt = False,
         actor: Actor = default_actor(),
     ) -> None:
         """End a designation (certificate revoked, grant returned) and promote the sector's next reserve."""
-        rep = call(
-            sel.end_designation,
-            store(),
-            application_id=application,
-            reason=reason,
-            lost_condition=lost_condition,
-            on=date(on, "--on"),
-            programmes=programmes_of(pack),
-            idempotency_key=key_of(idempotency_key),
-            actor=actor,
-            call_file=call_file_of(call_file),
-        )
+        if dry_run:
+            rep = call(
+                sel.preview_end,
+                store(),
+                application_id=application,
+                reason=reason,
+                lost_condition=lost_condition,
+                on=date(on, "--on"),
+                programmes=programmes_of(pack),
+                call_file=call_file_of(call_file),
+            )
+            typer.echo("dry run: nothing was written")
+        else:
+            rep = call(
+                sel.end_designation,
+                store(),
+                application_id=application,
+                reason=reason,
+                lost_condition=lost_condition,
+                on=date(on, "--on"),
+                programmes=programmes_of(pack),
+                idempotency_key=key_of(idempotency_key),
+                actor=actor,
+                call_file=call_file_of(call_file),
+            )
         typer.echo(
             f"designation of {application} ended; revoked {', '.join(rep.revoked) or 'no certificate'}"
         )

@@ -238,6 +238,8 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", f"{_API}/reviews/{{application_id}}/material"): (_NF,),
     ("POST", f"{_API}/reviews/{{application_id}}/scores"): (_NF, _ST, _IN),
     ("POST", f"{_API}/reviews/{{application_id}}/reassign"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/calls/{{call_id}}/selection/preview"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/designations/{{application_id}}/end/preview"): (_NF, _ST, _IN),
     ("GET", f"{_API}/reviews/{{application_id}}"): (_NF, _ST, _IN),
     ("GET", f"{_API}/calls/{{call_id}}/review"): (_NF, _IN),
     ("GET", f"{_API}/certificates/{{serial}}"): (_NF,),

@@ -53,6 +53,8 @@ def test_demo_reviewer_scores_and_the_officer_selects(page: Any, browser: Any, s
     officer_page.wait_for_load_state()
     officer_page.click("button:has-text('4. Select and award the grants')")
     officer_page.wait_for_load_state()
+    officer_page.click("button:has-text('Confirm: select and award the grants')")  # the summary first
+    officer_page.wait_for_load_state()
     shot(officer_page, "demo-review", "3-selected")
     with server.api("officer") as officer:
         view = officer.get(f"/api/v1/calls/{call}/selection").json()

@@ -128,6 +128,8 @@ def test_reviewer_scores_and_officer_runs_the_selection(browser: Any, designatio
     officer.wait_for_load_state()
     officer.click("button:has-text('4. Select and award the grants')")
     officer.wait_for_load_state()
+    officer.click("button:has-text('Confirm: select and award the grants')")  # the summary first
+    officer.wait_for_load_state()
     shot(officer, "selection", "3-selected")
     with designation.api("officer") as c:
         view = c.get(f"/api/v1/calls/{CALL}/selection").json()

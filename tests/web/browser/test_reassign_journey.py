@@ -149,6 +149,8 @@ def test_a_conflict_nobody_can_take_is_reassigned_by_the_officer_in_the_browser(
     assert officer_page.locator("p.error[role=alert]").count() == 0, officer_page.inner_text("main")[:2000]
     officer_page.click("button:has-text('4. Select and award the grants')")
     officer_page.wait_for_load_state()
+    officer_page.click("button:has-text('Confirm: select and award the grants')")  # the summary first
+    officer_page.wait_for_load_state()
     shot(officer_page, "reassign", "5-selected")
     with stalled.api("officer") as officer:
         view = officer.get(f"/api/v1/calls/{CALL}/selection").json()

@@ -273,6 +273,15 @@ def post_selection(call_id: str, request: Request, key: IdempotencyKeyHeader = N
     return money_answer(view)
 
 
+@router.post("/calls/{call_id}/selection/preview")
+def preview_selection(call_id: str, request: Request) -> Any:
+    """What selecting would designate and award (firms, ranks, grants, certificates), computed and rolled
+    back: nothing is written and no money moves."""
+    st = state_of(request)
+    view = selection.preview_selection(st.store, call_id=call_id, programmes=st.registry.programmes())
+    return money_answer(view)
+
+
 class EndIn(BaseModel):
     reason: str = Field(min_length=1, description="why, in words")
     lost_condition: Flag = Field(False, description="true: it lost a condition; false: it withdrew")
@@ -293,6 +302,22 @@ def end(application_id: str, body: EndIn, request: Request, key: IdempotencyKeyH
         programmes=st.registry.programmes(),
         idempotency_key=f"api:{require_key(key)}",
         actor=actor(principal_of(request)),
+    )
+    return money_answer(view)
+
+
+@router.post("/designations/{application_id}/end/preview")
+def preview_end(application_id: str, body: EndIn, request: Request) -> Any:
+    """What ending the designation would revoke, return and whom it would promote, computed and rolled
+    back: nothing is written and no money moves."""
+    st = state_of(request)
+    view = selection.preview_end(
+        st.store,
+        application_id=application_id,
+        reason=body.reason,
+        lost_condition=body.lost_condition,
+        on=body.on or today_in_shanghai(),
+        programmes=st.registry.programmes(),
     )
     return money_answer(view)
 

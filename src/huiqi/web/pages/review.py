@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -322,10 +323,60 @@ def selection_run(call_id: str, request: Request, idempotency_key: Annotated[str
     )
 
 
+@router.post("/officer/selection/{call_id}/confirm")
+def selection_confirm(call_id: str, request: Request) -> Response:
+    """Before any money moves: the firms the selection would designate and their grants, to confirm."""
+    st = state_of(request)
+    try:
+        preview = selection.preview_selection(st.store, call_id=call_id, programmes=st.registry.programmes())
+    except REFUSALS as exc:
+        return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc))
+    total = sum((Decimal(d.amount) for d in preview.designated), Decimal(0))
+    ctx = {"kind": "select", "call_id": call_id, "preview": preview, "total": total, "key": uuid.uuid4().hex}
+    return render(request, "designation_confirm.html", ctx)
+
+
 @router.get("/officer/selection/{call_id}/certificates")
 def selection_certificates(call_id: str, request: Request) -> Response:
     """Every certificate of the call as one zip."""
     return zip_of(certificates.call_certificates(state_of(request).store, call_id=call_id), call_id)
+
+
+@router.post("/officer/designations/{application_id}/confirm-end")
+def designation_confirm_end(
+    application_id: str,
+    request: Request,
+    reason: Annotated[str, Form()] = "",
+    call_id: Annotated[str, Form()] = "",
+    lost_condition: Annotated[str, Form()] = "",
+) -> Response:
+    """Before any money moves: what ending the designation returns and whom it promotes, to confirm."""
+    st = state_of(request)
+    try:
+        if not reason.strip():
+            raise WebError(422, _("Give the reason the designation ends."))
+        preview = selection.preview_end(
+            st.store,
+            application_id=application_id,
+            reason=reason.strip(),
+            lost_condition=bool(lost_condition),
+            on=today_in_shanghai(),
+            programmes=st.registry.programmes(),
+        )
+    except REFUSALS as exc:
+        if not call_id:
+            raise
+        return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc))
+    ctx = {
+        "kind": "end",
+        "application_id": application_id,
+        "call_id": call_id,
+        "preview": preview,
+        "reason": reason.strip(),
+        "lost_condition": bool(lost_condition),
+        "key": uuid.uuid4().hex,
+    }
+    return render(request, "designation_confirm.html", ctx)
 
 
 @router.post("/officer/designations/{application_id}/end")
