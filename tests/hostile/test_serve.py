@@ -35,24 +35,24 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "HUIQI_PROGRAMMES_DIR": str(tmp / "programmes"),
         "HUIQI_BODY_TIMEOUT": "1",
     }
+    log = tmp / "serve.log"
     server = subprocess.Popen(
         [HUIQI, "serve", "--port", str(number), "--workers", "1", "--log-level", "warning"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
+    hello = b"GET /api/v1/programmes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 300  # a loaded machine takes a while to import the app
+        while time.monotonic() < deadline and server.poll() is None:
             try:
-                if exchange(
-                    number, b"GET /api/v1/programmes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                )[0]:
+                if exchange(number, hello)[0]:
                     break
             except OSError:
                 time.sleep(0.5)
         else:
-            pytest.fail("huiqi serve did not start")
+            pytest.fail(f"huiqi serve did not start (exit code {server.poll()}): {log.read_text()[-2000:]}")
         yield number
     finally:
         server.terminate()
