@@ -44,6 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import Session
@@ -107,6 +108,14 @@ def _source(target: Table, columns: Sequence[str], name: str) -> Any:
     return rows.table_valued(*typed).render_derived(name=f"{name}_r", with_types=True)
 
 
+def _json_rows(target: Table, rows: Sequence[Row]) -> list[Row]:
+    """Rows of ``target`` as its JSON parameter carries them."""
+    if not rows:
+        return []
+    types = [(c, target.c[c].type) for c in rows[0]]
+    return [{c: _plain(t, r[c]) for c, t in types} for r in rows]
+
+
 def _plain(kind: Any, value: Any) -> Any:
     """A value as its column stores it, in JSON: money in fen, moments and days as ISO text."""
     if isinstance(kind, TypeDecorator):
@@ -114,13 +123,19 @@ def _plain(kind: Any, value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _insert(target: Table, columns: Sequence[str], name: str, gate: CTE | None, **options: bool) -> CTE:
-    """A CTE inserting the rows given as arrays, only when ``gate`` returned a row (if there is one)."""
+def _inserting(target: Table, columns: Sequence[str], name: str, gate: CTE | None = None) -> PgInsert:
+    """INSERT of the rows given as one JSON parameter (``name``), only when ``gate`` returned a row (if
+    there is one)."""
     src = _source(target, columns, name)
-    # ``SELECT r.*``: the unnest's columns are the INSERT's, in order (a select list would only lengthen it)
+    # ``SELECT r.*``: the record set's columns are the INSERT's, in order (a select list would lengthen it)
     every: Any = literal_column(f"{name}_r.*")
     rows = select(every).select_from(src if gate is None else src.join(gate, true()))
-    statement = pg_insert(target).from_select(list(columns), rows)
+    return pg_insert(target).from_select(list(columns), rows)
+
+
+def _insert(target: Table, columns: Sequence[str], name: str, gate: CTE | None, **options: bool) -> CTE:
+    """``_inserting`` as a CTE of the awards' statement."""
+    statement = _inserting(target, columns, name, gate)
     if options.get("ignore"):
         statement = statement.on_conflict_do_nothing()
     if options.get("returning"):
@@ -230,10 +245,9 @@ def _write(
     """Run the awards' statement with every table's rows as one JSON parameter; the awards written (none
     when gated)."""
     rows = [_rows(a) for a in awards]
-    for name, columns in _columns().items():
+    for name in _columns():
         if single or name != "accounts":
-            types = [(c, _TABLES[name].c[c].type) for c in columns]
-            params[name] = [{c: _plain(t, r[c]) for c, t in types} for a in rows for r in a[name]]
+            params[name] = _json_rows(_TABLES[name], [r for a in rows for r in a[name]])
     return list(session.scalars(_award_statement(single, capped), params))
 
 
@@ -380,8 +394,16 @@ _HOT = (
     .where(POOLS.c.id == bindparam("pool_id"))
     .values(available=POOLS.c.available - bindparam("total", type_=Money()))
 )
-_NEW_ACCOUNTS = pg_insert(ACCOUNTS).on_conflict_do_nothing().returning(ACCOUNTS.c.id, ACCOUNTS.c.firm_uscc)
-_NEW_TOTALS = pg_insert(TOTALS).on_conflict_do_nothing().returning(TOTALS.c.firm_uscc)
+_NEW_ACCOUNTS = (
+    _inserting(ACCOUNTS, ["id", "pool_id", "kind", "firm_uscc"], "accounts")
+    .on_conflict_do_nothing()
+    .returning(ACCOUNTS.c.id, ACCOUNTS.c.firm_uscc)
+)
+_NEW_TOTALS = (
+    _inserting(TOTALS, ["pool_id", "firm_uscc", "committed"], "totals")
+    .on_conflict_do_nothing()
+    .returning(TOTALS.c.firm_uscc)
+)
 
 
 def grant_awards(
@@ -532,10 +554,15 @@ def _open_firms(
     """The firms' accounts (and, under a cap, their running totals) where missing; what was created, as
     (firm, account id or "" for the totals row), so that a firm granted nothing can have it taken back."""
     rows = [r for f in firms for r in firm_account_rows(pool_id, f)]
-    created = [(str(firm), str(acct)) for acct, firm in session.execute(_NEW_ACCOUNTS, rows)]
+    created = [
+        (str(firm), str(acct))
+        for acct, firm in session.execute(_NEW_ACCOUNTS, {"accounts": _json_rows(ACCOUNTS, rows)})
+    ]
     if cap is not None:
         zero = [{"pool_id": pool_id, "firm_uscc": f, "committed": Decimal(0)} for f in firms]
-        created += [(str(f), "") for (f,) in session.execute(_NEW_TOTALS, zero)]
+        created += [
+            (str(f), "") for (f,) in session.execute(_NEW_TOTALS, {"totals": _json_rows(TOTALS, zero)})
+        ]
     return created
 
 
