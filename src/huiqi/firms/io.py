@@ -31,8 +31,10 @@ MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 #: Encodings a file may be in when it is not UTF-8: what Excel and Windows save on a Chinese system.
 #: GB18030 is a superset of GBK and GB2312, so it reads them all.
-_CHINESE = {"gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "hz": "gb18030"}
-_ALSO = {"big5", "big5hkscs", "cp950", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be"}
+_CHINESE = {"gb18030", "gbk", "gb2312", "hz", "cp936", "euc_cn"}
+_ALSO = {"big5", "big5hkscs", "cp950"}
+#: How much of a file its encoding is told from (a long file is then decoded strictly as it is read).
+ENCODING_SAMPLE = 1 << 20
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -64,24 +66,53 @@ def decode_any_encoding(data: bytes, *, source: str) -> tuple[str, str]:
     for magic, what, hint in _NOT_TEXT:
         if data.startswith(magic):
             raise TextFileError(source, f"this is {what}, not a text file: {hint}")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    found = detect_encoding(data)
+    if found is not None:
+        return _decode(data, found, source), found
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: 1024 * 1024]).best()
+    best = from_bytes(data[:ENCODING_SAMPLE]).best()
     guess = best.encoding if best is not None else None
     if guess is None:
         raise TextFileError(source, "this is not a text file (no text encoding fits its bytes)")
-    encoding = _CHINESE.get(guess, guess if guess in _ALSO else "")
-    if not encoding:
+    if guess not in _ALSO:
         raise TextFileError(
             source,
             f"not UTF-8, and its bytes look like {guess}, which huiqi does not read: save it as UTF-8 "
             "(or GB18030)",
         )
-    return _decode(data, encoding, source), encoding
+    return _decode(data, guess, source), guess
+
+
+def _decodes(data: bytes, encoding: str, *, complete: bool) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)("strict").decode(data, final=complete)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(data: bytes, *, complete: bool = True) -> str | None:
+    """The encoding of text bytes (``complete``: all of them, else the start of a file), or None when it
+    cannot be told with confidence: a BOM's, UTF-8, UTF-16/32 without a BOM, or GB18030 whenever
+    charset-normalizer counts a Chinese national encoding among its candidates (short GBK text is often
+    also valid Big5, and Big5's reading of it is wrong for a mainland file)."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    sample = data[:4096]
+    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):  # text has no NULs: UTF-16 without a BOM
+        odd_nuls = sample[1::2].count(0)
+        even_nuls = sample[0::2].count(0)
+        return "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
+    if _decodes(data, "utf-8", complete=complete):
+        return "utf-8"
+    from charset_normalizer import from_bytes
+
+    candidates = [m.encoding for m in from_bytes(data[:ENCODING_SAMPLE])]
+    if any(c in _CHINESE for c in candidates) and _decodes(data, "gb18030", complete=complete):
+        return "gb18030"
+    return next((c for c in candidates if c.startswith(("utf_16", "utf_32"))), None)
 
 
 def _decode(data: bytes, encoding: str, source: str) -> str:

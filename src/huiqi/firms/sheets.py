@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree as ET  # nosec B405  # expat >= 2.4 limits entity expansion; no DTD fetch
 
+from huiqi.firms.io import ENCODING_SAMPLE, detect_encoding
+
 #: Significant digits Excel keeps and shows of a number.
 EXCEL_DIGITS = 15
 #: CSV cells beginning with one of these are written with a leading apostrophe (OWASP CSV injection);
@@ -116,50 +118,8 @@ def check_kind(path: Path, head: bytes) -> None:
 
 
 # -- text -----------------------------------------------------------------------------------------------
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_CHINESE = {"gb18030", "gbk", "gb2312", "hz", "cp936", "euc_cn"}
-
-
 #: how much of a file the encoding is told from (the rest is decoded strictly as it is read)
-SAMPLE = 1 << 20
-
-
-def _decodes(data: bytes, encoding: str, *, complete: bool) -> bool:
-    try:
-        codecs.getincrementaldecoder(encoding)("strict").decode(data, final=complete)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def detect_encoding(data: bytes, *, complete: bool = True) -> str | None:
-    """The encoding of text bytes (``complete``: all of them, else the start of a file), or None when it
-    cannot be told with confidence."""
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name
-    if _decodes(data, "utf-8", complete=complete):
-        return "utf-8"
-    sample = data[:4096]
-    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
-        odd_nuls = sample[1::2].count(0)
-        even_nuls = sample[0::2].count(0)
-        return "utf-16-le" if odd_nuls > even_nuls else "utf-16-be"
-    from charset_normalizer import from_bytes
-
-    candidates = [m.encoding for m in from_bytes(data[:SAMPLE])]
-    wide = next((c for c in candidates if c.startswith(("utf_16", "utf_32"))), None)
-    if wide is not None:
-        return wide
-    if any(c in _CHINESE for c in candidates) and _decodes(data, "gb18030", complete=complete):
-        return "gb18030"
-    return None
+SAMPLE = ENCODING_SAMPLE
 
 
 def _encoding(data: bytes, *, source: str, declared: str | None, complete: bool) -> str:
