@@ -37,10 +37,16 @@ def unwrap(fn: Any) -> Any:
     return fn
 
 
+#: Modules of huiqi.app that hold the unit of work and its plumbing, not use cases.
+PLUMBING = {"store", "idempotency", "models", "errors", "refusals", "jsonable", "registry"}
+
+
 def is_use_case(obj: Any) -> bool:
     """A public function of a huiqi.app module whose first parameter is the store (or, for the use cases
     that need no database, the programmes they read)."""
     if not inspect.isfunction(obj) or not obj.__module__.startswith("huiqi.app."):
+        return False
+    if obj.__module__.removeprefix("huiqi.app.") in PLUMBING:
         return False
     if obj.__name__.startswith("_"):
         return False
