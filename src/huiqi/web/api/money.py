@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
@@ -232,7 +232,7 @@ def list_awards(
 
 
 @router.get("/awards/by/{field}")
-def awards_by(field: str, request: Request) -> list[dict[str, Any]]:
+def awards_by(field: Literal["sector", "district"], request: Request) -> list[dict[str, Any]]:
     """Awarded amounts (net of releases and clawbacks) by the firms' sector or district, largest first."""
     return [{field: k, "amount": str(v)} for k, v in money.awards_by(state_of(request).store, field=field)]
 
