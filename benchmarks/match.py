@@ -200,20 +200,24 @@ def main() -> None:
     ap.add_argument(
         "--postgres", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432", default=None
     )
+    ap.add_argument("--reuse", action="store_true", help="keep the synthesised database of an earlier run")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     db = Database(args.dir, args.postgres)
     kind = "PostgreSQL" if args.postgres else "SQLite"
     base = f"base-{args.firms}"
     t = time.perf_counter()
-    db.create(base)
-    subprocess.run(
-        [HUIQI, "register", "synth", "--firms", str(args.firms), "--seed", "42", "--register", "db"],
-        env=db.env(base),
-        check=True,
-        capture_output=True,
-    )
-    print(f"{args.firms:,} firms synthesised into {kind} in {time.perf_counter() - t:.0f} s", flush=True)
+    if args.reuse and db.size(base):
+        print(f"reusing the {args.firms:,}-firm {kind} database of an earlier run", flush=True)
+    else:
+        db.create(base)
+        subprocess.run(
+            [HUIQI, "register", "synth", "--firms", str(args.firms), "--seed", "42", "--register", "db"],
+            env=db.env(base),
+            check=True,
+            capture_output=True,
+        )
+        print(f"{args.firms:,} firms synthesised into {kind} in {time.perf_counter() - t:.0f} s", flush=True)
     before = db.size(base)
     register = args.dir / f"{base}.match-results" / "register"
 

@@ -18,18 +18,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huiqi.app.jobs import JobOutcome, JobProgress, start_job
 from huiqi.app.jsonable import as_json
-from huiqi.app.register import nonempty_register
 from huiqi.app.store import Store
 from huiqi.matching import results as files
 from huiqi.matching.errors import EmptyRegister, NoRun, UnknownBackend
 from huiqi.matching.models import MatchEligible, MatchRun
 from huiqi.matching.outbox import Message, messages
-from huiqi.matching.run import STEPS, latest_run, run_match, versions_of
+from huiqi.matching.run import STEPS, arrow_tables, firm_digests, latest_run, run_match, versions_of
+from huiqi.matching.snapshot import DIGESTS, current_copy, keep_digests, pinned
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.programme import Programme
 
@@ -308,7 +309,7 @@ def _tables_maker(backend: str, url: str) -> Any:
         counter = iter(range(1_000_000))
 
         def to_pg(tables: dict[str, Any]) -> Any:
-            return backends.load_postgres(con, tables, prefix=f"match_input{next(counter)}_")
+            return backends.load_postgres(con, arrow_tables(tables), prefix=f"match_input{next(counter)}_")
 
         return to_pg
     tmp = Path(tempfile.mkdtemp(prefix="huiqi-spark-"))
@@ -320,7 +321,7 @@ def _tables_maker(backend: str, url: str) -> Any:
 
         if not session:
             session.append(backends.spark_connect())
-        path = write_register(tables, tmp / f"input{next(counter)}")
+        path = write_register(arrow_tables(tables), tmp / f"input{next(counter)}")
         return backends.spark_parquet_tables(session[0], path, prefix=f"match_input{path.name}_")
 
     return to_spark
@@ -348,7 +349,13 @@ def match(
     chosen = check_programmes(programmes, list(ids))
     maker = _tables_maker(backend, store.url)
     tell(0.0, STEP_MESSAGES["register"])
-    tables = nonempty_register(store, register=register)
+    where = files.results_dir(store.url)
+    if register == "db":
+        root = store.read(lambda s: current_copy(s, where))
+        if root is None:
+            raise EmptyRegister()
+    else:
+        root = Path(register)
     weights = sum(STEPS.values())
     done = {step: 0 for step in STEPS}
 
@@ -369,10 +376,19 @@ def match(
             make_tables=maker,
             notify=notify,
             progress=tick,
+            digests=digests,
         )
         return outcome.run
 
-    run = store.write(work)
+    with pinned(root, where / "tmp") as tables:
+        known = tables.pop(DIGESTS, None)
+        if files.row_count(tables["firms"]) == 0:
+            raise EmptyRegister()
+        digests = pq.read_table(known) if known is not None else None
+        if digests is None and register == "db":  # the copy's digests, once for every run that reads it
+            digests = firm_digests(tables)
+            keep_digests(root, tables["firms"], digests)
+        run = store.write(work)
     tell(0.95, STEP_MESSAGES["report"])
     if out is not None:
         files.export(Path(run.results_file), out, chosen, run.on, versions_of(run))

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from huiqi.config import get_settings
+from huiqi.config import Settings
 
 #: What a results file holds a row; the version and the date are the run's (added when read).
 STORED = ("uscc", "programme", "eligible", "amount", "unmet")
@@ -28,7 +28,7 @@ COLUMNS = ("uscc", "programme", "version", "date", "eligible", "amount", "unmet"
 
 def results_dir(url: str) -> Path:
     """Where a database's runs keep their files (the setting, else beside an embedded database)."""
-    configured = get_settings().match_results_dir
+    configured = Settings().match_results_dir  # read now, not cached: the process may change it
     if configured is not None:
         return configured
     from sqlalchemy.engine import make_url
@@ -46,7 +46,7 @@ def results_dir(url: str) -> Path:
 
 def keep_runs() -> int:
     """How many runs keep their files and pairs (besides the latest of every date)."""
-    return get_settings().match_keep_runs
+    return Settings().match_keep_runs
 
 
 def run_file(where: Path, run_id: str) -> Path:

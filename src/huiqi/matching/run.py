@@ -36,6 +36,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -47,11 +49,13 @@ from huiqi.matching.bulk import insert_rows
 from huiqi.matching.models import MatchEligible, MatchRun, Notification
 from huiqi.money import yuan_to_fen
 from huiqi.rules.backends import to_arrow
-from huiqi.rules.batch import duckdb_sql, duckdb_tables
+from huiqi.rules.batch import duckdb_sql
 from huiqi.rules.compiler import compile_pack
 from huiqi.rules.programme import Programme
 
-#: Make the backend's tables from the register's Arrow tables (DuckDB by default).
+#: The register's tables: Arrow in memory, or Parquet files DuckDB scans as it goes.
+Tables = Mapping[str, pa.Table | Path]
+#: Make the backend's tables from the register's tables (DuckDB by default).
 TableMaker = Callable[[dict[str, pa.Table]], dict[str, ir.Table]]
 #: ``progress(step, done)``: a step starts (0) or ends (1); steps: digests, programmes, firms, store, outbox.
 Progress = Callable[[str, int], None]
@@ -79,15 +83,14 @@ class Outcome:
         return files.read_results(self.results_file, self.ids, self.run.on, versions_of(self.run))
 
 
-def firm_digests(tables: Mapping[str, pa.Table], con: Any = None) -> pa.Table:
+def firm_digests(tables: Tables, con: Any = None) -> pa.Table:
     """``uscc``, ``digest``: a change to a firm's row or to any of its child rows changes its digest.
 
     DuckDB's 64-bit ``hash`` of the firm's row, with each child table's rows summed as hashes (in any
     order) and counted: a tenth of the cost of MD5s of rows cast to text. A digest is bookkeeping (which
     firms to recompute), not a proof; a collision would need two versions of one firm with equal hashes."""
     raw = con if con is not None else ibis.duckdb.connect().con
-    for name, t in tables.items():
-        raw.register(f"d_{name}", t)
+    _views(raw, tables, "d_")
     children = [n for n in CHILD_TABLES if n in tables]
     # table names come from CHILD_TABLES, never from input
     joins = " ".join(
@@ -113,8 +116,36 @@ def _dependents(programmes: Mapping[str, Programme], changed: set[str], ids: lis
     return out
 
 
-def _subset(tables: Mapping[str, pa.Table], codes: pa.Array) -> dict[str, pa.Table]:
-    return {name: t.filter(pc.is_in(t["uscc"], value_set=codes)) for name, t in tables.items()}
+def _subset(tables: Tables, codes: pa.Array) -> dict[str, pa.Table]:
+    """The rows of the firms ``codes`` (read from a Parquet file with the filter pushed down)."""
+    return {
+        name: pq.read_table(t, filters=ds.field("uscc").isin(codes))
+        if isinstance(t, Path)
+        else t.filter(pc.is_in(t["uscc"], value_set=codes))
+        for name, t in tables.items()
+    }
+
+
+def arrow_tables(tables: Tables) -> dict[str, pa.Table]:
+    """Every table read whole (for an engine other than DuckDB, which gets the register as Arrow)."""
+    return {n: pq.read_table(t) if isinstance(t, Path) else t for n, t in tables.items()}
+
+
+def _views(raw: Any, tables: Tables, prefix: str) -> None:
+    """Each table as a DuckDB relation ``prefix + name``: Arrow registered, a Parquet file as a view."""
+    for name, t in tables.items():
+        if isinstance(t, Path):
+            # a view cannot take a bound parameter: the path is quoted, the name is ours
+            raw.execute(
+                f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * FROM read_parquet({_quote(str(t))})"
+            )  # nosec B608
+        else:
+            raw.register(f"{prefix}{name}", t)
+
+
+def _duckdb_inputs(con: Any, tables: Tables, prefix: str) -> dict[str, ir.Table]:
+    _views(con.con, tables, prefix)
+    return {name: con.table(f"{prefix}{name}") for name in tables}
 
 
 def _quote(text: str) -> str:
@@ -202,7 +233,7 @@ def versions_of(run: MatchRun) -> dict[str, str]:
 def run_match(
     session: Session,
     programmes: Mapping[str, Programme],
-    tables: dict[str, pa.Table],
+    tables: Tables,
     on: dt.date,
     *,
     ids: list[str] | None = None,
@@ -213,6 +244,7 @@ def run_match(
     progress: Progress | None = None,
     results_dir: Path | None = None,
     keep_runs: int | None = None,
+    digests: pa.Table | None = None,
 ) -> Outcome:
     """Match, store (the caller commits), and return the run with its eligible pairs and results file.
 
@@ -221,7 +253,8 @@ def run_match(
     rules over the register, the merged results file) reads the last run's state through a short read of
     its own. If another run stored in between, what was read is stale: the work is done again from within
     the write transaction (holding the lock) so that the result is the same as if the runs had taken
-    turns. When the session's transaction is already open, everything happens in it."""
+    turns. When the session's transaction is already open, everything happens in it. ``digests`` are the
+    firms' digests when known already (``firm_digests`` of these tables)."""
     tick = progress or (lambda _label, _n: None)
     chosen = sorted(ids) if ids else sorted(programmes)
     where = results_dir or files.results_dir(str(session.get_bind(MatchRun).engine.url))
@@ -239,10 +272,11 @@ def run_match(
     raw = con.con
     try:
         tick("digests", 0)
-        digests = firm_digests(tables, raw)
+        if digests is None:
+            digests = firm_digests(tables, raw)
         raw.register("digests", digests)
         tick("digests", 1)
-        make = make_tables or (lambda t: duckdb_tables(t, con, prefix=f"r{new_id()[:8]}_"))
+        make = make_tables or (lambda t: _duckdb_inputs(con, t, f"r{new_id()[:8]}_"))
 
         def plan(read: Reader) -> _Plan:
             return _plan(read, raw, programmes, tables, on, chosen, make, target, tick)
@@ -265,7 +299,13 @@ def run_match(
         run.eligible = todo.eligible.num_rows
         run.notifications = notes
         run.results_file = str(target)
-        report = report_of(todo.eligible, tables["firms"], programmes, chosen)
+        firms = tables["firms"]
+        places = (
+            pq.read_table(firms, columns=["uscc", "sector", "district"])
+            if isinstance(firms, Path)
+            else firms.select(["uscc", "sector", "district"])
+        )
+        report = report_of(todo.eligible, places, programmes, chosen)
         report["versions"] = {
             p: {"version": programmes[p].version, "digest": programmes[p].digest} for p in chosen
         }
@@ -375,7 +415,7 @@ def _plan(
     read: Reader,
     raw: Any,
     programmes: Mapping[str, Programme],
-    tables: dict[str, pa.Table],
+    tables: Tables,
     on: dt.date,
     chosen: list[str],
     make: TableMaker,
@@ -411,27 +451,24 @@ def _plan(
     gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"
     gone = int(raw.sql(gone_sql).fetchone()[0])
 
-    parts: list[tuple[str, int]] = []  # (relation, rows)
+    parts: list[tuple[str, int]] = []  # (query, rows): evaluated once, as the results file is written
     if changed_p:
         tick("programmes", 0)
-        parts.append(_compute(raw, programmes, make(tables), on, sorted(changed_p), "computed_p"))
-        tick("programmes", 1)
+        parts.append(_compute(raw, programmes, make(dict(tables)), on, sorted(changed_p), "computed_p"))
     if same_p and changed_firms:
         tick("firms", 0)
         sub = _subset(tables, pa.array(changed_firms, pa.string()))
         parts.append(_compute(raw, programmes, make(sub), on, same_p, "computed_f"))
-        tick("firms", 1)
-    tick("store", 0)
     raw.execute("CREATE OR REPLACE TEMP TABLE changed_firms (uscc VARCHAR)")
     if changed_firms:
         raw.register("changed_arrow", pa.table({"uscc": pa.array(changed_firms, pa.string())}))
         raw.execute("INSERT INTO changed_firms SELECT uscc FROM changed_arrow")
-    computed = " UNION ALL ".join(f"SELECT * FROM {name}" for name, _n in parts) or (
+    computed = " UNION ALL ".join(f"SELECT * FROM ({sql})" for sql, _n in parts) or (
         "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::BOOLEAN AS eligible, "
         "NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS unmet WHERE false"
     )
     raw.execute(f"CREATE OR REPLACE TEMP VIEW computed AS {computed}")
-    rows_computed = sum(n for _name, n in parts)
+    rows_computed = sum(n for _sql, n in parts)
     reuse = (
         f"SELECT uscc, programme, eligible, amount, unmet FROM {prev} "
         f"WHERE programme IN {_in_list(same_p)} AND uscc IN (SELECT uscc FROM digests) "
@@ -441,7 +478,12 @@ def _plan(
         rows = files.same_as(Path(prev_file), target)  # nothing changed: the last run's file, linked
     else:
         body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")
-        rows = files.write_results(raw, body, target)
+        rows = files.write_results(raw, body, target)  # the rules run here, as the file is written
+    if changed_p:
+        tick("programmes", 1)
+    if same_p and changed_firms:
+        tick("firms", 1)
+    tick("store", 0)
     reused = rows - rows_computed
     eligible = raw.sql(
         f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(target))}) WHERE eligible "
@@ -458,12 +500,15 @@ def _plan(
             }
         ),
     )
+    # the newly eligible are among this run's computed rows: a changed programme's, or a changed firm's
+    raw.register("eligible_now", eligible)
     newly = raw.sql(
         "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "
-        "FROM computed c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
+        "FROM eligible_now c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
         f"LEFT JOIN {prev} p ON p.uscc = c.uscc AND p.programme = c.programme "
         "LEFT JOIN prev_digests pd ON pd.programme = c.programme "
-        "WHERE c.eligible AND NOT coalesce(p.eligible AND pd.digest = cp.programme_digest, false) "
+        f"WHERE (c.programme IN {_in_list(sorted(changed_p))} OR c.uscc IN (SELECT uscc FROM changed_firms)) "
+        "AND NOT coalesce(p.eligible AND pd.digest = cp.programme_digest, false) "
         "ORDER BY c.programme, c.uscc"
     ).to_arrow_table()
     return _Plan(
@@ -487,29 +532,39 @@ def _compute(
     ids: list[str],
     name: str,
 ) -> tuple[str, int]:
-    """The programmes ``ids`` over ``inputs``: the engine's wide result (one row a firm) kept as a DuckDB
-    table, and a view ``name`` of it one row a firm x programme (uscc, programme, eligible, amount,
-    unmet); the view's name and its number of rows."""
+    """The programmes ``ids`` over ``inputs`` as a query of one row a firm x programme (uscc, programme,
+    eligible, amount, unmet), and its number of rows. On DuckDB the engine's query is inlined and its
+    wide result unpivoted as it streams (never held whole); another engine's result comes back as Arrow."""
     compiled = compile_pack(programmes, inputs, on, ids)
     backend = compiled.table._find_backend()
     if backend.name == "duckdb" and backend.con is raw:
         source = f"({duckdb_sql(compiled.table)})"
+        firms = raw.sql(f"SELECT count(*) FROM {_table_of(inputs)}").fetchone()
     else:  # another engine ran the rules: its result comes back as Arrow
-        raw.register(f"{name}_arrow", to_arrow(compiled.table))
+        wide = to_arrow(compiled.table)
+        raw.register(f"{name}_arrow", wide)
         source = f"{name}_arrow"
-    raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_wide AS SELECT * FROM {source}")
-    wide_cols = {r[0] for r in raw.sql(f"DESCRIBE {name}_wide").fetchall()}
-    selects = []
-    for pid in compiled.programmes:
-        e, a, u = compiled.columns[pid]
-        unmet = f"coalesce({u}, '')" if u in wide_cols else "''"
-        selects.append(
-            f"SELECT uscc, {_quote(pid)} AS programme, {e} AS eligible, "
-            f"CAST({a} AS DECIMAL(18,2)) AS amount, {unmet} AS unmet FROM {name}_wide"
-        )
-    raw.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {' UNION ALL '.join(selects)}")
-    firms = raw.sql(f"SELECT count(*) FROM {name}_wide").fetchone()
-    return name, int(firms[0] if firms else 0) * len(compiled.programmes)
+        firms = (wide.num_rows,)
+    columns = ", ".join(
+        ["uscc"]
+        + [
+            f"{e} AS e{i}, CAST({a} AS DECIMAL(18,2)) AS a{i}, "
+            + (f"coalesce({u}, '') AS u{i}" if compiled.table.schema().get(u) is not None else f"'' AS u{i}")
+            for i, (e, a, u) in enumerate(compiled.columns[pid] for pid in compiled.programmes)
+        ]
+    )
+    into = ", ".join(f"(e{i}, a{i}, u{i}) AS {_quote(pid)}" for i, pid in enumerate(compiled.programmes))
+    sql = (
+        f"WITH {name}_wide AS (SELECT {columns} FROM {source}) "
+        f"SELECT uscc, programme, eligible, amount, unmet FROM {name}_wide "
+        f"UNPIVOT INCLUDE NULLS ((eligible, amount, unmet) FOR programme IN ({into}))"
+    )
+    return sql, int(firms[0] if firms else 0) * len(compiled.programmes)
+
+
+def _table_of(inputs: dict[str, ir.Table]) -> str:
+    """The DuckDB name of the firms table an ibis table reads."""
+    return str(inputs["firms"].get_name())
 
 
 def current_results(

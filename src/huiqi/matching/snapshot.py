@@ -14,11 +14,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +30,8 @@ from huiqi.firms.importing import tables_from_records
 from huiqi.matching.models import RegisterFirm, RegisterImport
 
 META = "snapshot.json"
+#: The firms' digests of a register directory's files, kept next to them (see ``keep_digests``).
+DIGESTS = "digests.parquet"
 
 
 def _imports(session: Session) -> list[str]:
@@ -117,3 +123,82 @@ def stored_register(session: Session, where: Path) -> dict[str, pa.Table]:
     if tables["firms"].num_rows:
         write_snapshot(where, tables, imports)
     return tables
+
+
+@contextmanager
+def pinned(root: Path, scratch: Path) -> Iterator[dict[str, Path]]:
+    """A register directory's tables as Parquet files DuckDB scans as it goes (never read whole into
+    memory), hard links made under ``scratch``: a copy replaced or an import written meanwhile cannot
+    change or remove what this reader sees. Every file's columns are checked against the manifest."""
+    from huiqi.firms.register import (
+        TABLES,
+        RegisterError,
+        check_schema,
+        expected_schema,
+        locked,
+        read_manifest,
+    )
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    here = Path(tempfile.mkdtemp(prefix="pinned-", dir=scratch))
+    try:
+        with locked(root, shared=True):
+            manifest = read_manifest(root)
+            entries = manifest.get("tables", {})
+            out: dict[str, Path] = {}
+            for name in TABLES:
+                entry = entries.get(name) if isinstance(entries, dict) else None
+                file = root / (
+                    entry.get("file", f"{name}.parquet") if isinstance(entry, dict) else f"{name}.parquet"
+                )
+                if not file.exists():
+                    raise RegisterError(f"{file}: missing (the register's {name!r} table)")
+                link = here / f"{name}.parquet"
+                try:
+                    os.link(file, link)
+                except OSError:
+                    shutil.copyfile(file, link)
+                try:
+                    schema = pq.read_schema(link)
+                except (pa.ArrowInvalid, OSError) as exc:
+                    raise RegisterError(f"{file}: not a readable Parquet file: {exc}") from None
+                check_schema(schema, expected_schema(name, manifest["years"]), source=str(file))
+                out[name] = link
+            digests = root / DIGESTS
+            if digests.exists():  # the firms' digests of exactly these files (written with them)
+                try:
+                    os.link(digests, here / DIGESTS)
+                    out[DIGESTS] = here / DIGESTS
+                except OSError:
+                    pass
+        yield out
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
+
+
+def current_copy(session: Session, where: Path) -> Path | None:
+    """Bring the stored register's copy up to date (see ``stored_register``); its directory, or None
+    when the stored register is empty."""
+    current = where / "register"
+    try:
+        meta = json.loads((current / META).read_text())
+    except (OSError, ValueError):
+        meta = None
+    total = session.scalar(select(func.count()).select_from(RegisterFirm)) or 0
+    if meta is not None and meta.get("imports") == _imports(session) and meta.get("firms") == total:
+        return current if total else None  # up to date: nothing is read
+    tables = stored_register(session, where)
+    return current if tables["firms"].num_rows else None
+
+
+def keep_digests(root: Path, pinned_firms: Path, digests: pa.Table) -> None:
+    """Keep the firms' digests next to the register copy they were computed from, so that the next run
+    need not compute them; not when the copy was replaced meanwhile (its firms file is another file)."""
+    try:
+        if os.stat(root / "firms.parquet").st_ino != os.stat(pinned_firms).st_ino:
+            return
+        fresh = root / f".{DIGESTS}.{uuid.uuid4().hex}"
+        pq.write_table(digests, fresh)
+        os.replace(fresh, root / DIGESTS)
+    except OSError:
+        return
