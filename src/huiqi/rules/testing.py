@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from huiqi.firms.errors import ProfileError
-from huiqi.firms.io import firm_from_data
+from huiqi.firms.io import TextFileError, firm_from_data, read_text_any_encoding
 from huiqi.money import MoneyError, yuan
 from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.evaluator import Engine
 from huiqi.rules.programme import Programme
-from huiqi.rules.yamlpos import Pos, YamlError, load_with_positions, nearest
+from huiqi.rules.yamlpos import MAX_CHARS, Pos, YamlError, load_with_positions, nearest
 
 TESTS_SUFFIX = ".tests.yaml"
 FIXTURES_FILE = "firms.fixtures.yaml"
@@ -62,7 +62,11 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 def _load(path: Path) -> tuple[Any, dict[tuple[str | int, ...], Pos]]:
     try:
-        return load_with_positions(path.read_text(encoding="utf-8"))
+        text = read_text_any_encoding(path, max_bytes=MAX_CHARS)
+    except TextFileError as exc:
+        raise ProgrammeError([Problem(Location(str(path)), exc.message)]) from None
+    try:
+        return load_with_positions(text)
     except YamlError as exc:
         raise ProgrammeError([Problem(Location(str(path), exc.line, exc.column), exc.message)]) from None
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from huiqi.firms.errors import format_loc
+from huiqi.firms.io import TextFileError, read_text_any_encoding
 from huiqi.money import FEN
 from huiqi.rules.errors import Location, Problem
 from huiqi.rules.yamlpos import YamlError, load_with_positions, nearest
@@ -196,8 +197,8 @@ def parse_call_file(text: str, *, path: str = "<call file>") -> CallFile:
 
 
 def load_call_file(path: Path) -> CallFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CallFileError([Problem(Location(str(path)), f"cannot read the file: {exc}")]) from None
+    try:  # UTF-8, or GB18030/UTF-16 as a Chinese Windows editor may save it
+        text = read_text_any_encoding(path)
+    except TextFileError as exc:
+        raise CallFileError([Problem(Location(str(path)), exc.message)]) from None
     return parse_call_file(text, path=str(path))

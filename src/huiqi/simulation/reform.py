@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huiqi.firms.errors import format_loc
+from huiqi.firms.io import TextFileError, read_text_any_encoding
 from huiqi.money import MoneyError, yuan
 from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.loader import expr_location, find_cycles
@@ -218,10 +219,10 @@ def parse_reform(text: str, *, source: str) -> Reform:
 
 def load_reform(path: str | Path) -> Reform:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReformError([Problem(Location(str(p)), f"cannot read the file: {exc}")]) from None
+    try:  # UTF-8, or GB18030/UTF-16 as a Chinese Windows editor may save it
+        text = read_text_any_encoding(p)
+    except TextFileError as exc:
+        raise ReformError([Problem(Location(str(p)), exc.message)]) from None
     return parse_reform(text, source=str(p))
 
 
