@@ -1,6 +1,7 @@
 """Refusals a user can act on, from every domain: adapters print them (CLI) or answer them (problem+json).
 
-The adapters catch ``UserError`` (the tuple) and never import a domain's errors module themselves.
+The adapters catch ``USER_ERRORS`` (the base classes) and never import a domain's errors module themselves;
+``huiqi.app.refusals`` gives the web's status table the classes it names one by one.
 """
 
 from __future__ import annotations
