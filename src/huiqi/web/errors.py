@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huiqi.app.refusals import ValueNotStorable
@@ -28,6 +28,7 @@ from huiqi.firms.register import RegisterError
 from huiqi.money import MoneyError
 from huiqi.rules.errors import EvaluationError, ProgrammeError, UnknownProgramme
 from huiqi.web.limits import TITLES
+from huiqi.web.security import login_redirect
 
 log = logging.getLogger("huiqi.web")
 
@@ -397,7 +398,7 @@ def install(app: FastAPI) -> None:
         if _is_api(request):
             return problem(request, exc.status_code, title, detail, headers=dict(exc.headers or {}))
         if exc.status_code == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return login_redirect(request)
         return _page(request, exc.status_code, title, detail)
 
     @app.exception_handler(RequestValidationError)

@@ -23,10 +23,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from huiqi.app import accounts
 from huiqi.app.accounts import Role
 from huiqi.web.authz import FRAMEWORK_ROUTES, MATRIX, Access
-from huiqi.web.i18n import pick_language, set_language
+from huiqi.web.i18n import language, pick_language, set_language
 from huiqi.web.state import AppState
 
 SESSION_COOKIE = "huiqi_session"
@@ -268,6 +269,30 @@ def principal_of(request: Request) -> Principal:
 def maybe_principal(request: Request) -> Principal | None:
     p: Principal | None = getattr(request.state, "principal", None)
     return p
+
+
+def back_to(request: Request) -> str:
+    """The page to come back to after logging in: this address for a GET; for a POST (a form sent after
+    the session expired) the same-site page the form was on, never the POST's own address (GET: a 405)."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + ("?" + query if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    host = (request.headers.get("host") or "").lower()
+    if referer.netloc.lower() != host or not referer.path.startswith("/") or referer.path == "/login":
+        return "/"
+    return referer.path + ("?" + referer.query if referer.query else "")
+
+
+def login_redirect(request: Request) -> Response:
+    """A page that needs a login: to the login form, saying so when the session has expired, with the page
+    to come back to; the page's language is kept in the language cookie so the user comes back in it."""
+    params = {"next": back_to(request)}
+    if request.cookies.get(SESSION_COOKIE):
+        params["expired"] = "1"
+    response = RedirectResponse("/login?" + urlencode(params), status_code=303)
+    response.set_cookie(LANG_COOKIE, language(), **cookie_args(request, max_age=365 * 24 * 3600))
+    return response
 
 
 def new_anon() -> str:

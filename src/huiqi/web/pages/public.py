@@ -154,8 +154,9 @@ def switch_language(lang: str, request: Request, next: str = "/") -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "") -> Response:
-    return render(request, "login.html", {"next": next, "error": None})
+def login_form(request: Request, next: str = "", expired: bool = False) -> Response:
+    """The login form; after an expired session it says so and brings the user back to ``next``."""
+    return render(request, "login.html", {"next": next, "error": None, "expired": expired})
 
 
 @router.post("/login")
