@@ -212,7 +212,7 @@ def test_the_stored_registers_copy_follows_imports(sqlite_db: Db, tmp_path: Path
     store = Store.open(sqlite_db.url)
     try:
         register.synth_register(store, firms=50, seed=6)
-        first = register.register_tables(store)
+        first = register.nonempty_register(store)
         assert first["firms"].num_rows == 50
         exported = register.export_register(store, out=tmp_path / "csv")
         firms_csv = exported.written / "firms.csv"
@@ -227,7 +227,7 @@ def test_the_stored_registers_copy_follows_imports(sqlite_db: Db, tmp_path: Path
         )
         done = register.import_register(store, source=tmp_path / "one", actor="test")
         assert done.changed == 1
-        patched = register.register_tables(store)
+        patched = register.nonempty_register(store)
         whole = store.read(load_register)
         key = [("uscc", "ascending")]
         for name, t in whole.items():

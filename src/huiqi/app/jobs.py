@@ -96,7 +96,7 @@ def job(store: Store, *, job_id: str, kind: str | None = None) -> JobView:
     return JobView.of(found)
 
 
-def finished_job(store: Store, *, job_id: str, kind: str | None = None) -> JobView:
+def _finished(store: Store, *, job_id: str, kind: str | None = None) -> JobView:
     """A job that has succeeded (its result is there); one still running or failed is refused."""
     found = job(store, job_id=job_id, kind=kind)
     if found.state != SUCCEEDED:
@@ -109,7 +109,7 @@ def finished_job(store: Store, *, job_id: str, kind: str | None = None) -> JobVi
 
 def job_report(store: Store, *, job_id: str, kind: str | None = None) -> str:
     """The document a finished job made (the sandbox's HTML report)."""
-    return finished_job(store, job_id=job_id, kind=kind).report or ""
+    return _finished(store, job_id=job_id, kind=kind).report or ""
 
 
 def recent_jobs(store: Store, *, kind: str, limit: int = 5) -> tuple[JobView, ...]:
@@ -128,7 +128,6 @@ __all__ = [
     "JobOutcome",
     "JobProgress",
     "JobView",
-    "finished_job",
     "job",
     "job_report",
     "recent_jobs",

@@ -288,7 +288,7 @@ def _report(run: MatchRun, programmes: Mapping[str, Programme], lang: str) -> Ma
     )
 
 
-def check_programmes(programmes: Mapping[str, Programme], ids: list[str] | tuple[str, ...]) -> list[str]:
+def _choose(programmes: Mapping[str, Programme], ids: list[str] | tuple[str, ...]) -> list[str]:
     """The programmes to match (all when none is named); an unknown one is refused."""
     for pid in ids:
         if pid not in programmes:
@@ -346,7 +346,7 @@ def match(
     tell = progress or (lambda _f, _m: None)
     if backend not in BACKENDS:
         raise UnknownBackend(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
-    chosen = check_programmes(programmes, list(ids))
+    chosen = _choose(programmes, list(ids))
     maker = _tables_maker(backend, store.url)
     tell(0.0, STEP_MESSAGES["register"])
     where = files.results_dir(store.url)
@@ -409,7 +409,7 @@ def start_match(
 ) -> str:
     """Match in the background (the officer's page and the API): the programmes are checked at once, the
     job's progress and report are recorded; the job's id."""
-    check_programmes(programmes, list(ids))
+    _choose(programmes, list(ids))
 
     def work(progress: JobProgress) -> JobOutcome:
         report = match(
@@ -558,7 +558,6 @@ __all__ = [
     "RunView",
     "SummaryRow",
     "UnknownBackend",
-    "check_programmes",
     "firm_inbox",
     "firm_results",
     "latest_match",

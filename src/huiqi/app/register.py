@@ -130,7 +130,7 @@ def import_register(
     )
 
 
-def register_tables(store: Store, *, register: str = DB) -> dict[str, pa.Table]:
+def _tables(store: Store, *, register: str = DB) -> dict[str, pa.Table]:
     """The register as the columnar layout (a directory's files, or the database's records)."""
     if register == DB:
         where = results_dir(store.url)
@@ -142,7 +142,7 @@ def register_tables(store: Store, *, register: str = DB) -> dict[str, pa.Table]:
 
 def nonempty_register(store: Store, *, register: str = DB) -> dict[str, pa.Table]:
     """The register's tables for matching or simulating; an empty register is refused (``EmptyRegister``)."""
-    tables = register_tables(store, register=register)
+    tables = _tables(store, register=register)
     if tables["firms"].num_rows == 0:
         raise EmptyRegister()
     return tables
@@ -153,7 +153,7 @@ def export_register(store: Store, *, out: Path, register: str = DB, parquet: boo
     from huiqi.firms.exporting import write_tables
     from huiqi.firms.register import write_register
 
-    tables = register_tables(store, register=register)
+    tables = _tables(store, register=register)
     written = write_register(tables, out) if parquet else write_tables(tables, out)
     return ExportView(firms=tables["firms"].num_rows, written=written)
 

@@ -62,20 +62,40 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(group, name="match")
 
+    register_option = typer.Option(None, "--register", help="a register directory, or 'db'")
+    on_option = typer.Option(None, "--on", help="the date to evaluate on (YYYY-MM-DD)")
+    programme_option = typer.Option([], "--programme", help="programme id (repeat); default all")
+    out_option = typer.Option(None, "--out", help="results file: .parquet, .csv or .xlsx")
+    backend_option = typer.Option("duckdb", "--backend", help="duckdb, postgres or spark")
+    pack_option = typer.Option([], "--pack", help="programme pack or folder (default: bundled)")
+    notify_option = typer.Option(True, "--notify/--no-notify", help="write 'you qualify' messages")
+
     @group.callback(invoke_without_command=True)
     def match(
         ctx: typer.Context,
-        register_: str = typer.Option(None, "--register", help="a register directory, or 'db'"),
-        on: str = typer.Option(None, "--on", help="the date to evaluate on (YYYY-MM-DD)"),
-        programme: list[str] = typer.Option([], "--programme", help="programme id (repeat); default all"),
-        out: Path = typer.Option(None, "--out", help="results file: .parquet, .csv or .xlsx"),
-        backend: str = typer.Option("duckdb", "--backend", help="duckdb, postgres or spark"),
-        pack: list[str] = typer.Option([], "--pack", help="programme pack or folder (default: bundled)"),
-        notify: bool = typer.Option(True, "--notify/--no-notify", help="write 'you qualify' messages"),
+        register_: str = register_option,
+        on: str = on_option,
+        programme: list[str] = programme_option,
+        out: Path = out_option,
+        backend: str = backend_option,
+        pack: list[str] = pack_option,
+        notify: bool = notify_option,
     ) -> None:
         """Evaluate programmes over a register; one row per firm x programme in --out."""
-        if ctx.invoked_subcommand is not None:
-            return
+        if ctx.invoked_subcommand is None:
+            run(register_, on, programme, out, backend, pack, notify)
+
+    @group.command("run")
+    def run(
+        register_: str = register_option,
+        on: str = on_option,
+        programme: list[str] = programme_option,
+        out: Path = out_option,
+        backend: str = backend_option,
+        pack: list[str] = pack_option,
+        notify: bool = notify_option,
+    ) -> None:
+        """The same as ``huiqi match`` with its options: evaluate programmes over a register."""
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
