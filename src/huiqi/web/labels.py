@@ -6,7 +6,7 @@ missing from both catalogues is shown as it is stored."""
 
 from __future__ import annotations
 
-from huiqi.web.i18n import N_
+from huiqi.web.i18n import N_, _
 
 #: ``firms.profile.Sector``
 SECTORS = (
@@ -60,3 +60,34 @@ DESIGNATED_COLUMNS = (
     N_("startup_grant_yuan"),
     N_("batch"),
 )
+
+#: ``firms.synth.DISTRICTS``: Shanghai's sixteen districts as the register and profiles name them.
+DISTRICTS = (
+    N_("Huangpu"),
+    N_("Xuhui"),
+    N_("Changning"),
+    N_("Jing'an"),
+    N_("Putuo"),
+    N_("Hongkou"),
+    N_("Yangpu"),
+    N_("Minhang"),
+    N_("Baoshan"),
+    N_("Jiading"),
+    N_("Pudong New Area"),
+    N_("Jinshan"),
+    N_("Songjiang"),
+    N_("Qingpu"),
+    N_("Fengxian"),
+    N_("Chongming"),
+)
+
+KEYS = frozenset((*SECTORS, *STATUSES, *CONTRACT_KINDS, *ALLOCATION_MODES, *DISTRICTS))
+
+
+def keys_shown(value: object) -> str:
+    """A stored key, a list of keys or a comma-separated text of keys as a person reads them in the page's
+    language (``compute_rental, model_use`` -> 算力租赁、模型使用); any other text as it is."""
+    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(", ")
+    if not all(i in KEYS for i in items):
+        return ", ".join(items) if isinstance(value, (list, tuple)) else str(value)
+    return _(", ").join(_(i) for i in items)

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from huiqi.web import i18n
+from huiqi.web import i18n, labels
 from huiqi.web.security import ANON_COOKIE, anon_csrf, cookie_args, maybe_principal, new_anon, state_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -28,6 +28,7 @@ def environment() -> Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["yuan"] = i18n.money
     env.filters["local"] = i18n.local_time
+    env.filters["keys"] = labels.keys_shown
     return env
 
 

@@ -86,7 +86,7 @@ def dashboard(request: Request) -> Response:
                 _("Awards by sector"), [(_(k), [v]) for k, v in by_sector], [_("awarded")]
             ),
             "district_chart": charts.bar_chart(
-                _("Awards by district"), [(k, [v]) for k, v in by_district], [_("awarded")]
+                _("Awards by district"), [(_(k), [v]) for k, v in by_district], [_("awarded")]
             ),
             "demand_chart": charts.bar_chart(
                 _("Matched demand against pool size"), rows, [_("matched demand"), _("pool size")]

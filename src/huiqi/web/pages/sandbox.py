@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -102,7 +103,14 @@ def sandbox_result(simulation_id: str, request: Request) -> Response:
         return RedirectResponse(f"/officer/jobs/{simulation_id}", status_code=303)
     sim = dict(job.result)
     charts_svg = [(c["title"], c["svg"]) for c in sim.pop("charts", [])]
+    sim["by_size"] = sorted(sim.get("by_size") or [], key=lambda g: band_start(str(g["key"])))
     return render(request, "sandbox_result.html", {"sim": sim, "charts": charts_svg})
+
+
+def band_start(band: str) -> int:
+    """A size band's lower bound ("10-99" -> 10), so bands read 0-9, 10-99, 100-299 (not as text sorts)."""
+    digits = re.match(r"\d+", band)
+    return int(digits.group(0)) if digits else 1 << 62
 
 
 # --- the five-city comparison ------------------------------------------------------------------------------
