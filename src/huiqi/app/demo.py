@@ -116,7 +116,7 @@ def write_demo_register(directory: Path, firms: int, seed: int, firm: Firm) -> P
     return write_register(merged, directory)
 
 
-def eligible_applicants(
+def _eligible_applicants(
     programmes: Mapping[str, Programme], firms: int, seed: int, on: dt.date, n: int
 ) -> list[Firm]:
     """Synthetic firms with an unclaimed model-use contract that the model voucher finds eligible."""
@@ -200,7 +200,7 @@ def seed_demo(
         allocation_mode="fcfs",
         actor=ACTOR,
     )
-    applicants = eligible_applicants(programmes, firms, seed, on, applications)
+    applicants = _eligible_applicants(programmes, firms, seed, on, applications)
     for i, applicant in enumerate(applicants):
         accounts.save_firm_profile(store, data=applicant.model_dump(mode="json"), actor=ACTOR)
         contract = next(c for c in applicant.contracts if c.kind == "model_use" and not c.claimed)
