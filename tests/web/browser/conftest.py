@@ -197,12 +197,47 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     pg = context.new_page()
     errors: list[str] = []
+    visited: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("load", lambda p: visited.append(p.url))
+    violations: list[str] = []
     try:
         yield pg
+        violations = accessibility_violations(pg, server.url, visited)
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, "axe-core: serious or critical violations\n" + "\n".join(violations)
+
+
+#: Addresses that are files, not pages.
+DOWNLOADS = re.compile(r"\.(csv|pdf|json|xlsx|svg|png)$|/evidence/|/static/|/api/")
+
+
+def accessibility_violations(page: Any, base: str, visited: list[str]) -> list[str]:
+    """axe-core (WCAG 2.1 AA rules) on every page a journey visited, each address once, seen again as the
+    journey left it: the serious and critical violations, one line each."""
+    found = []
+    for url in dict.fromkeys(visited):
+        if not url.startswith(base) or DOWNLOADS.search(url.split("?")[0]):
+            continue
+        page.goto(url)
+        page.wait_for_load_state()
+        found += [f"{url}: {v}" for v in axe_violations(page)]
+    return found
+
+
+def axe_violations(page: Any) -> list[str]:
+    """The serious and critical WCAG 2.1 A/AA violations axe-core finds on the page as it is."""
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+
+    result = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])}x) {v['help']}: "
+        + ", ".join(str(n["target"]) for n in v["nodes"][:3])
+        for v in result.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def shot(page: Any, journey: str, step: str) -> Path:
