@@ -3,9 +3,11 @@ the JSON Schemas, and the policy calculator (which programmes a firm qualifies f
 and what is missing), once for the CLI, the API and the pages.
 
 The programmes come from a ``ProgrammeSource`` (``app.registry``): the ones the site serves, or packs read
-for one command. Issue 15 will make a programme's versions coexist by date and pass through a lifecycle
-(draft, review, published, withdrawn): the use cases here already take the date they answer for and name
-the version they answer with, so that the source, not the adapters, will choose the version in force.
+for one command. Any number of versions of a programme coexist (``rules.versions.Versions``); the one in
+force on a date is chosen by its effective period, so every use case here takes the date it answers for
+(default today in Shanghai) and names the version it answers with. A list shows every version with its
+period and status; a document is the version in force unless a version is asked for. (Issue 15's lifecycle
+-- draft, review, published, withdrawn -- will filter which versions the source offers, not change these.)
 
 The calculator's scope: by default the programmes of the firm's registration city pack (``registration_city``
 -> pack, e.g. Shanghai -> the programmes whose id starts with ``shanghai.``) that are in force on the date;
@@ -32,12 +34,15 @@ from huiqi.app.registry import ProgrammeRegistry, ProgrammeSource, open_packs, v
 from huiqi.app.store import Store
 from huiqi.audit import chain as audit
 from huiqi.firms import Firm, firm_from_data
+from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.evaluator import evaluate
 from huiqi.rules.explain import Explanation, explain, fmt
 from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_programmes, programme_files
 from huiqi.rules.programme import Programme
 from huiqi.rules.spec import ProgrammeSpec
 from huiqi.rules.testing import collect_cases, run_cases
+from huiqi.rules.versions import Versions
+from huiqi.rules.versions import today as shanghai_today
 from huiqi.simulation.cities import CITIES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -51,7 +56,7 @@ for _c in CITIES:
 
 def today() -> dt.date:
     """Today in Shanghai: the date every use case answers for when none is given."""
-    return dt.datetime.now(SHANGHAI).date()
+    return shanghai_today()
 
 
 # --- read models: programmes ---------------------------------------------------------------------------
@@ -72,17 +77,29 @@ class ProgrammeSummary:
     document: str
     effective_from: dt.date
     effective_to: dt.date | None
+    status: str
     pool: str | None
     pool_size: Decimal | None
 
     @classmethod
-    def of(cls, p: Programme, lang: str) -> ProgrammeSummary:
-        """The summary of a programme in a language."""
-        return cls(**_summary_fields(p, lang))
+    def of(
+        cls, p: Programme, lang: str, versions: Versions | None = None, on: dt.date | None = None
+    ) -> ProgrammeSummary:
+        """The summary of a programme version in a language, its period among its ``versions``."""
+        return cls(**_summary_fields(p, lang, versions, on))
 
 
-def _summary_fields(p: Programme, lang: str) -> dict[str, Any]:
+#: a version's status on a date
+STATUSES = ("in-force", "upcoming", "ended")
+
+
+def _summary_fields(
+    p: Programme, lang: str, versions: Versions | None = None, on: dt.date | None = None
+) -> dict[str, Any]:
     s = p.spec
+    start, end = versions.period(p) if versions is not None else (s.effective.start, s.effective.end)
+    day = on or today()
+    status = "upcoming" if day < start else "ended" if end is not None and end < day else "in-force"
     return {
         "id": p.id,
         "version": p.version,
@@ -93,8 +110,9 @@ def _summary_fields(p: Programme, lang: str) -> dict[str, Any]:
         "benefit": s.benefit,
         "authority": s.authority.get(lang),
         "document": p.document(None).number,
-        "effective_from": s.effective.start,
-        "effective_to": s.effective.end,
+        "effective_from": start,
+        "effective_to": end,
+        "status": status,
         "pool": s.pool.id if s.pool else None,
         "pool_size": Decimal(str(s.pool.size)) if s.pool else None,
     }
@@ -169,6 +187,16 @@ class AmountView:
 
 
 @dataclass(frozen=True)
+class VersionRef:
+    """Another version of the same programme and when it is in force."""
+
+    version: str
+    effective_from: dt.date
+    effective_to: dt.date | None
+    status: str
+
+
+@dataclass(frozen=True)
 class ProgrammeDocument(ProgrammeSummary):
     """The programme as a readable document: basis, parameters, conditions and exclusions with clauses
     (what ``huiqi programmes show`` prints, ``GET /api/v1/programmes/{id}`` answers and its page shows)."""
@@ -181,13 +209,22 @@ class ProgrammeDocument(ProgrammeSummary):
     conditions: tuple[ConditionView, ...]
     exclusions: tuple[ExclusionView, ...]
     amount: AmountView | None
+    versions: tuple[VersionRef, ...]
 
     @classmethod
-    def of(cls, p: Programme, lang: str) -> ProgrammeDocument:
-        """The document of a programme in a language."""
+    def of(
+        cls, p: Programme, lang: str, versions: Versions | None = None, on: dt.date | None = None
+    ) -> ProgrammeDocument:
+        """The document of a programme version in a language, with every version of it and their periods."""
         s = p.spec
+        others = versions.versions(p.id) if versions is not None and p.id in versions else (p,)
+        refs = []
+        for v in others:
+            f = _summary_fields(v, lang, versions, on)
+            refs.append(VersionRef(v.version, f["effective_from"], f["effective_to"], f["status"]))
         return cls(
-            **_summary_fields(p, lang),
+            **_summary_fields(p, lang, versions, on),
+            versions=tuple(refs),
             summary=s.summary.get(lang) if s.summary else None,
             legal_basis=tuple(
                 LegalBasis(d.title.get(lang), d.number, str(d.date), d.url) for d in s.legal_basis
@@ -274,20 +311,31 @@ class TestRun:
 # --- programmes ------------------------------------------------------------------------------------------
 
 
-def list_programmes(programmes: ProgrammeSource, *, lang: str = "en") -> tuple[ProgrammeSummary, ...]:
-    """Every programme in force here, in id order: what a firm or an officer chooses from."""
+def list_programmes(
+    programmes: ProgrammeSource, *, lang: str = "en", on: dt.date | None = None
+) -> tuple[ProgrammeSummary, ...]:
+    """Every version of every programme here, by id then period, each with its period and its status on the
+    date (default today): what a firm or an officer chooses from, and what is coming."""
     progs = programmes.programmes()
-    return tuple(ProgrammeSummary.of(progs[pid], lang) for pid in sorted(progs))
+    return tuple(ProgrammeSummary.of(p, lang, progs, on) for p in progs.every())
 
 
-def show_programme(programmes: ProgrammeSource, *, programme_id: str, lang: str = "en") -> ProgrammeDocument:
-    """One programme as a readable document, so a firm can see every condition beside its clause."""
-    from huiqi.rules.errors import UnknownProgramme
-
+def show_programme(
+    programmes: ProgrammeSource,
+    *,
+    programme_id: str,
+    version: str | None = None,
+    on: dt.date | None = None,
+    lang: str = "en",
+) -> ProgrammeDocument:
+    """One programme as a readable document, so a firm can see every condition beside its clause: the
+    version asked for, or the one in force on the date (default today); ``UnknownProgramme`` otherwise."""
     progs = programmes.programmes()
-    if programme_id not in progs:
+    day = on or today()
+    chosen = progs.version(programme_id, version) if version else progs.on(day).get(programme_id)
+    if chosen is None:
         raise UnknownProgramme(programme_id)
-    return ProgrammeDocument.of(progs[programme_id], lang)
+    return ProgrammeDocument.of(chosen, lang, progs, day)
 
 
 def validate_programmes(
@@ -304,7 +352,7 @@ def validate_programmes(
     if files:
         out += [
             Validated(ProgrammeSummary.of(p, lang), p.source)
-            for p in load_programmes(files, known_ids=known).values()
+            for p in load_programmes(files, known_ids=known).every()
         ]
     for upload in uploads:
         p = validate_text(known, upload.filename, upload.text)
@@ -515,9 +563,10 @@ def check_firm(
     lang: str = "en",
 ) -> Calculation:
     """The policy calculator: which programmes a firm qualifies for on a date (default today in Shanghai),
-    how much, why, and what is missing; ``UnknownProgramme`` for an id not in force here."""
-    progs = programmes.programmes()
+    how much, why, and what is missing, each with its version in force on that date; ``UnknownProgramme``
+    for an id not loaded here."""
     day = on or today()
+    progs = programmes.programmes().on(day)
     scope = scope_of(progs, firm, day, ids, all_cities)
     return calculate(progs, firm, day, lang=lang, scope=scope)
 

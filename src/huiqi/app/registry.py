@@ -1,7 +1,12 @@
 """Where the programmes come from: the programmes the site serves (the bundled packs, overlaid by versions an
-officer loaded through the web: files in ``settings.programmes_dir``, one per programme id; every worker
-process notices a newly loaded file by the folder's listing, so all of them serve the same versions), or a
-fixed set read from packs (the CLI's ``--pack``). Both are a ``ProgrammeSource`` for the use cases."""
+officer loaded: files in ``settings.programmes_dir``, one per programme version; every worker process notices
+a newly loaded file by the folder's listing, so all of them serve the same versions), or a fixed set read
+from packs (the CLI's ``--pack``). Both are a ``ProgrammeSource`` for the use cases, and both hold every
+version of a programme (``rules.versions.Versions``): the one in force on a date is chosen by its period.
+
+A loaded version sits beside the others when its period follows theirs (next year's version from 1 January);
+one that starts on the same day as a version already here replaces it (a corrected re-issue of that period,
+as a bundled version is replaced by the site's own); any other overlap is refused at its ``effective``."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import yaml
 from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_pack, load_programmes, programme_files
 from huiqi.rules.programme import Programme
+from huiqi.rules.versions import Versions
 
 _SAFE_NAME = re.compile(r"[^a-zA-Z0-9._-]+")
 
@@ -26,8 +32,8 @@ _SAFE_NAME = re.compile(r"[^a-zA-Z0-9._-]+")
 class ProgrammeSource(Protocol):
     """Anything that says which programmes are in force here."""
 
-    def programmes(self) -> Mapping[str, Programme]:
-        """The programmes by id."""
+    def programmes(self) -> Versions:
+        """Every version of every programme (as a mapping: the version of each id in force today)."""
         ...
 
 
@@ -35,10 +41,10 @@ class ProgrammeSource(Protocol):
 class Packs:
     """A fixed set of programmes read from packs (bundled names or folders) once."""
 
-    loaded: Mapping[str, Programme]
+    loaded: Versions
 
-    def programmes(self) -> Mapping[str, Programme]:
-        """The programmes by id."""
+    def programmes(self) -> Versions:
+        """Every version of every programme (as a mapping: the version of each id in force today)."""
         return self.loaded
 
 
@@ -47,12 +53,17 @@ def open_packs(packs: Sequence[str | Path] = ()) -> Packs:
     return Packs(load_pack(*packs))
 
 
-def _peek_id(path: Path) -> str | None:
+def _peek(path: Path) -> tuple[str, str, str] | None:
+    """A file's programme id, version and effective start as written, without loading it."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
-    return str(data["id"]) if isinstance(data, dict) and "id" in data else None
+    if not isinstance(data, dict) or "id" not in data:
+        return None
+    eff = data.get("effective")
+    start = eff.get("from") if isinstance(eff, dict) else None
+    return str(data["id"]), str(data.get("version")), str(start)
 
 
 def upload_name(filename: str) -> str:
@@ -69,13 +80,26 @@ def validate_text(known: Mapping[str, Programme], filename: str, text: str) -> P
         path = Path(tmp) / upload_name(filename)
         path.write_text(text, encoding="utf-8")
         loaded = load_programmes([path], known_ids=known)
-    (programme,) = loaded.values()
+    (programme,) = loaded.every()
     return programme
+
+
+def _named(exc: ProgrammeError, path: Path, filename: str) -> ProgrammeError:
+    """The same refusal, with the kept file's path shown as the name the file came with."""
+    return ProgrammeError(
+        [
+            Problem(Location(filename, p.location.line, p.location.column), p.message)
+            if p.location.path == str(path)
+            else p
+            for p in exc.problems
+        ]
+    )
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A file put in force: the programme, the version it replaced, and where the file is kept."""
+    """A file put in force: the programme, the version in force on its first day before it came (the one it
+    follows or replaces), and where the file is kept."""
 
     programme: Programme
     previous_version: str | None
@@ -91,7 +115,7 @@ class ProgrammeRegistry:
         self._lock = threading.Lock()
         self._signature: tuple[tuple[str, int, int], ...] | None = None
         self._checked = 0.0
-        self._programmes: dict[str, Programme] = {}
+        self._programmes = Versions()
 
     def _listing(self) -> tuple[tuple[str, int, int], ...]:
         if not self.uploads.is_dir():
@@ -101,20 +125,25 @@ class ProgrammeRegistry:
             for p in sorted(self.uploads.glob("*.programme.yaml"))
         )
 
-    def files(self) -> list[Path]:
-        """The bundled files that no uploaded file replaces, then the uploaded files."""
-        uploaded = programme_files(self.uploads) if self.uploads.is_dir() else []
-        replaced = {i for i in (_peek_id(p) for p in uploaded) if i}
-        bundled = [
-            f
-            for name in bundled_packs()
-            for f in programme_files(bundled_pack_dir(name))
-            if _peek_id(f) not in replaced
-        ]
-        return bundled + uploaded
+    def _uploaded(self) -> list[Path]:
+        return programme_files(self.uploads) if self.uploads.is_dir() else []
 
-    def programmes(self) -> dict[str, Programme]:
-        """The programmes in force, reloaded when the uploads folder changed (checked once a second)."""
+    def files(self) -> list[Path]:
+        """The bundled files that no uploaded file replaces (same version, or same first day), then the
+        uploaded files."""
+        uploaded = [_peek(p) for p in self._uploaded()]
+        versions = {(u[0], u[1]) for u in uploaded if u}
+        starts = {(u[0], u[2]) for u in uploaded if u}
+        bundled = []
+        for name in bundled_packs():
+            for f in programme_files(bundled_pack_dir(name)):
+                peek = _peek(f)
+                if peek is None or ((peek[0], peek[1]) not in versions and (peek[0], peek[2]) not in starts):
+                    bundled.append(f)
+        return bundled + self._uploaded()
+
+    def programmes(self) -> Versions:
+        """Every version served, reloaded when the uploads folder changed (checked once a second)."""
         now = time.monotonic()
         if self._signature is not None and now - self._checked < self.recheck_seconds:
             return self._programmes
@@ -127,15 +156,32 @@ class ProgrammeRegistry:
             return self._programmes
 
     def validate(self, filename: str, text: str) -> Programme:
-        """Load one uploaded file against the programmes in force (for references); nothing is kept."""
+        """Load one uploaded file against the programmes served (for references); nothing is kept."""
         return validate_text(self.programmes(), filename, text)
 
+    def _target(self, programme: Programme) -> Path:
+        """Where a new version is kept: over an uploaded version of the same first day, else a new file
+        (``<id>.programme.yaml`` for the first, ``<id>.<version>.programme.yaml`` for the next ones)."""
+        start = str(programme.spec.effective.start)
+        for path in self._uploaded():
+            peek = _peek(path)
+            if peek is not None and (peek[0], peek[2]) == (programme.id, start):
+                return path
+        base = _SAFE_NAME.sub("-", programme.id)
+        first = self.uploads / f"{base}.programme.yaml"
+        if not first.exists():
+            return first
+        return self.uploads / f"{base}.{_SAFE_NAME.sub('-', programme.version)}.programme.yaml"
+
     def load(self, filename: str, text: str) -> Loaded:
-        """Validate, refuse a version already in force, then keep the file and reload everything (all or
-        nothing: if the whole set no longer loads, the file is removed again)."""
+        """Validate, refuse a version already here, then keep the file beside the other versions and reload
+        everything (all or nothing: if the whole set no longer loads, e.g. because the new period overlaps
+        another version's, the file is removed again and the refusal names the uploaded file)."""
         programme = self.validate(filename, text)
-        current = self.programmes().get(programme.id)
-        if current is not None and current.version == programme.version:
+        served = self.programmes()
+        if programme.id in served and any(
+            p.version == programme.version for p in served.versions(programme.id)
+        ):
             raise ProgrammeError(
                 [
                     Problem(
@@ -145,22 +191,29 @@ class ProgrammeRegistry:
                     )
                 ]
             )
+        start = programme.spec.effective.start
+        before = served.chosen(start).get(programme.id)
+        if before is not None and before.spec.effective.start > start:
+            before = None  # the new version comes first: it follows none
         self.uploads.mkdir(parents=True, exist_ok=True)
-        target = self.uploads / f"{_SAFE_NAME.sub('-', programme.id)}.programme.yaml"
+        target = self._target(programme)
         backup = target.read_bytes() if target.exists() else None
         target.write_text(text, encoding="utf-8")
         try:
-            with self._lock:
-                self._programmes = load_programmes(self.files())
+            with self._lock:  # the new file last, so that a clash is shown at its own position
+                self._programmes = load_programmes([f for f in self.files() if f != target] + [target])
                 self._signature = self._listing()
-        except ProgrammeError:
+        except ProgrammeError as exc:
             if backup is None:
                 target.unlink()
             else:
                 target.write_bytes(backup)
-            raise
-        return Loaded(self._programmes[programme.id], current.version if current else None, target)
+            raise _named(exc, target, filename) from None
+        kept = self._programmes.version(programme.id, programme.version)
+        return Loaded(kept, before.version if before else None, target)
 
-    def source_text(self, programme_id: str) -> str:
-        """The text of the file a programme in force was read from."""
-        return Path(self.programmes()[programme_id].source).read_text(encoding="utf-8")
+    def source_text(self, programme_id: str, version: str | None = None) -> str:
+        """The text of the file a programme version was read from (default: the one in force today)."""
+        served = self.programmes()
+        p = served.version(programme_id, version) if version else served[programme_id]
+        return Path(p.source).read_text(encoding="utf-8")

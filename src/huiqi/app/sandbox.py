@@ -95,9 +95,11 @@ def prepare_reform(
     text: str = "",
     source: str = "reform.yaml",
     sets: Sequence[str] = (),
+    on: dt.date | None = None,
 ) -> AppliedReform:
     """A reform (a file, or its text, and/or overrides, in that order) validated with positions and applied
-    to the programmes in force: quick, so that a refusal comes at once (``ReformError``)."""
+    to the versions in force on the date (default today): quick, so that a refusal comes at once
+    (``ReformError``)."""
     parts = []
     if file is not None:
         parts.append(load_reform(file))
@@ -117,7 +119,7 @@ def prepare_reform(
     combined = parts[0]
     for p in parts[1:]:
         combined = combined.combine(p)
-    return apply_reform(programmes.programmes(), combined)
+    return apply_reform(programmes.programmes().on(on or today()), combined)
 
 
 def register_tables(store: Store | None, register: str) -> dict[str, pa.Table]:
@@ -198,7 +200,7 @@ def simulate_reform(
     from huiqi.reports.text import render_simulation
     from huiqi.simulation.run import simulate
 
-    applied = prepare_reform(programmes, file=reform_file, text=reform, source=source, sets=sets)
+    applied = prepare_reform(programmes, file=reform_file, text=reform, source=source, sets=sets, on=on)
     if baseline_file is not None and register == IN_DATABASE:
         raise RegisterError("--baseline is for a register directory; --register db reads the stored results")
     day = on or today()
@@ -248,7 +250,7 @@ def start_simulation(
 ) -> str:
     """Check the reform now and simulate it in the background, so the officer's page stays responsive
     while a large register is computed; the job's id (also the simulation's)."""
-    applied = prepare_reform(programmes, text=reform, source=source, sets=sets)
+    applied = prepare_reform(programmes, text=reform, source=source, sets=sets, on=on)
     params = {"reform": reform, "sets": list(sets), "on": on.isoformat() if on else None, "source": source}
     return start_job(
         store,
@@ -289,7 +291,8 @@ def compare_cities(
             raise ValueError("compare_cities: give a firm profile or the uscc of a stored one")
         wanted = uscc
         firm = store.read(lambda s: accounts.get_firm_profile(session=s, uscc=wanted))
-    comp = run(firm, on or today(), programmes.programmes())
+    day = on or today()
+    comp = run(firm, day, programmes.programmes().on(day))
     files: tuple[Path, ...] = ()
     svg = ""
     if out is not None:

@@ -14,7 +14,7 @@ import typer
 
 from huiqi.app import programmes as use
 from huiqi.app.jsonable import as_json
-from huiqi.app.registry import Packs, ProgrammeRegistry, open_packs
+from huiqi.app.registry import Packs, ProgrammeRegistry, ProgrammeSource, open_packs
 from huiqi.cli.shared import call, default_actor, fail, store
 from huiqi.firms import ProfileError, load_firm
 from huiqi.money import format_yuan
@@ -40,9 +40,35 @@ def load(packs: list[str] | None) -> Packs:
         fail(f"the programmes could not be loaded:\n{exc}")
 
 
+def served(packs: list[str] | None) -> ProgrammeSource:
+    """The programmes of the packs named, or (none named) every version the site serves: the bundled packs
+    and the versions loaded with ``huiqi programmes load`` or an officer's upload."""
+    if packs:
+        return load(packs)
+    from huiqi.config import get_settings
+
+    registry = ProgrammeRegistry(get_settings().programmes_dir)
+    try:
+        registry.programmes()
+    except ProgrammeError as exc:
+        fail(f"the programmes could not be loaded:\n{exc}")
+    return registry
+
+
 def echo_json(data: object) -> None:
     """A read model as the API's JSON, indented."""
     typer.echo(json.dumps(as_json(data), ensure_ascii=False, indent=2))
+
+
+OnOpt = Annotated[str | None, typer.Option("--on", help="the date, YYYY-MM-DD (default: today in Shanghai)")]
+
+
+def day_of(on: str | None) -> dt.date | None:
+    """The date of an ``--on`` option (exit code 2 if it is not one)."""
+    try:
+        return dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        fail(f"--on {on!r}: expected a date as YYYY-MM-DD")
 
 
 PackOpt = Annotated[
@@ -60,15 +86,17 @@ def list_programmes(
     pack: PackOpt = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.text,
     lang: Lang = Lang.en,
+    on: OnOpt = None,
 ) -> None:
-    """List the loaded programmes."""
-    rows = call(use.list_programmes, load(pack), lang=lang.value)
+    """List every version of every programme with its period and status on the date (default today)."""
+    rows = call(use.list_programmes, served(pack), lang=lang.value, on=day_of(on))
     if fmt is Format.json:
         echo_json(rows)
         return
     width = max((len(r.id) for r in rows), default=0)
     for r in rows:
-        typer.echo(f"{r.id:<{width}}  {r.version:<8} {r.benefit:<13} {r.name}")
+        period = f"{r.effective_from} – {r.effective_to or '…'}"
+        typer.echo(f"{r.id:<{width}}  {r.version:<8} {period:<25} {r.status:<9} {r.benefit:<13} {r.name}")
 
 
 @programmes_app.command("show")
@@ -77,13 +105,18 @@ def show(
     pack: PackOpt = None,
     lang: Lang = Lang.en,
     fmt: Annotated[Format, typer.Option("--format")] = Format.text,
+    version: Annotated[str | None, typer.Option(help="this version (default: the one in force)")] = None,
+    on: OnOpt = None,
 ) -> None:
-    """Show a programme as a readable document: its basis, parameters and conditions with their clauses."""
-    source = load(pack)
+    """Show a programme as a readable document: its basis, parameters and conditions with their clauses
+    (the version in force on the date, default today, or ``--version``)."""
+    source = served(pack)
     try:
-        d = use.show_programme(source, programme_id=programme_id, lang=lang.value)
-    except UnknownProgramme:
-        fail(f"unknown programme {programme_id!r}; known: {', '.join(source.programmes())}")
+        d = use.show_programme(
+            source, programme_id=programme_id, version=version, on=day_of(on), lang=lang.value
+        )
+    except UnknownProgramme as exc:
+        fail(f"unknown programme {exc}; known: {', '.join(source.programmes())}")
     if fmt is Format.json:
         echo_json(d)
         return
@@ -91,7 +124,12 @@ def show(
     out = [f"{d.name}  [{d.id} {d.version}]", f"{d.authority}"]
     for b in d.legal_basis:
         out.append(f"  {b.title} ({b.number}, {b.date})" + (f" {b.url}" if b.url else ""))
-    out.append(f"  effective {d.effective_from} – {d.effective_to or '…'}; benefit: {d.benefit}")
+    out.append(f"  effective {d.effective_from} – {d.effective_to or '…'} ({d.status}); benefit: {d.benefit}")
+    if len(d.versions) > 1:
+        out.append(
+            "  versions: "
+            + "; ".join(f"{v.version} {v.effective_from} – {v.effective_to or '…'}" for v in d.versions)
+        )
     if d.pool and d.pool_size is not None:
         out.append(f"  pool {d.pool}: {d.pool_name}, {format_yuan(d.pool_size, lang=lg)}")
     if d.summary:
@@ -133,10 +171,11 @@ def validate(paths: list[Path]) -> None:
 
 @programmes_app.command("load")
 def load_file(path: Path, lang: Lang = Lang.en) -> None:
-    """Put a new version of a programme in force for the site (the files of HUIQI_PROGRAMMES_DIR, read after
-    the bundled packs; the server's workers take it up within a second), recorded in the audit chain, as an
-    officer's upload does. A version already in force, or a file that does not load with the others, is
-    refused and nothing changes."""
+    """Load a new version of a programme for the site (the files of HUIQI_PROGRAMMES_DIR, read after the
+    bundled packs; the server's workers take it up within a second), recorded in the audit chain, as an
+    officer's upload does. It sits beside the other versions and is in force from its ``effective`` date; a
+    version already loaded, a period overlapping another version's, or a file that does not load with the
+    others, is refused and nothing changes."""
     from huiqi.config import get_settings
 
     try:
@@ -152,6 +191,12 @@ def load_file(path: Path, lang: Lang = Lang.en) -> None:
         actor=default_actor(),
         lang=lang.value,
     )
+    if loaded.status == "upcoming":
+        follows = f", following version {loaded.previous_version}" if loaded.previous_version else ""
+        typer.echo(
+            f"{loaded.id} version {loaded.version} is loaded, in force from {loaded.effective_from}{follows}"
+        )
+        return
     replaced = f", replacing version {loaded.previous_version}" if loaded.previous_version else ""
     typer.echo(f"{loaded.id} version {loaded.version} is now in force{replaced}")
 
@@ -195,15 +240,12 @@ def check(
     By default the programmes of the firm's registration city in force on the date (as the web's
     calculator); ``--all``: every city's (also with ``--pack``: every programme of the packs named);
     ``--programme``: exactly those."""
-    try:
-        when = dt.date.fromisoformat(on) if on else None
-    except ValueError:
-        fail(f"--on {on!r}: expected a date as YYYY-MM-DD")
+    when = day_of(on)
     try:
         profile = load_firm(firm)
     except ProfileError as exc:
         fail(str(exc))
-    source = load(pack)
+    source = served(pack)
     try:
         answer = call(
             use.check_firm,

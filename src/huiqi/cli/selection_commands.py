@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -48,7 +49,7 @@ def call_file_of(path: Path | None) -> sel.CallFile | None:
     return None if path is None else call(sel.read_call_file, path=path)
 
 
-def programmes_of(pack: list[str] | None) -> dict[str, Programme]:
+def programmes_of(pack: list[str] | None) -> Mapping[str, Programme]:
     return call(load_pack, *(pack or ["shanghai"]))
 
 

@@ -24,6 +24,7 @@ from huiqi.rules import ast
 from huiqi.rules.closures import Closures
 from huiqi.rules.errors import EvaluationError, UnknownProgramme
 from huiqi.rules.programme import Expression, Programme
+from huiqi.rules.versions import for_date
 
 PRODUCT_SCALE = 8
 _PRODUCT_QUANTUM = Decimal(1).scaleb(-PRODUCT_SCALE)
@@ -208,6 +209,8 @@ class Engine:
 def evaluate(
     programmes: Mapping[str, Programme], firm: Firm, on: dt.date, ids: list[str] | None = None
 ) -> list[Result]:
-    """Every programme (or those named) for one firm on one date, in id order."""
+    """Every programme (or those named) for one firm on one date, in id order; of several versions of a
+    programme, the one in force on the date (``rules.versions``)."""
+    programmes = for_date(programmes, on)
     engine = Engine(programmes, firm, on)
     return [engine.evaluate(pid) for pid in (ids if ids is not None else sorted(programmes))]

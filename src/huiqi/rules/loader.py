@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,6 +16,7 @@ from huiqi.firms.io import TextFileError, read_text_any_encoding
 from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.programme import Problems, Programme, build_programme
 from huiqi.rules.spec import ProgrammeSpec
+from huiqi.rules.versions import Versions, overlaps
 from huiqi.rules.yamlpos import MAX_CHARS, Pos, YamlError, load_with_positions, nearest
 
 PROGRAMME_SUFFIX = ".programme.yaml"
@@ -89,8 +90,10 @@ def _spec(raw: _Raw) -> ProgrammeSpec:
         raise ProgrammeError(problems) from None
 
 
-def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> dict[str, Programme]:
-    """Load several programme files together (they may refer to each other); refuse all if any is bad."""
+def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> Versions:
+    """Load several programme files together (they may refer to each other); refuse all if any is bad.
+    Several versions of one programme may be among them; the same version twice, or two versions whose
+    effective periods overlap, are refused at the later file's ``version`` or ``effective``."""
     raws = [_read(Path(p)) for p in paths]
     problems: list[Problem] = []
     specs: list[tuple[_Raw, ProgrammeSpec]] = []
@@ -99,19 +102,8 @@ def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> 
             specs.append((raw, _spec(raw)))
         except ProgrammeError as exc:
             problems.extend(exc.problems)
-    ids: dict[str, str] = {}
-    for raw, spec in specs:
-        if spec.id in ids:
-            pos = nearest(raw.positions, ("id",))
-            problems.append(
-                Problem(
-                    Location(raw.path, pos.line, pos.column),
-                    f"programme id {spec.id!r} is also in {ids[spec.id]}",
-                )
-            )
-        ids[spec.id] = raw.path
-    all_ids = set(ids) | set(known_ids)
-    programmes: dict[str, Programme] = {}
+    all_ids = {spec.id for _, spec in specs} | set(known_ids)
+    programmes: list[Programme] = []
     for raw, spec in specs:
         found = Problems()
         digest = hashlib.sha256(raw.text.encode("utf-8")).hexdigest()
@@ -128,16 +120,53 @@ def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> 
             )
             problems.append(Problem(location, f"{where}: {message}"))
         if prog is not None:
-            programmes[prog.id] = prog
-    problems.extend(find_cycles(programmes))
+            problems.extend(_clashes(prog, raw, programmes))
+            programmes.append(prog)
+    loaded = Versions(programmes)
+    problems.extend(find_cycles({pid: loaded.versions(pid)[-1] for pid in loaded}, loaded))
     if problems:
         raise ProgrammeError(problems)
-    return programmes
+    return loaded
 
 
-def find_cycles(programmes: dict[str, Programme]) -> list[Problem]:
-    """Cycles of eligible() references between programmes, each a problem at the first reference."""
+def _clashes(prog: Programme, raw: _Raw, earlier: list[Programme]) -> list[Problem]:
+    """A version loaded twice, or a period that overlaps an earlier-loaded version of the same programme."""
+    out: list[Problem] = []
+    for other in earlier:
+        if other.id != prog.id:
+            continue
+        if other.version == prog.version:
+            pos = nearest(raw.positions, ("version",))
+            out.append(
+                Problem(
+                    Location(raw.path, pos.line, pos.column),
+                    f"version {prog.version} of programme {prog.id!r} is also in {other.source}",
+                )
+            )
+        elif overlaps(prog, other):
+            pos = nearest(raw.positions, ("effective",))
+            eff, oeff = prog.spec.effective, other.spec.effective
+            out.append(
+                Problem(
+                    Location(raw.path, pos.line, pos.column),
+                    f"effective: {prog.id} version {prog.version} ({eff.start} to {eff.end or 'open'}) "
+                    f"overlaps version {other.version} ({oeff.start} to {oeff.end or 'open'}) in "
+                    f"{other.source}; give one of them an end before the other starts",
+                )
+            )
+    return out
+
+
+def find_cycles(programmes: Mapping[str, Programme], versions: Versions | None = None) -> list[Problem]:
+    """Cycles of eligible() references between programmes (through any of their ``versions``), each a
+    problem at the first reference."""
     problems: list[Problem] = []
+
+    def depends_on(pid: str) -> set[str]:
+        if versions is None or pid not in versions:
+            return programmes[pid].depends_on
+        return set().union(*(p.depends_on for p in versions.versions(pid)))
+
     state: dict[str, int] = {}
 
     def visit(pid: str, trail: list[str]) -> None:
@@ -150,7 +179,7 @@ def find_cycles(programmes: dict[str, Programme]) -> list[Problem]:
             )
             return
         state[pid] = 1
-        for dep in sorted(programmes[pid].depends_on):
+        for dep in sorted(depends_on(pid)):
             visit(dep, [*trail, pid])
         state[pid] = 2
 
@@ -172,7 +201,7 @@ def bundled_packs() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and programme_files(p))
 
 
-def load_pack(*names_or_dirs: str | Path) -> dict[str, Programme]:
+def load_pack(*names_or_dirs: str | Path) -> Versions:
     """Load bundled packs by name (``shanghai``) or directories of programme files, together."""
     files: list[Path] = []
     for item in names_or_dirs or tuple(bundled_packs()):

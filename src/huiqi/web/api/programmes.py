@@ -29,15 +29,32 @@ class ProgrammeFile(BaseModel):
 
 
 @router.get("/programmes")
-def list_programmes(request: Request) -> list[dict[str, Any]]:
-    """Every programme in force on this site, in id order (`?lang=zh` for Chinese names)."""
-    return view_json(use.list_programmes(state_of(request).registry, lang=language()))  # type: ignore[no-any-return]
+def list_programmes(
+    request: Request,
+    on: Annotated[
+        dt.date | None, Query(description="the date of each version's status (default today)")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """Every version of every programme on this site, by id then period, with its period and status
+    (`?lang=zh` for Chinese names)."""
+    rows = use.list_programmes(state_of(request).registry, lang=language(), on=on)
+    return view_json(rows)  # type: ignore[no-any-return]
 
 
 @router.get("/programmes/{programme_id}")
-def show_programme(programme_id: str, request: Request) -> dict[str, Any]:
-    """The programme as a readable document: basis, parameters, conditions and exclusions with clauses."""
-    doc = use.show_programme(state_of(request).registry, programme_id=programme_id, lang=language())
+def show_programme(
+    programme_id: str,
+    request: Request,
+    version: Annotated[str | None, Query(description="this version (default: the one in force)")] = None,
+    on: Annotated[
+        dt.date | None, Query(description="the version in force on this date (default today)")
+    ] = None,
+) -> dict[str, Any]:
+    """The programme as a readable document: basis, parameters, conditions and exclusions with clauses,
+    and every version with its period."""
+    doc = use.show_programme(
+        state_of(request).registry, programme_id=programme_id, version=version, on=on, lang=language()
+    )
     return view_json(doc)  # type: ignore[no-any-return]
 
 

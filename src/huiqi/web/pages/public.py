@@ -128,8 +128,10 @@ def programmes_page(request: Request) -> Response:
 
 
 @router.get("/programmes/{programme_id}")
-def programme_page(programme_id: str, request: Request) -> Response:
-    doc = use.show_programme(state_of(request).registry, programme_id=programme_id, lang=language())
+def programme_page(programme_id: str, request: Request, version: str | None = None) -> Response:
+    doc = use.show_programme(
+        state_of(request).registry, programme_id=programme_id, version=version, lang=language()
+    )
     return render(request, "programme.html", {"doc": doc})
 
 
