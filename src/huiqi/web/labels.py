@@ -86,7 +86,7 @@ KEYS = frozenset((*SECTORS, *STATUSES, *CONTRACT_KINDS, *ALLOCATION_MODES, *DIST
 
 def keys_shown(value: object) -> str:
     """A stored key, a list of keys or a comma-separated text of keys as a person reads them in the page's
-    language (``compute_rental, model_use`` -> 算力租赁、模型使用); any other text as it is."""
+    language (``compute_rental, model_use`` -> 算力租用、模型使用); any other text as it is."""
     items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(", ")
     if not all(i in KEYS for i in items):
         return ", ".join(items) if isinstance(value, (list, tuple)) else str(value)

@@ -210,6 +210,39 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     assert not violations, "axe-core: serious or critical violations\n" + "\n".join(violations)
 
 
+@pytest.fixture(autouse=True)
+def axe_on_contexts_a_test_opens(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A journey that opens its own browser contexts (several users at once) has their pages checked by
+    axe-core too, as they are when the journey ends (the ``page`` fixture checks its own)."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    b = request.getfixturevalue("browser")
+    opened: list[tuple[Any, list[str]]] = []
+    original = b.new_context
+
+    def new_context(*args: Any, **kwargs: Any) -> Any:
+        ctx = original(*args, **kwargs)
+        visited: list[str] = []
+        ctx.on("page", lambda p: p.on("load", lambda pg: visited.append(pg.url)))
+        opened.append((ctx, visited))
+        return ctx
+
+    b.new_context = new_context
+    try:
+        yield
+    finally:
+        b.new_context = original
+    violations = []
+    for ctx, visited in opened:
+        try:
+            checker = ctx.new_page()
+        except Exception:  # closed: the page fixture's own context, already checked
+            continue
+        violations += accessibility_violations(checker, "http://127.0.0.1:", visited)
+    assert not violations, "axe-core: serious or critical violations\n" + "\n".join(violations)
+
+
 #: Addresses that are files, not pages.
 DOWNLOADS = re.compile(r"\.(csv|pdf|json|xlsx|svg|png)$|/evidence/|/static/|/api/")
 
