@@ -150,9 +150,11 @@ def test_an_overlapping_version_is_refused_with_its_position(sqlite_web: Web) ->
     ok = next_year(effective="{from: 2027-01-01, to: 2027-12-31}")
     assert officer.post("/api/v1/programmes", json={"filename": "a.yaml", "text": ok}).status_code == 201
     clash = next_year(version="2027.1", effective="{from: 2027-06-01}")
+    line = next(i for i, ln in enumerate(clash.splitlines(), 1) if ln.startswith("effective:"))
+    checked = officer.post("/api/v1/programmes/validate", json={"filename": "clash.yaml", "text": clash})
+    assert checked.status_code == 422 and f"clash.yaml:{line}:" in checked.text, checked.text
     refused = officer.post("/api/v1/programmes", json={"filename": "clash.programme.yaml", "text": clash})
     assert refused.status_code == 422, refused.text
-    line = next(i for i, ln in enumerate(clash.splitlines(), 1) if ln.startswith("effective:"))
     assert f"clash.programme.yaml:{line}:" in refused.text and "overlaps version 2026.1" in refused.text
     # nothing changed: the two versions loaded before are still the only ones
     versions = [p["version"] for p in officer.get("/api/v1/programmes").json() if p["id"] == MODEL]

@@ -75,12 +75,24 @@ def upload_name(filename: str) -> str:
 
 
 def validate_text(known: Mapping[str, Programme], filename: str, text: str) -> Programme:
-    """Load one uploaded file against the programmes ``known`` (for references); nothing is kept."""
+    """Load one uploaded file against the programmes ``known`` (for references) and, when they are the
+    served ``Versions``, beside the other versions of its programme (a period that overlaps one of theirs
+    is refused at the file's ``effective``, as loading it would be); nothing is kept."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / upload_name(filename)
         path.write_text(text, encoding="utf-8")
-        loaded = load_programmes([path], known_ids=known)
-    (programme,) = loaded.every()
+        (programme,) = load_programmes([path], known_ids=known).every()
+        if isinstance(known, Versions) and programme.id in known:
+            start = programme.spec.effective.start
+            beside = [
+                Path(p.source)
+                for p in known.versions(programme.id)
+                if p.spec.effective.start != start and p.version != programme.version
+            ]
+            try:
+                load_programmes([*beside, path], known_ids=known)
+            except ProgrammeError as exc:
+                raise _named(exc, path, filename) from None
     return programme
 
 
