@@ -88,7 +88,7 @@ class CityComparisonView:
 # --- reforms -----------------------------------------------------------------------------------------------
 
 
-def prepare_reform(
+def _prepare_reform(
     programmes: ProgrammeSource,
     *,
     file: Path | None = None,
@@ -122,7 +122,7 @@ def prepare_reform(
     return apply_reform(programmes.programmes().on(on or today()), combined)
 
 
-def register_tables(store: Store | None, register: str) -> dict[str, pa.Table]:
+def _register_tables(store: Store | None, register: str) -> dict[str, pa.Table]:
     """The register's Arrow tables: a register directory, or (``db``) the register in the database."""
     if register == IN_DATABASE:
         if store is None:
@@ -200,11 +200,11 @@ def simulate_reform(
     from huiqi.reports.text import render_simulation
     from huiqi.simulation.run import simulate
 
-    applied = prepare_reform(programmes, file=reform_file, text=reform, source=source, sets=sets, on=on)
+    applied = _prepare_reform(programmes, file=reform_file, text=reform, source=source, sets=sets, on=on)
     if baseline_file is not None and register == IN_DATABASE:
         raise RegisterError("--baseline is for a register directory; --register db reads the stored results")
     day = on or today()
-    tables = register_tables(store, register)
+    tables = _register_tables(store, register)
     notes: list[str] = []
     wanted = baseline_file is not None or (stored_baseline and register == IN_DATABASE)
     found = _stored_baseline(store, applied, tables, day, register, baseline_file, notes) if wanted else None
@@ -224,7 +224,7 @@ def _simulate_job(
 
     steps = SIMULATION_STEPS
     progress(0, len(steps), STEP_MESSAGES["reform"])
-    tables = register_tables(store, register)
+    tables = _register_tables(store, register)
     progress(1, len(steps), STEP_MESSAGES["simulate"])
     sim = simulate(applied, tables, on or today())
     progress(2, len(steps), STEP_MESSAGES["charts"])
@@ -250,7 +250,7 @@ def start_simulation(
 ) -> str:
     """Check the reform now and simulate it in the background, so the officer's page stays responsive
     while a large register is computed; the job's id (also the simulation's)."""
-    applied = prepare_reform(programmes, text=reform, source=source, sets=sets, on=on)
+    applied = _prepare_reform(programmes, text=reform, source=source, sets=sets, on=on)
     params = {"reform": reform, "sets": list(sets), "on": on.isoformat() if on else None, "source": source}
     return start_job(
         store,
