@@ -52,6 +52,7 @@ from huiqi.rules.backends import to_arrow
 from huiqi.rules.batch import duckdb_sql
 from huiqi.rules.compiler import compile_pack
 from huiqi.rules.programme import Programme
+from huiqi.rules.versions import for_date
 
 #: The register's tables: Arrow in memory, or Parquet files DuckDB scans as it goes.
 Tables = Mapping[str, pa.Table | Path]
@@ -255,6 +256,7 @@ def run_match(
     the write transaction (holding the lock) so that the result is the same as if the runs had taken
     turns. When the session's transaction is already open, everything happens in it. ``digests`` are the
     firms' digests when known already (``firm_digests`` of these tables)."""
+    programmes = for_date(programmes, on)  # the versions in force on the date matched, not today's
     tick = progress or (lambda _label, _n: None)
     chosen = sorted(ids) if ids else sorted(programmes)
     where = results_dir or files.results_dir(str(session.get_bind(MatchRun).engine.url))
