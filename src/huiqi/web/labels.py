@@ -6,7 +6,7 @@ missing from both catalogues is shown as it is stored."""
 
 from __future__ import annotations
 
-from huiqi.web.i18n import N_, _
+from huiqi.web.i18n import N_, _, language
 
 #: ``firms.profile.Sector``
 SECTORS = (
@@ -90,4 +90,4 @@ def keys_shown(value: object) -> str:
     items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(", ")
     if not all(i in KEYS for i in items):
         return ", ".join(items) if isinstance(value, (list, tuple)) else str(value)
-    return _(", ").join(_(i) for i in items)
+    return ("、" if language() == "zh" else ", ").join(_(i) for i in items)
