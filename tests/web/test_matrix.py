@@ -290,6 +290,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/api/v1/matching/outbox"): lambda i, o: ("/api/v1/matching/outbox", {}),
     ("GET", "/api/v1/matching/results"): lambda i, o: ("/api/v1/matching/results?on=2025-09-01", {}),
     ("GET", "/api/v1/firms/{uscc}/inbox"): lambda i, o: (f"/api/v1/firms/{_f(o)}/inbox", {}),
+    ("GET", "/api/v1/firms/{uscc}/match-results"): lambda i, o: (f"/api/v1/firms/{_f(o)}/match-results", {}),
     ("GET", "/api/v1/reviewers"): lambda i, o: ("/api/v1/reviewers", {}),
     ("POST", "/api/v1/reviewers"): lambda i, o: (
         "/api/v1/reviewers",
