@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     #: The largest request body in bytes (JSON, forms); an upload (multipart) may be the evidence limit plus
     #: 1 MiB. Larger bodies answer 413 before they are read (web/limits.py).
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
-    #: Seconds a request body may pause (and, for one within max_body_bytes, 3 times that in all) before the
-    #: request is answered 408 and its connection closed: a body shorter than its Content-Length holds nothing.
+    #: Seconds a request body may pause (and, for one within max_body_bytes, 3 times that in all) before
+    #: the request is answered 408 and its connection closed: a body shorter than its Content-Length holds
+    #: nothing.
     body_timeout: float = Field(10.0, gt=0)
 
     @model_validator(mode="after")

@@ -64,13 +64,13 @@ def _q(text: str) -> str:
 def write_digests(raw: Any, where: Path, run_id: str) -> None:
     """The firms' digests of this run (the ``digests`` relation), next to its results."""
     path = digests_file(run_file(where, run_id))
-    raw.execute(f"COPY (SELECT uscc, digest FROM digests) TO {_q(str(path))} (FORMAT parquet)")
+    raw.execute(f"COPY (SELECT uscc, digest FROM digests) TO {_q(str(path))} (FORMAT parquet)")  # nosec B608
 
 
 def write_results(raw: Any, body: str, target: Path) -> int:
     """Write the rows of ``body`` as the run's results file; how many rows."""
     row = raw.execute(
-        f"COPY (SELECT {', '.join(STORED)} FROM ({body})) "
+        f"COPY (SELECT {', '.join(STORED)} FROM ({body})) "  # nosec B608  # our names, quoted literals
         f"TO {_q(str(target))} (FORMAT parquet, COMPRESSION snappy)"
     ).fetchone()
     return int(row[0]) if row else 0
@@ -107,7 +107,7 @@ def prev_view(raw: Any, prev_file: str, ids: list[str]) -> str:
         return _EMPTY
     wanted = ", ".join(_q(p) for p in ids) or "NULL"
     raw.execute(
-        f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {', '.join(STORED)} "
+        f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {', '.join(STORED)} "  # nosec B608
         f"FROM read_parquet({_q(prev_file)}) WHERE programme IN ({wanted})"
     )
     return "prev"

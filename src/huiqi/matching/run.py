@@ -138,7 +138,7 @@ def _views(raw: Any, tables: Tables, prefix: str) -> None:
         if isinstance(t, Path):
             # a view cannot take a bound parameter: the path is quoted, the name is ours
             raw.execute(
-                f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * FROM read_parquet({_quote(str(t))})"
+                f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * FROM read_parquet({_quote(str(t))})"  # nosec B608
             )  # nosec B608
         else:
             raw.register(f"{prefix}{name}", t)
@@ -445,12 +445,12 @@ def _plan(
     changed = [
         r[0]
         for r in raw.sql(
-            f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "
+            f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "  # nosec B608
             "WHERE p.digest IS DISTINCT FROM d.digest ORDER BY d.uscc"
         ).fetchall()
     ]
     changed_firms = changed if same_p else []
-    gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"
+    gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"  # nosec B608
     gone = int(raw.sql(gone_sql).fetchone()[0])
 
     parts: list[tuple[str, int]] = []  # (query, rows): evaluated once, as the results file is written
@@ -465,21 +465,21 @@ def _plan(
     if changed_firms:
         raw.register("changed_arrow", pa.table({"uscc": pa.array(changed_firms, pa.string())}))
         raw.execute("INSERT INTO changed_firms SELECT uscc FROM changed_arrow")
-    computed = " UNION ALL ".join(f"SELECT * FROM ({sql})" for sql, _n in parts) or (
+    computed = " UNION ALL ".join(f"SELECT * FROM ({sql})" for sql, _n in parts) or (  # nosec B608
         "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::BOOLEAN AS eligible, "
         "NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS unmet WHERE false"
     )
     raw.execute(f"CREATE OR REPLACE TEMP VIEW computed AS {computed}")
     rows_computed = sum(n for _sql, n in parts)
     reuse = (
-        f"SELECT uscc, programme, eligible, amount, unmet FROM {prev} "
+        f"SELECT uscc, programme, eligible, amount, unmet FROM {prev} "  # nosec B608
         f"WHERE programme IN {_in_list(same_p)} AND uscc IN (SELECT uscc FROM digests) "
         "AND uscc NOT IN (SELECT uscc FROM changed_firms)"
     )
     if rows_computed == 0 and gone == 0 and prev_file and sorted(last.programmes) == chosen:
         rows = files.same_as(Path(prev_file), target)  # nothing changed: the last run's file, linked
     else:
-        body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")
+        body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")  # nosec B608
         rows = files.write_results(raw, body, target)  # the rules run here, as the file is written
     if changed_p:
         tick("programmes", 1)
@@ -488,7 +488,7 @@ def _plan(
     tick("store", 0)
     reused = rows - rows_computed
     eligible = raw.sql(
-        f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(target))}) WHERE eligible "
+        f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(target))}) WHERE eligible "  # nosec B608
         "ORDER BY programme, uscc"
     ).to_arrow_table()
     current = {pid: (programmes[pid].version, programmes[pid].digest) for pid in chosen}
@@ -505,7 +505,7 @@ def _plan(
     # the newly eligible are among this run's computed rows: a changed programme's, or a changed firm's
     raw.register("eligible_now", eligible)
     newly = raw.sql(
-        "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "
+        "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "  # nosec B608
         "FROM eligible_now c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
         f"LEFT JOIN {prev} p ON p.uscc = c.uscc AND p.programme = c.programme "
         "LEFT JOIN prev_digests pd ON pd.programme = c.programme "
@@ -541,7 +541,7 @@ def _compute(
     backend = compiled.table._find_backend()
     if backend.name == "duckdb" and backend.con is raw:
         source = f"({duckdb_sql(compiled.table)})"
-        firms = raw.sql(f"SELECT count(*) FROM {_table_of(inputs)}").fetchone()
+        firms = raw.sql(f"SELECT count(*) FROM {_table_of(inputs)}").fetchone()  # nosec B608
     else:  # another engine ran the rules: its result comes back as Arrow
         wide = to_arrow(compiled.table)
         raw.register(f"{name}_arrow", wide)
@@ -557,7 +557,7 @@ def _compute(
     )
     into = ", ".join(f"(e{i}, a{i}, u{i}) AS {_quote(pid)}" for i, pid in enumerate(compiled.programmes))
     sql = (
-        f"WITH {name}_wide AS (SELECT {columns} FROM {source}) "
+        f"WITH {name}_wide AS (SELECT {columns} FROM {source}) "  # nosec B608  # our names, quoted literals
         f"SELECT uscc, programme, eligible, amount, unmet FROM {name}_wide "
         f"UNPIVOT INCLUDE NULLS ((eligible, amount, unmet) FOR programme IN ({into}))"
     )
@@ -593,7 +593,7 @@ def summary(results: pa.Table, firms: pa.Table, programmes: Mapping[str, Program
     con.register("f", firms.select(["uscc", "sector", "district"]))
     where = "WHERE r.eligible" if "eligible" in results.column_names else ""
     rows = con.sql(
-        "SELECT r.programme, f.sector, coalesce(f.district, '') AS district, count(*) AS firms, "
+        "SELECT r.programme, f.sector, coalesce(f.district, '') AS district, count(*) AS firms, "  # nosec B608
         f"sum(r.amount) AS amount FROM r JOIN f USING (uscc) {where} "
         "GROUP BY ALL ORDER BY r.programme, amount DESC, firms DESC, f.sector, district"
     ).fetchall()
