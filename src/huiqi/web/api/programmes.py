@@ -15,7 +15,7 @@ from starlette.types import Scope
 
 from huiqi.app import programmes as use
 from huiqi.app.registry import open_packs
-from huiqi.web.api.common import actor, json_body
+from huiqi.web.api.common import Day, actor, json_body
 from huiqi.web.i18n import language
 from huiqi.web.programmes import view_json
 from huiqi.web.security import authorize, principal_of, state_of
@@ -31,9 +31,7 @@ class ProgrammeFile(BaseModel):
 @router.get("/programmes")
 def list_programmes(
     request: Request,
-    on: Annotated[
-        dt.date | None, Query(description="the date of each version's status (default today)")
-    ] = None,
+    on: Annotated[Day | None, Query(description="the date of each version's status (default today)")] = None,
 ) -> list[dict[str, Any]]:
     """Every version of every programme on this site, by id then period, with its period and status
     (`?lang=zh` for Chinese names)."""
@@ -46,9 +44,7 @@ def show_programme(
     programme_id: str,
     request: Request,
     version: Annotated[str | None, Query(description="this version (default: the one in force)")] = None,
-    on: Annotated[
-        dt.date | None, Query(description="the version in force on this date (default today)")
-    ] = None,
+    on: Annotated[Day | None, Query(description="the version in force on this date (default today)")] = None,
 ) -> dict[str, Any]:
     """The programme as a readable document: basis, parameters, conditions and exclusions with clauses,
     and every version with its period."""
