@@ -34,6 +34,17 @@ SLOW = (
     "tests/benchmarks/",
     "tests/simulation/test_run.py::test_the_joint_query_equals_separate_runs",
     "tests/test_architecture.py::test_a_planted_import_is_caught",
+    "tests/firms/test_register_hostile.py::test_atheris_on_the_readers",
+    "tests/firms/test_register_hostile.py::test_a_refused_import_racing_two_good_ones_into_a_new_directory",
+    "tests/firms/test_register_hostile.py::test_two_concurrent_imports_into_one_directory_lose_nothing",
+    "tests/matching/test_match_columnar.py::test_incremental_runs_equal_full_runs_and_the_previous_design",
+    "tests/applications/test_calls_cli_fresh.py",
+    "tests/hostile/test_readers.py::test_atheris_finds_nothing_in_a_short_run",
+    "tests/hostile/test_cli.py",
+    "tests/hostile/test_serve.py",
+    "tests/fuzz/",
+    "tests/web/test_demo.py",
+    "tests/web/test_pages_zh.py",
 )
 
 
