@@ -25,7 +25,7 @@ def routers() -> list[APIRouter]:
     """Every router of the app, API first; each route's path is complete (the matrix is keyed by it)."""
     from huiqi.web.api import analysis, applications, audit, auth, designation, firms, money, programmes
     from huiqi.web.api import sandbox as sandbox_api
-    from huiqi.web.pages import admin, auditor, firm, matching, officer, public, review, sandbox
+    from huiqi.web.pages import admin, auditor, catalogue, firm, matching, officer, public, review, sandbox
     from huiqi.web.pages import programmes as programme_pages
 
     return [
@@ -41,6 +41,7 @@ def routers() -> list[APIRouter]:
             sandbox_api,
             designation,
             public,
+            catalogue,
             firm,
             officer,
             auditor,

@@ -1,4 +1,5 @@
-"""Public pages: home, the policy calculator, programmes as documents, published lists; login and language."""
+"""Public pages: home, the policy calculator, published lists; login and language (the catalogue of
+programmes is pages/catalogue.py)."""
 
 from __future__ import annotations
 
@@ -119,20 +120,6 @@ def calculator_submit(
         context,
         status=200 if not problems else 422,
     )
-
-
-@router.get("/programmes")
-def programmes_page(request: Request) -> Response:
-    programmes = use.list_programmes(state_of(request).registry, lang=language())
-    return render(request, "programmes.html", {"programmes": programmes})
-
-
-@router.get("/programmes/{programme_id}")
-def programme_page(programme_id: str, request: Request, version: str | None = None) -> Response:
-    doc = use.show_programme(
-        state_of(request).registry, programme_id=programme_id, version=version, lang=language()
-    )
-    return render(request, "programme.html", {"doc": doc})
 
 
 @router.get("/published")
