@@ -1,13 +1,16 @@
 """The CLI, the API and the page say the same thing of every condition and exclusion (issue 17): for each
 bundled example firm, in both languages, ``huiqi check --all`` prints, the calculator API answers and the
-calculator page shows the same mark, label, verdict, clause, figures read and gap of every check. And what
-they say is right: a condition holds (✓), does not hold (✗) or is unknown (?); an exclusion applies (✗,
-excluded) or does not apply (✓) — never a bare ✓ beside an exclusion's label as if it had been met."""
+calculator page shows the same mark, label, verdict, clause, figures read and gap of every check, compared
+directly. And what they say is right: a condition holds (✓), does not hold (✗) or is unknown (?); an
+exclusion applies (✗, excluded) or does not apply (✓) — never a bare ✓ beside an exclusion's label as if it
+had been met; and a stored key (``artificial_intelligence``, ``Shanghai``) is named in words in the
+explanation's language (``huiqi.rules.labels.VALUE_LABELS``), not printed as stored."""
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from huiqi.cli.main import app
-from huiqi.web.i18n import set_language
-from huiqi.web.labels import keys_shown
+from huiqi.rules.labels import VALUE_LABELS
 
 from .conftest import Web
 
@@ -127,6 +129,7 @@ def test_cli_api_and_page_say_the_same_of_every_check(sqlite_web: Web, lang: str
     client.cookies.set("huiqi_lang", lang)
     gap_word = {"en": "gap", "zh": "差距"}[lang]
     seen_kinds: set[tuple[str, bool | None]] = set()
+    seen_keys: set[str] = set()
     for path in EXAMPLES:
         firm = json.loads(path.read_text(encoding="utf-8"))
         api = client.post("/api/v1/calculator?all=true", json={"firm": firm, "on": ON, "lang": lang})
@@ -173,14 +176,85 @@ def test_cli_api_and_page_say_the_same_of_every_check(sqlite_web: Web, lang: str
                 assert (p["mark"], p["label"], p["verdict"]) == (mark, c["label"], f"[{verdict}]"), where
                 assert p["clause"] == f"〔{c['clause']}〕", where
                 page_reads = [" ".join(html.unescape(t).split()) for t in p["reads"]]
-                # the page names stored keys in words (行业 = 人工智能 where the terminal prints the key)
-                set_language(lang)
-                labelled = [f"{rd['label']} = {keys_shown(rd['text'])}" for rd in c["reads"][:8]]
                 assert [without_assumption(t, a) for t, a in zip(page_reads, assumed, strict=True)] == [
-                    " ".join(t.split()) for t in labelled
+                    " ".join(t.split()) for t in reads
                 ], where
+                # a stored key read is named in words, the same words everywhere
+                for rd in c["reads"]:
+                    keys = key_values(rd["value"])
+                    if keys:
+                        words = {k: VALUE_LABELS[k][lang == "zh"] for k in keys}
+                        assert rd["text"] == SEPARATOR[lang].join(words[k] for k in keys), (where, rd)
+                        seen_keys.update(keys)
                 assert [" ".join(html.unescape(g).split()).split(": ", 1)[1] for g in p["gap"]] == [
                     " ".join(g.split()) for g in gaps
                 ], where
     # the examples reach every kind of verdict that matters here: held, failed, and excluded or not
     assert {("condition", True), ("condition", False), ("exclusion", False)} <= seen_kinds
+    # ... and read sectors, lists of sectors and cities, so the words above were checked
+    assert {"artificial_intelligence", "integrated_circuits", "Shanghai"} <= seen_keys, seen_keys
+
+
+#: how a list of words is joined (independent of the code under test)
+SEPARATOR = {"en": ", ", "zh": "、"}
+
+
+def key_values(value: Any) -> list[str]:
+    """The stored keys a read's value holds (a key, or a list of keys), or [] when it holds other things."""
+    items = value if isinstance(value, list) else [value]
+    if items and all(isinstance(i, str) and i in VALUE_LABELS for i in items):
+        return [str(i) for i in items]
+    return []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_no_stored_key_is_printed_by_the_terminal(lang: str) -> None:
+    """``huiqi check`` prints no sector or kind key among the figures and gaps of any example firm (a
+    formula's own text may name one: a figure's label, a gap that quotes the formula)."""
+    underscored = {k for k in VALUE_LABELS if "_" in k}
+    for path in EXAMPLES:
+        cli = RUNNER.invoke(app, ["check", str(path), "--on", ON, "--all", "--lang", lang])
+        assert cli.exit_code == 0, cli.output
+        for block in cli_checks(cli.stdout).values():
+            for lines in block.values():
+                for line in lines:
+                    said = line.split(" = ", 1)[1] if " = " in line else line
+                    if "firm." not in said:
+                        assert not any(k in said for k in underscored), (path.name, line)
+
+
+def test_value_labels_cover_the_stored_keys_and_agree_with_the_catalogues() -> None:
+    """Every sector, contract kind, subsector, enterprise type, tenure, district and city a profile or the
+    synthetic register holds has words in both languages, and a key the web's catalogues also translate
+    (for its other pages) has the same words there."""
+    import typing
+
+    from babel.messages.pofile import read_po
+
+    from huiqi.firms.profile import Contract, Firm, Office, Sector
+    from huiqi.firms.synth import CITIES, DISTRICTS
+
+    def literals(model: Any, field: str) -> set[str]:
+        args = typing.get_args(model.model_fields[field].annotation)
+        return {str(a) for t in args for a in (typing.get_args(t) or (t,)) if isinstance(a, str)}
+
+    stored = (
+        {s.value for s in Sector}
+        | literals(Contract, "kind")
+        | literals(Firm, "service_subsector")
+        | literals(Firm, "enterprise_type")
+        | literals(Office, "tenure")
+        | {d[0] for d in DISTRICTS}
+        | {c[0] for c in CITIES}
+    )
+    assert stored <= set(VALUE_LABELS), stored - set(VALUE_LABELS)
+    translations = Path(__file__).resolve().parents[2] / "src/huiqi/web/translations"
+    for i, lang in ((0, "en"), (1, "zh")):
+        with (translations / lang / "LC_MESSAGES/messages.po").open("rb") as f:
+            catalogue = {str(m.id): str(m.string) for m in read_po(f, locale=lang) if m.id and m.string}
+        shared = set(VALUE_LABELS) & set(catalogue)
+        assert len(shared) >= 16, lang  # the sectors and kinds at least
+        assert {k: catalogue[k] for k in shared} == {k: VALUE_LABELS[k][i] for k in shared}, lang
+        assert all(
+            w[i] and (lang == "en" or re.search(r"[\u4e00-\u9fff]", w[i])) for w in VALUE_LABELS.values()
+        )

@@ -19,7 +19,7 @@ from typing import Any, NotRequired, TypedDict, TypeVar
 from huiqi.money import format_yuan
 from huiqi.rules import ast
 from huiqi.rules.evaluator import Duration, Result, Trace
-from huiqi.rules.labels import OPS, UNITS_ZH, WORDS, field_label
+from huiqi.rules.labels import LIST_SEPARATORS, OPS, UNITS_ZH, WORDS, field_label, value_label
 from huiqi.rules.programme import Expression, Programme
 
 T = TypeVar("T")
@@ -156,7 +156,8 @@ def json_value(v: Any) -> Any:
 
 
 def fmt(v: Any, unit: str, lang: str) -> str:
-    """A value as a person reads it: grouped yuan, percentages for rates, dates, yes/no."""
+    """A value as a person reads it: grouped yuan, percentages for rates, dates, yes/no, stored keys in words
+    (``artificial_intelligence`` -> 人工智能), so every adapter prints the same text."""
     w = WORDS[lang]
     if v is None:
         return "—" if lang == "zh" else "not given"
@@ -174,9 +175,11 @@ def fmt(v: Any, unit: str, lang: str) -> str:
         suffix = UNITS_ZH.get(unit, unit) if lang == "zh" else ("" if unit in ("count", "") else f" {unit}")
         return f"{text}{suffix}"
     if isinstance(v, tuple | list):
-        return ", ".join(fmt(x, "text", lang) for x in v)
+        return LIST_SEPARATORS[lang].join(fmt(x, "text", lang) for x in v)
     if isinstance(v, dt.date):
         return v.isoformat()
+    if isinstance(v, str):
+        return value_label(v, lang)
     return str(v)
 
 

@@ -133,3 +133,80 @@ def field_label(path: str, lang: str, year: int | None = None) -> tuple[str, str
     if year is not None:
         return (f"{year}年{zh}" if lang == "zh" else f"{en} in {year}"), unit
     return (zh if lang == "zh" else en), unit
+
+
+#: Stored keys a firm's figures and a programme's parameters hold (``firms.profile``: sectors, contract
+#: kinds, service subsectors, enterprise types, office tenure; Shanghai's districts as the register names
+#: them; cities) -> (English, Chinese), so that an explanation says "artificial
+#: intelligence" / "人工智能" in the terminal, the API and the page alike. A value not listed is shown as
+#: stored. The web's catalogues translate the same keys for its other pages (tests/web/test_explanations.py
+#: holds them to these words).
+VALUE_LABELS: dict[str, tuple[str, str]] = {
+    # firms.profile.Sector
+    "integrated_circuits": ("integrated circuits", "集成电路"),
+    "biomedicine": ("biomedicine", "生物医药"),
+    "artificial_intelligence": ("artificial intelligence", "人工智能"),
+    "digital_economy": ("digital economy", "数字经济"),
+    "other_strategic": ("other strategic emerging industries", "其他战略性新兴产业"),
+    "manufacturing": ("manufacturing", "制造业"),
+    "software_services": ("software and IT services", "软件和信息服务"),
+    "trade": ("trade", "商贸"),
+    "finance": ("finance", "金融"),
+    "real_estate": ("real estate", "房地产"),
+    "other": ("other", "其他"),
+    # firms.profile.ContractKind
+    "compute_rental": ("compute rental", "算力租用"),
+    "compute_purchase": ("compute purchase", "算力购买"),
+    "compute_selfbuild": ("self-built compute", "自建算力"),
+    "model_use": ("model use", "模型使用"),
+    "corpus_purchase": ("corpus purchase", "语料采购"),
+    # firms.profile.Firm.service_subsector, enterprise_type; Office.tenure
+    "software": ("software", "软件"),
+    "ic_design": ("IC design", "集成电路设计"),
+    "biotech_cro": ("biotech R&D outsourcing", "生物医药研发外包"),
+    "industrial": ("industrial", "工业企业"),
+    "service": ("service", "服务业企业"),
+    "rented": ("rented", "租赁"),
+    "owned": ("owned", "自有"),
+    # firms.synth.DISTRICTS: Shanghai's sixteen districts
+    "Huangpu": ("Huangpu", "黄浦区"),
+    "Xuhui": ("Xuhui", "徐汇区"),
+    "Changning": ("Changning", "长宁区"),
+    "Jing'an": ("Jing'an", "静安区"),
+    "Putuo": ("Putuo", "普陀区"),
+    "Hongkou": ("Hongkou", "虹口区"),
+    "Yangpu": ("Yangpu", "杨浦区"),
+    "Minhang": ("Minhang", "闵行区"),
+    "Baoshan": ("Baoshan", "宝山区"),
+    "Jiading": ("Jiading", "嘉定区"),
+    "Pudong New Area": ("Pudong New Area", "浦东新区"),
+    "Jinshan": ("Jinshan", "金山区"),
+    "Songjiang": ("Songjiang", "松江区"),
+    "Qingpu": ("Qingpu", "青浦区"),
+    "Fengxian": ("Fengxian", "奉贤区"),
+    "Chongming": ("Chongming", "崇明区"),
+    # cities: the bundled packs' (a pack's ``city`` parameter), the synthetic register's (firms.synth)
+    "Shanghai": ("Shanghai", "上海"),
+    "Beijing": ("Beijing", "北京"),
+    "Shenzhen": ("Shenzhen", "深圳"),
+    "Hangzhou": ("Hangzhou", "杭州"),
+    "Chengdu": ("Chengdu", "成都"),
+    "Suzhou": ("Suzhou", "苏州"),
+    "Nanjing": ("Nanjing", "南京"),
+    "Hefei": ("Hefei", "合肥"),
+    "Wuxi": ("Wuxi", "无锡"),
+    "Ningbo": ("Ningbo", "宁波"),
+    "Guangzhou": ("Guangzhou", "广州"),
+}
+
+#: how a list of values is joined in each language (a Chinese list of terms takes the enumeration comma)
+LIST_SEPARATORS = {"en": ", ", "zh": "、"}
+
+
+def value_label(value: str, lang: str) -> str:
+    """A stored key as a person reads it in a language (``artificial_intelligence`` -> 人工智能), so every
+    adapter prints the same words; any other text as it is."""
+    hit = VALUE_LABELS.get(value)
+    if hit is None:
+        return value
+    return hit[1] if lang == "zh" else hit[0]

@@ -1,11 +1,14 @@
-"""Stored keys that pages show (sectors, statuses, kinds, allocation modes): each key is its own msgid,
-translated in both catalogues (``zh`` into Chinese, ``en`` into an English label), so a template writes
-``_(key)`` and neither language shows ``artificial_intelligence`` or ``clawed_back``. Role names are the
-same kind of msgid (``i18n.ROLE_NAMES``). Listed here, with ``N_``, so that extraction finds them; a key
-missing from both catalogues is shown as it is stored."""
+"""Stored keys that pages show outside explanations (sectors, statuses, kinds, allocation modes): each key
+is its own msgid, translated in both catalogues (``zh`` into Chinese, ``en`` into an English label), so a
+template writes ``_(key)`` and neither language shows ``artificial_intelligence`` or ``clawed_back``. Role
+names are the same kind of msgid (``i18n.ROLE_NAMES``). Listed here, with ``N_``, so that extraction finds
+them; a key missing from both catalogues is shown as it is stored. An explanation's figures carry their
+words already (``huiqi.rules.labels.VALUE_LABELS``, the same words for the terminal, the API and the page);
+``keys_shown`` takes a firm value's words from there too."""
 
 from __future__ import annotations
 
+from huiqi.rules.labels import LIST_SEPARATORS, VALUE_LABELS, value_label
 from huiqi.web.i18n import N_, _, language
 
 #: ``firms.profile.Sector``
@@ -88,6 +91,9 @@ def keys_shown(value: object) -> str:
     """A stored key, a list of keys or a comma-separated text of keys as a person reads them in the page's
     language (``compute_rental, model_use`` -> 算力租用、模型使用); any other text as it is."""
     items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(", ")
-    if not all(i in KEYS for i in items):
+    if not all(i in KEYS or i in VALUE_LABELS for i in items):
         return ", ".join(items) if isinstance(value, (list, tuple)) else str(value)
-    return ("、" if language() == "zh" else ", ").join(_(i) for i in items)
+    lang = language()
+    return LIST_SEPARATORS.get(lang, ", ").join(
+        value_label(i, lang) if i in VALUE_LABELS else _(i) for i in items
+    )
