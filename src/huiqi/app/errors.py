@@ -30,6 +30,7 @@ from huiqi.jobs.errors import JobError, JobNotFinished, JobNotFound
 from huiqi.ledger.errors import LedgerError
 from huiqi.matching.errors import EmptyRegister, MatchingError, NoRun
 from huiqi.money import MoneyError
+from huiqi.publishing.errors import PublishingError
 from huiqi.review.errors import ReviewError
 from huiqi.rules.errors import ProgrammeError
 from huiqi.selection.errors import SelectionError
@@ -50,6 +51,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     MoneyError,
     ProfileError,
     ProgrammeError,
+    PublishingError,
     RegisterError,
     ReviewError,
     SelectionError,
@@ -81,6 +83,7 @@ __all__ = [
     "NoRun",
     "ProfileError",
     "ProgrammeError",
+    "PublishingError",
     "RegisterError",
     "ReviewError",
     "SelectionError",

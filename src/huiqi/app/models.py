@@ -15,6 +15,7 @@ import huiqi.certificates.models
 import huiqi.jobs.models
 import huiqi.ledger.models
 import huiqi.matching.models
+import huiqi.publishing.models
 import huiqi.review.models
 import huiqi.selection.models  # noqa: F401  (imported for their tables)
 from huiqi.db.base import Base

@@ -6,8 +6,8 @@ The programmes come from a ``ProgrammeSource`` (``app.registry``): the ones the 
 for one command. Any number of versions of a programme coexist (``rules.versions.Versions``); the one in
 force on a date is chosen by its effective period, so every use case here takes the date it answers for
 (default today in Shanghai) and names the version it answers with. A list shows every version with its
-period and status; a document is the version in force unless a version is asked for. (Issue 15's lifecycle
--- draft, review, published, withdrawn -- will filter which versions the source offers, not change these.)
+period and status; a document is the version in force unless a version is asked for. A withdrawn version
+(issue 15's lifecycle, ``app.lifecycle``) is listed with the status ``withdrawn`` and read with ``version``.
 
 The calculator's scope: by default the programmes of the firm's registration city pack (``registration_city``
 -> pack, e.g. Shanghai -> the programmes whose id starts with ``shanghai.``) that are in force on the date;
@@ -89,8 +89,8 @@ class ProgrammeSummary:
         return cls(**_summary_fields(p, lang, versions, on))
 
 
-#: a version's status on a date
-STATUSES = ("in-force", "upcoming", "ended")
+#: a version's status on a date (``withdrawn``: taken out of force with a reason, still readable)
+STATUSES = ("in-force", "upcoming", "ended", "withdrawn")
 
 
 def _summary_fields(
@@ -100,6 +100,8 @@ def _summary_fields(
     start, end = versions.period(p) if versions is not None else (s.effective.start, s.effective.end)
     day = on or today()
     status = "upcoming" if day < start else "ended" if end is not None and end < day else "in-force"
+    if versions is not None and versions.is_withdrawn(p):
+        status = "withdrawn"
     return {
         "id": p.id,
         "version": p.version,

@@ -7,6 +7,11 @@ re-chooses for the date it evaluates (``for_date``), so ``eligible("other.progra
 programme's version in force on the same date. A version whose file gives no end is in force until the next
 version starts. On a date when no version is in force, the latest one that started before it (or, before
 any, the first) is chosen, so an explanation can say "not in force" rather than "unknown programme".
+
+A version may be withdrawn (issue 15's lifecycle): it stays readable (``versions``, ``version``, ``every``:
+calls pinned to it and decisions made under it still find it) but is never chosen, so it is in force on no
+date; ``period`` ignores it when closing an open end. A programme whose every version is withdrawn is not
+among the mapping's keys (so a file that refers to it is refused as unknown), but ``in`` still knows it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from huiqi.rules.programme import Programme
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _MAX_VIEWS = 256
+#: every version by id, the versions not withdrawn by id, the withdrawn keys, the chosen views by date
+_Shared = tuple[
+    dict[str, tuple["Programme", ...]],
+    dict[str, tuple["Programme", ...]],
+    frozenset[tuple[str, str]],
+    dict[dt.date, dict[str, "Programme"]],
+]
 
 
 def today() -> dt.date:
@@ -35,17 +47,18 @@ class Versions(Mapping[str, Programme]):
         programmes: Iterable[Programme] = (),
         *,
         as_of: dt.date | None = None,
-        _shared: tuple[dict[str, tuple[Programme, ...]], dict[dt.date, dict[str, Programme]]] | None = None,
+        withdrawn: Iterable[tuple[str, str]] = (),
+        _shared: _Shared | None = None,
     ) -> None:
         if _shared is None:
             by_id: dict[str, list[Programme]] = {}
             for p in programmes:
                 by_id.setdefault(p.id, []).append(p)
-            _shared = (
-                {pid: tuple(sorted(vs, key=lambda p: p.spec.effective.start)) for pid, vs in by_id.items()},
-                {},
-            )
-        self._by_id, self._views = _shared
+            gone = frozenset(withdrawn)
+            every = {pid: tuple(sorted(vs, key=_start)) for pid, vs in by_id.items()}
+            live = {pid: tuple(p for p in vs if (pid, p.version) not in gone) for pid, vs in every.items()}
+            _shared = (every, {pid: vs for pid, vs in live.items() if vs}, gone, {})
+        self._by_id, self._live, self._withdrawn, self._views = _shared
         self.as_of = as_of
 
     # --- the mapping: one version per id, chosen on the reference date ---------------------------------
@@ -55,7 +68,7 @@ class Versions(Mapping[str, Programme]):
         day = day or self.as_of or today()
         view = self._views.get(day)
         if view is None:
-            view = {pid: _choose(vs, day) for pid, vs in sorted(self._by_id.items())}
+            view = {pid: _choose(vs, day) for pid, vs in sorted(self._live.items())}
             if len(self._views) >= _MAX_VIEWS:
                 self._views.clear()
             self._views[day] = view
@@ -65,10 +78,10 @@ class Versions(Mapping[str, Programme]):
         return self.chosen()[pid]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._by_id)
+        return iter(self._live)
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._live)
 
     def __contains__(self, pid: object) -> bool:
         return pid in self._by_id
@@ -77,7 +90,22 @@ class Versions(Mapping[str, Programme]):
 
     def on(self, day: dt.date) -> Versions:
         """The same versions, choosing on this date."""
-        return self if day == self.as_of else Versions(as_of=day, _shared=(self._by_id, self._views))
+        if day == self.as_of:
+            return self
+        return Versions(as_of=day, _shared=(self._by_id, self._live, self._withdrawn, self._views))
+
+    def withdrawing(self, keys: Iterable[tuple[str, str]]) -> Versions:
+        """The same versions with these ``(programme id, version)`` withdrawn as well (never chosen)."""
+        return Versions(self.every(), as_of=self.as_of, withdrawn=self._withdrawn | frozenset(keys))
+
+    def is_withdrawn(self, programme: Programme) -> bool:
+        """Whether this version was withdrawn (readable, in force on no date)."""
+        return (programme.id, programme.version) in self._withdrawn
+
+    @property
+    def withdrawn(self) -> frozenset[tuple[str, str]]:
+        """The ``(programme id, version)`` of every withdrawn version."""
+        return self._withdrawn
 
     def versions(self, pid: str) -> tuple[Programme, ...]:
         """Every version of a programme, earliest period first (``UnknownProgramme`` if none)."""
@@ -102,13 +130,17 @@ class Versions(Mapping[str, Programme]):
         eff = programme.spec.effective
         if eff.end is not None:
             return eff.start, eff.end
-        later = [p for p in self._by_id.get(programme.id, ()) if p.spec.effective.start > eff.start]
+        later = [p for p in self._live.get(programme.id, ()) if p.spec.effective.start > eff.start]
         return eff.start, (later[0].spec.effective.start - dt.timedelta(days=1)) if later else None
 
     def pinned(self, programme: Programme, day: dt.date) -> dict[str, Programme]:
         """The versions chosen on a date, with this version of its programme whatever else is in force there
         (what checking an application of a call pinned to a version evaluates)."""
         return {**self.chosen(day), programme.id: programme}
+
+
+def _start(p: Programme) -> dt.date:
+    return p.spec.effective.start
 
 
 def _choose(versions: tuple[Programme, ...], day: dt.date) -> Programme:
