@@ -176,6 +176,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/calculator"): lambda i, o: ("/calculator", {}),
     ("POST", "/calculator"): lambda i, o: ("/calculator", {"data": {"profile": "{}"}}),
     ("GET", "/programmes"): lambda i, o: ("/programmes", {}),
+    ("GET", "/programmes.csv"): lambda i, o: ("/programmes.csv", {}),
     ("GET", "/programmes/{programme_id}"): lambda i, o: (f"/programmes/{PROGRAMME}", {}),
     ("GET", "/published"): lambda i, o: ("/published", {}),
     ("GET", "/lang/{lang}"): lambda i, o: ("/lang/en", {}),

@@ -12,10 +12,11 @@ from typing import Annotated
 
 import typer
 
+from huiqi.app import catalogue
 from huiqi.app import programmes as use
 from huiqi.app.jsonable import as_json
 from huiqi.app.registry import Packs, ProgrammeRegistry, ProgrammeSource, open_packs
-from huiqi.cli.shared import call, default_actor, fail, store
+from huiqi.cli.shared import call, default_actor, fail, money, store
 from huiqi.firms import ProfileError, load_firm
 from huiqi.money import format_yuan
 from huiqi.rules.errors import ProgrammeError, UnknownProgramme
@@ -87,9 +88,35 @@ def list_programmes(
     fmt: Annotated[Format, typer.Option("--format")] = Format.text,
     lang: Lang = Lang.en,
     on: OnOpt = None,
+    q: Annotated[str, typer.Option("--q", help="words of the names, documents, conditions (zh or en)")] = "",
+    city: Annotated[str | None, typer.Option(help="the city's pack, e.g. shanghai")] = None,
+    sector: Annotated[str | None, typer.Option(help="open to firms of this sector")] = None,
+    benefit: Annotated[str | None, typer.Option(help="voucher, grant, award, ...")] = None,
+    min_amount: Annotated[str | None, typer.Option(help="may pay a firm at least this (yuan)")] = None,
+    status: Annotated[str, typer.Option(help="all, current, in-force, upcoming, ended")] = "all",
 ) -> None:
-    """List every version of every programme with its period and status on the date (default today)."""
-    rows = call(use.list_programmes, served(pack), lang=lang.value, on=day_of(on))
+    """List every version of every programme with its period and status on the date (default today); with
+    a filter, the catalogue's search (the same as GET /api/v1/programmes?q=&sector=&status=...)."""
+    if q or city or sector or benefit or min_amount or status != "all":
+        amount = money(min_amount, "--min-amount") if min_amount else None
+        try:
+            found = call(
+                catalogue.search_programmes,
+                served(pack),
+                q=q,
+                city=city,
+                sector=sector,
+                benefit=benefit,
+                min_amount=amount,
+                status=status,
+                on=day_of(on),
+                lang=lang.value,
+            )
+        except catalogue.CatalogueQueryError as exc:
+            fail(f"--{exc}")
+        rows: tuple[use.ProgrammeSummary, ...] = found.entries
+    else:
+        rows = call(use.list_programmes, served(pack), lang=lang.value, on=day_of(on))
     if fmt is Format.json:
         echo_json(rows)
         return

@@ -150,6 +150,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/calculator"): public(),
     ("POST", "/calculator"): public(),
     ("GET", "/programmes"): public(),
+    ("GET", "/programmes.csv"): public(),
     ("GET", "/programmes/{programme_id}"): public(),
     ("GET", "/published"): public(),
     ("GET", "/lang/{lang}"): public(),

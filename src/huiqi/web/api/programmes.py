@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -13,8 +14,10 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
+from huiqi.app import catalogue
 from huiqi.app import programmes as use
 from huiqi.app.registry import open_packs
+from huiqi.firms.profile import Sector
 from huiqi.web.api.common import Day, actor, json_body
 from huiqi.web.i18n import language
 from huiqi.web.programmes import view_json
@@ -32,11 +35,32 @@ class ProgrammeFile(BaseModel):
 def list_programmes(
     request: Request,
     on: Annotated[Day | None, Query(description="the date of each version's status (default today)")] = None,
+    q: Annotated[str, Query(max_length=200, description="words of the names, documents, conditions")] = "",
+    city: Annotated[catalogue.City | None, Query(description="the city's pack")] = None,
+    sector: Annotated[Sector | None, Query(description="open to firms of this sector")] = None,
+    benefit: Annotated[catalogue.BenefitKind | None, Query(description="the kind of benefit")] = None,
+    min_amount: Annotated[
+        Decimal | None, Query(ge=0, le=10**15, description="may pay a firm at least this (yuan)")
+    ] = None,
+    status: Annotated[catalogue.StatusFilter, Query(description="status on the date")] = "all",
 ) -> list[dict[str, Any]]:
     """Every version of every programme on this site, by id then period, with its period and status
-    (`?lang=zh` for Chinese names)."""
-    rows = use.list_programmes(state_of(request).registry, lang=language(), on=on)
-    return view_json(rows)  # type: ignore[no-any-return]
+    (`?lang=zh` for Chinese names); with any filter, the catalogue's search (each entry adds its city,
+    sectors and cap per firm)."""
+    if not (q or city or sector or benefit or min_amount is not None or status != "all"):
+        return view_json(use.list_programmes(state_of(request).registry, lang=language(), on=on))  # type: ignore[no-any-return]
+    found = catalogue.search_programmes(
+        state_of(request).registry,
+        q=q,
+        city=city,
+        sector=sector.value if sector else None,
+        benefit=benefit,
+        min_amount=min_amount,
+        status=status,
+        on=on,
+        lang=language(),
+    )
+    return view_json(found.entries)  # type: ignore[no-any-return]
 
 
 @router.get("/programmes/{programme_id}")
