@@ -195,3 +195,180 @@ def test_the_lean_route_answers_exactly_as_the_api_route(sqlite_web: Web) -> Non
     b = officer.post("/api/v1/calculator?x=1", json=body, headers=foreign)
     assert a.status_code == b.status_code == 403 and a.content == b.content
     assert client.get("/api/v1/calculator").status_code == 405
+
+
+# -- the questionnaire --------------------------------------------------------------------------------------
+
+
+def questionnaire(**over: str) -> dict[str, str]:
+    """The small AI firm as a person fills in the form (万元, a full-width figure, Chinese dates)."""
+    form = {
+        "mode": "form",
+        "on": ON,
+        "name_zh": "上海青图智能科技有限公司",
+        "sector": "artificial_intelligence",
+        "service_subsector": "software",
+        "enterprise_type": "service",
+        "district": "Yangpu",
+        "registration_city": "Shanghai",
+        "registration_date": "2025年2月17日",
+        "registered_capital": "500万元",
+        "paid_in_capital": "２００万",
+        "total_assets": "6,800,000",
+        "sales.2025": "185万元",
+        "rd_spending.2025": "132万元",
+        "rd_spending_in_china.2025": "1,320,000.00",
+        "employees": "23",
+        "rd_staff": "17",
+        "ip.software_copyrights": "4",
+        "hq_functions.rd": "true",
+        "hq_functions.sales": "true",
+        "hq_functions.settlement": "true",
+        "offices[0].district": "Yangpu",
+        "offices[0].area_m2": "180",
+        "offices[0].rent_per_m2_day": "4.5",
+        "offices[0].tenure": "rented",
+        "offices[0].hq": "true",
+        "offices[0].since": "2025-03-01",
+        "contracts[0].kind": "compute_rental",
+        "contracts[0].counterparty": "上海云算科技有限公司",
+        "contracts[0].value": "48万元",
+        "contracts[0].signed": "2025/8/15",
+        "contracts[0].term_months": "12",
+        "contracts[1].kind": "model_use",
+        "contracts[1].counterparty": "深言大模型科技有限公司",
+        "contracts[1].value": "150,000",
+        "contracts[1].signed": "2025-09-02",
+        "contracts[1].term_months": "12",
+    }
+    return form | over
+
+
+def results_of(html: str) -> dict[str, str]:
+    """Programme name -> ok/no, as the results show them."""
+    found = re.findall(
+        r'<details class="card result (ok|no)"[^>]*>\s*<summary>.*?<strong>(.*?)</strong>', html, re.S
+    )
+    return {name: mark for mark, name in found}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_questionnaire_answers_as_the_api_does_for_the_same_firm(sqlite_web: Web, lang: str) -> None:
+    """Typed as people type (万元, full-width digits, 2025年2月17日), the questionnaire answers as
+    the API for the profile it stands for; with htmx, and as a plain form post without JavaScript."""
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", lang)
+    firm = example("small-ai-firm")
+    firm["name_en"] = None
+    for c in firm["contracts"]:
+        c["invoiced"] = c["paid"] = c["delivered"] = "0"
+    api = client.post("/api/v1/calculator", json={"firm": firm, "on": ON, "lang": lang}).json()
+    expected = {r["explanation"]["name"]: "ok" if r["eligible"] else "no" for r in api["results"]}
+    assert "ok" in expected.values() and "no" in expected.values()
+    fragment = client.post("/calculator", data=questionnaire(), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200, fragment.text
+    assert "<html" not in fragment.text and 'id="calc"' in fragment.text
+    assert results_of(fragment.text) == expected
+    assert fragment.text.count("field-error") == 0
+    plain = client.post("/calculator", data=questionnaire())  # no JavaScript: the whole page
+    assert plain.status_code == 200 and "<html" in plain.text
+    assert results_of(plain.text) == expected
+    # what was typed stays in the form
+    assert 'value="500万元"' in plain.text and 'value="2025/8/15"' in plain.text
+
+
+@pytest.mark.parametrize("hx", [True, False])
+def test_a_wrong_answer_is_named_beside_its_field_and_every_answer_is_kept(sqlite_web: Web, hx: bool) -> None:
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", "zh")
+    bad = questionnaire(
+        paid_in_capital="-100万", total_assets="很多", employees="3", **{"contracts[1].signed": "明天"}
+    )
+    r = client.post("/calculator", data=bad, headers={"HX-Request": "true"} if hx else {})
+    assert r.status_code == 422
+    page = r.text
+    assert ("<html" in page) is not hx
+    errors = dict(re.findall(r'name="([^"]+)"[^>]*>\s*<span class="field-error"[^>]*>([^<]+)</span>', page))
+    assert errors == {
+        "paid_in_capital": "不能为负数。",
+        "total_assets": "请填写金额，例如 5,000,000 或 500万元。",
+        "rd_staff": "研发人员不能多于职工人数。",
+        "contracts[1].signed": "请填写日期，例如 2025-03-01。",
+    }
+    for kept in (
+        'value="-100万"',
+        'value="很多"',
+        'value="明天"',
+        'value="185万元"',
+        'value="上海云算科技有限公司"',
+    ):
+        assert kept in page, kept
+    assert "Decimal(" not in page and "Traceback" not in page and 'section class="results"' not in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_the_advanced_box_keeps_the_profile_and_names_its_problems_beside_it(sqlite_web: Web) -> None:
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", "en")
+    text = '{"uscc": "123", "name_zh": "坏"}'
+    r = client.post(
+        "/calculator", data={"mode": "json", "profile": text, "on": ON}, headers={"HX-Request": "true"}
+    )
+    assert r.status_code == 422
+    box = r.text[r.text.index('<details class="advanced" open') :]
+    assert "uscc" in box[box.index('id="profile-problems"') :] and html_escape(text) in box
+    # a good profile in the box fills the questionnaire in with it
+    good = client.post(
+        "/calculator",
+        data={"mode": "json", "profile": json.dumps(example("hangzhou-ai")), "on": ON},
+        headers={"HX-Request": "true"},
+    )
+    assert good.status_code == 200 and 'name="registration_city"' in good.text
+    assert re.search(r'<option value="Hangzhou" selected>', good.text)
+
+
+def test_a_logged_in_firm_finds_its_profile_in_the_questionnaire(sqlite_web: Web) -> None:
+    member = sqlite_web.client("firm_member")
+    member.cookies.set("huiqi_lang", "zh")
+    page = member.get("/calculator").text
+    assert 'value="91310115MA1K3BTP2B"' in page and 'value="上海青图智能科技有限公司"' in page
+    assert re.search(r'<option value="artificial_intelligence" selected>人工智能</option>', page)
+    anonymous = sqlite_web.client().get("/calculator").text
+    assert 'value="91310115MA1K3BTP2B"' not in anonymous
+
+
+def test_every_example_fills_the_questionnaire_and_reads_back_the_same() -> None:
+    from huiqi.web.calculator import answers_from_form, answers_of
+
+    on = dt.date.fromisoformat(ON)
+    for path in sorted(EXAMPLES.glob("*.json")):
+        firm = parse_firm(json.loads(path.read_text(encoding="utf-8")))
+        filled = answers_of(firm, on)
+        back = answers_from_form({k: v for k, v in filled.values.items() if v}, on)
+        assert not back.errors, (path.name, back.errors)
+        assert parse_firm(back.profile) == firm, path.name
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amount=st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False),
+    unit=st.sampled_from([("", 1), ("元", 1), ("万", 10_000), ("万元", 10_000), ("亿元", 100_000_000)]),
+    full_width=st.booleans(),
+    grouped=st.booleans(),
+)
+def test_an_amount_reads_as_typed_in_any_unit(
+    amount: Any, unit: tuple[str, int], full_width: bool, grouped: bool
+) -> None:
+    from huiqi.web.calculator import read_amount
+
+    text = f"{amount:,}" if grouped else f"{amount}"
+    text += unit[0]
+    if full_width:
+        text = text.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    assert read_amount(text) == amount * unit[1]
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False).replace('"', "&#34;")

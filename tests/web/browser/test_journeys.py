@@ -38,12 +38,12 @@ def current_step(page: Any) -> str:
 
 
 def test_visitor_uses_the_calculator(page: Any) -> None:
-    page.goto("/calculator")
+    page.goto("/calculator?example=small-ai-firm")
     assert page.title().startswith("Policy calculator")
     shot(page, "calculator", "1-form")
 
-    # the example profile is filled in; check it (HTMX puts the results under the form)
-    page.click("#calc button[type=submit]")
+    # the example's answers are filled in; check them (HTMX puts the results under the form)
+    page.click("#calc button[value=form]")
     page.wait_for_selector("#results section.results")
     summary = page.inner_text("#results p.summary")
     assert re.search(r"\d+ of \d+ programmes", summary), summary
@@ -57,17 +57,26 @@ def test_visitor_uses_the_calculator(page: Any) -> None:
     page.locator("#results details.result.no").first.evaluate("d => d.open = true")
     shot(page, "calculator", "2-results")
 
-    # a broken profile: the problems are shown (not an empty result, not raw JSON)
+    # a wrong answer: named beside its field, every answer kept
+    page.fill("input[name=total_assets]", "a lot")
+    page.click("#calc button[value=form]")
+    alert = page.wait_for_selector("#calc .field-error")
+    assert "amount" in alert.inner_text(), alert.inner_text()
+    assert page.input_value("input[name=total_assets]") == "a lot"
+    assert page.input_value("input[name=registered_capital]") == "5,000,000"
+
+    # a broken profile in the advanced box: its problems beside it (not an empty result, not raw JSON)
+    page.click("details.advanced summary")
     page.fill("#profile", '{"uscc": "123", "name_zh": "坏"}')
-    page.click("#calc button[type=submit]")
-    alert = page.wait_for_selector("#results [role=alert]")
+    page.click("#check-json")
+    alert = page.wait_for_selector("#profile-problems")
     assert "uscc" in alert.inner_text(), alert.inner_text()
     shot(page, "calculator", "3-problems")
 
     # the same page in Chinese (the catalogue's strings once compiled; the firm's Chinese name in any case)
-    page.goto("/lang/zh?next=/calculator")
+    page.goto("/lang/zh?next=/calculator%3Fexample%3Dsmall-ai-firm")
     assert page.get_attribute("html", "lang") == "zh-CN"
-    page.click("#calc button[type=submit]")
+    page.click("#calc button[value=form]")
     page.wait_for_selector("#results section.results")
     assert "上海" in page.inner_text("#results h2")
     if CATALOGUE.exists():

@@ -4,7 +4,8 @@ programmes is pages/catalogue.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,11 +14,31 @@ from huiqi.app import accounts
 from huiqi.app import programmes as use
 from huiqi.app.accounts import Role
 from huiqi.app.disclosure import disclosure
-from huiqi.app.errors import AccountDisabled, AccountsError, InvalidCredentials, TooManyAttempts
-from huiqi.firms import ProfileError
+from huiqi.app.errors import (
+    AccountDisabled,
+    AccountsError,
+    FirmProfileNotFound,
+    InvalidCredentials,
+    TooManyAttempts,
+)
+from huiqi.firms import Firm, ProfileError
 from huiqi.firms.io import parse_text
+from huiqi.firms.profile import Sector
 from huiqi.web.api.auth import do_login, set_session_cookie
+from huiqi.web.calculator import (
+    CITIES,
+    CREDIT_KINDS,
+    DESIGNATIONS,
+    ROWS,
+    SUBSECTORS,
+    Answers,
+    answers_from_form,
+    answers_of,
+    read_date,
+    years_for,
+)
 from huiqi.web.i18n import LANGUAGES, _, language
+from huiqi.web.labels import CONTRACT_KINDS, DISTRICTS
 from huiqi.web.security import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -58,67 +79,105 @@ def home(request: Request) -> Response:
     return RedirectResponse(home_of(me.role, me.firm_uscc), status_code=303)
 
 
+def calculator_context(
+    request: Request, answers: Answers, *, on: dt.date, all_cities: bool, example: str = "", profile: str = ""
+) -> dict[str, Any]:
+    """What the questionnaire's template needs: the answers, the choices in the page's language."""
+    registry = state_of(request).registry
+    lang = language()
+    return {
+        "answers": answers,
+        "examples": sorted(example_firms()),
+        "example": example,
+        "profile": profile,
+        "on": on.isoformat(),
+        "all_cities": all_cities,
+        "outcome": None,
+        "profile_problems": [],
+        "date_problem": "",
+        "sectors": [(s.value, _(s.value)) for s in Sector],
+        "subsectors": [(k, _(k)) for k in SUBSECTORS],
+        "enterprise_types": [(k, _(k)) for k in ("industrial", "service")],
+        "cities": [(c, _(c)) for c in CITIES],
+        "districts": [(d, _(d)) for d in DISTRICTS],
+        "contract_kinds": [(k, _(k)) for k in CONTRACT_KINDS],
+        "tenures": [(k, _(k)) for k in ("rented", "owned")],
+        "credit_kinds": [(k, _(k)) for k in CREDIT_KINDS],
+        "designations": [(k, _(v)) for k, v in DESIGNATIONS.items()]
+        + [
+            (k.removeprefix("designation."), k.removeprefix("designation."))
+            for k in answers.values
+            if k.startswith("designation.") and k.removeprefix("designation.") not in DESIGNATIONS
+        ],
+        "programme_choices": sorted(
+            {(p.id, p.name) for p in use.list_programmes(registry, lang=lang)}, key=lambda c: c[0]
+        ),
+    }
+
+
 @router.get("/calculator")
 def calculator_form(
     request: Request,
-    example: str = "small-ai-firm",
+    example: str = "",
     all_cities: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
+    """The questionnaire: empty, an example's answers, or a logged-in firm's stored profile."""
     examples = example_firms()
-    return render(
-        request,
-        "calculator.html",
-        {
-            "examples": sorted(examples),
-            "example": example,
-            "profile": examples.get(example, ""),
-            "on": use.today().isoformat(),
-            "all_cities": all_cities,
-            "outcome": None,
-            "problems": [],
-        },
+    on = use.today()
+    firm: Firm | None = None
+    me = maybe_principal(request)
+    if example in examples:
+        firm = use.parse_firm(parse_text(examples[example], source="example"))
+    elif not example and me is not None and me.firm_uscc:
+        try:
+            firm = accounts.firm_profile(state_of(request).store, uscc=me.firm_uscc)
+        except FirmProfileNotFound:
+            firm = None
+    text = examples.get(example, "")
+    if firm is not None and not text:
+        text = json.dumps(firm.model_dump(mode="json"), ensure_ascii=False, indent=2)
+    context = calculator_context(
+        request, answers_of(firm, on), on=on, all_cities=all_cities, example=example, profile=text
     )
+    return render(request, "calculator.html", context)
 
 
 @router.post("/calculator")
-def calculator_submit(
-    request: Request,
-    profile: Annotated[str, Form()],
-    on: Annotated[str, Form()] = "",
-    all_cities: Annotated[bool, Form(alias="all")] = False,
-) -> Response:
+async def calculator_submit(request: Request) -> Response:
     """The same answer as the API (same scope: the firm's city in force on the date, or every city's with the
-    checkbox), rendered."""
-    problems: list[str] = []
-    outcome: use.Calculation | None = None
+    checkbox), rendered; from the questionnaire (``mode=form``) or the advanced box's JSON or YAML. Problems
+    stand beside their fields, every answer kept (status 422)."""
+    form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
+    profile = form.get("profile", "")
+    all_cities = form.get("all", "") in ("true", "on", "1")
+    on = form.get("on", "").strip()
+    date_problem = ""
     try:
-        when = dt.date.fromisoformat(on) if on else use.today()
+        when = read_date(on) if on else use.today()
     except ValueError:
-        problems.append(_("Date: expected a date like 2025-12-01."))
-        when = use.today()
-    if not problems:
+        date_problem, when = _("Expected a date such as 2025-12-01."), use.today()
+    questionnaire = form.get("mode") == "form" or "profile" not in form
+    answers = answers_from_form(form, when) if questionnaire else Answers({}, years_for(when), dict(ROWS))
+    context = calculator_context(request, answers, on=when, all_cities=all_cities, profile=profile)
+    context["date_problem"] = date_problem
+    if not date_problem and not answers.errors:
         try:
-            firm = use.parse_firm(parse_text(profile, source="profile"), source="profile")
-            outcome = use.check_firm(
+            data = answers.profile if questionnaire else parse_text(profile, source="profile")
+            firm = use.parse_firm(data, source="profile")
+            context["outcome"] = use.check_firm(
                 state_of(request).registry, firm=firm, on=when, all_cities=all_cities, lang=language()
             )
+            if not questionnaire:
+                context["answers"] = answers_of(firm, when)
         except ProfileError as exc:
-            problems = [str(p) for p in exc.problems]
+            context["profile_problems"] = [str(p) for p in exc.problems] or [str(exc)]
+    failed = bool(date_problem or answers.errors or context["profile_problems"])
     fragment = request.headers.get("hx-request") == "true"
-    context = {
-        "outcome": outcome,
-        "problems": problems,
-        "profile": profile,
-        "on": when.isoformat(),
-        "all_cities": all_cities,
-        "examples": sorted(example_firms()),
-        "example": "",
-    }
     return render(
         request,
-        "calculator_results.html" if fragment else "calculator.html",
+        "calculator_form.html" if fragment else "calculator.html",
         context,
-        status=200 if not problems else 422,
+        status=422 if failed else 200,
     )
 
 
