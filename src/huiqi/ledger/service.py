@@ -1,11 +1,12 @@
 """Money-moving operations. Each one is a single balanced transaction, carries an idempotency key, flushes
 and never commits (the caller owns the transaction, and retries it with ``run_in_transaction``).
 
-Each operation is: replay (a key seen before answers as it did) -> checks -> the plan (``ledger.plan``:
-amounts, tranches, and the postings of its kind of transaction from the one table ``plan.POSTINGS``) ->
-the writer (``ledger.write`` on any database, ``ledger.pg_write`` for first-come awards on PostgreSQL,
-both SQLAlchemy Core over the models' tables) -> remember the key's answer -> the pool's conditional
-UPDATE last -> the audit link, queued and chained at COMMIT (``huiqi.audit.chain``).
+Each operation is one ``ledger.keyed.keyed`` call: replay (a key seen before answers as it did) -> its
+work: checks, the plan (``ledger.plan``: amounts, tranches, and the postings of its kind of transaction
+from the one table ``plan.POSTINGS``), the writer (``ledger.write`` on any database, ``ledger.pg_write``
+for first-come awards on PostgreSQL, both SQLAlchemy Core over the models' tables) -> remember the key's
+answer -> the pool's conditional UPDATE last -> the audit link, queued and chained at COMMIT
+(``huiqi.audit.chain``). The operations differ only in their work and in what it reports (``keyed.Done``).
 
 Concurrency: the only hot row is the pool. Every operation that takes money out of a pool does so with one
 conditional UPDATE (``available = available - x WHERE available >= x``) issued *after* its inserts, so the
@@ -25,10 +26,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
-from huiqi.ledger import idempotency, pg_write
+from huiqi.ledger import pg_write
 from huiqi.ledger.errors import (
     AwardNotActive,
     ContractAlreadyClaimed,
@@ -45,6 +45,7 @@ from huiqi.ledger.errors import (
     TranchePlanInvalid,
     TransactionNotFound,
 )
+from huiqi.ledger.keyed import Done, keyed
 from huiqi.ledger.models import (
     Award,
     ContractClaim,
@@ -83,7 +84,6 @@ from huiqi.ledger.write import (
     insert_rows,
     inserted,
     inserted_all,
-    move_pool,
     post,
     resolve,
     sub_from_firm_total,
@@ -152,47 +152,53 @@ def create_pool(
         "period_end": period_end,
         "per_firm_cap": cap,
     }
-    if idempotency.replay(session=session, key=idempotency_key, operation="create_pool", body=body):
-        return _pool(session, pool_id)
-    if session.get(Pool, pool_id) is not None:
-        raise PoolExists(pool_id)
-    pool = inserted(
+
+    def work() -> Done[Pool]:
+        if session.get(Pool, pool_id) is not None:
+            raise PoolExists(pool_id)
+        pool = inserted(
+            session,
+            Pool,
+            {
+                "id": pool_id,
+                "name": name,
+                "size": amount,
+                "available": amount,
+                "period_start": period_start,
+                "period_end": period_end,
+                "per_firm_cap": cap,
+                "created_at": utcnow(),
+            },
+        )
+        insert_rows(
+            session,
+            ACCOUNTS,
+            [
+                {"id": account_id(pool_id, k), "pool_id": pool_id, "kind": k.value, "firm_uscc": None}
+                for k in POOL_ACCOUNTS
+            ],
+        )
+        post(
+            session,
+            Move.FUND,
+            pool_id=pool_id,
+            firm_uscc=None,
+            actor=actor,
+            memo=f"fund pool {name}",
+            idempotency_key=idempotency_key,
+            size=amount,
+        )
+        return Done(pool, {"pool_id": pool_id}, entity=f"pool:{pool_id}", action="created", payload=body)
+
+    return keyed(
         session,
-        Pool,
-        {
-            "id": pool_id,
-            "name": name,
-            "size": amount,
-            "available": amount,
-            "period_start": period_start,
-            "period_end": period_end,
-            "per_firm_cap": cap,
-            "created_at": utcnow(),
-        },
-    )
-    insert_rows(
-        session,
-        ACCOUNTS,
-        [
-            {"id": account_id(pool_id, k), "pool_id": pool_id, "kind": k.value, "firm_uscc": None}
-            for k in POOL_ACCOUNTS
-        ],
-    )
-    post(
-        session,
-        Move.FUND,
-        pool_id=pool_id,
-        firm_uscc=None,
+        key=idempotency_key,
+        operation="create_pool",
+        body=body,
         actor=actor,
-        memo=f"fund pool {name}",
-        idempotency_key=idempotency_key,
-        size=amount,
+        replay=lambda _: _pool(session, pool_id),
+        work=work,
     )
-    idempotency.remember(
-        session=session, key=idempotency_key, operation="create_pool", body=body, result={"pool_id": pool_id}
-    )
-    audit.append(session=session, actor=actor, entity=f"pool:{pool_id}", action="created", payload=body)
-    return pool
 
 
 def get_pool(*, session: Session, pool_id: str) -> Pool:
@@ -255,39 +261,49 @@ def grant_award(
             settle_at_commit=settle_at_commit,
         )
     body = award_body(pool_id, firm_uscc, value, tranches, contracts, application_id)
-    done = idempotency.replay(session=session, key=idempotency_key, operation="grant_award", body=body)
-    if done is not None:
-        return _award(session, str(done["award_id"]))
-    pool = _pool(session, pool_id)
-    plan = tranche_plan(value, tranches, pool.period_end)
-    _check_contracts(session, firm_uscc, contracts)
-    add_to_firm_total(session, pool, firm_uscc, value)
-    award = write_award(
-        session,
-        award_rows(
+
+    def work() -> Done[Award]:
+        pool = _pool(session, pool_id)
+        plan = tranche_plan(value, tranches, pool.period_end)
+        _check_contracts(session, firm_uscc, contracts)
+        add_to_firm_total(session, pool, firm_uscc, value)
+        award = write_award(
+            session,
+            award_rows(
+                pool_id=pool_id,
+                firm_uscc=firm_uscc,
+                amount=value,
+                plan=plan,
+                contracts=contracts,
+                application_id=application_id,
+                reservation_id=None,
+                actor=actor,
+                at=utcnow(),
+                legs=legs(Move.GRANT, pool_id, firm_uscc, amount=value),
+                idempotency_key=idempotency_key,
+                key=("grant_award", body),
+            ),
+        )
+        return Done(
+            award,
+            {"award_id": award.id},
+            entity=f"award:{award.id}",
+            action="granted",
+            payload={**body, "award_id": award.id},
             pool_id=pool_id,
-            firm_uscc=firm_uscc,
-            amount=value,
-            plan=plan,
-            contracts=contracts,
-            application_id=application_id,
-            reservation_id=None,
-            actor=actor,
-            at=utcnow(),
-            legs=legs(Move.GRANT, pool_id, firm_uscc, amount=value),
-            idempotency_key=idempotency_key,
-            key=("grant_award", body),
-        ),
-    )
-    move_pool(session, pool_id, pool_change(Move.GRANT, amount=value))  # after the inserts: the lock last
-    audit.append(
-        session=session,
+            pool_change=pool_change(Move.GRANT, amount=value),
+            key_written=True,
+        )
+
+    return keyed(
+        session,
+        key=idempotency_key,
+        operation="grant_award",
+        body=body,
         actor=actor,
-        entity=f"award:{award.id}",
-        action="granted",
-        payload={**body, "award_id": award.id},
+        replay=lambda done: _award(session, str(done["award_id"])),
+        work=work,
     )
-    return award
 
 
 def grant_awards(
@@ -338,50 +354,52 @@ def reserve(
     """Hold money for a decision (pending). Raises InsufficientFunds when the pool cannot cover it."""
     value = positive_amount(amount, "reservation amount")
     body = {"pool_id": pool_id, "firm_uscc": firm_uscc, "amount": value, "application_id": application_id}
-    done = idempotency.replay(session=session, key=idempotency_key, operation="reserve", body=body)
-    if done is not None:
-        return _get_reservation(session, str(done["reservation_id"]))
-    pool = _pool(session, pool_id)
-    add_to_firm_total(session, pool, firm_uscc, value)
-    reservation = inserted(
+
+    def work() -> Done[Reservation]:
+        pool = _pool(session, pool_id)
+        add_to_firm_total(session, pool, firm_uscc, value)
+        reservation = inserted(
+            session,
+            Reservation,
+            {
+                "id": new_id(),
+                "pool_id": pool_id,
+                "firm_uscc": firm_uscc,
+                "application_id": application_id,
+                "amount": value,
+                "status": ReservationStatus.PENDING.value,
+                "created_at": utcnow(),
+            },
+        )
+        post(
+            session,
+            Move.RESERVE,
+            pool_id=pool_id,
+            firm_uscc=firm_uscc,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            memo=f"reservation {reservation.id}",
+            amount=value,
+        )
+        return Done(
+            reservation,
+            {"reservation_id": reservation.id},
+            entity=f"reservation:{reservation.id}",
+            action="reserved",
+            payload={**body, "reservation_id": reservation.id},
+            pool_id=pool_id,
+            pool_change=pool_change(Move.RESERVE, amount=value),
+        )
+
+    return keyed(
         session,
-        Reservation,
-        {
-            "id": new_id(),
-            "pool_id": pool_id,
-            "firm_uscc": firm_uscc,
-            "application_id": application_id,
-            "amount": value,
-            "status": ReservationStatus.PENDING.value,
-            "created_at": utcnow(),
-        },
-    )
-    post(
-        session,
-        Move.RESERVE,
-        pool_id=pool_id,
-        firm_uscc=firm_uscc,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        memo=f"reservation {reservation.id}",
-        amount=value,
-    )
-    idempotency.remember(
-        session=session,
         key=idempotency_key,
         operation="reserve",
         body=body,
-        result={"reservation_id": reservation.id},
-    )
-    move_pool(session, pool_id, pool_change(Move.RESERVE, amount=value))
-    audit.append(
-        session=session,
         actor=actor,
-        entity=f"reservation:{reservation.id}",
-        action="reserved",
-        payload={**body, "reservation_id": reservation.id},
+        replay=lambda done: _get_reservation(session, str(done["reservation_id"])),
+        work=work,
     )
-    return reservation
 
 
 def _get_reservation(session: Session, reservation_id: str) -> Reservation:
@@ -421,40 +439,49 @@ def post_reservation(
         "contracts": sorted(contracts),
         "tranches": tranche_body(tranches),
     }
-    done = idempotency.replay(session=session, key=idempotency_key, operation="post_reservation", body=body)
-    if done is not None:
-        return _award(session, str(done["award_id"]))
-    if reservation.status != ReservationStatus.PENDING.value:
-        raise ReservationNotPending(reservation.id, reservation.status)
-    pool = _pool(session, reservation.pool_id)
-    plan = tranche_plan(reservation.amount, tranches, pool.period_end)
-    _check_contracts(session, reservation.firm_uscc, contracts)
-    _resolve_reservation(session, reservation, ReservationStatus.POSTED)
-    award = write_award(
+
+    def work() -> Done[Award]:
+        if reservation.status != ReservationStatus.PENDING.value:
+            raise ReservationNotPending(reservation.id, reservation.status)
+        pool = _pool(session, reservation.pool_id)
+        plan = tranche_plan(reservation.amount, tranches, pool.period_end)
+        _check_contracts(session, reservation.firm_uscc, contracts)
+        _resolve_reservation(session, reservation, ReservationStatus.POSTED)
+        award = write_award(
+            session,
+            award_rows(
+                pool_id=pool.id,
+                firm_uscc=reservation.firm_uscc,
+                amount=reservation.amount,
+                plan=plan,
+                contracts=contracts,
+                application_id=reservation.application_id,
+                reservation_id=reservation.id,
+                actor=actor,
+                at=utcnow(),
+                legs=legs(Move.POST, pool.id, reservation.firm_uscc, amount=reservation.amount),
+                idempotency_key=idempotency_key,
+                key=("post_reservation", body),
+            ),
+        )
+        return Done(
+            award,
+            {"award_id": award.id},
+            entity=f"award:{award.id}",
+            action="granted",
+            payload={**body, "award_id": award.id, "amount": reservation.amount},
+            key_written=True,
+        )
+
+    return keyed(
         session,
-        award_rows(
-            pool_id=pool.id,
-            firm_uscc=reservation.firm_uscc,
-            amount=reservation.amount,
-            plan=plan,
-            contracts=contracts,
-            application_id=reservation.application_id,
-            reservation_id=reservation.id,
-            actor=actor,
-            at=utcnow(),
-            legs=legs(Move.POST, pool.id, reservation.firm_uscc, amount=reservation.amount),
-            idempotency_key=idempotency_key,
-            key=("post_reservation", body),
-        ),
-    )
-    audit.append(
-        session=session,
+        key=idempotency_key,
+        operation="post_reservation",
+        body=body,
         actor=actor,
-        entity=f"award:{award.id}",
-        action="granted",
-        payload={**body, "award_id": award.id, "amount": reservation.amount},
+        replay=lambda done: _award(session, str(done["award_id"])),
+        work=work,
     )
-    return award
 
 
 def void_reservation(
@@ -463,57 +490,40 @@ def void_reservation(
     """Give a pending reservation's money back to the pool."""
     reservation = _get_reservation(session, reservation_id)
     body = {"reservation_id": reservation_id, "reason": reason}
-    if idempotency.replay(session=session, key=idempotency_key, operation="void_reservation", body=body):
-        return reservation
-    pool = _pool(session, reservation.pool_id)
-    _resolve_reservation(session, reservation, ReservationStatus.VOIDED)
-    post(
+
+    def work() -> Done[Reservation]:
+        pool = _pool(session, reservation.pool_id)
+        _resolve_reservation(session, reservation, ReservationStatus.VOIDED)
+        post(
+            session,
+            Move.VOID,
+            pool_id=pool.id,
+            firm_uscc=reservation.firm_uscc,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            memo=reason,
+            amount=reservation.amount,
+        )
+        sub_from_firm_total(session, pool, reservation.firm_uscc, reservation.amount)
+        return Done(
+            reservation,
+            {"reservation_id": reservation.id},
+            entity=f"reservation:{reservation.id}",
+            action="voided",
+            payload={**body, "amount": reservation.amount},
+            pool_id=pool.id,
+            pool_change=pool_change(Move.VOID, amount=reservation.amount),
+        )
+
+    return keyed(
         session,
-        Move.VOID,
-        pool_id=pool.id,
-        firm_uscc=reservation.firm_uscc,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        memo=reason,
-        amount=reservation.amount,
-    )
-    sub_from_firm_total(session, pool, reservation.firm_uscc, reservation.amount)
-    _close_release(
-        session,
-        idempotency_key=idempotency_key,
+        key=idempotency_key,
         operation="void_reservation",
         body=body,
-        result={"reservation_id": reservation.id},
-        pool_id=pool.id,
-        released=pool_change(Move.VOID, amount=reservation.amount),
         actor=actor,
-        entity=f"reservation:{reservation.id}",
-        action="voided",
-        payload={**body, "amount": reservation.amount},
+        replay=lambda _: reservation,
+        work=work,
     )
-    return reservation
-
-
-def _close_release(
-    session: Session,
-    *,
-    idempotency_key: str,
-    operation: str,
-    body: Mapping[str, Any],
-    result: Mapping[str, Any],
-    pool_id: str,
-    released: Decimal,
-    actor: str,
-    entity: str,
-    action: str,
-    payload: Mapping[str, Any],
-) -> None:
-    """The end of every write that gives money back to a pool, in its one safe order: remember the answer
-    for the idempotency key, flush the postings, return the money to the pool, then queue the audit link
-    (chained at COMMIT, after every other lock: ``huiqi.audit.chain``)."""
-    idempotency.remember(session=session, key=idempotency_key, operation=operation, body=body, result=result)
-    move_pool(session, pool_id, released)
-    audit.append(session=session, actor=actor, entity=entity, action=action, payload=payload)
 
 
 # --- tranches, clawbacks, recoveries --------------------------------------------------------------------
@@ -541,58 +551,58 @@ def pay_tranche(
 ) -> LedgerTransaction:
     """Pay one tranche (its milestone met): payable -> paid. A tranche is paid at most once."""
     body = {"award_id": award_id, "seq": seq, "reference": reference}
-    done = idempotency.replay(session=session, key=idempotency_key, operation="pay_tranche", body=body)
-    if done is not None:
-        return _get_txn(session, str(done["transaction_id"]))
-    award = _award(session, award_id)
-    tranche = _tranche(session, award_id, seq)
-    if tranche.status == TrancheStatus.PAID.value:
-        raise TrancheAlreadyPaid(award_id, seq)
-    if award.status != AwardStatus.ACTIVE.value:
-        raise AwardNotActive(award_id, award.status)
-    if tranche.status != TrancheStatus.PENDING.value:
-        raise TrancheNotPending(award_id, seq, tranche.status)
-    txn = post(
+
+    def work() -> Done[LedgerTransaction]:
+        award = _award(session, award_id)
+        tranche = _tranche(session, award_id, seq)
+        if tranche.status == TrancheStatus.PAID.value:
+            raise TrancheAlreadyPaid(award_id, seq)
+        if award.status != AwardStatus.ACTIVE.value:
+            raise AwardNotActive(award_id, award.status)
+        if tranche.status != TrancheStatus.PENDING.value:
+            raise TrancheNotPending(award_id, seq, tranche.status)
+        txn = post(
+            session,
+            Move.PAY,
+            pool_id=award.pool_id,
+            firm_uscc=award.firm_uscc,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            award_id=award.id,
+            tranche_id=tranche.id,
+            memo=reference,
+            amount=tranche.amount,
+        )
+        # Conditional on still pending: of two racing payments only one changes the row.
+        paid = {"status": TrancheStatus.PAID.value, "payment_txn_id": txn.id, "resolved_at": utcnow()}
+        if not resolve(session, Tranche, tranche.id, TrancheStatus.PENDING.value, paid):
+            raise TrancheAlreadyPaid(award_id, seq)
+        session.refresh(tranche)
+        award.paid = award.paid + tranche.amount
+        remaining = session.scalar(
+            select(func.count())
+            .select_from(Tranche)
+            .where(Tranche.award_id == award.id, Tranche.status == TrancheStatus.PENDING.value)
+        )
+        if remaining == 0:
+            award.status = AwardStatus.COMPLETED.value
+        return Done(
+            txn,
+            {"transaction_id": txn.id},
+            entity=f"award:{award.id}",
+            action="tranche_paid",
+            payload={**body, "amount": tranche.amount, "transaction_id": txn.id},
+        )
+
+    return keyed(
         session,
-        Move.PAY,
-        pool_id=award.pool_id,
-        firm_uscc=award.firm_uscc,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        award_id=award.id,
-        tranche_id=tranche.id,
-        memo=reference,
-        amount=tranche.amount,
-    )
-    # Conditional on still pending: of two racing payments only one changes the row.
-    paid = {"status": TrancheStatus.PAID.value, "payment_txn_id": txn.id, "resolved_at": utcnow()}
-    if not resolve(session, Tranche, tranche.id, TrancheStatus.PENDING.value, paid):
-        raise TrancheAlreadyPaid(award_id, seq)
-    session.refresh(tranche)
-    award.paid = award.paid + tranche.amount
-    remaining = session.scalar(
-        select(func.count())
-        .select_from(Tranche)
-        .where(Tranche.award_id == award.id, Tranche.status == TrancheStatus.PENDING.value)
-    )
-    if remaining == 0:
-        award.status = AwardStatus.COMPLETED.value
-    idempotency.remember(
-        session=session,
         key=idempotency_key,
         operation="pay_tranche",
         body=body,
-        result={"transaction_id": txn.id},
-    )
-    session.flush()
-    audit.append(
-        session=session,
         actor=actor,
-        entity=f"award:{award.id}",
-        action="tranche_paid",
-        payload={**body, "amount": tranche.amount, "transaction_id": txn.id},
+        replay=lambda done: _get_txn(session, str(done["transaction_id"])),
+        work=work,
     )
-    return txn
 
 
 @dataclass(frozen=True)
@@ -618,8 +628,8 @@ def _claw(
     first_due: dt.date,
     idempotency_key: str,
     body: Mapping[str, Any],
-    operation: str,
-) -> ClawbackResult:
+) -> Done[ClawbackResult]:
+    """The work of a clawback or a missed milestone: unpaid tranches released, paid ones recoverable."""
     pending = list(
         session.scalars(
             select(Tranche).where(Tranche.award_id == award.id, Tranche.status == TrancheStatus.PENDING.value)
@@ -660,15 +670,9 @@ def _claw(
         else [],
     )
     sub_from_firm_total(session, pool, award.firm_uscc, released)
-    _close_release(
-        session,
-        idempotency_key=idempotency_key,
-        operation=operation,
-        body=body,
-        result={"transaction_id": txn.id},
-        pool_id=pool.id,
-        released=pool_change(Move.CLAWBACK, unpaid=released, paid=recoverable),
-        actor=actor,
+    return Done(
+        ClawbackResult(award, txn, released, recoverable, schedule),
+        {"transaction_id": txn.id},
         entity=f"award:{award.id}",
         action=action,
         payload={
@@ -678,8 +682,9 @@ def _claw(
             "transaction_id": txn.id,
             "schedule": [[i.amount, i.due_date] for i in schedule],
         },
+        pool_id=pool.id,
+        pool_change=pool_change(Move.CLAWBACK, unpaid=released, paid=recoverable),
     )
-    return ClawbackResult(award, txn, released, recoverable, schedule)
 
 
 def _claw_replay(session: Session, done: Mapping[str, Any], award_id: str) -> ClawbackResult:
@@ -719,28 +724,36 @@ def miss_milestone(
         "installments": installments,
         "first_due": first_due,
     }
-    done = idempotency.replay(session=session, key=idempotency_key, operation="miss_milestone", body=body)
-    if done is not None:
-        return _claw_replay(session, done, award_id)
-    award = _award(session, award_id)
-    if award.status != AwardStatus.ACTIVE.value:
-        raise AwardNotActive(award_id, award.status)
-    tranche = _tranche(session, award_id, seq)
-    if tranche.status != TrancheStatus.PENDING.value:
-        raise TrancheNotPending(award_id, seq, tranche.status)
-    if as_of <= tranche.due_date:
-        raise MilestoneNotDue(award_id, seq, tranche.due_date, as_of)
-    return _claw(
+
+    def work() -> Done[ClawbackResult]:
+        award = _award(session, award_id)
+        if award.status != AwardStatus.ACTIVE.value:
+            raise AwardNotActive(award_id, award.status)
+        tranche = _tranche(session, award_id, seq)
+        if tranche.status != TrancheStatus.PENDING.value:
+            raise TrancheNotPending(award_id, seq, tranche.status)
+        if as_of <= tranche.due_date:
+            raise MilestoneNotDue(award_id, seq, tranche.due_date, as_of)
+        return _claw(
+            session,
+            award=award,
+            actor=actor,
+            reason=reason,
+            action="milestone_missed",
+            installments=installments,
+            first_due=first_due or as_of + dt.timedelta(days=30),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    return keyed(
         session,
-        award=award,
-        actor=actor,
-        reason=reason,
-        action="milestone_missed",
-        installments=installments,
-        first_due=first_due or as_of + dt.timedelta(days=30),
-        idempotency_key=idempotency_key,
-        body=body,
+        key=idempotency_key,
         operation="miss_milestone",
+        body=body,
+        actor=actor,
+        replay=lambda done: _claw_replay(session, done, award_id),
+        work=work,
     )
 
 
@@ -756,23 +769,31 @@ def clawback(
 ) -> ClawbackResult:
     """A commitment broken (e.g. investors did not follow through): the same effect as a missed milestone."""
     body = {"award_id": award_id, "reason": reason, "installments": installments, "first_due": first_due}
-    done = idempotency.replay(session=session, key=idempotency_key, operation="clawback", body=body)
-    if done is not None:
-        return _claw_replay(session, done, award_id)
-    award = _award(session, award_id)
-    if award.status not in (AwardStatus.ACTIVE.value, AwardStatus.COMPLETED.value):
-        raise AwardNotActive(award_id, award.status)
-    return _claw(
+
+    def work() -> Done[ClawbackResult]:
+        award = _award(session, award_id)
+        if award.status not in (AwardStatus.ACTIVE.value, AwardStatus.COMPLETED.value):
+            raise AwardNotActive(award_id, award.status)
+        return _claw(
+            session,
+            award=award,
+            actor=actor,
+            reason=reason,
+            action="clawed_back",
+            installments=installments,
+            first_due=first_due,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    return keyed(
         session,
-        award=award,
-        actor=actor,
-        reason=reason,
-        action="clawed_back",
-        installments=installments,
-        first_due=first_due,
-        idempotency_key=idempotency_key,
-        body=body,
+        key=idempotency_key,
         operation="clawback",
+        body=body,
+        actor=actor,
+        replay=lambda done: _claw_replay(session, done, award_id),
+        work=work,
     )
 
 
@@ -782,41 +803,45 @@ def record_recovery(
     """Money recovered from a firm: recoverable -> back to the pool's available balance."""
     value = positive_amount(amount, "recovery amount")
     body = {"award_id": award_id, "amount": value, "reference": reference}
-    done = idempotency.replay(session=session, key=idempotency_key, operation="record_recovery", body=body)
-    if done is not None:
-        return _get_txn(session, str(done["transaction_id"]))
-    award = _award(session, award_id)
-    owed = award.clawed - award.recovered
-    if value > owed:
-        raise RecoveryTooLarge(award_id, owed, value)
-    pool = _pool(session, award.pool_id)
-    txn = post(
+
+    def work() -> Done[LedgerTransaction]:
+        award = _award(session, award_id)
+        owed = award.clawed - award.recovered
+        if value > owed:
+            raise RecoveryTooLarge(award_id, owed, value)
+        pool = _pool(session, award.pool_id)
+        txn = post(
+            session,
+            Move.RECOVER,
+            pool_id=pool.id,
+            firm_uscc=award.firm_uscc,
+            actor=actor,
+            memo=reference,
+            idempotency_key=idempotency_key,
+            award_id=award.id,
+            amount=value,
+        )
+        award.recovered = award.recovered + value
+        sub_from_firm_total(session, pool, award.firm_uscc, value)
+        return Done(
+            txn,
+            {"transaction_id": txn.id},
+            entity=f"award:{award.id}",
+            action="recovered",
+            payload={**body, "transaction_id": txn.id},
+            pool_id=pool.id,
+            pool_change=pool_change(Move.RECOVER, amount=value),
+        )
+
+    return keyed(
         session,
-        Move.RECOVER,
-        pool_id=pool.id,
-        firm_uscc=award.firm_uscc,
-        actor=actor,
-        memo=reference,
-        idempotency_key=idempotency_key,
-        award_id=award.id,
-        amount=value,
-    )
-    award.recovered = award.recovered + value
-    sub_from_firm_total(session, pool, award.firm_uscc, value)
-    _close_release(
-        session,
-        idempotency_key=idempotency_key,
+        key=idempotency_key,
         operation="record_recovery",
         body=body,
-        result={"transaction_id": txn.id},
-        pool_id=pool.id,
-        released=pool_change(Move.RECOVER, amount=value),
         actor=actor,
-        entity=f"award:{award.id}",
-        action="recovered",
-        payload={**body, "transaction_id": txn.id},
+        replay=lambda done: _get_txn(session, str(done["transaction_id"])),
+        work=work,
     )
-    return txn
 
 
 def _get_txn(session: Session, txn_id: str) -> LedgerTransaction:
@@ -826,17 +851,19 @@ def _get_txn(session: Session, txn_id: str) -> LedgerTransaction:
     return txn
 
 
+def _not_reversed(session: Session, transaction_id: str) -> None:
+    if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)):
+        raise NotReversible(transaction_id, "it has already been reversed")
+
+
 def _reverse(
-    session: Session,
-    original: LedgerTransaction,
-    postings: Sequence[Posting],
-    *,
-    actor: str,
-    reason: str,
-    idempotency_key: str,
-) -> LedgerTransaction:
-    """A reversing entry: the original's postings negated, pointing at it (reversed once: unique)."""
-    return write_transaction(
+    session: Session, original: LedgerTransaction, *, actor: str, reason: str, idempotency_key: str
+) -> tuple[LedgerTransaction, Decimal]:
+    """A reversing entry: the original's postings negated, pointing at it (reversed once: unique); with
+    the amount it moves back."""
+    postings = session.scalars(select(Posting).where(Posting.transaction_id == original.id)).all()
+    amount = sum((p.amount for p in postings if p.amount > 0), Decimal(0))
+    txn = write_transaction(
         session,
         transaction_rows(
             pool_id=original.pool_id,
@@ -851,6 +878,7 @@ def _reverse(
             reverses_id=original.id,
         ),
     )
+    return txn, amount
 
 
 def reverse_recovery(
@@ -858,39 +886,40 @@ def reverse_recovery(
 ) -> LedgerTransaction:
     """Correct a recovery recorded in error (a bounced transfer) with a reversing entry, never an edit."""
     body = {"transaction_id": transaction_id, "reason": reason}
-    done = idempotency.replay(session=session, key=idempotency_key, operation="reverse_recovery", body=body)
-    if done is not None:
-        return _get_txn(session, str(done["transaction_id"]))
-    original = _get_txn(session, transaction_id)
-    if original.kind != TxnKind.RECOVER.value:
-        raise NotReversible(transaction_id, f"it is a {original.kind}; only recoveries are reversed this way")
-    if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)):
-        raise NotReversible(transaction_id, "it has already been reversed")
-    if original.award_id is None:
-        raise NotReversible(transaction_id, "the recovery names no award")
-    award = _award(session, original.award_id)
-    postings = session.scalars(select(Posting).where(Posting.transaction_id == transaction_id)).all()
-    amount = sum((p.amount for p in postings if p.amount > 0), Decimal(0))
-    txn = _reverse(session, original, postings, actor=actor, reason=reason, idempotency_key=idempotency_key)
-    award.recovered = award.recovered - amount
-    pool = _pool(session, original.pool_id)
-    add_to_firm_total(session, pool, award.firm_uscc, amount)
-    idempotency.remember(
-        session=session,
+
+    def work() -> Done[LedgerTransaction]:
+        original = _get_txn(session, transaction_id)
+        if original.kind != TxnKind.RECOVER.value:
+            raise NotReversible(
+                transaction_id, f"it is a {original.kind}; only recoveries are reversed this way"
+            )
+        _not_reversed(session, transaction_id)
+        if original.award_id is None:
+            raise NotReversible(transaction_id, "the recovery names no award")
+        award = _award(session, original.award_id)
+        txn, amount = _reverse(session, original, actor=actor, reason=reason, idempotency_key=idempotency_key)
+        award.recovered = award.recovered - amount
+        pool = _pool(session, original.pool_id)
+        add_to_firm_total(session, pool, award.firm_uscc, amount)
+        return Done(
+            txn,
+            {"transaction_id": txn.id},
+            entity=f"transaction:{original.id}",
+            action="reversed",
+            payload={**body, "amount": amount, "reversal_id": txn.id},
+            pool_id=pool.id,
+            pool_change=-pool_change(Move.RECOVER, amount=amount),  # the recovery, negated
+        )
+
+    return keyed(
+        session,
         key=idempotency_key,
         operation="reverse_recovery",
         body=body,
-        result={"transaction_id": txn.id},
-    )
-    move_pool(session, pool.id, -pool_change(Move.RECOVER, amount=amount))  # the recovery, negated
-    audit.append(
-        session=session,
         actor=actor,
-        entity=f"transaction:{original.id}",
-        action="reversed",
-        payload={**body, "amount": amount, "reversal_id": txn.id},
+        replay=lambda done: _get_txn(session, str(done["transaction_id"])),
+        work=work,
     )
-    return txn
 
 
 def reverse_payment(
@@ -899,45 +928,42 @@ def reverse_payment(
     """A tranche payment returned (bounced transfer, paid in error): a reversing entry, and the tranche is
     payable again. Only while the award is active: a completed or clawed-back award is settled history."""
     body = {"transaction_id": transaction_id, "reason": reason}
-    done = idempotency.replay(session=session, key=idempotency_key, operation="reverse_payment", body=body)
-    if done is not None:
-        return _get_txn(session, str(done["transaction_id"]))
-    original = _get_txn(session, transaction_id)
-    if original.kind != TxnKind.PAY.value or original.tranche_id is None or original.award_id is None:
-        raise NotReversible(transaction_id, f"it is a {original.kind}, not a tranche payment")
-    if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == transaction_id)):
-        raise NotReversible(transaction_id, "it has already been reversed")
-    award = _award(session, original.award_id)
-    if award.status != AwardStatus.ACTIVE.value:
-        raise NotReversible(transaction_id, f"award {award.id} is {award.status}")
-    postings = session.scalars(select(Posting).where(Posting.transaction_id == transaction_id)).all()
-    amount = sum((p.amount for p in postings if p.amount > 0), Decimal(0))
-    txn = _reverse(session, original, postings, actor=actor, reason=reason, idempotency_key=idempotency_key)
-    result = session.execute(
-        update(TRANCHES)
-        .where(
-            TRANCHES.c.id == original.tranche_id,
-            TRANCHES.c.status == TrancheStatus.PAID.value,
-            TRANCHES.c.payment_txn_id == original.id,
+
+    def work() -> Done[LedgerTransaction]:
+        original = _get_txn(session, transaction_id)
+        if original.kind != TxnKind.PAY.value or original.tranche_id is None or original.award_id is None:
+            raise NotReversible(transaction_id, f"it is a {original.kind}, not a tranche payment")
+        _not_reversed(session, transaction_id)
+        award = _award(session, original.award_id)
+        if award.status != AwardStatus.ACTIVE.value:
+            raise NotReversible(transaction_id, f"award {award.id} is {award.status}")
+        txn, amount = _reverse(session, original, actor=actor, reason=reason, idempotency_key=idempotency_key)
+        result = session.execute(
+            update(TRANCHES)
+            .where(
+                TRANCHES.c.id == original.tranche_id,
+                TRANCHES.c.status == TrancheStatus.PAID.value,
+                TRANCHES.c.payment_txn_id == original.id,
+            )
+            .values(status=TrancheStatus.PENDING.value, payment_txn_id=None, resolved_at=None)
         )
-        .values(status=TrancheStatus.PENDING.value, payment_txn_id=None, resolved_at=None)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotReversible(transaction_id, "its tranche is no longer paid by it")
-    award.paid = award.paid - amount
-    idempotency.remember(
-        session=session,
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotReversible(transaction_id, "its tranche is no longer paid by it")
+        award.paid = award.paid - amount
+        return Done(
+            txn,
+            {"transaction_id": txn.id},
+            entity=f"transaction:{original.id}",
+            action="reversed",
+            payload={**body, "amount": amount, "reversal_id": txn.id},
+        )
+
+    return keyed(
+        session,
         key=idempotency_key,
         operation="reverse_payment",
         body=body,
-        result={"transaction_id": txn.id},
-    )
-    session.flush()
-    audit.append(
-        session=session,
         actor=actor,
-        entity=f"transaction:{original.id}",
-        action="reversed",
-        payload={**body, "amount": amount, "reversal_id": txn.id},
+        replay=lambda done: _get_txn(session, str(done["transaction_id"])),
+        work=work,
     )
-    return txn
