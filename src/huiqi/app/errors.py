@@ -1,11 +1,16 @@
 """Refusals a user can act on, from every domain: adapters print them (CLI) or answer them (problem+json).
 
-The adapters catch ``USER_ERRORS`` (the base classes) and never import a domain's errors module themselves;
-``huiqi.app.refusals`` gives the web's status table the classes it names one by one.
+The one module of what the application refuses, so that no adapter imports a domain package: the base
+classes the adapters catch (``USER_ERRORS``), the classes the CLI and the pages name, every domain's errors
+module for an adapter that answers each refusal by its kind (web/errors.py: one table from exceptions to
+HTTP statuses), and the database's refusal of a value it cannot store (``ValueNotStorable``).
 """
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DataError as ValueNotStorable
+
+from huiqi.accounts import errors as accounts_errors
 from huiqi.accounts.errors import (
     AccountDisabled,
     AccountsError,
@@ -19,21 +24,27 @@ from huiqi.accounts.errors import (
     UserNotFound,
     WeakPassword,
 )
+from huiqi.applications import errors as applications_errors
 from huiqi.applications.errors import ApplicationsError
+from huiqi.certificates import errors as certificates_errors
 from huiqi.certificates.errors import CertificateError
+from huiqi.db import errors as db_errors
 from huiqi.db.errors import DatabaseError, DatabaseNotReady
 from huiqi.firms.errors import ProfileError
 from huiqi.firms.exporting import ExportError
 from huiqi.firms.importing import ImportError_, ImportRefused
 from huiqi.firms.register import RegisterError
 from huiqi.jobs.errors import JobError, JobNotFinished, JobNotFound
+from huiqi.ledger import errors as ledger_errors
 from huiqi.ledger.errors import LedgerError
 from huiqi.matching.errors import EmptyRegister, MatchingError, NoRun
 from huiqi.money import MoneyError
-from huiqi.publishing.errors import PublishingError
+from huiqi.review import errors as review_errors
 from huiqi.review.errors import ReviewError
 from huiqi.rules.errors import ProgrammeError
+from huiqi.selection import errors as selection_errors
 from huiqi.selection.errors import SelectionError
+from huiqi.workflows import errors as workflows_errors
 from huiqi.workflows.errors import WorkflowError
 
 #: Every domain's base class of refusals: caught by the adapters, the transaction already rolled back.
@@ -51,7 +62,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     MoneyError,
     ProfileError,
     ProgrammeError,
-    PublishingError,
     RegisterError,
     ReviewError,
     SelectionError,
@@ -83,7 +93,6 @@ __all__ = [
     "NoRun",
     "ProfileError",
     "ProgrammeError",
-    "PublishingError",
     "RegisterError",
     "ReviewError",
     "SelectionError",
@@ -91,6 +100,15 @@ __all__ = [
     "TooManyMoneyWrites",
     "UserExists",
     "UserNotFound",
+    "ValueNotStorable",
     "WeakPassword",
     "WorkflowError",
+    "accounts_errors",
+    "applications_errors",
+    "certificates_errors",
+    "db_errors",
+    "ledger_errors",
+    "review_errors",
+    "selection_errors",
+    "workflows_errors",
 ]

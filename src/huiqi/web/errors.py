@@ -13,15 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from huiqi.app.refusals import ValueNotStorable
-from huiqi.app.refusals import accounts_errors as acc
-from huiqi.app.refusals import applications_errors as app_err
-from huiqi.app.refusals import certificates_errors as cert
-from huiqi.app.refusals import db_errors as db
-from huiqi.app.refusals import ledger_errors as led
-from huiqi.app.refusals import review_errors as rev
-from huiqi.app.refusals import selection_errors as sel
-from huiqi.app.refusals import workflows_errors as wf
+from huiqi.app.errors import ValueNotStorable
+from huiqi.app.errors import accounts_errors as acc
+from huiqi.app.errors import applications_errors as app_err
+from huiqi.app.errors import certificates_errors as cert
+from huiqi.app.errors import db_errors as db
+from huiqi.app.errors import ledger_errors as led
+from huiqi.app.errors import review_errors as rev
+from huiqi.app.errors import selection_errors as sel
+from huiqi.app.errors import workflows_errors as wf
 from huiqi.firms.errors import ProfileError, format_loc
 from huiqi.firms.io import TextFileError
 from huiqi.firms.register import RegisterError
