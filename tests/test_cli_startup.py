@@ -48,7 +48,8 @@ def test_the_table_is_what_the_modules_register() -> None:
     for name, (_, summary) in COMMANDS.items():
         command = eager.get_command(ctx, name)
         assert command is not None, name
-        assert summary == (command.short_help or command.help or "").split("\n\n")[0].strip(), name
+        shown = (command.short_help or command.help or "").split("\n\n")[0].strip()
+        assert summary == shown, f"cli/main.py COMMANDS[{name!r}] must be its help's first paragraph"
 
 
 def fresh_loaded() -> Huiqi:
@@ -116,11 +117,24 @@ def imported(*args: str) -> tuple[int, set[str]]:
 def test_a_command_imports_only_its_own_module(args: list[str], module: str | None) -> None:
     code, modules = imported(*args)
     assert code in (0, None), (args, code)
+    # what registering the command's module alone brings (it may use another module's commands)
+    own = registered_by(module) if module else set()
     commands = {m for m in modules if m.startswith("huiqi.cli.") and m.endswith("_commands")}
-    assert commands == ({module} if module else set()), args
+    assert commands == {m for m in own if m.startswith("huiqi.cli.") and m.endswith("_commands")}, args
+    assert set(COMMAND_MODULES) & modules == ({module} if module else set()) | (set(COMMAND_MODULES) & own)
     assert "huiqi.app.demo" not in modules and "huiqi.web.app" not in modules
     if module is None:  # the list of commands needs no domain at all
         assert not {m for m in modules if m.startswith("huiqi.app")}, sorted(modules)
+
+
+def registered_by(module: str) -> set[str]:
+    """What registering one module's commands imports of huiqi, in a process of its own."""
+    code = f"import json, sys\nfrom huiqi.cli.main import group_of\ngroup_of({module!r})\n"
+    code += "print(json.dumps(sorted(m for m in sys.modules if m.startswith('huiqi.'))))"
+    done = subprocess.run(  # nosec B603  # this interpreter and fixed arguments
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def test_a_command_missing_from_the_table_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:

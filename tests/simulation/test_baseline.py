@@ -1,5 +1,7 @@
-"""A stored baseline (``huiqi match`` results) gives exactly the report of the computed baseline, and a
-baseline of another date, version, register or rules is refused with the reason."""
+"""A stored baseline (``huiqi match --out`` results) gives exactly the report of the computed baseline, for
+a register directory and for the register in the database, and a baseline of another date, version,
+register or rules is refused with the reason. The runs a match keeps are no source (no digests to check
+them by): ``--stored-baseline`` is refused and says what to do instead."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from huiqi.firms.register import write_register
 from huiqi.firms.synth import synth_register
 from huiqi.rules.batch import evaluate_register
 from huiqi.rules.loader import load_pack
-from huiqi.simulation.baseline import BaselineRefused, from_parquet, from_store, spot_check
+from huiqi.simulation.baseline import BaselineRefused, from_parquet, spot_check
 from huiqi.simulation.reform import AppliedReform, apply_reform, parse_sets
 from huiqi.simulation.run import Simulation, simulate
 
@@ -137,14 +139,6 @@ def test_stale_amounts_are_caught_by_the_spot_check(
         spot_check(stored, PACK, tables, ON)
 
 
-def test_the_matching_store_is_refused_as_baseline(tables: dict[str, pa.Table]) -> None:
-    """Since a match keeps each run's results in a Parquet file without the programmes' digests (issue 16),
-    nothing checks a stored row against the programmes in force: the store is refused with the reason, and
-    the sandbox computes both sides (its note says so)."""
-    with pytest.raises(BaselineRefused, match="digests"):
-        from_store(None, PACK, tables, ON, sorted(reform("with dependants").affected))
-
-
 RUNNER = CliRunner()
 
 
@@ -172,3 +166,45 @@ def test_cli_reads_the_baseline_file_or_says_why_not(
     a, b = json.loads(plain.stdout), json.loads(used.stdout)
     assert a["baseline"] == "computed" and str(b["baseline"]).startswith("stored")
     assert body(plain.stdout) == body(used.stdout)
+
+
+def test_the_register_in_the_database_takes_a_match_file_as_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``huiqi match --register db --out FILE`` then ``huiqi simulate --register db --baseline FILE``: the
+    baseline is read from the file and the report is the computed one; the stored runs are refused as a
+    source, in one line that names the way that works."""
+    from huiqi.db.migrate import upgrade
+    from huiqi.firms.exporting import write_tables
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    upgrade(url)
+    monkeypatch.setenv("HUIQI_DATABASE_URL", url)
+    monkeypatch.setenv("HUIQI_MATCH_RESULTS_DIR", str(tmp_path / "runs"))
+    folder = write_tables(synth_register(400, 5), tmp_path / "src")
+    imported = RUNNER.invoke(app, ["register", "import", str(folder)])
+    assert imported.exit_code == 0, imported.output
+    out = tmp_path / "results.parquet"
+    day = ["--on", "2025-10-01"]
+    matched = RUNNER.invoke(app, ["match", "--register", "db", *day, "--out", str(out), "--no-notify"])
+    assert matched.exit_code == 0, matched.output
+    args = ["simulate", "--register", "db", *day, "--format", "json"]
+    args += ["--set", "shanghai.ai.model-voucher.rate=60%"]
+    plain = RUNNER.invoke(app, args)
+    assert plain.exit_code == 0, plain.output
+    assert "baseline" not in plain.stderr
+    used = RUNNER.invoke(app, [*args, "--baseline", str(out)])
+    assert used.exit_code == 0, used.output
+    assert "baseline read from results file" in used.stderr, used.stderr
+    a, b = json.loads(plain.stdout), json.loads(used.stdout)
+    assert a["baseline"] == "computed" and str(b["baseline"]).startswith("stored")
+    for r in (a, b):
+        r.pop("seconds")
+        r.pop("baseline")
+    assert a == b
+    other_day = RUNNER.invoke(app, [*args[:3], "--on", "2025-11-01", *args[5:], "--baseline", str(out)])
+    assert other_day.exit_code == 0 and "not 2025-11-01" in other_day.stderr, other_day.output
+    refused = RUNNER.invoke(app, [*args, "--stored-baseline"])
+    assert refused.exit_code == 2
+    assert "--stored-baseline is no longer offered" in refused.stderr
+    assert "--baseline FILE.parquet" in refused.stderr and "Traceback" not in refused.output

@@ -135,36 +135,26 @@ def _register_tables(store: Store | None, register: str) -> dict[str, pa.Table]:
 
 
 def _stored_baseline(
-    store: Store | None,
     applied: AppliedReform,
     tables: dict[str, pa.Table],
     day: dt.date,
-    register: str,
-    baseline_file: Path | None,
+    baseline_file: Path,
     notes: list[str],
 ) -> StoredBaseline | None:
-    """The stored baseline if it passes every check (and the spot check); else None and a note why."""
-    from huiqi.simulation.baseline import BaselineRefused, from_parquet, from_store, spot_check
+    """The baseline in a results file if it passes every check (and the spot check); else None and a note
+    why."""
+    from huiqi.simulation.baseline import BaselineRefused, from_parquet, spot_check
     from huiqi.simulation.run import joint_programmes
 
     _, _, mates = joint_programmes(applied)
-    ids = sorted(applied.affected)
-
-    def checked(load: Callable[[], StoredBaseline]) -> StoredBaseline | None:
-        try:
-            found = load()
-            spot_check(found, applied.baseline, tables, day)
-        except BaselineRefused as exc:
-            notes.append(f"stored baseline not used: {exc}; computing baseline and reform")
-            return None
-        notes.append(f"baseline read from {found.source}; only the reform is computed")
-        return found
-
-    if register == IN_DATABASE:
-        assert store is not None  # nosec B101  # register_tables refused a database register without one
-        return store.read(lambda s: checked(lambda: from_store(s, applied.baseline, tables, day, ids, mates)))
-    assert baseline_file is not None  # nosec B101  # asked for only with a file
-    return checked(lambda: from_parquet(baseline_file, applied.baseline, tables, day, ids, mates))
+    try:
+        found = from_parquet(baseline_file, applied.baseline, tables, day, sorted(applied.affected), mates)
+        spot_check(found, applied.baseline, tables, day)
+    except BaselineRefused as exc:
+        notes.append(f"stored baseline not used: {exc}; computing baseline and reform")
+        return None
+    notes.append(f"baseline read from {found.source}; only the reform is computed")
+    return found
 
 
 def _write_report(sim: Simulation, out: Path) -> tuple[Path, ...]:
@@ -191,23 +181,20 @@ def simulate_reform(
     sets: Sequence[str] = (),
     on: dt.date | None = None,
     baseline_file: Path | None = None,
-    stored_baseline: bool = False,
     out: Path | None = None,
 ) -> SimulationView:
     """Baseline and reform over a register (a directory, or ``db`` with the store), so an officer knows
     what a change would cost and whom it moves before proposing it. The baseline of the affected
-    programmes is read from stored match results when asked and they fit (``notes`` says which)."""
+    programmes is read from ``baseline_file`` (``huiqi match --out`` of this register and date) when
+    given and it fits (``notes`` says which)."""
     from huiqi.reports.text import render_simulation
     from huiqi.simulation.run import simulate
 
     applied = _prepare_reform(programmes, file=reform_file, text=reform, source=source, sets=sets, on=on)
-    if baseline_file is not None and register == IN_DATABASE:
-        raise RegisterError("--baseline is for a register directory; --register db reads the stored results")
     day = on or today()
     tables = _register_tables(store, register)
     notes: list[str] = []
-    wanted = baseline_file is not None or (stored_baseline and register == IN_DATABASE)
-    found = _stored_baseline(store, applied, tables, day, register, baseline_file, notes) if wanted else None
+    found = _stored_baseline(applied, tables, day, baseline_file, notes) if baseline_file else None
     sim = simulate(applied, tables, day, baseline=found)
     files = _write_report(sim, out) if out is not None else ()
     return SimulationView(sim.to_json(), render_simulation(sim), tuple(notes), files)

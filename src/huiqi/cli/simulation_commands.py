@@ -52,26 +52,30 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(
                 "--baseline",
-                help="results Parquet of huiqi match --out for this register and date: the baseline is "
-                "read from it (checked) and only the reform is computed",
+                help="results Parquet of huiqi match --out for this register (a directory or db) and date: "
+                "the baseline is read from it (checked) and only the reform is computed",
             ),
         ] = None,
         stored: Annotated[
             bool,
-            typer.Option(
-                "--stored-baseline/--compute-baseline",
-                help="with --register db: read the baseline from the stored match results when they fit "
-                "(off by default: at 3 M firms reading and checking them costs more than computing)",
-            ),
+            typer.Option("--stored-baseline/--compute-baseline", hidden=True, help="removed: see --baseline"),
         ] = False,
     ) -> None:
         """Run baseline and reform over a register: cost, winners and losers, breakdowns, pool sufficiency.
 
-        The baseline of the affected programmes is read from stored match results when they are for the
-        same programme files, date and register (``--register db``, or ``--baseline FILE``); otherwise both
-        sides are computed, and a note on stderr says why."""
+        With ``--baseline FILE`` (what ``huiqi match --register PATH|db --on DATE --out FILE.parquet``
+        wrote) the baseline of the affected programmes is read from the file when it is for the same
+        programme versions, date and register; otherwise both sides are computed, and a note on stderr says
+        why."""
         from huiqi.firms.register import RegisterError
 
+        if stored:
+            fail(
+                "--stored-baseline is no longer offered: the runs huiqi match keeps do not record the "
+                "programmes' digests, so their results cannot be checked against the programmes in force; "
+                "write the run to a file (huiqi match --register db --on DATE --out FILE.parquet) and give "
+                "--baseline FILE.parquet"
+            )
         if reform is None and not sets:
             fail("give a reform: --reform FILE and/or --set programme.id.parameter=value")
         try:
@@ -84,7 +88,6 @@ def register(app: typer.Typer) -> None:
                 sets=sets or (),
                 on=_date(on),
                 baseline_file=baseline_file,
-                stored_baseline=stored,
                 out=out,
             )
         except RegisterError as exc:

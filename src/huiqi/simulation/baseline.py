@@ -1,17 +1,18 @@
-"""A stored baseline for ``huiqi simulate``: the results ``huiqi match`` already has for the programmes a
-reform affects, so that only the reform side is computed (a reform then costs one match of those
-programmes, not a joint query of baseline and reform).
+"""A stored baseline for ``huiqi simulate --baseline FILE``: the results ``huiqi match --out FILE`` wrote
+for the programmes a reform affects, so that only the reform side is computed (a reform then costs one
+match of those programmes, not a joint query of baseline and reform).
 
-Two sources, each checked before use; a baseline that does not pass is not used (``BaselineRefused`` says
-why and the caller computes both sides instead):
+The file is checked before use; a baseline that does not pass is not used (``BaselineRefused`` says why
+and the caller computes both sides instead). It carries programme id, version and date, not the digest:
+rows must have the date, the programme's current version (and its digest, where the file has a
+``programme_digest`` column) and cover every firm of the register once (a register directory, or the
+register in the database that ``huiqi match --register db --out FILE`` read).
 
-- the matching results store (``--register db``): refused for now (``from_store``): a match keeps each
-  run's rows as a Parquet file that does not record the programmes' digests to check them by;
-- a results Parquet written by ``huiqi match --out`` (register directory): the file carries programme id,
-  version and date, not the digest; rows must have the date, the programme's current version (and its
-  digest, where the file has a ``programme_digest`` column) and cover every firm of the register once.
+The runs a match keeps in the matching results store are not a source: they do not record the programmes'
+digests, so nothing would check a stored row against the programmes in force (``huiqi simulate`` has no
+option to read them).
 
-Neither source records the rules' text, so both are also spot-checked: the baseline of a sample of firms
+The file does not record the rules' text, so it is also spot-checked: the baseline of a sample of firms
 (the first eligible ones of every programme and an even spread of the rest) is recomputed and must equal
 the stored rows exactly. A stale file whose rules changed without a version bump is caught there when the
 change shows on the sample; the version/digest and coverage checks stay the main guard.
@@ -143,23 +144,6 @@ def from_parquet(
     return StoredBaseline(rows, use, f"results file {where}")
 
 
-def from_store(
-    session: object,
-    programmes: Mapping[str, Programme],
-    tables: Mapping[str, pa.Table],
-    on: dt.date,
-    ids: list[str],
-    optional: Sequence[str] = (),
-) -> StoredBaseline:
-    """The baseline of ``ids`` from the matching results store (``--register db``): refused since a match
-    keeps each run's results as a Parquet file without the programmes' digests (issue 16), which leaves
-    nothing to check a stored row against; the caller computes both sides, with a note that says so."""
-    raise BaselineRefused(
-        "the stored match results (one file a run) do not record the programmes' digests, so they cannot be "
-        "checked against the programmes in force"
-    )
-
-
 def spot_check(
     stored: StoredBaseline,
     programmes: Mapping[str, Programme],
@@ -208,10 +192,6 @@ def spot_check(
 
 def _show(amount: object) -> str:
     return "not eligible" if amount is None else f"eligible, {amount} yuan"
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def _quote(text: str) -> str:
