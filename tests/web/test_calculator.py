@@ -372,3 +372,60 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text, quote=False).replace('"', "&#34;")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_firm_is_never_shown_a_rule_formula(sqlite_web: Web, lang: str) -> None:
+    """The API keeps a rule's expression where it has no words for it; the calculator page and the firm's
+    page say what the profile lacks instead ("no contract in the profile meets this condition")."""
+    from huiqi.web.calculator import FORMULA
+
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", lang)
+    formulas_in_api = 0
+    nothing = {
+        "zh": "企业档案中没有符合此条件的合同",
+        "en": "no contract in the profile meets this condition",
+    }[lang]
+    said = 0
+    for path in sorted(EXAMPLES.glob("*.json")):
+        firm = json.loads(path.read_text(encoding="utf-8"))
+        api = client.post("/api/v1/calculator?all=true", json={"firm": firm, "on": ON, "lang": lang}).json()
+        formulas_in_api += sum(
+            1
+            for r in api["results"]
+            for c in r["explanation"]["checks"]
+            for g in c.get("gap", [])
+            if FORMULA.search(g)
+        )
+        page = client.post(
+            "/calculator",
+            data={"mode": "json", "profile": json.dumps(firm), "on": ON, "all": "true"},
+            headers={"HX-Request": "true"},
+        ).text
+        results = page[page.index('<div id="results">') :]
+        shown = re.sub(r"<[^>]+>", " ", results)
+        assert not FORMULA.search(shown), (path.name, FORMULA.search(shown))
+        said += shown.count(nothing)
+    assert formulas_in_api and said  # the examples do reach such a condition
+    member = sqlite_web.client("firm_member")
+    member.cookies.set("huiqi_lang", lang)
+    own = member.get("/firms/91310115MA1K3BTP2B").text
+    assert 'section class="results"' in own and not FORMULA.search(
+        re.sub(r"<(textarea|pre)\b.*?</\1>|<[^>]+>", " ", own, flags=re.S)
+    )
+
+
+def test_plain_gap_keeps_words_and_replaces_formulas_only() -> None:
+    from huiqi.web.calculator import plain_gap
+    from huiqi.web.i18n import set_language
+
+    set_language("en")
+    words = "paid-in capital 80,000,000.00 yuan; needs more than 100,000,000.00 yuan"
+    assert plain_gap(words, "en") == words
+    formula = "any(o.hq for o in firm.offices): does not hold"
+    assert plain_gap(formula, "en") == "no office in the profile meets this condition"
+    mixed = f'either: {words} or: any(c.kind == "model_use" for c in firm.contracts): does not hold'
+    assert plain_gap(mixed, "en").endswith("or: no contract in the profile meets this condition")
+    set_language("zh")
+    assert plain_gap('不得满足: firm.sector == "trade"', "zh") == "企业档案中存在此条件排除的情形"

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from huiqi.cli.main import app
 from huiqi.rules.labels import VALUE_LABELS
+from huiqi.web.calculator import plain_check
+from huiqi.web.i18n import set_language
 
 from .conftest import Web
 
@@ -63,7 +65,7 @@ class Checks(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         cls = a.get("class") or ""
-        if tag == "details":
+        if tag == "details" and a.get("data-programme"):  # a result (not the form's "advanced" box)
             self.programme = a.get("data-programme") or ""
             self.found[self.programme] = {}
         elif tag == "ul" and (self.lists or cls == "checks"):
@@ -175,10 +177,15 @@ def test_cli_api_and_page_say_the_same_of_every_check(sqlite_web: Web, lang: str
                 }
                 assert (p["mark"], p["label"], p["verdict"]) == (mark, c["label"], f"[{verdict}]"), where
                 assert p["clause"] == f"〔{c['clause']}〕", where
+                # the page is for firms: a figure labelled by a formula is left out, a formula's gap said in
+                # words (web.calculator.plain_check); everything else as the API and the terminal say it
+                set_language(lang)
+                plain = plain_check(c, lang)
                 page_reads = [" ".join(html.unescape(t).split()) for t in p["reads"]]
-                assert [without_assumption(t, a) for t, a in zip(page_reads, assumed, strict=True)] == [
-                    " ".join(t.split()) for t in reads
-                ], where
+                assert [
+                    without_assumption(t, bool(rd.get("assumption")))
+                    for t, rd in zip(page_reads, plain["reads"][:8], strict=True)
+                ] == [" ".join(f"{rd['label']} = {rd['text']}".split()) for rd in plain["reads"][:8]], where
                 # a stored key read is named in words, the same words everywhere
                 for rd in c["reads"]:
                     keys = key_values(rd["value"])
@@ -187,7 +194,7 @@ def test_cli_api_and_page_say_the_same_of_every_check(sqlite_web: Web, lang: str
                         assert rd["text"] == SEPARATOR[lang].join(words[k] for k in keys), (where, rd)
                         seen_keys.update(keys)
                 assert [" ".join(html.unescape(g).split()).split(": ", 1)[1] for g in p["gap"]] == [
-                    " ".join(g.split()) for g in gaps
+                    " ".join(g.split()) for g in plain["gap"]
                 ], where
     # the examples reach every kind of verdict that matters here: held, failed, and excluded or not
     assert {("condition", True), ("condition", False), ("exclusion", False)} <= seen_kinds

@@ -30,6 +30,7 @@ from huiqi.app.programmes import (
 from huiqi.firms import Firm, ProfileError
 from huiqi.firms.numbers import UNITS, NumberError, normalise, parse_amount, parse_count
 from huiqi.firms.uscc import UsccError, make_uscc, validate_uscc
+from huiqi.rules.labels import WORDS
 from huiqi.web.i18n import N_, _
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "in_force",
     "pack_of",
     "parse_firm",
+    "plain_check",
+    "plain_gap",
     "scope_of",
     "to_json_bytes",
     "today_in_shanghai",
@@ -372,3 +375,77 @@ _REQUIRED_IN_ROW = {
     "incentives": ("programme", "amount", "date"),
     "credit_events": ("date", "kind"),
 }
+
+
+# -- what a firm is shown of a check ----------------------------------------------------------------------
+#: A rule's expression where a label should be: ``any(c.kind == "model_use" for c in firm.contracts ...)``.
+FORMULA = re.compile(r"==|!=|\bfor \w+ in\b|\b(?:any|all|sum|min|max|count)\(|\bfirm\.\w")
+#: What a firm reads instead of a formula that does not hold, by the profile's list the formula looks into.
+_NOTHING_STATED = (
+    ("firm.contracts", N_("no contract in the profile meets this condition")),
+    ("firm.offices", N_("no office in the profile meets this condition")),
+    ("firm.designations", N_("no recognition in the profile meets this condition")),
+    ("firm.incentives", N_("no incentive received in the profile meets this condition")),
+    ("firm.credit_events", N_("no credit record in the profile meets this condition")),
+)
+
+
+def plain_gap(gap: str, lang: str) -> str:
+    """A gap as a firm reads it: a rule's formula (``any(c.kind == ...): does not hold``) becomes what the
+    profile lacks in words ("no contract in the profile meets this condition"); any other gap as it is."""
+    words = WORDS[lang]
+    for formula, negated in reversed(formulas_in(gap, words["does_not_hold"], words["must_not"])):
+        text = gap[formula[0] : formula[1]]
+        if not FORMULA.search(text):
+            continue
+        if negated:
+            shown = _("the profile shows a case this condition excludes")
+        else:
+            shown = next(
+                (_(t) for where, t in _NOTHING_STATED if where in text),
+                _("the profile does not meet this condition"),
+            )
+        gap = gap[: formula[0]] + shown + gap[formula[1] :]
+    return gap
+
+
+def formulas_in(gap: str, does_not_hold: str, must_not: str) -> list[tuple[tuple[int, int], bool]]:
+    """Where a gap says "<formula>: does not hold" or "must not hold: <formula>" (the span of the whole
+    phrase, and whether it is the second kind), in order: the formula is the balanced text back to the
+    separator before it (``;``, ``: ``, an unbalanced ``(``)."""
+    found: list[tuple[tuple[int, int], bool]] = []
+    tail = f": {does_not_hold}"
+    for m in re.finditer(re.escape(tail), gap):
+        i, depth = m.start(), 0
+        while i > 0:
+            ch = gap[i - 1]
+            if ch == ")":
+                depth += 1
+            elif ch == "(":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif depth == 0 and (ch in ";；" or gap[i - 2 : i] == ": "):
+                break
+            i -= 1
+        start = i + len(gap[i:]) - len(gap[i:].lstrip())
+        if gap[:start].endswith(f"{must_not}: "):
+            start -= len(f"{must_not}: ")
+        found.append(((start, m.end()), False))
+    head = f"{must_not}: "
+    for m in re.finditer(re.escape(head), gap):
+        end = gap.find(";", m.end())
+        end = len(gap) if end < 0 else end
+        if not any(a <= m.start() < b for (a, b), _neg in found):
+            found.append(((m.start(), end), True))
+    return sorted(found)
+
+
+def plain_check(check: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """A check (``rules.explain.Check``) as a firm is shown it: no figure labelled by a formula, gaps in words
+    (issue 14: rule formulas are for officers and the API, never for firms)."""
+    return {
+        **check,
+        "reads": [r for r in check.get("reads", []) if not FORMULA.search(str(r.get("label", "")))],
+        "gap": [plain_gap(g, lang) for g in check.get("gap", [])],
+    }

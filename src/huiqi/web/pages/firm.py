@@ -18,7 +18,7 @@ from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.web.api.applications import claims_of, owned, read_upload
 from huiqi.web.api.common import actor, api_key
-from huiqi.web.calculator import calculate, today_in_shanghai
+from huiqi.web.calculator import calculate, plain_check, today_in_shanghai
 from huiqi.web.i18n import _, language
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
@@ -86,6 +86,7 @@ def firm_page(uscc: str, request: Request, on: str = "") -> Response:
             else "",
             "state_label": state_label,
             "problems": [],
+            "plain_check": plain_check,
         },
     )
 

@@ -34,6 +34,7 @@ from huiqi.web.calculator import (
     Answers,
     answers_from_form,
     answers_of,
+    plain_check,
     read_date,
     years_for,
 )
@@ -95,6 +96,7 @@ def calculator_context(
         "outcome": None,
         "profile_problems": [],
         "date_problem": "",
+        "plain_check": plain_check,
         "sectors": [(s.value, _(s.value)) for s in Sector],
         "subsectors": [(k, _(k)) for k in SUBSECTORS],
         "enterprise_types": [(k, _(k)) for k in ("industrial", "service")],
