@@ -29,7 +29,7 @@ from huiqi.matching import results as files
 from huiqi.matching.errors import EmptyRegister, NoRun, UnknownBackend
 from huiqi.matching.models import MatchEligible, MatchRun
 from huiqi.matching.outbox import Message, messages
-from huiqi.matching.run import STEPS, arrow_tables, firm_digests, latest_run, run_match, versions_of
+from huiqi.matching.run import STEPS, arrow_tables, latest_run, run_match, versions_of
 from huiqi.matching.snapshot import DIGESTS, current_copy, keep_digests, pinned
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.programme import Programme
@@ -381,14 +381,12 @@ def match(
         return outcome.run
 
     with pinned(root, where / "tmp") as tables:
-        known = tables.pop(DIGESTS, None)
+        digests = tables.pop(DIGESTS, None)  # the copy's digests, kept with it by an earlier run
         if files.row_count(tables["firms"]) == 0:
             raise EmptyRegister()
-        digests = pq.read_table(known) if known is not None else None
-        if digests is None and register == "db":  # the copy's digests, once for every run that reads it
-            digests = firm_digests(tables)
-            keep_digests(root, tables["firms"], digests)
         run = store.write(work)
+        if digests is None and register == "db":  # kept for every later run that reads this copy
+            keep_digests(root, tables["firms"], pq.read_table(files.digests_file(Path(run.results_file))))
     tell(0.95, STEP_MESSAGES["report"])
     if out is not None:
         files.export(Path(run.results_file), out, chosen, run.on, versions_of(run))

@@ -1,8 +1,10 @@
 """Each match run's whole firm x programme table, as a Parquet file beside the database.
 
 ``<dir>/<run id>.parquet`` holds one row a firm x programme (uscc, programme, version, date, eligible,
-amount, unmet, programme_digest, firm_digest), programme by programme as computed (not sorted: a sort of
-tens of millions of rows would cost more than the match; readers sort what they show);
+amount, unmet: what a reader and ``huiqi match --out`` get, so that exporting the whole run is a copy of the
+file), programme by programme as computed (not sorted: a sort of tens of millions of rows would cost more
+than the match; readers sort what they show); files written before the version and date were stored get
+them added when read;
 ``<run id>.firms.parquet`` the firms' digests the run saw (what the next run compares with). The directory is
 ``HUIQI_MATCH_RESULTS_DIR``, by default next to the embedded database (``var/huiqi.db`` ->
 ``var/huiqi.match-results/``) or ``var/match-results/<key of the database's URL>`` for any other.
@@ -20,10 +22,10 @@ import pyarrow as pa
 
 from huiqi.config import Settings
 
-#: What a results file holds a row; the version and the date are the run's (added when read).
-STORED = ("uscc", "programme", "eligible", "amount", "unmet")
-#: What a reader gets a row.
+#: What a reader gets a row, and what a results file holds (older files lack the version and the date).
 COLUMNS = ("uscc", "programme", "version", "date", "eligible", "amount", "unmet")
+#: The columns a run computes or reuses; the version and the date are the run's.
+STORED = ("uscc", "programme", "eligible", "amount", "unmet")
 
 
 def results_dir(url: str) -> Path:
@@ -67,10 +69,11 @@ def write_digests(raw: Any, where: Path, run_id: str) -> None:
     raw.execute(f"COPY (SELECT uscc, digest FROM digests) TO {_q(str(path))} (FORMAT parquet)")  # nosec B608
 
 
-def write_results(raw: Any, body: str, target: Path) -> int:
-    """Write the rows of ``body`` as the run's results file; how many rows."""
+def write_results(raw: Any, body: str, target: Path, on: dt.date, versions: Mapping[str, str]) -> int:
+    """Write the rows of ``body`` (``STORED`` columns) with the run's date and each programme's version as
+    the run's results file; how many rows."""
     row = raw.execute(
-        f"COPY (SELECT {', '.join(STORED)} FROM ({body})) "  # nosec B608  # our names, quoted literals
+        f"COPY (SELECT {_added(on, versions)} FROM ({body})) "  # nosec B608  # our names, quoted literals
         f"TO {_q(str(target))} (FORMAT parquet, COMPRESSION snappy)"
     ).fetchone()
     return int(row[0]) if row else 0
@@ -121,13 +124,25 @@ def prev_digests_view(raw: Any, prev_file: str) -> str:
     return f"read_parquet({_q(str(path))})"
 
 
-def _columns(on: dt.date, versions: Mapping[str, str]) -> str:
-    """The reader's columns over a results file: the run's date and each programme's version added."""
+def _added(on: dt.date, versions: Mapping[str, str]) -> str:
+    """The reader's columns over ``STORED`` columns: the run's date and each programme's version added."""
     cases = " ".join(f"WHEN {_q(p)} THEN {_q(v)}" for p, v in versions.items())
     version = f"CASE programme {cases} END" if cases else "NULL::VARCHAR"
     return (
         f"uscc, programme, {version} AS version, DATE {_q(on.isoformat())} AS date, eligible, amount, unmet"
     )
+
+
+def complete(path: Path) -> bool:
+    """Whether a results file holds every reader's column (files of earlier releases lack two)."""
+    import pyarrow.parquet as pq
+
+    return set(COLUMNS) <= set(pq.read_schema(path).names)
+
+
+def _columns(path: Path, on: dt.date, versions: Mapping[str, str]) -> str:
+    """The reader's columns over a results file."""
+    return ", ".join(COLUMNS) if complete(path) else _added(on, versions)
 
 
 def read_results(
@@ -151,7 +166,7 @@ def read_results(
     con = duckdb.connect()
     try:
         table: pa.Table = con.sql(
-            f"SELECT {_columns(on, versions or {})} FROM read_parquet({_q(str(path))}) "  # nosec B608
+            f"SELECT {_columns(path, on, versions or {})} FROM read_parquet({_q(str(path))}) "  # nosec B608
             f"WHERE programme IN ({wanted}) ORDER BY programme, uscc"
         ).to_arrow_table()
     finally:
@@ -188,7 +203,7 @@ def page(
         src = f"read_parquet({_q(str(path))})"
         total = con.execute(f"SELECT count(*) FROM {src} WHERE {where}", params).fetchone()  # nosec B608
         rel = con.execute(
-            f"SELECT {_columns(on, versions)} FROM {src} WHERE {where} "  # nosec B608
+            f"SELECT {_columns(path, on, versions)} FROM {src} WHERE {where} "  # nosec B608
             "ORDER BY programme, uscc LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
@@ -200,12 +215,19 @@ def page(
 
 
 def export(path: Path, out: Path, ids: list[str], on: dt.date, versions: Mapping[str, str]) -> int:
-    """Copy a run's rows of ``ids`` to ``out``: .parquet (streamed, in the run's order) or .csv (sorted by
-    programme then firm) by DuckDB, .xlsx through Arrow (sorted)."""
+    """Copy a run's rows of ``ids`` to ``out``: .parquet (the run's file copied when it is all of it, else
+    streamed in the run's order) or .csv (sorted by programme then firm) by DuckDB, .xlsx through Arrow
+    (sorted)."""
     suffix = out.suffix.lower()
+    if suffix == ".parquet" and set(ids) >= set(versions) and complete(path):
+        import shutil
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out)
+        return row_count(out)
     wanted = ", ".join(_q(p) for p in ids) or "NULL"
     query = (
-        f"SELECT {_columns(on, versions)} FROM read_parquet({_q(str(path))}) "  # nosec B608
+        f"SELECT {_columns(path, on, versions)} FROM read_parquet({_q(str(path))}) "  # nosec B608
         f"WHERE programme IN ({wanted})" + (" ORDER BY programme, uscc" if suffix == ".csv" else "")
     )
     if suffix in (".parquet", ".csv"):

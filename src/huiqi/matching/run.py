@@ -15,7 +15,11 @@ Incremental runs compare digests with the latest stored run of the same date:
 - firms gone from the register lose their rows; every other row is copied from the last run's file.
 
 Firm digests are DuckDB hashes of the firm's layout row and of its child rows, computed over the
-register's tables whatever backend runs the rules (a digest is bookkeeping, not a rule). The rules
+register's tables whatever backend runs the rules (a digest is bookkeeping, not a rule). Before any of
+that, one SHA-256 a table file: when the register's files and every programme's digest are those of the
+last run of the date, nothing changed, and the run links the last run's files and copies its eligible
+pairs inside the database without computing a digest a firm; when only programmes changed, the last
+run's firm digests are those of these files and are reused. The rules
 themselves run on the chosen backend through the same compiled expression (``huiqi.rules.backends``).
 All of the table work (unpivoting the engine's wide result, merging with the last run, the file, the
 eligible pairs, the newly eligible) is DuckDB's; Python only sees the eligible pairs.
@@ -24,7 +28,9 @@ eligible pairs, the newly eligible) is DuckDB's; Python only sees the eligible p
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -38,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from huiqi.db.base import new_id
@@ -47,7 +53,6 @@ from huiqi.firms.table import CHILD_TABLES
 from huiqi.matching import results as files
 from huiqi.matching.bulk import insert_rows
 from huiqi.matching.models import MatchEligible, MatchRun, Notification
-from huiqi.money import yuan_to_fen
 from huiqi.rules.backends import to_arrow
 from huiqi.rules.batch import duckdb_sql
 from huiqi.rules.compiler import compile_pack
@@ -62,6 +67,8 @@ TableMaker = Callable[[dict[str, pa.Table]], dict[str, ir.Table]]
 Progress = Callable[[str, int], None]
 #: The columns of the newly eligible pairs, in the order the outbox stores them.
 NEWLY = ("uscc", "programme", "version", "programme_digest", "firm_digest", "amount")
+#: DuckDB's memory for a match; beyond it, it spills to disk (a register larger than memory completes).
+MEMORY_LIMIT = "2560MB"
 #: The steps a run reports, in order, with their rough weight (for a progress bar).
 STEPS = {"digests": 1, "programmes": 6, "firms": 2, "store": 3, "outbox": 1}
 
@@ -87,22 +94,53 @@ class Outcome:
 def firm_digests(tables: Tables, con: Any = None) -> pa.Table:
     """``uscc``, ``digest``: a change to a firm's row or to any of its child rows changes its digest.
 
-    DuckDB's 64-bit ``hash`` of the firm's row, with each child table's rows summed as hashes (in any
-    order) and counted: a tenth of the cost of MD5s of rows cast to text. A digest is bookkeeping (which
-    firms to recompute), not a proof; a collision would need two versions of one firm with equal hashes."""
+    DuckDB's 64-bit ``hash`` of the firm's columns, with each child table's rows hashed and summed (in any
+    order) and counted: a tenth of the cost of MD5s of rows cast to text, and the columns hashed as
+    arguments rather than as one struct (a third less). A digest is bookkeeping (which firms to
+    recompute), not a proof; a collision would need two versions of one firm with equal hashes."""
     raw = con if con is not None else ibis.duckdb.connect().con
+    result: pa.Table = raw.sql(_digests_sql(raw, tables)).to_arrow_table()
+    return result
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _digests_sql(raw: Any, tables: Tables) -> str:
+    """The query of the firms' digests (see ``firm_digests``) over ``tables``."""
     _views(raw, tables, "d_")
+
+    def columns(name: str, alias: str) -> list[str]:
+        found = raw.sql(f"SELECT * FROM d_{name} LIMIT 0").columns  # nosec B608  # our names
+        return [f"{alias}.{_ident(c)}" for c in found if name == "firms" or c != "uscc"]
+
     children = [n for n in CHILD_TABLES if n in tables]
-    # table names come from CHILD_TABLES, never from input
+    # table names come from CHILD_TABLES, column names from the register's checked layout (quoted)
     joins = " ".join(
-        f"LEFT JOIN (SELECT uscc, sum(hash(c)::HUGEINT) AS h, count(*) AS n FROM d_{n} c GROUP BY uscc) "
-        f"{n}_d ON {n}_d.uscc = f.uscc"  # nosec B608
+        f"LEFT JOIN (SELECT uscc, sum(hash({', '.join(columns(n, 'c')) or '0'})::HUGEINT) AS h, "
+        f"count(*) AS n FROM d_{n} c GROUP BY uscc) {n}_d ON {n}_d.uscc = f.uscc"  # nosec B608
         for n in children
     )
-    args = ", ".join(["f", *(f"{n}_d.h, {n}_d.n" for n in children)])
-    sql = f"SELECT f.uscc AS uscc, CAST(hash({args}) AS VARCHAR) AS digest FROM d_firms f {joins}"  # nosec B608
-    result: pa.Table = raw.sql(sql).to_arrow_table()
-    return result
+    args = ", ".join([*columns("firms", "f"), *(f"{n}_d.h, {n}_d.n" for n in children)])
+    return f"SELECT f.uscc AS uscc, CAST(hash({args}) AS VARCHAR) AS digest FROM d_firms f {joins}"  # nosec B608
+
+
+def register_files(tables: Tables) -> dict[str, str] | None:
+    """One SHA-256 a table file (a fraction of a second for millions of firms): equal to the last run's,
+    the register did not change and no firm needs a digest. None when a table is held in memory."""
+    if not all(isinstance(t, Path) for t in tables.values()):
+        return None
+    out = {}
+    for name, t in sorted(tables.items()):
+        with open(t, "rb") as fh:
+            out[name] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return out
+
+
+def _firm_count(tables: Tables) -> int:
+    firms = tables["firms"]
+    return files.row_count(firms) if isinstance(firms, Path) else int(firms.num_rows)
 
 
 def _dependents(programmes: Mapping[str, Programme], changed: set[str], ids: list[str]) -> set[str]:
@@ -118,7 +156,8 @@ def _dependents(programmes: Mapping[str, Programme], changed: set[str], ids: lis
 
 
 def _subset(tables: Tables, codes: pa.Array) -> dict[str, pa.Table]:
-    """The rows of the firms ``codes`` (read from a Parquet file with the filter pushed down)."""
+    """The rows of the firms ``codes`` as Arrow (read from a Parquet file with the filter pushed down), for
+    an engine other than DuckDB."""
     return {
         name: pq.read_table(t, filters=ds.field("uscc").isin(codes))
         if isinstance(t, Path)
@@ -149,6 +188,27 @@ def _duckdb_inputs(con: Any, tables: Tables, prefix: str) -> dict[str, ir.Table]
     return {name: con.table(f"{prefix}{name}") for name in tables}
 
 
+def _duckdb_changed(con: Any, tables: Tables, prefix: str) -> dict[str, ir.Table]:
+    """The changed firms' rows (``changed_firms``) of every table, as DuckDB views: filtered as scanned,
+    never through Python."""
+    raw = con.con
+    _views(raw, tables, f"{prefix}all_")
+    for name in tables:
+        raw.execute(
+            f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * FROM {prefix}all_{name} "  # nosec B608
+            "WHERE uscc IN (SELECT uscc FROM changed_firms)"
+        )
+    return {name: con.table(f"{prefix}{name}") for name in tables}
+
+
+def _tune(raw: Any, spill: Path) -> None:
+    """The match's DuckDB: row order is not part of the results (dropping it lets joins and the Parquet
+    writer run in parallel and hold less); beyond ``MEMORY_LIMIT`` it spills to ``spill``."""
+    raw.execute("SET preserve_insertion_order = false")
+    raw.execute(f"SET memory_limit = {_quote(MEMORY_LIMIT)}")
+    raw.execute(f"SET temp_directory = {_quote(spill.as_posix())}")
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -170,6 +230,7 @@ class _Plan:
     rows: int
     eligible: pa.Table  # uscc, programme, amount
     newly: pa.Table  # uscc, programme, version, programme_digest, firm_digest, amount
+    same_as: _Last | None = None  # nothing changed since this run: its pairs are copied, its report kept
 
 
 #: Opens what the planning reads through: a connection of its own, or the caller's session.
@@ -210,19 +271,30 @@ class _Last:
 
     file: str = ""
     programmes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    run_id: str = ""
+    report: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def register_files(self) -> Mapping[str, str] | None:
+        """The SHA-256 of each register file the run read (None: not known)."""
+        found = self.report.get("register_files")
+        return found if isinstance(found, dict) else None
 
 
 def _last(db: Session | Connection, on: dt.date) -> _Last:
     row = db.execute(
-        select(MatchRun.results_file, MatchRun.report)
+        select(MatchRun.results_file, MatchRun.report, MatchRun.id)
         .where(MatchRun.on == on, MatchRun.finished_at.is_not(None), MatchRun.results_file != "")
         .order_by(MatchRun.finished_at.desc(), MatchRun.id.desc())
         .limit(1)
     ).first()
     if row is None:
         return _Last()
-    versions = json.loads(row[1] or "{}").get("versions", {})
-    return _Last(str(row[0]), {pid: (v["version"], v["digest"]) for pid, v in versions.items()})
+    report = json.loads(row[1] or "{}")
+    versions = report.get("versions", {})
+    return _Last(
+        str(row[0]), {pid: (v["version"], v["digest"]) for pid, v in versions.items()}, str(row[2]), report
+    )
 
 
 def versions_of(run: MatchRun) -> dict[str, str]:
@@ -245,7 +317,7 @@ def run_match(
     progress: Progress | None = None,
     results_dir: Path | None = None,
     keep_runs: int | None = None,
-    digests: pa.Table | None = None,
+    digests: pa.Table | Path | None = None,
 ) -> Outcome:
     """Match, store (the caller commits), and return the run with its eligible pairs and results file.
 
@@ -255,7 +327,7 @@ def run_match(
     its own. If another run stored in between, what was read is stale: the work is done again from within
     the write transaction (holding the lock) so that the result is the same as if the runs had taken
     turns. When the session's transaction is already open, everything happens in it. ``digests`` are the
-    firms' digests when known already (``firm_digests`` of these tables)."""
+    firms' digests when known already (``firm_digests`` of these tables, or a Parquet file of them)."""
     programmes = for_date(programmes, on)  # the versions in force on the date matched, not today's
     tick = progress or (lambda _label, _n: None)
     chosen = sorted(ids) if ids else sorted(programmes)
@@ -270,18 +342,24 @@ def run_match(
         programmes=",".join(chosen),
     )
     target = files.run_file(where, run.id)
+    spill = where / "tmp" / f"spill-{run.id}"
     con = ibis.duckdb.connect()
     raw = con.con
+    _tune(raw, spill)
     try:
-        tick("digests", 0)
-        if digests is None:
-            digests = firm_digests(tables, raw)
-        raw.register("digests", digests)
-        tick("digests", 1)
+        fingerprint = register_files(tables)
+        source = _DigestSource(raw, tables, digests, tick)
         make = make_tables or (lambda t: _duckdb_inputs(con, t, f"r{new_id()[:8]}_"))
 
+        def changed_only() -> dict[str, ir.Table]:
+            if make_tables is None:
+                return _duckdb_changed(con, tables, f"c{new_id()[:8]}_")
+            codes = raw.sql("SELECT uscc FROM changed_firms").to_arrow_table()["uscc"].combine_chunks()
+            return make_tables(_subset(tables, codes))
+
         def plan(read: Reader) -> _Plan:
-            return _plan(read, raw, programmes, tables, on, chosen, make, target, tick)
+            makers = (make, changed_only)
+            return _plan(read, raw, programmes, tables, on, chosen, makers, target, tick, source, fingerprint)
 
         in_session: Reader = lambda: nullcontext(session)  # noqa: E731
         apart = _reader_apart(session)
@@ -290,10 +368,14 @@ def run_match(
         else:
             todo = plan(apart)
             if _stored_runs(session) != todo.runs:  # the write transaction's first statement
+                files.remove_run(where, run.id)
                 todo = plan(in_session)
-        files.write_digests(raw, where, run.id)
+        if todo.same_as is not None:
+            files.same_as(files.digests_file(Path(todo.same_as.file)), files.digests_file(target))
+        else:
+            files.write_digests(raw, where, run.id)
         notes = _store(session, run, todo, on, notify, tick)
-        run.firms = digests.num_rows
+        run.firms = _firm_count(tables)
         run.recomputed_programmes = ",".join(sorted(todo.changed_p))
         run.recomputed_firms = todo.changed_firms
         run.rows_computed = todo.rows_computed
@@ -301,16 +383,15 @@ def run_match(
         run.eligible = todo.eligible.num_rows
         run.notifications = notes
         run.results_file = str(target)
-        firms = tables["firms"]
-        places = (
-            pq.read_table(firms, columns=["uscc", "sector", "district"])
-            if isinstance(firms, Path)
-            else firms.select(["uscc", "sector", "district"])
-        )
-        report = report_of(todo.eligible, places, programmes, chosen)
+        if todo.same_as is not None:  # the same pairs as the last run's: the same report
+            report = {k: v for k, v in todo.same_as.report.items() if k not in ("versions", "register_files")}
+        else:
+            report = report_of(todo.eligible, tables["firms"], programmes, chosen)
         report["versions"] = {
             p: {"version": programmes[p].version, "digest": programmes[p].digest} for p in chosen
         }
+        if fingerprint is not None:
+            report["register_files"] = fingerprint
         run.report = json.dumps(report)
         run.finished_at = utcnow()
         session.flush()
@@ -321,6 +402,7 @@ def run_match(
         raise
     finally:
         con.disconnect()
+        shutil.rmtree(spill, ignore_errors=True)
     return Outcome(
         run=run,
         results_file=target,
@@ -334,21 +416,63 @@ def run_match(
     )
 
 
+class _DigestSource:
+    """The firms' digests as the relation ``digests``, made when first needed: from the table or file
+    given, from the last run's file when the register files are the same, or computed (DuckDB)."""
+
+    def __init__(self, raw: Any, tables: Tables, given: pa.Table | Path | None, tick: Progress) -> None:
+        self.raw, self.tables, self.given, self.tick = raw, tables, given, tick
+        self.made = False
+
+    def ensure(self, same_files_as: Path | None = None) -> None:
+        """Make ``digests``; ``same_files_as``: a digests file of these very register files."""
+        if self.made:
+            return
+        self.tick("digests", 0)
+        raw = self.raw
+        known = self.given
+        if known is None and same_files_as is not None and same_files_as.exists():
+            known = same_files_as
+        if isinstance(known, Path):
+            raw.execute(
+                "CREATE OR REPLACE VIEW digests AS SELECT uscc, CAST(digest AS VARCHAR) AS digest "  # nosec B608
+                f"FROM read_parquet({_quote(str(known))})"
+            )
+        elif known is not None:
+            raw.register("digests", known)
+        else:
+            raw.execute(f"CREATE OR REPLACE TABLE digests AS {_digests_sql(raw, self.tables)}")  # nosec B608
+        self.made = True
+        self.tick("digests", 1)
+
+
 def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bool, tick: Progress) -> int:
     """The run, its eligible pairs and the new messages, in bulk; the number of messages written."""
     session.add(run)
     session.flush()
+    if todo.same_as is not None:  # the last run's pairs, copied inside the database
+        session.execute(
+            insert(MatchEligible).from_select(
+                ["run_id", "uscc", "programme", "amount"],
+                select(
+                    literal(run.id), MatchEligible.uscc, MatchEligible.programme, MatchEligible.amount
+                ).where(MatchEligible.run_id == todo.same_as.run_id),
+            )
+        )
+        tick("store", 1)
+        tick("outbox", 0)
+        return 0
     pairs = todo.eligible
     insert_rows(
         session,
         MatchEligible.__table__,  # type: ignore[arg-type]
         ("run_id", "uscc", "programme", "amount"),
         (
-            (run.id, u, p, yuan_to_fen(a))
-            for u, p, a in zip(
+            (run.id, u, p, f)
+            for u, p, f in zip(
                 pairs["uscc"].to_pylist(),
                 pairs["programme"].to_pylist(),
-                pairs["amount"].to_pylist(),
+                _fen(pairs["amount"]),
                 strict=True,
             )
         ),
@@ -376,18 +500,27 @@ def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bo
             "status",
         ),
         (
-            (new_id(), u, p, v, pd, fd, on, yuan_to_fen(a), run.id, now, "pending")
-            for u, p, v, pd, fd, a in zip(
+            (new_id(), u, p, v, pd, fd, on, f, run.id, now, "pending")
+            for u, p, v, pd, fd, f in zip(
                 *(
                     n[c].to_pylist()
                     for c in ("uscc", "programme", "version", "programme_digest", "firm_digest")
                 ),
-                n["amount"].to_pylist(),
+                _fen(n["amount"]),
                 strict=True,
             )
         ),
         skip_conflicts=True,
     )
+
+
+def _fen(amounts: pa.ChunkedArray) -> list[int]:
+    """Exact DECIMAL(18, 2) yuan as integer fen, vectorised (the scaled integer the decimal holds)."""
+    if amounts.num_chunks == 0 or len(amounts) == 0:
+        return []
+    scaled = pc.multiply(amounts.cast(pa.decimal128(18, 2)), pa.scalar(Decimal(100), pa.decimal128(5, 0)))
+    fen: list[int] = scaled.cast(pa.int64()).to_pylist()
+    return fen
 
 
 def _retain(session: Session, keep: int) -> None:
@@ -420,9 +553,11 @@ def _plan(
     tables: Tables,
     on: dt.date,
     chosen: list[str],
-    make: TableMaker,
+    makers: tuple[TableMaker, Callable[[], dict[str, ir.Table]]],
     target: Path,
     tick: Progress,
+    source: _DigestSource,
+    fingerprint: Mapping[str, str] | None,
 ) -> _Plan:
     """Compare with the last run of the date, compute what changed, write the run's results file, and
     work out the eligible pairs and the newly eligible; the database is only read, through ``read``."""
@@ -430,6 +565,34 @@ def _plan(
         runs = _stored_runs(db)
         last = _last(db, on)
     prev_file = last.file
+    current = {pid: (programmes[pid].version, programmes[pid].digest) for pid in chosen}
+    same_files = fingerprint is not None and last.register_files == fingerprint
+    last_digests = files.digests_file(Path(prev_file)) if prev_file else None
+    if (
+        same_files
+        and dict(last.programmes) == current
+        and Path(prev_file).exists()
+        and last_digests is not None
+        and last_digests.exists()
+    ):  # nothing changed: no digest a firm, no rule run, the last run's files linked
+        tick("digests", 0)
+        tick("digests", 1)
+        tick("store", 0)
+        rows = files.same_as(Path(prev_file), target)
+        return _Plan(
+            runs=runs,
+            changed_p=set(),
+            same_p=list(chosen),
+            changed_firms=0,
+            rows_computed=0,
+            reused=rows,
+            rows=rows,
+            eligible=_eligible(raw, target),
+            newly=pa.table({c: pa.array([], pa.string()) for c in NEWLY}),
+            same_as=last,
+        )
+    source.ensure(last_digests if same_files else None)
+    make, changed_only = makers
     prev = files.prev_view(raw, prev_file, chosen)
     stored = {pid: digest for pid, (_v, digest) in last.programmes.items()}
     raw.register(
@@ -442,14 +605,17 @@ def _plan(
     changed_p = _dependents(programmes, changed_p, chosen)
     same_p = [pid for pid in chosen if pid not in changed_p]
     prev_firms = files.prev_digests_view(raw, prev_file)
-    changed = [
-        r[0]
-        for r in raw.sql(
-            f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "  # nosec B608
-            "WHERE p.digest IS DISTINCT FROM d.digest ORDER BY d.uscc"
-        ).fetchall()
-    ]
-    changed_firms = changed if same_p else []
+    # the changed firms stay in DuckDB (millions on a first run): Python sees their number
+    raw.execute(
+        "CREATE OR REPLACE TABLE changed_firms AS "  # nosec B608  # our relation names
+        + (
+            f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "
+            "WHERE p.digest IS DISTINCT FROM d.digest"
+            if same_p
+            else "SELECT NULL::VARCHAR AS uscc WHERE false"
+        )
+    )
+    changed_firms = int(raw.sql("SELECT count(*) FROM changed_firms").fetchone()[0])
     gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"  # nosec B608
     gone = int(raw.sql(gone_sql).fetchone()[0])
 
@@ -459,12 +625,7 @@ def _plan(
         parts.append(_compute(raw, programmes, make(dict(tables)), on, sorted(changed_p), "computed_p"))
     if same_p and changed_firms:
         tick("firms", 0)
-        sub = _subset(tables, pa.array(changed_firms, pa.string()))
-        parts.append(_compute(raw, programmes, make(sub), on, same_p, "computed_f"))
-    raw.execute("CREATE OR REPLACE TEMP TABLE changed_firms (uscc VARCHAR)")
-    if changed_firms:
-        raw.register("changed_arrow", pa.table({"uscc": pa.array(changed_firms, pa.string())}))
-        raw.execute("INSERT INTO changed_firms SELECT uscc FROM changed_arrow")
+        parts.append(_compute(raw, programmes, changed_only(), on, same_p, "computed_f"))
     computed = " UNION ALL ".join(f"SELECT * FROM ({sql})" for sql, _n in parts) or (  # nosec B608
         "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::BOOLEAN AS eligible, "
         "NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS unmet WHERE false"
@@ -480,18 +641,15 @@ def _plan(
         rows = files.same_as(Path(prev_file), target)  # nothing changed: the last run's file, linked
     else:
         body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")  # nosec B608
-        rows = files.write_results(raw, body, target)  # the rules run here, as the file is written
+        versions = {pid: programmes[pid].version for pid in chosen}
+        rows = files.write_results(raw, body, target, on, versions)  # the rules run here, as it is written
     if changed_p:
         tick("programmes", 1)
     if same_p and changed_firms:
         tick("firms", 1)
     tick("store", 0)
     reused = rows - rows_computed
-    eligible = raw.sql(
-        f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(target))}) WHERE eligible "  # nosec B608
-        "ORDER BY programme, uscc"
-    ).to_arrow_table()
-    current = {pid: (programmes[pid].version, programmes[pid].digest) for pid in chosen}
+    eligible = _eligible(raw, target)
     raw.register(
         "current_programmes",
         pa.table(
@@ -517,13 +675,22 @@ def _plan(
         runs=runs,
         changed_p=changed_p,
         same_p=same_p,
-        changed_firms=len(changed_firms),
+        changed_firms=changed_firms,
         rows_computed=int(rows_computed),
         reused=int(reused),
         rows=rows,
         eligible=eligible,
         newly=newly,
     )
+
+
+def _eligible(raw: Any, results_file: Path) -> pa.Table:
+    """A results file's eligible pairs (uscc, programme, amount), by programme then firm."""
+    table: pa.Table = raw.sql(
+        f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(results_file))}) "  # nosec B608
+        "WHERE eligible ORDER BY programme, uscc"
+    ).to_arrow_table()
+    return table
 
 
 def _compute(
@@ -586,11 +753,20 @@ def pool_of(p: Programme) -> tuple[str, Decimal] | None:
     return pool.id, Decimal(str(pool.size))
 
 
-def summary(results: pa.Table, firms: pa.Table, programmes: Mapping[str, Programme]) -> list[dict[str, Any]]:
-    """Eligible firms and total amount by programme, sector and district, with the share of the pool."""
+def summary(
+    results: pa.Table, firms: pa.Table | Path, programmes: Mapping[str, Programme]
+) -> list[dict[str, Any]]:
+    """Eligible firms and total amount by programme, sector and district, with the share of the pool
+    (``firms`` in memory or a Parquet file, of which DuckDB reads three columns)."""
     con = ibis.duckdb.connect().con
     con.register("r", results)
-    con.register("f", firms.select(["uscc", "sector", "district"]))
+    if isinstance(firms, Path):
+        con.execute(
+            "CREATE VIEW f AS SELECT uscc, sector, district "  # nosec B608  # a quoted path
+            f"FROM read_parquet({_quote(str(firms))})"
+        )
+    else:
+        con.register("f", firms.select(["uscc", "sector", "district"]))
     where = "WHERE r.eligible" if "eligible" in results.column_names else ""
     rows = con.sql(
         "SELECT r.programme, f.sector, coalesce(f.district, '') AS district, count(*) AS firms, "  # nosec B608
@@ -649,7 +825,7 @@ def _money(v: Any) -> str:
 
 
 def report_of(
-    eligible: pa.Table, firms: pa.Table, programmes: Mapping[str, Programme], ids: list[str]
+    eligible: pa.Table, firms: pa.Table | Path, programmes: Mapping[str, Programme], ids: list[str]
 ) -> dict[str, Any]:
     """A run's report (JSON-ready): eligible firms and amounts by programme, by programme x sector x
     district, and each pool's pressure; stored with the run so that pages need not read the register."""
