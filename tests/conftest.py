@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -53,3 +56,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh SQLite database and evidence folder for the real `huiqi` command (tests/cli_helpers.py), put
+    in the environment, so that one setup serves the command run in this process and as a process."""
+    from cli_helpers import cli_environment, sqlite_url
+    from huiqi.config import get_settings
+
+    for name, value in cli_environment(sqlite_url(tmp_path), tmp_path).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: tell each worker how the run is distributed (``--dist``), so that a
+    module's summary test knows whether every item of its module runs in its worker
+    (tests/web/test_api_fuzz.py)."""
+    node.workerinput["dist"] = node.config.getoption("dist")

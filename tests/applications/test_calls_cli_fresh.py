@@ -5,16 +5,12 @@ what to run; an un-migrated SQLite file is the user's own and just works."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import ok, run_process
 from dbfixtures import fresh_pg_database
-
-HUIQI = str(Path(sys.executable).with_name("huiqi"))
 
 OPEN = [
     "calls",
@@ -48,27 +44,10 @@ POOL = [
 ]
 
 
-def huiqi(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HUIQI_DATABASE_URL": url,
-        "HUIQI_EVIDENCE_DIR": str(tmp / "evidence"),
-    }
-    return subprocess.run(
-        [HUIQI, *args], env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result.stdout
-
-
 def open_call_in_fresh_processes(url: str, tmp: Path) -> None:
-    ok(huiqi(url, tmp, *POOL))
-    assert ok(huiqi(url, tmp, *OPEN)).strip() == "call c1 opened"
-    listed = ok(huiqi(url, tmp, "calls", "list"))
+    ok(run_process(url, tmp, *POOL))
+    assert ok(run_process(url, tmp, *OPEN)).strip() == "call c1 opened"
+    listed = ok(run_process(url, tmp, "calls", "list"))
     assert listed.startswith("c1\tshanghai.ai.model-voucher v2025.1\tpool model\tfcfs")
 
 
@@ -79,7 +58,7 @@ def test_calls_open_on_a_new_sqlite_file_without_migrating(tmp_path: Path) -> No
 
 def test_calls_open_straight_away_on_a_new_sqlite_file(tmp_path: Path) -> None:
     """The very first command is `calls open`: the file is made and migrated, the refusal is the pool's."""
-    result = huiqi(f"sqlite:///{tmp_path / 'huiqi.db'}", tmp_path, *OPEN)
+    result = run_process(f"sqlite:///{tmp_path / 'huiqi.db'}", tmp_path, *OPEN)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert (
         result.stderr.strip()
@@ -90,7 +69,7 @@ def test_calls_open_straight_away_on_a_new_sqlite_file(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_calls_open_on_a_new_postgresql_database_after_db_upgrade(tmp_path: Path) -> None:
     with fresh_pg_database("huiqi_cli_fresh", migrate=False) as url:
-        ok(huiqi(url, tmp_path, "db", "upgrade"))
+        ok(run_process(url, tmp_path, "db", "upgrade"))
         open_call_in_fresh_processes(url, tmp_path)
 
 
@@ -98,12 +77,12 @@ def test_calls_open_on_a_new_postgresql_database_after_db_upgrade(tmp_path: Path
 def test_an_unmigrated_postgresql_database_is_refused_in_one_line(tmp_path: Path) -> None:
     with fresh_pg_database("huiqi_cli_unmigrated", migrate=False) as url:
         for args in (OPEN, POOL, ["calls", "list"], ["ledger", "pools"]):
-            result = huiqi(url, tmp_path, *args)
+            result = run_process(url, tmp_path, *args)
             assert result.returncode == 2, (args, result.stdout, result.stderr)
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
             assert lines[0].startswith("error: the database at postgresql") and "huiqi db upgrade" in lines[0]
             assert result.stdout == ""
         # nothing was created behind the user's back: the database is still empty
-        listed = huiqi(url, tmp_path, "calls", "list")
+        listed = run_process(url, tmp_path, "calls", "list")
         assert "empty (never migrated)" in listed.stderr

@@ -6,41 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
+from cli_helpers import firm_file, run
 from dbfixtures import FIRM_A, FIRM_B, make_firm
-from huiqi.cli.main import app
-from huiqi.config import get_settings
-from huiqi.firms import Firm
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("HUIQI_DATABASE_URL", f"sqlite:///{tmp_path / 'huiqi.db'}")
-    monkeypatch.setenv("HUIQI_EVIDENCE_DIR", str(tmp_path / "evidence"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result.output
 
 
 def submit(tmp: Path, uscc: str, amount: str, *extra: str) -> str:
-    firm = make_firm(uscc)
-    assert isinstance(firm, Firm)
-    path = tmp / f"{uscc}.json"
-    path.write_text(json.dumps(firm.model_dump(mode="json"), ensure_ascii=False))
+    path = firm_file(tmp, uscc)
     out = run(
         "applications", "submit", "--call", "c1", "--firm", str(path), "--claim", f"C1={amount}", *extra
     )
@@ -49,7 +23,7 @@ def submit(tmp: Path, uscc: str, amount: str, *extra: str) -> str:
     return found.group(1)
 
 
-def test_every_read_from_the_command_line(env: Path) -> None:
+def test_every_read_from_the_command_line(cli_env: Path) -> None:
     run(
         *("ledger", "pool-create", "--id", "p", "--name", "vouchers", "--size", "100.00"),
         *("--start", "2025-01-01", "--end", "2099-12-31"),
@@ -59,11 +33,11 @@ def test_every_read_from_the_command_line(env: Path) -> None:
         *("--pool", "p", "--opens", "2025-01-01T00:00:00+08:00", "--closes", "2099-01-01T00:00:00+08:00"),
     )
     assert "pool p, fcfs" in run("calls", "show", "c1")
-    pdf = env / "invoice.pdf"
+    pdf = cli_env / "invoice.pdf"
     pdf.write_bytes(b"%PDF-1.4 invoice\n%%EOF\n")
-    a = submit(env, FIRM_A, "60.00", "--evidence", str(pdf))
-    b = submit(env, FIRM_B, "30.00")
-    verdict = env / "verdict.json"
+    a = submit(cli_env, FIRM_A, "60.00", "--evidence", str(pdf))
+    b = submit(cli_env, FIRM_B, "30.00")
+    verdict = cli_env / "verdict.json"
     verdict.write_text(
         json.dumps(
             {
@@ -101,7 +75,7 @@ def test_every_read_from_the_command_line(env: Path) -> None:
         "completed",
     ]
     (sha,) = [line.split("\t")[0] for line in run("applications", "evidence", a).splitlines()]
-    out = env / "copy.pdf"
+    out = cli_env / "copy.pdf"
     run("applications", "evidence-get", a, sha, "--out", str(out))
     assert out.read_bytes() == pdf.read_bytes()
     assert "no evidence" in run("applications", "evidence-get", b, sha, "--out", str(out), code=2)
@@ -125,7 +99,7 @@ def test_every_read_from_the_command_line(env: Path) -> None:
     assert data["items"][0]["kind"] == "fund"
 
 
-def test_the_cli_check_runs_the_rules_engine_when_no_verdict_is_given(env: Path) -> None:
+def test_the_cli_check_runs_the_rules_engine_when_no_verdict_is_given(cli_env: Path) -> None:
     example = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-ai-firm.json"
     run(
         *("ledger", "pool-create", "--id", "p", "--name", "vouchers", "--size", "1000000.00"),

@@ -4,53 +4,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
-from typer.testing import CliRunner
 
-from dbfixtures import FIRM_A, FIRM_B, make_firm
-from huiqi.cli.main import app
-from huiqi.config import get_settings
-from huiqi.firms import Firm
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("HUIQI_DATABASE_URL", f"sqlite:///{tmp_path / 'db' / 'huiqi.db'}")
-    monkeypatch.setenv("HUIQI_EVIDENCE_DIR", str(tmp_path / "evidence"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (result.output, result.exception)
-    return result.output
+from cli_helpers import firm_file, run, sqlite_url
+from dbfixtures import FIRM_A, FIRM_B
 
 
 def count(tmp: Path, table: str) -> int:
-    engine = create_engine(f"sqlite:///{tmp / 'db' / 'huiqi.db'}")
+    engine = create_engine(sqlite_url(tmp))
     with engine.connect() as conn:
         n = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
     engine.dispose()
     return int(n)
 
 
-def firm_file(tmp: Path, uscc: str) -> Path:
-    firm = make_firm(uscc)
-    assert isinstance(firm, Firm)
-    path = tmp / f"{uscc}.json"
-    path.write_text(json.dumps(firm.model_dump(mode="json"), ensure_ascii=False))
-    return path
-
-
-def test_cycle(env: Path) -> None:
+def test_cycle(cli_env: Path) -> None:
     run("db", "upgrade")
     run(
         "ledger",
@@ -83,7 +53,7 @@ def test_cycle(env: Path) -> None:
         "2099-01-01T00:00:00+08:00",
     )
     assert "c1" in run("calls", "list")
-    pdf = env / "contract.pdf"
+    pdf = cli_env / "contract.pdf"
     pdf.write_bytes(b"%PDF-1.4 contract\n%%EOF\n")
     out = run(
         "applications",
@@ -91,7 +61,7 @@ def test_cycle(env: Path) -> None:
         "--call",
         "c1",
         "--firm",
-        str(firm_file(env, FIRM_A)),
+        str(firm_file(cli_env, FIRM_A)),
         "--claim",
         "C1=70.00",
         "--evidence",
@@ -101,12 +71,13 @@ def test_cycle(env: Path) -> None:
     assert a is not None
     app_a = a.group(1)
     out = run(
-        "applications", "submit", "--call", "c1", "--firm", str(firm_file(env, FIRM_B)), "--claim", "C1=50.00"
+        *("applications", "submit", "--call", "c1", "--firm", str(firm_file(cli_env, FIRM_B))),
+        *("--claim", "C1=50.00"),
     )
     m = re.search(r"application (\w+) submitted", out)
     assert m is not None
     app_b = m.group(1)
-    verdict = env / "verdict.json"
+    verdict = cli_env / "verdict.json"
     verdict.write_text(
         json.dumps(
             {
@@ -164,7 +135,7 @@ def test_cycle(env: Path) -> None:
     assert "to_clawed_back" in run("audit", "log", "--limit", "100")
 
 
-def test_bad_input_exits_2_and_writes_nothing(env: Path) -> None:
+def test_bad_input_exits_2_and_writes_nothing(cli_env: Path) -> None:
     run("db", "upgrade")
     run(
         "ledger",
@@ -180,7 +151,7 @@ def test_bad_input_exits_2_and_writes_nothing(env: Path) -> None:
         "--end",
         "2025-12-31",
     )
-    before = count(env, "ledger_transactions"), count(env, "audit_log")
+    before = count(cli_env, "ledger_transactions"), count(cli_env, "audit_log")
     out = run(
         "ledger",
         "pool-create",
@@ -248,4 +219,4 @@ def test_bad_input_exits_2_and_writes_nothing(env: Path) -> None:
         "other",
         code=2,
     )
-    assert (count(env, "ledger_transactions"), count(env, "audit_log")) == before
+    assert (count(cli_env, "ledger_transactions"), count(cli_env, "audit_log")) == before
