@@ -8,15 +8,16 @@ import getpass
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 
-from huiqi.app.errors import USER_ERRORS
-from huiqi.app.store import Store
 from huiqi.firms.io import TextFileError, load_json_text, read_text_any_encoding
 from huiqi.money import MoneyError, format_yuan, yuan
+
+if TYPE_CHECKING:
+    from huiqi.app.store import Store
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -38,7 +39,11 @@ def default_actor() -> str:
 
 
 def store() -> Store:
-    """The database of HUIQI_DATABASE_URL, opened once a process (the embedded file migrated if behind)."""
+    """The database of HUIQI_DATABASE_URL, opened once a process (the embedded file migrated if behind).
+    The application layer's store and refusals are imported here, when a command opens the database, so
+    that a command that needs none starts without them."""
+    from huiqi.app.errors import USER_ERRORS
+    from huiqi.app.store import Store
     from huiqi.config import get_settings
 
     url = get_settings().database_url
@@ -54,8 +59,12 @@ def call(use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a ``huiqi.app`` use case; a refusal is printed with exit code 2 (its transaction rolled back)."""
     try:
         return use_case(*args, **kwargs)
-    except USER_ERRORS as exc:
-        fail(str(exc))
+    except Exception as exc:
+        from huiqi.app.errors import USER_ERRORS  # when a use case refuses, not at every start
+
+        if isinstance(exc, USER_ERRORS):
+            fail(str(exc))
+        raise
 
 
 def money(text: str, what: str) -> Decimal:
