@@ -402,6 +402,23 @@ _FUZZ_SETTINGS = settings(
 )
 
 
+#: Each fuzzing test's database fixture and the backend that names its items.
+BACKENDS = {"test_api_fuzz": ("fuzz", "sqlite"), "test_api_fuzz_postgres": ("pg_fuzz", "postgresql")}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give every operation's item its own node id: ``test_api_fuzz[GET /api/v1/...][sqlite]``.
+
+    schemathesis names an item by its operation (``test_api_fuzz[GET /api/v1/...]``), but pytest 9 builds
+    the node id from the function's name and the parameters only, so all 91 items of a test had one id and
+    pytest-xdist's loadfile and loadgroup schedulers, which key items by node id, kept one of them. A
+    parametrized item's id is built from its full name: naming the backend (the database fixture, one value)
+    is that parameter."""
+    for test, (fixture, backend) in BACKENDS.items():
+        if metafunc.definition.name == test and fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, [backend], indirect=True, ids=[backend])
+
+
 @schema.parametrize()
 @_FUZZ_SETTINGS
 def test_api_fuzz(case: Case, fuzz: Fuzz) -> None:
@@ -418,13 +435,23 @@ def test_api_fuzz_postgres(case: Case, pg_fuzz: Fuzz) -> None:
 def test_fuzz_summary(request: pytest.FixtureRequest) -> None:
     """Runs after the fuzzing (same module, later): every operation ran, and the steering to real ids got
     the handlers past their 404s (a run of 404s would prove nothing). Prints the figures."""
-    fuzz_items = [i for i in request.session.items if getattr(i, "originalname", "") == "test_api_fuzz"]
-    if len(fuzz_items) < len(MATRIX_API):
-        pytest.skip("only part of the API was fuzzed in this run (-k)")
-    # over several pytest-xdist workers each runs some operations (all cases of one operation in one worker):
-    # every operation was collected (above), and those run here are checked here
-    shared = "PYTEST_XDIST_WORKER" in os.environ
-    assert shared or len(STATS) == len(MATRIX_API), f"{len(STATS)} of {len(MATRIX_API)} operations ran"
+    module = request.node.nodeid.split("::")[0]
+    fuzz_items = [i for i in request.session.items if i.nodeid.startswith(f"{module}::test_api_fuzz[")]
+    operations = Counter(getattr(i, "operation_label", None) for i in fuzz_items)
+    everything = {f"{method} {path}" for method, path in MATRIX_API}
+    chosen = request.config.getoption("keyword") or request.config.getoption("markexpr")
+    if not fuzz_items or (chosen and set(operations) < everything):
+        pytest.skip("only part of the API was fuzzed in this run (-k, -m or node ids)")
+    # every operation collected once, each under its own node id (pytest-xdist schedules by node id)
+    assert set(operations) == everything, sorted(everything ^ set(operations))
+    assert set(operations.values()) == {1}, [op for op, n in operations.items() if n > 1]
+    assert len({i.nodeid for i in fuzz_items}) == len(fuzz_items), "two fuzzing items share a node id"
+    # over several pytest-xdist workers under --dist load, each runs some operations (all cases of one
+    # operation in one item, so in one worker) and those run here are checked here; under --dist loadfile
+    # or loadscope this module's items all run in this worker, so every operation must have run here
+    worker = getattr(request.config, "workerinput", None)  # set by tests/conftest.py's pytest_configure_node
+    shared = worker is not None and worker.get("dist") not in ("loadfile", "loadscope")
+    assert shared or set(STATS) == everything, f"not run: {sorted(everything - set(STATS))}"
     lines: list[str] = []
     for backend, stats_of in (("SQLite", STATS), ("PostgreSQL", PG_STATS)):
         if not stats_of:
