@@ -246,6 +246,8 @@ class Simulation:
     by_size: list[GroupRow]
     pools: list[PoolRow]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the Chinese names of the firms in the top lists, by credit code (pages name firms, codes secondary)
+    names: dict[str, str] = field(default_factory=dict)
     #: "computed", or "stored: <where>" when the baseline was read from stored match results
     baseline: str = "computed"
 
@@ -277,8 +279,12 @@ class Simulation:
             "change": str(self.change),
             "gainers": {"firms": self.gainers, "total": str(self.gained)},
             "losers": {"firms": self.losers, "total": str(self.lost)},
-            "top_gainers": [{"uscc": u, "change": str(a)} for u, a in self.top_gainers],
-            "top_losers": [{"uscc": u, "change": str(a)} for u, a in self.top_losers],
+            "top_gainers": [
+                {"uscc": u, "name": self.names.get(u), "change": str(a)} for u, a in self.top_gainers
+            ],
+            "top_losers": [
+                {"uscc": u, "name": self.names.get(u), "change": str(a)} for u, a in self.top_losers
+            ],
             "programmes": [
                 {
                     "programme": p.programme,
@@ -538,6 +544,7 @@ def simulate(
     ).fetchall()
     tops = sorted(((u, c) for u, c in changes if c > 0), key=lambda x: (-x[1], x[0]))
     bottoms = sorted(((u, c) for u, c in changes if c < 0), key=lambda x: (x[1], x[0]))
+    names = firm_names(tables["firms"], [u for u, _c in (*tops, *bottoms)])
 
     totals: list[ProgrammeTotals] = []
     for i, pid in enumerate(listed):
@@ -612,6 +619,7 @@ def simulate(
         lost=dec(loss),
         top_gainers=[(u, dec(a)) for u, a in tops],
         top_losers=[(u, dec(a)) for u, a in bottoms],
+        names=names,
         by_sector=breakdowns[0b011],
         by_district=breakdowns[0b101],
         by_size=breakdowns[0b110],
@@ -619,6 +627,14 @@ def simulate(
         seconds=timings,
         baseline=source,
     )
+
+
+def firm_names(firms: pa.Table, codes: list[str]) -> dict[str, str]:
+    """The Chinese names of a few firms of the register, by credit code (those it has a name for)."""
+    if not codes or "name_zh" not in firms.column_names:
+        return {}
+    rows = firms.select(["uscc", "name_zh"]).filter(pc.is_in(firms["uscc"], pa.array(codes)))
+    return {u: n for u, n in zip(rows["uscc"].to_pylist(), rows["name_zh"].to_pylist(), strict=True) if n}
 
 
 def _eligible_somewhere(wide: ibis.Table, eligibility: list[str]) -> ibis.Table:

@@ -104,7 +104,23 @@ def sandbox_result(simulation_id: str, request: Request) -> Response:
     sim = dict(job.result)
     charts_svg = [(c["title"], c["svg"]) for c in sim.pop("charts", [])]
     sim["by_size"] = sorted(sim.get("by_size") or [], key=lambda g: band_start(str(g["key"])))
+    names, pools = names_in(request, language())
+    for p in sim.get("programmes") or []:
+        p["name"] = names.get(p["programme"], p.get("name"))
+    for p in sim.get("pools") or []:
+        p["name"] = pools.get(p["pool"], p.get("name"))
     return render(request, "sandbox_result.html", {"sim": sim, "charts": charts_svg})
+
+
+def names_in(request: Request, lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Programme names and pool names by id, in the page's language (a simulation stores them in English)."""
+    programmes: dict[str, str] = {}
+    pools: dict[str, str] = {}
+    for p in state_of(request).registry.programmes().every():
+        programmes[p.id] = p.spec.name.get(lang)
+        if p.spec.pool is not None:
+            pools[p.spec.pool.id] = p.spec.pool.name.get(lang)
+    return programmes, pools
 
 
 def band_start(band: str) -> int:
