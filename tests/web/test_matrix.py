@@ -254,6 +254,39 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/officer/programmes/load",
         {"files": {"file": ("x.programme.yaml", b"id: x", "text/yaml")}},
     ),
+    ("GET", "/officer/programmes/drafts/new"): lambda i, o: ("/officer/programmes/drafts/new", {}),
+    ("POST", "/officer/programmes/check"): lambda i, o: ("/officer/programmes/check", {"data": {"text": "id: x"}}),
+    ("POST", "/officer/programmes/drafts"): lambda i, o: ("/officer/programmes/drafts", {"data": {"text": "id: x"}}),
+    ("GET", "/officer/programmes/drafts/{draft_id}"): lambda i, o: ("/officer/programmes/drafts/999", {}),
+    ("POST", "/officer/programmes/drafts/{draft_id}"): lambda i, o: (
+        "/officer/programmes/drafts/999",
+        {"data": {"text": "id: x"}},
+    ),
+    ("POST", "/officer/programmes/drafts/{draft_id}/test"): lambda i, o: ("/officer/programmes/drafts/999/test", {}),
+    ("POST", "/officer/programmes/drafts/{draft_id}/case"): lambda i, o: (
+        "/officer/programmes/drafts/999/case",
+        {"data": {"on": "2026-01-01", "example": "small-ai-firm"}},
+    ),
+    ("POST", "/officer/programmes/drafts/{draft_id}/parameter"): lambda i, o: (
+        "/officer/programmes/drafts/999/parameter",
+        {"data": {"name": "rate", "value": "30%", "start": "2027-01-01"}},
+    ),
+    ("POST", "/officer/programmes/drafts/{draft_id}/submit"): lambda i, o: (
+        "/officer/programmes/drafts/999/submit",
+        {},
+    ),
+    ("POST", "/officer/programmes/drafts/{draft_id}/publish"): lambda i, o: (
+        "/officer/programmes/drafts/999/publish",
+        {},
+    ),
+    ("POST", "/officer/programmes/drafts/{draft_id}/reject"): lambda i, o: (
+        "/officer/programmes/drafts/999/reject",
+        {"data": {"reason": "probe"}},
+    ),
+    ("POST", "/officer/programmes/withdraw"): lambda i, o: (
+        "/officer/programmes/withdraw",
+        {"data": {"programme_id": PROGRAMME, "version": "0.0", "reason": "probe"}},
+    ),
     ("GET", "/officer/calls"): lambda i, o: ("/officer/calls", {}),
     ("POST", "/officer/calls"): lambda i, o: (
         "/officer/calls",

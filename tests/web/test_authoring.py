@@ -1,0 +1,238 @@
+"""Authoring programmes in the browser (issue 15): validation as the officer types with positioned problems,
+a new version drafted from the served file, a dated parameter value set by a form, a firm turned into a test
+case, the draft's test cases run, submitted, refused to its own author, published by a second officer (the
+catalogue then shows the new version with its dates), a rejection with a reason, a withdrawal with a reason;
+and the pure edits behind the forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from huiqi.app import authoring
+from huiqi.app.registry import open_packs
+from huiqi.rules.loader import bundled_pack_dir
+
+from .conftest import Web
+
+MODEL = "shanghai.ai.model-voucher"
+MODEL_FILE = bundled_pack_dir("shanghai") / "ai-model-voucher.programme.yaml"
+DESIGNATION_FILE = bundled_pack_dir("shanghai") / "hq-designation.programme.yaml"
+DRAFTS = "/officer/programmes/drafts"
+
+
+def next_year(text: str) -> str:
+    return text.replace('version: "2025.1"', 'version: "2026.1"', 1).replace(
+        "effective: {from: 2025-07-28}", "effective: {from: 2027-01-01}", 1
+    )
+
+
+# --- the pure edits -------------------------------------------------------------------------------------
+
+
+def test_a_problem_is_placed_on_its_line_and_column() -> None:
+    text = MODEL_FILE.read_text(encoding="utf-8")
+    broken = text.replace("test: firm.registration_city == city", "test: firm.registration_city == cty")
+    line = next(i for i, s in enumerate(broken.splitlines(), 1) if "== cty" in s)
+    check = authoring.check_text(open_packs(), filename="x.programme.yaml", text=broken)
+    assert not check.ok and check.programme is None
+    (p,) = check.problems
+    assert (p.part, p.line) == ("programme", line) and "unknown name 'cty'" in p.message and p.column > 1
+    tests = f"programme: {MODEL}\ncases:\n  - name: x\n    firm: nobody\n"
+    check = authoring.check_text(open_packs(), filename="x.programme.yaml", text=next_year(text), tests=tests)
+    assert check.programme is not None and check.programme.version == "2026.1"
+    assert [(q.part, q.line) for q in check.problems] == [("tests", 4)]
+    assert "rate" in check.parameters
+
+
+def test_a_flow_list_gets_its_dated_value_in_date_order() -> None:
+    text = MODEL_FILE.read_text(encoding="utf-8")
+    edited = authoring.with_parameter_value(
+        text, name="rate", value="30%", start=dt.date(2027, 1, 1), clause="Model vouchers, 2027"
+    )
+    assert "values: [{from: 2025-07-28, value: 50%}, {from: 2027-01-01, value: 30%" in edited
+    assert len(edited.splitlines()) == len(text.splitlines())  # only that line changed
+    again = authoring.with_parameter_value(edited, name="rate", value="40%", start=dt.date(2027, 1, 1))
+    assert yaml.safe_load(again)["parameters"]["rate"]["values"][-1] == {
+        "from": dt.date(2027, 1, 1),
+        "value": "40%",
+    }
+
+
+@pytest.mark.parametrize("start", [dt.date(2020, 1, 1), dt.date(2023, 3, 1), dt.date(2027, 1, 1)])
+def test_a_block_list_gets_an_item_and_the_file_keeps_its_comments(start: dt.date) -> None:
+    text = DESIGNATION_FILE.read_text(encoding="utf-8")
+    edited = authoring.with_parameter_value(
+        text, name="strategic_sectors", value="[biomedicine]", start=start
+    )
+    values = yaml.safe_load(edited)["parameters"]["strategic_sectors"]["values"]
+    assert [v["from"] for v in values] == sorted(v["from"] for v in values)
+    assert {"from": start, "value": ["biomedicine"]} in values
+    assert [line for line in edited.splitlines() if line.startswith("#")] == [
+        line for line in text.splitlines() if line.startswith("#")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("nope", "1", "no parameter 'nope'"),
+        ("rate", "", "one line"),
+        ("rate", "1\n2", "one line"),
+        ("rate", "[1", "is not a value"),
+        ("rate", "1}, rate: {", "is not a value"),
+        ("rate", "1 # two", "one line"),
+    ],
+)
+def test_a_value_that_cannot_be_set_is_refused_with_what_is_expected(
+    name: str, value: str, says: str
+) -> None:
+    with pytest.raises(authoring.AuthoringError, match=re.escape(says)):
+        authoring.with_parameter_value(
+            MODEL_FILE.read_text(encoding="utf-8"), name=name, value=value, start=dt.date(2027, 1, 1)
+        )
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    days=st.lists(st.dates(dt.date(2020, 1, 1), dt.date(2035, 1, 1)), min_size=1, max_size=5),
+    values=st.lists(st.integers(0, 10**9), min_size=5, max_size=5),
+)
+def test_any_sequence_of_dated_values_reads_back_sorted_with_the_last_value_of_each_date(
+    days: list[dt.date], values: list[int]
+) -> None:
+    """Whatever dates are set in whatever order, the list reads back sorted, one value a date, the last one
+    set for that date, and nothing else in the file changes."""
+    text = MODEL_FILE.read_text(encoding="utf-8")
+    expected = {dt.date(2025, 7, 28): 5_000_000}
+    for day, value in zip(days, values, strict=False):
+        text = authoring.with_parameter_value(text, name="max_voucher", value=str(value), start=day)
+        expected[day] = value
+    data = yaml.safe_load(text)
+    got = [(v["from"], v["value"]) for v in data["parameters"]["max_voucher"]["values"]]
+    assert got == sorted(expected.items())
+    assert (
+        data["parameters"]["rate"]
+        == yaml.safe_load(MODEL_FILE.read_text(encoding="utf-8"))["parameters"]["rate"]
+    )
+
+
+def test_a_case_is_appended_to_the_tests_or_starts_them() -> None:
+    snippet = '  - name: "x"\n    "on": 2027-03-01\n    firm: {"uscc": "1"}\n    expect: {"eligible": true}\n'
+    fresh = authoring.append_case("", MODEL, snippet)
+    assert yaml.safe_load(fresh) == {
+        "programme": MODEL,
+        "cases": [
+            {"name": "x", "on": dt.date(2027, 3, 1), "firm": {"uscc": "1"}, "expect": {"eligible": True}}
+        ],
+    }
+    tests = (bundled_pack_dir("shanghai") / "ai-model-voucher.tests.yaml").read_text(encoding="utf-8")
+    more = authoring.append_case(tests, MODEL, snippet)
+    assert (
+        more.startswith(tests)
+        and len(yaml.safe_load(more)["cases"]) == len(yaml.safe_load(tests)["cases"]) + 1
+    )
+
+
+# --- the pages ------------------------------------------------------------------------------------------
+
+
+def test_validation_as_one_types_answers_a_fragment_with_positions(sqlite_web: Web) -> None:
+    officer = sqlite_web.client("officer")
+    text = MODEL_FILE.read_text(encoding="utf-8").replace("== city", "== cty")
+    r = officer.post("/officer/programmes/check", data={"text": text, "lang": "zh"}, params={"lang": "zh"})
+    assert r.status_code == 200 and "<html" not in r.text
+    assert 'data-part="programme"' in r.text and "第 " in r.text and "unknown name" in r.text
+    good = officer.post("/officer/programmes/check", data={"text": next_year(MODEL_FILE.read_text("utf-8"))})
+    assert "2026.1" in good.text and 'class="problems"' not in good.text
+    assert sqlite_web.client("firm_member").post(
+        "/officer/programmes/check", data={"text": "x"}
+    ).status_code in (
+        401,
+        403,
+    )
+
+
+def test_an_officer_authors_a_version_and_a_second_officer_publishes_it(sqlite_web: Web) -> None:
+    author, second = sqlite_web.client("officer"), sqlite_web.client("probe")
+    start = author.get(f"{DRAFTS}/new", params={"programme": MODEL, "lang": "zh"})
+    assert start.status_code == 200 and "沪经信智〔2025〕489号" in start.text and "保存草稿" in start.text
+    text = next_year(MODEL_FILE.read_text(encoding="utf-8"))
+    r = author.post(DRAFTS, data={"text": text, "tests": "", "filename": "ai-model-voucher.programme.yaml"})
+    assert r.status_code == 303, r.text
+    page = r.headers["location"]
+    draft_id = int(page.rsplit("/", 1)[1])
+    # the form for a dated value: the rate from 2027-01-01 is 30%
+    r = author.post(
+        f"{page}/parameter", data={"name": "rate", "value": "30%", "start": "2027-01-01", "clause": "2027"}
+    )
+    assert r.status_code == 200, r.text
+    assert "{from: 2027-01-01, value: 30%" in r.text
+    bad = author.post(
+        f"{page}/parameter", data={"name": "rate", "value": "30%", "start": "soon"}, params={"lang": "en"}
+    )
+    assert bad.status_code == 422 and "From: expected a date" in bad.text
+    # an example firm becomes a test case with what the draft decides for it
+    r = author.post(
+        f"{page}/case", data={"example": "small-ai-firm", "on": "2027-03-01", "name": "小模型企业"}
+    )
+    assert r.status_code == 200, r.text
+    assert "小模型企业" in r.text and "expect" in r.text
+    unknown = author.post(f"{page}/case", data={"uscc": "91310000MA1FL0000X", "on": "2027-03-01"})
+    assert unknown.status_code == 422 and "no firm with the credit code" in unknown.text
+    # its test cases run and pass
+    r = author.post(f"{page}/test", headers={"HX-Request": "true"})
+    assert r.status_code == 200 and re.search(
+        r"Test cases: \d+ passed, 0 failed|测试用例：\d+ 个通过，0 个失败", r.text
+    ), r.text
+    # submitted; its author cannot publish it
+    assert author.post(f"{page}/submit").status_code == 200
+    own = author.post(f"{page}/publish")
+    assert own.status_code == 422 and "published" not in own.text.split('id="draft-status"', 1)[1][:40]
+    # the second officer sees the diff and publishes
+    review = second.get(page, params={"lang": "en"})
+    assert (
+        "What changes: 2025.1 → 2026.1" in review.text
+        and "30%" in review.text
+        and 'id="publish"' in review.text
+    )
+    done = second.post(f"{page}/publish", params={"lang": "en"})
+    assert done.status_code == 200, done.text
+    assert "Published" in done.text and ">published<" in done.text
+    # the catalogue shows the new version with its dates
+    doc = sqlite_web.client().get(f"/programmes/{MODEL}", params={"version": "2026.1", "lang": "zh"}).text
+    assert "2026.1" in doc and "2027-01-01 – …" in doc and "2025-07-28 – 2026-12-31" in doc
+    listed = author.get("/officer/programmes").text
+    assert f"{DRAFTS}/{draft_id}" in listed
+
+
+def test_a_rejection_needs_a_reason_and_goes_back_to_the_author(sqlite_web: Web) -> None:
+    author, second = sqlite_web.client("officer"), sqlite_web.client("probe")
+    text = next_year(MODEL_FILE.read_text(encoding="utf-8"))
+    page = author.post(DRAFTS, data={"text": text}).headers["location"]
+    author.post(f"{page}/submit")
+    assert second.post(f"{page}/reject", data={"reason": " "}).status_code == 422
+    r = second.post(f"{page}/reject", data={"reason": "比例须经办公会审议"}, params={"lang": "zh"})
+    assert r.status_code == 200 and "比例须经办公会审议" in r.text and ">草稿<" in r.text
+    saved = author.post(page, data={"text": text.replace("== city", "== cty")})
+    assert (
+        saved.status_code == 422 and "unknown name" in saved.text and "== cty" in saved.text
+    )  # kept as typed
+
+
+def test_a_version_is_withdrawn_with_a_reason(sqlite_web: Web) -> None:
+    officer = sqlite_web.client("officer")
+    r = officer.post(
+        "/officer/programmes/withdraw", data={"programme_id": MODEL, "version": "9.9", "reason": "x"}
+    )
+    assert r.status_code == 422 and "9.9" in r.text
+    no_reason = officer.post(
+        "/officer/programmes/withdraw", data={"programme_id": "shanghai.hq.rent-subsidy", "version": "2023.1"}
+    )
+    assert no_reason.status_code == 422
+    assert officer.get(f"{DRAFTS}/424242").status_code == 404
