@@ -20,6 +20,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 #: Node id prefixes, so a whole module or directory can be named.
 SLOW = (
     "tests/web/browser/",
+    "tests/programmes/test_lifecycle_cli.py",
     "tests/backends/test_backend_equality.py::test_spark",
     "tests/backends/test_match_backends.py::test_match_on_spark",
     "tests/rules/test_agreement.py::test_evaluators_agree_on_random_firms",

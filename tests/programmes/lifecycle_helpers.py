@@ -19,7 +19,7 @@ def next_year(*, version: str = "2026.1", start: str = "2027-01-01", rate: str =
     )
 
 
-def tests_for(amount: str = "300_000", on: str = "2027-03-01") -> str:
+def cases_for(amount: str = "300_000", on: str = "2027-03-01") -> str:
     """One case of the new version: a 1,000,000 contract at 30% is 300,000."""
     return f"""programme: {MODEL}
 cases:

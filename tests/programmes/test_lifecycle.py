@@ -28,7 +28,7 @@ from huiqi.publishing.errors import (
 )
 from huiqi.rules.errors import ProgrammeError
 
-from .lifecycle_helpers import MODEL, next_year, tests_for
+from .lifecycle_helpers import MODEL, cases_for, next_year
 
 __all__ = ["db", "pg_db", "pg_url", "sqlite_db"]
 
@@ -53,7 +53,7 @@ def submitted(store: Store, registry: ProgrammeRegistry, tests: str | None = Non
         registry=registry,
         filename="model-2026.programme.yaml",
         text=next_year(),
-        tests=tests_for() if tests is None else tests,
+        tests=cases_for() if tests is None else tests,
         actor=ALICE,
     )
     assert d.status == "draft" and d.author == ALICE and d.version == "2026.1"
@@ -94,7 +94,7 @@ def _actions(store: Store) -> list[tuple[str, str]]:
 
 
 def test_failing_or_missing_tests_refuse_publication(store: Store, registry: ProgrammeRegistry) -> None:
-    wrong = submitted(store, registry, tests=tests_for(amount="500_000"))
+    wrong = submitted(store, registry, tests=cases_for(amount="500_000"))
     with pytest.raises(TestsFailed, match="amount: expected 500000"):
         life.publish_draft(store, registry=registry, draft_id=wrong, actor=BOB)
     run = life.test_draft(store, registry=registry, draft_id=wrong)
@@ -123,7 +123,7 @@ def test_reject_edit_resubmit(store: Store, registry: ProgrammeRegistry) -> None
             draft_id=draft_id,
             filename="m.programme.yaml",
             text=next_year(rate="35%"),
-            tests=tests_for("350_000"),
+            tests=cases_for("350_000"),
             actor=BOB,
         )
     edited = life.edit_draft(
@@ -132,7 +132,7 @@ def test_reject_edit_resubmit(store: Store, registry: ProgrammeRegistry) -> None
         draft_id=draft_id,
         filename="m.programme.yaml",
         text=next_year(rate="35%"),
-        tests=tests_for("350_000"),
+        tests=cases_for("350_000"),
         actor=ALICE,
     )
     assert "35%" in edited.text

@@ -78,6 +78,45 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/api/v1/programmes"): lambda i, o: ("/api/v1/programmes", {J: {"text": "id: x"}}),
     ("GET", "/api/v1/programme-tests"): lambda i, o: ("/api/v1/programme-tests", {}),
+    ("GET", "/api/v1/programme-drafts"): lambda i, o: ("/api/v1/programme-drafts", {}),
+    ("POST", "/api/v1/programme-drafts"): lambda i, o: ("/api/v1/programme-drafts", {J: {"text": "id: x"}}),
+    ("GET", "/api/v1/programme-drafts/{draft_id}"): lambda i, o: ("/api/v1/programme-drafts/999", {}),
+    ("PUT", "/api/v1/programme-drafts/{draft_id}"): lambda i, o: (
+        "/api/v1/programme-drafts/999",
+        {J: {"text": "id: x"}},
+    ),
+    ("POST", "/api/v1/programme-drafts/{draft_id}/submit"): lambda i, o: (
+        "/api/v1/programme-drafts/999/submit",
+        {},
+    ),
+    ("POST", "/api/v1/programme-drafts/{draft_id}/test"): lambda i, o: (
+        "/api/v1/programme-drafts/999/test",
+        {},
+    ),
+    ("POST", "/api/v1/programme-drafts/{draft_id}/reject"): lambda i, o: (
+        "/api/v1/programme-drafts/999/reject",
+        {J: {"reason": "x"}},
+    ),
+    ("POST", "/api/v1/programme-drafts/{draft_id}/publish"): lambda i, o: (
+        "/api/v1/programme-drafts/999/publish",
+        {},
+    ),
+    ("GET", "/api/v1/programme-drafts/{draft_id}/diff"): lambda i, o: (
+        "/api/v1/programme-drafts/999/diff",
+        {},
+    ),
+    ("POST", "/api/v1/programme-drafts/{draft_id}/cost"): lambda i, o: (
+        "/api/v1/programme-drafts/999/cost",
+        {J: {}},
+    ),
+    ("POST", "/api/v1/programmes/{programme_id}/versions/{version}/withdraw"): lambda i, o: (
+        f"/api/v1/programmes/{PROGRAMME}/versions/9.9/withdraw",
+        {J: {"reason": "x"}},
+    ),
+    ("GET", "/api/v1/programmes/{programme_id}/diff"): lambda i, o: (
+        f"/api/v1/programmes/{PROGRAMME}/diff",
+        {},
+    ),
     ("GET", "/api/v1/schema/{kind}"): lambda i, o: ("/api/v1/schema/firm", {}),
     ("POST", "/api/v1/calculator"): lambda i, o: ("/api/v1/calculator", {J: {"firm": {"uscc": FIRM_A}}}),
     ("GET", "/api/v1/firms"): lambda i, o: ("/api/v1/firms", {}),

@@ -39,6 +39,8 @@ from huiqi.ledger import errors as ledger_errors
 from huiqi.ledger.errors import LedgerError
 from huiqi.matching.errors import EmptyRegister, MatchingError, NoRun
 from huiqi.money import MoneyError
+from huiqi.publishing import errors as publishing_errors
+from huiqi.publishing.errors import PublishingError
 from huiqi.review import errors as review_errors
 from huiqi.review.errors import ReviewError
 from huiqi.rules.errors import ProgrammeError
@@ -62,6 +64,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     MoneyError,
     ProfileError,
     ProgrammeError,
+    PublishingError,
     RegisterError,
     ReviewError,
     SelectionError,
@@ -93,6 +96,7 @@ __all__ = [
     "NoRun",
     "ProfileError",
     "ProgrammeError",
+    "PublishingError",
     "RegisterError",
     "ReviewError",
     "SelectionError",
@@ -108,6 +112,7 @@ __all__ = [
     "certificates_errors",
     "db_errors",
     "ledger_errors",
+    "publishing_errors",
     "review_errors",
     "selection_errors",
     "workflows_errors",

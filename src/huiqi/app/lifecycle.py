@@ -408,4 +408,104 @@ def diff_draft(
             ]
         )
     own = parse_tests(programme.id, d.filename, d.tests)
-    return diff_programmes(base, programme, old_cases=_cases_of(base), new_cases=own, lang=lang)
+    # the cases publishing would run against the pack's cases today: the draft's own are added, and the
+    # pack's in its period are the ones it no longer keeps
+    return diff_programmes(
+        base, programme, old_cases=pack_cases(programme.id), new_cases=draft_cases(programme, own), lang=lang
+    )
+
+
+# --- the cost of the change -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeCost:
+    """What publishing a draft would change over a register on a date (default: the draft's first day):
+    the sandbox's simulation of the version in force then (before) against the draft (after): eligible
+    firms and amounts before and after, gainers and losers, per programme affected."""
+
+    draft: int
+    programme_id: str
+    old_version: str
+    new_version: str
+    on: dt.date
+    result: dict[str, Any]
+    text: str
+
+
+def change_cost(
+    store: Store,
+    *,
+    registry: ProgrammeRegistry,
+    draft_id: int,
+    register: str,
+    on: dt.date | None = None,
+) -> ChangeCost:
+    """The cost of publishing a draft over a register (a register directory, or ``db``: the register in
+    the database), so the reviewer sees whom it moves and what it costs before approving; nothing is kept."""
+    from huiqi.app.register import DB, nonempty_register
+    from huiqi.firms.register import read_register
+    from huiqi.matching.errors import EmptyRegister
+    from huiqi.reports.text import render_simulation
+    from huiqi.rules.spec import Text
+    from huiqi.simulation.reform import AppliedReform, Reform
+    from huiqi.simulation.run import simulate
+
+    d = get_draft(store, draft_id=draft_id)
+    programme, trial = registry.trial(d.filename, d.text)
+    day = on or programme.spec.effective.start
+    served = registry.programmes().on(day)
+    after = dict(trial.on(day))
+    if programme.id not in served:
+        raise ProgrammeError(
+            [
+                Problem(
+                    Location(d.filename),
+                    f"{programme.id} is a new programme: nothing to compare its cost with",
+                )
+            ]
+        )
+    before = dict(served)
+    if after[programme.id].version != programme.version:
+        raise ProgrammeError(
+            [
+                Problem(
+                    Location(d.filename),
+                    f"on {day} the draft ({programme.id} {programme.version}) is not in force; "
+                    f"give a date in its period ({programme.spec.effective.start} – "
+                    f"{programme.spec.effective.end or '…'})",
+                )
+            ]
+        )
+    affected = {programme.id} | {pid for pid, p in after.items() if programme.id in p.depends_on}
+    applied = AppliedReform(
+        reform=Reform(
+            id=f"draft-{d.id}",
+            title=Text(
+                en=f"{programme.id} {programme.version} (draft {d.id})",
+                zh=f"{programme.id} {programme.version}（草案 {d.id}）",
+            ),
+            changes=(),
+            source=d.filename,
+        ),
+        baseline=before,
+        programmes=after,
+        touched={programme.id},
+        affected=affected,
+    )
+    if register == DB:
+        tables = nonempty_register(store, register=DB)
+    else:
+        tables = read_register(register)
+        if tables["firms"].num_rows == 0:
+            raise EmptyRegister()
+    sim = simulate(applied, tables, day)
+    return ChangeCost(
+        draft=d.id,
+        programme_id=programme.id,
+        old_version=before[programme.id].version,
+        new_version=programme.version,
+        on=day,
+        result=sim.to_json(),
+        text=render_simulation(sim),
+    )

@@ -78,7 +78,9 @@ PackOpt = Annotated[
 ]
 
 programmes_app = typer.Typer(
-    help="Programme files: list, read, validate and test them.", no_args_is_help=True
+    help="Programme files: list, read, validate and test them; draft, review, publish, withdraw and diff "
+    "versions.",
+    no_args_is_help=True,
 )
 
 
@@ -198,11 +200,12 @@ def validate(paths: list[Path]) -> None:
 
 @programmes_app.command("load")
 def load_file(path: Path, lang: Lang = Lang.en) -> None:
-    """Load a new version of a programme for the site (the files of HUIQI_PROGRAMMES_DIR, read after the
-    bundled packs; the server's workers take it up within a second), recorded in the audit chain, as an
-    officer's upload does. It sits beside the other versions and is in force from its ``effective`` date; a
-    version already loaded, a period overlapping another version's, or a file that does not load with the
-    others, is refused and nothing changes."""
+    """Load a new version of a programme for the site at once (the files of HUIQI_PROGRAMMES_DIR, read after
+    the bundled packs; the server's workers take it up within a second), recorded in the audit chain: the
+    operator's bootstrap, without review; officers publish through ``draft``, ``submit`` and a second
+    officer's ``review --approve`` (docs/programmes.md). It sits beside the other versions and is in force
+    from its ``effective`` date; a version already loaded, a period overlapping another version's, or a file
+    that does not load with the others, is refused and nothing changes."""
     from huiqi.config import get_settings
 
     try:
@@ -309,6 +312,8 @@ def schema(kind: SchemaKind) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from huiqi.cli import lifecycle_commands  # noqa: F401  (adds draft, review, publish, ... to the group)
+
     app.add_typer(programmes_app, name="programmes")
     app.command("check")(check)
     app.command("schema")(schema)

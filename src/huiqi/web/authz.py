@@ -62,6 +62,20 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{API}/programmes/validate"): roles(O),
     ("POST", f"{API}/programmes"): roles(O),
     ("GET", f"{API}/programme-tests"): roles(O, A),
+    # programmes through their life (issue 15): officers author; another officer publishes (the two-person
+    # rule is the use case's: the author is refused by name, whatever the role)
+    ("GET", f"{API}/programme-drafts"): roles(O, A),
+    ("POST", f"{API}/programme-drafts"): roles(O),
+    ("GET", f"{API}/programme-drafts/{{draft_id}}"): roles(O, A),
+    ("PUT", f"{API}/programme-drafts/{{draft_id}}"): roles(O),
+    ("POST", f"{API}/programme-drafts/{{draft_id}}/submit"): roles(O),
+    ("POST", f"{API}/programme-drafts/{{draft_id}}/test"): roles(O),
+    ("POST", f"{API}/programme-drafts/{{draft_id}}/reject"): roles(O),
+    ("POST", f"{API}/programme-drafts/{{draft_id}}/publish"): roles(O),
+    ("GET", f"{API}/programme-drafts/{{draft_id}}/diff"): roles(O, A),
+    ("POST", f"{API}/programme-drafts/{{draft_id}}/cost"): roles(O),
+    ("POST", f"{API}/programmes/{{programme_id}}/versions/{{version}}/withdraw"): roles(O),
+    ("GET", f"{API}/programmes/{{programme_id}}/diff"): public(),
     ("GET", f"{API}/schema/{{kind}}"): public(),
     ("POST", f"{API}/calculator"): public(),
     # --- API: firms

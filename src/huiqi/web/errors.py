@@ -19,6 +19,7 @@ from huiqi.app.errors import applications_errors as app_err
 from huiqi.app.errors import certificates_errors as cert
 from huiqi.app.errors import db_errors as db
 from huiqi.app.errors import ledger_errors as led
+from huiqi.app.errors import publishing_errors as pub
 from huiqi.app.errors import review_errors as rev
 from huiqi.app.errors import selection_errors as sel
 from huiqi.app.errors import workflows_errors as wf
@@ -46,6 +47,14 @@ STATUS: dict[type[BaseException], int] = {
     acc.UserNotFound: 404,
     acc.FirmProfileNotFound: 404,
     UnknownProgramme: 404,
+    pub.DraftNotFound: 404,
+    # the two-person rule: the author may not review their own draft; only the author edits it
+    pub.SecondOfficerRequired: 403,
+    pub.NotTheAuthor: 403,
+    pub.ReasonRequired: 422,
+    pub.IllegalStep: 409,
+    pub.TestsFailed: 409,
+    pub.PublishingError: 409,
     rev.ReviewerNotFound: 404,
     rev.AssignmentNotFound: 404,
     cert.CertificateNotFound: 404,
@@ -194,6 +203,18 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", f"{_API}/programmes/{{programme_id}}"): (_NF,),
     ("POST", f"{_API}/programmes/validate"): (_IN,),
     ("POST", f"{_API}/programmes"): (_IN,),
+    ("GET", f"{_API}/programme-drafts"): (_IN,),
+    ("POST", f"{_API}/programme-drafts"): (_IN,),
+    ("GET", f"{_API}/programme-drafts/{{draft_id}}"): (_NF,),
+    ("PUT", f"{_API}/programme-drafts/{{draft_id}}"): (403, _NF, _ST, _IN),
+    ("POST", f"{_API}/programme-drafts/{{draft_id}}/submit"): (403, _NF, _ST),
+    ("POST", f"{_API}/programme-drafts/{{draft_id}}/test"): (_NF, _IN),
+    ("POST", f"{_API}/programme-drafts/{{draft_id}}/reject"): (403, _NF, _ST, _IN),
+    ("POST", f"{_API}/programme-drafts/{{draft_id}}/publish"): (403, _NF, _ST, _IN),
+    ("GET", f"{_API}/programme-drafts/{{draft_id}}/diff"): (_NF, _IN),
+    ("POST", f"{_API}/programme-drafts/{{draft_id}}/cost"): (_NF, _IN),
+    ("POST", f"{_API}/programmes/{{programme_id}}/versions/{{version}}/withdraw"): (_NF, _IN),
+    ("GET", f"{_API}/programmes/{{programme_id}}/diff"): (_NF,),
     ("GET", f"{_API}/schema/{{kind}}"): (_NF,),
     ("POST", f"{_API}/calculator"): (_NF, _IN),
     ("GET", f"{_API}/firms/{{uscc}}"): (_NF,),

@@ -1,20 +1,21 @@
-"""Programmes (read them, validate and load a new version, run their test cases), the policy calculator,
-and the JSON Schemas."""
+"""Programmes (read them, validate and load a new version, run their test cases; drafts, their review by a
+second officer, publication, withdrawal and the diff between versions), the policy calculator, and the JSON
+Schemas."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from huiqi.app import catalogue
+from huiqi.app import catalogue, lifecycle
 from huiqi.app import programmes as use
 from huiqi.app.registry import open_packs
 from huiqi.firms.profile import Sector
@@ -213,3 +214,167 @@ def lean_routes() -> list[BaseRoute]:
     """The lean routes to put first among the app's routes (each shadows an API route of the same path)."""
     path = next(r.path for r in router.routes if isinstance(r, APIRoute) and r.endpoint is calculator)
     return [CalculatorRoute(path)]
+
+
+# --- programmes through their life (issue 15): drafts, review by a second officer, publish, withdraw, diff
+
+
+class DraftFile(BaseModel):
+    filename: str = Field("draft.programme.yaml", max_length=200)
+    text: str
+    tests: str = ""
+
+
+class Reason(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+class CostRequest(BaseModel):
+    on: Day | None = None
+
+
+@router.get("/programme-drafts")
+def list_drafts(
+    request: Request,
+    status: Annotated[
+        Literal["draft", "in-review", "published", "withdrawn"] | None, Query(description="of this state")
+    ] = None,
+    programme: Annotated[str | None, Query(max_length=120, description="of this programme id")] = None,
+) -> list[dict[str, Any]]:
+    """Programme drafts, newest first (``?status=in-review``: what waits for a second officer)."""
+    rows = lifecycle.list_drafts(state_of(request).store, status=status, programme_id=programme)
+    return view_json(rows)  # type: ignore[no-any-return]
+
+
+@router.post("/programme-drafts", status_code=201)
+def create_draft(body: DraftFile, request: Request) -> dict[str, Any]:
+    """Keep a programme file (and its test cases) as your draft; it is validated first (problems with
+    file:line:column) and in force nowhere until a second officer publishes it."""
+    st = state_of(request)
+    d = lifecycle.create_draft(
+        st.store,
+        registry=st.registry,
+        filename=body.filename,
+        text=body.text,
+        tests=body.tests,
+        actor=actor(principal_of(request)),
+    )
+    return view_json(d)  # type: ignore[no-any-return]
+
+
+@router.get("/programme-drafts/{draft_id}")
+def get_draft(draft_id: int, request: Request) -> dict[str, Any]:
+    """One draft with its text, test cases, state, author and reviewer."""
+    return view_json(lifecycle.get_draft(state_of(request).store, draft_id=draft_id))  # type: ignore[no-any-return]
+
+
+@router.put("/programme-drafts/{draft_id}")
+def edit_draft(draft_id: int, body: DraftFile, request: Request) -> dict[str, Any]:
+    """Replace your draft's text and test cases (while it is a draft, e.g. after a rejection)."""
+    st = state_of(request)
+    d = lifecycle.edit_draft(
+        st.store,
+        registry=st.registry,
+        draft_id=draft_id,
+        filename=body.filename,
+        text=body.text,
+        tests=body.tests,
+        actor=actor(principal_of(request)),
+    )
+    return view_json(d)  # type: ignore[no-any-return]
+
+
+@router.post("/programme-drafts/{draft_id}/submit")
+def submit_draft(draft_id: int, request: Request) -> dict[str, Any]:
+    """Ask a second officer to review your draft."""
+    d = lifecycle.submit_draft(state_of(request).store, draft_id=draft_id, actor=actor(principal_of(request)))
+    return view_json(d)  # type: ignore[no-any-return]
+
+
+@router.post("/programme-drafts/{draft_id}/test")
+def test_draft(draft_id: int, request: Request) -> dict[str, Any]:
+    """Run the draft's test cases with it in force beside the programmes served (nothing is kept)."""
+    st = state_of(request)
+    return view_json(lifecycle.test_draft(st.store, registry=st.registry, draft_id=draft_id))  # type: ignore[no-any-return]
+
+
+@router.post("/programme-drafts/{draft_id}/reject")
+def reject_draft(draft_id: int, body: Reason, request: Request) -> dict[str, Any]:
+    """Send a draft in review back to its author with a reason (a second officer)."""
+    d = lifecycle.reject_draft(
+        state_of(request).store, draft_id=draft_id, actor=actor(principal_of(request)), reason=body.reason
+    )
+    return view_json(d)  # type: ignore[no-any-return]
+
+
+@router.post("/programme-drafts/{draft_id}/publish")
+def publish_draft(draft_id: int, request: Request) -> dict[str, Any]:
+    """Approve and publish a draft in review (a second officer, not its author; its test cases must pass):
+    in force from its effective date beside the other versions."""
+    st = state_of(request)
+    d = lifecycle.publish_draft(
+        st.store, registry=st.registry, draft_id=draft_id, actor=actor(principal_of(request))
+    )
+    return view_json(d)  # type: ignore[no-any-return]
+
+
+@router.get("/programme-drafts/{draft_id}/diff")
+def diff_draft(
+    draft_id: int,
+    request: Request,
+    against: Annotated[
+        str | None, Query(max_length=60, description="this version (default: the one it follows)")
+    ] = None,
+) -> dict[str, Any]:
+    """What the draft changes: parameters old -> new with their dates, rules with their clauses, tests."""
+    st = state_of(request)
+    d = lifecycle.diff_draft(
+        st.store, registry=st.registry, draft_id=draft_id, against=against, lang=language()
+    )
+    return view_json(d)  # type: ignore[no-any-return]
+
+
+@router.post("/programme-drafts/{draft_id}/cost")
+def draft_cost(draft_id: int, body: CostRequest, request: Request) -> dict[str, Any]:
+    """The cost of publishing the draft over the register in the database on a date (default its first
+    day): eligible firms and amounts before and after, gainers and losers."""
+    st = state_of(request)
+    c = lifecycle.change_cost(st.store, registry=st.registry, draft_id=draft_id, register="db", on=body.on)
+    return {
+        "draft": c.draft,
+        "programme_id": c.programme_id,
+        "old_version": c.old_version,
+        "new_version": c.new_version,
+        "on": c.on.isoformat(),
+        "result": c.result,
+    }
+
+
+@router.post("/programmes/{programme_id}/versions/{version}/withdraw")
+def withdraw_version(programme_id: str, version: str, body: Reason, request: Request) -> dict[str, Any]:
+    """Take a version out of force with a reason; it stays readable (``?version=``) for the calls and
+    decisions pinned to it."""
+    st = state_of(request)
+    w = lifecycle.withdraw_version(
+        st.store,
+        registry=st.registry,
+        programme_id=programme_id,
+        version=version,
+        actor=actor(principal_of(request)),
+        reason=body.reason,
+    )
+    return view_json(w)  # type: ignore[no-any-return]
+
+
+@router.get("/programmes/{programme_id}/diff")
+def diff_versions(
+    programme_id: str,
+    request: Request,
+    old: Annotated[str | None, Query(max_length=60, description="default: the version in force")] = None,
+    new: Annotated[str | None, Query(max_length=60, description="default: the next version")] = None,
+) -> dict[str, Any]:
+    """What changes between two versions of a programme (parameters, rules with clauses, test cases)."""
+    d = lifecycle.diff_versions(
+        state_of(request).registry, programme_id=programme_id, old=old, new=new, lang=language()
+    )
+    return view_json(d)  # type: ignore[no-any-return]
