@@ -97,7 +97,7 @@ def test_an_unchanged_register_directory_is_seen_from_its_files(
     assert again.results_file.stat().st_ino == first.results_file.stat().st_ino
     assert files.digests_file(again.results_file).exists()
     assert sorted(pairs) == sorted(before) and len(pairs) == again.run.eligible == first.run.eligible
-    old, new = (json.loads(stored[r.run.id].report) for r in (first, again))
+    old, new = (json.loads(stored[r.run.id].report or "{}") for r in (first, again))
     assert old == new and new["register_files"] == register_files(_files(root))
     assert again.run.firms == 80
     assert _rows(again.results) == _full(tables)
