@@ -9,7 +9,7 @@ and a manifest), as ``--register`` says on the command line.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +20,17 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from huiqi.app.store import Store
+from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
-from huiqi.firms.importing import ImportBatch, record_digest, records_from_tables
+from huiqi.firms.importing import ImportBatch, TableMapping, records_from_tables, write_rejected
+from huiqi.firms.register import RegisterError
+from huiqi.matching import snapshot
 from huiqi.matching import store as register_store
 from huiqi.matching.bulk import insert_rows
 from huiqi.matching.errors import EmptyRegister, RegisterNotEmpty
-from huiqi.matching.models import RegisterFirm, RegisterImport
+from huiqi.matching.models import RegisterChange, RegisterFirm, RegisterImport
 from huiqi.matching.results import results_dir
-from huiqi.matching.snapshot import stored_register, write_snapshot
+from huiqi.matching.snapshot import stored_register
 
 DB = "db"
 
@@ -80,13 +83,15 @@ class ChangeView:
 
 
 def _rejects(batch: ImportBatch, source: Path, rejected: Path | None, skip_invalid: bool) -> Path | None:
-    from huiqi.firms.importing import write_rejected
-
     if not (batch.rejected and skip_invalid):
         return None
     target = rejected or source.with_name(source.stem + ".rejected.csv")
     write_rejected(batch, target)
     return target
+
+
+#: what ``import_register`` tells as it goes: the step, and how many steps are done of how many
+Steps = Callable[[str, int, int], None]
 
 
 def import_register(
@@ -98,6 +103,7 @@ def import_register(
     skip_invalid: bool = False,
     rejected: Path | None = None,
     actor: str,
+    progress: Steps | None = None,
 ) -> ImportView:
     """Bring a commission's register file into the register, by credit code, recording what changed; all
     or nothing unless ``skip_invalid`` (then the rejected rows go to ``rejected`` with their reasons)."""
@@ -105,19 +111,7 @@ def import_register(
 
     rules = load_mapping(mapping)
     if register == DB:
-
-        def work(s: Session) -> ImportView:
-            batch = read_source(source, rules, known=register_store.known_codes(s))
-            out = register_store.import_into_db(s, batch, actor=actor, skip_invalid=skip_invalid)
-            where = _rejects(batch, source, rejected, skip_invalid)
-            return ImportView(
-                out.import_id, out.added, out.changed, out.unchanged, out.rejected, out.changes, where
-            )
-
-        done = store.write(work)
-        copy = results_dir(store.url)
-        store.read(lambda s: stored_register(s, copy))  # the columnar copy takes the changed firms now
-        return done
+        return _import_in_bulk(store, source, rules, skip_invalid, rejected, actor, progress)
     from huiqi.firms.register import MANIFEST, read_register
 
     root = Path(register)
@@ -127,6 +121,104 @@ def import_register(
     written = _rejects(batch, source, rejected, skip_invalid)
     return ImportView(
         out.import_id, out.added, out.changed, out.unchanged, out.rejected, out.changes, written
+    )
+
+
+def _commit(store: Store, work: Callable[[Session], None], where: Path, staged: Path) -> None:
+    """Commit an import's rows, then put its register's tables in place; rolled back, they are removed."""
+    try:
+        store.write(work)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    snapshot.put_in_place(where, staged)
+
+
+def _import_in_bulk(
+    store: Store,
+    source: Path,
+    rules: dict[str, TableMapping],
+    skip_invalid: bool,
+    rejected: Path | None,
+    actor: str,
+    progress: Steps | None,
+) -> ImportView:
+    """The import into the stored register: read, checked and merged in columns (``huiqi.firms.bulk``);
+    the new register's tables written beside the database, its import and history rows in one
+    transaction, then the tables put in place. Imports of one database wait for each other."""
+    from huiqi.firms.bulk import empty_register, prepare_bulk, read_bulk
+    from huiqi.firms.register import locked
+
+    where = results_dir(store.url)
+    files = len(list(source.iterdir())) if source.is_dir() else 1
+    total = files + 5
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(what, done, total)
+        done = min(done + 1, total)
+
+    with locked(where):
+        step("read the register")
+        imports = store.read(snapshot.imports)
+        existing = store.read(lambda s: stored_register(s, where)) if imports else empty_register()
+        known = existing["firms"]["uscc"].combine_chunks()
+        batch = read_bulk(source, rules, known=known, progress=step)
+        merged = prepare_bulk(batch, existing, skip_invalid=skip_invalid, progress=step)
+        del existing
+        step("write the register's tables")
+        import_id = new_id()
+        staged = snapshot.stage(where, merged.tables, [*imports, import_id])
+        step("store the history")
+        now = utcnow()
+
+        def work(s: Session) -> None:
+            if snapshot.imports(s) != imports:  # pragma: no cover - another writer ignored the lock
+                raise RegisterError(f"{where}: the register changed during the import; import again")
+            s.add(
+                RegisterImport(
+                    id=import_id,
+                    source=str(source),
+                    at=now,
+                    actor=actor,
+                    firms_added=merged.added,
+                    firms_changed=merged.changed,
+                    firms_unchanged=merged.unchanged,
+                    rows_rejected=len(batch.rejected),
+                )
+            )
+            s.flush()
+            history = merged.changes
+            insert_rows(
+                s,
+                RegisterChange.__table__,  # type: ignore[arg-type]
+                ("import_id", "uscc", "at", "source", "field", "old", "new"),
+                (
+                    (import_id, u, now, str(source), f, o, n)
+                    for u, f, o, n in zip(
+                        history["uscc"].to_pylist(),
+                        history["field"].to_pylist(),
+                        history["old"].to_pylist(),
+                        history["new"].to_pylist(),
+                        strict=True,
+                    )
+                ),
+            )
+
+        _commit(store, work, where, staged)
+        step("done")
+    written = None
+    if batch.rejected and skip_invalid:
+        from huiqi.firms.importing import ImportBatch
+
+        target = rejected or source.with_name(source.stem + ".rejected.csv")
+        write_rejected(ImportBatch(str(source), rejected=batch.rejected), target)
+        written = target
+    changes = merged.changes.num_rows
+    return ImportView(
+        import_id, merged.added, merged.changed, merged.unchanged, len(batch.rejected), changes, written
     )
 
 
@@ -177,42 +269,33 @@ def register_history(store: Store, *, uscc: str, register: str = DB) -> tuple[Ch
 
 
 def _store_synthetic(store: Store, tables: dict[str, pa.Table], seed: int, actor: str) -> str:
-    """Write a synthetic register's firms into an empty stored register, in bulk (no history: it is new);
-    the import's id."""
-    records = records_from_tables(tables)
+    """A synthetic register as the (empty) stored register's tables, with its import (no history: it is
+    new); the import's id."""
+    from huiqi.firms.register import locked
+
+    where = results_dir(store.url)
     now = utcnow()
     import_id = f"synth-{seed}-{int(time.time())}"[:32]
+    with locked(where):
+        imports = store.read(snapshot.imports)
+        staged = snapshot.stage(where, tables, [*imports, import_id])
 
-    def work(s: Session) -> None:
-        if s.query(RegisterFirm.uscc).limit(1).first() is not None:
-            raise RegisterNotEmpty()
-        s.add(
-            RegisterImport(
-                id=import_id,
-                source=f"synth:{seed}",
-                at=now,
-                actor=actor,
-                firms_added=len(records),
-            )
-        )
-        s.flush()
-        insert_rows(
-            s,
-            RegisterFirm.__table__,  # type: ignore[arg-type]
-            ("uscc", "record", "digest", "import_id", "updated_at"),
-            (
-                (
-                    code,
-                    json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
-                    record_digest(rec),
-                    import_id,
-                    now,
+        def work(s: Session) -> None:
+            if s.query(RegisterFirm.uscc).limit(1).first() is not None or (
+                imports and snapshot.register_codes(s, where).__len__()
+            ):
+                raise RegisterNotEmpty()
+            s.add(
+                RegisterImport(
+                    id=import_id,
+                    source=f"synth:{seed}",
+                    at=now,
+                    actor=actor,
+                    firms_added=tables["firms"].num_rows,
                 )
-                for code, rec in records.items()
-            ),
-        )
+            )
 
-    store.write(work)
+        _commit(store, work, where, staged)
     return import_id
 
 
@@ -239,8 +322,7 @@ def synth_register(
     if out is not None:
         write_register(tables, out)
     elif store is not None:
-        import_id = _store_synthetic(store, tables, seed, actor)
-        write_snapshot(results_dir(store.url), tables, [import_id])
+        _store_synthetic(store, tables, seed, actor)
     counts = pc.value_counts(tables["firms"]["sector"]).to_pylist()
     sectors = tuple(
         (str(r["values"]), int(r["counts"]))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -78,16 +79,27 @@ def register(app: typer.Typer) -> None:
         """Import firms (and child tables) into the register, updating by credit code, keeping history."""
         from huiqi.cli.shared import call, default_actor, store
 
-        outcome = call(
-            registers.import_register,
-            store(),
-            source=source,
-            mapping=mapping,
-            register=register_,
-            skip_invalid=skip_invalid,
-            rejected=rejected,
-            actor=default_actor(),
-        )
+        with typer.progressbar(length=1, label="import", file=sys.stderr) as bar:
+            shown = 0
+
+            def advance(what: str, done: int, total: int) -> None:
+                nonlocal shown
+                bar.length = total
+                bar.label = what
+                bar.update(done - shown)
+                shown = done
+
+            outcome = call(
+                registers.import_register,
+                store(),
+                source=source,
+                mapping=mapping,
+                register=register_,
+                skip_invalid=skip_invalid,
+                rejected=rejected,
+                actor=default_actor(),
+                progress=advance,
+            )
         if outcome.rejected_file is not None:
             typer.echo(f"rejected rows with reasons: {outcome.rejected_file}")
         typer.echo(

@@ -258,7 +258,7 @@ def _rule(header: str, rule: Any, table: str, where: str) -> ColumnRule:
 
 
 # -- reading sources ------------------------------------------------------------------------------------
-def _read_sheet(path: Path, sheet: str | None, spec: TableMapping | None) -> Sheet:
+def read_sheet(path: Path, sheet: str | None, spec: TableMapping | None) -> Sheet:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return read_csv(
@@ -275,7 +275,7 @@ def _header_text(value: Any) -> str:
     return "" if blank(value) else _text(value).strip(" \u3000\xa0\t\r\n")
 
 
-def _grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+def grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     """The header and the rows under it as {header: value}; refuses what would silently lose data:
     a header twice, data under an empty header cell or beyond the header, merged header cells, merged
     data cells (unless ``merged: fill``)."""
@@ -321,7 +321,7 @@ def _grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tupl
             )
             hint = "" if wanted else "; if the headers are below a title, say header_row: N in the mapping"
             raise ImportError_(
-                f"{label}: cell {where} holds {_shown(value)!r} but {why}; give the column a header "
+                f"{label}: cell {where} holds {shown(value)!r} but {why}; give the column a header "
                 f"(and list it under ignore: to skip it){hint}"
             )
     out = [(row, {h: v for h, v in zip(header, values, strict=False) if h}) for row, values in rows]
@@ -358,7 +358,7 @@ def _check_merged(sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]
     rows.sort(key=lambda item: item[0])
 
 
-def _sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[Path, str | None]]:
+def table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[Path, str | None]]:
     """table -> (file, sheet)."""
     out: dict[str, tuple[Path, str | None]] = {}
     if source.is_dir():
@@ -402,7 +402,7 @@ def _sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[
 
 
 # -- values ---------------------------------------------------------------------------------------------
-class _Bad(ValueError):
+class BadValue(ValueError):
     def __init__(self, expected: str) -> None:
         super().__init__(expected)
         self.expected = expected
@@ -429,34 +429,34 @@ def _count(value: Any) -> int:
     try:
         d = value if isinstance(value, Decimal) else parse_count(_text(value))
     except NumberError as exc:
-        raise _Bad(str(exc)) from None
+        raise BadValue(str(exc)) from None
     if not d.is_finite() or d.adjusted() > 18 or d != d.to_integral_value() or abs(d) > MAX_COUNT:
-        raise _Bad(f"a whole number of at most {BOUND_TEXT}")
+        raise BadValue(f"a whole number of at most {BOUND_TEXT}")
     return int(d)
 
 
 def _amount(value: Any, rule: ColumnRule | None) -> Decimal:
     unit = rule.unit if rule else Decimal(1)
     if isinstance(value, bool):
-        raise _Bad(f"an amount in {unit_name(unit)}")
+        raise BadValue(f"an amount in {unit_name(unit)}")
     try:
         yuan = value * unit if isinstance(value, Decimal) else parse_amount(_text(value), unit)
     except NumberError as exc:
-        raise _Bad(str(exc)) from None
+        raise BadValue(str(exc)) from None
     if not yuan.is_finite():
-        raise _Bad("a finite amount")
+        raise BadValue("a finite amount")
     if yuan and (yuan.adjusted() > 30 or abs(yuan) > MAX_MONEY):
-        raise _Bad(f"an amount of at most {BOUND_TEXT} yuan")
+        raise BadValue(f"an amount of at most {BOUND_TEXT} yuan")
     if yuan != yuan.quantize(Decimal("0.01")):
         shown = _text(value)
-        raise _Bad(f"whole fen (at most 2 decimals in yuan); {shown} {unit_name(unit)} = {yuan} yuan")
+        raise BadValue(f"whole fen (at most 2 decimals in yuan); {shown} {unit_name(unit)} = {yuan} yuan")
     return yuan.quantize(Decimal("0.01"))
 
 
 def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any:
-    """A register value as the layout's type; raises _Bad with what was expected."""
+    """A register value as the layout's type; raises BadValue with what was expected."""
     if isinstance(value, Unreadable):
-        raise _Bad(value.reason)
+        raise BadValue(value.reason)
     if blank(value):
         return None
     if rule is not None and rule.values:
@@ -466,7 +466,7 @@ def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any
             if value is None:
                 return None
         elif typ == _STRING:
-            raise _Bad("one of " + ", ".join(repr(k) for k in rule.values))
+            raise BadValue("one of " + ", ".join(repr(k) for k in rule.values))
     if typ == _STRING:
         return _string(value)
     if typ == _BOOL:
@@ -477,7 +477,7 @@ def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any
             return True
         if t in FALSE:
             return False
-        raise _Bad("yes or no (true/false, 1/0, 是/否)")
+        raise BadValue("yes or no (true/false, 1/0, 是/否)")
     if typ == _DATE:
         if isinstance(value, dt.datetime):
             return value.date()
@@ -494,13 +494,13 @@ def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any
         return _count(value)
     if typ == MONEY:
         return _amount(value, rule)
-    raise _Bad(str(typ))  # pragma: no cover - the layout has no other types
+    raise BadValue(str(typ))  # pragma: no cover - the layout has no other types
 
 
 def _raise_date(rule: ColumnRule | None) -> Any:
     fmts = rule.formats if rule else ("%Y-%m-%d",)
     examples = [dt.date(2024, 3, 9).strftime(f) for f in fmts]
-    raise _Bad("a date like " + " or ".join(examples))
+    raise BadValue("a date like " + " or ".join(examples))
 
 
 # -- parsing --------------------------------------------------------------------------------------------
@@ -517,15 +517,15 @@ def read_source(
 
 def _read_source(src: Path, mapping: dict[str, TableMapping], known: set[str]) -> ImportBatch:
     batch = ImportBatch(str(src))
-    files = _sources(src, mapping)
+    files = table_sources(src, mapping)
     for table in TABLE_NAMES:
         if table not in files:
             continue
         path, sheet_name = files[table]
-        sheet = _read_sheet(path, sheet_name, mapping.get(table))
+        sheet = read_sheet(path, sheet_name, mapping.get(table))
         label = sheet.label
-        header, rows = _grid(sheet, mapping.get(table))
-        rules = _header_rules(table, header, mapping.get(table), label)
+        header, rows = grid(sheet, mapping.get(table))
+        rules = header_rules(table, header, mapping.get(table), label)
         if table == "firms":
             batch.firm_columns = {r.to for r in rules.values()}
         parsed_rows: list[ParsedRow] = []
@@ -538,8 +538,8 @@ def _read_source(src: Path, mapping: dict[str, TableMapping], known: set[str]) -
                 value = raw.get(h)
                 try:
                     values[rule.to] = convert(value, typ, rule)
-                except _Bad as bad:
-                    problems.append(RowProblem(table, label, number, h, _shown(value), bad.expected))
+                except BadValue as bad:
+                    problems.append(RowProblem(table, label, number, h, shown(value), bad.expected))
             code = values.get("uscc")
             if code is None and not any(p.column == uscc_header for p in problems):
                 problems.append(RowProblem(table, label, number, uscc_header, "", "a credit code (required)"))
@@ -559,13 +559,13 @@ def _read_source(src: Path, mapping: dict[str, TableMapping], known: set[str]) -
     return batch
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     if isinstance(value, Unreadable):
         return value.shown
     return "" if value is None else _text(value)
 
 
-def _header_rules(
+def header_rules(
     table: str, header: list[str], mapping: TableMapping | None, label: str
 ) -> dict[str, ColumnRule]:
     rules: dict[str, ColumnRule] = {}
@@ -654,7 +654,7 @@ def write_rejected(batch: ImportBatch, path: str | Path) -> Path:
         w.writerow(["table", "file", "row", "problems", *[cell(h) for h in headers]])
         for row, problems in sorted(batch.rejected, key=lambda r: (r[0].source, r[0].row)):
             reasons = "; ".join(f"{p.column}: {p.value!r}, expected {p.expected}" for p in problems)
-            values = [cell(_shown(row.raw.get(h))) for h in headers]
+            values = [cell(shown(row.raw.get(h))) for h in headers]
             w.writerow([row.table, cell(row.source), row.row, cell(reasons), *values])
     return out
 
@@ -799,25 +799,38 @@ def merge(batch: ImportBatch, existing: dict[str, Record]) -> Merge:
             continue
         else:
             out.changed += 1
-            for col in sorted(set(old["firm"]) | set(new["firm"])):
-                if old["firm"].get(col) != new["firm"].get(col):
-                    out.changes.append(
-                        Change(
-                            code, col, _shown_json(old["firm"].get(col)), _shown_json(new["firm"].get(col))
-                        )
-                    )
-            for table in CHILD_TABLES:
-                if old.get(table, []) != new[table]:
-                    out.changes.append(
-                        Change(code, table, _shown_json(old.get(table)), _shown_json(new[table]))
-                    )
+            out.changes += diff_records(code, old, new)
         out.records[code] = new
+    return out
+
+
+def diff_records(code: str, old: Record, new: Record) -> list[Change]:
+    """The changed fields of one firm, as its history records them: layout columns by name, then the
+    child tables whose rows differ (old and new rows as JSON)."""
+    out = []
+    for col in sorted(set(old["firm"]) | set(new["firm"])):
+        if old["firm"].get(col) != new["firm"].get(col):
+            was, now = old["firm"].get(col), new["firm"].get(col)
+            out.append(Change(code, col, _shown_json(was), _shown_json(now)))
+    for table in CHILD_TABLES:
+        if old.get(table, []) != new.get(table, []):
+            out.append(Change(code, table, _shown_json(old.get(table)), _shown_json(new.get(table))))
     return out
 
 
 def check_profiles(merged: Merge, batch: ImportBatch) -> list[RowProblem]:
     """Every firm as it will be stored must be a valid profile (required fields, value ranges, codes
     of the profile's vocabularies): the problems name the firm's row in the source."""
+    where = {r.values["uscc"]: (r.source, r.row) for r in batch.rows.get("firms", [])}
+    return profile_problems(list(merged.records.values()), where, batch.source)
+
+
+def profile_problems(
+    records: list[Record], where: dict[str, tuple[str, int]], source: str
+) -> list[RowProblem]:
+    """The profile model's problems with these records (each firm as it will be stored), naming the
+    firm's row in the source (``where``: credit code -> file and row); the bulk import asks this only of
+    the firms its vectorised checks doubt, so that both name a problem in the same words."""
     from collections import defaultdict
 
     from pydantic import ValidationError
@@ -825,9 +838,8 @@ def check_profiles(merged: Merge, batch: ImportBatch) -> list[RowProblem]:
     from huiqi.firms.frames import firm_data, table_years
     from huiqi.firms.profile import Firm
 
-    if not merged.records:
+    if not records:
         return []
-    records = list(merged.records.values())
     tables = tables_from_records(records)
     years = table_years(tables["firms"])
     children: dict[str, defaultdict[str, list[dict[str, Any]]]] = {}
@@ -836,7 +848,6 @@ def check_profiles(merged: Merge, batch: ImportBatch) -> list[RowProblem]:
         for item in tables[name].to_pylist():
             by_firm[item.pop("uscc")].append({k: v for k, v in item.items() if v is not None})
         children[name] = by_firm
-    where = {r.values["uscc"]: r for r in batch.rows.get("firms", [])}
     problems = []
     for row in tables["firms"].to_pylist():
         data = firm_data(row, years)
@@ -851,10 +862,10 @@ def check_profiles(merged: Merge, batch: ImportBatch) -> list[RowProblem]:
                 problems.append(
                     RowProblem(
                         "firms",
-                        src.source if src else batch.source,
-                        src.row if src else 0,
+                        src[0] if src else source,
+                        src[1] if src else 0,
                         loc,
-                        _shown(err.get("input")) if not isinstance(err.get("input"), dict) else "",
+                        shown(err.get("input")) if not isinstance(err.get("input"), dict) else "",
                         f"{err['msg']} (firm {row['uscc']})",
                     )
                 )

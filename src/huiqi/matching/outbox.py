@@ -54,11 +54,14 @@ def firm_of(session: Session, register: str, uscc: str) -> Firm | None:
         root = Path(register)
         return _firm_from_directory(root, uscc) if root.is_dir() else None
     record = session.scalar(select(RegisterFirm.record).where(RegisterFirm.uscc == uscc))
-    if record is None:
-        return None
     from huiqi.firms.frames import tables_to_firms
     from huiqi.firms.importing import tables_from_records
 
+    if record is None:  # the bulk import keeps the register as tables beside the database
+        from huiqi.matching.snapshot import firm_record
+
+        stored = firm_record(session, uscc)
+        return None if stored is None else tables_to_firms(tables_from_records([stored]))[0]
     return tables_to_firms(tables_from_records([json.loads(record)]))[0]
 
 

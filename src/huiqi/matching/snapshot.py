@@ -1,12 +1,19 @@
-"""The stored register's columnar copy, beside the database: what a match of ``--register db`` reads.
+"""The stored register's columnar tables, beside the database: what imports write and matches read.
 
-The database keeps each firm as its canonical JSON record (``register_firms``), which is what imports
-merge and history compares; turning millions of records back into the columnar layout takes minutes.
-So the layout is kept as a register directory (Parquet) next to the runs' results, with the imports it
-includes (``snapshot.json``). Reading the register brings the copy up to date: the firms written by the
+Since the bulk import (issue 16) the register's Parquet tables beside the database ARE the stored
+register: an import writes the whole new register to ``register-<import id>/`` next to the current one,
+commits its ``register_imports`` row and its change history in the database, and then renames the new
+directory into place as ``register/`` (``snapshot.json`` in it lists the imports it holds and says
+``columnar``). A reader takes the directory whose list of imports is the database's: ``register/``, or the
+committed import's new directory when the process stopped before renaming it (it is renamed then). An
+import refused or rolled back leaves nothing (its directory is removed). Imports of one database are
+serialised by the lock of the results directory (``huiqi.firms.register.locked``).
+
+Registers stored before that hold each firm as its canonical JSON record (``register_firms``), and the
+directory is then only their copy: reading the register brings it up to date: the firms written by the
 imports since (every added or changed firm carries its import's id) replace theirs; any other difference
-(firms removed, a new year column) rebuilds it from all records. The copy is written to a new directory
-and renamed into place, so concurrent readers see either the old or the new one.
+(firms removed, a new year column) rebuilds it from all records. Either way, the copy is written to a new
+directory and renamed into place, so concurrent readers see either the old or the new one.
 """
 
 from __future__ import annotations
@@ -24,14 +31,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from huiqi.firms.importing import tables_from_records
+from huiqi.firms.importing import Record, tables_from_records
 from huiqi.matching.models import RegisterFirm, RegisterImport
 
 META = "snapshot.json"
 #: The firms' digests of a register directory's files, kept next to them (see ``keep_digests``).
 DIGESTS = "digests.parquet"
+
+
+def imports(session: Session) -> list[str]:
+    """The stored register's imports, in order (what its tables' ``snapshot.json`` lists)."""
+    return _imports(session)
 
 
 def _imports(session: Session) -> list[str]:
@@ -51,23 +64,38 @@ def _all_records(session: Session) -> dict[str, pa.Table]:
     return tables_from_records(records)
 
 
-def write_snapshot(where: Path, tables: dict[str, pa.Table], imports: list[str]) -> None:
-    """Put ``tables`` in place as the stored register's copy, holding the imports ``imports``."""
+def stage(where: Path, tables: dict[str, pa.Table], imports: list[str], *, columnar: bool = True) -> Path:
+    """Write ``tables`` as the register holding ``imports`` (the last one not yet committed), beside the
+    current one; ``put_in_place`` makes it current once the import is committed."""
     from huiqi.firms.register import write_register
 
     where.mkdir(parents=True, exist_ok=True)
-    fresh = where / f"register-{uuid.uuid4().hex}"
+    fresh = where / f"register-{imports[-1] if columnar and imports else uuid.uuid4().hex}"
     write_register(tables, fresh)
-    (fresh / META).write_text(json.dumps({"imports": imports, "firms": tables["firms"].num_rows}))
+    meta = {"imports": imports, "firms": tables["firms"].num_rows, "columnar": columnar}
+    (fresh / META).write_text(json.dumps(meta))
+    return fresh
+
+
+def write_snapshot(where: Path, tables: dict[str, pa.Table], imports: list[str]) -> None:
+    """Put ``tables`` in place as the stored register's copy, holding the imports ``imports``."""
+    put_in_place(where, stage(where, tables, imports, columnar=False))
+
+
+def put_in_place(where: Path, fresh: Path) -> None:
+    """Make the register directory ``fresh`` the current one: ``register`` is a link to it, replaced in
+    one step, so that readers see the old register or the new one, never none."""
     current = where / "register"
-    old = where / f"old-{uuid.uuid4().hex}"
-    try:
-        if current.exists():
-            os.replace(current, old)
-        os.replace(fresh, current)
-    except OSError:  # another run put its copy in place meanwhile: theirs is as good
-        shutil.rmtree(fresh, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+    previous = current.resolve() if current.is_symlink() else None
+    if current.exists() and not current.is_symlink():  # a copy written before the link
+        old = where / f"old-{uuid.uuid4().hex}"
+        os.replace(current, old)
+        shutil.rmtree(old, ignore_errors=True)
+    link = where / f".link-{uuid.uuid4().hex}"
+    os.symlink(fresh.name, link)
+    os.replace(link, current)
+    if previous is not None and previous != fresh.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def _patched(
@@ -98,10 +126,68 @@ def _patched(
     return out
 
 
-def stored_register(session: Session, where: Path) -> dict[str, pa.Table]:
-    """The stored register as the columnar layout, from its copy in ``where`` brought up to date."""
-    from huiqi.firms.register import read_register
+def _meta(root: Path) -> dict[str, object] | None:
+    try:
+        meta = json.loads((root / META).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
+
+def columnar_register(session: Session, where: Path) -> Path | None:
+    """The directory of the register the bulk import stored, when it holds every import of the
+    database (a committed import's directory not yet renamed into place is renamed now); None otherwise."""
+    imports = _imports(session)
+    if not imports:
+        return None
+    current = where / "register"
+    staged = where / f"register-{imports[-1]}"
+    for root in (current, staged):
+        meta = _meta(root)
+        if meta is not None and meta.get("columnar") and meta.get("imports") == imports:
+            if root == staged and current.resolve() != staged.resolve():
+                put_in_place(where, staged)
+            return current
+    return None
+
+
+def session_dir(session: Session) -> Path:
+    """Where the database of ``session`` keeps its files (``results_dir`` of its URL)."""
+    from huiqi.matching.results import results_dir
+
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return results_dir(engine.url.render_as_string(hide_password=False))
+
+
+def firm_record(session: Session, uscc: str) -> Record | None:
+    """One firm of the stored register as its canonical record (None when it is not there)."""
+    from huiqi.firms.importing import records_from_tables
+    from huiqi.firms.register import TABLES
+
+    root = columnar_register(session, session_dir(session))
+    if root is None:
+        return None
+    tables = {name: pq.read_table(root / f"{name}.parquet", filters=[("uscc", "=", uscc)]) for name in TABLES}
+    return records_from_tables(tables).get(uscc)
+
+
+def register_codes(session: Session, where: Path) -> pa.Array:
+    """The credit codes of the stored register (its firms table's one column)."""
+    root = columnar_register(session, where)
+    if root is None:
+        return stored_register(session, where)["firms"]["uscc"].combine_chunks()
+    return pq.read_table(root / "firms.parquet", columns=["uscc"])["uscc"].combine_chunks()
+
+
+def stored_register(session: Session, where: Path) -> dict[str, pa.Table]:
+    """The stored register as the columnar layout: the bulk import's tables, or (a register stored
+    before it) the copy of its records in ``where`` brought up to date."""
+    from huiqi.firms.register import RegisterError, read_register
+
+    columnar = columnar_register(session, where)
+    if columnar is not None:
+        return read_register(columnar)
     imports = _imports(session)
     total = session.scalar(select(func.count()).select_from(RegisterFirm)) or 0
     current = where / "register"
@@ -115,10 +201,16 @@ def stored_register(session: Session, where: Path) -> dict[str, pa.Table]:
         if meta is not None and tables is not None and set(meta["imports"]) <= set(imports):
             new_imports = [i for i in imports if i not in set(meta["imports"])]
             patched = _patched(session, tables, new_imports) if new_imports else tables
-            if patched is not None and patched["firms"].num_rows == total:
+            whole = meta.get("columnar") or (patched is not None and patched["firms"].num_rows == total)
+            if patched is not None and whole:
                 if new_imports:
                     write_snapshot(where, patched, imports)
                 return patched
+    if not total and _added(session):
+        raise RegisterError(
+            f"{where / 'register'}: the stored register's tables are missing (they are kept beside the "
+            "database and must be backed up and restored with it)"
+        )
     tables = _all_records(session)
     if tables["firms"].num_rows:
         write_snapshot(where, tables, imports)
@@ -176,9 +268,17 @@ def pinned(root: Path, scratch: Path) -> Iterator[dict[str, Path]]:
         shutil.rmtree(here, ignore_errors=True)
 
 
+def _added(session: Session) -> int:
+    return int(session.scalar(select(func.sum(RegisterImport.firms_added))) or 0)
+
+
 def current_copy(session: Session, where: Path) -> Path | None:
     """Bring the stored register's copy up to date (see ``stored_register``); its directory, or None
     when the stored register is empty."""
+    columnar = columnar_register(session, where)
+    if columnar is not None:
+        meta = _meta(columnar)
+        return columnar if meta is not None and meta.get("firms") else None
     current = where / "register"
     try:
         meta = json.loads((current / META).read_text())

@@ -93,6 +93,15 @@ def import_into_db(
 
 def load_register(session: Session, years: list[int] | None = None) -> dict[str, pa.Table]:
     """The stored register as the columnar layout (every firm, in credit-code order)."""
+    from huiqi.matching.snapshot import columnar_register, session_dir
+
+    root = columnar_register(session, session_dir(session))
+    if root is not None:  # the bulk import's tables are the register (huiqi.matching.snapshot)
+        from huiqi.firms.importing import records_from_tables
+        from huiqi.firms.register import read_register
+
+        stored = records_from_tables(read_register(root))
+        return _tables_from_records([stored[c] for c in sorted(stored)], years)
     records = [
         json.loads(t) for t in session.scalars(select(RegisterFirm.record).order_by(RegisterFirm.uscc))
     ]

@@ -1,0 +1,830 @@
+"""Register import in bulk: a source read, checked and merged column by column (Arrow), never row by row.
+
+``huiqi.firms.importing`` says what an import means (sources, the mapping, values, refusals) and does it
+one row at a time; this module does the same to millions of rows:
+
+- a CSV file in UTF-8 is parsed by Arrow's reader into columns of text.
+  Any other file, or one Arrow's reader cannot take as a plain grid (other encodings, ragged rows,
+  blank-looking rows, empty or repeated headers), is read by ``importing``'s readers, which refuse what
+  cannot be read faithfully, in the words they always used;
+- a column is converted vectorised where its cells have the plain forms exports write (``1234.50``,
+  ``2024-03-09``, ``True``, ``12``, text without edge spaces); every other cell goes through
+  ``importing.convert``, so a value is read, and a bad one refused, exactly as the row-by-row import does;
+- credit codes are checked vectorised (alphabet and check character); a doubtful one by ``validate_uscc``;
+- the merge with the stored register, what changed (field by field, for the changed firms only) and the
+  profile's rules run on whole columns; a firm the vectorised rules doubt is checked by the profile model
+  itself, which names the problems (and has the last word).
+
+The outcome is the register's new tables and the change history as a table, ready to be written in bulk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from huiqi.firms.importing import (
+    TABLE_NAMES,
+    BadValue,
+    ColumnRule,
+    ImportError_,
+    ImportRefused,
+    ParsedRow,
+    RowProblem,
+    TableMapping,
+    convert,
+    diff_records,
+    grid,
+    header_rules,
+    layout_type,
+    profile_problems,
+    read_sheet,
+    records_from_tables,
+    shown,
+    table_sources,
+)
+from huiqi.firms.sheets import SheetError, check_kind, unescape_cell
+from huiqi.firms.table import CHILD_TABLES, MONEY, YEAR_MAPS, child_schema, firm_schema
+from huiqi.firms.uscc import ALPHABET, UsccError, validate_uscc
+from huiqi.money import MAX_MAGNITUDE
+
+#: whitespace as Python's str.strip() knows it (a cell with it at an edge is converted by importing)
+_WS = r"\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}"
+_BLANKISH = rf"^[{_WS}]*$"
+_PLAIN_INT = r"^-?[0-9]{1,15}$"
+_PLAIN_MONEY = r"^-?[0-9]{1,15}(\.[0-9]{1,2})?$"
+_TRUE = ["True", "true", "TRUE", "1", "是"]
+_FALSE = ["False", "false", "FALSE", "0", "否"]
+_USCC = r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$"
+_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
+_VALUE = np.full(256, -1, dtype=np.int64)
+for _i, _ch in enumerate(ALPHABET):
+    _VALUE[ord(_ch)] = _i
+Progress = Callable[[str], None]
+_DIFFERING = (
+    "SELECT coalesce(a.uscc, b.uscc) FROM a FULL OUTER JOIN b ON a.uscc = b.uscc "
+    "WHERE a.l IS DISTINCT FROM b.l"
+)
+
+
+@dataclass
+class Cells:
+    """A table file's cells under its header: each column Arrow text (CSV) or Python values (others)."""
+
+    label: str
+    header: list[str]
+    columns: dict[str, pa.Array | list[Any]]
+    numbers: np.ndarray  # the spreadsheet row number of each row
+
+    def raw(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as the row-by-row import holds it (the rejected file shows it)."""
+        out = {}
+        for h, col in self.columns.items():
+            v = (col[i].as_py() or "") if isinstance(col, pa.Array) else col[i]
+            out[h] = unescape_cell(v) if isinstance(v, str) and v[:1] == "'" else v
+        return out
+
+
+@dataclass
+class Part:
+    """One table of an import: its good rows as layout columns, and where each came from."""
+
+    table: str
+    cells: Cells
+    data: pa.Table  # uscc and the columns the source provides, layout types
+    index: np.ndarray  # the row of ``cells`` each row of ``data`` is
+
+
+@dataclass
+class BulkBatch:
+    """What a source holds, checked, in columns: the good rows per table, the problems, rejected rows."""
+
+    source: str
+    parts: dict[str, Part] = field(default_factory=dict)
+    problems: list[RowProblem] = field(default_factory=list)
+    rejected: list[tuple[ParsedRow, list[RowProblem]]] = field(default_factory=list)
+    firm_columns: set[str] = field(default_factory=set)
+
+
+@dataclass
+class BulkMerge:
+    """The register after an import: its tables, the change history rows, and the counts."""
+
+    tables: dict[str, pa.Table]
+    changes: pa.Table  # uscc, field, old, new
+    added: int
+    changed: int
+    unchanged: int
+
+
+# -- reading --------------------------------------------------------------------------------------------
+def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
+    """A UTF-8 CSV file whose first record is a plain header, as Arrow text columns; None when the
+    row-by-row reader must read it (it refuses or reads what this one would not take)."""
+    import csv
+    import io
+
+    import pyarrow.csv as pcsv
+
+    from huiqi.firms.io import detect_encoding
+    from huiqi.firms.sheets import SAMPLE
+
+    if spec is not None and (spec.header_row is not None or spec.encoding not in (None, "utf-8", "utf8")):
+        return None
+    try:
+        with path.open("rb") as f:
+            head = f.read(SAMPLE)
+    except OSError:
+        return None
+    check_kind(path, head)
+    if detect_encoding(head, complete=len(head) < SAMPLE) not in ("utf-8", "utf-8-sig"):
+        return None
+    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    first = text.split("\n", 1)[0]
+    delimiter = spec.delimiter if spec is not None and spec.delimiter else None
+    if delimiter is None:
+        delimiter = "\t" if "\t" in first and "," not in first else ","
+    if '"' in first or "'" in first or "\r" in first.rstrip("\r"):
+        return None
+    header = next(csv.reader(io.StringIO(first.rstrip("\r")), delimiter=delimiter), [])
+    if not header or any(h != h.strip(" \u3000\xa0\t\r\n") or not h for h in header):
+        return None
+    if len(set(header)) != len(header):
+        return None
+    names = [f"c{i}" for i in range(len(header))]
+    table = None
+    for newlines in (False, True):  # a quoted line break fails the quick parse: then the careful one
+        try:
+            table = pcsv.read_csv(
+                path,
+                read_options=pcsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
+                parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            break
+        except (pa.ArrowInvalid, OSError):
+            continue
+    if table is None:
+        return None
+    columns = [c.combine_chunks() for c in table.columns]
+    n = table.num_rows
+    # a row whose cells are all empty is skipped; one of spaces only is the row-by-row reader's to judge
+    maybe = pc.match_substring_regex(pc.fill_null(columns[0], ""), _BLANKISH).to_numpy(zero_copy_only=False)
+    if maybe.any():
+        rows = pa.array(np.flatnonzero(maybe))
+        empty = np.ones(len(rows), dtype=bool)
+        blankish = np.ones(len(rows), dtype=bool)
+        for col in columns:
+            part = col.take(rows)
+            empty &= pc.is_null(part).to_numpy(zero_copy_only=False)
+            blankish &= _np(pc.match_substring_regex(part, _BLANKISH))
+        if (blankish & ~empty).any():
+            return None
+        keep = np.ones(n, dtype=bool)
+        keep[np.flatnonzero(maybe)[empty]] = False
+    else:
+        keep = np.ones(n, dtype=bool)
+    numbers = np.arange(2, n + 2, dtype=np.int64)
+    if not keep.all():
+        mask = pa.array(keep)
+        columns = [c.filter(mask) for c in columns]
+        numbers = numbers[keep]
+    return Cells(path.name, header, dict(zip(header, columns, strict=True)), numbers)
+
+
+def _slow_cells(path: Path, sheet_name: str | None, spec: TableMapping | None) -> Cells:
+    sheet = read_sheet(path, sheet_name, spec)
+    header, rows = grid(sheet, spec)
+    columns: dict[str, pa.Array | list[Any]] = {h: [raw.get(h) for _, raw in rows] for h in header}
+    return Cells(sheet.label, header, columns, np.array([n for n, _ in rows], dtype=np.int64))
+
+
+def read_bulk(
+    source: str | Path,
+    mapping: dict[str, TableMapping] | None = None,
+    *,
+    known: pa.Array | None = None,
+    progress: Progress | None = None,
+) -> BulkBatch:
+    """Read and check every row of a source in columns, as ``importing.read_source`` does row by row.
+    ``known``: the credit codes already in the register (child rows may name them)."""
+    try:
+        return _read(Path(source), mapping or {}, known, progress)
+    except SheetError as exc:
+        raise ImportError_(str(exc)) from None
+
+
+def _read(
+    src: Path, mapping: dict[str, TableMapping], known: pa.Array | None, progress: Progress | None
+) -> BulkBatch:
+    batch = BulkBatch(str(src))
+    files = table_sources(src, mapping)
+    for table in TABLE_NAMES:
+        if table not in files:
+            continue
+        path, sheet_name = files[table]
+        spec = mapping.get(table)
+        if progress is not None:
+            progress(f"read {path.name}" + (f"[{sheet_name}]" if sheet_name else ""))
+        cells = None
+        if path.suffix.lower() == ".csv":
+            cells = _fast_csv(path, spec)
+        if cells is None:
+            cells = _slow_cells(path, sheet_name, spec)
+        rules = header_rules(table, cells.header, spec, cells.label)
+        if table == "firms":
+            batch.firm_columns = {r.to for r in rules.values()}
+        batch.parts[table] = _convert(batch, table, cells, rules)
+    _check_keys(batch, known)
+    return batch
+
+
+def _convert(batch: BulkBatch, table: str, cells: Cells, rules: dict[str, ColumnRule]) -> Part:
+    """Every column as its layout type; the rows with a problem are rejected, in the row-by-row order."""
+    n = len(cells.numbers)
+    found: list[tuple[int, int, RowProblem]] = []
+    out: dict[str, pa.Array] = {}
+    uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
+    for k, (h, rule) in enumerate(rules.items()):
+        typ = layout_type(table, rule.to)
+        values, bad = _column(cells.columns[h], typ, rule)
+        for i, expected, value in bad:
+            found.append((i, k, RowProblem(table, cells.label, int(cells.numbers[i]), h, value, expected)))
+        out[rule.to] = values
+    codes, bad_codes = _codes(out["uscc"])
+    out["uscc"] = codes
+    already = {i for i, k, p in found if p.column == uscc_header}
+    for i, expected, value in bad_codes:
+        if i not in already:
+            found.append(
+                (
+                    i,
+                    len(rules),
+                    RowProblem(table, cells.label, int(cells.numbers[i]), uscc_header, value, expected),
+                )
+            )
+    data = pa.table(out) if out else pa.table({"uscc": pa.array([], pa.string())})
+    index = np.arange(n, dtype=np.int64)
+    if found:
+        found.sort(key=lambda f: (f[0], f[1]))
+        by_row: dict[int, list[RowProblem]] = {}
+        for i, _, p in found:
+            by_row.setdefault(i, []).append(p)
+            batch.problems.append(p)
+        for i, problems in by_row.items():
+            batch.rejected.append((_parsed(table, cells, i), problems))
+        keep = np.ones(n, dtype=bool)
+        keep[list(by_row)] = False
+        data = data.filter(pa.array(keep))
+        index = index[keep]
+    return Part(table, cells, data, index)
+
+
+def _parsed(table: str, cells: Cells, i: int) -> ParsedRow:
+    return ParsedRow(table, cells.label, int(cells.numbers[i]), {}, cells.raw(i))
+
+
+def _column(
+    col: pa.Array | list[Any], typ: pa.DataType | None, rule: ColumnRule
+) -> tuple[pa.Array, list[tuple[int, str, str]]]:
+    """A column as ``typ``: plain cells vectorised, the others one by one through ``convert``; the bad
+    cells as (row, expected, value shown). An empty cell is null in ``col``."""
+    assert typ is not None  # nosec B101  # header_rules only keeps layout columns
+    if isinstance(col, list):
+        return _each(col, list(range(len(col))), typ, rule, pa.nulls(len(col), typ), None)
+    ok, fast = _plain(col, typ, rule)
+    empty = pc.is_null(col)
+    fast = pc.if_else(ok, fast, pa.scalar(None, typ))
+    need = pc.invert(pc.or_(pc.fill_null(ok, False), empty))
+    rows = np.flatnonzero(need.to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return fast, []
+    raw = col.take(pa.array(rows)).to_pylist()
+    cellsv = [unescape_cell(v) if v[:1] == "'" else v for v in raw]
+    return _each(cellsv, rows.tolist(), typ, rule, fast, need)
+
+
+def _plain(col: pa.Array, typ: pa.DataType, rule: ColumnRule) -> tuple[pa.Array, pa.Array]:
+    """Which cells have a plain form (read vectorised) and their values; the rest go through convert."""
+    none = pa.array(np.zeros(len(col), dtype=bool))
+    if rule.values:
+        return none, pa.nulls(len(col), typ)
+    if typ == pa.string():
+        first = pc.utf8_slice_codeunits(col, 0, 1)
+        last = pc.utf8_slice_codeunits(col, -1, 1 << 30)
+        edge = pc.or_(
+            pc.match_substring_regex(first, f"^[{_WS}']$"), pc.match_substring_regex(last, f"^[{_WS}]$")
+        )
+        return pc.invert(edge), col
+    if typ == pa.bool_():
+        return pc.is_in(col, value_set=pa.array(_TRUE + _FALSE)), pc.is_in(col, value_set=pa.array(_TRUE))
+    if typ == pa.date32():
+        if rule.formats != ("%Y-%m-%d",):
+            return none, pa.nulls(len(col), typ)
+        stamps = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
+        days = pc.cast(stamps, pa.date32())
+        return pc.equal(pc.cast(days, pa.string()), col), days
+    if typ == MONEY and rule.unit != 1:
+        return none, pa.nulls(len(col), typ)
+    if typ in (MONEY, pa.int64()):
+        # the exact text the value prints as (12 for int, 1234.50 for money) is plain; anything else is
+        # convert's (1e3, +5, 007, 1,200, 1.5, 万)
+        try:
+            values = pc.cast(col, typ)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pattern = _PLAIN_INT if typ == pa.int64() else _PLAIN_MONEY
+            shaped = pc.match_substring_regex(col, pattern)
+            values = pc.cast(pc.if_else(shaped, col, pa.scalar(None, pa.string())), typ)
+        top = MAX_MAGNITUDE if typ == pa.int64() else pa.scalar(Decimal(MAX_MAGNITUDE), MONEY)
+        within = pc.less_equal(pc.abs(values), top)  # the one bound on numbers (huiqi.money)
+        return pc.and_(pc.equal(pc.cast(values, pa.string()), col), within), values
+    return none, pa.nulls(len(col), typ)  # pragma: no cover - the layout has no other types
+
+
+def _each(
+    values: list[Any],
+    rows: list[int],
+    typ: pa.DataType,
+    rule: ColumnRule,
+    base: pa.Array,
+    mask: pa.Array | None,
+) -> tuple[pa.Array, list[tuple[int, str, str]]]:
+    converted: list[Any] = []
+    bad: list[tuple[int, str, str]] = []
+    for i, v in zip(rows, values, strict=True):
+        try:
+            converted.append(convert(v, typ, rule))
+        except BadValue as exc:
+            converted.append(None)
+            bad.append((i, exc.expected, shown(v)))
+    if mask is None:
+        return pa.array(converted, typ), bad
+    return pc.replace_with_mask(base, mask, pa.array(converted, typ)), bad
+
+
+def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
+    """Credit codes checked (alphabet, check character) vectorised; the others by ``validate_uscc``,
+    which also gives a code written with spaces or lower case in its compact form."""
+    plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
+    ok = np.zeros(len(col), dtype=bool)
+    if plain.any():
+        chosen = col.filter(pa.array(plain))
+        raw = np.frombuffer("".join(chosen.to_pylist()).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        values = _VALUE[raw]
+        check = (31 - (values[:, :17] @ _WEIGHTS) % 31) % 31
+        ok[np.flatnonzero(plain)] = check == values[:, 17]
+    missing = pc.is_null(col).to_numpy(zero_copy_only=False)
+    doubt = np.flatnonzero(~ok)
+    bad: list[tuple[int, str, str]] = []
+    if not len(doubt):
+        return col, bad
+    fixed: list[str | None] = []
+    for i in doubt.tolist():
+        code = col[i].as_py()
+        if missing[i]:
+            fixed.append(None)
+            bad.append((i, "a credit code (required)", ""))
+            continue
+        try:
+            fixed.append(validate_uscc(code))
+        except UsccError as exc:
+            fixed.append(code)
+            bad.append((i, str(exc), code))
+    mask = np.zeros(len(col), dtype=bool)
+    mask[doubt] = True
+    return pc.replace_with_mask(col, pa.array(mask), pa.array(fixed, pa.string())), bad
+
+
+def _reject(batch: BulkBatch, part: Part, keep: np.ndarray, problems: list[list[RowProblem]]) -> Part:
+    """``part`` without the rows where ``keep`` is False (each rejected with its problems)."""
+    gone = np.flatnonzero(~keep)
+    for j, probs in zip(gone.tolist(), problems, strict=True):
+        batch.rejected.append((_parsed(part.table, part.cells, int(part.index[j])), probs))
+    return Part(part.table, part.cells, part.data.filter(pa.array(keep)), part.index[keep])
+
+
+def _check_keys(batch: BulkBatch, known: pa.Array | None) -> None:
+    """A firm once per import; child rows must belong to a firm of this import or of the register."""
+    firms = batch.parts.get("firms")
+    codes = pa.array([], pa.string())
+    if firms is not None:
+        col = firms.data["uscc"].combine_chunks()
+        first = pc.index_in(col, value_set=pc.unique(col)).to_numpy()
+        _, where = np.unique(first, return_index=True)
+        keep = np.zeros(len(col), dtype=bool)
+        keep[where] = True
+        if not keep.all():
+            problems = []
+            for j in np.flatnonzero(~keep).tolist():
+                code = col[j].as_py()
+                seen = int(firms.cells.numbers[firms.index[where[first[j]]]])
+                p = RowProblem(
+                    "firms",
+                    firms.cells.label,
+                    int(firms.cells.numbers[firms.index[j]]),
+                    "uscc",
+                    code,
+                    f"a credit code once (also row {seen})",
+                )
+                batch.problems.append(p)
+                problems.append([p])
+            batch.parts["firms"] = firms = _reject(batch, firms, keep, problems)
+        codes = firms.data["uscc"].combine_chunks()
+    valid = codes if known is None or not len(known) else pa.concat_arrays([codes, known.cast(pa.string())])
+    for table in CHILD_TABLES:
+        part = batch.parts.get(table)
+        if part is None:
+            continue
+        col = part.data["uscc"].combine_chunks()
+        keep = pc.is_in(col, value_set=valid).to_numpy(zero_copy_only=False)
+        if keep.all():
+            continue
+        problems = []
+        for j in np.flatnonzero(~keep).tolist():
+            p = RowProblem(
+                table,
+                part.cells.label,
+                int(part.cells.numbers[part.index[j]]),
+                "uscc",
+                col[j].as_py(),
+                "a firm of this import or the register",
+            )
+            batch.problems.append(p)
+            problems.append([p])
+        batch.parts[table] = _reject(batch, part, keep, problems)
+
+
+# -- merging --------------------------------------------------------------------------------------------
+def empty_register(years: list[int] | None = None) -> dict[str, pa.Table]:
+    """A register without firms, in the layout."""
+    out = {"firms": firm_schema(years or []).empty_table()}
+    for name in CHILD_TABLES:
+        out[name] = child_schema(name).empty_table()
+    return out
+
+
+def _years(columns: list[str]) -> set[int]:
+    out = set()
+    for c in columns:
+        prefix, _, year = c.rpartition("_")
+        if prefix in YEAR_MAPS and year.isdigit() and len(year) == 4:
+            out.add(int(year))
+    return out
+
+
+def _conform(t: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``t`` with ``schema``'s columns, in order; those it lacks are null."""
+    cols = [
+        t[f.name].cast(f.type) if f.name in t.column_names else pa.nulls(t.num_rows, f.type) for f in schema
+    ]
+    return pa.table(cols, schema=schema)
+
+
+def _sorted(t: pa.Table) -> pa.Table:
+    if t.num_rows < 2:
+        return t
+    return t.take(pc.sort_indices(t, sort_keys=[("uscc", "ascending")]))
+
+
+def _merge(batch: BulkBatch, existing: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], pa.Array, pa.Array]:
+    """The register with the import applied (see ``importing.merge``), the touched codes, and the codes
+    of those that are new."""
+    old_firms = existing["firms"]
+    touched = pc.unique(
+        pa.concat_arrays(
+            [p.data["uscc"].combine_chunks() for p in batch.parts.values()] or [pa.array([], pa.string())]
+        )
+    )
+    old_codes = old_firms["uscc"].combine_chunks() if old_firms.num_rows else pa.array([], pa.string())
+    is_old = pc.is_in(touched, value_set=old_codes)
+    added = touched.filter(pc.invert(is_old))
+    years = sorted(_years(old_firms.column_names) | _years(list(batch.firm_columns)))
+    schema = firm_schema(years)
+    in_touch = (
+        pc.is_in(old_firms["uscc"], value_set=touched) if old_firms.num_rows else pa.array([], pa.bool_())
+    )
+    untouched = old_firms.filter(pc.invert(in_touch)) if old_firms.num_rows else old_firms
+    old_touched = old_firms.filter(in_touch) if old_firms.num_rows else old_firms
+    firms_part = batch.parts.get("firms")
+    pieces = [_conform(untouched, schema)]
+    if firms_part is not None:
+        given = firms_part.data
+        provided = [c for c in given.column_names if c != "uscc"]
+        kept = [f.name for f in schema if f.name not in given.column_names]
+        if old_touched.num_rows and kept:
+            olds = _conform(old_touched, schema).select(["uscc", *kept])
+            joined = given.join(olds, keys="uscc", join_type="left outer")
+            pieces.append(_conform(joined, schema))
+        else:
+            pieces.append(_conform(given.select(["uscc", *provided]), schema))
+        others = old_touched.filter(
+            pc.invert(pc.is_in(old_touched["uscc"], value_set=given["uscc"].combine_chunks()))
+        )
+        pieces.append(_conform(others, schema))
+    else:
+        pieces.append(_conform(old_touched, schema))
+    tables = {"firms": pa.concat_tables(pieces)}
+    for name in CHILD_TABLES:
+        old = existing[name]
+        part = batch.parts.get(name)
+        if part is None:
+            tables[name] = old
+            continue
+        keep = old.filter(pc.invert(pc.is_in(old["uscc"], value_set=touched))) if old.num_rows else old
+        tables[name] = pa.concat_tables([keep, _conform(part.data, child_schema(name))])
+    return tables, touched, added
+
+
+def _changed_firms(
+    old: pa.Table,
+    new: pa.Table,
+    touched_old: pa.Array,
+    children: list[str],
+    existing: dict[str, pa.Table],
+    tables: dict[str, pa.Table],
+) -> pa.Array:
+    """Of the touched firms already stored, those whose columns or provided child rows differ."""
+    import duckdb
+
+    o = _sorted(old.filter(pc.is_in(old["uscc"], value_set=touched_old)))
+    n = _sorted(new.filter(pc.is_in(new["uscc"], value_set=touched_old)))
+    differ = np.zeros(o.num_rows, dtype=bool)
+    for f in n.schema:
+        b = n[f.name].combine_chunks()
+        a = (
+            o[f.name].combine_chunks().cast(f.type)
+            if f.name in o.column_names
+            else pa.nulls(o.num_rows, f.type)
+        )
+        ne = pc.fill_null(pc.not_equal(a, b), False)
+        nulls = pc.not_equal(pc.is_null(a), pc.is_null(b))
+        differ |= pc.or_(ne, nulls).to_numpy(zero_copy_only=False)
+    codes = set(o["uscc"].filter(pa.array(differ)).to_pylist())
+    if children:
+        con = duckdb.connect()
+        try:
+            con.register("touched", pa.table({"uscc": touched_old}))
+            for name in children:
+                cols = ", ".join(f'"{c}"' for c in CHILD_TABLES[name])
+                for side, t in (("o", existing[name]), ("n", tables[name])):
+                    con.register(f"{side}_{name}", t.append_column("rn", pa.array(np.arange(t.num_rows))))
+                lists = (
+                    "SELECT uscc, list(struct_pack({c}) ORDER BY rn) l FROM {t} "
+                    "WHERE uscc IN (SELECT uscc FROM touched) GROUP BY uscc"
+                )
+                a, b = lists.format(c=cols, t=f"o_{name}"), lists.format(c=cols, t=f"n_{name}")
+                # the layout's own column and table names, no input
+                sql = f"WITH a AS ({a}), b AS ({b}) {_DIFFERING}"  # nosec B608
+                codes.update(r[0] for r in con.execute(sql).fetchall())
+        finally:
+            con.close()
+    return pa.array(sorted(codes), pa.string())
+
+
+def _subset(tables: dict[str, pa.Table], codes: pa.Array) -> dict[str, pa.Table]:
+    return {name: t.filter(pc.is_in(t["uscc"], value_set=codes)) for name, t in tables.items()}
+
+
+def merge_bulk(
+    batch: BulkBatch, existing: dict[str, pa.Table], progress: Progress | None = None
+) -> BulkMerge:
+    """Apply an import to the register's tables: the new tables, the history of changed fields (only the
+    changed firms' fields; a new firm is one row), and the counts."""
+    tables, touched, added = _merge(batch, existing)
+    touched_old = touched.filter(pc.invert(pc.is_in(touched, value_set=added)))
+    changed = pa.array([], pa.string())
+    changes = []
+    if len(touched_old):
+        if progress is not None:
+            progress("compare with the register")
+        children = [t for t in CHILD_TABLES if t in batch.parts]
+        changed = _changed_firms(existing["firms"], tables["firms"], touched_old, children, existing, tables)
+        if len(changed):
+            olds = records_from_tables(_subset(existing, changed))
+            news = records_from_tables(_subset(tables, changed))
+            for code in changed.to_pylist():
+                changes += diff_records(code, olds[code], news[code])
+    news = pa.table(
+        {
+            "uscc": added,
+            "field": pa.array(["*"] * len(added), pa.string()),
+            "old": pa.nulls(len(added), pa.string()),
+            "new": pa.array(["new firm"] * len(added), pa.string()),
+        }
+    )
+    detail = pa.table(
+        {
+            "uscc": pa.array([c.uscc for c in changes], pa.string()),
+            "field": pa.array([c.field for c in changes], pa.string()),
+            "old": pa.array([c.old for c in changes], pa.string()),
+            "new": pa.array([c.new for c in changes], pa.string()),
+        }
+    )
+    history = _sorted(pa.concat_tables([news, detail]))
+    return BulkMerge(tables, history, len(added), len(changed), len(touched_old) - len(changed))
+
+
+# -- the profile's rules, on columns --------------------------------------------------------------------
+def _ids(t: pa.Table, mask: Any) -> set[str]:
+    m = pa.array(np.asarray(mask, dtype=bool))
+    return set(t["uscc"].filter(m).to_pylist()) if len(m) else set()
+
+
+def _np(a: Any) -> np.ndarray:
+    return np.asarray(pc.fill_null(a, True).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def doubtful(tables: dict[str, pa.Table], codes: pa.Array, today: dt.date) -> set[str]:
+    """The firms of ``codes`` that may break a rule of the profile model (``Firm``): required fields,
+    vocabularies, ranges, plausible dates, rd_staff <= employees, one hq office, contract ids once. A
+    firm not among them is valid; one among them is checked by the model itself."""
+    from huiqi.firms.profile import DATE_CEILING, DATE_FLOOR, MAX_AHEAD, Sector
+
+    firms = tables["firms"].filter(pc.is_in(tables["firms"]["uscc"], value_set=codes))
+    out: set[str] = set()
+    if firms.num_rows:
+        bad = np.zeros(firms.num_rows, dtype=bool)
+
+        def null(c: str) -> np.ndarray:
+            return np.asarray(pc.is_null(firms[c]).to_numpy(zero_copy_only=False), dtype=bool)
+
+        def outside(c: str, low: Any, high: Any) -> np.ndarray:
+            col = firms[c]
+            out: np.ndarray = _np(pc.or_(pc.less(col, low), pc.greater(col, high))) & ~null(c)
+            return out
+
+        for c in (
+            "name_zh",
+            "sector",
+            "registration_city",
+            "registration_date",
+            "registered_capital",
+            "paid_in_capital",
+            "total_assets",
+        ):
+            bad |= null(c)
+        bad |= ~_np(pc.is_in(firms["sector"], value_set=pa.array([s.value for s in Sector]))) & ~null(
+            "sector"
+        )
+        bad |= ~_np(
+            pc.is_in(firms["service_subsector"], value_set=pa.array(["software", "ic_design", "biotech_cro"]))
+        ) & ~null("service_subsector")
+        bad |= ~_np(
+            pc.is_in(firms["enterprise_type"], value_set=pa.array(["industrial", "service"]))
+        ) & ~null("enterprise_type")
+        bad |= pc.equal(pc.utf8_length(pc.fill_null(firms["name_zh"], "x")), 0).to_numpy(zero_copy_only=False)
+        latest = min(DATE_CEILING, today + MAX_AHEAD)
+        bad |= outside("registration_date", DATE_FLOOR, latest)
+        bad |= outside("hq_move_in_date", DATE_FLOOR, DATE_CEILING)
+        zero = pa.scalar(Decimal(0), MONEY)
+        top = pa.scalar(Decimal(MAX_MAGNITUDE), MONEY)
+        for c in ("registered_capital", "paid_in_capital", "total_assets", "market_value"):
+            bad |= outside(c, zero, top)
+        for c in (
+            "employees",
+            "rd_staff",
+            "ip_invention_patents",
+            "ip_ic_layout_designs",
+            "ip_software_copyrights",
+            "branches_outside_city",
+        ):
+            bad |= outside(c, 0, MAX_MAGNITUDE)
+        staff = pc.fill_null(firms["rd_staff"], 0)
+        bad |= pc.greater(staff, pc.fill_null(firms["employees"], 0)).to_numpy(zero_copy_only=False)
+        for c in firms.column_names:
+            prefix, _, year = c.rpartition("_")
+            if prefix in YEAR_MAPS and year.isdigit():
+                if not 1900 <= int(year) <= 2200:
+                    bad |= ~null(c)
+                bad |= outside(c, pa.scalar(Decimal(-MAX_MAGNITUDE), MONEY), top)
+        out |= _ids(firms, bad)
+    out |= _doubtful_children(tables, codes, DATE_FLOOR, DATE_CEILING)
+    return out
+
+
+def _doubtful_children(
+    tables: dict[str, pa.Table], codes: pa.Array, floor: dt.date, ceiling: dt.date
+) -> set[str]:
+
+    out: set[str] = set()
+    required = {
+        "offices": ("area_m2", "rent_per_m2_day", "tenure"),
+        "designations": ("code",),
+        "incentives": ("programme", "amount", "date"),
+        "contracts": ("id", "kind", "counterparty", "value", "signed"),
+        "credit_events": ("date", "kind"),
+    }
+    vocab = {
+        "tenure": ["rented", "owned"],
+        "kind": ["compute_rental", "compute_purchase", "compute_selfbuild", "model_use", "corpus_purchase"],
+    }
+    for name, need in required.items():
+        t = tables[name]
+        t = t.filter(pc.is_in(t["uscc"], value_set=codes))
+        if not t.num_rows:
+            continue
+        bad = np.zeros(t.num_rows, dtype=bool)
+        for c in need:
+            bad |= pc.is_null(t[c]).to_numpy(zero_copy_only=False)
+        for c, typ in CHILD_TABLES[name].items():
+            col = t[c]
+            present = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            if typ == pa.string():
+                bad |= pc.equal(pc.utf8_length(pc.fill_null(col, "x")), 0).to_numpy(zero_copy_only=False)
+                if c in vocab and not (name == "credit_events" and c == "kind"):
+                    bad |= ~_np(pc.is_in(col, value_set=pa.array(vocab[c]))) & present
+            elif typ == MONEY:
+                bad |= (
+                    _np(
+                        pc.or_(
+                            pc.less(col, pa.scalar(Decimal(0), MONEY)),
+                            pc.greater(col, pa.scalar(Decimal(MAX_MAGNITUDE), MONEY)),
+                        )
+                    )
+                    & present
+                )
+            elif typ == pa.date32():
+                bad |= _np(pc.or_(pc.less(col, floor), pc.greater(col, ceiling))) & present
+            elif typ == pa.int64():
+                bad |= _np(pc.or_(pc.less(col, 0), pc.greater(col, MAX_MAGNITUDE))) & present
+        out |= _ids(t, bad)
+        if name == "offices":
+            hq = t.filter(pc.fill_null(t["hq"], False))
+            counts = pc.value_counts(hq["uscc"])
+            out |= {
+                str(v["values"]) for v in counts.filter(pc.greater(counts.field("counts"), 1)).to_pylist()
+            }
+        if name == "contracts":
+            pairs = t.group_by(["uscc", "id"]).aggregate([([], "count_all")])
+            out |= set(pairs.filter(pc.greater(pairs["count_all"], 1))["uscc"].to_pylist())
+    return out
+
+
+def prepare_bulk(
+    batch: BulkBatch,
+    existing: dict[str, pa.Table],
+    *,
+    skip_invalid: bool = False,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> BulkMerge:
+    """Check and merge, as ``importing.prepare``: all or nothing unless ``skip_invalid``, when firms with
+    problems (and their child rows) are left out and their rows added to ``batch.rejected``."""
+    from huiqi.firms.profile import CHINA
+
+    if batch.problems and not skip_invalid:
+        raise ImportRefused(batch.problems)
+    merged = merge_bulk(batch, existing, progress)
+    if progress is not None:
+        progress("check the firms")
+    touched = pc.unique(
+        pa.concat_arrays(
+            [p.data["uscc"].combine_chunks() for p in batch.parts.values()] or [pa.array([], pa.string())]
+        )
+    )
+    doubt = doubtful(merged.tables, touched, today or dt.datetime.now(CHINA).date())
+    problems: list[RowProblem] = []
+    if doubt:
+        codes = pa.array(sorted(doubt), pa.string())
+        records = records_from_tables(_subset(merged.tables, codes))
+        where = {}
+        firms = batch.parts.get("firms")
+        if firms is not None:
+            mine = pc.is_in(firms.data["uscc"], value_set=codes).to_numpy(zero_copy_only=False)
+            for j in np.flatnonzero(mine).tolist():
+                where[firms.data["uscc"][j].as_py()] = (
+                    firms.cells.label,
+                    int(firms.cells.numbers[firms.index[j]]),
+                )
+        problems = profile_problems([records[c] for c in sorted(records)], where, batch.source)
+    if not problems:
+        return merged
+    if not skip_invalid:
+        raise ImportRefused(batch.problems + problems)
+    bad = {p.expected.rsplit("(firm ", 1)[-1].rstrip(")") for p in problems}
+    for table, part in list(batch.parts.items()):
+        col = part.data["uscc"].combine_chunks()
+        keep = ~pc.is_in(col, value_set=pa.array(sorted(bad), pa.string())).to_numpy(zero_copy_only=False)
+        if keep.all():
+            continue
+        gone = [
+            [p for p in problems if p.expected.endswith(f"(firm {col[j].as_py()})")]
+            if table == "firms"
+            else []
+            for j in np.flatnonzero(~keep).tolist()
+        ]
+        batch.parts[table] = _reject(batch, part, keep, gone)
+    batch.problems += problems
+    return merge_bulk(batch, existing, progress)
