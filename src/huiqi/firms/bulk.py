@@ -3,7 +3,8 @@
 ``huiqi.firms.importing`` says what an import means (sources, the mapping, values, refusals) and does it
 one row at a time; this module does the same to millions of rows:
 
-- a CSV file in UTF-8 is parsed by Arrow's reader into columns of text.
+- a CSV file in UTF-8 is parsed by Arrow's reader into columns of text; a workbook by calamine (Rust),
+  its numbers as Excel shows them (the shortest text of the stored double, at most 15 digits).
   Any other file, or one Arrow's reader cannot take as a plain grid (other encodings, ragged rows,
   blank-looking rows, empty or repeated headers), is read by ``importing``'s readers, which refuse what
   cannot be read faithfully, in the words they always used;
@@ -21,6 +22,7 @@ The outcome is the register's new tables and the change history as a table, read
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -51,7 +53,7 @@ from huiqi.firms.importing import (
     shown,
     table_sources,
 )
-from huiqi.firms.sheets import SheetError, check_kind, unescape_cell
+from huiqi.firms.sheets import SheetError, check_kind, excel_number, unescape_cell
 from huiqi.firms.table import CHILD_TABLES, MONEY, YEAR_MAPS, child_schema, firm_schema
 from huiqi.firms.uscc import ALPHABET, UsccError, validate_uscc
 from huiqi.money import MAX_MAGNITUDE
@@ -83,14 +85,28 @@ class Cells:
     header: list[str]
     columns: dict[str, pa.Array | list[Any]]
     numbers: np.ndarray  # the spreadsheet row number of each row
+    csv: bool = False  # a CSV file's cells: an apostrophe before a formula character is an escape
+    workbook: bool = False  # calamine's cells: numbers are doubles, date cells dates
 
     def raw(self, i: int) -> dict[str, Any]:
         """Row ``i`` as the row-by-row import holds it (the rejected file shows it)."""
         out = {}
         for h, col in self.columns.items():
-            v = (col[i].as_py() or "") if isinstance(col, pa.Array) else col[i]
-            out[h] = unescape_cell(v) if isinstance(v, str) and v[:1] == "'" else v
+            v = col[i].as_py() if isinstance(col, pa.Array) else col[i]
+            out[h] = self.cell(v)
         return out
+
+    def cell(self, v: Any) -> Any:
+        """A cell's value as the row-by-row reader gives it."""
+        if v is None:
+            return "" if self.csv else None
+        if self.csv and isinstance(v, str) and v[:1] == "'":
+            return unescape_cell(v)
+        if self.workbook and isinstance(v, float):  # a number, as Excel shows it
+            return excel_number(repr(v))
+        if self.workbook and isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            return dt.datetime.combine(v, dt.time())  # a date cell, as the cell-by-cell reader gives it
+        return v
 
 
 @dataclass
@@ -201,7 +217,91 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
         mask = pa.array(keep)
         columns = [c.filter(mask) for c in columns]
         numbers = numbers[keep]
-    return Cells(path.name, header, dict(zip(header, columns, strict=True)), numbers)
+    return Cells(path.name, header, dict(zip(header, columns, strict=True)), numbers, csv=True)
+
+
+_FORMULA_OR_ERROR = re.compile(rb"<(?:[A-Za-z]+:)?f[ >/]|\bt=\"e\"")
+
+
+def _has_formula_or_error(path: Path, sheet_name: str) -> bool | None:
+    """Whether a workbook's sheet holds a formula or an error cell (their reading is the cell-by-cell
+    reader's: a formula without its value is refused, not read as empty); None when it cannot tell."""
+    import zipfile
+
+    from huiqi.firms.sheets import Workbook
+
+    try:
+        with Workbook(path) as book:
+            part = book.sheets.get(sheet_name)
+        if part is None:
+            return None
+        with zipfile.ZipFile(path) as zf, zf.open(part) as f:
+            tail = b""
+            while chunk := f.read(1 << 24):
+                if _FORMULA_OR_ERROR.search(tail + chunk):
+                    return True
+                tail = chunk[-16:]
+    except (OSError, KeyError, zipfile.BadZipFile, SheetError):
+        return None
+    return False
+
+
+def _fast_xlsx(path: Path, sheet_name: str | None, spec: TableMapping | None) -> Cells | None:
+    """A workbook's sheet read by calamine (Rust) into columns; None when the cell-by-cell reader must
+    read it: merged cells, formulas or error cells, a header not on row 1, empty or repeated headers."""
+    import python_calamine
+
+    if spec is not None and spec.header_row is not None:
+        return None
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        name = sheet_name if sheet_name is not None else book.sheet_names[0]
+        sheet = book.get_sheet_by_name(name)
+        if sheet.merged_cell_ranges or sheet.start not in (None, (0, 0)):
+            return None
+        if _has_formula_or_error(path, name) is not False:
+            return None
+        rows = sheet.to_python(skip_empty_area=False)
+    except Exception:  # calamine's errors: the cell-by-cell reader names what is wrong
+        return None
+    if not rows:
+        return None
+    if not all(isinstance(h, str) and h and h == h.strip(" \u3000\xa0\t\r\n") for h in rows[0]):
+        return None
+    header = [str(h) for h in rows[0]]
+    if len(set(header)) != len(header):
+        return None
+    n = len(rows) - 1
+    columns: list[pa.Array | list[Any]] = []
+    empty = np.ones(n, dtype=bool)
+    for values in zip(*rows[1:], strict=True) if n else [() for _ in header]:
+        cells = [None if v == "" else v for v in values]
+        try:
+            col: pa.Array | list[Any] = pa.array(cells)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            col = cells  # a column of mixed kinds: converted cell by cell
+        if isinstance(col, list):
+            empty &= np.array([v is None for v in col], dtype=bool)
+            spaces = any(isinstance(v, str) and not v.strip() for v in col)
+        else:
+            empty &= np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
+            spaces = col.type == pa.string() and bool(_np(pc.match_substring_regex(col, _BLANKISH)).any())
+        if spaces:
+            return None  # cells of spaces only: the cell-by-cell reader judges their rows
+        columns.append(col)
+    del rows
+    numbers = np.arange(2, n + 2, dtype=np.int64)
+    if empty.any():
+        keep = ~empty
+        columns = [
+            c.filter(pa.array(keep))
+            if isinstance(c, pa.Array)
+            else [v for v, k in zip(c, keep, strict=True) if k]
+            for c in columns
+        ]
+        numbers = numbers[keep]
+    label = f"{path.name}[{name}]"
+    return Cells(label, header, dict(zip(header, columns, strict=True)), numbers, workbook=True)
 
 
 def _slow_cells(path: Path, sheet_name: str | None, spec: TableMapping | None) -> Cells:
@@ -241,6 +341,8 @@ def _read(
         cells = None
         if path.suffix.lower() == ".csv":
             cells = _fast_csv(path, spec)
+        elif path.suffix.lower() == ".xlsx":
+            cells = _fast_xlsx(path, sheet_name, spec)
         if cells is None:
             cells = _slow_cells(path, sheet_name, spec)
         rules = header_rules(table, cells.header, spec, cells.label)
@@ -259,7 +361,7 @@ def _convert(batch: BulkBatch, table: str, cells: Cells, rules: dict[str, Column
     uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
     for k, (h, rule) in enumerate(rules.items()):
         typ = layout_type(table, rule.to)
-        values, bad = _column(cells.columns[h], typ, rule)
+        values, bad = _column(cells, cells.columns[h], typ, rule)
         for i, expected, value in bad:
             found.append((i, k, RowProblem(table, cells.label, int(cells.numbers[i]), h, value, expected)))
         out[rule.to] = values
@@ -297,23 +399,45 @@ def _parsed(table: str, cells: Cells, i: int) -> ParsedRow:
 
 
 def _column(
-    col: pa.Array | list[Any], typ: pa.DataType | None, rule: ColumnRule
+    cells: Cells, col: pa.Array | list[Any], typ: pa.DataType | None, rule: ColumnRule
 ) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     """A column as ``typ``: plain cells vectorised, the others one by one through ``convert``; the bad
     cells as (row, expected, value shown). An empty cell is null in ``col``."""
     assert typ is not None  # nosec B101  # header_rules only keeps layout columns
     if isinstance(col, list):
-        return _each(col, list(range(len(col))), typ, rule, pa.nulls(len(col), typ), None)
-    ok, fast = _plain(col, typ, rule)
+        values = [cells.cell(v) for v in col]
+        return _each(values, list(range(len(col))), typ, rule, pa.nulls(len(col), typ), None)
+    if pa.types.is_floating(col.type):
+        ok, fast = _plain_number(col, typ, rule)
+    elif col.type != pa.string():  # dates and yes/no of a workbook: typed already
+        if not rule.values and (col.type == typ or (typ == pa.date32() and pa.types.is_date(col.type))):
+            return pc.cast(col, typ), []
+        values = [cells.cell(v) for v in col.to_pylist()]
+        return _each(values, list(range(len(col))), typ, rule, pa.nulls(len(col), typ), None)
+    else:
+        ok, fast = _plain(col, typ, rule)
     empty = pc.is_null(col)
     fast = pc.if_else(ok, fast, pa.scalar(None, typ))
     need = pc.invert(pc.or_(pc.fill_null(ok, False), empty))
     rows = np.flatnonzero(need.to_numpy(zero_copy_only=False))
     if not len(rows):
         return fast, []
-    raw = col.take(pa.array(rows)).to_pylist()
-    cellsv = [unescape_cell(v) if v[:1] == "'" else v for v in raw]
-    return _each(cellsv, rows.tolist(), typ, rule, fast, need)
+    raw = [cells.cell(v) for v in col.take(pa.array(rows)).to_pylist()]
+    return _each(raw, rows.tolist(), typ, rule, fast, need)
+
+
+def _plain_number(col: pa.Array, typ: pa.DataType, rule: ColumnRule) -> tuple[pa.Array, pa.Array]:
+    """A workbook's number cells: as Excel shows them (the shortest text of the double, when it has at
+    most 15 digits, is the number typed), vectorised for amounts in yuan and counts; others by convert."""
+    if rule.values or typ not in (MONEY, pa.int64()) or (typ == MONEY and rule.unit != 1):
+        return pa.array(np.zeros(len(col), dtype=bool)), pa.nulls(len(col), typ)
+    text = pc.cast(col, pa.string())
+    digits = pc.utf8_length(pc.replace_substring_regex(text, "[^0-9]", ""))
+    pattern = _PLAIN_INT if typ == pa.int64() else _PLAIN_MONEY
+    ok = pc.and_(pc.match_substring_regex(text, pattern), pc.less_equal(digits, 15))
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), typ)
+    top = MAX_MAGNITUDE if typ == pa.int64() else pa.scalar(Decimal(MAX_MAGNITUDE), MONEY)
+    return pc.and_(ok, pc.less_equal(pc.abs(values), top)), values
 
 
 def _plain(col: pa.Array, typ: pa.DataType, rule: ColumnRule) -> tuple[pa.Array, pa.Array]:
