@@ -69,7 +69,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Subsidies, net cost and explanations of a firm's plan in Shanghai, Beijing, Shenzhen, Hangzhou "
         "and\nChengdu, side by side.",
     ),
-    "programmes": ("rules_commands", "Programme files: list, read, validate and test them."),
+    "programmes": (
+        "rules_commands",
+        "Programme files: list, read, validate and test them; draft, review, publish, withdraw and diff "
+        "versions.",
+    ),
     "register": ("register_commands", "The firm register: synthetic registers, register files."),
     "db": ("db_commands", "Database schema (Alembic migrations shipped in the package)."),
     "calls": ("calls_commands", "Calls for applications: a programme open in a window, drawing on a pool."),
