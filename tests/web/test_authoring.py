@@ -236,3 +236,21 @@ def test_a_version_is_withdrawn_with_a_reason(sqlite_web: Web) -> None:
     )
     assert no_reason.status_code == 422
     assert officer.get(f"{DRAFTS}/424242").status_code == 404
+
+
+def test_the_reviewer_costs_the_change_over_the_register(sqlite_web: Web) -> None:
+    from huiqi.app.register import synth_register
+
+    officer = sqlite_web.client("officer")
+    page = officer.post(DRAFTS, data={"text": next_year(MODEL_FILE.read_text(encoding="utf-8"))}).headers[
+        "location"
+    ]
+    hx = {"HX-Request": "true"}
+    none = officer.post(f"{page}/cost", data={"on": "2027-03-01"}, headers=hx, params={"lang": "en"})
+    assert none.status_code == 200 and "There is no register in the database" in none.text
+    bad = officer.post(f"{page}/cost", data={"on": "soon"}, headers=hx, params={"lang": "en"})
+    assert "Date: expected a date" in bad.text
+    synth_register(sqlite_web.app.state.huiqi.store, firms=200, seed=3)
+    r = officer.post(f"{page}/cost", data={"on": "2027-03-01"}, headers=hx, params={"lang": "zh"})
+    assert r.status_code == 200, r.text
+    assert "名录中 200 家企业测算" in r.text and MODEL in r.text

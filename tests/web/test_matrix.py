@@ -306,6 +306,10 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/officer/programmes/drafts/999/case",
         {"data": {"on": "2026-01-01", "example": "small-ai-firm"}},
     ),
+    ("POST", "/officer/programmes/drafts/{draft_id}/cost"): lambda i, o: (
+        "/officer/programmes/drafts/999/cost",
+        {"data": {"on": "2027-01-01"}},
+    ),
     ("POST", "/officer/programmes/drafts/{draft_id}/parameter"): lambda i, o: (
         "/officer/programmes/drafts/999/parameter",
         {"data": {"name": "rate", "value": "30%", "start": "2027-01-01"}},

@@ -398,6 +398,7 @@ __all__ = [
     "AuthoringError",
     "CaseAdded",
     "DraftNotFound",
+    "MatchingError",
     "PositionedProblem",
     "PublishingError",
     "SourceView",

@@ -209,6 +209,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/officer/programmes/drafts/{draft_id}"): roles(O),
     ("POST", "/officer/programmes/drafts/{draft_id}/test"): roles(O),
     ("POST", "/officer/programmes/drafts/{draft_id}/case"): roles(O),
+    ("POST", "/officer/programmes/drafts/{draft_id}/cost"): roles(O),
     ("POST", "/officer/programmes/drafts/{draft_id}/parameter"): roles(O),
     ("POST", "/officer/programmes/drafts/{draft_id}/submit"): roles(O),
     ("POST", "/officer/programmes/drafts/{draft_id}/publish"): roles(O),

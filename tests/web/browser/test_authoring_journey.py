@@ -1,8 +1,8 @@
 """Authoring a programme version in the browser (issue 15), in Chinese: an officer drafts next year's model
 voucher from the served file, sees a mistake placed beside its line as she types, corrects it, sets the new
 rate by the dated-value form, turns an example firm into a test case, runs the test cases and submits; a
-second officer reviews the diff and publishes; the public catalogue then lists the new version with its dates.
-Screenshots of every step (zh) in test-output/screenshots/authoring-*.png."""
+second officer reviews the diff and the cost over a synthetic register, and publishes; the public catalogue
+then lists the new version with its dates. Screenshots (zh) in test-output/screenshots/authoring-*.png."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pytest
 from tests.web.browser.conftest import Server, login, serve, shot
 
 from huiqi.accounts import service as accounts
+from huiqi.app.register import synth_register
+from huiqi.app.store import Store
 from huiqi.db import make_engine, make_session_factory
 from huiqi.db.migrate import upgrade
 from huiqi.rules.loader import bundled_pack_dir
@@ -34,6 +36,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             accounts.create_user(session=s, username=user, password=PASSWORD, role="officer", actor="test")
         s.commit()
     engine.dispose()
+    store = Store.open(url)
+    synth_register(store, firms=300, seed=15)  # the register the reviewer costs the change over
+    store.close()
     with serve(directory) as base:
         yield Server(
             base, directory, dict.fromkeys(("wang", "li"), PASSWORD), "", "", directory / "server.log"
@@ -114,6 +119,10 @@ def test_an_officer_authors_a_version_a_second_officer_publishes_it_and_the_cata
     main = reviewer.inner_text("main")
     assert "变更内容：2025.1 → 2026.1" in main and "30%" in main and "50%" in main
     shot(reviewer, "authoring", "3-review-diff-zh")
+    reviewer.click("#cost-run")
+    reviewer.locator("#cost p").first.wait_for()
+    assert "名录中 300 家企业测算" in reviewer.inner_text("#cost"), reviewer.inner_text("#cost")
+    shot(reviewer, "authoring", "3b-cost-over-the-register-zh")
     reviewer.click("#publish")
     reviewer.wait_for_load_state()
     assert reviewer.inner_text("#draft-status") == "已发布", reviewer.inner_text("main")[:2000]

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from huiqi.app import authoring, lifecycle
 from huiqi.app import programmes as use
-from huiqi.app.authoring import DraftNotFound, PublishingError
+from huiqi.app.authoring import DraftNotFound, MatchingError, PublishingError
 from huiqi.rules.errors import ProgrammeError, UnknownProgramme
 from huiqi.web.api.common import actor
 from huiqi.web.i18n import N_, _, language
@@ -125,6 +125,7 @@ def _editor(
     problems: list[str] | None = None,
     message: str | None = None,
     run: use.TestRun | None = None,
+    cost: lifecycle.ChangeCost | None = None,
     status: int = 200,
 ) -> Response:
     """The draft page: the editor (the author, while a draft), the review (a second officer, in review), or
@@ -150,6 +151,8 @@ def _editor(
         "problems": problems or [],
         "message": message,
         "run": run,
+        "cost": cost,
+        "cost_problem": None,
         "diff": diff,
         "diff_problem": diff_problem,
         "is_author": draft is None or same_person,
@@ -236,6 +239,7 @@ def _again(
     message: str | None = None,
     run: use.TestRun | None = None,
     typed: tuple[str, str, str] | None = None,
+    cost: lifecycle.ChangeCost | None = None,
     status: int = 200,
 ) -> Response:
     """The draft's page again (404 when there is no such draft), with the text as typed if refused."""
@@ -252,6 +256,7 @@ def _again(
         problems=problems,
         message=message,
         run=run,
+        cost=cost,
         status=status,
     )
 
@@ -310,6 +315,35 @@ def draft_test(request: Request, draft_id: int) -> Response:
     if request.headers.get("hx-request") == "true":
         return render(request, "programme_tests.html", {"run": run})
     return _again(request, draft_id, run=run)
+
+
+@router.post(DRAFTS + "/{draft_id}/cost")
+def draft_cost(request: Request, draft_id: int, on: Annotated[str, Form()] = "") -> Response:
+    """What publishing the draft would cost over the register in the database (the sandbox's simulation of
+    the version it follows against the draft), so the reviewer weighs it before publishing."""
+    st = state_of(request)
+    problem = None
+    cost = None
+    try:
+        day = dt.date.fromisoformat(on) if on.strip() else None
+    except ValueError:
+        day, problem = None, _("Date: expected a date like 2025-12-01.")
+    if problem is None:
+        try:
+            cost = lifecycle.change_cost(
+                st.store, registry=st.registry, draft_id=draft_id, register="db", on=day
+            )
+        except (ProgrammeError, PublishingError, MatchingError) as exc:
+            problem = (
+                " ".join(_problems_of(exc))
+                if not isinstance(exc, MatchingError)
+                else _("There is no register in the database to cost the change over: import one first.")
+            )
+    if request.headers.get("hx-request") == "true":
+        return render(request, "programme_cost.html", {"cost": cost, "cost_problem": problem})
+    return _again(
+        request, draft_id, problems=[problem] if problem else None, cost=cost, status=422 if problem else 200
+    )
 
 
 @router.post(DRAFTS + "/{draft_id}/case")
