@@ -49,6 +49,7 @@ SLOW = (
     "tests/fuzz/",
     "tests/web/test_demo.py",
     "tests/web/test_pages_zh.py",
+    "tests/web/test_sandbox_zh.py",
     "tests/web/test_authoring.py::test_an_officer_authors_a_version_and_a_second_officer_publishes_it",
 )
 

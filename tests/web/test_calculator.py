@@ -429,3 +429,26 @@ def test_plain_gap_keeps_words_and_replaces_formulas_only() -> None:
     assert plain_gap(mixed, "en").endswith("or: no contract in the profile meets this condition")
     set_language("zh")
     assert plain_gap('不得满足: firm.sector == "trade"', "zh") == "企业档案中存在此条件排除的情形"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_profile_not_saved_stays_on_the_firm_page_as_typed(sqlite_web: Web, lang: str) -> None:
+    """A refused profile: the firm's page again (422), the text as typed, the problems beside it in the page's
+    language, no Python repr; the page's programmes are those of the firm's own city."""
+    member = sqlite_web.client("firm_member")
+    member.cookies.set("huiqi_lang", lang)
+    uscc = "91310115MA1K3BTP2B"
+    firm = member.get(f"/firms/{uscc}").text
+    assert "shanghai." in firm and "beijing.ai." not in firm  # scope: Shanghai's programmes only
+    typed = json.dumps({**example("small-ai-firm"), "uscc": uscc, "paid_in_capital": -1000000.0})
+    r = member.post(f"/firms/{uscc}/profile", data={"profile": typed})
+    assert r.status_code == 422
+    page = r.text
+    assert "<h1>上海青图智能科技有限公司</h1>" in page or "Shanghai Qingtu" in page
+    problems = page[page.index('id="profile-problems"') :]
+    assert (
+        "paid_in_capital" in problems
+        and ("不能为负数" if lang == "zh" else "greater than or equal") in problems
+    )
+    assert "Decimal(" not in page and html_escape(typed)[:60] in page
+    assert member.get(f"/api/v1/firms/{uscc}").json()["paid_in_capital"] != "-1000000.00"  # not saved

@@ -27,11 +27,11 @@ from huiqi.app.programmes import (
     today,
     warm_up,
 )
-from huiqi.firms import Firm, ProfileError
+from huiqi.firms import FieldProblem, Firm, ProfileError
 from huiqi.firms.numbers import UNITS, NumberError, normalise, parse_amount, parse_count
 from huiqi.firms.uscc import UsccError, make_uscc, validate_uscc
 from huiqi.rules.labels import WORDS
-from huiqi.web.i18n import N_, _
+from huiqi.web.i18n import N_, _, language
 
 __all__ = [
     "Answers",
@@ -47,6 +47,7 @@ __all__ = [
     "parse_firm",
     "plain_check",
     "plain_gap",
+    "problem_text",
     "scope_of",
     "to_json_bytes",
     "today_in_shanghai",
@@ -226,6 +227,15 @@ def _problem(message: str) -> str:
         if needle in message:
             return _(text)
     return _("This value is not accepted.")
+
+
+def problem_text(problem: FieldProblem) -> str:
+    """A profile's problem for a page: its field and what is wrong, in the page's language, without a Python
+    repr (``got Decimal('-1000000.00')`` reads ``got -1000000.00``)."""
+    message = re.sub(r"\b(?:Decimal|datetime\.date)\((['\"]?)(.*?)\1\)", r"\2", problem.message)
+    if language() == "zh":
+        message = _problem(message)
+    return f"{problem.path}: {message}" if problem.path else message
 
 
 def answers_from_form(form: Mapping[str, str], on: dt.date) -> Answers:

@@ -18,7 +18,7 @@ from huiqi.firms.errors import ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.web.api.applications import claims_of, owned, read_upload
 from huiqi.web.api.common import actor, api_key
-from huiqi.web.calculator import calculate, plain_check, today_in_shanghai
+from huiqi.web.calculator import check_firm, plain_check, problem_text, today_in_shanghai
 from huiqi.web.i18n import _, language
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
@@ -55,12 +55,18 @@ def progress(history: tuple[calls.EventView, ...], state: str) -> list[dict[str,
 def firm_page(uscc: str, request: Request, on: str = "") -> Response:
     me = principal_of(request)
     me.check_firm(uscc)
-    st = state_of(request)
     try:
         when = dt.date.fromisoformat(on) if on else today_in_shanghai()
     except ValueError:
         when = today_in_shanghai()
+    return render(request, "firm.html", firm_context(request, uscc, when))
 
+
+def firm_context(
+    request: Request, uscc: str, when: dt.date, text: str | None = None, problems: list[str] | None = None
+) -> dict[str, Any]:
+    """The firm page's data; ``text`` and ``problems``: a profile that was not saved, kept as typed."""
+    st = state_of(request)
     try:
         firm: Firm | None = accounts.firm_profile(st.store, uscc=uscc)
     except FirmProfileNotFound:
@@ -68,31 +74,29 @@ def firm_page(uscc: str, request: Request, on: str = "") -> Response:
     applications = calls.list_applications(st.store, firm_uscc=uscc, limit=500)
     awards = money.list_awards(st.store, firm_uscc=uscc, limit=500)
     inbox = matching.firm_inbox(st.store, uscc=uscc, limit=20)
-    matches = calculate(st.registry.programmes(), firm, when, None, language()) if firm is not None else None
-    return render(
-        request,
-        "firm.html",
-        {
-            "firm": firm,
-            "applications": applications.items,
-            "awards": awards.items,
-            "inbox": inbox.items,
-            "certificates": certificates.firm_certificates(st.store, uscc=uscc),
-            "uscc": uscc,
-            "matches": matches,
-            "on": when.isoformat(),
-            "profile_text": json.dumps(firm.model_dump(mode="json"), ensure_ascii=False, indent=2)
-            if firm
-            else "",
-            "state_label": state_label,
-            "problems": [],
-            "plain_check": plain_check,
-        },
+    matches = (  # the firm's own city's programmes in force, as the calculator answers by default
+        check_firm(st.registry, firm=firm, on=when, lang=language()) if firm is not None else None
     )
+    stored = json.dumps(firm.model_dump(mode="json"), ensure_ascii=False, indent=2) if firm else ""
+    return {
+        "firm": firm,
+        "applications": applications.items,
+        "awards": awards.items,
+        "inbox": inbox.items,
+        "certificates": certificates.firm_certificates(st.store, uscc=uscc),
+        "uscc": uscc,
+        "matches": matches,
+        "on": when.isoformat(),
+        "profile_text": stored if text is None else text,
+        "state_label": state_label,
+        "problems": problems or [],
+        "plain_check": plain_check,
+    }
 
 
 @router.post("/firms/{uscc}/profile")
 def save_profile(uscc: str, request: Request, profile: Annotated[str, Form()]) -> Response:
+    """Save the profile; refused, the firm page again with the problems beside the profile, as typed."""
     me = principal_of(request)
     me.check_firm(uscc)
     try:
@@ -101,15 +105,11 @@ def save_profile(uscc: str, request: Request, profile: Annotated[str, Form()]) -
             raise ProfileError("profile", [])
         accounts.save_firm_profile(state_of(request).store, data=data, actor=actor(me))
     except ProfileError as exc:
-        problems = [str(p) for p in exc.problems] or [
+        problems = [problem_text(p) for p in exc.problems] or [
             _("The profile must be for this firm (uscc %(uscc)s).") % {"uscc": uscc}
         ]
-        return render(
-            request,
-            "error.html",
-            {"status": 422, "title": _("The profile was not saved"), "detail": "; ".join(problems)},
-            status=422,
-        )
+        context = firm_context(request, uscc, today_in_shanghai(), profile, problems)
+        return render(request, "firm.html", context, status=422)
     return RedirectResponse(f"/firms/{uscc}", status_code=303)
 
 

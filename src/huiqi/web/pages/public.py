@@ -35,6 +35,7 @@ from huiqi.web.calculator import (
     answers_from_form,
     answers_of,
     plain_check,
+    problem_text,
     read_date,
     years_for,
 )
@@ -172,7 +173,7 @@ async def calculator_submit(request: Request) -> Response:
             if not questionnaire:
                 context["answers"] = answers_of(firm, when)
         except ProfileError as exc:
-            context["profile_problems"] = [str(p) for p in exc.problems] or [str(exc)]
+            context["profile_problems"] = [problem_text(p) for p in exc.problems] or [str(exc)]
     failed = bool(date_problem or answers.errors or context["profile_problems"])
     fragment = request.headers.get("hx-request") == "true"
     return render(
