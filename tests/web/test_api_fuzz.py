@@ -300,6 +300,8 @@ EXCLUDED: dict[tuple[str, str], list[Check]] = {
     # the text is a programme file (YAML), checked by the rules loader with file:line:column problems
     ("POST", f"{API}/programmes/validate"): _POSITIVE,
     ("POST", f"{API}/programmes"): _POSITIVE,
+    ("POST", f"{API}/programme-drafts"): _POSITIVE,
+    ("PUT", f"{API}/programme-drafts/{{draft_id}}"): _POSITIVE,
     # a firm profile: its schema is GET /api/v1/schema/firm, with check digits and cross-field rules
     ("POST", f"{API}/calculator"): _POSITIVE,
     ("PUT", f"{API}/firms/{{uscc}}"): _POSITIVE,

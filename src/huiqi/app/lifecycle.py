@@ -31,7 +31,7 @@ from huiqi.publishing.errors import ReasonRequired, TestsFailed
 from huiqi.publishing.models import ProgrammeDraft
 from huiqi.publishing.states import STATES
 from huiqi.rules.diff import ProgrammeDiff, diff_programmes
-from huiqi.rules.errors import Location, Problem, ProgrammeError, UnknownProgramme
+from huiqi.rules.errors import Location, Problem, ProgrammeError
 from huiqi.rules.loader import bundled_pack_dir, bundled_packs
 from huiqi.rules.programme import Programme
 from huiqi.rules.testing import TESTS_SUFFIX, Case, collect_cases, load_cases, load_fixtures, run_case
@@ -320,12 +320,7 @@ def withdraw_version(
     while programmes in force refer to a programme that would have no version left."""
     if not reason.strip():
         raise ReasonRequired("withdraw a version")
-    try:
-        programme = registry.programmes().version(programme_id, version)
-    except UnknownProgramme:
-        raise ProgrammeError(
-            [Problem(Location(programme_id), f"no version {version} of {programme_id} is served here")]
-        ) from None
+    programme = registry.programmes().version(programme_id, version)  # UnknownProgramme names the version
     registry.withdraw(programme_id, version)
     found = store.write(
         lambda s: tuple(

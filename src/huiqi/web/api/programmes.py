@@ -226,7 +226,7 @@ class DraftFile(BaseModel):
 
 
 class Reason(BaseModel):
-    reason: str = Field(max_length=2000)
+    reason: str = Field(max_length=2000, pattern=r"\S", description="why (not blank; kept in the audit)")
 
 
 class CostRequest(BaseModel):
