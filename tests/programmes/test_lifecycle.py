@@ -219,3 +219,22 @@ def test_publishing_errors_are_user_errors() -> None:
     from huiqi.app.errors import USER_ERRORS
 
     assert issubclass(PublishingError, USER_ERRORS)
+
+
+def test_a_referred_programme_can_go_once_its_referrers_have(
+    store: Store, registry: ProgrammeRegistry
+) -> None:
+    designation = "shanghai.hq.designation"
+    served = registry.programmes()
+    referrers = sorted(p.id for p in served.values() if designation in p.depends_on and p.id != designation)
+    assert len(referrers) == 3
+    for pid in [*referrers, designation]:
+        life.withdraw_version(
+            store, registry=registry, programme_id=pid, version=served[pid].version, actor=BOB, reason="ended"
+        )
+    fresh = ProgrammeRegistry(registry.uploads, recheck_seconds=0).programmes()  # another worker
+    assert not {designation, *referrers} & set(fresh)
+    assert all(
+        fresh.is_withdrawn(fresh.version(pid, served[pid].version)) for pid in [designation, *referrers]
+    )
+    assert "shanghai.ai.model-voucher" in fresh

@@ -198,9 +198,11 @@ class ProgrammeRegistry:
         """These files in force, and the withdrawn versions beside them (each read on its own: their periods
         may overlap anything)."""
         live = load_programmes(files)
+        withdrawn = self._withdrawn_files()
+        known = {*live, *(w[0] for w in map(_peek, withdrawn) if w)}  # they may refer to one another
         gone: list[Programme] = []
-        for f in self._withdrawn_files():
-            gone += load_programmes([f], known_ids=[*live, *(g.id for g in gone)]).every()
+        for f in withdrawn:
+            gone += load_programmes([f], known_ids=known).every()
         return Versions([*live.every(), *gone], withdrawn=[(g.id, g.version) for g in gone])
 
     def programmes(self) -> Versions:
