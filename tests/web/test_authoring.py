@@ -254,3 +254,24 @@ def test_the_reviewer_costs_the_change_over_the_register(sqlite_web: Web) -> Non
     r = officer.post(f"{page}/cost", data={"on": "2027-03-01"}, headers=hx, params={"lang": "zh"})
     assert r.status_code == 200, r.text
     assert "名录中 200 家企业测算" in r.text and MODEL in r.text
+
+
+def test_a_withdrawn_version_is_not_current_and_its_page_says_why(sqlite_web: Web) -> None:
+    corpus = "shanghai.ai.corpus-voucher"
+    officer = sqlite_web.client("officer")
+    r = officer.post(
+        "/officer/programmes/withdraw",
+        data={"programme_id": corpus, "version": "2025.1", "reason": "资金已用完"},
+        params={"lang": "zh"},
+    )
+    assert r.status_code == 200 and "已撤回" in r.text, r.text[-2000:]
+    anon = sqlite_web.client()
+    current = anon.get("/api/v1/programmes", params={"status": "current", "city": "shanghai"}).json()
+    assert corpus not in {e["id"] for e in current}
+    gone = anon.get("/api/v1/programmes", params={"status": "withdrawn"}).json()
+    assert [(e["id"], e["status"]) for e in gone] == [(corpus, "withdrawn")]
+    page = anon.get(f"/programmes/{corpus}", params={"version": "2025.1", "lang": "zh"}).text
+    assert "该版本已撤回" in page  # a bundled version: its reason is in the audit chain (no draft holds it)
+    assert "已撤回" in page.split('<table class="versions">', 1)[1].split("</table>", 1)[0]
+    listed = anon.get("/programmes", params={"lang": "zh", "status": "withdrawn"}).text
+    assert corpus in listed and "找到政策：1 项" in listed

@@ -14,8 +14,9 @@ What each filter means (all optional, all must hold):
 - ``min_amount``: programmes that may pay a firm at least this much: a stated cap per firm (a yuan
   parameter named ``max_...``) of at least the amount, or an amount without a stated cap; a programme that
   pays nothing itself (a designation) never.
-- ``status`` on the date (default today): ``in-force``, ``upcoming``, ``ended``, ``current`` (in force or
-  upcoming: what a firm can still apply for; ended programmes are not current) or ``all`` (the default).
+- ``status`` on the date (default today): ``in-force``, ``upcoming``, ``ended``, ``withdrawn`` (taken out of
+  force with a reason, still readable), ``current`` (in force or upcoming: what a firm can still apply for;
+  ended and withdrawn versions are not current) or ``all`` (the default).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from huiqi.rules.versions import Versions
 from huiqi.simulation.cities import CITIES
 
 #: the statuses a search may ask for
-STATUS_FILTERS = ("all", "current", "in-force", "upcoming", "ended")
+STATUS_FILTERS = ("all", "current", "in-force", "upcoming", "ended", "withdrawn")
 #: the kinds of benefit (``rules.spec.Benefit``)
 BENEFITS = ("designation", "grant", "rent_subsidy", "voucher", "award")
 #: the city packs, in the order the catalogue offers them
@@ -46,7 +47,7 @@ CITY_NAMES: dict[str, tuple[str, str]] = {c.key: (c.name, c.zh) for c in CITIES}
 SECTOR_KEYS = tuple(s.value for s in Sector)
 _SECTORS = frozenset(SECTOR_KEYS)
 #: the same as types, for the adapters' parameters
-StatusFilter = Literal["all", "current", "in-force", "upcoming", "ended"]
+StatusFilter = Literal["all", "current", "in-force", "upcoming", "ended", "withdrawn"]
 BenefitKind = Literal["designation", "grant", "rent_subsidy", "voucher", "award"]
 City = Literal["shanghai", "beijing", "shenzhen", "hangzhou", "chengdu"]
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from huiqi.app import catalogue as cat
+from huiqi.app import lifecycle
 from huiqi.app import programmes as use
 from huiqi.web.i18n import N_, _, language
 from huiqi.web.security import state_of
@@ -21,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 #: the kinds of benefit and the statuses, as the catalogue's labels (msgids translated in both catalogues)
 BENEFIT_LABELS = (N_("designation"), N_("grant"), N_("rent_subsidy"), N_("voucher"), N_("award"))
-STATUS_LABELS = (N_("all"), N_("current"), N_("in-force"), N_("upcoming"), N_("ended"))
+STATUS_LABELS = (N_("all"), N_("current"), N_("in-force"), N_("upcoming"), N_("ended"), N_("withdrawn"))
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def read_filters(request: Request) -> Filters:
     problems: list[str] = []
     args: dict[str, object] = {"q": form["q"][:200], "status": form["status"]}
     if form["status"] not in cat.STATUS_FILTERS:
-        problems.append(_("Status: expected one of in force, upcoming, ended, current or all."))
+        problems.append(_("Status: expected one of in force, upcoming, ended, withdrawn, current or all."))
     named = {"city": _("City"), "benefit": _("Benefit"), "sector": _("Sector")}
     for key, allowed in (("city", cat.CITY_KEYS), ("benefit", cat.BENEFITS), ("sector", cat.SECTOR_KEYS)):
         if form[key] and form[key] not in allowed:
@@ -116,7 +117,11 @@ def programmes_csv(request: Request) -> Response:
 @router.get("/programmes/{programme_id}")
 def programme_page(programme_id: str, request: Request, version: str | None = None) -> Response:
     """One programme as a document, so a firm reads each condition beside its clause."""
-    doc = use.show_programme(
-        state_of(request).registry, programme_id=programme_id, version=version, lang=language()
-    )
-    return render(request, "programme.html", {"doc": doc, "city": city_label(programme_id.split(".", 1)[0])})
+    st = state_of(request)
+    doc = use.show_programme(st.registry, programme_id=programme_id, version=version, lang=language())
+    life: dict[str, lifecycle.DraftView] = {}
+    for d in lifecycle.list_drafts(st.store, programme_id=programme_id):  # newest first
+        if d.status in ("published", "withdrawn"):
+            life.setdefault(d.version, d)
+    city = city_label(programme_id.split(".", 1)[0])
+    return render(request, "programme.html", {"doc": doc, "city": city, "life": life})
