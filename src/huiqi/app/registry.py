@@ -201,8 +201,11 @@ class ProgrammeRegistry:
         withdrawn = self._withdrawn_files()
         known = {*live, *(w[0] for w in map(_peek, withdrawn) if w)}  # they may refer to one another
         gone: list[Programme] = []
-        for f in withdrawn:
-            gone += load_programmes([f], known_ids=known).every()
+        try:  # together when they can be (a few times faster); one by one when their periods overlap
+            gone += load_programmes(withdrawn, known_ids=known).every()
+        except ProgrammeError:
+            for f in withdrawn:
+                gone += load_programmes([f], known_ids=known).every()
         return Versions([*live.every(), *gone], withdrawn=[(g.id, g.version) for g in gone])
 
     def programmes(self) -> Versions:
