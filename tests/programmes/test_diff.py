@@ -9,6 +9,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from huiqi.rules.diff import diff_cases, diff_programmes
 from huiqi.rules.loader import load_pack, load_programmes
@@ -96,3 +98,15 @@ def test_test_cases_added_changed_removed() -> None:
     assert (old[0].name, "changed") in kinds and (old[1].name, "removed") in kinds
     assert ("1,000,000 x 30%", "added") in kinds and len(d) == 3
     assert MODEL_FILE.exists()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rate=st.integers(min_value=1, max_value=99))
+def test_one_changed_rate_is_one_changed_parameter(tmp_path: Path, rate: int) -> None:
+    old = BUNDLED.version(MODEL, "2025.1")
+    new = edited(tmp_path, next_year(rate=f"{rate}%"), name=f"r{rate}.programme.yaml")
+    d = diff_programmes(old, new)
+    changed = [(p.name, [v.value for v in p.old], [v.value for v in p.new]) for p in d.parameters]
+    assert changed == ([] if rate == 50 else [("rate", ["50%"], [f"{rate}%"])])
+    assert not d.rules and [f.field for f in d.fields] == ["effective"]
+    assert [p.name for p in diff_programmes(new, old).parameters] == [p[0] for p in changed]
