@@ -275,3 +275,7 @@ def test_a_withdrawn_version_is_not_current_and_its_page_says_why(sqlite_web: We
     assert "已撤回" in page.split('<table class="versions">', 1)[1].split("</table>", 1)[0]
     listed = anon.get("/programmes", params={"lang": "zh", "status": "withdrawn"}).text
     assert corpus in listed and "找到政策：1 项" in listed
+    start = officer.get(f"{DRAFTS}/new", params={"programme": corpus, "lang": "en"})
+    assert start.status_code == 200 and "no version in force: name the version" in start.text
+    named = officer.get(f"{DRAFTS}/new", params={"programme": corpus, "version": "2025.1"})
+    assert named.status_code == 200 and "shanghai.ai.corpus" in named.text

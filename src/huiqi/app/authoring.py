@@ -34,7 +34,7 @@ from huiqi.app.store import Store
 from huiqi.firms import Firm, ProfileError
 from huiqi.firms.frames import tables_to_firms
 from huiqi.publishing.errors import DraftNotFound, PublishingError
-from huiqi.rules.errors import Location, Problem, ProgrammeError
+from huiqi.rules.errors import Location, Problem, ProgrammeError, UnknownProgramme
 from huiqi.rules.evaluator import Engine
 from huiqi.rules.loader import bundled_pack_dir, bundled_packs
 from huiqi.rules.testing import TESTS_SUFFIX
@@ -136,7 +136,10 @@ def programme_source(
     """The file of a served version (default: the one in force today) and its pack's test cases, as the start
     of the next version's draft; ``UnknownProgramme`` otherwise."""
     served = programmes.programmes()
-    p = served.version(programme_id, version) if version else served.on(today())[programme_id]
+    chosen = served.version(programme_id, version) if version else served.on(today()).get(programme_id)
+    if chosen is None:  # every version withdrawn: name one
+        raise UnknownProgramme(f"{programme_id} (no version in force: name the version)")
+    p = chosen
     path = Path(p.source)
     tests = ""
     sibling = path.with_name(path.name.removesuffix(".programme.yaml") + TESTS_SUFFIX)

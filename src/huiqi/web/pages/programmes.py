@@ -107,7 +107,7 @@ async def programme_load(request: Request, file: Annotated[UploadFile, File()]) 
 # --- authoring ----------------------------------------------------------------------------------------------
 
 
-def _problems_of(exc: ProgrammeError | PublishingError | authoring.AuthoringError) -> list[str]:
+def _problems_of(exc: Exception) -> list[str]:
     if isinstance(exc, ProgrammeError):
         return [str(p) for p in exc.problems] or [_("The file could not be read as UTF-8 text.")]
     if hasattr(exc, "failures"):
@@ -272,7 +272,7 @@ def _step(request: Request, draft_id: int, step: Any, done: str, **kwargs: Any) 
     st = state_of(request)
     try:
         step(st.store, draft_id=draft_id, actor=actor(principal_of(request)), **kwargs)
-    except (ProgrammeError, PublishingError, authoring.AuthoringError) as exc:
+    except (ProgrammeError, PublishingError, UnknownProgramme, authoring.AuthoringError) as exc:
         return _again(request, draft_id, problems=_problems_of(exc), status=422)
     return _again(request, draft_id, message=done)
 
@@ -452,7 +452,7 @@ def version_withdraw(
             actor=actor(principal_of(request)),
             reason=reason,
         )
-    except (ProgrammeError, PublishingError) as exc:
+    except (ProgrammeError, PublishingError, UnknownProgramme) as exc:
         return _programmes_page(
             request,
             {"ok": False, "message": _("The version was not withdrawn."), "problems": _problems_of(exc)},
