@@ -3,9 +3,12 @@
     .venv/bin/python benchmarks/match.py --firms 300000           # SQLite (the embedded default)
     .venv/bin/python benchmarks/match.py --firms 300000 --postgres # and PostgreSQL (HUIQI_DATABASE_URL)
     .venv/bin/python benchmarks/match.py --firms 3000000 --runs 1
+    .venv/bin/python benchmarks/match.py --firms 3000000 --register-dir  # huiqi match --register DIR
 
 Setup (not timed): a synthetic register written into a new database with ``huiqi register synth --register
-db`` (which also writes the register's columnar copy beside the database). Then, each as a subprocess of
+db`` (which also writes the register's columnar copy beside the database), or with ``--register-dir`` into
+a register directory (``huiqi register synth --out DIR``; matched with ``--register DIR``, the 1 % change
+imported into the directory). Then, each as a subprocess of
 the ``huiqi`` command, timed from the outside, with the peak RSS of its process tree (sampled from /proc)
 and the database's size after it:
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,8 +73,19 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+#: CPU seconds (user + system) of the last command timed and its children: on a machine shared with other
+#: runs the wall time grows with the load average, the CPU time much less.
+CPU: list[float] = [0.0]
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS of the process tree in GiB, stdout) of one command."""
+    """(seconds, peak RSS of the process tree in GiB, stdout) of one command; its CPU time in ``CPU``."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
@@ -85,6 +100,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     sampler.start()
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
+    CPU[0] = _children_cpu() - cpu
     done.set()
     sampler.join()
     if proc.returncode != 0:
@@ -171,9 +187,31 @@ class Database:
         shutil.copytree(self.root / f"{src}.match-results", self.root / f"{dst}.match-results")
 
 
-def change_one_percent(db: Database, name: str, register: Path, round_: int, work: Path) -> None:
-    """Import (not timed) a CSV changing the employees of 1 % of the firms (a different 1 % each round)."""
+def change_one_percent(db: Database, name: str, register: Path, round_: int, work: Path, into: str) -> None:
+    """Import (not timed) a CSV changing the employees of 1 % of the firms (a different 1 % each round)
+    into ``into`` (``db``); a register directory's firms file is rewritten with the change instead, as the
+    tool that keeps such a directory would."""
     import duckdb
+
+    if into != "db":
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        firms = pq.read_table(register / "firms.parquet")
+        rows = np.arange(firms.num_rows, dtype=np.uint64)
+        mask = pa.array((rows * np.uint64(2654435761) + np.uint64(round_)) % np.uint64(100) == 0)
+        employees = pc.add(pc.fill_null(firms["employees"], 0), round_ + 1)
+        changed = firms.set_column(
+            firms.schema.get_field_index("employees"),
+            "employees",
+            pc.if_else(mask, employees, firms["employees"]),
+        )
+        fresh = register / ".firms.parquet.new"
+        pq.write_table(changed, fresh, compression="zstd")
+        os.replace(fresh, register / "firms.parquet")
+        return
 
     csv = work / f"changed-{round_}"
     shutil.rmtree(csv, ignore_errors=True)
@@ -185,7 +223,7 @@ def change_one_percent(db: Database, name: str, register: Path, round_: int, wor
         f"TO '{csv / 'firms.csv'}' (HEADER)"
     )
     subprocess.run(
-        [HUIQI, "register", "import", str(csv), "--register", "db"],
+        [HUIQI, "register", "import", str(csv), "--register", into],
         env=db.env(name),
         check=True,
         capture_output=True,
@@ -201,13 +239,25 @@ def main() -> None:
         "--postgres", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432", default=None
     )
     ap.add_argument("--reuse", action="store_true", help="keep the synthesised database of an earlier run")
+    ap.add_argument("--register-dir", action="store_true", help="match a register directory, not the db")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     db = Database(args.dir, args.postgres)
     kind = "PostgreSQL" if args.postgres else "SQLite"
     base = f"base-{args.firms}"
     t = time.perf_counter()
-    if args.reuse and db.size(base):
+    folder = args.dir / f"register-{args.firms}"
+    if args.register_dir:
+        kind += ", --register DIR"
+        if not (args.reuse and (folder / "firms.parquet").exists()):
+            shutil.rmtree(folder, ignore_errors=True)
+            synth = [HUIQI, "register", "synth", "--firms", str(args.firms), "--seed", "42"]
+            subprocess.run([*synth, "--out", str(folder)], check=True, capture_output=True)
+        db.create(base)
+        subprocess.run([HUIQI, "db", "upgrade"], env=db.env(base), check=True, capture_output=True)
+        (args.dir / f"{base}.match-results").mkdir(parents=True, exist_ok=True)
+        print(f"{args.firms:,} firms in {folder} ({time.perf_counter() - t:.0f} s)", flush=True)
+    elif args.reuse and db.size(base):
         print(f"reusing the {args.firms:,}-firm {kind} database of an earlier run", flush=True)
     else:
         db.create(base)
@@ -219,7 +269,7 @@ def main() -> None:
         )
         print(f"{args.firms:,} firms synthesised into {kind} in {time.perf_counter() - t:.0f} s", flush=True)
     before = db.size(base)
-    register = args.dir / f"{base}.match-results" / "register"
+    register = folder if args.register_dir else args.dir / f"{base}.match-results" / "register"
 
     s, _ = engine_alone(register, args.dir / "engine.parquet")
     print(f"engine alone (compile + DuckDB, Parquet to Parquet): {s:.2f} s", flush=True)
@@ -228,13 +278,13 @@ def main() -> None:
         HUIQI,
         "match",
         "--register",
-        "db",
+        str(folder) if args.register_dir else "db",
         "--on",
         ON.isoformat(),
         "--out",
         str(args.dir / "results.parquet"),
     ]
-    figures: dict[str, list[tuple[float, float, int]]] = {
+    figures: dict[str, list[tuple[float, float, int, float]]] = {
         "first run": [],
         "nothing changed": [],
         "1 % changed": [],
@@ -243,32 +293,40 @@ def main() -> None:
         name = f"run{i}"
         db.copy(base, name)
         s, rss, _ = timed(cmd, db.env(name))
-        figures["first run"].append((s, rss, db.size(name) - before))
+        figures["first run"].append((s, rss, db.size(name) - before, CPU[0]))
         grew = (db.size(name) - before) / 2**20
-        print(f"first run {i + 1}: {s:.2f} s, peak {rss:.2f} GiB, database +{grew:.1f} MiB", flush=True)
+        print(
+            f"first run {i + 1}: {s:.2f} s (CPU {CPU[0]:.2f} s), peak {rss:.2f} GiB, "
+            f"database +{grew:.1f} MiB",
+            flush=True,
+        )
     name = "run0"
     for i in range(args.runs):
         size = db.size(name)
         s, rss, _ = timed(cmd, db.env(name))
-        figures["nothing changed"].append((s, rss, db.size(name) - size))
-        print(f"nothing changed {i + 1}: {s:.2f} s, peak {rss:.2f} GiB", flush=True)
+        figures["nothing changed"].append((s, rss, db.size(name) - size, CPU[0]))
+        print(f"nothing changed {i + 1}: {s:.2f} s (CPU {CPU[0]:.2f} s), peak {rss:.2f} GiB", flush=True)
     for i in range(args.runs):
-        change_one_percent(db, name, register, i, args.dir)
+        change_one_percent(db, name, register, i, args.dir, str(folder) if args.register_dir else "db")
         size = db.size(name)
         s, rss, _ = timed(cmd, db.env(name))
-        figures["1 % changed"].append((s, rss, db.size(name) - size))
-        print(f"1 % changed {i + 1}: {s:.2f} s, peak {rss:.2f} GiB", flush=True)
+        figures["1 % changed"].append((s, rss, db.size(name) - size, CPU[0]))
+        print(f"1 % changed {i + 1}: {s:.2f} s (CPU {CPU[0]:.2f} s), peak {rss:.2f} GiB", flush=True)
 
-    load = os.getloadavg()[0]
-    print(f"\n{kind}, {args.firms:,} firms x {len(load_ids())} programmes, load average {load:.1f}")
-    print(f"{'path':<18}{'median s':>10}{'runs':>26}{'peak GiB':>10}{'db growth MiB':>15}")
+    load = os.getloadavg()
+    print(
+        f"\n{kind}, {args.firms:,} firms x {len(load_ids())} programmes, "
+        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min)"
+    )
+    print(f"{'path':<18}{'median s':>10}{'runs':>26}{'CPU s':>8}{'peak GiB':>10}{'db growth MiB':>15}")
     for label, rows in figures.items():
         times = [r[0] for r in rows]
         print(
             f"{label:<18}{statistics.median(times):>10.2f}{', '.join(f'{x:.2f}' for x in times):>26}"
+            f"{statistics.median(r[3] for r in rows):>8.2f}"
             f"{max(r[1] for r in rows):>10.2f}{max(r[2] for r in rows) / 2**20:>15.1f}"
         )
-    print(f"engine alone      {s_engine[0]:>10.2f}")
+    print(f"engine alone      {s_engine[0]:>10.2f}{'':>26}{CPU_ENGINE[0]:>8.2f}")
     mib = db.size(name) / 2**20, db.results_size(name) / 2**20
     print(f"database after: {mib[0]:.0f} MiB; results files and register copy: {mib[1]:.0f} MiB")
     for i in range(args.runs):
@@ -278,10 +336,14 @@ def main() -> None:
 s_engine: list[float] = []
 
 
+CPU_ENGINE = [0.0]
+
+
 def engine_alone(register: Path, out: Path) -> tuple[float, float]:
     _outside, rss, stdout = timed(
         [sys.executable, __file__, "--child", str(register), str(out)], dict(os.environ)
     )
+    CPU_ENGINE[0] = CPU[0]
     s_engine.append(float(stdout.split()[0]))
     return s_engine[-1], rss
 

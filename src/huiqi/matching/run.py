@@ -632,9 +632,10 @@ def _plan(
     )
     raw.execute(f"CREATE OR REPLACE TEMP VIEW computed AS {computed}")
     rows_computed = sum(n for _sql, n in parts)
+    present = "AND uscc IN (SELECT uscc FROM digests) " if gone else ""  # no firm gone: all still there
     reuse = (
         f"SELECT uscc, programme, eligible, amount, unmet FROM {prev} "  # nosec B608
-        f"WHERE programme IN {_in_list(same_p)} AND uscc IN (SELECT uscc FROM digests) "
+        f"WHERE programme IN {_in_list(same_p)} {present}"
         "AND uscc NOT IN (SELECT uscc FROM changed_firms)"
     )
     if rows_computed == 0 and gone == 0 and prev_file and sorted(last.programmes) == chosen:
@@ -662,13 +663,17 @@ def _plan(
     )
     # the newly eligible are among this run's computed rows: a changed programme's, or a changed firm's
     raw.register("eligible_now", eligible)
+    # (only the last run's eligible rows matter: a pair told before is one eligible then, same rules)
     newly = raw.sql(
-        "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "  # nosec B608
-        "FROM eligible_now c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
-        f"LEFT JOIN {prev} p ON p.uscc = c.uscc AND p.programme = c.programme "
+        "WITH c AS (SELECT * FROM eligible_now "  # nosec B608  # our relation names, quoted literals
+        f"WHERE programme IN {_in_list(sorted(changed_p))} OR uscc IN (SELECT uscc FROM changed_firms)), "
+        f"told AS (SELECT uscc, programme FROM {prev} WHERE eligible "
+        "AND uscc IN (SELECT uscc FROM c) AND programme IN (SELECT programme FROM c)) "
+        "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "
+        "FROM c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
+        "LEFT JOIN told p ON p.uscc = c.uscc AND p.programme = c.programme "
         "LEFT JOIN prev_digests pd ON pd.programme = c.programme "
-        f"WHERE (c.programme IN {_in_list(sorted(changed_p))} OR c.uscc IN (SELECT uscc FROM changed_firms)) "
-        "AND NOT coalesce(p.eligible AND pd.digest = cp.programme_digest, false) "
+        "WHERE NOT coalesce(p.uscc IS NOT NULL AND pd.digest = cp.programme_digest, false) "
         "ORDER BY c.programme, c.uscc"
     ).to_arrow_table()
     return _Plan(
