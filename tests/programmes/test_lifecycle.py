@@ -5,6 +5,7 @@ chain; references to withdrawn or unknown programmes refused; on SQLite and Post
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from huiqi.publishing.errors import (
 from huiqi.rules.errors import ProgrammeError
 
 from .lifecycle_helpers import MODEL, cases_for, next_year
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-ai-firm.json"
 
 __all__ = ["db", "pg_db", "pg_url", "sqlite_db"]
 
@@ -238,3 +241,18 @@ def test_a_referred_programme_can_go_once_its_referrers_have(
         fresh.is_withdrawn(fresh.version(pid, served[pid].version)) for pid in [designation, *referrers]
     )
     assert "shanghai.ai.model-voucher" in fresh
+
+
+def test_a_programme_with_every_version_withdrawn_stays_readable(
+    store: Store, registry: ProgrammeRegistry
+) -> None:
+    compute = "shanghai.ai.compute-voucher"
+    version = registry.programmes()[compute].version
+    life.withdraw_version(
+        store, registry=registry, programme_id=compute, version=version, actor=BOB, reason="ended"
+    )
+    doc = use.show_programme(registry, programme_id=compute)
+    assert (doc.version, doc.status) == (version, "withdrawn")
+    firm = use.parse_firm(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+    answer = use.check_firm(registry, firm=firm, all_cities=True)
+    assert compute not in [r.programme for r in answer.results]

@@ -331,10 +331,13 @@ def show_programme(
     lang: str = "en",
 ) -> ProgrammeDocument:
     """One programme as a readable document, so a firm can see every condition beside its clause: the
-    version asked for, or the one in force on the date (default today); ``UnknownProgramme`` otherwise."""
+    version asked for, or the one in force on the date (default today; a programme whose every version was
+    withdrawn: its latest, with the status ``withdrawn``); ``UnknownProgramme`` otherwise."""
     progs = programmes.programmes()
     day = on or today()
     chosen = progs.version(programme_id, version) if version else progs.on(day).get(programme_id)
+    if chosen is None and programme_id in progs:  # every version withdrawn: the latest stays readable
+        chosen = progs.versions(programme_id)[-1]
     if chosen is None:
         raise UnknownProgramme(programme_id)
     return ProgrammeDocument.of(chosen, lang, progs, day)
