@@ -279,3 +279,30 @@ def test_a_withdrawn_version_is_not_current_and_its_page_says_why(sqlite_web: We
     assert start.status_code == 200 and "no version in force: name the version" in start.text
     named = officer.get(f"{DRAFTS}/new", params={"programme": corpus, "version": "2025.1"})
     assert named.status_code == 200 and "shanghai.ai.corpus" in named.text
+
+
+def test_a_firm_by_its_credit_code_becomes_a_test_case(sqlite_web: Web) -> None:
+    """A stored profile (firm A's) and a firm of the register in the database, each by its code."""
+    import pyarrow.compute as pc
+
+    from dbfixtures import FIRM_A
+    from huiqi.app.register import nonempty_register, synth_register
+
+    officer = sqlite_web.client("officer")
+    page = officer.post(DRAFTS, data={"text": next_year(MODEL_FILE.read_text(encoding="utf-8"))}).headers[
+        "location"
+    ]
+    r = officer.post(f"{page}/case", data={"uscc": FIRM_A.lower(), "on": "2027-03-01"})
+    assert r.status_code == 200, r.text[-1500:]
+    store = sqlite_web.app.state.huiqi.store
+    synth_register(store, firms=50, seed=5)
+    firms = nonempty_register(store)["firms"]
+    code = str(pc.min(firms["uscc"]).as_py())
+    r = officer.post(f"{page}/case", data={"uscc": code, "on": "2027-03-01", "name": "名录企业"})
+    assert r.status_code == 200, r.text[-1500:]
+    tests = yaml.safe_load(
+        sqlite_web.bearer("officer").get(f"/api/v1/programme-drafts/{page.rsplit('/', 1)[1]}").json()["tests"]
+    )
+    cases = tests["cases"]
+    assert [c["firm"]["uscc"] for c in cases] == [FIRM_A, code] and cases[1]["name"] == "名录企业"
+    assert all({"eligible", "amount", "unmet"} <= set(c["expect"]) for c in cases)
