@@ -606,15 +606,10 @@ def _plan(
     same_p = [pid for pid in chosen if pid not in changed_p]
     prev_firms = files.prev_digests_view(raw, prev_file)
     # the changed firms stay in DuckDB (millions on a first run): Python sees their number
-    raw.execute(
-        "CREATE OR REPLACE TABLE changed_firms AS "  # nosec B608  # our relation names
-        + (
-            f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "
-            "WHERE p.digest IS DISTINCT FROM d.digest"
-            if same_p
-            else "SELECT NULL::VARCHAR AS uscc WHERE false"
-        )
-    )
+    differ = f"SELECT d.uscc FROM digests d LEFT JOIN {prev_firms} p USING (uscc) "  # nosec B608
+    differ += "WHERE p.digest IS DISTINCT FROM d.digest"
+    none = "SELECT NULL::VARCHAR AS uscc WHERE false"
+    raw.execute(f"CREATE OR REPLACE TABLE changed_firms AS {differ if same_p else none}")
     changed_firms = int(raw.sql("SELECT count(*) FROM changed_firms").fetchone()[0])
     gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"  # nosec B608
     gone = int(raw.sql(gone_sql).fetchone()[0])
