@@ -283,13 +283,13 @@ def compare_cities(
     files: tuple[Path, ...] = ()
     svg = ""
     if out is not None:
-        drawn = city_chart(comp, out)
+        drawn = city_chart(comp, out, lang)
         (out / "cities.html").write_text(cities_html(comp, drawn, lang=lang), encoding="utf-8")
         files = (out / "cities.png", out / "cities.svg", out / "cities.html")
         svg = drawn.svg_text() if chart else ""
     elif chart:
         with tempfile.TemporaryDirectory(prefix="huiqi-cities-") as tmp:
-            svg = city_chart(comp, Path(tmp)).svg_text()
+            svg = city_chart(comp, Path(tmp), lang).svg_text()
     return CityComparisonView(
         comparison=comp.to_json(lang),
         profile=firm.model_dump(mode="json"),

@@ -15,6 +15,7 @@ from huiqi.app import jobs, sandbox
 from huiqi.app.errors import FirmProfileNotFound
 from huiqi.firms import ProfileError
 from huiqi.firms.io import parse_text
+from huiqi.reports.charts import simulation_drawings
 from huiqi.rules.errors import ProgrammeError
 from huiqi.web.api.analysis import job_of
 from huiqi.web.api.common import WebError
@@ -102,13 +103,14 @@ def sandbox_result(simulation_id: str, request: Request) -> Response:
     if job.state != jobs.SUCCEEDED or not isinstance(job.result, dict):
         return RedirectResponse(f"/officer/jobs/{simulation_id}", status_code=303)
     sim = dict(job.result)
-    charts_svg = [(c["title"], c["svg"]) for c in sim.pop("charts", [])]
+    sim.pop("charts", None)  # drawn in English with the job; drawn again below in the page's language
     sim["by_size"] = sorted(sim.get("by_size") or [], key=lambda g: band_start(str(g["key"])))
     names, pools = names_in(request, language())
     for p in sim.get("programmes") or []:
         p["name"] = names.get(p["programme"], p.get("name"))
     for p in sim.get("pools") or []:
         p["name"] = pools.get(p["pool"], p.get("name"))
+    charts_svg = [(title, d.svg()) for _name, title, d in simulation_drawings(sim, language())]
     return render(request, "sandbox_result.html", {"sim": sim, "charts": charts_svg})
 
 
