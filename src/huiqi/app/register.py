@@ -165,7 +165,7 @@ def _import_in_bulk(
         imports = store.read(snapshot.imports)
         existing = store.read(lambda s: stored_register(s, where)) if imports else empty_register()
         known = existing["firms"]["uscc"].combine_chunks()
-        batch = read_bulk(source, rules, known=known, progress=step)
+        batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid)
         merged = prepare_bulk(batch, existing, skip_invalid=skip_invalid, progress=step)
         del existing
         step("write the register's tables")

@@ -22,6 +22,7 @@ The outcome is the register's new tables and the change history as a table, read
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -317,13 +318,20 @@ def read_bulk(
     *,
     known: pa.Array | None = None,
     progress: Progress | None = None,
+    keep_cells: bool = True,
 ) -> BulkBatch:
     """Read and check every row of a source in columns, as ``importing.read_source`` does row by row.
-    ``known``: the credit codes already in the register (child rows may name them)."""
+    ``known``: the credit codes already in the register (child rows may name them). ``keep_cells``:
+    keep the source's cells for rows ``prepare_bulk`` may reject (with ``skip_invalid``); without it
+    they are let go once read (a register of millions of firms is then held once, not twice)."""
     try:
-        return _read(Path(source), mapping or {}, known, progress)
+        batch = _read(Path(source), mapping or {}, known, progress)
     except SheetError as exc:
         raise ImportError_(str(exc)) from None
+    if not keep_cells:
+        for part in batch.parts.values():
+            part.cells.columns = {}
+    return batch
 
 
 def _read(
@@ -359,9 +367,16 @@ def _convert(batch: BulkBatch, table: str, cells: Cells, rules: dict[str, Column
     found: list[tuple[int, int, RowProblem]] = []
     out: dict[str, pa.Array] = {}
     uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
-    for k, (h, rule) in enumerate(rules.items()):
-        typ = layout_type(table, rule.to)
-        values, bad = _column(cells, cells.columns[h], typ, rule)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Arrow's kernels free the GIL
+        done = list(
+            pool.map(
+                lambda hr: _column(cells, cells.columns[hr[0]], layout_type(table, hr[1].to), hr[1]),
+                rules.items(),
+            )
+        )
+    for k, ((h, rule), (values, bad)) in enumerate(zip(rules.items(), done, strict=True)):
         for i, expected, value in bad:
             found.append((i, k, RowProblem(table, cells.label, int(cells.numbers[i]), h, value, expected)))
         out[rule.to] = values
