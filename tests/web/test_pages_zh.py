@@ -142,6 +142,60 @@ def test_no_page_shows_a_raw_key_in_chinese(demo: tuple[Settings, dict[str, str]
         app.state.huiqi.store.close()
 
 
+#: Three or more English words in a row (letters only): a sentence that has a Chinese text in the catalogue
+#: or the programme file but was shown in English.
+ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,'’-]+[A-Za-z]{2,}){3,}\b")
+#: Not prose: clause citations (programme files cite their documents' headings as filed), the user's own
+#: name, code and data cells a person typed (history reasons, comments, file names).
+NOT_PROSE = re.compile(
+    r'<(span|div|td|p)\b[^>]*class="[^"]*\b(clause|user|data|reason|comment)\b[^"]*"[^>]*>.*?</\1>', re.S
+)
+
+
+#: Known and left (issue 14): an application's history reasons that applications/service.py writes in English
+#: ("submitted by the firm", "eligible under <programme> …"), shown as stored on the application page.
+KNOWN = re.compile(r"^(?:submitted by the firm|(?:not )?eligible under [a-z]+)$")
+
+
+def find_english(page: str) -> list[str]:
+    """English sentences a reader of a zh page sees (three English words or more in a row)."""
+    page = NOT_PROSE.sub(" ", page)
+    found = []
+    for node in text_nodes(page):
+        if FORMULA.search(node):
+            continue
+        found += [m.group(0) for m in ENGLISH.finditer(node) if not KNOWN.match(m.group(0))]
+    return sorted(set(found))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ROLES)
+def test_no_page_shows_an_english_sentence_in_chinese(
+    demo: tuple[Settings, dict[str, str]], role: str
+) -> None:
+    """Every page a demo role reaches, in Chinese, shows no English sentence where a Chinese text exists
+    (user data, clause citations and code aside)."""
+    settings, passwords = demo
+    app = create_app(settings, pool_size=2)
+    try:
+        with TestClient(app) as client:
+            client.cookies.set("huiqi_lang", "zh")
+            r = client.post("/api/v1/auth/login", json={"username": role, "password": passwords[role]})
+            assert r.status_code == 200, r.text
+            pages = crawl(client, "/home") | crawl(client, "/calculator?example=small-ai-firm")
+            found = {url: english for url, page in pages.items() if (english := find_english(page))}
+            assert not found, "\n".join(f"{url}: {' | '.join(e[:4])}" for url, e in found.items())
+    finally:
+        app.state.huiqi.store.close()
+
+
+def test_find_english_finds_sentences_but_not_citations_names_or_formulas() -> None:
+    assert find_english("<p>The profile was not saved</p>") == ["The profile was not saved"]
+    assert find_english('<span class="clause">〔Scope: firms registered in Shanghai〕</span>') == []
+    assert find_english("<p>上海青图 · Shanghai AI</p><code>not shown at all here</code>") == []
+    assert find_english('<li>any(c.kind == "model_use" for c in firm.contracts)</li>') == []
+
+
 def test_find_raw_finds_keys_as_cells_lists_and_underscored_words() -> None:
     keys = {"under_review", "fcfs", "paid", "approved"}
     assert find_raw("<td>under_review</td><td>先到先得</td>", keys) == ["under_review [under_review]"]
