@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     #: the request is answered 408 and its connection closed: a body shorter than its Content-Length holds
     #: nothing.
     body_timeout: float = Field(10.0, gt=0)
+    #: Maker-checker: a money move of more than this many yuan (grant, pay, claw back, ...) made by one
+    #: officer is held until a different officer approves it (app/money.py). Exact: a Decimal, never a float.
+    second_approval_above: Decimal = Field(Decimal("1000000.00"), ge=0, decimal_places=2)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -41,6 +41,8 @@ POOL = [
     "2025-01-01",
     "--end",
     "2025-12-31",
+    "--programme",
+    "shanghai.ai.model-voucher",
 ]
 
 

@@ -26,7 +26,7 @@ def submit(tmp: Path, uscc: str, amount: str, *extra: str) -> str:
 def test_every_read_from_the_command_line(cli_env: Path) -> None:
     run(
         *("ledger", "pool-create", "--id", "p", "--name", "vouchers", "--size", "100.00"),
-        *("--start", "2025-01-01", "--end", "2099-12-31"),
+        *("--start", "2025-01-01", "--end", "2099-12-31", "--programme", "shanghai.ai.model-voucher"),
     )
     run(
         *("calls", "open", "--id", "c1", "--programme", "shanghai.ai.model-voucher", "--version", "2025.1"),
@@ -103,7 +103,7 @@ def test_the_cli_check_runs_the_rules_engine_when_no_verdict_is_given(cli_env: P
     example = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-ai-firm.json"
     run(
         *("ledger", "pool-create", "--id", "p", "--name", "vouchers", "--size", "1000000.00"),
-        *("--start", "2025-01-01", "--end", "2099-12-31"),
+        *("--start", "2025-01-01", "--end", "2099-12-31", "--programme", "shanghai.ai.model-voucher"),
     )
     run(
         *("calls", "open", "--id", "c1", "--programme", "shanghai.ai.model-voucher", "--version", "2025.1"),

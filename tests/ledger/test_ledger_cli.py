@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -34,7 +35,9 @@ def test_cycle(cli_env: Path) -> None:
         "--start",
         "2025-01-01",
         "--end",
-        "2025-12-31",
+        "2099-12-31",
+        "--programme",
+        "shanghai.ai.model-voucher",
     )
     run(
         "calls",
@@ -102,13 +105,21 @@ def test_cycle(cli_env: Path) -> None:
         "--tranche",
         "40.00:2025-12-31:sales reached",
     )
-    paid = re.search(r"paid by transaction (\w+)", run("pay", "tranche", app_a, "--seq", "1"))
+    # a milestone other than the grant's own is paid only with the evidence that shows it met
+    assert "not due for payment" in run("pay", "tranche", app_a, "--seq", "1", code=2)
+    sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    dry = run("pay", "tranche", app_a, "--seq", "1", "--evidence", sha, "--dry-run")
+    assert "amount 30.00 yuan from pool 模型券 (model)" in dry and "tranche 1: office opened" in dry, dry
+    assert "dry run: nothing was written" in dry
+    paid = re.search(
+        r"paid by transaction (\w+)", run("pay", "tranche", app_a, "--seq", "1", "--evidence", sha)
+    )
     assert paid is not None
     # a returned payment is reversed, then paid again
     assert "reversed by" in run("pay", "reverse", paid.group(1), "--reason", "returned by the bank")
-    run("pay", "tranche", app_a, "--seq", "1", "--key", "second-attempt")
+    run("pay", "tranche", app_a, "--seq", "1", "--key", "second-attempt", "--evidence", sha)
     # paying the same tranche again: the same key replays, a new key is refused
-    run("pay", "tranche", app_a, "--seq", "1", "--key", "second-attempt")
+    run("pay", "tranche", app_a, "--seq", "1", "--key", "second-attempt", "--evidence", sha)
     assert "already been paid" in run("pay", "tranche", app_a, "--seq", "1", "--key", "other", code=2)
     out = run(
         "awards",

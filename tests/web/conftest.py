@@ -115,7 +115,8 @@ def build(database: Db, tmp: Path) -> Web:
             "name": "模型券",
             "size": "1000000.00",
             "period_start": f"{now.year}-01-01",
-            "period_end": f"{now.year}-12-31",
+            "period_end": f"{now.year + 1}-12-31",
+            "programme_id": "shanghai.ai.model-voucher",
         },
     )
     assert r.status_code == 201, r.text

@@ -185,6 +185,16 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/api/v1/payments/nosuchtxn/reverse",
         {J: {"reason": "probe"}},
     ),
+    ("GET", "/api/v1/approvals"): lambda i, o: ("/api/v1/approvals", {}),
+    ("GET", "/api/v1/approvals/{approval_id}"): lambda i, o: ("/api/v1/approvals/nosuchapproval", {}),
+    ("POST", "/api/v1/approvals/{approval_id}/approve"): lambda i, o: (
+        "/api/v1/approvals/nosuchapproval/approve",
+        {},
+    ),
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): lambda i, o: (
+        "/api/v1/approvals/nosuchapproval/reject",
+        {J: {"reason": "probe"}},
+    ),
     ("GET", "/api/v1/awards"): lambda i, o: (f"/api/v1/awards?firm_uscc={_f(o)}", {}),
     ("GET", "/api/v1/awards/{award_id}"): lambda i, o: (
         f"/api/v1/awards/{i['award_own' if o else 'award_other']}",
@@ -282,6 +292,23 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/officer/calls/{call_id}/decide"): lambda i, o: (
         "/officer/calls/call/decide",
         {"data": {"idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/applications/{application_id}/confirm"): lambda i, o: (
+        f"/applications/{_a(i, o)}/confirm",
+        {"data": {"move": "pay", "seq": "1"}},
+    ),
+    ("GET", "/officer/approvals"): lambda i, o: ("/officer/approvals", {}),
+    ("POST", "/officer/approvals/{approval_id}/confirm"): lambda i, o: (
+        "/officer/approvals/nosuchapproval/confirm",
+        {},
+    ),
+    ("POST", "/officer/approvals/{approval_id}/approve"): lambda i, o: (
+        "/officer/approvals/nosuchapproval/approve",
+        {"data": {"idempotency_key": uuid.uuid4().hex}},
+    ),
+    ("POST", "/officer/approvals/{approval_id}/reject"): lambda i, o: (
+        "/officer/approvals/nosuchapproval/reject",
+        {"data": {"reason": "probe"}},
     ),
     ("GET", "/officer"): lambda i, o: ("/officer", {}),
     ("GET", "/officer/programmes"): lambda i, o: ("/officer/programmes", {}),

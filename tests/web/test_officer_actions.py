@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from tests.web.conftest import Web, key
+from tests.web.conftest import PDF, Web, key
 
 
 def form_key() -> str:
@@ -68,7 +68,25 @@ def test_the_officer_reverses_a_returned_payment_claws_back_and_records_recovery
     granted = api.post(f"/api/v1/applications/{app_id}/grant", headers=key(), json={"tranches": plan})
     assert granted.status_code == 200, granted.text
     award_id = granted.json()["id"]
+    # "office opened" is paid only with the evidence that shows it: refused without, nothing paid
     r = officer.post(f"/applications/{app_id}/pay", data={"seq": "1", "idempotency_key": form_key()})
+    assert r.status_code == 409 and "office opened" in r.text, r.text[-600:]
+    up = api.post(
+        f"/api/v1/applications/{app_id}/evidence", files={"file": ("opened.pdf", PDF, "application/pdf")}
+    )
+    assert up.status_code == 201, up.text
+    sha = up.json()["sha256"]
+    # the page confirms first: firm, amount, pool, what remains, the tranche and its due date
+    confirm = officer.post(
+        f"/applications/{app_id}/confirm", data={"move": "pay", "seq": "1", "evidence": sha}
+    )
+    assert confirm.status_code == 200, confirm.text[-600:]
+    assert "75,000.00" in confirm.text and "office opened" in confirm.text and "模型券" in confirm.text
+    assert f'action="/applications/{app_id}/pay"' in confirm.text and f'value="{sha}"' in confirm.text
+    assert api.get(f"/api/v1/awards/{award_id}").json()["paid"] == "0.00"  # the summary wrote nothing
+    r = officer.post(
+        f"/applications/{app_id}/pay", data={"seq": "1", "evidence": sha, "idempotency_key": form_key()}
+    )
     assert r.status_code == 303, r.text
     award = api.get(f"/api/v1/awards/{award_id}").json()
     txn = award["tranches"][0]["payment_txn_id"]
@@ -90,7 +108,7 @@ def test_the_officer_reverses_a_returned_payment_claws_back_and_records_recovery
     # paid again, then clawed back: the paid part is owed, and what comes back is recorded once
     assert (
         officer.post(
-            f"/applications/{app_id}/pay", data={"seq": "1", "idempotency_key": form_key()}
+            f"/applications/{app_id}/pay", data={"seq": "1", "evidence": sha, "idempotency_key": form_key()}
         ).status_code
         == 303
     )
@@ -105,7 +123,7 @@ def test_the_officer_reverses_a_returned_payment_claws_back_and_records_recovery
         == Decimal(award["paid"])
         == Decimal("75000.00")
     )
-    assert f'action="/applications/{app_id}/recover"' in officer.get(f"/applications/{app_id}").text
+    assert 'name="move" value="recover"' in officer.get(f"/applications/{app_id}").text
     recover_key = form_key()
     for _ in range(2):  # the same form sent twice records the money once
         r = officer.post(

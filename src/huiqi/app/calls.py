@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 from huiqi.accounts import service as accounts
 from huiqi.app.idempotency import run_once
 from huiqi.app.jsonable import as_json, from_json
+from huiqi.app.programmes import SHANGHAI
+from huiqi.app.registry import open_packs
 from huiqi.app.store import Store
 from huiqi.applications import evidence as evidence_store
 from huiqi.applications import service as apps
-from huiqi.applications.errors import ApplicationsError, EvidenceTooLarge
+from huiqi.applications.errors import ApplicationsError, EvidenceTooLarge, InvalidCall
 from huiqi.applications.models import (
     TRANSITIONS,
     AllocationMode,
@@ -34,6 +36,8 @@ from huiqi.applications.models import (
     State,
 )
 from huiqi.firms import Firm
+from huiqi.ledger import pool_programmes
+from huiqi.ledger.models import Pool
 from huiqi.rules.programme import Programme
 from huiqi.workflows import service as flows
 from huiqi.workflows.checking import engine_verdict
@@ -215,6 +219,47 @@ def _full(s: Session, application_id: str) -> ApplicationView:
 # --- calls --------------------------------------------------------------------------------------------------
 
 
+def _pool_of_programme(s: Session, pool_id: str, programme_id: str, programme: Programme | None) -> Pool:
+    """The pool, if a call of this programme may draw on it: the pool the programme's file declares, or a
+    pool created for the programme (``programme_id``); never a pool that funds another programme."""
+    pool = s.get(Pool, pool_id)
+    if pool is None:
+        raise InvalidCall(f"no pool {pool_id!r}; create it first with `huiqi ledger pool-create`")
+    declared = programme.spec.pool.id if programme is not None and programme.spec.pool else None
+    funds = pool_programmes.programme_of(session=s, pool_id=pool_id)
+    if funds and funds != programme_id:
+        raise InvalidCall(
+            f"pool {pool_id!r} funds programme {funds!r}, not {programme_id!r}; "
+            + (f"open the call on the programme's pool {declared!r}" if declared else "choose its own pool")
+        )
+    if funds == programme_id or pool.id == declared or programme is None:
+        return pool
+    if declared:
+        raise InvalidCall(
+            f"programme {programme_id!r} draws on its pool {declared!r}, not on pool {pool_id!r}; open the "
+            f"call on {declared!r} (or on a pool created for the programme: --programme {programme_id})"
+        )
+    raise InvalidCall(
+        f"programme {programme_id!r} declares no pool, and pool {pool_id!r} was not created for it; create "
+        f"a pool for the programme (`huiqi ledger pool-create --programme {programme_id}`) and open the call "
+        "on it"
+    )
+
+
+def _inside_period(pool: Pool, opens_at: dt.datetime, closes_at: dt.datetime) -> None:
+    """Refuse a window (Shanghai dates) that starts before the pool's period or ends after it."""
+    if opens_at.tzinfo is None or closes_at.tzinfo is None:
+        return  # the domain names the missing timezone
+    first = opens_at.astimezone(SHANGHAI).date()
+    last = (closes_at.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
+    if first < pool.period_start or last > pool.period_end:
+        raise InvalidCall(
+            f"the call's window {first} .. {last} is not inside pool {pool.id!r}'s period "
+            f"{pool.period_start} .. {pool.period_end}; choose dates inside the period (or a pool whose "
+            "period covers the window)"
+        )
+
+
 def open_call(
     store: Store,
     *,
@@ -226,10 +271,17 @@ def open_call(
     closes_at: dt.datetime,
     allocation_mode: str,
     actor: str,
+    programmes: Mapping[str, Programme] | None = None,
 ) -> CallView:
-    """Open a programme for applications in a window, drawing on one pool."""
-    return store.write(
-        lambda s: CallView.of(
+    """Open a programme for applications in a window, drawing on the programme's pool inside its period
+    (``programmes``: those served, default the bundled packs)."""
+    known = open_packs().programmes() if programmes is None else programmes
+    programme = known.get(programme_id)
+
+    def work(s: Session) -> CallView:
+        pool = _pool_of_programme(s, pool_id, programme_id, programme)
+        _inside_period(pool, opens_at, closes_at)
+        return CallView.of(
             apps.open_call(
                 session=s,
                 call_id=call_id,
@@ -242,7 +294,8 @@ def open_call(
                 actor=actor,
             )
         )
-    )
+
+    return store.write(work)
 
 
 def list_calls(store: Store, *, open_at: dt.datetime | None = None) -> list[CallView]:

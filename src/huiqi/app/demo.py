@@ -183,10 +183,11 @@ def seed_demo(
         name=spec_pool.name.zh if spec_pool else pool_id,
         size=Decimal(str(spec_pool.size)) if spec_pool else Decimal("10000000.00"),
         period_start=dt.date(on.year, 1, 1),
-        period_end=dt.date(on.year, 12, 31),
+        period_end=max(dt.date(on.year, 12, 31), on + dt.timedelta(days=31)),  # the call's window inside
         per_firm_cap=None,
         key=f"demo:pool:{pool_id}",
         actor=ACTOR,
+        programme_id=programme.id,  # this year's pool of the programme
     )
     call_id = f"ai-model-{on.isoformat()}"
     calls.open_call(
@@ -199,6 +200,7 @@ def seed_demo(
         closes_at=now + dt.timedelta(days=30),
         allocation_mode="fcfs",
         actor=ACTOR,
+        programmes=programmes,
     )
     applicants = _eligible_applicants(programmes, firms, seed, on, applications)
     for i, applicant in enumerate(applicants):

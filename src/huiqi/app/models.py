@@ -14,10 +14,12 @@ import huiqi.audit.models
 import huiqi.certificates.models
 import huiqi.jobs.models
 import huiqi.ledger.models
+import huiqi.ledger.pool_programmes
 import huiqi.matching.models
 import huiqi.publishing.models
 import huiqi.review.models
-import huiqi.selection.models  # noqa: F401  (imported for their tables)
+import huiqi.selection.models
+import huiqi.workflows.approvals  # noqa: F401  (imported for their tables)
 from huiqi.db.base import Base
 
 

@@ -20,12 +20,25 @@ from sqlalchemy.orm import Session
 
 from huiqi.app.idempotency import run_once
 from huiqi.app.jsonable import as_json, from_json
+from huiqi.app.programmes import today as today_in_shanghai
 from huiqi.app.store import Store
-from huiqi.applications.models import Application
+from huiqi.applications.errors import ApplicationNotFound, CallNotFound
+from huiqi.applications.models import Application, Call
+from huiqi.config import get_settings
+from huiqi.ledger import pool_programmes
 from huiqi.ledger import service as ledger
-from huiqi.ledger.errors import LedgerError
-from huiqi.ledger.models import AccountKind, Award, LedgerTransaction, Pool, Posting, Tranche
+from huiqi.ledger.errors import LedgerError, TransactionNotFound
+from huiqi.ledger.models import (
+    AccountKind,
+    Award,
+    LedgerTransaction,
+    Pool,
+    Posting,
+    Reservation,
+    Tranche,
+)
 from huiqi.ledger.verify import fen_sum, pool_statement, to_yuan, verify_ledger
+from huiqi.workflows import approvals, payable
 from huiqi.workflows import service as flows
 
 #: The account kinds of a pool, in the order a statement lists them.
@@ -274,13 +287,6 @@ def _decision(d: flows.Decision) -> DecisionView:
     return DecisionView(d.application_id, d.state, d.amount)
 
 
-def _once(store: Store, cls: type[Any], key: str, operation: str, body: dict[str, Any], work: Any) -> Any:
-    """``work(session, ledger_key)`` returns a read model; run it once per key, answer as ``cls``."""
-    return from_json(
-        cls, run_once(store, key=key, operation=operation, body=body, work=lambda s, k: as_json(work(s, k)))
-    )
-
-
 # --- pools --------------------------------------------------------------------------------------------------
 
 
@@ -295,9 +301,11 @@ def create_pool(
     per_firm_cap: Decimal | None,
     key: str,
     actor: str,
+    programme_id: str | None = None,
 ) -> FundedPool:
-    """Create a pool and fund it from the appropriation, once per key."""
-    body = {
+    """Create a pool and fund it from the appropriation, once per key (``programme_id``: the programme it
+    funds, for a programme whose file declares no pool; calls of other programmes may not draw on it)."""
+    body: dict[str, Any] = {
         "id": pool_id,
         "name": name,
         "size": str(size),
@@ -305,6 +313,8 @@ def create_pool(
         "period_end": period_end.isoformat(),
         "per_firm_cap": None if per_firm_cap is None else str(per_firm_cap),
     }
+    if programme_id:
+        body["programme_id"] = programme_id
 
     def work(s: Session, lk: str) -> FundedPool:
         pool = ledger.create_pool(
@@ -318,10 +328,12 @@ def create_pool(
             actor=actor,
             idempotency_key=lk,
         )
+        if programme_id:
+            pool_programmes.link(session=s, pool_id=pool_id, programme_id=programme_id, actor=actor)
         return FundedPool(**vars_of(PoolView.of(pool)))
 
-    result: FundedPool = _once(store, FundedPool, key, "api.pool", body, work)
-    return result
+    out = run_once(store, key=key, operation="api.pool", body=body, work=lambda s, k: as_json(work(s, k)))
+    return from_json(FundedPool, out)
 
 
 def list_pools(store: Store) -> list[PoolView]:
@@ -381,28 +393,476 @@ def check_ledger(store: Store) -> LedgerCheck:
     return LedgerCheck(report.ok, report.transactions, report.pools, tuple(str(p) for p in report.problems))
 
 
+# --- money moves: what each does, its scope, its preview, and the second approval ---------------------------
+
+
+@dataclass(frozen=True)
+class MoveScope:
+    """What a money move acts on, read before it runs: the application, the pool and the amount it moves
+    (for a decision, the amount asked: what it can reserve at most)."""
+
+    application_id: str | None
+    pool_id: str
+    amount: Decimal
+    tranche: TrancheView | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """One money move as data: its operation, the request body its idempotency key is bound to, and how to
+    do it and what it acts on. Built by ``decide_move``, ``grant_move``, ...; run by the use cases, shown
+    first by ``preview``, held for a second officer and done on approval from the same data."""
+
+    operation: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MoveSummary:
+    """What a money move would do, worked out and rolled back, for the officer to confirm before it happens:
+    the firm (name first), the amount, the pool and what remains in it after, the tranche and its due date,
+    and whether a second officer must approve it."""
+
+    operation: str
+    application_id: str | None
+    firm_uscc: str | None
+    firm_name: str | None
+    pool_id: str
+    pool_name: str
+    amount: Decimal
+    available_before: Decimal
+    available_after: Decimal
+    tranche_seq: int | None
+    due_date: dt.date | None
+    milestone: str | None
+    outcome: str
+    second_approval: bool
+    second_approval_above: Decimal
+
+
+@dataclass(frozen=True)
+class HeldView:
+    """A money move held for a second officer: ``awaiting``, then ``approved`` (with the move's answer in
+    ``result``) or ``rejected`` (with the checker's reason)."""
+
+    id: str
+    operation: str
+    status: str
+    amount: Decimal
+    application_id: str | None
+    pool_id: str
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    reason: str
+    summary: MoveSummary
+    result: dict[str, Any] | None = None
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, h: approvals.HeldMove, replayed: bool = False) -> HeldView:
+        """The view of a stored held move."""
+        return cls(
+            h.id,
+            h.operation,
+            h.status,
+            h.amount,
+            h.application_id,
+            h.pool_id,
+            h.requested_by,
+            h.requested_at,
+            h.decided_by,
+            h.decided_at,
+            h.reason,
+            from_json(MoveSummary, h.summary),
+            h.result,
+            replayed,
+        )
+
+
+@dataclass(frozen=True)
+class HeldPage:
+    """A page of held money moves and how many there are in all."""
+
+    total: int
+    items: tuple[HeldView, ...]
+
+
+#: The operations a summary names, as the pages and the CLI print them.
+OPERATIONS = {
+    "api.decide": "approve and reserve",
+    "api.decide_call": "decide a call",
+    "api.grant": "grant",
+    "api.pay": "pay a tranche",
+    "api.miss": "milestone missed",
+    "api.clawback": "claw back",
+    "api.recover": "record money recovered",
+    "api.reverse": "reverse a payment",
+}
+
+
+def _limit(above: Decimal | None) -> Decimal:
+    return get_settings().second_approval_above if above is None else above
+
+
+def _tranche_view(s: Session, application_id: str, seq: int) -> TrancheView:
+    return TrancheView.of(payable.tranche_of(session=s, application_id=application_id, seq=seq)[1])
+
+
+def _award_scope(s: Session, application_id: str) -> MoveScope:
+    award = flows.award_of(session=s, application_id=application_id)
+    return MoveScope(application_id, award.pool_id, award.amount - award.released - award.clawed)
+
+
+def _scope(s: Session, move: Move) -> MoveScope:
+    b = move.body
+    op = move.operation
+    if op == "api.decide_call":
+        call = s.get(Call, b["call"])
+        if call is None:
+            raise CallNotFound(str(b["call"]))
+        asked = s.scalar(
+            select(func.coalesce(func.sum(Application.requested), 0)).where(
+                Application.call_id == call.id, Application.state == "under_review"
+            )
+        )
+        return MoveScope(None, call.pool_id, Decimal(asked or 0))
+    if op == "api.reverse":
+        txn = s.get(LedgerTransaction, b["txn"])
+        tranche = None if txn is None or txn.tranche_id is None else s.get(Tranche, txn.tranche_id)
+        award = None if txn is None or txn.award_id is None else s.get(Award, txn.award_id)
+        if txn is None or tranche is None or award is None:
+            raise TransactionNotFound(str(b["txn"]))
+        return MoveScope(award.application_id, txn.pool_id, tranche.amount, TrancheView.of(tranche))
+    application_id = str(b["application"])
+    if op == "api.decide":
+        app = s.get(Application, application_id)
+        if app is None:
+            raise ApplicationNotFound(application_id)
+        call = s.get(Call, app.call_id)
+        return MoveScope(application_id, call.pool_id if call else "", app.requested)
+    if op == "api.grant":
+        app = s.get(Application, application_id)
+        if app is None:
+            raise ApplicationNotFound(application_id)
+        held = s.scalar(
+            select(Reservation).where(
+                Reservation.application_id == application_id, Reservation.status == "pending"
+            )
+        )
+        call = s.get(Call, app.call_id)
+        pool_id = held.pool_id if held else (call.pool_id if call else "")
+        return MoveScope(application_id, pool_id, held.amount if held else Decimal(0))
+    if op == "api.pay":
+        award, tranche = payable.tranche_of(session=s, application_id=application_id, seq=int(b["seq"]))
+        return MoveScope(application_id, award.pool_id, tranche.amount, TrancheView.of(tranche))
+    if op == "api.recover":
+        award = flows.award_of(session=s, application_id=application_id)
+        return MoveScope(application_id, award.pool_id, Decimal(str(b["amount"])))
+    scope = _award_scope(s, application_id)  # api.miss, api.clawback: what the award still holds
+    if op == "api.miss":
+        return MoveScope(
+            scope.application_id, scope.pool_id, scope.amount, _tranche_view(s, application_id, int(b["seq"]))
+        )
+    return scope
+
+
+def _do(s: Session, move: Move, lk: str, actor: str) -> Any:
+    """Do the move in session ``s`` (committed by the caller, or rolled back for a preview)."""
+    b = move.body
+    op = move.operation
+    if op == "api.decide":
+        d = flows.decide(session=s, application_id=b["application"], actor=actor)
+        return Decided(d.application_id, d.state, d.amount)
+    if op == "api.decide_call":
+        decisions = flows.decide_call(session=s, call_id=b["call"], actor=actor)
+        return CallDecisions(b["call"], tuple(_decision(d) for d in decisions))
+    if op == "api.grant":
+        plan = [
+            ledger.TranchePlan(Decimal(t["amount"]), t["milestone"], dt.date.fromisoformat(t["due"]))
+            for t in b["tranches"]
+        ]
+        award = flows.grant(session=s, application_id=b["application"], actor=actor, tranches=plan or None)
+        return GrantedAward(**vars_of(AwardView.full(s, award)))
+    if op == "api.pay":
+        payable.check_payable(
+            session=s,
+            application_id=b["application"],
+            seq=int(b["seq"]),
+            evidence=b.get("evidence"),
+            on=today_in_shanghai(),
+        )
+        memo = b["reference"] + (f" (evidence {b['evidence']})" if b.get("evidence") else "")
+        award, txn = flows.pay(
+            session=s,
+            application_id=b["application"],
+            seq=int(b["seq"]),
+            actor=actor,
+            idempotency_key=lk,
+            reference=memo,
+        )
+        return Payment(award.id, award.status, txn.id, int(b["seq"]))
+    if op == "api.miss":
+        return _clawback(
+            *flows.miss_milestone(
+                session=s,
+                application_id=b["application"],
+                seq=int(b["seq"]),
+                as_of=dt.date.fromisoformat(b["as_of"]) if b["as_of"] else today_in_shanghai(),
+                actor=actor,
+                reason=b["reason"],
+                idempotency_key=lk,
+                installments=int(b["installments"]),
+            )
+        )
+    if op == "api.clawback":
+        return _clawback(
+            *flows.clawback(
+                session=s,
+                application_id=b["application"],
+                actor=actor,
+                reason=b["reason"],
+                idempotency_key=lk,
+                first_due=dt.date.fromisoformat(b["first_due"]),
+                installments=int(b["installments"]),
+            )
+        )
+    if op == "api.recover":
+        award = flows.award_of(session=s, application_id=b["application"])
+        amount = Decimal(b["amount"])
+        txn = ledger.record_recovery(
+            session=s,
+            award_id=award.id,
+            amount=amount,
+            actor=actor,
+            idempotency_key=lk,
+            reference=b["reference"],
+        )
+        return Recovery(txn.id, amount)
+    txn = ledger.reverse_payment(
+        session=s, transaction_id=b["txn"], actor=actor, reason=b["reason"], idempotency_key=lk
+    )
+    return Reversal(txn.id, b["txn"])
+
+
+#: The read model each operation answers.
+_ANSWERS: dict[str, type[Any]] = {
+    "api.decide": Decided,
+    "api.decide_call": CallDecisions,
+    "api.grant": GrantedAward,
+    "api.pay": Payment,
+    "api.miss": Clawback,
+    "api.clawback": Clawback,
+    "api.recover": Recovery,
+    "api.reverse": Reversal,
+}
+
+
+def _available(s: Session, pool_id: str) -> Decimal:
+    value = s.scalar(select(Pool.available).where(Pool.id == pool_id))
+    return Decimal(0) if value is None else Decimal(value)
+
+
+def _outcome(answer: Any) -> str:
+    if isinstance(answer, DecisionView):
+        return answer.state
+    if isinstance(answer, CallDecisions):
+        approved = sum(1 for d in answer.decisions if d.state == "approved")
+        return f"{approved} approved, {len(answer.decisions) - approved} waitlisted"
+    if isinstance(answer, GrantedAward):
+        return "awarded"
+    if isinstance(answer, Payment):
+        return "paid"
+    if isinstance(answer, Clawback):
+        return "clawed_back"
+    if isinstance(answer, Recovery):
+        return "recovered"
+    return "reversed"
+
+
+def summarised(s: Session, move: Move, actor: str, above: Decimal) -> MoveSummary:
+    """The move done in session ``s`` and summed up (the caller rolls it back: a preview)."""
+    scope = _scope(s, move)
+    pool = ledger.get_pool(session=s, pool_id=scope.pool_id)
+    before = _available(s, pool.id)
+    app = None if scope.application_id is None else s.get(Application, scope.application_id)
+    answer = _do(s, move, f"preview:{move.operation}", actor)
+    s.flush()
+    amount = scope.amount
+    if isinstance(answer, Decided):
+        amount = answer.amount or Decimal(0)
+    elif isinstance(answer, CallDecisions):
+        amount = sum((d.amount or Decimal(0) for d in answer.decisions), Decimal(0))
+    t = scope.tranche
+    return MoveSummary(
+        move.operation,
+        scope.application_id,
+        None if app is None else app.firm_uscc,
+        None if app is None else (app.firm_snapshot or {}).get("name_zh"),
+        pool.id,
+        pool.name,
+        amount,
+        before,
+        _available(s, pool.id),
+        None if t is None else t.seq,
+        None if t is None else t.due_date,
+        None if t is None else t.milestone,
+        _outcome(answer),
+        scope.amount > above,
+        above,
+    )
+
+
+def preview(store: Store, *, move: Move, actor: str, above: Decimal | None = None) -> MoveSummary:
+    """What a money move would do (firm, amount, pool, what remains, tranche), worked out and rolled back,
+    so the officer confirms it before any money moves; refused as the move itself would be."""
+    limit = _limit(above)
+    return store.read(lambda s: summarised(s, move, actor, limit))
+
+
+class _Hold(Exception):
+    """Internal: the move is above the limit and must be held (its transaction rolls back)."""
+
+
+def _answer(move: Move, out: dict[str, Any], store: Store) -> Any:
+    if "held" in out:
+        held_id = str(out["held"])
+        return store.read(
+            lambda s: HeldView.of(approvals.get(session=s, approval_id=held_id), bool(out.get("replayed")))
+        )
+    return from_json(_ANSWERS[move.operation], out)
+
+
+def _run_move(store: Store, *, move: Move, key: str, actor: str, above: Decimal | None = None) -> Any:
+    """Do a money move once per key; above the limit it is held for a second officer instead (the answer is
+    then a ``HeldView``, and the same key replays it)."""
+    limit = _limit(above)
+
+    def direct(s: Session, lk: str) -> dict[str, Any]:
+        if _scope(s, move).amount > limit:
+            raise _Hold()
+        return dict(as_json(_do(s, move, lk, actor)))
+
+    try:
+        out = run_once(store, key=key, operation=move.operation, body=move.body, work=direct)
+    except _Hold:
+        summary = preview(store, move=move, actor=actor, above=limit)
+
+        def hold(s: Session, lk: str) -> dict[str, Any]:
+            scope = _scope(s, move)
+            if scope.amount <= limit:  # it changed meanwhile: no longer above the limit
+                return dict(as_json(_do(s, move, lk, actor)))
+            held = approvals.hold(
+                session=s,
+                operation=move.operation,
+                params=move.body,
+                request_key=key,
+                amount=scope.amount,
+                application_id=scope.application_id,
+                pool_id=scope.pool_id,
+                summary=dict(as_json(summary)),
+                actor=actor,
+            )
+            return {"held": held.id}
+
+        out = run_once(store, key=key, operation=move.operation, body=move.body, work=hold)
+    return _answer(move, out, store)
+
+
+# --- the moves ----------------------------------------------------------------------------------------------
+
+
+def decide_move(*, application_id: str) -> Move:
+    """First come, first served: approve and reserve the money, or waitlist when the pool is short."""
+    return Move("api.decide", {"application": application_id})
+
+
+def decide_call_move(*, call_id: str) -> Move:
+    """Allocate a whole call (ranked or pro rata; first-come calls one by one in arrival order)."""
+    return Move("api.decide_call", {"call": call_id})
+
+
+def grant_move(*, application_id: str, tranches: Sequence[tuple[Decimal, dt.date, str]] | None) -> Move:
+    """approved -> awarded, paid in tranches (amount, due, milestone; default one tranche, the whole)."""
+    return Move(
+        "api.grant",
+        {
+            "application": application_id,
+            "tranches": [
+                {"amount": str(amount), "due": due.isoformat(), "milestone": milestone}
+                for amount, due, milestone in tranches or ()
+            ],
+        },
+    )
+
+
+def pay_move(*, application_id: str, seq: int, reference: str, evidence: str | None = None) -> Move:
+    """Pay one tranche whose milestone is met (shown by ``evidence``, a file of the application, unless it
+    is the grant's own)."""
+    body: dict[str, Any] = {"application": application_id, "seq": seq, "reference": reference}
+    if evidence:
+        body["evidence"] = evidence
+    return Move("api.pay", body)
+
+
+def miss_move(
+    *, application_id: str, seq: int, reason: str, as_of: dt.date | None = None, installments: int = 1
+) -> Move:
+    """A milestone was missed: the unpaid part back to the pool, the paid part recoverable."""
+    return Move(
+        "api.miss",
+        {
+            "application": application_id,
+            "seq": seq,
+            "reason": reason,
+            "as_of": None if as_of is None else as_of.isoformat(),
+            "installments": installments,
+        },
+    )
+
+
+def clawback_move(*, application_id: str, reason: str, first_due: dt.date, installments: int = 1) -> Move:
+    """Claw an award back for a broken commitment."""
+    return Move(
+        "api.clawback",
+        {
+            "application": application_id,
+            "reason": reason,
+            "first_due": first_due.isoformat(),
+            "installments": installments,
+        },
+    )
+
+
+def recover_move(*, application_id: str, amount: Decimal, reference: str) -> Move:
+    """Money received back from the firm."""
+    return Move("api.recover", {"application": application_id, "amount": str(amount), "reference": reference})
+
+
+def reverse_move(*, transaction_id: str, reason: str) -> Move:
+    """A payment that came back from the bank."""
+    return Move("api.reverse", {"txn": transaction_id, "reason": reason})
+
+
 # --- decisions and awards -----------------------------------------------------------------------------------
 
 
-def decide(store: Store, *, application_id: str, key: str, actor: str) -> Decided:
+def decide(
+    store: Store, *, application_id: str, key: str, actor: str, above: Decimal | None = None
+) -> Decided | HeldView:
     """First come, first served: approve and reserve the money, or waitlist when the pool is short."""
-
-    def work(s: Session, _k: str) -> Decided:
-        d = flows.decide(session=s, application_id=application_id, actor=actor)
-        return Decided(d.application_id, d.state, d.amount)
-
-    result: Decided = _once(store, Decided, key, "api.decide", {"application": application_id}, work)
+    move = decide_move(application_id=application_id)
+    result: Decided | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
-def decide_call(store: Store, *, call_id: str, key: str, actor: str) -> CallDecisions:
+def decide_call(
+    store: Store, *, call_id: str, key: str, actor: str, above: Decimal | None = None
+) -> CallDecisions | HeldView:
     """Allocate a whole call (ranked or pro rata; first-come calls one by one in arrival order)."""
-
-    def work(s: Session, _k: str) -> CallDecisions:
-        decisions = flows.decide_call(session=s, call_id=call_id, actor=actor)
-        return CallDecisions(call_id, tuple(_decision(d) for d in decisions))
-
-    result: CallDecisions = _once(store, CallDecisions, key, "api.decide_call", {"call": call_id}, work)
+    move = decide_call_move(call_id=call_id)
+    result: CallDecisions | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
@@ -413,44 +873,30 @@ def grant(
     tranches: Sequence[tuple[Decimal, dt.date, str]] | None,
     key: str,
     actor: str,
-) -> GrantedAward:
+    above: Decimal | None = None,
+) -> GrantedAward | HeldView:
     """approved -> awarded: the reservation becomes an award, paid in tranches (amount, due, milestone;
     default: one tranche, the whole amount)."""
-    plan = [ledger.TranchePlan(amount, milestone, due) for amount, due, milestone in tranches or ()]
-    body = {
-        "application": application_id,
-        "tranches": [
-            {"amount": str(amount), "due": due.isoformat(), "milestone": milestone}
-            for amount, due, milestone in tranches or ()
-        ],
-    }
-
-    def work(s: Session, _k: str) -> GrantedAward:
-        award = flows.grant(session=s, application_id=application_id, actor=actor, tranches=plan or None)
-        return GrantedAward(**vars_of(AwardView.full(s, award)))
-
-    result: GrantedAward = _once(store, GrantedAward, key, "api.grant", body, work)
+    move = grant_move(application_id=application_id, tranches=tranches)
+    result: GrantedAward | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
 def pay_tranche(
-    store: Store, *, application_id: str, seq: int, reference: str, key: str, actor: str
-) -> Payment:
-    """Pay one tranche whose milestone is met; the application becomes paying, then completed."""
-
-    def work(s: Session, lk: str) -> Payment:
-        award, txn = flows.pay(
-            session=s,
-            application_id=application_id,
-            seq=seq,
-            actor=actor,
-            idempotency_key=lk,
-            reference=reference,
-        )
-        return Payment(award.id, award.status, txn.id, seq)
-
-    body = {"application": application_id, "seq": seq, "reference": reference}
-    result: Payment = _once(store, Payment, key, "api.pay", body, work)
+    store: Store,
+    *,
+    application_id: str,
+    seq: int,
+    reference: str,
+    key: str,
+    actor: str,
+    evidence: str | None = None,
+    above: Decimal | None = None,
+) -> Payment | HeldView:
+    """Pay one tranche whose milestone is met (and shown by evidence, unless it is the grant's own); the
+    application becomes paying, then completed."""
+    move = pay_move(application_id=application_id, seq=seq, reference=reference, evidence=evidence)
+    result: Payment | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
@@ -473,33 +919,14 @@ def miss_milestone(
     actor: str,
     as_of: dt.date | None = None,
     installments: int = 1,
-) -> Clawback:
+    above: Decimal | None = None,
+) -> Clawback | HeldView:
     """A milestone was missed: the unpaid part goes back to the pool (and on to the waitlist), the paid
     part becomes recoverable in monthly installments."""
-    day = as_of or dt.date.today()
-
-    def work(s: Session, lk: str) -> Clawback:
-        return _clawback(
-            *flows.miss_milestone(
-                session=s,
-                application_id=application_id,
-                seq=seq,
-                as_of=day,
-                actor=actor,
-                reason=reason,
-                idempotency_key=lk,
-                installments=installments,
-            )
-        )
-
-    body = {
-        "application": application_id,
-        "seq": seq,
-        "reason": reason,
-        "as_of": None if as_of is None else as_of.isoformat(),
-        "installments": installments,
-    }
-    result: Clawback = _once(store, Clawback, key, "api.miss", body, work)
+    move = miss_move(
+        application_id=application_id, seq=seq, reason=reason, as_of=as_of, installments=installments
+    )
+    result: Clawback | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
@@ -512,61 +939,83 @@ def clawback(
     key: str,
     actor: str,
     installments: int = 1,
-) -> Clawback:
+    above: Decimal | None = None,
+) -> Clawback | HeldView:
     """Claw an award back for a broken commitment: unpaid money to the pool, paid money recoverable."""
-
-    def work(s: Session, lk: str) -> Clawback:
-        return _clawback(
-            *flows.clawback(
-                session=s,
-                application_id=application_id,
-                actor=actor,
-                reason=reason,
-                idempotency_key=lk,
-                first_due=first_due,
-                installments=installments,
-            )
-        )
-
-    body = {
-        "application": application_id,
-        "reason": reason,
-        "first_due": first_due.isoformat(),
-        "installments": installments,
-    }
-    result: Clawback = _once(store, Clawback, key, "api.clawback", body, work)
+    move = clawback_move(
+        application_id=application_id, reason=reason, first_due=first_due, installments=installments
+    )
+    result: Clawback | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
 def recover(
-    store: Store, *, application_id: str, amount: Decimal, reference: str, key: str, actor: str
-) -> Recovery:
+    store: Store,
+    *,
+    application_id: str,
+    amount: Decimal,
+    reference: str,
+    key: str,
+    actor: str,
+    above: Decimal | None = None,
+) -> Recovery | HeldView:
     """Record money received back from the firm; it returns to the pool."""
-
-    def work(s: Session, lk: str) -> Recovery:
-        award = flows.award_of(session=s, application_id=application_id)
-        txn = ledger.record_recovery(
-            session=s, award_id=award.id, amount=amount, actor=actor, idempotency_key=lk, reference=reference
-        )
-        return Recovery(txn.id, amount)
-
-    body = {"application": application_id, "amount": str(amount), "reference": reference}
-    result: Recovery = _once(store, Recovery, key, "api.recover", body, work)
+    move = recover_move(application_id=application_id, amount=amount, reference=reference)
+    result: Recovery | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
 
 
-def reverse_payment(store: Store, *, transaction_id: str, reason: str, key: str, actor: str) -> Reversal:
+def reverse_payment(
+    store: Store, *, transaction_id: str, reason: str, key: str, actor: str, above: Decimal | None = None
+) -> Reversal | HeldView:
     """A payment came back from the bank: a reversing entry, and the tranche is payable again."""
-
-    def work(s: Session, lk: str) -> Reversal:
-        txn = ledger.reverse_payment(
-            session=s, transaction_id=transaction_id, actor=actor, reason=reason, idempotency_key=lk
-        )
-        return Reversal(txn.id, transaction_id)
-
-    body = {"txn": transaction_id, "reason": reason}
-    result: Reversal = _once(store, Reversal, key, "api.reverse", body, work)
+    move = reverse_move(transaction_id=transaction_id, reason=reason)
+    result: Reversal | HeldView = _run_move(store, move=move, key=key, actor=actor, above=above)
     return result
+
+
+# --- the second officer -------------------------------------------------------------------------------------
+
+
+def list_approvals(
+    store: Store, *, status: str | None = "awaiting", limit: int = 50, offset: int = 0
+) -> HeldPage:
+    """Money moves held for a second officer (待复核), oldest first."""
+
+    def work(s: Session) -> HeldPage:
+        total, rows = approvals.listed(session=s, status=status, limit=limit, offset=offset)
+        return HeldPage(total, tuple(HeldView.of(h) for h in rows))
+
+    return store.read(work)
+
+
+def get_approval(store: Store, *, approval_id: str) -> HeldView:
+    """One held money move with the summary its maker confirmed."""
+    return store.read(lambda s: HeldView.of(approvals.get(session=s, approval_id=approval_id)))
+
+
+def approve_move(store: Store, *, approval_id: str, key: str, actor: str) -> HeldView:
+    """A second officer (never the maker) approves a held money move: it is done now, once, under the
+    maker's request (a second approval, even at the same moment, is refused)."""
+
+    def work(s: Session, _lk: str) -> dict[str, Any]:
+        held = approvals.decide(session=s, approval_id=approval_id, approve=True, reason="", actor=actor)
+        move = Move(held.operation, dict(held.params))
+        answer = dict(as_json(_do(s, move, f"{held.request_key}:{held.operation}", held.requested_by)))
+        approvals.settle(session=s, held=held, result=answer)
+        return dict(as_json(HeldView.of(held)))
+
+    out = run_once(store, key=key, operation="approval.approve", body={"approval": approval_id}, work=work)
+    return from_json(HeldView, out)
+
+
+def reject_move(store: Store, *, approval_id: str, reason: str, actor: str) -> HeldView:
+    """A second officer (never the maker) rejects a held money move with a reason; nothing moves."""
+    return store.write(
+        lambda s: HeldView.of(
+            approvals.decide(session=s, approval_id=approval_id, approve=False, reason=reason, actor=actor)
+        )
+    )
 
 
 def list_awards(

@@ -60,7 +60,10 @@ def _parse_tranches(
     return [(amount_of(a, "tranche amount"), date(d, "tranche due date"), m) for a, d, m in items]
 
 
-def _claw_lines(result: money.Clawback) -> None:
+def _claw_lines(result: money.Clawback | money.HeldView) -> None:
+    if _held(result):
+        return
+    assert isinstance(result, money.Clawback)  # nosec B101
     typer.echo(
         f"released {fmt(result.released)} to the pool; {fmt(result.recoverable)} recoverable"
         + _again(result.replayed)
@@ -69,6 +72,50 @@ def _claw_lines(result: money.Clawback) -> None:
         typer.echo(f"  installment {inst.seq}: {fmt(inst.amount)} due {inst.due_date}")
     for d in result.promoted:
         typer.echo(f"  waitlisted application {d.application_id} approved")
+
+
+DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="print what the move would do (firm, amount, pool) and write nothing"),
+]
+
+
+def _preview(move: money.Move, actor: str) -> None:
+    """Print the summary a money move is confirmed on; nothing is written."""
+    sm = call(money.preview, store(), move=move, actor=actor)
+    firm = f"{sm.firm_name} ({sm.firm_uscc})" if sm.firm_name else (sm.firm_uscc or "-")
+    typer.echo(f"{money.OPERATIONS.get(sm.operation, sm.operation)}: {firm}")
+    typer.echo(f"  amount {fmt(sm.amount)} from pool {sm.pool_name} ({sm.pool_id})")
+    typer.echo(f"  available in the pool: {fmt(sm.available_before)} now, {fmt(sm.available_after)} after")
+    if sm.tranche_seq is not None:
+        typer.echo(f"  tranche {sm.tranche_seq}: {sm.milestone}, due {sm.due_date}")
+    typer.echo(f"  outcome: {sm.outcome}")
+    if sm.second_approval:
+        limit = fmt(sm.second_approval_above)
+        typer.echo(f"  above {limit}: it will be held for a second officer's approval")
+    typer.echo("dry run: nothing was written")
+
+
+def _held(result: object) -> bool:
+    """Print a move held for a second officer (True), or nothing (False)."""
+    if not isinstance(result, money.HeldView):
+        return False
+    typer.echo(
+        f"held for a second officer's approval: approval {result.id}, {fmt(result.amount)} "
+        f"({result.status}); another officer approves it with "
+        f"`huiqi ledger approvals approve {result.id} --actor <officer>`" + _again(result.replayed)
+    )
+    return True
+
+
+def _held_line(h: money.HeldView) -> str:
+    sm = h.summary
+    firm = f"{sm.firm_name} ({sm.firm_uscc})" if sm.firm_name else (sm.firm_uscc or "-")
+    decided = f"\t{h.decided_by}: {h.reason}" if h.decided_by else ""
+    return (
+        f"{h.id}\t{h.status}\t{money.OPERATIONS.get(h.operation, h.operation)}\t{firm}\t{fmt(h.amount)}\t"
+        f"pool {sm.pool_name}\tby {h.requested_by} {local(h.requested_at)}{decided}"
+    )
 
 
 def _pool_line(p: money.PoolView) -> str:
@@ -92,6 +139,10 @@ def register(app: typer.Typer) -> None:
         cap: Annotated[str | None, typer.Option(help="per-firm cap in yuan")] = None,
         key: Annotated[str | None, typer.Option(help="idempotency key (default: pool id)")] = None,
         actor: Actor = default_actor(),
+        programme: Annotated[
+            str | None,
+            typer.Option(help="the programme this pool funds (for a programme whose file declares no pool)"),
+        ] = None,
     ) -> None:
         """Create and fund a pool."""
         pool = call(
@@ -105,6 +156,7 @@ def register(app: typer.Typer) -> None:
             per_firm_cap=None if cap is None else amount_of(cap, "--cap"),
             key=cli_key(key or f"pool:{pool_id}"),
             actor=actor,
+            programme_id=programme,
         )
         typer.echo(f"pool {pool.id} funded with {fmt(pool.size)}" + _again(pool.replayed))
 
@@ -182,16 +234,31 @@ def register(app: typer.Typer) -> None:
         ] = None,
         key: Key = None,
         actor: Actor = default_actor(),
+        dry_run: DryRun = False,
     ) -> None:
         """Approve and reserve money, or waitlist when the pool is short."""
         if (application is None) == (call_id is None):
             fail("give an APPLICATION id or --call CALL, not both")
+        if dry_run:
+            return _preview(
+                money.decide_call_move(call_id=str(call_id))
+                if application is None
+                else money.decide_move(application_id=application),
+                actor,
+            )
         once = cli_key(key or f"decide:{uuid.uuid4().hex}")
         if application is None:
             done = call(money.decide_call, store(), call_id=str(call_id), key=once, actor=actor)
+            if _held(done):
+                return
+            assert isinstance(done, money.CallDecisions)  # nosec B101
             decisions: tuple[money.DecisionView, ...] = done.decisions
         else:
-            decisions = (call(money.decide, store(), application_id=application, key=once, actor=actor),)
+            one = call(money.decide, store(), application_id=application, key=once, actor=actor)
+            if _held(one):
+                return
+            assert isinstance(one, money.Decided)  # nosec B101
+            decisions = (one,)
         for d in decisions:
             amount = f" for {fmt(d.amount)}" if d.amount is not None else ""
             typer.echo(f"application {d.application_id} {d.state}{amount}")
@@ -203,16 +270,23 @@ def register(app: typer.Typer) -> None:
         tranches: Annotated[Path | None, typer.Option(help="JSON list of tranches")] = None,
         key: Key = None,
         actor: Actor = default_actor(),
+        dry_run: DryRun = False,
     ) -> None:
         """Turn the approved application's reservation into an award, paid in tranches."""
+        plan = _parse_tranches(tranche, tranches)
+        if dry_run:
+            return _preview(money.grant_move(application_id=application, tranches=plan), actor)
         award = call(
             money.grant,
             store(),
             application_id=application,
-            tranches=_parse_tranches(tranche, tranches),
+            tranches=plan,
             key=cli_key(key or f"grant:{application}"),
             actor=actor,
         )
+        if _held(award):
+            return
+        assert isinstance(award, money.GrantedAward)  # nosec B101
         typer.echo(f"award {award.id} granted: {fmt(award.amount)}" + _again(award.replayed))
 
     @awards.command("list")
@@ -256,15 +330,22 @@ def register(app: typer.Typer) -> None:
         installments: Annotated[int, typer.Option(help="monthly recovery installments")] = 1,
         key: Key = None,
         actor: Actor = default_actor(),
+        dry_run: DryRun = False,
     ) -> None:
         """Release the unpaid part to the pool and make the paid part recoverable on a schedule."""
+        day = date(as_of, "--as-of") if as_of else None
+        if dry_run:
+            move = money.miss_move(
+                application_id=application, seq=seq, reason=reason, as_of=day, installments=installments
+            )
+            return _preview(move, actor)
         result = call(
             money.miss_milestone,
             store(),
             application_id=application,
             seq=seq,
             reason=reason,
-            as_of=date(as_of, "--as-of") if as_of else None,
+            as_of=day,
             installments=installments,
             key=cli_key(key or f"miss:{application}:{seq}"),
             actor=actor,
@@ -279,8 +360,17 @@ def register(app: typer.Typer) -> None:
         installments: Annotated[int, typer.Option(help="monthly recovery installments")] = 1,
         key: Key = None,
         actor: Actor = default_actor(),
+        dry_run: DryRun = False,
     ) -> None:
         """Claw an award back: unpaid money to the pool, paid money recoverable."""
+        if dry_run:
+            move = money.clawback_move(
+                application_id=application,
+                reason=reason,
+                first_due=date(first_due, "--first-due"),
+                installments=installments,
+            )
+            return _preview(move, actor)
         result = call(
             money.clawback,
             store(),
@@ -300,8 +390,14 @@ def register(app: typer.Typer) -> None:
         key: Annotated[str, typer.Option(help="idempotency key (e.g. the bank transfer reference)")],
         reference: Annotated[str, typer.Option(help="payment reference")] = "",
         actor: Actor = default_actor(),
+        dry_run: DryRun = False,
     ) -> None:
         """Record money recovered from the firm; it returns to the pool."""
+        if dry_run:
+            move = money.recover_move(
+                application_id=application, amount=amount_of(amount, "--amount"), reference=reference
+            )
+            return _preview(move, actor)
         done = call(
             money.recover,
             store(),
@@ -311,6 +407,9 @@ def register(app: typer.Typer) -> None:
             key=cli_key(key),
             actor=actor,
         )
+        if _held(done):
+            return
+        assert isinstance(done, money.Recovery)  # nosec B101
         typer.echo(f"recovery {done.transaction_id} recorded: {fmt(done.amount)}" + _again(done.replayed))
 
     @pay.command("tranche")
@@ -322,17 +421,30 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="idempotency key (default: application and tranche)")
         ] = None,
         actor: Actor = default_actor(),
+        evidence: Annotated[
+            str | None,
+            typer.Option(help="sha256 of the application's evidence file that shows the milestone is met"),
+        ] = None,
+        dry_run: DryRun = False,
     ) -> None:
-        """Pay one tranche whose milestone is met. Paying the same tranche again is refused."""
+        """Pay one tranche whose milestone is met (shown by --evidence unless it is the grant's own).
+        Paying the same tranche again is refused."""
+        if dry_run:
+            move = money.pay_move(application_id=application, seq=seq, reference=reference, evidence=evidence)
+            return _preview(move, actor)
         done = call(
             money.pay_tranche,
             store(),
             application_id=application,
             seq=seq,
             reference=reference,
+            evidence=evidence,
             key=cli_key(key or f"pay:{application}:{seq}"),
             actor=actor,
         )
+        if _held(done):
+            return
+        assert isinstance(done, money.Payment)  # nosec B101
         typer.echo(
             f"tranche {seq} of award {done.award_id} paid by transaction {done.transaction_id} "
             f"(award {done.award_status})" + _again(done.replayed)
@@ -344,8 +456,11 @@ def register(app: typer.Typer) -> None:
         reason: Annotated[str, typer.Option(help="why (e.g. returned by the bank)")],
         key: Annotated[str | None, typer.Option(help="idempotency key (default: the transaction)")] = None,
         actor: Actor = default_actor(),
+        dry_run: DryRun = False,
     ) -> None:
         """Reverse a returned payment with a reversing entry; the tranche becomes payable again."""
+        if dry_run:
+            return _preview(money.reverse_move(transaction_id=transaction, reason=reason), actor)
         done = call(
             money.reverse_payment,
             store(),
@@ -354,6 +469,9 @@ def register(app: typer.Typer) -> None:
             key=cli_key(key or f"reverse:{transaction}"),
             actor=actor,
         )
+        if _held(done):
+            return
+        assert isinstance(done, money.Reversal)  # nosec B101
         typer.echo(f"payment {transaction} reversed by {done.transaction_id}" + _again(done.replayed))
 
     @audit_app.command("verify")
@@ -383,6 +501,64 @@ def register(app: typer.Typer) -> None:
                     f"{e.entity:<44} {e.action:<18} {e.hash[:12]}"
                 )
 
+    approvals = typer.Typer(
+        help="Money moves above the second-approval amount, held for a second officer (待复核).",
+        no_args_is_help=True,
+    )
+
+    @approvals.command("list")
+    def approvals_list(
+        status: Annotated[
+            str, typer.Option(help="awaiting, approved, rejected or all")
+        ] = "awaiting",
+        limit: Annotated[int, typer.Option(help="at most this many, oldest first")] = 50,
+    ) -> None:
+        """Held money moves with the summary their maker confirmed."""
+        page = call(
+            money.list_approvals, store(), status=None if status == "all" else status, limit=limit
+        )
+        for h in page.items:
+            typer.echo(_held_line(h))
+        typer.echo(f"{len(page.items)} of {page.total} held money moves")
+
+    @approvals.command("show")
+    def approvals_show(approval: Annotated[str, typer.Argument(help="approval id")]) -> None:
+        """One held money move: the summary its maker confirmed, and who decided it."""
+        h = call(money.get_approval, store(), approval_id=approval)
+        typer.echo(_held_line(h))
+        sm = h.summary
+        before, after = fmt(sm.available_before), fmt(sm.available_after)
+        typer.echo(f"  available in the pool: {before} now, {after} after")
+        if sm.tranche_seq is not None:
+            typer.echo(f"  tranche {sm.tranche_seq}: {sm.milestone}, due {sm.due_date}")
+
+    @approvals.command("approve")
+    def approvals_approve(
+        approval: Annotated[str, typer.Argument(help="approval id")],
+        key: Key = None,
+        actor: Actor = default_actor(),
+    ) -> None:
+        """Approve a held money move as the second officer (not its maker): it is done now, once."""
+        done = call(
+            money.approve_move,
+            store(),
+            approval_id=approval,
+            key=cli_key(key or f"approve:{approval}"),
+            actor=actor,
+        )
+        typer.echo(f"approved by {done.decided_by}: {_held_line(done)}" + _again(done.replayed))
+
+    @approvals.command("reject")
+    def approvals_reject(
+        approval: Annotated[str, typer.Argument(help="approval id")],
+        reason: Annotated[str, typer.Option(help="why (recorded, shown to the maker)")],
+        actor: Actor = default_actor(),
+    ) -> None:
+        """Reject a held money move with a reason, as the second officer; nothing moves."""
+        done = call(money.reject_move, store(), approval_id=approval, reason=reason, actor=actor)
+        typer.echo(f"rejected by {done.decided_by}: {_held_line(done)}")
+
+    ledger.add_typer(approvals, name="approvals")
     app.add_typer(ledger, name="ledger")
     app.add_typer(awards, name="awards")
     app.add_typer(pay, name="pay")

@@ -44,6 +44,7 @@ STATUS: dict[type[BaseException], int] = {
     led.TrancheNotFound: 404,
     led.TransactionNotFound: 404,
     wf.NoAward: 404,
+    wf.ApprovalNotFound: 404,
     acc.UserNotFound: 404,
     acc.FirmProfileNotFound: 404,
     UnknownProgramme: 404,
@@ -95,6 +96,7 @@ STATUS: dict[type[BaseException], int] = {
     cert.AlreadyRevoked: 409,
     # the reviewer must declare first, or may not see it at all (a declared conflict)
     rev.DeclarationRequired: 403,
+    wf.SameOfficer: 403,
     rev.Conflicted: 403,
     # bad input
     app_err.ApplicationsError: 422,
@@ -238,6 +240,9 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", f"{_API}/applications/{{application_id}}/clawback"): (_NF, _ST, _IN),
     ("POST", f"{_API}/applications/{{application_id}}/recoveries"): (_NF, _ST, _IN),
     ("POST", f"{_API}/payments/{{transaction_id}}/reverse"): (_NF, _ST),
+    ("GET", f"{_API}/approvals/{{approval_id}}"): (_NF,),
+    ("POST", f"{_API}/approvals/{{approval_id}}/approve"): (_NF, _ST, _IN),
+    ("POST", f"{_API}/approvals/{{approval_id}}/reject"): (_NF, _ST, _IN),
     ("GET", f"{_API}/awards/{{award_id}}"): (_NF,),
     ("POST", f"{_API}/pools"): (_ST, _IN),
     ("GET", f"{_API}/pools/{{pool_id}}/statement"): (_NF,),

@@ -36,3 +36,19 @@ class MissingScore(WorkflowError):
 
 class ProgrammeNotLoaded(WorkflowError):
     """The call's programme (at the call's version) is not among the loaded programmes."""
+
+
+class ApprovalNotFound(WorkflowError):
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(
+            f"no money move awaiting approval has the id {approval_id!r}; "
+            "list them with `huiqi ledger approvals list` or on the 待复核 page"
+        )
+
+
+class SameOfficer(WorkflowError):
+    def __init__(self, approval_id: str, actor: str) -> None:
+        super().__init__(
+            f"money move {approval_id} was requested by {actor}; a different officer must approve or "
+            "reject it (two-person rule)"
+        )

@@ -150,15 +150,21 @@ def test_officer_checks_decides_awards_and_pays(page: Any, server: Server) -> No
     assert "Eligibility check" in page.inner_text("main")
     shot(page, "officer", "3-checked")
 
+    # every money move is confirmed on a summary first (firm, amount, pool, what remains)
     page.click("button:has-text('Approve and reserve the money')")
+    page.wait_for_load_state()
+    assert "Nothing has been written yet." in page.inner_text("main"), page.inner_text("main")
+    page.click("button:has-text('Confirm:')")
     page.wait_for_load_state()
     assert current_step(page) == "Approved", page.inner_text("main")
     page.click("button:has-text('Grant the award')")
+    page.click("button:has-text('Confirm:')")
     page.wait_for_load_state()
     assert page.locator("h2", has_text="Award").count() == 1
     shot(page, "officer", "4-awarded")
 
     page.locator("button", has_text="Pay").first.click()
+    page.click("button:has-text('Confirm:')")
     page.wait_for_load_state()
     with server.api("officer") as officer:
         award = officer.get(f"/api/v1/applications/{app_id}").json()

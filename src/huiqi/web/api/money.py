@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from huiqi.app import money
@@ -43,6 +44,9 @@ class GrantIn(BaseModel):
 
 class PayIn(BaseModel):
     reference: str = ""
+    evidence: str | None = Field(
+        None, description="sha256 of the application's evidence file showing the milestone is met"
+    )
 
 
 class MissIn(BaseModel):
@@ -74,6 +78,35 @@ class NewPool(BaseModel):
     period_start: Day
     period_end: Day
     per_firm_cap: str | None = None
+    programme_id: str | None = Field(
+        None, description="the programme this pool funds (for a programme whose file declares no pool)"
+    )
+
+
+class RejectIn(BaseModel):
+    reason: Reason
+
+
+#: ``?preview=1`` on a money move: what it would do (firm, amount, pool, what remains), nothing written.
+Preview = Annotated[bool, Query(description="answer what the move would do and write nothing")]
+
+
+def moved(
+    request: Request, response: Response, move: money.Move, key: str | None, preview: bool, run: Any
+) -> dict[str, Any]:
+    """Preview the move (``?preview=1``), or run it under the Idempotency-Key; a move held for a second
+    officer answers 202 with the held move."""
+    who = actor(principal_of(request))
+    st = state_of(request)
+    k = api_key(require_key(key))  # asked for a preview too, as the route's schema says
+    if preview:
+        return dict(
+            answer(money.preview(st.store, move=move, actor=who, above=st.settings.second_approval_above))
+        )
+    done = run(st.store, key=k, actor=who, above=st.settings.second_approval_above)
+    if isinstance(done, money.HeldView):
+        response.status_code = 202
+    return dict(answer(done))
 
 
 def plan_of(tranches: list[TrancheIn] | None) -> list[tuple[Decimal, dt.date, str]] | None:
@@ -86,39 +119,45 @@ def plan_of(tranches: list[TrancheIn] | None) -> list[tuple[Decimal, dt.date, st
 
 
 @router.post("/applications/{application_id}/decide")
-def decide(application_id: str, request: Request, key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+def decide(
+    application_id: str,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
+) -> dict[str, Any]:
     """First come, first served: approve and reserve the money, or waitlist when the pool is short."""
-    k = api_key(require_key(key))
-    done = money.decide(
-        state_of(request).store, application_id=application_id, key=k, actor=actor(principal_of(request))
-    )
-    return dict(answer(done))
+    move = money.decide_move(application_id=application_id)
+    return moved(request, response, move, key, preview, partial(money.decide, application_id=application_id))
 
 
 @router.post("/calls/{call_id}/decide")
-def decide_call(call_id: str, request: Request, key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+def decide_call(
+    call_id: str,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
+) -> dict[str, Any]:
     """Allocate a whole call (ranked or pro rata; first-come calls one by one in arrival order)."""
-    k = api_key(require_key(key))
-    done = money.decide_call(
-        state_of(request).store, call_id=call_id, key=k, actor=actor(principal_of(request))
-    )
-    return dict(answer(done))
+    move = money.decide_call_move(call_id=call_id)
+    return moved(request, response, move, key, preview, partial(money.decide_call, call_id=call_id))
 
 
 @router.post("/applications/{application_id}/grant")
 def grant(
-    application_id: str, body: GrantIn, request: Request, key: IdempotencyKeyHeader = None
+    application_id: str,
+    body: GrantIn,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
 ) -> dict[str, Any]:
     """approved -> awarded: the reservation becomes an award, paid in tranches."""
-    k = api_key(require_key(key))
-    done = money.grant(
-        state_of(request).store,
-        application_id=application_id,
-        tranches=plan_of(body.tranches),
-        key=k,
-        actor=actor(principal_of(request)),
-    )
-    return dict(answer(done))
+    plan = plan_of(body.tranches)
+    move = money.grant_move(application_id=application_id, tranches=plan)
+    run = partial(money.grant, application_id=application_id, tranches=plan)
+    return moved(request, response, move, key, preview, run)
 
 
 @router.post("/applications/{application_id}/tranches/{seq}/pay")
@@ -127,86 +166,143 @@ def pay(
     seq: Annotated[int, Path(ge=1, le=10_000, description="the tranche's number, from 1")],
     body: PayIn,
     request: Request,
+    response: Response,
     key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
 ) -> dict[str, Any]:
-    """Pay one tranche whose milestone is met."""
-    k = api_key(require_key(key))
-    done = money.pay_tranche(
-        state_of(request).store,
-        application_id=application_id,
-        seq=seq,
-        reference=body.reference,
-        key=k,
-        actor=actor(principal_of(request)),
-    )
-    return dict(answer(done))
+    """Pay one tranche whose milestone is met (shown by ``evidence`` unless it is the grant's own)."""
+    params: dict[str, Any] = {"application_id": application_id, "seq": seq, "reference": body.reference}
+    move = money.pay_move(**params, evidence=body.evidence)
+    run = partial(money.pay_tranche, **params, evidence=body.evidence)
+    return moved(request, response, move, key, preview, run)
 
 
 @router.post("/applications/{application_id}/miss-milestone")
 def miss_milestone(
-    application_id: str, body: MissIn, request: Request, key: IdempotencyKeyHeader = None
+    application_id: str,
+    body: MissIn,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
 ) -> dict[str, Any]:
     """A milestone was missed: the unpaid part goes back to the pool, the paid part becomes recoverable."""
-    k = api_key(require_key(key))
-    done = money.miss_milestone(
-        state_of(request).store,
-        application_id=application_id,
-        seq=body.seq,
-        reason=body.reason,
-        as_of=body.as_of,
-        installments=body.installments,
-        key=k,
-        actor=actor(principal_of(request)),
+    params: dict[str, Any] = {
+        "application_id": application_id,
+        "seq": body.seq,
+        "reason": body.reason,
+        "as_of": body.as_of,
+        "installments": body.installments,
+    }
+    return moved(
+        request, response, money.miss_move(**params), key, preview, partial(money.miss_milestone, **params)
     )
-    return dict(answer(done))
 
 
 @router.post("/applications/{application_id}/clawback")
 def clawback(
-    application_id: str, body: ClawbackIn, request: Request, key: IdempotencyKeyHeader = None
+    application_id: str,
+    body: ClawbackIn,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
 ) -> dict[str, Any]:
     """Claw an award back: unpaid money to the pool, paid money recoverable on a schedule."""
-    k = api_key(require_key(key))
-    done = money.clawback(
-        state_of(request).store,
-        application_id=application_id,
-        reason=body.reason,
-        first_due=body.first_due,
-        installments=body.installments,
-        key=k,
-        actor=actor(principal_of(request)),
+    params: dict[str, Any] = {
+        "application_id": application_id,
+        "reason": body.reason,
+        "first_due": body.first_due,
+        "installments": body.installments,
+    }
+    return moved(
+        request, response, money.clawback_move(**params), key, preview, partial(money.clawback, **params)
     )
-    return dict(answer(done))
 
 
 @router.post("/applications/{application_id}/recoveries")
 def recover(
-    application_id: str, body: RecoveryIn, request: Request, key: IdempotencyKeyHeader = None
+    application_id: str,
+    body: RecoveryIn,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
 ) -> dict[str, Any]:
     """Money received back from the firm; it returns to the pool."""
-    k = api_key(require_key(key))
-    done = money.recover(
+    params: dict[str, Any] = {
+        "application_id": application_id,
+        "amount": yuan(body.amount, what="amount"),
+        "reference": body.reference,
+    }
+    return moved(
+        request, response, money.recover_move(**params), key, preview, partial(money.recover, **params)
+    )
+
+
+@router.post("/payments/{transaction_id}/reverse")
+def reverse_payment(
+    transaction_id: str,
+    body: ReverseIn,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+    preview: Preview = False,
+) -> dict[str, Any]:
+    """A payment came back: a reversing entry, and the tranche is payable again."""
+    params: dict[str, Any] = {"transaction_id": transaction_id, "reason": body.reason}
+    return moved(
+        request,
+        response,
+        money.reverse_move(**params),
+        key,
+        preview,
+        partial(money.reverse_payment, **params),
+    )
+
+
+# --- the second officer (maker-checker) ---------------------------------------------------------------------
+
+
+@router.get("/approvals", response_model=Page[dict[str, Any]])
+def list_approvals(
+    request: Request,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    status: Literal["awaiting", "approved", "rejected", "all"] = "awaiting",
+) -> Page[dict[str, Any]]:
+    """Money moves held for a second officer's approval (待复核), oldest first."""
+    listing = money.list_approvals(
+        state_of(request).store, status=None if status == "all" else status, limit=limit, offset=offset
+    )
+    return page([answer(h) for h in listing.items], listing.total, limit, offset)
+
+
+@router.get("/approvals/{approval_id}")
+def get_approval(approval_id: str, request: Request) -> dict[str, Any]:
+    """One held money move with the summary its maker confirmed."""
+    return dict(answer(money.get_approval(state_of(request).store, approval_id=approval_id)))
+
+
+@router.post("/approvals/{approval_id}/approve")
+def approve(approval_id: str, request: Request, key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    """Approve a held money move as a second officer (never its maker): it is done now, once."""
+    done = money.approve_move(
         state_of(request).store,
-        application_id=application_id,
-        amount=yuan(body.amount, what="amount"),
-        reference=body.reference,
-        key=k,
+        approval_id=approval_id,
+        key=api_key(require_key(key)),
         actor=actor(principal_of(request)),
     )
     return dict(answer(done))
 
 
-@router.post("/payments/{transaction_id}/reverse")
-def reverse_payment(
-    transaction_id: str, body: ReverseIn, request: Request, key: IdempotencyKeyHeader = None
-) -> dict[str, Any]:
-    """A payment came back: a reversing entry, and the tranche is payable again."""
-    k = api_key(require_key(key))
-    done = money.reverse_payment(
+@router.post("/approvals/{approval_id}/reject")
+def reject(approval_id: str, body: RejectIn, request: Request) -> dict[str, Any]:
+    """Reject a held money move with a reason, as a second officer; nothing moves."""
+    done = money.reject_move(
         state_of(request).store,
-        transaction_id=transaction_id,
+        approval_id=approval_id,
         reason=body.reason,
-        key=k,
         actor=actor(principal_of(request)),
     )
     return dict(answer(done))
@@ -267,6 +363,7 @@ def post_pool(body: NewPool, request: Request, key: IdempotencyKeyHeader = None)
         else yuan(body.per_firm_cap, what="per_firm_cap"),
         key=k,
         actor=actor(principal_of(request)),
+        programme_id=body.programme_id or None,
     )
     return dict(answer(done))
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from huiqi.app import accounts, calls, money
-from huiqi.money import parse_decimal, yuan
+from huiqi.money import MoneyError, parse_decimal, yuan
 from huiqi.web import charts
 from huiqi.web.api.common import actor, api_key
 from huiqi.web.calculator import today_in_shanghai
@@ -25,8 +25,15 @@ from huiqi.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
-def _back(application_id: str) -> Response:
+def _back(application_id: str, done: object = None) -> Response:
+    """Back to the application; a move held for a second officer goes to the 待复核 queue instead."""
+    if isinstance(done, money.HeldView):
+        return RedirectResponse(f"/officer/approvals?held={quote(done.id)}", status_code=303)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
+
+
+def _above(request: Request) -> Decimal:
+    return state_of(request).settings.second_approval_above
 
 
 # --- dashboard ----------------------------------------------------------------------------------------------
@@ -145,6 +152,7 @@ def calls_submit(
         closes_at=_moment(closes),
         allocation_mode=allocation_mode,
         actor=actor(principal_of(request)),
+        programmes=st.registry.programmes(),
     )
     return RedirectResponse("/officer/calls", status_code=303)
 
@@ -163,8 +171,12 @@ def queue(request: Request, state: str = "", call_id: str = "") -> Response:
 
 @router.get("/officer/pools")
 def pools_page(request: Request) -> Response:
-    pools = money.list_pools(state_of(request).store)
-    return render(request, "officer_pools.html", {"pools": pools, "key": uuid.uuid4().hex})
+    st = state_of(request)
+    pools = money.list_pools(st.store)
+    programmes = sorted(st.registry.programmes().values(), key=lambda p: p.id)
+    return render(
+        request, "officer_pools.html", {"pools": pools, "key": uuid.uuid4().hex, "programmes": programmes}
+    )
 
 
 @router.post("/officer/pools")
@@ -177,6 +189,7 @@ def pools_submit(
     period_end: Annotated[dt.date, Form()],
     idempotency_key: Annotated[str, Form()],
     per_firm_cap: Annotated[str, Form()] = "",
+    programme_id: Annotated[str, Form()] = "",
 ) -> Response:
     money.create_pool(
         state_of(request).store,
@@ -188,6 +201,7 @@ def pools_submit(
         per_firm_cap=yuan(per_firm_cap, what="per_firm_cap") if per_firm_cap else None,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        programme_id=programme_id or None,
     )
     return RedirectResponse("/officer/pools", status_code=303)
 
@@ -209,26 +223,28 @@ def check_submit(application_id: str, request: Request) -> Response:
 
 @router.post("/applications/{application_id}/decide")
 def decide_submit(application_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
-    money.decide(
+    done = money.decide(
         state_of(request).store,
         application_id=application_id,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/applications/{application_id}/grant")
 def grant_submit(application_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
     """Grant with the default plan (one tranche, the whole amount); the API takes a tranche plan."""
-    money.grant(
+    done = money.grant(
         state_of(request).store,
         application_id=application_id,
         tranches=None,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/applications/{application_id}/pay")
@@ -238,16 +254,19 @@ def pay_submit(
     seq: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()],
     reference: Annotated[str, Form()] = "",
+    evidence: Annotated[str, Form()] = "",
 ) -> Response:
-    money.pay_tranche(
+    done = money.pay_tranche(
         state_of(request).store,
         application_id=application_id,
         seq=seq,
         reference=reference,
+        evidence=evidence or None,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/applications/{application_id}/clawback")
@@ -259,7 +278,7 @@ def clawback_submit(
     idempotency_key: Annotated[str, Form()],
     installments: Annotated[int, Form()] = 1,
 ) -> Response:
-    money.clawback(
+    done = money.clawback(
         state_of(request).store,
         application_id=application_id,
         reason=reason,
@@ -267,8 +286,9 @@ def clawback_submit(
         installments=installments,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/applications/{application_id}/score")
@@ -307,7 +327,7 @@ def miss_submit(
     idempotency_key: Annotated[str, Form()],
     installments: Annotated[int, Form()] = 1,
 ) -> Response:
-    money.miss_milestone(
+    done = money.miss_milestone(
         state_of(request).store,
         application_id=application_id,
         seq=seq,
@@ -316,8 +336,9 @@ def miss_submit(
         installments=installments,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/applications/{application_id}/recover")
@@ -328,15 +349,16 @@ def recover_submit(
     idempotency_key: Annotated[str, Form()],
     reference: Annotated[str, Form()] = "",
 ) -> Response:
-    money.recover(
+    done = money.recover(
         state_of(request).store,
         application_id=application_id,
         amount=yuan(amount, what="amount"),
         reference=reference,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/applications/{application_id}/reverse")
@@ -348,23 +370,175 @@ def reverse_submit(
     idempotency_key: Annotated[str, Form()],
 ) -> Response:
     """A payment of this application came back from the bank: reverse it; the tranche is payable again."""
-    money.reverse_payment(
+    done = money.reverse_payment(
         state_of(request).store,
         transaction_id=transaction_id,
         reason=reason,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
-    return _back(application_id)
+    return _back(application_id, done)
 
 
 @router.post("/officer/calls/{call_id}/decide")
 def decide_call_submit(call_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
     """Allocate a whole ranked or pro-rata call; the queue then shows the outcome."""
-    money.decide_call(
+    done = money.decide_call(
         state_of(request).store,
         call_id=call_id,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        above=_above(request),
     )
+    if isinstance(done, money.HeldView):
+        return RedirectResponse(f"/officer/approvals?held={quote(done.id)}", status_code=303)
     return RedirectResponse(f"/officer/applications?call_id={quote(call_id)}", status_code=303)
+
+
+# --- confirm before money moves; the second officer's queue (待复核) ----------------------------------------
+
+#: The money moves an application page confirms first: the route each posts to once confirmed.
+CONFIRMED = ("decide", "grant", "pay", "miss-milestone", "clawback", "recover", "reverse")
+
+
+def _whole(text: str, what: str) -> int:
+    """A whole number from a form field, or a refusal naming the field."""
+    if not text.strip().isdigit():
+        raise MoneyError(f"{what}: a whole number, not {text!r}")
+    return int(text)
+
+
+def _day(text: str, what: str) -> dt.date:
+    """A date from a form field (YYYY-MM-DD), or a refusal naming the field."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise MoneyError(f"{what}: a date such as 2026-12-31, not {text!r}") from None
+
+
+def _move_of(application_id: str, form: dict[str, str]) -> money.Move:
+    """The money move a confirmation form describes (the same fields its action route takes)."""
+    kind = form.get("move", "")
+    seq = _whole(form.get("seq") or "1", "seq")
+    reason = form.get("reason", "")
+    if kind == "decide":
+        return money.decide_move(application_id=application_id)
+    if kind == "grant":
+        return money.grant_move(application_id=application_id, tranches=None)
+    if kind == "pay":
+        evidence = form.get("evidence") or None
+        return money.pay_move(
+            application_id=application_id, seq=seq, reference=form.get("reference", ""), evidence=evidence
+        )
+    if kind == "miss-milestone":
+        return money.miss_move(
+            application_id=application_id,
+            seq=seq,
+            reason=reason,
+            as_of=today_in_shanghai(),
+            installments=_whole(form.get("installments") or "1", "installments"),
+        )
+    if kind == "clawback":
+        return money.clawback_move(
+            application_id=application_id,
+            reason=reason,
+            first_due=_day(form.get("first_due") or today_in_shanghai().isoformat(), "first_due"),
+            installments=_whole(form.get("installments") or "1", "installments"),
+        )
+    if kind == "recover":
+        return money.recover_move(
+            application_id=application_id,
+            amount=yuan(form.get("amount", ""), what="amount"),
+            reference=form.get("reference", ""),
+        )
+    if kind == "reverse":
+        return money.reverse_move(transaction_id=form.get("transaction_id", ""), reason=reason)
+    raise MoneyError(f"move: one of {', '.join(CONFIRMED)}, not {kind!r}")
+
+
+@router.post("/applications/{application_id}/confirm")
+async def confirm_move(application_id: str, request: Request) -> Response:
+    """Before any money moves: the summary (firm, amount, pool, what remains, tranche) to confirm; the
+    confirmation posts the same fields to the move's own route."""
+    form = {k: str(v) for k, v in (await request.form()).items() if k != "csrf_token"}
+    move = _move_of(application_id, form)
+    summary = money.preview(
+        state_of(request).store, move=move, actor=actor(principal_of(request)), above=_above(request)
+    )
+    fields = {k: v for k, v in form.items() if k not in ("move", "idempotency_key")}
+    return render(
+        request,
+        "money_confirm.html",
+        {
+            "summary": summary,
+            "action": f"/applications/{application_id}/{form['move']}",
+            "back": f"/applications/{application_id}",
+            "fields": fields,
+            "key": form.get("idempotency_key") or uuid.uuid4().hex,
+            "operations": money.OPERATIONS,
+        },
+    )
+
+
+@router.get("/officer/approvals")
+def approvals_page(request: Request, held: str = "", status: str = "awaiting") -> Response:
+    """The 待复核 queue: money moves above the second-approval amount, waiting for another officer."""
+    st = state_of(request)
+    listing = money.list_approvals(st.store, status=None if status == "all" else status, limit=200)
+    return render(
+        request,
+        "officer_approvals.html",
+        {
+            "items": listing.items,
+            "total": listing.total,
+            "held": held,
+            "status": status,
+            "me": actor(principal_of(request)),
+            "above": _above(request),
+            "operations": money.OPERATIONS,
+        },
+    )
+
+
+@router.post("/officer/approvals/{approval_id}/confirm")
+def approval_confirm(approval_id: str, request: Request) -> Response:
+    """Before approving: the held move's summary, to confirm."""
+    held = money.get_approval(state_of(request).store, approval_id=approval_id)
+    return render(
+        request,
+        "money_confirm.html",
+        {
+            "summary": held.summary,
+            "held": held,
+            "action": f"/officer/approvals/{approval_id}/approve",
+            "back": "/officer/approvals",
+            "fields": {},
+            "key": uuid.uuid4().hex,
+            "operations": money.OPERATIONS,
+        },
+    )
+
+
+@router.post("/officer/approvals/{approval_id}/approve")
+def approval_approve(approval_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
+    """The second officer approves: the held move is done now, once."""
+    money.approve_move(
+        state_of(request).store,
+        approval_id=approval_id,
+        key=api_key(idempotency_key),
+        actor=actor(principal_of(request)),
+    )
+    return RedirectResponse("/officer/approvals?status=approved", status_code=303)
+
+
+@router.post("/officer/approvals/{approval_id}/reject")
+def approval_reject(approval_id: str, request: Request, reason: Annotated[str, Form()]) -> Response:
+    """The second officer rejects with a reason; nothing moves."""
+    money.reject_move(
+        state_of(request).store,
+        approval_id=approval_id,
+        reason=reason,
+        actor=actor(principal_of(request)),
+    )
+    return RedirectResponse("/officer/approvals?status=rejected", status_code=303)
