@@ -211,8 +211,9 @@ def test_an_officer_authors_a_version_and_a_second_officer_publishes_it(sqlite_w
     assert f"{DRAFTS}/{draft_id}" in listed
 
 
-def test_a_rejection_needs_a_reason_and_goes_back_to_the_author(sqlite_web: Web) -> None:
-    author, second = sqlite_web.client("officer"), sqlite_web.client("probe")
+def test_a_rejection_needs_a_reason_and_goes_back_to_the_author(web: Web) -> None:
+    """On SQLite and PostgreSQL."""
+    author, second = web.client("officer"), web.client("probe")
     text = next_year(MODEL_FILE.read_text(encoding="utf-8"))
     page = author.post(DRAFTS, data={"text": text}).headers["location"]
     author.post(f"{page}/submit")
