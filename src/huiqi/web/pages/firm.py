@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from huiqi.app import accounts, calls, certificates, matching, money
+from huiqi.app import accounts, calls, certificates, matching, money, programmes
 from huiqi.app.errors import FirmProfileNotFound
 from huiqi.firms import Firm
 from huiqi.firms.errors import ProfileError
@@ -91,6 +91,7 @@ def firm_context(
         "state_label": state_label,
         "problems": problems or [],
         "plain_check": plain_check,
+        "programme_names": {p.id: p.name for p in programmes.list_programmes(st.registry, lang=language())},
     }
 
 
