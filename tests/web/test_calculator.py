@@ -452,3 +452,15 @@ def test_a_profile_not_saved_stays_on_the_firm_page_as_typed(sqlite_web: Web, la
     )
     assert "Decimal(" not in page and html_escape(typed)[:60] in page
     assert member.get(f"/api/v1/firms/{uscc}").json()["paid_in_capital"] != "-1000000.00"  # not saved
+
+
+def test_the_city_comparison_shows_no_rule_formula(sqlite_web: Web) -> None:
+    """The public five-city comparison explains each city's programmes as the calculator does: in words."""
+    from huiqi.web.calculator import FORMULA
+
+    client = sqlite_web.client()
+    client.cookies.set("huiqi_lang", "zh")
+    for path in sorted(EXAMPLES.glob("*.json")):
+        page = client.post("/compare", data={"profile": path.read_text(encoding="utf-8")}).text
+        shown = re.sub(r"<(textarea|pre|svg)\b.*?</\1>|<[^>]+>", " ", page, flags=re.S)
+        assert not FORMULA.search(shown), (path.name, FORMULA.search(shown))

@@ -20,7 +20,7 @@ from huiqi.rules.errors import ProgrammeError
 from huiqi.web.api.analysis import job_of
 from huiqi.web.api.common import WebError
 from huiqi.web.api.sandbox import start_simulation, stored_profile_allowed
-from huiqi.web.calculator import parse_firm, today_in_shanghai
+from huiqi.web.calculator import parse_firm, plain_check, today_in_shanghai
 from huiqi.web.i18n import _, language
 from huiqi.web.pages.matching import recent_jobs
 from huiqi.web.pages.public import example_firms
@@ -149,6 +149,7 @@ def _compare_page(
             "error": error,
             "own_firm": me.firm_uscc if me is not None and me.is_firm else None,
             "on": today_in_shanghai().isoformat(),
+            "plain_check": plain_check,  # a public page: conditions in words, never a rule's formula
         },
         status=422 if error else 200,
     )
