@@ -293,6 +293,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/officer/calls/call/decide",
         {"data": {"idempotency_key": uuid.uuid4().hex}},
     ),
+    ("POST", "/officer/calls/{call_id}/confirm"): lambda i, o: ("/officer/calls/call/confirm", {}),
     ("POST", "/applications/{application_id}/confirm"): lambda i, o: (
         f"/applications/{_a(i, o)}/confirm",
         {"data": {"move": "pay", "seq": "1"}},

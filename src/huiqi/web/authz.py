@@ -207,6 +207,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/officer/approvals/{approval_id}/approve"): roles(O),
     ("POST", "/officer/approvals/{approval_id}/reject"): roles(O),
     ("POST", "/officer/calls/{call_id}/decide"): roles(O),
+    ("POST", "/officer/calls/{call_id}/confirm"): roles(O),
     ("GET", "/officer"): roles(O),
     ("GET", "/officer/programmes"): roles(O),
     ("POST", "/officer/programmes/validate"): roles(O),

@@ -481,6 +481,29 @@ async def confirm_move(application_id: str, request: Request) -> Response:
     )
 
 
+@router.post("/officer/calls/{call_id}/confirm")
+def confirm_call(call_id: str, request: Request) -> Response:
+    """Before a whole ranked or pro-rata call is decided: what it reserves in all and what remains."""
+    summary = money.preview(
+        state_of(request).store,
+        move=money.decide_call_move(call_id=call_id),
+        actor=actor(principal_of(request)),
+        above=_above(request),
+    )
+    return render(
+        request,
+        "money_confirm.html",
+        {
+            "summary": summary,
+            "action": f"/officer/calls/{quote(call_id)}/decide",
+            "back": "/officer/calls",
+            "fields": {},
+            "key": uuid.uuid4().hex,
+            "operations": money.OPERATIONS,
+        },
+    )
+
+
 @router.get("/officer/approvals")
 def approvals_page(request: Request, held: str = "", status: str = "awaiting") -> Response:
     """The 待复核 queue: money moves above the second-approval amount, waiting for another officer."""
