@@ -87,3 +87,34 @@ def test_a_call_is_decided_after_its_summary_and_rejects_name_a_reason(sqlite_we
     assert r.status_code == 303
     assert "budget frozen" in checker.get("/officer/approvals?status=rejected").text
     assert api.get(f"/api/v1/applications/{web.ids['open_own']}").json()["state"] == "under_review"
+
+
+def test_the_api_previews_holds_and_approves_with_the_same_use_cases(sqlite_web: Web) -> None:
+    web = sqlite_web
+    maker, checker = web.bearer("officer"), web.bearer("probe")
+    app_id = web.ids["open_own"]
+    assert maker.post(f"/api/v1/applications/{app_id}/check").json()["state"] == "under_review"
+    url = f"/api/v1/applications/{app_id}/decide"
+    preview = maker.post(url, params={"preview": "true"}, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert preview.status_code == 200, preview.text
+    sm = preview.json()
+    assert (sm["amount"], sm["pool_id"], sm["outcome"], sm["second_approval"]) == (
+        "150000.00",
+        "pool",
+        "approved",
+        False,
+    )
+    assert Decimal(sm["available_before"]) - Decimal(sm["available_after"]) == Decimal("150000.00")
+    assert maker.get(f"/api/v1/applications/{app_id}").json()["state"] == "under_review"
+    web.app.state.huiqi.settings.second_approval_above = Decimal("1000.00")
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    held = maker.post(url, headers=key)
+    assert held.status_code == 202 and held.json()["status"] == "awaiting", held.text
+    assert maker.post(url, headers=key).json()["id"] == held.json()["id"]  # the same key, the same move
+    approval = f"/api/v1/approvals/{held.json()['id']}/approve"
+    assert maker.post(approval, headers={"Idempotency-Key": uuid.uuid4().hex}).status_code == 403
+    assert [h["id"] for h in checker.get("/api/v1/approvals").json()["items"]] == [held.json()["id"]]
+    done = checker.post(approval, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert done.status_code == 200 and done.json()["result"]["state"] == "approved", done.text
+    assert checker.post(approval, headers={"Idempotency-Key": uuid.uuid4().hex}).status_code == 409
+    assert maker.get(f"/api/v1/applications/{app_id}").json()["state"] == "approved"
