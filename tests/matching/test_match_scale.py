@@ -70,16 +70,17 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_an_unchanged_register_directory_is_seen_from_its_files(
-    sqlite_db: Db, tmp_path: Path, counted: list[int]
+    db: Db, tmp_path: Path, counted: list[int]
 ) -> None:
     tables = synth_register(80, 11)
     root = write_register(tables, tmp_path / "register")
-    with sqlite_db.session() as s:
-        first = run_match(s, PACK, _files(root), ON)
+    where = tmp_path / "results"
+    with db.session() as s:
+        first = run_match(s, PACK, _files(root), ON, results_dir=where)
         s.commit()
     assert counted == [1, 1]
-    with sqlite_db.session() as s:
-        again = run_match(s, PACK, _files(root), ON)
+    with db.session() as s:
+        again = run_match(s, PACK, _files(root), ON, results_dir=where)
         s.commit()
         pairs = s.execute(
             select(MatchEligible.uscc, MatchEligible.programme, MatchEligible.amount).where(
