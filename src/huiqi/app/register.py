@@ -170,7 +170,10 @@ def _import_in_bulk(
         del existing
         step("write the register's tables")
         import_id = new_id()
-        staged = snapshot.stage(where, merged.tables, [*imports, import_id])
+        new_firms = pc.equal(merged.changes["field"], "*")
+        added = merged.changes["uscc"].filter(new_firms)
+        history = merged.changes.filter(pc.invert(new_firms))  # a new firm is its row in ADDED
+        staged = snapshot.stage(where, merged.tables, [*imports, import_id], added=added)
         step("store the history")
         now = utcnow()
 
@@ -190,7 +193,6 @@ def _import_in_bulk(
                 )
             )
             s.flush()
-            history = merged.changes
             insert_rows(
                 s,
                 RegisterChange.__table__,  # type: ignore[arg-type]
@@ -253,8 +255,17 @@ def export_register(store: Store, *, out: Path, register: str = DB, parquet: boo
 def register_history(store: Store, *, uscc: str, register: str = DB) -> tuple[ChangeView, ...]:
     """Show what changed for a firm, when, and from which file."""
     if register == DB:
-        rows = store.read(lambda s: register_store.history(s, uscc))
-        return tuple(ChangeView(c.at, c.source, c.field, c.old, c.new) for c in rows)
+
+        def read(s: Session) -> tuple[ChangeView, ...]:
+            rows = [
+                ChangeView(c.at, c.source, c.field, c.old, c.new) for c in register_store.history(s, uscc)
+            ]
+            first = snapshot.added_by(s, uscc)  # the bulk import keeps who added a firm with its tables
+            if first is not None:
+                rows.insert(0, ChangeView(first.at, first.source, "*", None, "new firm"))
+            return tuple(rows)
+
+        return store.read(read)
     found = register_store.directory_history(register, uscc)
     return tuple(
         ChangeView(

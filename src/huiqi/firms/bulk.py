@@ -262,35 +262,36 @@ def _fast_xlsx(path: Path, sheet_name: str | None, spec: TableMapping | None) ->
             return None
         if _has_formula_or_error(path, name) is not False:
             return None
-        rows = sheet.to_python(skip_empty_area=False)
+        rows = sheet.iter_rows()
+        first = next(rows, None)
+        if first is None or not all(
+            isinstance(h, str) and h and h == h.strip(" \u3000\xa0\t\r\n") for h in first
+        ):
+            return None
+        header = [str(h) for h in first]
+        if len(set(header)) != len(header):
+            return None
+        read = _workbook_columns(rows, len(header))
     except Exception:  # calamine's errors: the cell-by-cell reader names what is wrong
         return None
-    if not rows:
+    if read is None:
         return None
-    if not all(isinstance(h, str) and h and h == h.strip(" \u3000\xa0\t\r\n") for h in rows[0]):
-        return None
-    header = [str(h) for h in rows[0]]
-    if len(set(header)) != len(header):
-        return None
-    n = len(rows) - 1
-    columns: list[pa.Array | list[Any]] = []
+    columns, n = read
     empty = np.ones(n, dtype=bool)
-    for values in zip(*rows[1:], strict=True) if n else [() for _ in header]:
-        cells = [None if v == "" else v for v in values]
-        try:
-            col: pa.Array | list[Any] = pa.array(cells)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            col = cells  # a column of mixed kinds: converted cell by cell
+    for col in columns:
         if isinstance(col, list):
             empty &= np.array([v is None for v in col], dtype=bool)
             spaces = any(isinstance(v, str) and not v.strip() for v in col)
         else:
             empty &= np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
-            spaces = col.type == pa.string() and bool(_np(pc.match_substring_regex(col, _BLANKISH)).any())
+            found = (
+                pc.fill_null(pc.match_substring_regex(col, _BLANKISH), False)
+                if col.type == pa.string()
+                else None
+            )
+            spaces = found is not None and bool(pc.any(found).as_py())
         if spaces:
             return None  # cells of spaces only: the cell-by-cell reader judges their rows
-        columns.append(col)
-    del rows
     numbers = np.arange(2, n + 2, dtype=np.int64)
     if empty.any():
         keep = ~empty
@@ -303,6 +304,45 @@ def _fast_xlsx(path: Path, sheet_name: str | None, spec: TableMapping | None) ->
         numbers = numbers[keep]
     label = f"{path.name}[{name}]"
     return Cells(label, header, dict(zip(header, columns, strict=True)), numbers, workbook=True)
+
+
+def _workbook_columns(
+    rows: Any, width: int, block: int = 1 << 16
+) -> tuple[list[pa.Array | list[Any]], int] | None:
+    """A sheet's rows (calamine's iterator) as columns, a block of rows at a time (never every cell as a
+    Python object at once): Arrow arrays, or a Python list for a column of mixed kinds (numbers and text),
+    converted cell by cell. None when a row is not as wide as the header."""
+    from itertools import islice
+
+    chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+    mixed: dict[int, list[Any]] = {}
+    n = 0
+    while batch := list(islice(rows, block)):
+        if any(len(r) != width for r in batch):
+            return None
+        n += len(batch)
+        for j, values in enumerate(zip(*batch, strict=True)):
+            cells = [None if v == "" else v for v in values]
+            if j in mixed:
+                mixed[j] += cells
+                continue
+            try:
+                chunks[j].append(pa.array(cells))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                mixed[j] = [v for c in chunks[j] for v in c.to_pylist()] + cells
+    columns: list[pa.Array | list[Any]] = []
+    for j in range(width):
+        if j in mixed:
+            columns.append(mixed[j])
+            continue
+        kinds = {c.type for c in chunks[j]} - {pa.null()}
+        if len(kinds) > 1:
+            columns.append([v for c in chunks[j] for v in c.to_pylist()])
+            continue
+        kind = kinds.pop() if kinds else pa.string()
+        parts = [c.cast(kind) for c in chunks[j]]
+        columns.append(pa.concat_arrays(parts) if parts else pa.array([], kind))
+    return columns, n
 
 
 def _slow_cells(path: Path, sheet_name: str | None, spec: TableMapping | None) -> Cells:

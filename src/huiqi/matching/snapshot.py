@@ -64,14 +64,33 @@ def _all_records(session: Session) -> dict[str, pa.Table]:
     return tables_from_records(records)
 
 
-def stage(where: Path, tables: dict[str, pa.Table], imports: list[str], *, columnar: bool = True) -> Path:
+#: Which import added each firm of the stored register (uscc, import_id): a firm's history begins there.
+ADDED = "firms_added.parquet"
+
+
+def stage(
+    where: Path,
+    tables: dict[str, pa.Table],
+    imports: list[str],
+    *,
+    columnar: bool = True,
+    added: pa.Array | None = None,
+) -> Path:
     """Write ``tables`` as the register holding ``imports`` (the last one not yet committed), beside the
-    current one; ``put_in_place`` makes it current once the import is committed."""
+    current one, with the firms the last import ``added``; ``put_in_place`` makes it current once the
+    import is committed."""
     from huiqi.firms.register import write_register
 
     where.mkdir(parents=True, exist_ok=True)
     fresh = where / f"register-{imports[-1] if columnar and imports else uuid.uuid4().hex}"
     write_register(tables, fresh)
+    if columnar and imports:
+        new = pa.table({"uscc": added if added is not None else pa.array([], pa.string())})
+        new = new.append_column("import_id", pa.array([imports[-1]] * new.num_rows, pa.string()))
+        before = where / "register" / ADDED
+        if len(imports) > 1 and before.exists():
+            new = pa.concat_tables([pq.read_table(before), new])
+        pq.write_table(new, fresh / ADDED, compression="zstd")
     meta = {"imports": imports, "firms": tables["firms"].num_rows, "columnar": columnar}
     (fresh / META).write_text(json.dumps(meta))
     return fresh
@@ -170,6 +189,16 @@ def firm_record(session: Session, uscc: str) -> Record | None:
         return None
     tables = {name: pq.read_table(root / f"{name}.parquet", filters=[("uscc", "=", uscc)]) for name in TABLES}
     return records_from_tables(tables).get(uscc)
+
+
+def added_by(session: Session, uscc: str) -> RegisterImport | None:
+    """The import that added a firm to the stored register's tables (None: not there, or a register
+    stored before them, whose history rows say it)."""
+    root = columnar_register(session, session_dir(session))
+    if root is None or not (root / ADDED).exists():
+        return None
+    found = pq.read_table(root / ADDED, filters=[("uscc", "=", uscc)])["import_id"].to_pylist()
+    return session.get(RegisterImport, found[0]) if found else None
 
 
 def register_codes(session: Session, where: Path) -> pa.Array:
