@@ -21,6 +21,7 @@ from huiqi.app.store import Store
 from huiqi.applications.errors import InvalidCall
 from huiqi.applications.models import Application, ApplicationEvidence, EvidenceFile
 from huiqi.audit.models import AuditEntry
+from huiqi.ledger.errors import NotReversible, TransactionNotFound
 from huiqi.ledger.models import LedgerTransaction
 from huiqi.ledger.verify import verify_ledger
 from huiqi.rules.loader import load_pack
@@ -238,3 +239,13 @@ def test_a_call_draws_on_its_programmes_pool_inside_the_pools_period(db: Db) -> 
     assert call("c6", model, "shanghai.ai.model", *september).pool_id == "shanghai.ai.model"
     assert call("c7", rent, "rent", dt.date(2025, 12, 1), dt.date(2026, 1, 1)).pool_id == "rent"
     assert [c.id for c in calls.list_calls(store)] == ["c6", "c7"]
+
+
+def test_reversing_what_is_not_a_payment_is_refused_by_the_ledger(store: Store, db: Db) -> None:
+    with db.session() as s:
+        fund = s.scalar(select(LedgerTransaction.id).where(LedgerTransaction.kind == "fund"))
+    assert fund is not None
+    with pytest.raises(NotReversible):
+        money.reverse_payment(store, transaction_id=fund, reason="probe", key="r1", actor="a", above=LOW)
+    with pytest.raises(TransactionNotFound):
+        money.reverse_payment(store, transaction_id="nope", reason="probe", key="r2", actor="a", above=LOW)

@@ -532,8 +532,10 @@ def _scope(s: Session, move: Move) -> MoveScope:
         txn = s.get(LedgerTransaction, b["txn"])
         tranche = None if txn is None or txn.tranche_id is None else s.get(Tranche, txn.tranche_id)
         award = None if txn is None or txn.award_id is None else s.get(Award, txn.award_id)
-        if txn is None or tranche is None or award is None:
+        if txn is None:
             raise TransactionNotFound(str(b["txn"]))
+        if tranche is None or award is None:  # not a payment: the ledger names why it cannot be reversed
+            return MoveScope(None, txn.pool_id, Decimal(0))
         return MoveScope(award.application_id, txn.pool_id, tranche.amount, TrancheView.of(tranche))
     application_id = str(b["application"])
     if op == "api.decide":
