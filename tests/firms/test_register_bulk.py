@@ -294,3 +294,30 @@ def test_exports_with_hostile_text_in_bulk_as_row_by_row(tmp_path: Path, target:
     fast, slow = _bulk(out, None, _empty()), _row_by_row(out, None, _empty())
     assert fast == slow
     assert fast[0] is not None and records_from_tables(tables) == fast[0][0]
+
+
+def test_a_register_stored_as_records_is_taken_over_by_the_next_import(
+    sqlite_db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database whose register was stored as JSON records (before the tables): the next import reads it,
+    stores every firm as tables, and the records are gone (one truth)."""
+    from sqlalchemy import func, select
+
+    from huiqi.firms.exporting import write_tables
+    from huiqi.firms.synth import synth_register
+    from huiqi.matching import store as records
+    from huiqi.matching.models import RegisterFirm
+
+    store = _store(sqlite_db, tmp_path, monkeypatch)
+    old = synth_register(10, 7)
+    with sqlite_db.session() as s:
+        records.import_into_db(s, read_source(write_tables(old, tmp_path / "old")), actor="t")
+        s.commit()
+    new = synth_register(10, 8)
+    done = register.import_register(store, source=write_tables(new, tmp_path / "new"), actor="t")
+    assert done.added == len(set(records_from_tables(new)) - set(records_from_tables(old)))
+    stored = records_from_tables(register.nonempty_register(store))
+    assert stored == {**records_from_tables(old), **records_from_tables(new)}
+    assert store.read(lambda s: s.scalar(select(func.count()).select_from(RegisterFirm))) == 0
+    first = next(iter(records_from_tables(old)))
+    assert next(h.field for h in register.register_history(store, uscc=first)) == "*"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from huiqi.app.store import Store
@@ -180,6 +181,8 @@ def _import_in_bulk(
         def work(s: Session) -> None:
             if snapshot.imports(s) != imports:  # pragma: no cover - another writer ignored the lock
                 raise RegisterError(f"{where}: the register changed during the import; import again")
+            # a register stored as JSON records (before the tables) is in the new tables now: one truth
+            s.execute(delete(RegisterFirm))
             s.add(
                 RegisterImport(
                     id=import_id,

@@ -1,12 +1,12 @@
 """The register in the database (firms with their history) and matching (runs, their eligible pairs, the
 "you qualify" outbox; each run's full results are a Parquet file beside the database).
 
-The register is stored one row a firm: ``record`` is the firm's canonical JSON (its row of the columnar
-layout and its child rows, money as exact decimal strings), ``digest`` its SHA-256. Why not one SQL
-column per layout column: the year columns (``sales_2024``...) grow every year and a schema migration per
-year would be absurd; the canonical document is also what the change history compares, field by field.
-Matching never reads this table row by row: ``huiqi.matching.store`` turns it into the Arrow layout once
-(and, for the PostgreSQL backend, into typed layout tables in the same database, where the rules run).
+The register is stored as its columnar tables beside the database (``huiqi.matching.snapshot``, written
+by the bulk import, ``huiqi.firms.bulk``); the database keeps each import (``register_imports``) and the
+history of changed fields (``register_changes``). ``register_firms`` holds the registers stored before
+that design, one row a firm: ``record`` is the firm's canonical JSON (its row of the columnar layout and
+its child rows, money as exact decimal strings), ``digest`` its SHA-256; they are read through the
+columnar copy, and the next import stores them as tables.
 """
 
 from __future__ import annotations
