@@ -239,6 +239,9 @@ def test_a_call_draws_on_its_programmes_pool_inside_the_pools_period(db: Db) -> 
     assert call("c6", model, "shanghai.ai.model", *september).pool_id == "shanghai.ai.model"
     assert call("c7", rent, "rent", dt.date(2025, 12, 1), dt.date(2026, 1, 1)).pool_id == "rent"
     assert [c.id for c in calls.list_calls(store)] == ["c6", "c7"]
+    linked = {p.id: p.programme_id for p in money.list_pools(store)}
+    assert linked == {"shanghai.ai.model": None, "rent": rent, "loose": None}
+    assert money.get_pool(store, pool_id="rent").programme_id == rent
 
 
 def test_reversing_what_is_not_a_payment_is_refused_by_the_ledger(store: Store, db: Db) -> None:

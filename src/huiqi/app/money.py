@@ -59,11 +59,20 @@ class PoolView:
     period_start: dt.date
     period_end: dt.date
     per_firm_cap: Decimal | None
+    #: The programme the pool was created for (when the programme's file declares no pool of its own).
+    programme_id: str | None = None
 
     @classmethod
     def of(cls, p: Pool) -> PoolView:
         """The view of a stored pool."""
         return cls(p.id, p.name, p.size, p.available, p.period_start, p.period_end, p.per_firm_cap)
+
+    @classmethod
+    def linked(cls, s: Session, p: Pool) -> PoolView:
+        """The view of a stored pool with the programme it was created for, read in the session ``s``."""
+        return cls(
+            **{**vars_of(cls.of(p)), "programme_id": pool_programmes.programme_of(session=s, pool_id=p.id)}
+        )
 
 
 @dataclass(frozen=True)
@@ -330,7 +339,7 @@ def create_pool(
         )
         if programme_id:
             pool_programmes.link(session=s, pool_id=pool_id, programme_id=programme_id, actor=actor)
-        return FundedPool(**vars_of(PoolView.of(pool)))
+        return FundedPool(**vars_of(PoolView.linked(s, pool)))
 
     out = run_once(store, key=key, operation="api.pool", body=body, work=lambda s, k: as_json(work(s, k)))
     return from_json(FundedPool, out)
@@ -338,12 +347,12 @@ def create_pool(
 
 def list_pools(store: Store) -> list[PoolView]:
     """Every pool with its size and what is still available."""
-    return store.read(lambda s: [PoolView.of(p) for p in ledger.list_pools(session=s)])
+    return store.read(lambda s: [PoolView.linked(s, p) for p in ledger.list_pools(session=s)])
 
 
 def get_pool(store: Store, *, pool_id: str) -> PoolView:
     """One pool: size, available money, period and cap."""
-    return store.read(lambda s: PoolView.of(ledger.get_pool(session=s, pool_id=pool_id)))
+    return store.read(lambda s: PoolView.linked(s, ledger.get_pool(session=s, pool_id=pool_id)))
 
 
 def _history(s: Session, pool: Pool, limit: int | None, offset: int) -> PoolHistory:

@@ -69,7 +69,13 @@ def register(app: typer.Typer) -> None:
         call_id: Annotated[str, typer.Option("--id", help="call id, e.g. ai-model-2025-q4")],
         programme: Annotated[str, typer.Option(help="programme id, e.g. shanghai.ai.model-voucher")],
         version: Annotated[str, typer.Option(help="programme version the call runs")],
-        pool: Annotated[str, typer.Option(help="pool the awards come from")],
+        pool: Annotated[
+            str,
+            typer.Option(
+                help="pool the awards come from: the programme's own (the pool its file declares, or one "
+                "created with `huiqi ledger pool-create --programme`), its period covering the window"
+            ),
+        ],
         opens: Annotated[str, typer.Option(help="opening time with timezone, 2025-09-01T00:00:00+08:00")],
         closes: Annotated[str, typer.Option(help="closing time with timezone")],
         mode: Annotated[str, typer.Option(help="allocation: fcfs, ranked or pro_rata")] = "fcfs",
