@@ -120,7 +120,8 @@ def _held_line(h: money.HeldView) -> str:
 
 def _pool_line(p: money.PoolView) -> str:
     cap = "" if p.per_firm_cap is None else f"\tcap {fmt(p.per_firm_cap)}"
-    return f"{p.id}\t{p.name}\tsize {fmt(p.size)}\tavailable {fmt(p.available)}{cap}"
+    funds = "" if p.programme_id is None else f"\tfor {p.programme_id}"
+    return f"{p.id}\t{p.name}\tsize {fmt(p.size)}\tavailable {fmt(p.available)}{cap}{funds}"
 
 
 def register(app: typer.Typer) -> None:
