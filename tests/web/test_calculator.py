@@ -464,3 +464,16 @@ def test_the_city_comparison_shows_no_rule_formula(sqlite_web: Web) -> None:
         page = client.post("/compare", data={"profile": path.read_text(encoding="utf-8")}).text
         shown = re.sub(r"<(textarea|pre|svg)\b.*?</\1>|<[^>]+>", " ", page, flags=re.S)
         assert not FORMULA.search(shown), (path.name, FORMULA.search(shown))
+
+
+@pytest.mark.parametrize(("lang", "name"), [("zh", "模型券"), ("en", "Model vouchers")])
+def test_a_firms_pages_name_its_calls_by_programme(sqlite_web: Web, lang: str, name: str) -> None:
+    """The firm's applications and the apply form name a call by its programme in the page's language, the
+    call's id secondary (they showed the ids: ``call``, ``shanghai.ai.model-voucher``)."""
+    member = sqlite_web.client("firm_member")
+    member.cookies.set("huiqi_lang", lang)
+    uscc = "91310115MA1K3BTP2B"
+    page = member.get(f"/firms/{uscc}").text
+    assert f'<td>{name}<br><span class="muted">call</span></td>' in page
+    form = member.get(f"/firms/{uscc}/apply").text
+    assert re.search(rf'<option value="call"[^>]*>{name} · call \(', form), form[form.find("<select") :][:300]

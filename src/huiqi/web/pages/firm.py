@@ -20,6 +20,7 @@ from huiqi.web.api.applications import claims_of, owned, read_upload
 from huiqi.web.api.common import actor, api_key
 from huiqi.web.calculator import check_firm, plain_check, problem_text, today_in_shanghai
 from huiqi.web.i18n import _, language
+from huiqi.web.pages.sandbox import names_in
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
 
@@ -91,7 +92,23 @@ def firm_context(
         "state_label": state_label,
         "problems": problems or [],
         "plain_check": plain_check,
-        "programme_names": {p.id: p.name for p in programmes.list_programmes(st.registry, lang=language())},
+        **names_of(request),
+    }
+
+
+def names_of(request: Request) -> dict[str, dict[str, str]]:
+    """What a firm's pages name things by, in the page's language: programmes by id, each call by its
+    programme's name, pools by their names (ids stay secondary)."""
+    st = state_of(request)
+    lang = language()
+    programme_names = {p.id: p.name for p in programmes.list_programmes(st.registry, lang=lang)}
+    _, pool_names = names_in(request, lang)
+    return {
+        "programme_names": programme_names,
+        "call_names": {
+            c.id: programme_names.get(c.programme_id, c.programme_id) for c in calls.list_calls(st.store)
+        },
+        "pool_names": pool_names | {p.id: pool_names.get(p.id, p.name) for p in money.list_pools(st.store)},
     }
 
 
@@ -130,6 +147,7 @@ def apply_form(uscc: str, request: Request, call: str = "") -> Response:
             "uscc": uscc,
             "contracts": [c for c in firm.contracts if not c.claimed],
             "selected": call,
+            **names_of(request),
         },
     )
 
