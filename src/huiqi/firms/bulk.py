@@ -93,8 +93,8 @@ class Cells:
         """Row ``i`` as the row-by-row import holds it (the rejected file shows it)."""
         out = {}
         for h, col in self.columns.items():
-            v = col[i].as_py() if isinstance(col, pa.Array) else col[i]
-            out[h] = self.cell(v)
+            if i < len(col):  # (a column let go once converted is empty: nothing to show)
+                out[h] = self.cell(col[i].as_py() if isinstance(col, pa.Array) else col[i])
         return out
 
     def cell(self, v: Any) -> Any:
@@ -195,8 +195,11 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
             continue
     if table is None:
         return None
-    columns = [c.combine_chunks() for c in table.columns]
     n = table.num_rows
+    columns = []
+    while table.num_columns:  # one column made contiguous at a time, its chunks let go as it goes
+        columns.append(table.column(0).combine_chunks())
+        table = table.remove_column(0)
     # a row whose cells are all empty is skipped; one of spaces only is the row-by-row reader's to judge
     maybe = pc.match_substring_regex(pc.fill_null(columns[0], ""), _BLANKISH).to_numpy(zero_copy_only=False)
     if maybe.any():
@@ -365,7 +368,7 @@ def read_bulk(
     keep the source's cells for rows ``prepare_bulk`` may reject (with ``skip_invalid``); without it
     they are let go once read (a register of millions of firms is then held once, not twice)."""
     try:
-        batch = _read(Path(source), mapping or {}, known, progress)
+        batch = _read(Path(source), mapping or {}, known, progress, keep_cells)
     except SheetError as exc:
         raise ImportError_(str(exc)) from None
     if not keep_cells:
@@ -375,7 +378,7 @@ def read_bulk(
 
 
 def _read(
-    src: Path, mapping: dict[str, TableMapping], known: pa.Array | None, progress: Progress | None
+    src: Path, mapping: dict[str, TableMapping], known: pa.Array | None, progress: Progress | None, keep: bool
 ) -> BulkBatch:
     batch = BulkBatch(str(src))
     files = table_sources(src, mapping)
@@ -396,12 +399,14 @@ def _read(
         rules = header_rules(table, cells.header, spec, cells.label)
         if table == "firms":
             batch.firm_columns = {r.to for r in rules.values()}
-        batch.parts[table] = _convert(batch, table, cells, rules)
+        batch.parts[table] = _convert(batch, table, cells, rules, keep)
     _check_keys(batch, known)
     return batch
 
 
-def _convert(batch: BulkBatch, table: str, cells: Cells, rules: dict[str, ColumnRule]) -> Part:
+def _convert(
+    batch: BulkBatch, table: str, cells: Cells, rules: dict[str, ColumnRule], keep_text: bool
+) -> Part:
     """Every column as its layout type; the rows with a problem are rejected, in the row-by-row order."""
     n = len(cells.numbers)
     found: list[tuple[int, int, RowProblem]] = []
@@ -409,13 +414,14 @@ def _convert(batch: BulkBatch, table: str, cells: Cells, rules: dict[str, Column
     uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
     from concurrent.futures import ThreadPoolExecutor
 
+    def one(header: str, rule: ColumnRule) -> tuple[pa.Array, list[tuple[int, str, str]]]:
+        out = _column(cells, cells.columns[header], layout_type(table, rule.to), rule)
+        if not keep_text:  # the text of a column is let go once it is converted
+            cells.columns[header] = []
+        return out
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Arrow's kernels free the GIL
-        done = list(
-            pool.map(
-                lambda hr: _column(cells, cells.columns[hr[0]], layout_type(table, hr[1].to), hr[1]),
-                rules.items(),
-            )
-        )
+        done = list(pool.map(lambda hr: one(*hr), rules.items()))
     for k, ((h, rule), (values, bad)) in enumerate(zip(rules.items(), done, strict=True)):
         for i, expected, value in bad:
             found.append((i, k, RowProblem(table, cells.label, int(cells.numbers[i]), h, value, expected)))
@@ -825,13 +831,19 @@ def _np(a: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(a, True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _of(t: pa.Table, codes: pa.Array) -> pa.Table:
+    """The rows of ``t`` of the firms ``codes``: ``t`` itself (not a copy) when that is all of them."""
+    mine = pc.is_in(t["uscc"], value_set=codes)
+    return t if pc.all(mine).as_py() is not False else t.filter(mine)
+
+
 def doubtful(tables: dict[str, pa.Table], codes: pa.Array, today: dt.date) -> set[str]:
     """The firms of ``codes`` that may break a rule of the profile model (``Firm``): required fields,
     vocabularies, ranges, plausible dates, rd_staff <= employees, one hq office, contract ids once. A
     firm not among them is valid; one among them is checked by the model itself."""
     from huiqi.firms.profile import DATE_CEILING, DATE_FLOOR, MAX_AHEAD, Sector
 
-    firms = tables["firms"].filter(pc.is_in(tables["firms"]["uscc"], value_set=codes))
+    firms = _of(tables["firms"], codes)
     out: set[str] = set()
     if firms.num_rows:
         bad = np.zeros(firms.num_rows, dtype=bool)
@@ -910,8 +922,7 @@ def _doubtful_children(
         "kind": ["compute_rental", "compute_purchase", "compute_selfbuild", "model_use", "corpus_purchase"],
     }
     for name, need in required.items():
-        t = tables[name]
-        t = t.filter(pc.is_in(t["uscc"], value_set=codes))
+        t = _of(tables[name], codes)
         if not t.num_rows:
             continue
         bad = np.zeros(t.num_rows, dtype=bool)
