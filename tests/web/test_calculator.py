@@ -477,3 +477,14 @@ def test_a_firms_pages_name_its_calls_by_programme(sqlite_web: Web, lang: str, n
     assert f'<td>{name}<br><span class="muted">call</span></td>' in page
     form = member.get(f"/firms/{uscc}/apply").text
     assert re.search(rf'<option value="call"[^>]*>{name} · call \(', form), form[form.find("<select") :][:300]
+
+
+def test_the_examples_are_offered_by_the_firms_name(sqlite_web: Web) -> None:
+    client = sqlite_web.client()
+    for lang, name in (
+        ("zh", "上海青图智能科技有限公司"),
+        ("en", "Shanghai Qingtu Intelligent Technology Co., Ltd."),
+    ):
+        client.cookies.set("huiqi_lang", lang)
+        page = client.get("/calculator?example=small-ai-firm").text
+        assert f'<option value="small-ai-firm" selected>{name}</option>' in page, lang

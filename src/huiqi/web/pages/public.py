@@ -59,6 +59,15 @@ def example_firms() -> dict[str, str]:
     return use.example_firms()
 
 
+def example_names(lang: str) -> dict[str, str]:
+    """Each bundled example by its firm's name in the page's language (the file's name when it has none)."""
+    names = {}
+    for key, text in example_firms().items():
+        data = json.loads(text)
+        names[key] = (data.get("name_en") if lang == "en" else None) or data.get("name_zh") or key
+    return names
+
+
 def home_of(role: Role, firm_uscc: str | None) -> str:
     return {
         Role.FIRM_MEMBER: f"/firms/{firm_uscc}",
@@ -90,6 +99,7 @@ def calculator_context(
     return {
         "answers": answers,
         "examples": sorted(example_firms()),
+        "example_names": example_names(language()),
         "example": example,
         "profile": profile,
         "on": on.isoformat(),
