@@ -316,6 +316,8 @@ EXCLUDED: dict[tuple[str, str], list[Check]] = {
     ("POST", f"{API}/applications/{{application_id}}/score"): _POSITIVE,
     ("POST", f"{API}/applications/{{application_id}}/grant"): _POSITIVE,
     ("POST", f"{API}/applications/{{application_id}}/recoveries"): _POSITIVE,
+    ("POST", f"{API}/applications/{{application_id}}/grant/preview"): _POSITIVE,
+    ("POST", f"{API}/applications/{{application_id}}/recoveries/preview"): _POSITIVE,
     ("POST", f"{API}/pools"): _POSITIVE,
     # the target must be a state reachable without moving money
     ("POST", f"{API}/applications/{{application_id}}/transition"): _POSITIVE,

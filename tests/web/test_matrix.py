@@ -185,6 +185,38 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "/api/v1/payments/nosuchtxn/reverse",
         {J: {"reason": "probe"}},
     ),
+    ("POST", "/api/v1/applications/{application_id}/decide/preview"): lambda i, o: (
+        f"/api/v1/applications/{_o(i, o)}/decide/preview",
+        {},
+    ),
+    ("POST", "/api/v1/calls/{call_id}/decide/preview"): lambda i, o: (
+        "/api/v1/calls/call/decide/preview",
+        {},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/grant/preview"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/grant/preview",
+        {J: {}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/tranches/{seq}/pay/preview"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/tranches/1/pay/preview",
+        {J: {}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/miss-milestone/preview"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/miss-milestone/preview",
+        {J: {"seq": 9, "reason": "probe"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/clawback/preview"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/clawback/preview",
+        {J: {"reason": "probe", "first_due": "2030-01-01"}},
+    ),
+    ("POST", "/api/v1/applications/{application_id}/recoveries/preview"): lambda i, o: (
+        f"/api/v1/applications/{_a(i, o)}/recoveries/preview",
+        {J: {"amount": "1.00"}},
+    ),
+    ("POST", "/api/v1/payments/{transaction_id}/reverse/preview"): lambda i, o: (
+        "/api/v1/payments/nosuchtxn/reverse/preview",
+        {J: {"reason": "probe"}},
+    ),
     ("GET", "/api/v1/approvals"): lambda i, o: ("/api/v1/approvals", {}),
     ("GET", "/api/v1/approvals/{approval_id}"): lambda i, o: ("/api/v1/approvals/nosuchapproval", {}),
     ("POST", "/api/v1/approvals/{approval_id}/approve"): lambda i, o: (

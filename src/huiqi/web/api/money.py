@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from huiqi.app import money
@@ -87,26 +87,24 @@ class RejectIn(BaseModel):
     reason: Reason
 
 
-#: ``?preview=1`` on a money move: what it would do (firm, amount, pool, what remains), nothing written.
-Preview = Annotated[bool, Query(description="answer what the move would do and write nothing")]
-
-
-def moved(
-    request: Request, response: Response, move: money.Move, key: str | None, preview: bool, run: Any
-) -> dict[str, Any]:
-    """Preview the move (``?preview=1``), or run it under the Idempotency-Key; a move held for a second
-    officer answers 202 with the held move."""
-    who = actor(principal_of(request))
+def moved(request: Request, response: Response, key: str | None, run: Any) -> dict[str, Any]:
+    """Run the move under the Idempotency-Key; a move held for a second officer answers 202 with it."""
     st = state_of(request)
-    k = api_key(require_key(key))  # asked for a preview too, as the route's schema says
-    if preview:
-        return dict(
-            answer(money.preview(st.store, move=move, actor=who, above=st.settings.second_approval_above))
-        )
-    done = run(st.store, key=k, actor=who, above=st.settings.second_approval_above)
+    k = api_key(require_key(key))
+    done = run(st.store, key=k, actor=actor(principal_of(request)), above=st.settings.second_approval_above)
     if isinstance(done, money.HeldView):
         response.status_code = 202
     return dict(answer(done))
+
+
+def previewed(request: Request, move: money.Move) -> dict[str, Any]:
+    """What the move would do (firm, amount, pool, what remains, tranche), worked out and rolled back: the
+    summary an officer confirms before the move (as the selection's ``/preview`` routes)."""
+    st = state_of(request)
+    who = actor(principal_of(request))
+    return dict(
+        answer(money.preview(st.store, move=move, actor=who, above=st.settings.second_approval_above))
+    )
 
 
 def plan_of(tranches: list[TrancheIn] | None) -> list[tuple[Decimal, dt.date, str]] | None:
@@ -118,30 +116,35 @@ def plan_of(tranches: list[TrancheIn] | None) -> list[tuple[Decimal, dt.date, st
     ]
 
 
+# Each money move has its ``/preview`` (as the selection's): the summary, nothing written, no key needed.
+
+
 @router.post("/applications/{application_id}/decide")
 def decide(
-    application_id: str,
-    request: Request,
-    response: Response,
-    key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
+    application_id: str, request: Request, response: Response, key: IdempotencyKeyHeader = None
 ) -> dict[str, Any]:
     """First come, first served: approve and reserve the money, or waitlist when the pool is short."""
-    move = money.decide_move(application_id=application_id)
-    return moved(request, response, move, key, preview, partial(money.decide, application_id=application_id))
+    return moved(request, response, key, partial(money.decide, application_id=application_id))
+
+
+@router.post("/applications/{application_id}/decide/preview")
+def decide_preview(application_id: str, request: Request) -> dict[str, Any]:
+    """What approving would reserve, from which pool, and what would remain in it; nothing is written."""
+    return previewed(request, money.decide_move(application_id=application_id))
 
 
 @router.post("/calls/{call_id}/decide")
 def decide_call(
-    call_id: str,
-    request: Request,
-    response: Response,
-    key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
+    call_id: str, request: Request, response: Response, key: IdempotencyKeyHeader = None
 ) -> dict[str, Any]:
     """Allocate a whole call (ranked or pro rata; first-come calls one by one in arrival order)."""
-    move = money.decide_call_move(call_id=call_id)
-    return moved(request, response, move, key, preview, partial(money.decide_call, call_id=call_id))
+    return moved(request, response, key, partial(money.decide_call, call_id=call_id))
+
+
+@router.post("/calls/{call_id}/decide/preview")
+def decide_call_preview(call_id: str, request: Request) -> dict[str, Any]:
+    """What deciding the whole call would reserve and what would remain in the pool; nothing is written."""
+    return previewed(request, money.decide_call_move(call_id=call_id))
 
 
 @router.post("/applications/{application_id}/grant")
@@ -151,52 +154,83 @@ def grant(
     request: Request,
     response: Response,
     key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
 ) -> dict[str, Any]:
     """approved -> awarded: the reservation becomes an award, paid in tranches."""
-    plan = plan_of(body.tranches)
-    move = money.grant_move(application_id=application_id, tranches=plan)
-    run = partial(money.grant, application_id=application_id, tranches=plan)
-    return moved(request, response, move, key, preview, run)
+    run = partial(money.grant, application_id=application_id, tranches=plan_of(body.tranches))
+    return moved(request, response, key, run)
+
+
+@router.post("/applications/{application_id}/grant/preview")
+def grant_preview(application_id: str, body: GrantIn, request: Request) -> dict[str, Any]:
+    """What granting would award, from which pool; nothing is written."""
+    return previewed(
+        request, money.grant_move(application_id=application_id, tranches=plan_of(body.tranches))
+    )
+
+
+Seq = Annotated[int, Path(ge=1, le=10_000, description="the tranche's number, from 1")]
 
 
 @router.post("/applications/{application_id}/tranches/{seq}/pay")
 def pay(
     application_id: str,
-    seq: Annotated[int, Path(ge=1, le=10_000, description="the tranche's number, from 1")],
+    seq: Seq,
     body: PayIn,
     request: Request,
     response: Response,
     key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
 ) -> dict[str, Any]:
     """Pay one tranche whose milestone is met (shown by ``evidence`` unless it is the grant's own)."""
-    params: dict[str, Any] = {"application_id": application_id, "seq": seq, "reference": body.reference}
-    move = money.pay_move(**params, evidence=body.evidence)
-    run = partial(money.pay_tranche, **params, evidence=body.evidence)
-    return moved(request, response, move, key, preview, run)
+    run = partial(
+        money.pay_tranche,
+        application_id=application_id,
+        seq=seq,
+        reference=body.reference,
+        evidence=body.evidence,
+    )
+    return moved(request, response, key, run)
 
 
-@router.post("/applications/{application_id}/miss-milestone")
-def miss_milestone(
-    application_id: str,
-    body: MissIn,
-    request: Request,
-    response: Response,
-    key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
-) -> dict[str, Any]:
-    """A milestone was missed: the unpaid part goes back to the pool, the paid part becomes recoverable."""
-    params: dict[str, Any] = {
+@router.post("/applications/{application_id}/tranches/{seq}/pay/preview")
+def pay_preview(application_id: str, seq: Seq, body: PayIn, request: Request) -> dict[str, Any]:
+    """What paying the tranche would pay, its milestone and due date; refused as the payment would be."""
+    move = money.pay_move(
+        application_id=application_id, seq=seq, reference=body.reference, evidence=body.evidence
+    )
+    return previewed(request, move)
+
+
+def _miss(application_id: str, body: MissIn) -> dict[str, Any]:
+    return {
         "application_id": application_id,
         "seq": body.seq,
         "reason": body.reason,
         "as_of": body.as_of,
         "installments": body.installments,
     }
-    return moved(
-        request, response, money.miss_move(**params), key, preview, partial(money.miss_milestone, **params)
-    )
+
+
+@router.post("/applications/{application_id}/miss-milestone")
+def miss_milestone(
+    application_id: str, body: MissIn, request: Request, response: Response, key: IdempotencyKeyHeader = None
+) -> dict[str, Any]:
+    """A milestone was missed: the unpaid part goes back to the pool, the paid part becomes recoverable."""
+    return moved(request, response, key, partial(money.miss_milestone, **_miss(application_id, body)))
+
+
+@router.post("/applications/{application_id}/miss-milestone/preview")
+def miss_milestone_preview(application_id: str, body: MissIn, request: Request) -> dict[str, Any]:
+    """What recording the missed milestone would release and make recoverable; nothing is written."""
+    return previewed(request, money.miss_move(**_miss(application_id, body)))
+
+
+def _claw(application_id: str, body: ClawbackIn) -> dict[str, Any]:
+    return {
+        "application_id": application_id,
+        "reason": body.reason,
+        "first_due": body.first_due,
+        "installments": body.installments,
+    }
 
 
 @router.post("/applications/{application_id}/clawback")
@@ -206,18 +240,15 @@ def clawback(
     request: Request,
     response: Response,
     key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
 ) -> dict[str, Any]:
     """Claw an award back: unpaid money to the pool, paid money recoverable on a schedule."""
-    params: dict[str, Any] = {
-        "application_id": application_id,
-        "reason": body.reason,
-        "first_due": body.first_due,
-        "installments": body.installments,
-    }
-    return moved(
-        request, response, money.clawback_move(**params), key, preview, partial(money.clawback, **params)
-    )
+    return moved(request, response, key, partial(money.clawback, **_claw(application_id, body)))
+
+
+@router.post("/applications/{application_id}/clawback/preview")
+def clawback_preview(application_id: str, body: ClawbackIn, request: Request) -> dict[str, Any]:
+    """What clawing back would return to the pool and make recoverable; nothing is written."""
+    return previewed(request, money.clawback_move(**_claw(application_id, body)))
 
 
 @router.post("/applications/{application_id}/recoveries")
@@ -227,17 +258,24 @@ def recover(
     request: Request,
     response: Response,
     key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
 ) -> dict[str, Any]:
     """Money received back from the firm; it returns to the pool."""
-    params: dict[str, Any] = {
-        "application_id": application_id,
-        "amount": yuan(body.amount, what="amount"),
-        "reference": body.reference,
-    }
-    return moved(
-        request, response, money.recover_move(**params), key, preview, partial(money.recover, **params)
+    run = partial(
+        money.recover,
+        application_id=application_id,
+        amount=yuan(body.amount, what="amount"),
+        reference=body.reference,
     )
+    return moved(request, response, key, run)
+
+
+@router.post("/applications/{application_id}/recoveries/preview")
+def recover_preview(application_id: str, body: RecoveryIn, request: Request) -> dict[str, Any]:
+    """What recording the money recovered would return to the pool; nothing is written."""
+    move = money.recover_move(
+        application_id=application_id, amount=yuan(body.amount, what="amount"), reference=body.reference
+    )
+    return previewed(request, move)
 
 
 @router.post("/payments/{transaction_id}/reverse")
@@ -247,18 +285,16 @@ def reverse_payment(
     request: Request,
     response: Response,
     key: IdempotencyKeyHeader = None,
-    preview: Preview = False,
 ) -> dict[str, Any]:
     """A payment came back: a reversing entry, and the tranche is payable again."""
-    params: dict[str, Any] = {"transaction_id": transaction_id, "reason": body.reason}
-    return moved(
-        request,
-        response,
-        money.reverse_move(**params),
-        key,
-        preview,
-        partial(money.reverse_payment, **params),
-    )
+    run = partial(money.reverse_payment, transaction_id=transaction_id, reason=body.reason)
+    return moved(request, response, key, run)
+
+
+@router.post("/payments/{transaction_id}/reverse/preview")
+def reverse_payment_preview(transaction_id: str, body: ReverseIn, request: Request) -> dict[str, Any]:
+    """What reversing the payment would undo; nothing is written."""
+    return previewed(request, money.reverse_move(transaction_id=transaction_id, reason=body.reason))
 
 
 # --- the second officer (maker-checker) ---------------------------------------------------------------------
