@@ -55,10 +55,11 @@ def calculator(web: Web, on: dt.date | None) -> dict[str, Any]:
 
 def test_uploading_next_years_version_keeps_today_and_the_open_call(sqlite_web: Web) -> None:
     officer = sqlite_web.bearer("officer")
+    admin = sqlite_web.bearer("admin")
     before = calculator(sqlite_web, None)
     assert model_result(before)["version"] == "2025.1"
 
-    up = officer.post("/api/v1/programmes", json={"filename": "model-2026.yaml", "text": next_year()})
+    up = admin.post("/api/v1/programmes", json={"filename": "model-2026.yaml", "text": next_year()})
     assert up.status_code == 201, up.text
     assert up.json()["version"] == "2026.1" and up.json()["previous_version"] == "2025.1"
 
@@ -77,8 +78,9 @@ def test_uploading_next_years_version_keeps_today_and_the_open_call(sqlite_web: 
 
 def test_the_calculator_on_each_side_of_the_boundary(sqlite_web: Web, tmp_path: Path) -> None:
     officer = sqlite_web.bearer("officer")
+    admin = sqlite_web.bearer("admin")
     assert (
-        officer.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
+        admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
         == 201
     )
     last_day = model_result(calculator(sqlite_web, BOUNDARY - dt.timedelta(days=1)))
@@ -108,8 +110,9 @@ def test_the_calculator_on_each_side_of_the_boundary(sqlite_web: Web, tmp_path: 
 
 def test_every_version_is_listed_with_its_period_and_shown_by_choice(sqlite_web: Web, tmp_path: Path) -> None:
     officer = sqlite_web.bearer("officer")
+    admin = sqlite_web.bearer("admin")
     assert (
-        officer.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
+        admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
         == 201
     )
     listed = [p for p in officer.get("/api/v1/programmes").json() if p["id"] == MODEL]
@@ -147,13 +150,14 @@ def test_every_version_is_listed_with_its_period_and_shown_by_choice(sqlite_web:
 
 def test_an_overlapping_version_is_refused_with_its_position(sqlite_web: Web) -> None:
     officer = sqlite_web.bearer("officer")
+    admin = sqlite_web.bearer("admin")
     ok = next_year(effective="{from: 2027-01-01, to: 2027-12-31}")
-    assert officer.post("/api/v1/programmes", json={"filename": "a.yaml", "text": ok}).status_code == 201
+    assert admin.post("/api/v1/programmes", json={"filename": "a.yaml", "text": ok}).status_code == 201
     clash = next_year(version="2027.1", effective="{from: 2027-06-01}")
     line = next(i for i, ln in enumerate(clash.splitlines(), 1) if ln.startswith("effective:"))
     checked = officer.post("/api/v1/programmes/validate", json={"filename": "clash.yaml", "text": clash})
     assert checked.status_code == 422 and f"clash.yaml:{line}:" in checked.text, checked.text
-    refused = officer.post("/api/v1/programmes", json={"filename": "clash.programme.yaml", "text": clash})
+    refused = admin.post("/api/v1/programmes", json={"filename": "clash.programme.yaml", "text": clash})
     assert refused.status_code == 422, refused.text
     assert f"clash.programme.yaml:{line}:" in refused.text and "overlaps version 2026.1" in refused.text
     # nothing changed: the two versions loaded before are still the only ones
@@ -164,7 +168,7 @@ def test_an_overlapping_version_is_refused_with_its_position(sqlite_web: Web) ->
 
 
 def test_the_officers_page_and_the_cli_load_next_years_version_beside_this_years(sqlite_web: Web) -> None:
-    page = sqlite_web.client("officer").post(
+    page = sqlite_web.client("admin").post(
         "/officer/programmes/load",
         files={"file": ("model-2026.programme.yaml", next_year().encode("utf-8"), "application/x-yaml")},
     )
@@ -199,3 +203,20 @@ def test_the_cli_loads_an_upcoming_version_and_lists_it_beside_the_current_one(
         assert json.loads(shown.stdout)["version"] == "2026.1"
     finally:
         get_settings.cache_clear()
+
+
+def test_an_officer_alone_cannot_put_a_file_in_force(sqlite_web: Web) -> None:
+    """Two people publish (issue 15): the direct load is the admin's bootstrap, an officer writes a draft."""
+    officer = sqlite_web.bearer("officer")
+    refused = officer.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()})
+    assert refused.status_code == 403, refused.text
+    page = sqlite_web.client("officer").post(
+        "/officer/programmes/load",
+        files={"file": ("m.programme.yaml", next_year().encode("utf-8"), "application/x-yaml")},
+    )
+    assert page.status_code == 403
+    versions = [p["version"] for p in officer.get("/api/v1/programmes").json() if p["id"] == MODEL]
+    assert versions == ["2025.1"]
+    offered = sqlite_web.client("officer").get("/officer/programmes").text
+    assert "/officer/programmes/load" not in offered and "/officer/programmes/drafts/new" in offered
+    assert "/officer/programmes/load" in sqlite_web.client("admin").get("/officer/programmes").text

@@ -60,7 +60,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{API}/programmes"): public(),
     ("GET", f"{API}/programmes/{{programme_id}}"): public(),
     ("POST", f"{API}/programmes/validate"): roles(O),
-    ("POST", f"{API}/programmes"): roles(O),
+    ("POST", f"{API}/programmes"): roles(D),  # the operator's bootstrap: officers publish drafts (two people)
     ("GET", f"{API}/programme-tests"): roles(O, A),
     # programmes through their life (issue 15): officers author; another officer publishes (the two-person
     # rule is the use case's: the author is refused by name, whatever the role)
@@ -217,9 +217,9 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", "/officer/calls/{call_id}/decide"): roles(O),
     ("POST", "/officer/calls/{call_id}/confirm"): roles(O),
     ("GET", "/officer"): roles(O),
-    ("GET", "/officer/programmes"): roles(O),
-    ("POST", "/officer/programmes/validate"): roles(O),
-    ("POST", "/officer/programmes/load"): roles(O),
+    ("GET", "/officer/programmes"): roles(O, D),
+    ("POST", "/officer/programmes/validate"): roles(O, D),
+    ("POST", "/officer/programmes/load"): roles(D),  # as the API's load: an admin's bootstrap
     ("GET", "/officer/programmes/drafts/new"): roles(O),
     ("POST", "/officer/programmes/check"): roles(O),
     ("POST", "/officer/programmes/drafts"): roles(O),
