@@ -105,8 +105,11 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"before: {uptime()}", flush=True)
-    csv, xlsx = make_exports(args.work, args.firms, 0 if args.xlsx else args.xlsx_firms)
-    csv, xlsx = args.csv or csv, args.xlsx or xlsx
+    if args.csv is not None:
+        csv, xlsx = args.csv, args.xlsx
+    else:
+        csv, xlsx = make_exports(args.work, args.firms, 0 if args.xlsx else args.xlsx_firms)
+        xlsx = args.xlsx or xlsx
     changed_csv = args.work / "csv-changed"
     changed = one_percent_changed(csv, changed_csv)
     db = Database(args.work, args.postgres)

@@ -700,8 +700,12 @@ def _merge(batch: BulkBatch, existing: dict[str, pa.Table]) -> tuple[dict[str, p
     in_touch = (
         pc.is_in(old_firms["uscc"], value_set=touched) if old_firms.num_rows else pa.array([], pa.bool_())
     )
-    untouched = old_firms.filter(pc.invert(in_touch)) if old_firms.num_rows else old_firms
-    old_touched = old_firms.filter(in_touch) if old_firms.num_rows else old_firms
+    every = bool(old_firms.num_rows) and pc.all(in_touch).as_py() is True
+    if every:  # a whole register again: its tables as they are, not copies
+        untouched, old_touched = old_firms.slice(0, 0), old_firms
+    else:
+        untouched = old_firms.filter(pc.invert(in_touch)) if old_firms.num_rows else old_firms
+        old_touched = old_firms.filter(in_touch) if old_firms.num_rows else old_firms
     firms_part = batch.parts.get("firms")
     pieces = [_conform(untouched, schema)]
     if firms_part is not None:
@@ -743,20 +747,22 @@ def _changed_firms(
     """Of the touched firms already stored, those whose columns or provided child rows differ."""
     import duckdb
 
-    o = _sorted(old.filter(pc.is_in(old["uscc"], value_set=touched_old)))
-    n = _sorted(new.filter(pc.is_in(new["uscc"], value_set=touched_old)))
+    o = _of(old, touched_old)
+    n = _of(new, touched_old)
+    at_o = pc.sort_indices(o["uscc"])  # both in credit-code order, a column at a time (no copies)
+    at_n = pc.sort_indices(n["uscc"])
     differ = np.zeros(o.num_rows, dtype=bool)
     for f in n.schema:
-        b = n[f.name].combine_chunks()
+        b = n[f.name].take(at_n).combine_chunks()
         a = (
-            o[f.name].combine_chunks().cast(f.type)
+            o[f.name].take(at_o).combine_chunks().cast(f.type)
             if f.name in o.column_names
             else pa.nulls(o.num_rows, f.type)
         )
         ne = pc.fill_null(pc.not_equal(a, b), False)
         nulls = pc.not_equal(pc.is_null(a), pc.is_null(b))
         differ |= pc.or_(ne, nulls).to_numpy(zero_copy_only=False)
-    codes = set(o["uscc"].filter(pa.array(differ)).to_pylist())
+    codes = set(o["uscc"].take(at_o).filter(pa.array(differ)).to_pylist())
     if children:
         con = duckdb.connect()
         try:
