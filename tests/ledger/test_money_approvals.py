@@ -242,6 +242,34 @@ def test_a_call_draws_on_its_programmes_pool_inside_the_pools_period(db: Db) -> 
     linked = {p.id: p.programme_id for p in money.list_pools(store)}
     assert linked == {"shanghai.ai.model": None, "rent": rent, "loose": None}
     assert money.get_pool(store, pool_id="rent").programme_id == rent
+    # a call runs a served version in force on some date: not a withdrawn one, not one never loaded
+    version = programmes[model].version
+    gone = programmes.withdrawing({(model, version)})
+    tz = dt.timezone(dt.timedelta(hours=8))
+    window = {
+        "opens_at": dt.datetime(2025, 9, 1, tzinfo=tz),
+        "closes_at": dt.datetime(2025, 10, 1, tzinfo=tz),
+    }
+    common: dict[str, Any] = {
+        "pool_id": "shanghai.ai.model",
+        "allocation_mode": "fcfs",
+        "actor": "t",
+        **window,
+    }
+    with pytest.raises(refused, match=re.escape(f"version {version} of {model} was withdrawn")):
+        calls.open_call(
+            store, call_id="c8", programme_id=model, programme_version=version, programmes=gone, **common
+        )
+    with pytest.raises(refused, match=re.escape(f"programme {model} has no version 1999.9")):
+        calls.open_call(
+            store,
+            call_id="c9",
+            programme_id=model,
+            programme_version="1999.9",
+            programmes=programmes,
+            **common,
+        )
+    assert [c.id for c in calls.list_calls(store)] == ["c6", "c7"]
 
 
 def test_reversing_what_is_not_a_payment_is_refused_by_the_ledger(store: Store, db: Db) -> None:

@@ -38,7 +38,9 @@ from huiqi.applications.models import (
 from huiqi.firms import Firm
 from huiqi.ledger import pool_programmes
 from huiqi.ledger.models import Pool
+from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.programme import Programme
+from huiqi.rules.versions import Versions
 from huiqi.workflows import service as flows
 from huiqi.workflows.checking import engine_verdict
 
@@ -246,6 +248,21 @@ def _pool_of_programme(s: Session, pool_id: str, programme_id: str, programme: P
     )
 
 
+def _served_version(known: Mapping[str, Programme], programme_id: str, version: str) -> None:
+    """Refuse a call on a version that is not served or was withdrawn: its decisions would cite a version
+    in force on no date (issue 15)."""
+    if not isinstance(known, Versions):
+        return
+    try:
+        programme = known.version(programme_id, version)
+    except UnknownProgramme:
+        raise InvalidCall(f"programme {programme_id} has no version {version} here") from None
+    if known.is_withdrawn(programme):
+        raise InvalidCall(
+            f"version {version} of {programme_id} was withdrawn; open the call on a version in force"
+        )
+
+
 def _inside_period(pool: Pool, opens_at: dt.datetime, closes_at: dt.datetime) -> None:
     """Refuse a window (Shanghai dates) that starts before the pool's period or ends after it."""
     if opens_at.tzinfo is None or closes_at.tzinfo is None:
@@ -277,6 +294,7 @@ def open_call(
     (``programmes``: those served, default the bundled packs)."""
     known = open_packs().programmes() if programmes is None else programmes
     programme = known.get(programme_id)
+    _served_version(known, programme_id, programme_version)
 
     def work(s: Session) -> CallView:
         pool = _pool_of_programme(s, pool_id, programme_id, programme)

@@ -97,6 +97,7 @@ def open_call(body: NewCall, request: Request) -> dict[str, Any]:
         closes_at=body.closes_at,
         allocation_mode=body.allocation_mode,
         actor=actor(principal_of(request)),
+        programmes=state_of(request).registry.programmes(),
     )
     return dict(answer(view))
 
