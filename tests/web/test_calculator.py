@@ -488,3 +488,31 @@ def test_the_examples_are_offered_by_the_firms_name(sqlite_web: Web) -> None:
         client.cookies.set("huiqi_lang", lang)
         page = client.get("/calculator?example=small-ai-firm").text
         assert f'<option value="small-ai-firm" selected>{name}</option>' in page, lang
+
+
+def test_a_firm_saves_the_questionnaires_answers_as_its_profile(sqlite_web: Web) -> None:
+    from huiqi.web.calculator import answers_of
+
+    uscc = "91310115MA1K3BTP2B"
+    member = sqlite_web.client("firm_member")
+    member.cookies.set("huiqi_lang", "zh")
+    assert 'value="save"' in member.get("/calculator").text
+    stored = parse_firm(member.get(f"/api/v1/firms/{uscc}").json())
+    form = {k: v for k, v in answers_of(stored, dt.date.fromisoformat(ON)).values.items() if v}
+    # a wrong answer: nothing saved, the answer beside its field
+    bad = member.post("/calculator", data=form | {"mode": "save", "employees": "很多"})
+    assert bad.status_code == 422 and "请填写整数" in bad.text
+    assert member.get(f"/api/v1/firms/{uscc}").json()["employees"] == stored.employees
+    r = member.post("/calculator", data=form | {"mode": "save", "employees": "３０", "uscc": ""})
+    assert r.status_code == 303 and r.headers["location"] == f"/firms/{uscc}"
+    saved = member.get(f"/api/v1/firms/{uscc}").json()
+    assert saved["employees"] == 30 and saved["uscc"] == uscc
+    assert (
+        parse_firm(saved).model_copy(update={"employees": stored.employees}) == stored
+    )  # nothing else moved
+    hx = member.post("/calculator", data=form | {"mode": "save"}, headers={"HX-Request": "true"})
+    assert hx.status_code == 204 and hx.headers["HX-Redirect"] == f"/firms/{uscc}"
+    # only a firm's member saves: not a visitor, not an officer
+    assert 'value="save"' not in sqlite_web.client().get("/calculator").text
+    assert sqlite_web.client().post("/calculator", data=form | {"mode": "save"}).status_code in (401, 303)
+    assert sqlite_web.client("officer").post("/calculator", data=form | {"mode": "save"}).status_code == 403

@@ -25,6 +25,7 @@ from huiqi.firms import Firm, ProfileError
 from huiqi.firms.io import parse_text
 from huiqi.firms.profile import Sector
 from huiqi.web.api.auth import do_login, set_session_cookie
+from huiqi.web.api.common import WebError
 from huiqi.web.calculator import (
     CITIES,
     CREDIT_KINDS,
@@ -169,8 +170,11 @@ async def calculator_submit(request: Request) -> Response:
         when = read_date(on) if on else use.today()
     except ValueError:
         date_problem, when = _("Expected a date such as 2025-12-01."), use.today()
-    questionnaire = form.get("mode") == "form" or "profile" not in form
+    saving = form.get("mode") == "save"  # a firm's member keeps the answers as its profile
+    questionnaire = saving or form.get("mode") == "form" or "profile" not in form
     answers = answers_from_form(form, when) if questionnaire else Answers({}, years_for(when), dict(ROWS))
+    if saving and not answers.errors:
+        return save_answers(request, answers)
     context = calculator_context(request, answers, on=when, all_cities=all_cities, profile=profile)
     context["date_problem"] = date_problem
     if not date_problem and not answers.errors:
@@ -192,6 +196,28 @@ async def calculator_submit(request: Request) -> Response:
         context,
         status=422 if failed else 200,
     )
+
+
+def save_answers(request: Request, answers: Answers) -> Response:
+    """The questionnaire's answers kept as the logged-in firm's profile (its own credit code), then its page;
+    refused, the questionnaire again with the problems beside their fields."""
+    me = principal_of(request)
+    if not me.firm_uscc:
+        raise WebError(403, _("Only a member of a firm can save the answers as its profile."))
+    try:
+        accounts.save_firm_profile(
+            state_of(request).store, data=answers.profile | {"uscc": me.firm_uscc}, actor=f"web:{me.username}"
+        )
+    except ProfileError as exc:
+        for p in exc.problems:
+            answers.errors.setdefault(p.path or "profile", problem_text(p))
+        context = calculator_context(request, answers, on=use.today(), all_cities=False)
+        fragment = request.headers.get("hx-request") == "true"
+        return render(request, "calculator_form.html" if fragment else "calculator.html", context, status=422)
+    target = f"/firms/{me.firm_uscc}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/published")
