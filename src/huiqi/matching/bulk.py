@@ -9,7 +9,8 @@ Values are given as the driver stores them for the models' column types: money a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -22,6 +23,25 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _sqlite_rows(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+    """The rows with dates and timestamps as SQLite stores them; the columns to convert are those of
+    the first row holding one or nothing (a column's values share a type), the others pass untouched."""
+    it = iter(rows)
+    first = next(it, None)
+    if first is None:
+        return
+    convert = [i for i, v in enumerate(first) if v is None or isinstance(v, dt.date)]
+    if not convert:
+        yield first
+        yield from it
+        return
+    for row in itertools.chain([first], it):
+        out = list(row)
+        for i in convert:
+            out[i] = _sqlite_value(out[i])
+        yield out
 
 
 def insert_rows(
@@ -44,7 +64,7 @@ def insert_rows(
         # names come from the models' tables, never from input
         cur.executemany(
             f'{verb} INTO "{table.name}" ({names}) VALUES ({marks})',  # nosec B608
-            ([_sqlite_value(v) for v in row] for row in rows),
+            _sqlite_rows(rows),
         )
         return int(cur.rowcount)
     cur = raw.cursor()  # type: ignore[union-attr]
