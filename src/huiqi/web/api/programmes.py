@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
@@ -32,6 +32,21 @@ class ProgrammeFile(BaseModel):
     text: str
 
 
+#: what ?min_amount= takes: yuan up to 10^15 with at most two decimals, or nothing
+_AMOUNT_OR_BLANK: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 10**15},
+        {"type": "string", "pattern": r"^\s*(\d{1,15}(\.\d{1,2})?)?\s*$"},
+        {"type": "null"},
+    ]
+}
+
+
+def _blank_is_none(value: Any) -> Any:
+    """An empty query value (``?min_amount=`` from a cleared form field) means no filter, not a bad number."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 @router.get("/programmes")
 def list_programmes(
     request: Request,
@@ -41,7 +56,10 @@ def list_programmes(
     sector: Annotated[Sector | None, Query(description="open to firms of this sector")] = None,
     benefit: Annotated[catalogue.BenefitKind | None, Query(description="the kind of benefit")] = None,
     min_amount: Annotated[
-        Decimal | None, Query(ge=0, le=10**15, description="may pay a firm at least this (yuan)")
+        Annotated[Decimal, Field(ge=0, le=10**15)] | None,
+        BeforeValidator(_blank_is_none),
+        WithJsonSchema(_AMOUNT_OR_BLANK),
+        Query(description="may pay a firm at least this (yuan); empty: no minimum"),
     ] = None,
     status: Annotated[catalogue.StatusFilter, Query(description="status on the date")] = "all",
 ) -> list[dict[str, Any]]:
