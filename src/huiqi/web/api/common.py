@@ -65,8 +65,11 @@ Day = Annotated[dt.date, BeforeValidator(_day_text)]
 Moment = Annotated[dt.datetime, BeforeValidator(_moment_text)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 Flag = Annotated[bool, Strict()]
-#: A reason recorded with a move (the history and the audit chain need words, not blanks).
-Reason = Annotated[str, Field(min_length=1, pattern=r"\S", description="why, in words")]
+#: A reason recorded with a move (the history and the audit chain need words, not blanks), without a NUL
+#: character (PostgreSQL text cannot hold one; the schema says so, so no valid request is refused by the DB).
+Reason = Annotated[
+    str, Field(min_length=1, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$", description="why, in words")
+]
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{8,120}$")
 
