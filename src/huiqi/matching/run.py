@@ -77,13 +77,25 @@ STEPS = {"digests": 1, "programmes": 6, "firms": 2, "store": 3, "outbox": 1}
 class Outcome:
     run: MatchRun
     results_file: Path  # every firm x programme of the run (Parquet)
-    eligible: pa.Table  # uscc, programme, amount: the run's eligible pairs
+    known_eligible: pa.Table | None  # the eligible pairs when the run read them (see ``eligible``)
     recomputed_programmes: list[str]
     recomputed_firms: int
     rows_computed: int
     notifications: int = 0
     reused: int = 0
     ids: list[str] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> pa.Table:
+        """uscc, programme, amount: the run's eligible pairs (read from its file when the run did not
+        need them: nothing changed)."""
+        if self.known_eligible is None:
+            con = ibis.duckdb.connect()
+            try:
+                self.known_eligible = _eligible(con.con, self.results_file)
+            finally:
+                con.disconnect()
+        return self.known_eligible
 
     @property
     def results(self) -> pa.Table:
@@ -228,9 +240,22 @@ class _Plan:
     rows_computed: int
     reused: int
     rows: int
-    eligible: pa.Table  # uscc, programme, amount
+    eligible: pa.Table | None  # uscc, programme, amount (None: nothing changed, the last run's)
     newly: pa.Table  # uscc, programme, version, programme_digest, firm_digest, amount
     same_as: _Last | None = None  # nothing changed since this run: its pairs are copied, its report kept
+
+    def pairs(self) -> pa.Table:
+        """The eligible pairs worked out (none when nothing changed: the last run's are copied)."""
+        if self.eligible is not None:
+            return self.eligible
+        empty = {"uscc": pa.string(), "programme": pa.string(), "amount": pa.decimal128(18, 2)}
+        return pa.table({c: pa.array([], t) for c, t in empty.items()})
+
+    def eligible_count(self) -> int:
+        """How many eligible pairs the run stores."""
+        if self.eligible is None and self.same_as is not None:
+            return self.same_as.eligible
+        return int(self.pairs().num_rows)
 
 
 #: Opens what the planning reads through: a connection of its own, or the caller's session.
@@ -273,6 +298,7 @@ class _Last:
     programmes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     run_id: str = ""
     report: Mapping[str, Any] = field(default_factory=dict)
+    eligible: int = 0
 
     @property
     def register_files(self) -> Mapping[str, str] | None:
@@ -283,7 +309,7 @@ class _Last:
 
 def _last(db: Session | Connection, on: dt.date) -> _Last:
     row = db.execute(
-        select(MatchRun.results_file, MatchRun.report, MatchRun.id)
+        select(MatchRun.results_file, MatchRun.report, MatchRun.id, MatchRun.eligible)
         .where(MatchRun.on == on, MatchRun.finished_at.is_not(None), MatchRun.results_file != "")
         .order_by(MatchRun.finished_at.desc(), MatchRun.id.desc())
         .limit(1)
@@ -292,9 +318,8 @@ def _last(db: Session | Connection, on: dt.date) -> _Last:
         return _Last()
     report = json.loads(row[1] or "{}")
     versions = report.get("versions", {})
-    return _Last(
-        str(row[0]), {pid: (v["version"], v["digest"]) for pid, v in versions.items()}, str(row[2]), report
-    )
+    programmes = {pid: (v["version"], v["digest"]) for pid, v in versions.items()}
+    return _Last(str(row[0]), programmes, str(row[2]), report, int(row[3] or 0))
 
 
 def versions_of(run: MatchRun) -> dict[str, str]:
@@ -380,13 +405,13 @@ def run_match(
         run.recomputed_firms = todo.changed_firms
         run.rows_computed = todo.rows_computed
         run.rows = todo.rows
-        run.eligible = todo.eligible.num_rows
+        run.eligible = todo.eligible_count()
         run.notifications = notes
         run.results_file = str(target)
         if todo.same_as is not None:  # the same pairs as the last run's: the same report
             report = {k: v for k, v in todo.same_as.report.items() if k not in ("versions", "register_files")}
         else:
-            report = report_of(todo.eligible, tables["firms"], programmes, chosen)
+            report = report_of(todo.pairs(), tables["firms"], programmes, chosen)
         report["versions"] = {
             p: {"version": programmes[p].version, "digest": programmes[p].digest} for p in chosen
         }
@@ -406,7 +431,7 @@ def run_match(
     return Outcome(
         run=run,
         results_file=target,
-        eligible=todo.eligible,
+        known_eligible=todo.eligible,
         recomputed_programmes=sorted(todo.changed_p),
         recomputed_firms=todo.changed_firms,
         rows_computed=todo.rows_computed,
@@ -462,7 +487,7 @@ def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bo
         tick("store", 1)
         tick("outbox", 0)
         return 0
-    pairs = todo.eligible
+    pairs = todo.pairs()
     insert_rows(
         session,
         MatchEligible.__table__,  # type: ignore[arg-type]
@@ -587,7 +612,7 @@ def _plan(
             rows_computed=0,
             reused=rows,
             rows=rows,
-            eligible=_eligible(raw, target),
+            eligible=None,
             newly=pa.table({c: pa.array([], pa.string()) for c in NEWLY}),
             same_as=last,
         )
