@@ -321,3 +321,16 @@ def test_a_register_stored_as_records_is_taken_over_by_the_next_import(
     assert store.read(lambda s: s.scalar(select(func.count()).select_from(RegisterFirm))) == 0
     first = next(iter(records_from_tables(old)))
     assert next(h.field for h in register.register_history(store, uscc=first)) == "*"
+
+
+def test_a_csv_with_quoted_headers_and_cells_in_bulk_as_row_by_row(tmp_path: Path) -> None:
+    """Quotes around every header and cell (as some tools write CSV) are read in bulk, the same."""
+    from huiqi.firms.exporting import write_tables
+    from huiqi.firms.synth import synth_register
+
+    out = write_tables(synth_register(20, 4), tmp_path / "csv")
+    with (out / "firms.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    with (out / "firms.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+    assert _bulk(out, None, _empty()) == _row_by_row(out, None, _empty())

@@ -169,9 +169,12 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
     delimiter = spec.delimiter if spec is not None and spec.delimiter else None
     if delimiter is None:
         delimiter = "\t" if "\t" in first and "," not in first else ","
-    if '"' in first or "'" in first or "\r" in first.rstrip("\r"):
+    if first.count('"') % 2 or "'" in first or "\r" in first.rstrip("\r"):
+        return None  # a header over two lines (a quoted line break), or escaped: the row-by-row reader's
+    try:
+        header = next(csv.reader(io.StringIO(first.rstrip("\r")), delimiter=delimiter, strict=True), [])
+    except csv.Error:
         return None
-    header = next(csv.reader(io.StringIO(first.rstrip("\r")), delimiter=delimiter), [])
     if not header or any(h != h.strip(" \u3000\xa0\t\r\n") or not h for h in header):
         return None
     if len(set(header)) != len(header):
