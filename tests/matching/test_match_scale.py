@@ -192,3 +192,22 @@ def test_register_files_are_known_only_on_disk(tmp_path: Path) -> None:
     write_register({**tables, "firms": tables["firms"].slice(1)}, root)
     second = register_files(_files(root))
     assert second is not None and second["firms"] != first["firms"]
+
+
+def test_messages_of_the_stored_register_explain_with_the_firms_rows(db: Db, tmp_path: Path) -> None:
+    from huiqi.app import register
+
+    store = Store.open(db.url)
+    try:
+        register.synth_register(store, firms=60, seed=16)
+        report = matching.match(store, programmes=PACK, register="db", on=ON)
+        assert report.run.new_notifications > 0
+        box = matching.outbox(store, programmes=PACK, limit=5)
+        assert box.items
+        for m in box.items:
+            # the explanation (from the firm's register rows, read by DuckDB) follows the first line
+            assert len(m.message_en.splitlines()) > 1 and len(m.message_zh.splitlines()) > 1
+            inbox = matching.firm_inbox(store, uscc=m.uscc, programmes=PACK)
+            assert m.id in {n.id for n in inbox.items}
+    finally:
+        store.close()

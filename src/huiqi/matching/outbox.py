@@ -70,10 +70,10 @@ def firm_of(session: Session, register: str, uscc: str) -> Firm | None:
     from huiqi.firms.importing import tables_from_records
 
     if record is None:  # the bulk import keeps the register as tables beside the database
-        from huiqi.matching.snapshot import firm_record
+        from huiqi.matching.snapshot import columnar_register, session_dir
 
-        stored = firm_record(session, uscc)
-        return None if stored is None else tables_to_firms(tables_from_records([stored]))[0]
+        stored = columnar_register(session, session_dir(session))
+        return None if stored is None else _firm_from_directory(stored, uscc)
     return tables_to_firms(tables_from_records([json.loads(record)]))[0]
 
 
