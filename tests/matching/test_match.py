@@ -150,6 +150,11 @@ def test_cli_match_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert second.exit_code == 0, second.output
     assert "nothing changed since the last run" in second.output
     assert "notifications: 0 new" in second.output
+    # the breakdown is cut to --rows rows with a line saying how many more there are; --rows 0 prints all
+    short = runner.invoke(app, ["match", "latest", "--pack", "shanghai", "--rows", "1"])
+    assert short.exit_code == 0 and "more row(s): --rows 0 prints them all" in short.output, short.output
+    every = runner.invoke(app, ["match", "latest", "--pack", "shanghai", "--rows", "0"])
+    assert every.exit_code == 0 and "more row(s)" not in every.output
     lines = (tmp_path / "r.csv").read_text().splitlines()
     assert lines[0] == "uscc,programme,version,date,eligible,amount,unmet" and len(lines) == 1 + 200 * len(
         PACK

@@ -10,8 +10,11 @@ import typer
 
 from huiqi.app import matching
 
+#: rows of the breakdown by programme, sector and district printed unless --rows says otherwise
+ROWS = 40
 
-def _print_report(report: matching.MatchReport, out: Path | None) -> None:
+
+def _print_report(report: matching.MatchReport, out: Path | None, rows: int = ROWS) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -34,11 +37,15 @@ def _print_report(report: matching.MatchReport, out: Path | None) -> None:
     table = Table(title="eligible firms by programme, sector and district")
     for col in ("programme", "sector", "district", "firms", "amount", "share of pool"):
         table.add_column(col, justify="right" if col in ("firms", "amount", "share of pool") else "left")
-    for r in report.summary:
+    shown = report.summary if rows <= 0 else report.summary[:rows]
+    for r in shown:
         share = f"{r.pool_share * 100:.2f}%" if r.pool_share is not None else "-"
         table.add_row(r.programme, r.sector, r.district, f"{r.firms:,}", format_yuan(r.amount), share)
     console = Console()
     console.print(table)
+    if len(shown) < len(report.summary):
+        rest = len(report.summary) - len(shown)
+        typer.echo(f"... and {rest:,} more row(s): --rows 0 prints them all; the results file has every firm")
     pools = Table(title="pool pressure")
     for col in ("pool", "size", "matched demand", "firms", "demand/size", ""):
         pools.add_column(col)
@@ -69,6 +76,7 @@ def register(app: typer.Typer) -> None:
     backend_option = typer.Option("duckdb", "--backend", help="duckdb, postgres or spark")
     pack_option = typer.Option([], "--pack", help="programme pack or folder (default: bundled)")
     notify_option = typer.Option(True, "--notify/--no-notify", help="write 'you qualify' messages")
+    rows_option = typer.Option(ROWS, "--rows", help="rows of the breakdown to print (0: every row)")
 
     @group.callback(invoke_without_command=True)
     def match(
@@ -80,10 +88,11 @@ def register(app: typer.Typer) -> None:
         backend: str = backend_option,
         pack: list[str] = pack_option,
         notify: bool = notify_option,
+        rows: int = rows_option,
     ) -> None:
         """Evaluate programmes over a register; one row per firm x programme in --out."""
         if ctx.invoked_subcommand is None:
-            run(register_, on, programme, out, backend, pack, notify)
+            run(register_, on, programme, out, backend, pack, notify, rows)
 
     @group.command("run")
     def run(
@@ -94,6 +103,7 @@ def register(app: typer.Typer) -> None:
         backend: str = backend_option,
         pack: list[str] = pack_option,
         notify: bool = notify_option,
+        rows: int = rows_option,
     ) -> None:
         """The same as ``huiqi match`` with its options: evaluate programmes over a register."""
         from rich.console import Console
@@ -131,18 +141,19 @@ def register(app: typer.Typer) -> None:
                 out=out,
                 progress=show,
             )
-        _print_report(report, out)
+        _print_report(report, out, rows)
 
     @group.command("latest")
     def latest(
         pack: list[str] = typer.Option([], "--pack", help="programme pack or folder (default: bundled)"),
+        rows: int = rows_option,
     ) -> None:
         """The last run: its summary and each pool's pressure."""
         from huiqi.cli.shared import call, store
         from huiqi.rules.loader import load_pack
 
         report = call(matching.latest_match, store(), programmes=call(load_pack, *pack))
-        _print_report(report, None)
+        _print_report(report, None, rows)
 
     @group.command("results")
     def results(
