@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from huiqi.web import i18n, labels
+from huiqi.web import i18n, labels, reasons
 from huiqi.web.security import ANON_COOKIE, anon_csrf, cookie_args, maybe_principal, new_anon, state_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -29,6 +29,7 @@ def environment() -> Environment:
     env.filters["yuan"] = i18n.money
     env.filters["local"] = i18n.local_time
     env.filters["keys"] = labels.keys_shown
+    env.filters["reason"] = reasons.reason_shown
     return env
 
 
