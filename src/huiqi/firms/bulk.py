@@ -771,6 +771,8 @@ def _changed_firms(
         try:
             con.register("touched", pa.table({"uscc": touched_old}))
             for name in children:
+                if tables[name].equals(existing[name]):  # the same rows in the same order: none changed
+                    continue
                 cols = ", ".join(f'"{c}"' for c in CHILD_TABLES[name])
                 for side, t in (("o", existing[name]), ("n", tables[name])):
                     con.register(f"{side}_{name}", t.append_column("rn", pa.array(np.arange(t.num_rows))))
