@@ -3,6 +3,7 @@ English on en pages, and a reason an officer typed is shown exactly as typed."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from huiqi.web import i18n, reasons
+from web.conftest import Web
 
 USCC = "91310115MA1K4XYZ12"
 PROMOTED = (
@@ -34,6 +36,9 @@ CASES = [
     ("eligible under zjcx v3: 500000.00 yuan", "符合政策", ["zjcx", "3", "500000.00"]),
     ("not eligible under zjcx v3: 0 yuan", "不符合政策", ["zjcx", "3", "0"]),
     ("approved at the panel; 1000.00 yuan reserved", "已预留", ["approved at the panel", "1000.00"]),
+    ("approved by review; 150000.00 yuan reserved", "评审通过；已预留 150000.00 元", []),
+    ("ranked 3; 80000.00 yuan reserved", "排名第 3 位；已预留", ["80000.00"]),
+    ("pro rata at 0.750000; 37500.00 yuan reserved", "按比例分配（系数 0.750000）", ["37500.00"]),
     ("pool pool-2026-ai cannot cover 250000.00 yuan now", "目前不足以支付", ["pool-2026-ai", "250000.00"]),
     ("grant", "已授予资助", []),
     ("award 01JD8ZKQ4 of 250000.00 yuan", "资助", ["01JD8ZKQ4", "250000.00"]),
@@ -85,7 +90,7 @@ CASES = [
 SYSTEM_ENGLISH = re.compile(
     r"submitted by|eligible|sent to review|yuan|reserved|cannot cover|tranche|paid|milestone|missed|"
     r"designated|start-up|\bgrant\b|\baward\b|selected|\brank\b|score|quota|budget|reserve list|promoted|"
-    r"withdrew|lost a condition|cut-off|combination"
+    r"withdrew|lost a condition|cut-off|combination|approved by|ranked \d|pro rata"
 )
 
 
@@ -168,3 +173,27 @@ def test_english_pages_keep_the_english(stored: str, chinese: str, kept: list[st
     assert chinese not in shown
     renamed = {"created": "application created", "grant": "grant awarded"}
     assert shown == renamed.get(stored, stored)
+
+
+def test_a_paid_application_history_reads_in_chinese_on_its_page(sqlite_web: Web) -> None:
+    """Checked, approved, granted and paid through the API: every reason the workflows wrote is a known
+    shape, and the zh page shows them in Chinese (the en page as stored)."""
+    app_id = sqlite_web.ids["app_own"]
+    history = sqlite_web.bearer("officer").get(f"/api/v1/applications/{app_id}").json()["history"]
+    stored = [h["reason"] for h in history]
+    assert len(stored) >= 6 and "tranche 1 paid; all tranches paid" in stored, stored
+    officer = sqlite_web.client("officer")
+    officer.cookies.set("huiqi_lang", "zh")
+    zh = html.unescape(officer.get(f"/applications/{app_id}").text)
+    i18n.set_language("zh")
+    try:
+        for reason in stored:
+            shown = reasons.reason_shown(reason)
+            assert shown != reason and not SYSTEM_ENGLISH.search(shown), (reason, shown)
+            assert shown in zh, shown
+    finally:
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    assert "第 1 期已支付；各期均已支付" in zh
+    officer.cookies.set("huiqi_lang", "en")
+    en = html.unescape(officer.get(f"/applications/{app_id}").text)
+    assert "tranche 1 paid; all tranches paid" in en and "submitted by the firm" in en

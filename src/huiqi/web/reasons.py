@@ -62,6 +62,9 @@ SHAPES: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = tuple(
             ("why", "unmet"),
         ),
         (r"the call has no grant", N_("the call has no grant"), ()),
+        (r"approved by review", N_("approved by review"), ()),
+        (r"ranked (?P<rank>\d+)", N_("ranked %(rank)s"), ()),
+        (r"pro rata at (?P<ratio>\d+(?:\.\d+)?)", N_("pro rata at %(ratio)s"), ()),
         (
             rf"(?P<reason>.+); (?P<amount>{NUM}) yuan reserved",
             N_("%(reason)s; %(amount)s yuan reserved"),
