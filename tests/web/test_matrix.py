@@ -354,14 +354,23 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {"files": {"file": ("x.programme.yaml", b"id: x", "text/yaml")}},
     ),
     ("GET", "/officer/programmes/drafts/new"): lambda i, o: ("/officer/programmes/drafts/new", {}),
-    ("POST", "/officer/programmes/check"): lambda i, o: ("/officer/programmes/check", {"data": {"text": "id: x"}}),
-    ("POST", "/officer/programmes/drafts"): lambda i, o: ("/officer/programmes/drafts", {"data": {"text": "id: x"}}),
+    ("POST", "/officer/programmes/check"): lambda i, o: (
+        "/officer/programmes/check",
+        {"data": {"text": "id: x"}},
+    ),
+    ("POST", "/officer/programmes/drafts"): lambda i, o: (
+        "/officer/programmes/drafts",
+        {"data": {"text": "id: x"}},
+    ),
     ("GET", "/officer/programmes/drafts/{draft_id}"): lambda i, o: ("/officer/programmes/drafts/999", {}),
     ("POST", "/officer/programmes/drafts/{draft_id}"): lambda i, o: (
         "/officer/programmes/drafts/999",
         {"data": {"text": "id: x"}},
     ),
-    ("POST", "/officer/programmes/drafts/{draft_id}/test"): lambda i, o: ("/officer/programmes/drafts/999/test", {}),
+    ("POST", "/officer/programmes/drafts/{draft_id}/test"): lambda i, o: (
+        "/officer/programmes/drafts/999/test",
+        {},
+    ),
     ("POST", "/officer/programmes/drafts/{draft_id}/case"): lambda i, o: (
         "/officer/programmes/drafts/999/case",
         {"data": {"on": "2026-01-01", "example": "small-ai-firm"}},

@@ -77,7 +77,6 @@ def test_uploading_next_years_version_keeps_today_and_the_open_call(sqlite_web: 
 
 
 def test_the_calculator_on_each_side_of_the_boundary(sqlite_web: Web, tmp_path: Path) -> None:
-    officer = sqlite_web.bearer("officer")
     admin = sqlite_web.bearer("admin")
     assert (
         admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
