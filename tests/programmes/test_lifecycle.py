@@ -21,6 +21,7 @@ from huiqi.app.registry import ProgrammeRegistry
 from huiqi.app.store import Store
 from huiqi.audit.models import AuditEntry
 from huiqi.publishing.errors import (
+    DraftNotFound,
     IllegalStep,
     NotTheAuthor,
     ReasonRequired,
@@ -256,3 +257,10 @@ def test_a_programme_with_every_version_withdrawn_stays_readable(
     firm = use.parse_firm(json.loads(EXAMPLE.read_text(encoding="utf-8")))
     answer = use.check_firm(registry, firm=firm, all_cities=True)
     assert compute not in [r.programme for r in answer.results]
+
+
+@pytest.mark.parametrize("number", [0, -1, 2**31, 2**63, 2**70])
+def test_a_number_no_draft_can_have_is_not_found(store: Store, number: int) -> None:
+    """Schemathesis sent 2**63+: SQLite overflowed (a 500) and PostgreSQL refused the value (422)."""
+    with pytest.raises(DraftNotFound):
+        life.get_draft(store, draft_id=number)

@@ -389,7 +389,7 @@ def test_the_cli_shows_times_on_shanghais_clock(site: Site, monkeypatch: pytest.
         monkeypatch.setattr(module, "store", lambda: site.store)
     money.create_pool(
         site.store,
-        pool_id="p",
+        pool_id="shanghai.ai.model",  # the model voucher's own pool (a call draws on its programme's pool)
         name="p",
         size=Decimal("1000.00"),
         period_start=dt.date(2025, 1, 1),
@@ -405,7 +405,7 @@ def test_the_cli_shows_times_on_shanghais_clock(site: Site, monkeypatch: pytest.
         call_id="c",
         programme_id=programme.id,
         programme_version=programme.version,
-        pool_id="p",
+        pool_id="shanghai.ai.model",
         opens_at=opens,
         closes_at=opens + dt.timedelta(days=30),
         allocation_mode="fcfs",

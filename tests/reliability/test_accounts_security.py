@@ -331,6 +331,9 @@ def test_login_answers_429_with_retry_after_past_its_limit(site: Site) -> None:
 
 
 EXPECTED_MONEY_ROUTES = {
+    # a second officer's approval moves the held money (maker-checker)
+    ("POST", "/api/v1/approvals/{approval_id}/approve"),
+    ("POST", "/officer/approvals/{approval_id}/approve"),
     ("POST", "/api/v1/applications/{application_id}/clawback"),
     ("POST", "/api/v1/applications/{application_id}/decide"),
     ("POST", "/api/v1/applications/{application_id}/grant"),

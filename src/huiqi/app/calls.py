@@ -294,11 +294,11 @@ def open_call(
     (``programmes``: those served, default the bundled packs)."""
     known = open_packs().programmes() if programmes is None else programmes
     programme = known.get(programme_id)
-    _served_version(known, programme_id, programme_version)
 
     def work(s: Session) -> CallView:
         pool = _pool_of_programme(s, pool_id, programme_id, programme)
         _inside_period(pool, opens_at, closes_at)
+        _served_version(known, programme_id, programme_version)
         return CallView.of(
             apps.open_call(
                 session=s,

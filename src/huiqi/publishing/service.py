@@ -37,6 +37,10 @@ def _record(session: Session, draft: ProgrammeDraft, actor: str, step: str, **ex
     )
 
 
+#: the largest draft number (PostgreSQL's INTEGER)
+LARGEST_ID = 2**31 - 1
+
+
 def _move(draft: ProgrammeDraft, step: str) -> None:
     allowed, target = STEPS[step]
     if draft.status not in allowed:
@@ -46,7 +50,10 @@ def _move(draft: ProgrammeDraft, step: str) -> None:
 
 
 def get(session: Session, draft_id: int) -> ProgrammeDraft:
-    """One draft (``DraftNotFound``)."""
+    """One draft (``DraftNotFound``, also for a number no draft can have: the column is 32-bit on PostgreSQL
+    and SQLite refuses integers past 64 bits, so such a number is looked for nowhere)."""
+    if not 1 <= draft_id <= LARGEST_ID:
+        raise DraftNotFound(draft_id)
     draft = session.get(ProgrammeDraft, draft_id)
     if draft is None:
         raise DraftNotFound(draft_id)

@@ -244,7 +244,11 @@ class DraftFile(BaseModel):
 
 
 class Reason(BaseModel):
-    reason: str = Field(max_length=2000, pattern=r"\S", description="why (not blank; kept in the audit)")
+    reason: str = Field(
+        max_length=2000,
+        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+        description="why (not blank, no NUL character; kept in the audit)",
+    )
 
 
 class CostRequest(BaseModel):
