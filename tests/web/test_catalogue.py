@@ -189,10 +189,13 @@ def test_the_csv_export_follows_the_filters(sqlite_web: Web) -> None:
 
 def test_the_programme_page_shows_clauses_and_versions(sqlite_web: Web) -> None:
     page = sqlite_web.client().get("/programmes/shanghai.ai.model-voucher", params={"lang": "zh"}).text
-    assert "沪经信智〔2025〕489号 Model vouchers" in page  # the condition's clause: document and article
+    assert "沪经信智〔2025〕489号 模型券" in page  # the condition's clause: document and article, in Chinese
+    assert "Model vouchers" not in page
     assert '<table class="clauses">' in page and "在本市注册" in page
     assert '<table class="versions">' in page and "2025-07-28 – …" in page and "政策依据" in page
     assert "自 2025-07-28: 50%" in page  # a parameter's dated value
+    en = sqlite_web.client().get("/programmes/shanghai.ai.model-voucher", params={"lang": "en"}).text
+    assert "沪经信智〔2025〕489号 Model vouchers" in en and "模型券" not in en
 
 
 def test_the_api_searches_with_the_same_filters(sqlite_web: Web) -> None:

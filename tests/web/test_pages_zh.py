@@ -146,10 +146,10 @@ def test_no_page_shows_a_raw_key_in_chinese(demo: tuple[Settings, dict[str, str]
 #: Three or more English words in a row (letters only): a sentence that has a Chinese text in the catalogue
 #: or the programme file but was shown in English.
 ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,'’-]+[A-Za-z]{2,}){3,}\b")
-#: Not prose: clause citations (programme files cite their documents' headings as filed), the user's own
-#: name, code and data cells a person typed (history reasons, comments, file names).
+#: Not prose: the user's own name, code and data cells a person typed (history reasons, comments, file
+#: names). Clause citations are checked: programme files give each clause in Chinese too.
 NOT_PROSE = re.compile(
-    r'<(span|div|td|p)\b[^>]*class="[^"]*\b(clause|user|data|reason|comment)\b[^"]*"[^>]*>.*?</\1>', re.S
+    r'<(span|div|td|p)\b[^>]*class="[^"]*\b(user|data|reason|comment)\b[^"]*"[^>]*>.*?</\1>', re.S
 )
 
 
@@ -171,7 +171,7 @@ def test_no_page_shows_an_english_sentence_in_chinese(
     demo: tuple[Settings, dict[str, str]], role: str
 ) -> None:
     """Every page a demo role reaches, in Chinese, shows no English sentence where a Chinese text exists
-    (user data, clause citations and code aside)."""
+    (user data and code aside; clause citations included)."""
     settings, passwords = demo
     app = create_app(settings, pool_size=2)
     try:
@@ -186,9 +186,13 @@ def test_no_page_shows_an_english_sentence_in_chinese(
         app.state.huiqi.store.close()
 
 
-def test_find_english_finds_sentences_but_not_citations_names_or_formulas() -> None:
+def test_find_english_finds_sentences_and_english_clauses_but_not_names_or_formulas() -> None:
     assert find_english("<p>The profile was not saved</p>") == ["The profile was not saved"]
-    assert find_english('<span class="clause">〔Scope: firms registered in Shanghai〕</span>') == []
+    assert find_english('<span class="clause">〔Scope: firms registered in Shanghai〕</span>') == [
+        "firms registered in Shanghai"
+    ]
+    zh_clause = '<span class="clause">〔沪经信智〔2025〕489号 适用范围：在本市注册的企业〕</span>'
+    assert find_english(zh_clause) == []
     assert find_english("<p>上海青图 · Shanghai AI</p><code>not shown at all here</code>") == []
     assert find_english('<li>any(c.kind == "model_use" for c in firm.contracts)</li>') == []
 

@@ -237,7 +237,7 @@ class ProgrammeDocument(ProgrammeSummary):
                     name=name,
                     label=param.label.get(lang),
                     assumption=bool(param.assumption),
-                    clause=p.cite(param.clause, param.doc),
+                    clause=p.cite(param.clause, param.doc, lang),
                     values=tuple(
                         DatedValue(str(dv.start), fmt(value, param.unit, lang))
                         for dv, value in zip(param.values, p.params[name].values, strict=True)
@@ -248,16 +248,18 @@ class ProgrammeDocument(ProgrammeSummary):
             ),
             values=tuple(NamedValue(n, v.expr.strip(), v.label.get(lang)) for n, v in s.values.items()),
             conditions=tuple(
-                ConditionView(c.id, c.label.get(lang), p.cite(c.clause, c.doc), c.test.strip())
+                ConditionView(c.id, c.label.get(lang), p.cite(c.clause, c.doc, lang), c.test.strip())
                 for c in s.conditions
             ),
             exclusions=tuple(
-                ExclusionView(x.id, x.label.get(lang), p.cite(x.clause, x.doc), x.when.strip())
+                ExclusionView(x.id, x.label.get(lang), p.cite(x.clause, x.doc, lang), x.when.strip())
                 for x in s.exclusions
             ),
             amount=(
                 AmountView(
-                    s.amount.label.get(lang), p.cite(s.amount.clause, s.amount.doc), s.amount.expr.strip()
+                    s.amount.label.get(lang),
+                    p.cite(s.amount.clause, s.amount.doc, lang),
+                    s.amount.expr.strip(),
                 )
                 if s.amount
                 else None

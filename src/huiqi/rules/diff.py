@@ -108,8 +108,8 @@ def _parameters(old: Programme, new: Programme, lang: str) -> list[ParameterChan
         a, b = old.spec.parameters.get(name), new.spec.parameters.get(name)
         was = _dated(old, name, lang) if a is not None else ()
         now = _dated(new, name, lang) if b is not None else ()
-        ca = old.cite(a.clause, a.doc) if a is not None else None
-        cb = new.cite(b.clause, b.doc) if b is not None else None
+        ca = old.cite(a.clause, a.doc, lang) if a is not None else None
+        cb = new.cite(b.clause, b.doc, lang) if b is not None else None
         la = a.label.get(lang) if a is not None else None
         lb = b.label.get(lang) if b is not None else None
         change = ADDED if a is None else REMOVED if b is None else CHANGED
@@ -126,14 +126,14 @@ def _rules(old: Programme, new: Programme, lang: str) -> list[RuleChange]:
         for n, v in s.values.items():
             found["value", n] = (v.expr.strip(), v.label.get(lang), "")
         for c in s.conditions:
-            found["condition", c.id] = (c.test.strip(), c.label.get(lang), p.cite(c.clause, c.doc))
+            found["condition", c.id] = (c.test.strip(), c.label.get(lang), p.cite(c.clause, c.doc, lang))
         for x in s.exclusions:
-            found["exclusion", x.id] = (x.when.strip(), x.label.get(lang), p.cite(x.clause, x.doc))
+            found["exclusion", x.id] = (x.when.strip(), x.label.get(lang), p.cite(x.clause, x.doc, lang))
         if s.amount is not None:
             found["amount", "amount"] = (
                 s.amount.expr.strip(),
                 s.amount.label.get(lang),
-                p.cite(s.amount.clause, s.amount.doc),
+                p.cite(s.amount.clause, s.amount.doc, lang),
             )
         return found
 

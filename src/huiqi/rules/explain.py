@@ -325,7 +325,7 @@ class _Explainer:
                     sites.append(_Site("parameter", node, node.id, p.label.get(self.lang), p.unit))
                 elif node.id in spec.values:
                     v = spec.values[node.id]
-                    clause = self.programme.cite(v.clause, v.doc)
+                    clause = self.programme.cite(v.clause, v.doc, self.lang)
                     unit = self.value_unit(node.id)
                     sites.append(_Site("value", node, node.id, v.label.get(self.lang), unit, clause))
             elif isinstance(node, ast.Call) and node.func in ("eligible", "amount"):
@@ -405,7 +405,7 @@ class _Explainer:
         hit: ReadEntry | None = cache.get(key)
         if hit is None:
             spec_p = self.programme.spec.parameters[name]
-            clause = self.programme.cite(param.clauses[i] or spec_p.clause, spec_p.doc)
+            clause = self.programme.cite(param.clauses[i] or spec_p.clause, spec_p.doc, self.lang)
             hit = Read(
                 "parameter", name, spec_p.label.get(self.lang), value, spec_p.unit, clause, spec_p.assumption
             ).to_json(self.lang)
@@ -513,8 +513,8 @@ def _checks_of(p: Programme, lang: str) -> dict[str, tuple[str, str]]:
     """(label, clause) of each condition and exclusion, in a language."""
 
     def build() -> dict[str, tuple[str, str]]:
-        checks = {c.id: (c.label.get(lang), p.cite(c.clause, c.doc)) for c in p.spec.conditions}
-        return checks | {x.id: (x.label.get(lang), p.cite(x.clause, x.doc)) for x in p.spec.exclusions}
+        checks = {c.id: (c.label.get(lang), p.cite(c.clause, c.doc, lang)) for c in p.spec.conditions}
+        return checks | {x.id: (x.label.get(lang), p.cite(x.clause, x.doc, lang)) for x in p.spec.exclusions}
 
     return _once(p, ("checks", lang), build)
 
@@ -545,7 +545,7 @@ def _amount_header_of(p: Programme, lang: str) -> dict[str, Any]:
         return {
             "label": amount.label.get(lang),
             "formula": amount.expr.strip(),
-            "clause": p.cite(amount.clause, amount.doc),
+            "clause": p.cite(amount.clause, amount.doc, lang),
         }
 
     return _once(p, ("amount-header", lang), build)

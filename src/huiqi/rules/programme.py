@@ -15,7 +15,7 @@ from huiqi.rules import ast
 from huiqi.rules.checker import Checked, Scope, check
 from huiqi.rules.errors import ExprError
 from huiqi.rules.parser import parse
-from huiqi.rules.spec import Document, ProgrammeSpec
+from huiqi.rules.spec import Clause, Document, ProgrammeSpec, in_language
 from huiqi.rules.types import BOOL, NUM, Kind, Type, literal_type
 
 NUMERIC_UNITS = frozenset({"yuan", "rate", "count", "m2", "yuan/m2/day", "days", "months", "years", "year"})
@@ -43,7 +43,7 @@ class Param:
     type: Type
     starts: tuple[dt.date, ...]
     values: tuple[Any, ...]
-    clauses: tuple[str | None, ...]
+    clauses: tuple[Clause | None, ...]
 
     def at(self, on: dt.date) -> tuple[Any, int]:
         """The value in force on a date and its index; before the first date, the first value."""
@@ -108,9 +108,10 @@ class Programme:
             return self.spec.legal_basis[0]
         return next(d for d in self.spec.legal_basis if d.id == doc_id)
 
-    def cite(self, clause: str, doc_id: str | None) -> str:
+    def cite(self, clause: Clause, doc_id: str | None, lang: str = "en") -> str:
+        """How a page in ``lang`` cites a clause: the document's number, then its words in that language."""
         d = self.document(doc_id)
-        return f"{d.number} {clause}"
+        return f"{d.number} {in_language(clause, lang)}"
 
     def expressions(self) -> list[Expression]:
         out = [*self.values.values(), *self.conditions.values(), *self.exclusions.values()]

@@ -31,6 +31,15 @@ class Text(_Spec):
         return self.zh if lang == "zh" else self.en
 
 
+#: a clause as the document heads it: one string shown in every language, or ``{en: ..., zh: ...}``
+Clause = Annotated[str, Field(min_length=1)] | Text
+
+
+def in_language(text: str | Text, lang: str) -> str:
+    """A clause (or any text that may be one string or both languages) as a page in ``lang`` shows it."""
+    return text if isinstance(text, str) else text.get(lang)
+
+
 class Document(_Spec):
     """A legal basis: the policy document that conditions and parameters cite."""
 
@@ -46,7 +55,9 @@ class Document(_Spec):
 class Cited(_Spec):
     """Anything that cites a clause: ``clause`` names it, ``doc`` the document (default: the first)."""
 
-    clause: str = Field(min_length=1, description="the clause, as the document numbers or heads it")
+    clause: Clause = Field(
+        description="the clause, as the document numbers or heads it: one string, or {en: ..., zh: ...}"
+    )
     doc: str | None = Field(default=None, description="id of a legal_basis document; default the first")
     note: str | None = None
 
@@ -61,7 +72,7 @@ class DatedValue(_Spec):
 
     start: Date = Field(alias="from")
     value: Any
-    clause: str | None = None
+    clause: Clause | None = None
 
 
 class Parameter(Cited):

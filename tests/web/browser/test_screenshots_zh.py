@@ -64,11 +64,11 @@ def small_copy(page: Any, path: Path) -> Path:
 
 
 def english_sentences(page: Any) -> list[str]:
-    """English sentences a reader sees: not in code, pre, textarea, inputs, the user's own name (data), nor a
-    programme's clause citations (the files cite their documents' headings in English: left as filed)."""
+    """English sentences a reader sees: not in code, pre, textarea, inputs, nor the user's own name (data);
+    a programme's clause citations are read too (the files give each clause in Chinese)."""
     text: str = page.evaluate(
         """() => { const c = document.body.cloneNode(true);
-        c.querySelectorAll('code,pre,textarea,script,style,[lang=en],svg,select,.clause,.user')
+        c.querySelectorAll('code,pre,textarea,script,style,[lang=en],svg,select,.user')
           .forEach(e => e.remove());
         return c.innerText; }"""
     )
