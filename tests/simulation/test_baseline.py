@@ -169,11 +169,12 @@ def test_cli_reads_the_baseline_file_or_says_why_not(
 
 
 def test_the_register_in_the_database_takes_a_match_file_as_baseline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """``huiqi match --register db --out FILE`` then ``huiqi simulate --register db --baseline FILE``: the
     baseline is read from the file and the report is the computed one; the stored runs are refused as a
     source, in one line that names the way that works."""
+    from huiqi.config import get_settings
     from huiqi.db.migrate import upgrade
     from huiqi.firms.exporting import write_tables
 
@@ -181,6 +182,10 @@ def test_the_register_in_the_database_takes_a_match_file_as_baseline(
     upgrade(url)
     monkeypatch.setenv("HUIQI_DATABASE_URL", url)
     monkeypatch.setenv("HUIQI_MATCH_RESULTS_DIR", str(tmp_path / "runs"))
+    # the settings another test of this worker read are cached: without this the command opened that
+    # test's database (with its imports) beside this test's results folder
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
     folder = write_tables(synth_register(400, 5), tmp_path / "src")
     imported = RUNNER.invoke(app, ["register", "import", str(folder)])
     assert imported.exit_code == 0, imported.output
