@@ -132,14 +132,19 @@ def test_pool_pressure_flags_oversubscribed_pools() -> None:
     assert not entry["oversubscribed"]
 
 
-def test_cli_match_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_match_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     from huiqi.cli.main import app
+    from huiqi.config import get_settings
     from huiqi.db.migrate import upgrade
     from huiqi.firms.register import write_register
 
     url = f"sqlite:///{tmp_path / 'h.db'}"
     upgrade(url)
     monkeypatch.setenv("HUIQI_DATABASE_URL", url)
+    get_settings.cache_clear()  # another test of this worker may have read (and cached) other settings
+    request.addfinalizer(get_settings.cache_clear)
     write_register(synth_register(200, 4), tmp_path / "reg")
     runner = CliRunner()
     args = ["match", "--register", str(tmp_path / "reg"), "--on", "2025-07-28", "--pack", "shanghai"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,15 @@ def write(path: Path, rows: list[list[str]]) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from huiqi.config import get_settings
+
     url = f"sqlite:///{tmp_path / 'h.db'}"
     upgrade(url)
     monkeypatch.setenv("HUIQI_DATABASE_URL", url)
-    return tmp_path
+    get_settings.cache_clear()  # another test of this worker may have read (and cached) other settings
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 def test_import_export_history(env: Path) -> None:
