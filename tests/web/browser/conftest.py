@@ -102,11 +102,20 @@ def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     pytest.fail(f"the server did not answer within 60 s:\n{log.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    directory = tmp_path_factory.mktemp("browser-demo")
+def demo_site(directory: Path, *, firms: int, applications: int) -> tuple[dict[str, str], str]:
+    """Run ``huiqi demo --no-serve`` into ``directory`` as a person would: the accounts' passwords it
+    prints, and the id of the call it opened."""
     demo = subprocess.run(
-        [*DEMO, "--no-serve", "--dir", str(directory), "--firms", "800", "--applications", "10"],
+        [
+            *DEMO,
+            "--no-serve",
+            "--dir",
+            str(directory),
+            "--firms",
+            str(firms),
+            "--applications",
+            str(applications),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -117,8 +126,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert set(passwords) == {"officer", "auditor", "reviewer", "admin", "firm"}, demo.stdout
     call_id = re.search(r"call (\S+) open", demo.stdout)
     assert call_id, demo.stdout
+    return passwords, call_id.group(1)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    directory = tmp_path_factory.mktemp("browser-demo")
+    passwords, call_id = demo_site(directory, firms=800, applications=10)
     with serve(directory) as url:
-        srv = Server(url, directory, passwords, FIRM, call_id.group(1), directory / "server.log")
+        srv = Server(url, directory, passwords, FIRM, call_id, directory / "server.log")
         with srv.api("officer") as officer:
             r = officer.put(f"/api/v1/firms/{FIRM}", json=firm_profile())
             assert r.status_code == 200, r.text

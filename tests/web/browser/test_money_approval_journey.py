@@ -7,15 +7,13 @@ HUIQI_SECOND_APPROVAL_ABOVE at 1,000 yuan, so that the demo's applications are a
 
 from __future__ import annotations
 
-import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.web.browser.conftest import DEMO, ROOT, Server, login, serve, shot
+from tests.web.browser.conftest import Server, demo_site, login, serve, shot
 
 OFFICER_B, OFFICER_B_PASSWORD = "officer_b", "officer-b journey password"
 
@@ -23,21 +21,11 @@ OFFICER_B, OFFICER_B_PASSWORD = "officer_b", "officer-b journey password"
 @pytest.fixture(scope="module")
 def checked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("maker-checker")
-    demo = subprocess.run(
-        [*DEMO, "--no-serve", "--dir", str(directory), "--firms", "300", "--applications", "6"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    passwords = dict(re.findall(r"^  (officer|auditor|reviewer|admin|firm)\s+(\S+)", demo.stdout, re.M))
-    call_id = re.search(r"call (\S+) open", demo.stdout)
-    assert call_id, demo.stdout
+    passwords, call_id = demo_site(directory, firms=300, applications=6)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HUIQI_SECOND_APPROVAL_ABOVE", "1000.00")
         with serve(directory) as url:
-            srv = Server(url, directory, passwords, "", call_id.group(1), directory / "server.log")
+            srv = Server(url, directory, passwords, "", call_id, directory / "server.log")
             with srv.api("admin") as admin:
                 r = admin.post(
                     "/api/v1/users",
