@@ -7,6 +7,7 @@ Chromium missing: the tests skip with the reason, or fail when CI is set (CI mus
 
 from __future__ import annotations
 
+import gettext
 import json
 import os
 import re
@@ -42,6 +43,10 @@ EXAMPLE = ROOT / "src/huiqi/firms/examples/small-ai-firm.json"
 #: The firm the journeys act for: the small AI firm example (eligible for the model voucher) under this code.
 FIRM = "91310115MA1K3BTP2B"
 FIRM_USER, FIRM_PASSWORD = "firm_a", "firm-a journey password"
+#: The browser's language for each page language a journey runs in (its Accept-Language picks the page's).
+LOCALES = {"zh": "zh-CN", "en": "en-GB"}
+CATALOGUE = ROOT / "src/huiqi/web/translations"
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _missing(message: str) -> None:
@@ -205,13 +210,30 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
-    )
+def open_page(browser: Any, url: str, lang: str = "en") -> Any:
+    """A page in a new browser context whose language is ``lang`` (zh-CN or en-GB), as a person's would be."""
+    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900}, locale=LOCALES[lang])
     context.set_default_timeout(15_000)
-    pg = context.new_page()
+    return context.new_page()
+
+
+def words(lang: str, msgid: str) -> str:
+    """What a page in ``lang`` shows for the catalogue's ``msgid`` (up to its first placeholder), so that a
+    journey asserts the language it runs in: on zh the compiled catalogue's Chinese, which must be Chinese."""
+    if lang == "en":
+        return msgid.split("%(")[0].strip()
+    text = gettext.translation("messages", CATALOGUE, [lang]).gettext(msgid).split("%(")[0].strip()
+    assert HAN.search(text), f"{msgid!r} has no Chinese in the zh catalogue"
+    return text
+
+
+@pytest.fixture
+def page(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page in en-GB, or in the language of the test's ``lang`` parameter; axe-core checks every page it
+    visited when the test ends."""
+    callspec = getattr(request.node, "callspec", None)
+    pg = open_page(browser, server.url, callspec.params.get("lang", "en") if callspec else "en")
+    context = pg.context
     errors: list[str] = []
     visited: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
