@@ -327,31 +327,42 @@ def synth_register(
     """Make a deterministic synthetic register (the same seed, the same register) for trials and
     benchmarks: written as a register directory at ``out``, or into the (empty) stored register of
     ``store``."""
-    from huiqi.firms.register import write_register
+    from huiqi.firms.register import write_register_chunks
+    from huiqi.firms.synth import synth_chunks
     from huiqi.firms.synth import synth_register as make
 
     started = time.perf_counter()
-    tables = make(firms, seed, years=range(first_year, last_year + 1), progress=progress)
-    generated = time.perf_counter() - started
-    if out is not None:
-        write_register(tables, out)
-    elif store is not None:
-        _store_synthetic(store, tables, seed, actor)
-    counts = pc.value_counts(tables["firms"]["sector"]).to_pylist()
-    sectors = tuple(
-        (str(r["values"]), int(r["counts"]))
-        for r in sorted(counts, key=lambda r: (-int(r["counts"]), str(r["values"])))
-    )
+    years = range(first_year, last_year + 1)
+    sectors_seen: dict[str, int] = {}
+    rows: dict[str, int] = {}
+
+    def counted(chunk: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        for r in pc.value_counts(chunk["firms"]["sector"]).to_pylist():
+            sectors_seen[str(r["values"])] = sectors_seen.get(str(r["values"]), 0) + int(r["counts"])
+        for name, table in chunk.items():
+            rows[name] = rows.get(name, 0) + table.num_rows
+        return chunk
+
+    if out is not None:  # written as it is made: a register larger than memory (30 M firms) fits
+        write_register_chunks(
+            (counted(c) for c in synth_chunks(firms, seed, years=years, progress=progress)), out
+        )
+        generated = time.perf_counter() - started
+    else:
+        tables = counted(make(firms, seed, years=years, progress=progress))
+        generated = time.perf_counter() - started
+        if store is not None:
+            _store_synthetic(store, tables, seed, actor)
+    sectors = tuple(sorted(sectors_seen.items(), key=lambda kv: (-kv[1], kv[0])))
     children = tuple(
-        (name, tables[name].num_rows)
-        for name in ("offices", "designations", "incentives", "contracts", "credit_events")
+        (name, rows[name]) for name in ("offices", "designations", "incentives", "contracts", "credit_events")
     )
     return SynthView(
         where=str(out) if out is not None else DB,
         seed=seed,
         first_year=first_year,
         last_year=last_year,
-        firms=tables["firms"].num_rows,
+        firms=rows["firms"],
         sectors=sectors,
         children=children,
         generated_seconds=generated,

@@ -15,11 +15,12 @@ place and renamed over it, the manifest last.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -181,30 +182,52 @@ def check_schema(actual: pa.Schema, expected: pa.Schema, *, source: str) -> None
 
 def write_register(tables: dict[str, pa.Table], path: str | Path) -> Path:
     """Write every table to ``path/<name>.parquet`` and the manifest; the directory is created if needed."""
+    return write_register_chunks([tables], path)
+
+
+def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Path) -> Path:
+    """Write a register given as consecutive parts of its tables (each a dict of every table) to
+    ``path`` as they come, so that a register larger than memory is never held whole; the files replace
+    the old ones only when every part is written."""
     out = Path(path)
-    missing = [name for name in TABLES if name not in tables]
+    parts = iter(chunks)
+    first = next(parts, None)
+    if first is None:
+        raise RegisterError("cannot write a register of no tables")
+    missing = [name for name in TABLES if name not in first]
     if missing:
         raise RegisterError(f"cannot write a register without the table(s) {', '.join(missing)}")
-    years = table_years(tables["firms"])
-    for name in TABLES:
-        check_schema(tables[name].schema, expected_schema(name, years), source=f"table {name!r}")
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "years": years,
-        "tables": {name: {"file": f"{name}.parquet", "rows": tables[name].num_rows} for name in TABLES},
-    }
-    text = json.dumps(manifest, indent=2) + "\n"
+    years = table_years(first["firms"])
+    schemas = {name: expected_schema(name, years) for name in TABLES}
+    rows = dict.fromkeys(TABLES, 0)
     with locked(out):
-        written: list[tuple[Path, Path]] = []
+        written = [(_temporary(out / f"{name}.parquet"), out / f"{name}.parquet") for name in TABLES]
+        writers: list[pq.ParquetWriter] = []
         try:
-            for name in TABLES:
-                target = out / f"{name}.parquet"
-                written.append((_temporary(target), target))
-                pq.write_table(tables[name], written[-1][0], compression="zstd")
+            for chunk in itertools.chain([first], parts):
+                for name in TABLES:
+                    check_schema(chunk[name].schema, schemas[name], source=f"table {name!r}")
+                if not writers:
+                    writers = [
+                        pq.ParquetWriter(tmp, schemas[name], compression="zstd")
+                        for (tmp, _), name in zip(written, TABLES, strict=True)
+                    ]
+                for writer, name in zip(writers, TABLES, strict=True):
+                    writer.write_table(chunk[name])
+                    rows[name] += chunk[name].num_rows
+            for writer in writers:
+                writer.close()
+            manifest = {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "years": years,
+                "tables": {name: {"file": f"{name}.parquet", "rows": rows[name]} for name in TABLES},
+            }
             written.append((_temporary(out / MANIFEST), out / MANIFEST))
-            written[-1][0].write_text(text, encoding="utf-8")
+            written[-1][0].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         except BaseException:
+            for writer in writers:
+                writer.close()
             for tmp, _ in written:
                 tmp.unlink(missing_ok=True)
             raise

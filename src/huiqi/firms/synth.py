@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -683,15 +683,16 @@ def _credit_events(c: _Ctx) -> pa.Table:
     )
 
 
-def synth_register(
+def synth_chunks(
     n: int,
     seed: int,
     *,
     years: range = range(2019, 2026),
     progress: Callable[[int], None] | None = None,
-) -> dict[str, pa.Table]:
-    """A synthetic register of ``n`` firms in the layout of ``huiqi.firms.table``; the same seed gives the
-    same tables, byte for byte. ``progress`` is called with the number of firms generated after each chunk."""
+) -> Iterator[dict[str, pa.Table]]:
+    """The synthetic register of ``n`` firms a chunk of ``CHUNK`` firms at a time (at least one, empty
+    when ``n`` is 0), so that a register larger than memory (30 M firms) can be written as it is made;
+    ``progress`` is called with the number of firms generated after each chunk."""
     if n < 0:
         raise ValueError("n must be >= 0")
     if n > 31**6:
@@ -701,17 +702,31 @@ def synth_register(
     year_list = list(years)
     if not year_list:
         raise ValueError("years must not be empty")
-    parts: dict[str, list[pa.Table]] = {"firms": [], **{name: [] for name in CHILD_TABLES}}
+    if n == 0:
+        yield {
+            "firms": firm_schema(year_list).empty_table(),
+            **{name: child_schema(name).empty_table() for name in CHILD_TABLES},
+        }
     for chunk_no, start in enumerate(range(0, n, CHUNK)):
-        for name, table in _chunk(seed, chunk_no, start, min(CHUNK, n - start), year_list).items():
-            parts[name].append(table)
+        yield _chunk(seed, chunk_no, start, min(CHUNK, n - start), year_list)
         if progress is not None:
             progress(min(start + CHUNK, n))
-    out: dict[str, pa.Table] = {}
-    for name, tables in parts.items():
-        schema = firm_schema(year_list) if name == "firms" else child_schema(name)
-        out[name] = pa.concat_tables(tables) if tables else schema.empty_table()
-    return out
+
+
+def synth_register(
+    n: int,
+    seed: int,
+    *,
+    years: range = range(2019, 2026),
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, pa.Table]:
+    """A synthetic register of ``n`` firms in the layout of ``huiqi.firms.table``; the same seed gives the
+    same tables, byte for byte. ``progress`` is called with the number of firms generated after each chunk."""
+    parts: dict[str, list[pa.Table]] = {"firms": [], **{name: [] for name in CHILD_TABLES}}
+    for chunk in synth_chunks(n, seed, years=years, progress=progress):
+        for name, table in chunk.items():
+            parts[name].append(table)
+    return {name: pa.concat_tables(tables) for name, tables in parts.items()}
 
 
 def synth_firms(n: int, seed: int, *, years: range = range(2019, 2026)) -> list[Firm]:
