@@ -1,6 +1,6 @@
 """The administrator's journey in a real browser (issue 13, 14): add a user, see their failed logins and
-unlock them, disable and re-enable them, change their role; and the demo firm's account, a Shanghai firm
-that qualifies for programmes and finds its messages in its inbox. Screenshots in test-output/screenshots."""
+unlock them, disable and re-enable them, change their role (the demo firm's messages are read in its journey,
+test_journeys.py). Screenshots in test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -70,19 +70,3 @@ def test_admin_adds_unlocks_disables_enables_and_changes_a_role(page: Any, serve
         text = page.inner_text("main")
         assert "停用" in text and "更改角色" in text and "重置密码" in text, text[:500]
     shot(page, "admin", "4-zh")
-
-
-def test_the_demo_firm_qualifies_and_finds_its_messages(page: Any, server: Server) -> None:
-    login(page, server, "firm")
-    with server.api("firm") as firm:
-        me = firm.get("/api/v1/auth/me").json()
-        uscc = me["firm_uscc"]
-        profile = firm.get(f"/api/v1/firms/{uscc}").json()
-        inbox = firm.get(f"/api/v1/firms/{uscc}/inbox").json()
-    assert profile["registration_city"] == "Shanghai" and uscc.startswith("9131"), profile["uscc"]
-    assert inbox["total"] >= 3, inbox
-    programmes = {m["programme"] for m in inbox["items"]}
-    assert any(".ai." in p for p in programmes) and any(".hq." in p for p in programmes), programmes
-    assert page.url.endswith(f"/firms/{uscc}"), page.url
-    assert profile["name_en"] in page.inner_text("main")  # the page is in English (en-GB)
-    shot(page, "demo-firm", "1-home")
