@@ -28,13 +28,30 @@ import argparse
 import importlib.util
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from match import CPU, HUIQI, ON, Database, _du, change_one_percent, timed  # the same measuring
+from match import CPU, HUIQI, ON, Database, _du, _tree_rss, change_one_percent, timed  # the same measuring
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def capped(limit_gib: float, cmd: list[str]) -> int:
+    """Run ``cmd`` in its own process group and end that group if its memory passes ``limit_gib`` (a run
+    that would not fit is stopped before it pushes the shared machine into swapless OOM); its exit code."""
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    while proc.poll() is None:
+        if _tree_rss(proc.pid) > limit_gib * 2**30:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            print(f"stopped: more than {limit_gib} GiB", file=sys.stderr)
+            return 137
+        time.sleep(0.2)
+    return proc.returncode
 
 
 def _one_percent_changed(csv: Path, out: Path) -> int:
@@ -162,7 +179,23 @@ def out_of_core(args: argparse.Namespace) -> None:
         if args.import_db:
             db.create("imported")
             (work / "imported.match-results").mkdir(parents=True, exist_ok=True)
-            s, rss, _ = timed([HUIQI, "register", "import", str(folder)], db.env("imported"))
+            cap = [
+                sys.executable,
+                __file__,
+                "--capped",
+                str(args.cap),
+                HUIQI,
+                "register",
+                "import",
+                str(folder),
+            ]
+            started = time.perf_counter()
+            try:
+                s, rss, _ = timed(cap, db.env("imported"))
+            except SystemExit as failed:  # stopped at the cap, or refused: said, and the figures so far kept
+                print(f"import failed after {time.perf_counter() - started:.0f} s: {failed}", flush=True)
+                figures.print(f"out of core, {args.firms:,} firms, SQLite (the import did not complete)")
+                return
             figures.add("register import DIR, new database", "≤ 4 GiB", s, rss, db.size("imported") / 2**20)
             s, rss, _ = timed(
                 [HUIQI, "match", "--register", "db", "--on", ON.isoformat()], db.env("imported")
@@ -193,6 +226,7 @@ def main() -> None:
     ooc.add_argument("--dir", type=Path, required=True, help="the register directory (made if missing)")
     ooc.add_argument("--import-db", action="store_true", help="also import it into a new embedded database")
     ooc.add_argument("--work", type=Path, default=Path("/work/data/h4-ooc"))
+    ooc.add_argument("--cap", type=float, default=8.0, help="GiB at which the import is stopped")
     ooc.add_argument("--keep", action="store_true", help="keep the databases and their files")
     args = parser.parse_args()
     print(f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
@@ -200,4 +234,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--capped":
+        sys.exit(capped(float(sys.argv[2]), sys.argv[3:]))
     main()
