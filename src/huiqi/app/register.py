@@ -165,16 +165,17 @@ def _import_in_bulk(
         step("read the register")
         imports = store.read(snapshot.imports)
         existing = store.read(lambda s: stored_register(s, where)) if imports else empty_register()
+        digests = _stored_digests(store, where) if imports else None
         known = existing["firms"]["uscc"].combine_chunks()
         batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid)
-        merged = prepare_bulk(batch, existing, skip_invalid=skip_invalid, progress=step)
-        del existing
+        merged = prepare_bulk(batch, existing, skip_invalid=skip_invalid, progress=step, digests=digests)
+        del existing, digests
         step("write the register's tables")
         import_id = new_id()
         new_firms = pc.equal(merged.changes["field"], "*")
         added = merged.changes["uscc"].filter(new_firms)
         history = merged.changes.filter(pc.invert(new_firms))  # a new firm is its row in ADDED
-        staged = snapshot.stage(where, merged.tables, [*imports, import_id], added=added)
+        staged = _stage(where, merged.tables, [*imports, import_id], added=added, digests=merged.digests)
         step("store the history")
         now = utcnow()
 
@@ -225,6 +226,41 @@ def _import_in_bulk(
     return ImportView(
         import_id, merged.added, merged.changed, merged.unchanged, len(batch.rejected), changes, written
     )
+
+
+def _stored_digests(store: Store, where: Path) -> pa.Table | None:
+    """The firms' digests stored with the register's tables (None: a register stored without them)."""
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.digests import DIGESTS
+
+    root = store.read(lambda s: snapshot.columnar_register(s, where))
+    file = root / DIGESTS if root is not None else None
+    return pq.read_table(file) if file is not None and file.exists() else None
+
+
+def _stage(
+    where: Path,
+    tables: dict[str, pa.Table],
+    imports: list[str],
+    *,
+    added: pa.Array | None = None,
+    digests: pa.Table | None = None,
+) -> Path:
+    """``snapshot.stage`` with the firms' digests beside the tables (``digests.parquet``, sorted by credit
+    code), so that the next import and the next match need not compute them again."""
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.bulk import by_credit_code
+    from huiqi.firms.digests import DIGESTS, firm_digests
+
+    tables = {name: by_credit_code(t) for name, t in tables.items()}  # found by a firm's code quickly
+    staged = snapshot.stage(where, tables, imports, added=added)
+    if digests is None:
+        found = firm_digests(tables)
+        digests = found.take(pc.sort_indices(found["uscc"]))
+    pq.write_table(digests, staged / DIGESTS, compression="zstd")
+    return staged
 
 
 def _tables(store: Store, *, register: str = DB) -> dict[str, pa.Table]:
@@ -292,7 +328,7 @@ def _store_synthetic(store: Store, tables: dict[str, pa.Table], seed: int, actor
     import_id = f"synth-{seed}-{int(time.time())}"[:32]
     with locked(where):
         imports = store.read(snapshot.imports)
-        staged = snapshot.stage(where, tables, [*imports, import_id])
+        staged = _stage(where, tables, [*imports, import_id])
 
         def work(s: Session) -> None:
             if s.query(RegisterFirm.uscc).limit(1).first() is not None or (

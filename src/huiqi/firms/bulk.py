@@ -12,9 +12,11 @@ one row at a time; this module does the same to millions of rows:
   ``2024-03-09``, ``True``, ``12``, text without edge spaces); every other cell goes through
   ``importing.convert``, so a value is read, and a bad one refused, exactly as the row-by-row import does;
 - credit codes are checked vectorised (alphabet and check character); a doubtful one by ``validate_uscc``;
-- the merge with the stored register, what changed (field by field, for the changed firms only) and the
-  profile's rules run on whole columns; a firm the vectorised rules doubt is checked by the profile model
-  itself, which names the problems (and has the last word).
+- the merge with the stored register runs on whole columns; which firms changed is found by their digests
+  (``huiqi.firms.digests``: the new tables' against those stored with the register), and only those
+  firms are compared field by field for the history; the profile's rules run on the columns of the new
+  and changed firms, and a firm they doubt is checked by the profile model itself, which names the
+  problems (and has the last word).
 
 The outcome is the register's new tables and the change history as a table, ready to be written in bulk.
 """
@@ -34,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from huiqi.firms.digests import firm_digests
 from huiqi.firms.importing import (
     TABLE_NAMES,
     BadValue,
@@ -72,10 +75,6 @@ _VALUE = np.full(256, -1, dtype=np.int64)
 for _i, _ch in enumerate(ALPHABET):
     _VALUE[ord(_ch)] = _i
 Progress = Callable[[str], None]
-_DIFFERING = (
-    "SELECT coalesce(a.uscc, b.uscc) FROM a FULL OUTER JOIN b ON a.uscc = b.uscc "
-    "WHERE a.l IS DISTINCT FROM b.l"
-)
 
 
 @dataclass
@@ -135,11 +134,13 @@ class BulkBatch:
 class BulkMerge:
     """The register after an import: its tables, the change history rows, and the counts."""
 
-    tables: dict[str, pa.Table]
+    tables: dict[str, pa.Table]  # each sorted by credit code, as the register stores them
     changes: pa.Table  # uscc, field, old, new
     added: int
     changed: int
     unchanged: int
+    digests: pa.Table  # uscc, digest: ``firm_digests`` of ``tables``, sorted by credit code
+    checked: pa.Array  # the credit codes of the new and the changed firms (the others are as stored)
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -680,8 +681,13 @@ def _conform(t: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.table(cols, schema=schema)
 
 
-def _sorted(t: pa.Table) -> pa.Table:
+def by_credit_code(t: pa.Table) -> pa.Table:
+    """``t`` in credit-code order (a firm's rows keep theirs); ``t`` itself when it is in order already
+    (a register exported and imported again), not a copy."""
     if t.num_rows < 2:
+        return t
+    codes = t["uscc"]
+    if pc.all(pc.less_equal(codes.slice(0, t.num_rows - 1), codes.slice(1))).as_py() is not False:
         return t
     return t.take(pc.sort_indices(t, sort_keys=[("uscc", "ascending")]))
 
@@ -739,54 +745,22 @@ def _merge(batch: BulkBatch, existing: dict[str, pa.Table]) -> tuple[dict[str, p
     return tables, touched, added
 
 
-def _changed_firms(
-    old: pa.Table,
-    new: pa.Table,
-    touched_old: pa.Array,
-    children: list[str],
-    existing: dict[str, pa.Table],
-    tables: dict[str, pa.Table],
-) -> pa.Array:
-    """Of the touched firms already stored, those whose columns or provided child rows differ."""
-    import duckdb
+def _old_digests(existing: dict[str, pa.Table], schema: pa.Schema, stored: pa.Table | None) -> pa.Table:
+    """The stored register's digests as the new tables would have them: those stored with it, or (none
+    stored, or a year column added since) computed over its tables in the new layout."""
+    if stored is not None and existing["firms"].schema.equals(schema):
+        return stored
+    return firm_digests({**existing, "firms": _conform(existing["firms"], schema)})
 
-    o = _of(old, touched_old)
-    n = _of(new, touched_old)
-    at_o = pc.sort_indices(o["uscc"])  # both in credit-code order, a column at a time (no copies)
-    at_n = pc.sort_indices(n["uscc"])
-    differ = np.zeros(o.num_rows, dtype=bool)
-    for f in n.schema:
-        b = n[f.name].take(at_n).combine_chunks()
-        a = (
-            o[f.name].take(at_o).combine_chunks().cast(f.type)
-            if f.name in o.column_names
-            else pa.nulls(o.num_rows, f.type)
-        )
-        ne = pc.fill_null(pc.not_equal(a, b), False)
-        nulls = pc.not_equal(pc.is_null(a), pc.is_null(b))
-        differ |= pc.or_(ne, nulls).to_numpy(zero_copy_only=False)
-    codes = set(o["uscc"].take(at_o).filter(pa.array(differ)).to_pylist())
-    if children:
-        con = duckdb.connect()
-        try:
-            con.register("touched", pa.table({"uscc": touched_old}))
-            for name in children:
-                if tables[name].equals(existing[name]):  # the same rows in the same order: none changed
-                    continue
-                cols = ", ".join(f'"{c}"' for c in CHILD_TABLES[name])
-                for side, t in (("o", existing[name]), ("n", tables[name])):
-                    con.register(f"{side}_{name}", t.append_column("rn", pa.array(np.arange(t.num_rows))))
-                lists = (
-                    "SELECT uscc, list(struct_pack({c}) ORDER BY rn) l FROM {t} "
-                    "WHERE uscc IN (SELECT uscc FROM touched) GROUP BY uscc"
-                )
-                a, b = lists.format(c=cols, t=f"o_{name}"), lists.format(c=cols, t=f"n_{name}")
-                # the layout's own column and table names, no input
-                sql = f"WITH a AS ({a}), b AS ({b}) {_DIFFERING}"  # nosec B608
-                codes.update(r[0] for r in con.execute(sql).fetchall())
-        finally:
-            con.close()
-    return pa.array(sorted(codes), pa.string())
+
+def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:
+    """The firms of ``among`` whose digest in ``new`` differs from the one in ``old``, in order."""
+    both = new.select(["uscc", "digest"]).join(
+        old.select(["uscc", "digest"]), keys="uscc", join_type="inner", right_suffix="_old"
+    )
+    codes = both.filter(pc.not_equal(both["digest"], both["digest_old"]))["uscc"].combine_chunks()
+    mine = codes.filter(pc.is_in(codes, value_set=among))
+    return mine.take(pc.sort_indices(mine))
 
 
 def _subset(tables: dict[str, pa.Table], codes: pa.Array) -> dict[str, pa.Table]:
@@ -794,19 +768,27 @@ def _subset(tables: dict[str, pa.Table], codes: pa.Array) -> dict[str, pa.Table]
 
 
 def merge_bulk(
-    batch: BulkBatch, existing: dict[str, pa.Table], progress: Progress | None = None
+    batch: BulkBatch,
+    existing: dict[str, pa.Table],
+    progress: Progress | None = None,
+    *,
+    digests: pa.Table | None = None,
 ) -> BulkMerge:
     """Apply an import to the register's tables: the new tables, the history of changed fields (only the
-    changed firms' fields; a new firm is one row), and the counts."""
+    changed firms' fields; a new firm is one row), and the counts. ``digests``: the firms' digests stored
+    with ``existing`` (computed from it when None); the firms whose digest is the same are unchanged and
+    not compared field by field."""
     tables, touched, added = _merge(batch, existing)
+    tables = {name: by_credit_code(t) for name, t in tables.items()}
+    if progress is not None:
+        progress("compare with the register")
+    new_digests = by_credit_code(firm_digests(tables))
     touched_old = touched.filter(pc.invert(pc.is_in(touched, value_set=added)))
     changed = pa.array([], pa.string())
     changes = []
     if len(touched_old):
-        if progress is not None:
-            progress("compare with the register")
-        children = [t for t in CHILD_TABLES if t in batch.parts]
-        changed = _changed_firms(existing["firms"], tables["firms"], touched_old, children, existing, tables)
+        old_digests = _old_digests(existing, tables["firms"].schema, digests)
+        changed = _differing(old_digests, new_digests, touched_old)
         if len(changed):
             olds = records_from_tables(_subset(existing, changed))
             news = records_from_tables(_subset(tables, changed))
@@ -828,8 +810,11 @@ def merge_bulk(
             "new": pa.array([c.new for c in changes], pa.string()),
         }
     )
-    history = _sorted(pa.concat_tables([news, detail]))
-    return BulkMerge(tables, history, len(added), len(changed), len(touched_old) - len(changed))
+    history = by_credit_code(pa.concat_tables([news, detail]))
+    checked = pa.concat_arrays([added.cast(pa.string()), changed])
+    return BulkMerge(
+        tables, history, len(added), len(changed), len(touched_old) - len(changed), new_digests, checked
+    )
 
 
 # -- the profile's rules, on columns --------------------------------------------------------------------
@@ -980,22 +965,20 @@ def prepare_bulk(
     skip_invalid: bool = False,
     today: dt.date | None = None,
     progress: Progress | None = None,
+    digests: pa.Table | None = None,
 ) -> BulkMerge:
     """Check and merge, as ``importing.prepare``: all or nothing unless ``skip_invalid``, when firms with
-    problems (and their child rows) are left out and their rows added to ``batch.rejected``."""
+    problems (and their child rows) are left out and their rows added to ``batch.rejected``. The new and
+    the changed firms are checked; a firm the import gives back as stored was checked when it was stored.
+    ``digests``: the firms' digests stored with ``existing`` (see ``merge_bulk``)."""
     from huiqi.firms.profile import CHINA
 
     if batch.problems and not skip_invalid:
         raise ImportRefused(batch.problems)
-    merged = merge_bulk(batch, existing, progress)
+    merged = merge_bulk(batch, existing, progress, digests=digests)
     if progress is not None:
         progress("check the firms")
-    touched = pc.unique(
-        pa.concat_arrays(
-            [p.data["uscc"].combine_chunks() for p in batch.parts.values()] or [pa.array([], pa.string())]
-        )
-    )
-    doubt = doubtful(merged.tables, touched, today or dt.datetime.now(CHINA).date())
+    doubt = doubtful(merged.tables, merged.checked, today or dt.datetime.now(CHINA).date())
     problems: list[RowProblem] = []
     if doubt:
         codes = pa.array(sorted(doubt), pa.string())
@@ -1028,4 +1011,4 @@ def prepare_bulk(
         ]
         batch.parts[table] = _reject(batch, part, keep, gone)
     batch.problems += problems
-    return merge_bulk(batch, existing, progress)
+    return merge_bulk(batch, existing, progress, digests=digests)

@@ -36,6 +36,9 @@ FORMAT_VERSION = 1
 MANIFEST = "register.json"
 LOCK = ".huiqi.lock"
 TABLES = ("firms", *CHILD_TABLES)
+#: rows of a Parquet row group: a firm's rows (the tables sorted by credit code) are found by the row
+#: groups' statistics, reading one group of each table
+ROW_GROUP = 1 << 16
 #: how long an import waits for another one writing the same directory before it gives up
 LOCK_WAIT = 600.0
 
@@ -180,6 +183,15 @@ def check_schema(actual: pa.Schema, expected: pa.Schema, *, source: str) -> None
         raise RegisterError(f"{source}: columns are out of order; expected {', '.join(expected.names)}")
 
 
+#: text columns that are (nearly) unique a row: a dictionary would only cost time and space
+_UNIQUE_TEXT = frozenset({"uscc", "name_zh", "name_en", "id", "counterparty"})
+
+
+def _repeated(schema: pa.Schema) -> list[str]:
+    """The columns worth a Parquet dictionary: text from a small vocabulary (sector, district, kind)."""
+    return [f.name for f in schema if pa.types.is_string(f.type) and f.name not in _UNIQUE_TEXT]
+
+
 def write_register(tables: dict[str, pa.Table], path: str | Path) -> Path:
     """Write every table to ``path/<name>.parquet`` and the manifest; the directory is created if needed."""
     return write_register_chunks([tables], path)
@@ -209,11 +221,13 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
                     check_schema(chunk[name].schema, schemas[name], source=f"table {name!r}")
                 if not writers:
                     writers = [
-                        pq.ParquetWriter(tmp, schemas[name], compression="zstd")
+                        pq.ParquetWriter(
+                            tmp, schemas[name], compression="zstd", use_dictionary=_repeated(schemas[name])
+                        )
                         for (tmp, _), name in zip(written, TABLES, strict=True)
                     ]
                 for writer, name in zip(writers, TABLES, strict=True):
-                    writer.write_table(chunk[name])
+                    writer.write_table(chunk[name], row_group_size=ROW_GROUP)
                     rows[name] += chunk[name].num_rows
             for writer in writers:
                 writer.close()
