@@ -38,7 +38,7 @@ def unwrap(fn: Any) -> Any:
 
 
 #: Modules of huiqi.app that hold the unit of work and its plumbing, not use cases.
-PLUMBING = {"store", "idempotency", "models", "errors", "jsonable", "registry"}
+PLUMBING = {"store", "idempotency", "holding", "models", "errors", "jsonable", "registry"}
 
 
 def is_use_case(obj: Any) -> bool:

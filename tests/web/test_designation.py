@@ -62,6 +62,9 @@ def setup_call(db: Db, tmp: Path) -> tuple[Web, list[Any]]:
     """Twelve applicants (three per sector; one fails the IP criterion), three reviewers per sector with
     accounts named by their reviewer ids, and a member account for the first firm."""
     web = build(db, tmp)
+    # these journeys award 20,000,000 yuan on one officer; the second officer's approval of a selection above
+    # HUIQI_SECOND_APPROVAL_ABOVE is tests/web/test_selection_approval.py's
+    web.app.state.huiqi.settings.second_approval_above = Decimal("1000000000.00")
     firms = factory.firms(12)
     with db.session() as s:
         factory.open_hq_call(s, CALL, firms)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,13 +18,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from huiqi.app import selection
+from huiqi.app.holding import HeldPage as HeldPage
+from huiqi.app.holding import HeldView as HeldView
+from huiqi.app.holding import MoveSummary as MoveSummary
+from huiqi.app.holding import held_in, held_view, limit_of
 from huiqi.app.idempotency import run_once
 from huiqi.app.jsonable import as_json, from_json
 from huiqi.app.programmes import today as today_in_shanghai
 from huiqi.app.store import Store
 from huiqi.applications.errors import ApplicationNotFound, CallNotFound
 from huiqi.applications.models import Application, Call
-from huiqi.config import get_settings
 from huiqi.ledger import pool_programmes
 from huiqi.ledger import service as ledger
 from huiqi.ledger.errors import LedgerError, TransactionNotFound
@@ -38,6 +42,7 @@ from huiqi.ledger.models import (
     Tranche,
 )
 from huiqi.ledger.verify import fen_sum, pool_statement, to_yuan, verify_ledger
+from huiqi.rules.programme import Programme
 from huiqi.workflows import approvals, payable
 from huiqi.workflows import service as flows
 
@@ -426,78 +431,6 @@ class Move:
     body: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class MoveSummary:
-    """What a money move would do, worked out and rolled back, for the officer to confirm before it happens:
-    the firm (name first), the amount, the pool and what remains in it after, the tranche and its due date,
-    and whether a second officer must approve it."""
-
-    operation: str
-    application_id: str | None
-    firm_uscc: str | None
-    firm_name: str | None
-    pool_id: str
-    pool_name: str
-    amount: Decimal
-    available_before: Decimal
-    available_after: Decimal
-    tranche_seq: int | None
-    due_date: dt.date | None
-    milestone: str | None
-    outcome: str
-    second_approval: bool
-    second_approval_above: Decimal
-
-
-@dataclass(frozen=True)
-class HeldView:
-    """A money move held for a second officer: ``awaiting``, then ``approved`` (with the move's answer in
-    ``result``) or ``rejected`` (with the checker's reason)."""
-
-    id: str
-    operation: str
-    status: str
-    amount: Decimal
-    application_id: str | None
-    pool_id: str
-    requested_by: str
-    requested_at: dt.datetime
-    decided_by: str | None
-    decided_at: dt.datetime | None
-    reason: str
-    summary: MoveSummary
-    result: dict[str, Any] | None = None
-    replayed: bool = False
-
-    @classmethod
-    def of(cls, h: approvals.HeldMove, replayed: bool = False) -> HeldView:
-        """The view of a stored held move."""
-        return cls(
-            h.id,
-            h.operation,
-            h.status,
-            h.amount,
-            h.application_id,
-            h.pool_id,
-            h.requested_by,
-            h.requested_at,
-            h.decided_by,
-            h.decided_at,
-            h.reason,
-            from_json(MoveSummary, h.summary),
-            h.result,
-            replayed,
-        )
-
-
-@dataclass(frozen=True)
-class HeldPage:
-    """A page of held money moves and how many there are in all."""
-
-    total: int
-    items: tuple[HeldView, ...]
-
-
 #: The operations a summary names, as the pages and the CLI print them.
 OPERATIONS = {
     "api.decide": "approve and reserve",
@@ -508,11 +441,9 @@ OPERATIONS = {
     "api.clawback": "claw back",
     "api.recover": "record money recovered",
     "api.reverse": "reverse a payment",
+    selection.SELECT: "select and award",
+    selection.END: "end a designation and promote",
 }
-
-
-def _limit(above: Decimal | None) -> Decimal:
-    return get_settings().second_approval_above if above is None else above
 
 
 def _tranche_view(s: Session, application_id: str, seq: int) -> TrancheView:
@@ -728,7 +659,7 @@ def summarised(s: Session, move: Move, actor: str, above: Decimal) -> MoveSummar
 def preview(store: Store, *, move: Move, actor: str, above: Decimal | None = None) -> MoveSummary:
     """What a money move would do (firm, amount, pool, what remains, tranche), worked out and rolled back,
     so the officer confirms it before any money moves; refused as the move itself would be."""
-    limit = _limit(above)
+    limit = limit_of(above)
     return store.read(lambda s: summarised(s, move, actor, limit))
 
 
@@ -737,18 +668,14 @@ class _Hold(Exception):
 
 
 def _answer(move: Move, out: dict[str, Any], store: Store) -> Any:
-    if "held" in out:
-        held_id = str(out["held"])
-        return store.read(
-            lambda s: HeldView.of(approvals.get(session=s, approval_id=held_id), bool(out.get("replayed")))
-        )
-    return from_json(_ANSWERS[move.operation], out)
+    held = held_view(store, out)
+    return from_json(_ANSWERS[move.operation], out) if held is None else held
 
 
 def _run_move(store: Store, *, move: Move, key: str, actor: str, above: Decimal | None = None) -> Any:
     """Do a money move once per key; above the limit it is held for a second officer instead (the answer is
     then a ``HeldView``, and the same key replays it)."""
-    limit = _limit(above)
+    limit = limit_of(above)
 
     def direct(s: Session, lk: str) -> dict[str, Any]:
         if _scope(s, move).amount > limit:
@@ -764,18 +691,7 @@ def _run_move(store: Store, *, move: Move, key: str, actor: str, above: Decimal 
             scope = _scope(s, move)
             if scope.amount <= limit:  # it changed meanwhile: no longer above the limit
                 return dict(as_json(_do(s, move, lk, actor)))
-            held = approvals.hold(
-                session=s,
-                operation=move.operation,
-                params=move.body,
-                request_key=key,
-                amount=scope.amount,
-                application_id=scope.application_id,
-                pool_id=scope.pool_id,
-                summary=dict(as_json(summary)),
-                actor=actor,
-            )
-            return {"held": held.id}
+            return held_in(s, params=move.body, key=key, amount=scope.amount, summary=summary, actor=actor)
 
         out = run_once(store, key=key, operation=move.operation, body=move.body, work=hold)
     return _answer(move, out, store)
@@ -989,12 +905,27 @@ def reverse_payment(
 
 
 def list_approvals(
-    store: Store, *, status: str | None = "awaiting", limit: int = 50, offset: int = 0
+    store: Store,
+    *,
+    status: str | None = "awaiting",
+    limit: int = 50,
+    offset: int = 0,
+    application_id: str | None = None,
 ) -> HeldPage:
-    """Money moves held for a second officer (待复核), oldest first."""
+    """Money moves held for a second officer (待复核), oldest first; with ``application_id``, those that act
+    on that application (its own moves, and the selection of its call), for its page."""
 
     def work(s: Session) -> HeldPage:
-        total, rows = approvals.listed(session=s, status=status, limit=limit, offset=offset)
+        app = None if application_id is None else s.get(Application, application_id)
+        call_id = None if app is None else app.call_id  # an unknown application has no moves
+        total, rows = approvals.listed(
+            session=s,
+            status=status,
+            limit=limit,
+            offset=offset,
+            application_id=application_id,
+            call_id=call_id,
+        )
         return HeldPage(total, tuple(HeldView.of(h) for h in rows))
 
     return store.read(work)
@@ -1005,14 +936,27 @@ def get_approval(store: Store, *, approval_id: str) -> HeldView:
     return store.read(lambda s: HeldView.of(approvals.get(session=s, approval_id=approval_id)))
 
 
-def approve_move(store: Store, *, approval_id: str, key: str, actor: str) -> HeldView:
+def approve_move(
+    store: Store,
+    *,
+    approval_id: str,
+    key: str,
+    actor: str,
+    programmes: Mapping[str, Programme] | None = None,
+) -> HeldView:
     """A second officer (never the maker) approves a held money move: it is done now, once, under the
-    maker's request (a second approval, even at the same moment, is refused)."""
+    maker's request (a second approval, even at the same moment, is refused); a selection's move is done
+    with ``programmes``, the ones the site serves."""
 
     def work(s: Session, _lk: str) -> dict[str, Any]:
         held = approvals.decide(session=s, approval_id=approval_id, approve=True, reason="", actor=actor)
-        move = Move(held.operation, dict(held.params))
-        answer = dict(as_json(_do(s, move, f"{held.request_key}:{held.operation}", held.requested_by)))
+        if held.operation in selection.HELD_OPERATIONS:
+            answer = selection.done_on_approval(
+                s, held.operation, dict(held.params), actor=held.requested_by, programmes=programmes
+            )
+        else:
+            move = Move(held.operation, dict(held.params))
+            answer = dict(as_json(_do(s, move, f"{held.request_key}:{held.operation}", held.requested_by)))
         approvals.settle(session=s, held=held, result=answer)
         return dict(as_json(HeldView.of(held)))
 

@@ -3,7 +3,9 @@ under quotas and budget by the exact optimiser, the start-up grants through the 
 promotion when a designated firm leaves, and the list published in Chinese and English.
 
 Selecting and ending a designation move money: they run once per idempotency key
-(``huiqi.app.idempotency.run_once``), so a retry answers the first result and never awards twice.
+(``huiqi.app.idempotency.run_once``), so a retry answers the first result and never awards twice; above the
+second-approval amount (the total the action moves) they are held for a second officer instead
+(``huiqi.app.holding``: the same 待复核 queue as the ledger's moves), who does them from the stored request.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huiqi.app import call_files
-from huiqi.app.idempotency import run_once
+from huiqi.app.holding import HeldView, MoveSummary, held_view, limit_of, run_or_hold
 from huiqi.app.jsonable import as_json, from_json
 from huiqi.app.review import RubricRow, rubric_rows
 from huiqi.app.store import Store
 from huiqi.applications import service as apps
 from huiqi.certificates.keys import SigningKey, signing_key
+from huiqi.ledger.models import Pool
 from huiqi.rules.programme import Programme
 from huiqi.selection import service as selection
 from huiqi.selection.callfile import CallFile, load_call_file
@@ -35,6 +39,11 @@ from huiqi.selection.service import COLUMNS, sector_name
 from huiqi.workflows import designation as flow
 
 __all__ = ["COLUMNS", "CallFile", "Outcome", "read_call_file", "sector_name"]
+
+#: The selection's money moves, as their idempotency keys and held moves name them.
+SELECT = "selection.run"
+END = "designation.end"
+HELD_OPERATIONS = (SELECT, END)
 
 
 # --- read models -------------------------------------------------------------------------------------------
@@ -231,6 +240,9 @@ class Selected:
 
     call_id: str
     designated: list[DesignatedView]
+    #: What it moves (the total of the grants, the pool before and after) and whether a second officer
+    #: must approve it.
+    summary: MoveSummary | None = None
     replayed: bool = False
 
 
@@ -242,6 +254,8 @@ class Ended:
     revoked: list[str]
     promoted: DesignatedView | None
     note: str
+    #: What it moves (the grant returned plus the promoted firm's) and whether a second officer must approve.
+    summary: MoveSummary | None = None
     replayed: bool = False
 
 
@@ -341,6 +355,50 @@ def check_applications(
     return store.write(work)
 
 
+def _pool_now(s: Session, call_id: str) -> tuple[str, str, Decimal]:
+    """The call's pool: its id, name and what is available in it now (read from the database)."""
+    pool_id = apps.get_call(session=s, call_id=call_id).pool_id
+    name, available = s.execute(select(Pool.name, Pool.available).where(Pool.id == pool_id)).one()
+    return pool_id, name, Decimal(available)
+
+
+def _summary(
+    s: Session,
+    operation: str,
+    call_id: str,
+    before: Decimal,
+    awarded: Decimal,
+    limit: Decimal,
+    ended: DesignationView | None = None,
+    outcome: str = "",
+) -> MoveSummary:
+    """What a selection's move did in ``s``: the grants it awarded plus what it returned to the pool."""
+    pool_id, name, after = _pool_now(s, call_id)
+    amount = awarded + max(after - before + awarded, Decimal(0))
+    return MoveSummary(
+        operation,
+        None if ended is None else ended.application_id,
+        None if ended is None else ended.firm_uscc,
+        None if ended is None else ended.name_zh,
+        pool_id,
+        name,
+        amount,
+        before,
+        after,
+        None,
+        None,
+        None,
+        outcome,
+        amount > limit,
+        limit,
+        call_id,
+    )
+
+
+def _granted(views: list[DesignatedView]) -> Decimal:
+    return sum((Decimal(d.amount) for d in views if d.award_id), Decimal(0))
+
+
 def selected_in(
     s: Session,
     call_id: str,
@@ -348,13 +406,50 @@ def selected_in(
     key: SigningKey,
     actor: str,
     call_file: CallFile | None,
+    limit: Decimal | None = None,
 ) -> Selected:
-    """The selection made in session ``s`` (committed by the caller, or rolled back for a preview)."""
+    """The selection made in session ``s`` (committed by the caller, or rolled back for a preview), with what
+    it moves."""
+    before = _pool_now(s, call_id)[2]
     cf = call_files.for_call(s, call_id, call_file)
     done = flow.select_and_award(
         session=s, call_id=call_id, cf=cf, programmes=programmes, key=key, actor=actor
     )
-    return Selected(call_id, [DesignatedView.made(d) for d in done])
+    made = [DesignatedView.made(d) for d in done]
+    outcome = f"{len(made)} designated"
+    summary = _summary(s, SELECT, call_id, before, _granted(made), limit_of(limit), outcome=outcome)
+    return Selected(call_id, made, summary)
+
+
+def _moved(
+    store: Store,
+    operation: str,
+    body: dict[str, Any],
+    call_file: CallFile | None,
+    key: str,
+    actor: str,
+    above: Decimal | None,
+    made: Callable[[Session, Decimal], Selected | Ended],
+) -> dict[str, Any]:
+    """A selection's move done once per key, or held for a second officer above the amount: the answer
+    kept under the key. The approval does it again from the request and the call file given (if any)."""
+
+    def work(s: Session, _ledger_key: str, limit: Decimal) -> tuple[dict[str, Any], MoveSummary]:
+        done = made(s, limit)
+        assert done.summary is not None  # nosec B101  # selected_in and ended_in always sum up
+        return dict(as_json(done)), done.summary
+
+    params = body if call_file is None else {**body, "call_file": call_file.model_dump(mode="json")}
+    return run_or_hold(
+        store,
+        operation=operation,
+        body=body,
+        params=params,
+        key=key,
+        actor=actor,
+        above=above,
+        work=work,
+    )
 
 
 def select_and_award(
@@ -365,23 +460,36 @@ def select_and_award(
     idempotency_key: str,
     actor: str,
     call_file: CallFile | None = None,
-) -> Selected:
-    """Select under quotas and budget, award the grants and issue the certificates, once per key."""
+    above: Decimal | None = None,
+) -> Selected | HeldView:
+    """Select under quotas and budget, award the grants and issue the certificates, once per key; when the
+    grants total more than the second-approval amount, held for a second officer instead."""
     key = signing_key()
-
-    def work(s: Session, _ledger_key: str) -> dict[str, Any]:
-        return dict(as_json(selected_in(s, call_id, programmes, key, actor, call_file)))
-
-    out = run_once(store, key=idempotency_key, operation="selection.run", body={"call": call_id}, work=work)
-    return from_json(Selected, out)
+    out = _moved(
+        store,
+        SELECT,
+        {"call": call_id},
+        call_file,
+        idempotency_key,
+        actor,
+        above,
+        lambda s, limit: selected_in(s, call_id, programmes, key, actor, call_file, limit),
+    )
+    return held_view(store, out) or from_json(Selected, out)
 
 
 def preview_selection(
-    store: Store, *, call_id: str, programmes: Mapping[str, Programme], call_file: CallFile | None = None
+    store: Store,
+    *,
+    call_id: str,
+    programmes: Mapping[str, Programme],
+    call_file: CallFile | None = None,
+    above: Decimal | None = None,
 ) -> Selected:
-    """What selecting would designate and award, worked out and rolled back, for the officer to confirm."""
+    """What selecting would designate and award, worked out and rolled back, for the officer to confirm (and
+    whether a second officer must approve it)."""
     key = signing_key()
-    return store.read(lambda s: selected_in(s, call_id, programmes, key, "preview", call_file))
+    return store.read(lambda s: selected_in(s, call_id, programmes, key, "preview", call_file, above))
 
 
 def selection_of(store: Store, *, call_id: str) -> SelectionView:
@@ -422,8 +530,12 @@ def ended_in(
     key: SigningKey,
     actor: str,
     call_file: CallFile | None,
+    limit: Decimal | None = None,
 ) -> Ended:
-    """The designation ended in session ``s`` (committed by the caller, or rolled back for a preview)."""
+    """The designation ended in session ``s`` (committed by the caller, or rolled back for a preview), with
+    what it moves."""
+    call_id = apps.get_application(session=s, application_id=application_id).call_id
+    before = _pool_now(s, call_id)[2]
     cf = call_files.for_application(s, application_id, call_file)
     rep = flow.end_and_replace(
         session=s,
@@ -437,7 +549,15 @@ def ended_in(
         actor=actor,
     )
     promoted = None if rep.promoted is None else DesignatedView.made(rep.promoted)
-    return Ended(DesignationView.of(rep.ended), list(rep.revoked), promoted, rep.note)
+    ended = DesignationView.of(rep.ended)
+    awarded = _granted([] if promoted is None else [promoted])
+    outcome = "ended" if promoted is None else f"ended; promoted {promoted.name_zh}"
+    summary = _summary(s, END, call_id, before, awarded, limit_of(limit), ended, outcome)
+    return Ended(ended, list(rep.revoked), promoted, rep.note, summary)
+
+
+def _cause(lost_condition: bool) -> str:
+    return "lost a condition" if lost_condition else "withdrew"
 
 
 def end_designation(
@@ -451,15 +571,12 @@ def end_designation(
     idempotency_key: str,
     actor: str,
     call_file: CallFile | None = None,
-) -> Ended:
-    """A firm that withdrew or lost a condition leaves; its money returns and the reserve's next comes in."""
+    above: Decimal | None = None,
+) -> Ended | HeldView:
+    """A firm that withdrew or lost a condition leaves; its money returns and the reserve's next comes in;
+    when that moves more than the second-approval amount, held for a second officer instead."""
     key = signing_key()
-    cause = "lost a condition" if lost_condition else "withdrew"
-
-    def work(s: Session, _ledger_key: str) -> dict[str, Any]:
-        return dict(
-            as_json(ended_in(s, application_id, cause, reason, on, programmes, key, actor, call_file))
-        )
+    cause = _cause(lost_condition)
 
     body = {
         "application": application_id,
@@ -467,8 +584,19 @@ def end_designation(
         "lost_condition": lost_condition,
         "on": on.isoformat(),
     }
-    out = run_once(store, key=idempotency_key, operation="designation.end", body=body, work=work)
-    return from_json(Ended, out)
+    out = _moved(
+        store,
+        END,
+        body,
+        call_file,
+        idempotency_key,
+        actor,
+        above,
+        lambda s, limit: ended_in(
+            s, application_id, cause, reason, on, programmes, key, actor, call_file, limit
+        ),
+    )
+    return held_view(store, out) or from_json(Ended, out)
 
 
 def preview_end(
@@ -480,13 +608,46 @@ def preview_end(
     on: dt.date,
     programmes: Mapping[str, Programme],
     call_file: CallFile | None = None,
+    above: Decimal | None = None,
 ) -> Ended:
-    """What ending a designation would return and whom it would promote, rolled back, to confirm first."""
+    """What ending a designation would return and whom it would promote, rolled back, to confirm first (and
+    whether a second officer must approve it)."""
     key = signing_key()
-    cause = "lost a condition" if lost_condition else "withdrew"
+    cause = _cause(lost_condition)
     return store.read(
-        lambda s: ended_in(s, application_id, cause, reason, on, programmes, key, "preview", call_file)
+        lambda s: ended_in(s, application_id, cause, reason, on, programmes, key, "preview", call_file, above)
     )
+
+
+def done_on_approval(
+    s: Session,
+    operation: str,
+    params: dict[str, Any],
+    *,
+    actor: str,
+    programmes: Mapping[str, Programme] | None,
+) -> dict[str, Any]:
+    """A held selection's move done in ``s`` as its maker asked (``actor``), when a second officer approves
+    it: from the stored request, with the programmes the site serves now."""
+    if programmes is None:
+        raise ValueError(f"{operation}: approving a selection's move needs the programmes the site serves")
+    key = signing_key()
+    given = params.get("call_file")
+    cf = None if given is None else CallFile.model_validate(given)
+    if operation == SELECT:
+        return dict(as_json(selected_in(s, str(params["call"]), programmes, key, actor, cf)))
+    ended = ended_in(
+        s,
+        str(params["application"]),
+        _cause(bool(params["lost_condition"])),
+        str(params["reason"]),
+        dt.date.fromisoformat(str(params["on"])),
+        programmes,
+        key,
+        actor,
+        cf,
+    )
+    return dict(as_json(ended))
 
 
 def published_list(

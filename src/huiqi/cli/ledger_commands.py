@@ -18,6 +18,7 @@ from huiqi.app import audit, money
 from huiqi.app.jsonable import as_json
 from huiqi.cli.shared import call, date, default_actor, fail, fmt, local, read_json, store
 from huiqi.cli.shared import money as amount_of
+from huiqi.rules.loader import load_pack
 
 Actor = Annotated[str, typer.Option(help="who does this (recorded in the ledger and audit log)")]
 Key = Annotated[str | None, typer.Option(help="idempotency key (the same key never moves money twice)")]
@@ -509,14 +510,19 @@ def register(app: typer.Typer) -> None:
 
     @approvals.command("list")
     def approvals_list(
-        status: Annotated[
-            str, typer.Option(help="awaiting, approved, rejected or all")
-        ] = "awaiting",
+        status: Annotated[str, typer.Option(help="awaiting, approved, rejected or all")] = "awaiting",
         limit: Annotated[int, typer.Option(help="at most this many, oldest first")] = 50,
+        application: Annotated[
+            str | None, typer.Option(help="only the moves on this application (and on its call)")
+        ] = None,
     ) -> None:
         """Held money moves with the summary their maker confirmed."""
         page = call(
-            money.list_approvals, store(), status=None if status == "all" else status, limit=limit
+            money.list_approvals,
+            store(),
+            status=None if status == "all" else status,
+            limit=limit,
+            application_id=application,
         )
         for h in page.items:
             typer.echo(_held_line(h))
@@ -537,15 +543,20 @@ def register(app: typer.Typer) -> None:
     def approvals_approve(
         approval: Annotated[str, typer.Argument(help="approval id")],
         key: Key = None,
+        pack: Annotated[
+            list[str] | None, typer.Option(help="programme pack of a selection's move (default: shanghai)")
+        ] = None,
         actor: Actor = default_actor(),
     ) -> None:
-        """Approve a held money move as the second officer (not its maker): it is done now, once."""
+        """Approve a held money move as the second officer (not its maker): it is done now, once (a
+        selection's with the programmes of --pack)."""
         done = call(
             money.approve_move,
             store(),
             approval_id=approval,
             key=cli_key(key or f"approve:{approval}"),
             actor=actor,
+            programmes=call(load_pack, *(pack or ["shanghai"])),
         )
         typer.echo(f"approved by {done.decided_by}: {_held_line(done)}" + _again(done.replayed))
 

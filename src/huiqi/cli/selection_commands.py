@@ -19,7 +19,8 @@ import typer
 from huiqi.app import certificates as certs
 from huiqi.app import review as rev
 from huiqi.app import selection as sel
-from huiqi.cli.shared import call, date, default_actor, fail, store
+from huiqi.app.holding import HeldView
+from huiqi.cli.shared import call, date, default_actor, fail, fmt, store
 from huiqi.rules.loader import load_pack
 from huiqi.rules.programme import Programme
 
@@ -55,6 +56,19 @@ def programmes_of(pack: list[str] | None) -> Mapping[str, Programme]:
 
 def key_of(text: str | None) -> str:
     return f"cli:{text or uuid.uuid4().hex}"
+
+
+def held(done: object) -> bool:
+    """Print a move held for a second officer (above the second-approval amount): True, else nothing."""
+    if not isinstance(done, HeldView):
+        return False
+    again = " (replayed: nothing moved again)" if done.replayed else ""
+    typer.echo(
+        f"held for a second officer's approval (待复核): approval {done.id}, {fmt(done.amount)} "
+        f"({done.status}; {done.summary.outcome}); another officer approves it with "
+        f"`huiqi ledger approvals approve {done.id} --actor <officer>`{again}"
+    )
+    return True
 
 
 def pairs(values: list[str], what: str, shape: str) -> dict[str, str]:
@@ -358,7 +372,9 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRunOpt = False,
         actor: Actor = default_actor(),
     ) -> None:
-        """Select, award the start-up grants through the ledger, issue the certificates."""
+        """Select, award the start-up grants through the ledger, issue the certificates (above the
+        second-approval amount: held for a second officer, `huiqi ledger approvals`)."""
+        done: sel.Selected | HeldView
         if dry_run:
             done = call(
                 sel.preview_selection,
@@ -377,6 +393,9 @@ def register(app: typer.Typer) -> None:
                 actor=actor,
                 call_file=call_file_of(call_file),
             )
+        if held(done):
+            return
+        assert isinstance(done, sel.Selected)  # nosec B101  # held() printed the other case
         rows = sorted(
             (d.sector, d.sector_rank, d.name_zh, d.amount, d.certificate_serial) for d in done.designated
         )
@@ -415,7 +434,9 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRunOpt = False,
         actor: Actor = default_actor(),
     ) -> None:
-        """End a designation (certificate revoked, grant returned) and promote the sector's next reserve."""
+        """End a designation (certificate revoked, grant returned) and promote the sector's next reserve
+        (above the second-approval amount: held for a second officer, `huiqi ledger approvals`)."""
+        rep: sel.Ended | HeldView
         if dry_run:
             rep = call(
                 sel.preview_end,
@@ -441,6 +462,9 @@ def register(app: typer.Typer) -> None:
                 actor=actor,
                 call_file=call_file_of(call_file),
             )
+        if held(rep):
+            return
+        assert isinstance(rep, sel.Ended)  # nosec B101  # held() printed the other case
         typer.echo(
             f"designation of {application} ended; revoked {', '.join(rep.revoked) or 'no certificate'}"
         )

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, select, update
+from sqlalchemy import JSON, Index, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from huiqi.audit import chain as audit
@@ -123,14 +123,40 @@ def get(*, session: Session, approval_id: str) -> HeldMove:
     return held
 
 
-def listed(*, session: Session, status: str | None, limit: int, offset: int) -> tuple[int, list[HeldMove]]:
-    """Held moves of one status (all when None), oldest first, and how many there are."""
+#: The operations held for a whole call (no one application): their parameters name the call.
+CALL_OPERATIONS = ("selection.run",)
+
+
+def listed(
+    *,
+    session: Session,
+    status: str | None,
+    limit: int,
+    offset: int,
+    application_id: str | None = None,
+    call_id: str | None = None,
+) -> tuple[int, list[HeldMove]]:
+    """Held moves of one status (all when None), oldest first, and how many there are; with
+    ``application_id``, only the moves on that application and those on its whole call (``call_id``)."""
     q = select(HeldMove)
     if status:
         q = q.where(HeldMove.status == status)
-    total = len(list(session.scalars(q.with_only_columns(HeldMove.id))))
-    rows = session.scalars(q.order_by(HeldMove.requested_at, HeldMove.id).offset(offset).limit(limit))
-    return total, list(rows)
+    if application_id is None:
+        total = len(list(session.scalars(q.with_only_columns(HeldMove.id))))
+        rows = session.scalars(q.order_by(HeldMove.requested_at, HeldMove.id).offset(offset).limit(limit))
+        return total, list(rows)
+    q = q.where(
+        or_(
+            HeldMove.application_id == application_id,
+            HeldMove.application_id.is_(None) & HeldMove.operation.in_(CALL_OPERATIONS),
+        )
+    )
+    found = [
+        h
+        for h in session.scalars(q.order_by(HeldMove.requested_at, HeldMove.id))
+        if h.application_id == application_id or (h.params or {}).get("call") == call_id
+    ]
+    return len(found), found[offset : offset + limit]
 
 
 def decide(*, session: Session, approval_id: str, approve: bool, reason: str, actor: str) -> HeldMove:

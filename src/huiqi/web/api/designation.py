@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from huiqi.app import certificates, review, selection
+from huiqi.app.holding import HeldView
 from huiqi.app.jsonable import as_json
 from huiqi.web.api.common import Day, Flag, IdempotencyKeyHeader, WebError, actor, require_key
 from huiqi.web.calculator import today_in_shanghai
@@ -250,18 +251,28 @@ def get_selection(call_id: str, request: Request) -> Any:
     return as_json(selection.selection_of(state_of(request).store, call_id=call_id))
 
 
-def money_answer(view: selection.Selected | selection.Ended) -> dict[str, Any]:
-    """A money move's answer; ``replayed`` only when a retry got the first answer."""
+def money_answer(
+    view: selection.Selected | selection.Ended | HeldView, response: Response | None = None
+) -> dict[str, Any]:
+    """A money move's answer; ``replayed`` only when a retry got the first answer; a move held for a second
+    officer (above the second-approval amount) answers 202 with the held move."""
     out: dict[str, Any] = as_json(view)
+    if isinstance(view, HeldView):
+        if response is not None:
+            response.status_code = 202
+        return out
     if not view.replayed:
         del out["replayed"]
     return out
 
 
 @router.post("/calls/{call_id}/selection")
-def post_selection(call_id: str, request: Request, key: IdempotencyKeyHeader = None) -> Any:
+def post_selection(
+    call_id: str, request: Request, response: Response, key: IdempotencyKeyHeader = None
+) -> Any:
     """Select under quotas and budget, award the start-up grants through the ledger (money moves: needs an
-    Idempotency-Key), issue the signed certificates; reserve and left-out firms get their reasons."""
+    Idempotency-Key), issue the signed certificates; reserve and left-out firms get their reasons. When the
+    grants total more than the second-approval amount: 202, held for a second officer (``/approvals``)."""
     st = state_of(request)
     view = selection.select_and_award(
         st.store,
@@ -269,8 +280,9 @@ def post_selection(call_id: str, request: Request, key: IdempotencyKeyHeader = N
         programmes=st.registry.programmes(),
         idempotency_key=f"api:{require_key(key)}",
         actor=actor(principal_of(request)),
+        above=st.settings.second_approval_above,
     )
-    return money_answer(view)
+    return money_answer(view, response)
 
 
 @router.post("/calls/{call_id}/selection/preview")
@@ -278,7 +290,12 @@ def preview_selection(call_id: str, request: Request) -> Any:
     """What selecting would designate and award (firms, ranks, grants, certificates), computed and rolled
     back: nothing is written and no money moves."""
     st = state_of(request)
-    view = selection.preview_selection(st.store, call_id=call_id, programmes=st.registry.programmes())
+    view = selection.preview_selection(
+        st.store,
+        call_id=call_id,
+        programmes=st.registry.programmes(),
+        above=st.settings.second_approval_above,
+    )
     return money_answer(view)
 
 
@@ -289,9 +306,16 @@ class EndIn(BaseModel):
 
 
 @router.post("/designations/{application_id}/end")
-def end(application_id: str, body: EndIn, request: Request, key: IdempotencyKeyHeader = None) -> Any:
+def end(
+    application_id: str,
+    body: EndIn,
+    request: Request,
+    response: Response,
+    key: IdempotencyKeyHeader = None,
+) -> Any:
     """End a designation (certificate revoked, grant back to the pool) and promote the sector's next reserve
-    firm that fits the quotas and budget (money moves: needs an Idempotency-Key)."""
+    firm that fits the quotas and budget (money moves: needs an Idempotency-Key). When that moves more than
+    the second-approval amount: 202, held for a second officer (``/approvals``)."""
     st = state_of(request)
     view = selection.end_designation(
         st.store,
@@ -302,8 +326,9 @@ def end(application_id: str, body: EndIn, request: Request, key: IdempotencyKeyH
         programmes=st.registry.programmes(),
         idempotency_key=f"api:{require_key(key)}",
         actor=actor(principal_of(request)),
+        above=st.settings.second_approval_above,
     )
-    return money_answer(view)
+    return money_answer(view, response)
 
 
 @router.post("/designations/{application_id}/end/preview")
@@ -318,6 +343,7 @@ def preview_end(application_id: str, body: EndIn, request: Request) -> Any:
         lost_condition=body.lost_condition,
         on=body.on or today_in_shanghai(),
         programmes=st.registry.programmes(),
+        above=st.settings.second_approval_above,
     )
     return money_answer(view)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from huiqi.app import money
@@ -306,10 +306,17 @@ def list_approvals(
     limit: Limit = 50,
     offset: Offset = 0,
     status: Literal["awaiting", "approved", "rejected", "all"] = "awaiting",
+    application_id: Annotated[
+        str | None, Query(max_length=64, description="only the moves on this application (and its call's)")
+    ] = None,
 ) -> Page[dict[str, Any]]:
     """Money moves held for a second officer's approval (待复核), oldest first."""
     listing = money.list_approvals(
-        state_of(request).store, status=None if status == "all" else status, limit=limit, offset=offset
+        state_of(request).store,
+        status=None if status == "all" else status,
+        limit=limit,
+        offset=offset,
+        application_id=application_id,
     )
     return page([answer(h) for h in listing.items], listing.total, limit, offset)
 
@@ -323,11 +330,13 @@ def get_approval(approval_id: str, request: Request) -> dict[str, Any]:
 @router.post("/approvals/{approval_id}/approve")
 def approve(approval_id: str, request: Request, key: IdempotencyKeyHeader = None) -> dict[str, Any]:
     """Approve a held money move as a second officer (never its maker): it is done now, once."""
+    st = state_of(request)
     done = money.approve_move(
-        state_of(request).store,
+        st.store,
         approval_id=approval_id,
         key=api_key(require_key(key)),
         actor=actor(principal_of(request)),
+        programmes=st.registry.programmes(),
     )
     return dict(answer(done))
 

@@ -178,6 +178,7 @@ def application_page(application_id: str, request: Request) -> Response:
     found = money.list_awards(st.store, application_id=app.id, limit=1).items
     award = money.get_award(st.store, award_id=found[0].id) if found else None
     call = calls.get_call(st.store, call_id=app.call_id)
+    held = money.list_approvals(st.store, application_id=app.id).items  # awaiting a second officer
     explanation = (app.verdict or {}).get("explanation", {}).get(language()) if app.verdict else None
     return render(
         request,
@@ -185,6 +186,8 @@ def application_page(application_id: str, request: Request) -> Response:
         {
             "app": app,
             "award": award,
+            "held": held,
+            "operations": money.OPERATIONS,
             "call": call,
             "steps": progress(app.history, app.state),
             "moves": calls.next_moves(app.state),

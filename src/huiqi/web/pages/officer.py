@@ -546,11 +546,13 @@ def approval_confirm(approval_id: str, request: Request) -> Response:
 @router.post("/officer/approvals/{approval_id}/approve")
 def approval_approve(approval_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
     """The second officer approves: the held move is done now, once."""
+    st = state_of(request)
     money.approve_move(
-        state_of(request).store,
+        st.store,
         approval_id=approval_id,
         key=api_key(idempotency_key),
         actor=actor(principal_of(request)),
+        programmes=st.registry.programmes(),
     )
     return RedirectResponse("/officer/approvals?status=approved", status_code=303)
 

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from huiqi.app import certificates, review, selection
 from huiqi.app.errors import USER_ERRORS, ReviewError
+from huiqi.app.holding import HeldView
 from huiqi.web.api.common import WebError, actor
 from huiqi.web.api.designation import checked_pdf, pdf_response, zip_of
 from huiqi.web.calculator import today_in_shanghai
@@ -307,10 +309,21 @@ def selection_normalise(call_id: str, request: Request) -> Response:
     )
 
 
+def _held_or_back(request: Request, call_id: str, step: Callable[[], object]) -> Response:
+    """Do a selection's money move; held for a second officer, on to the 待复核 queue, else as any step."""
+    done: list[object] = []
+    back = officer_step(request, call_id, lambda: done.append(step()))
+    if done and isinstance(done[0], HeldView):
+        return RedirectResponse(f"/officer/approvals?held={quote(done[0].id)}", status_code=303)
+    return back
+
+
 @router.post("/officer/selection/{call_id}/run")
 def selection_run(call_id: str, request: Request, idempotency_key: Annotated[str, Form()]) -> Response:
+    """Select and award (after the summary); above the second-approval amount it waits for a second
+    officer."""
     st, me = state_of(request), principal_of(request)
-    return officer_step(
+    return _held_or_back(
         request,
         call_id,
         lambda: selection.select_and_award(
@@ -319,6 +332,7 @@ def selection_run(call_id: str, request: Request, idempotency_key: Annotated[str
             programmes=st.registry.programmes(),
             idempotency_key=f"api:{idempotency_key}",
             actor=actor(me),
+            above=st.settings.second_approval_above,
         ),
     )
 
@@ -328,7 +342,12 @@ def selection_confirm(call_id: str, request: Request) -> Response:
     """Before any money moves: the firms the selection would designate and their grants, to confirm."""
     st = state_of(request)
     try:
-        preview = selection.preview_selection(st.store, call_id=call_id, programmes=st.registry.programmes())
+        preview = selection.preview_selection(
+            st.store,
+            call_id=call_id,
+            programmes=st.registry.programmes(),
+            above=st.settings.second_approval_above,
+        )
     except REFUSALS as exc:
         return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc))
     total = sum((Decimal(d.amount) for d in preview.designated), Decimal(0))
@@ -362,6 +381,7 @@ def designation_confirm_end(
             lost_condition=bool(lost_condition),
             on=today_in_shanghai(),
             programmes=st.registry.programmes(),
+            above=st.settings.second_approval_above,
         )
     except REFUSALS as exc:
         if not call_id:
@@ -400,12 +420,15 @@ def designation_end(
             programmes=st.registry.programmes(),
             idempotency_key=f"api:{idempotency_key}",
             actor=actor(me),
+            above=st.settings.second_approval_above,
         )
 
     if not call_id:
-        end()
+        done = end()
+        if isinstance(done, HeldView):
+            return RedirectResponse(f"/officer/approvals?held={quote(done.id)}", status_code=303)
         return RedirectResponse("/officer/selection", status_code=303)
-    return officer_step(request, call_id, end)
+    return _held_or_back(request, call_id, end)
 
 
 @router.post("/officer/reviewers")
