@@ -39,7 +39,7 @@ from huiqi.rules.evaluator import evaluate
 from huiqi.rules.explain import Explanation, explain, fmt
 from huiqi.rules.loader import bundled_pack_dir, bundled_packs, load_programmes, programme_files
 from huiqi.rules.programme import Programme
-from huiqi.rules.spec import ProgrammeSpec
+from huiqi.rules.spec import ProgrammeSpec, note_in
 from huiqi.rules.testing import collect_cases, run_cases
 from huiqi.rules.versions import Versions
 from huiqi.rules.versions import today as shanghai_today
@@ -128,6 +128,7 @@ class LegalBasis:
     number: str
     date: str
     url: str | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class NamedValue:
     name: str
     expr: str
     label: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class ConditionView:
     label: str
     clause: str
     test: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class ExclusionView:
     label: str
     clause: str
     when: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,7 @@ class AmountView:
     label: str
     clause: str
     expr: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +234,8 @@ class ProgrammeDocument(ProgrammeSummary):
             versions=tuple(refs),
             summary=s.summary.get(lang) if s.summary else None,
             legal_basis=tuple(
-                LegalBasis(d.title.get(lang), d.number, str(d.date), d.url) for d in s.legal_basis
+                LegalBasis(d.title.get(lang), d.number, str(d.date), d.url, note_in(d.note, lang))
+                for d in s.legal_basis
             ),
             pool_name=s.pool.name.get(lang) if s.pool else None,
             parameters=tuple(
@@ -242,17 +248,32 @@ class ProgrammeDocument(ProgrammeSummary):
                         DatedValue(str(dv.start), fmt(value, param.unit, lang))
                         for dv, value in zip(param.values, p.params[name].values, strict=True)
                     ),
-                    note=param.note.strip() if param.note else None,
+                    note=note_in(param.note, lang),
                 )
                 for name, param in s.parameters.items()
             ),
-            values=tuple(NamedValue(n, v.expr.strip(), v.label.get(lang)) for n, v in s.values.items()),
+            values=tuple(
+                NamedValue(n, v.expr.strip(), v.label.get(lang), note_in(v.note, lang))
+                for n, v in s.values.items()
+            ),
             conditions=tuple(
-                ConditionView(c.id, c.label.get(lang), p.cite(c.clause, c.doc, lang), c.test.strip())
+                ConditionView(
+                    c.id,
+                    c.label.get(lang),
+                    p.cite(c.clause, c.doc, lang),
+                    c.test.strip(),
+                    note_in(c.note, lang),
+                )
                 for c in s.conditions
             ),
             exclusions=tuple(
-                ExclusionView(x.id, x.label.get(lang), p.cite(x.clause, x.doc, lang), x.when.strip())
+                ExclusionView(
+                    x.id,
+                    x.label.get(lang),
+                    p.cite(x.clause, x.doc, lang),
+                    x.when.strip(),
+                    note_in(x.note, lang),
+                )
                 for x in s.exclusions
             ),
             amount=(
@@ -260,6 +281,7 @@ class ProgrammeDocument(ProgrammeSummary):
                     s.amount.label.get(lang),
                     p.cite(s.amount.clause, s.amount.doc, lang),
                     s.amount.expr.strip(),
+                    note_in(s.amount.note, lang),
                 )
                 if s.amount
                 else None

@@ -128,6 +128,13 @@ def list_programmes(
         typer.echo(f"{r.id:<{width}}  {r.version:<8} {period:<25} {r.status:<9} {r.benefit:<13} {r.name}")
 
 
+def _note(note: str | None, lang: str) -> list[str]:
+    """A note under its entry, headed in the reader's language (none when the file gives none)."""
+    if not note:
+        return []
+    return [f"      {'注：' if lang == 'zh' else 'note: '}{' '.join(note.split())}"]
+
+
 @programmes_app.command("show")
 def show(
     programme_id: str,
@@ -153,6 +160,7 @@ def show(
     out = [f"{d.name}  [{d.id} {d.version}]", f"{d.authority}"]
     for b in d.legal_basis:
         out.append(f"  {b.title} ({b.number}, {b.date})" + (f" {b.url}" if b.url else ""))
+        out += _note(b.note, lg)
     out.append(f"  effective {d.effective_from} – {d.effective_to or '…'} ({d.status}); benefit: {d.benefit}")
     if len(d.versions) > 1:
         out.append(
@@ -168,19 +176,22 @@ def show(
         marker = " (assumption)" if p.assumption else ""
         out.append(f"  {p.name}: {p.label}{marker}  〔{p.clause}〕")
         out += [f"      from {v.from_}: {v.value}" for v in p.values]
-        if p.note:
-            out.append(f"      note: {p.note}")
+        out += _note(p.note, lg)
     if d.values:
         out.append("\nValues:")
-        out += [f"  {v.name} = {v.expr}    # {v.label}" for v in d.values]
+        for v in d.values:
+            out += [f"  {v.name} = {v.expr}    # {v.label}", *_note(v.note, lg)]
     out.append("\nConditions (all must hold):")
-    out += [f"  [{c.id}] {c.label}  〔{c.clause}〕\n      {c.test}" for c in d.conditions]
+    for c in d.conditions:
+        out += [f"  [{c.id}] {c.label}  〔{c.clause}〕\n      {c.test}", *_note(c.note, lg)]
     if d.exclusions:
         out.append("\nExclusions (none may apply):")
-        out += [f"  [{x.id}] {x.label}  〔{x.clause}〕\n      {x.when}" for x in d.exclusions]
+        for x in d.exclusions:
+            out += [f"  [{x.id}] {x.label}  〔{x.clause}〕\n      {x.when}", *_note(x.note, lg)]
     if d.amount:
         out.append(f"\nAmount: {d.amount.label}  〔{d.amount.clause}〕")
         out.append(f"      {d.amount.expr}")
+        out += _note(d.amount.note, lg)
     typer.echo("\n".join(out))
 
 

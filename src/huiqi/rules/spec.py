@@ -35,9 +35,19 @@ class Text(_Spec):
 Clause = Annotated[str, Field(min_length=1)] | Text
 
 
+#: a remark for the reader (why a value was chosen, where a figure comes from): one string shown in every
+#: language, or ``{en: ..., zh: ...}`` so that a Chinese page reads it in Chinese
+Note = str | Text
+
+
 def in_language(text: str | Text, lang: str) -> str:
     """A clause (or any text that may be one string or both languages) as a page in ``lang`` shows it."""
     return text if isinstance(text, str) else text.get(lang)
+
+
+def note_in(note: Note | None, lang: str) -> str | None:
+    """A note as a page in ``lang`` shows it (trimmed), or None when there is none to show."""
+    return (in_language(note, lang).strip() or None) if note is not None else None
 
 
 class Document(_Spec):
@@ -49,7 +59,7 @@ class Document(_Spec):
     date: Date
     issuer: Text | None = None
     url: str | None = None
-    note: str | None = None
+    note: Note | None = Field(default=None, description="a remark: one string, or {en: ..., zh: ...}")
 
 
 class Cited(_Spec):
@@ -59,7 +69,7 @@ class Cited(_Spec):
         description="the clause, as the document numbers or heads it: one string, or {en: ..., zh: ...}"
     )
     doc: str | None = Field(default=None, description="id of a legal_basis document; default the first")
-    note: str | None = None
+    note: Note | None = Field(default=None, description="a remark: one string, or {en: ..., zh: ...}")
 
 
 class Period(_Spec):
