@@ -27,6 +27,9 @@ PAGES: dict[str, list[tuple[str, str]]] = {
         ("applications", "/officer/applications"),
         ("pools", "/officer/pools"),
         ("sandbox", "/officer/sandbox"),
+        ("calls", "/officer/calls"),
+        ("selection", "/officer/selection"),
+        ("approvals", "/officer/approvals"),
     ],
     "reviewer": [("home", "/review")],
     "auditor": [("home", "/audit"), ("pools", "/audit/pools")],
@@ -41,12 +44,16 @@ CURATED = {
     ("officer", "dashboard"),
     ("officer", "applications"),
     ("officer", "pools"),
+    ("officer", "selection"),
+    ("public", "published"),
     ("reviewer", "home"),
     ("auditor", "pools"),
     ("admin", "users"),
 }
 #: Data that is English as it was typed: the journeys' firm user's display name (conftest.py).
 DATA = {"Shanghai small AI firm"}
+#: Who logs in for each role: the demo's accounts (its firm: the match's messages in its inbox).
+USERS = {"firm": "firm"}
 #: Three or more English words in a row: a sentence left untranslated.
 ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,'’-]+[A-Za-z]{2,}){3,}\b")
 
@@ -79,7 +86,7 @@ def english_sentences(page: Any) -> list[str]:
 @pytest.mark.parametrize("role", list(PAGES))
 def test_each_roles_main_pages_in_chinese(page: Any, server: Server, role: str) -> None:
     if role != "public":
-        login(page, server, "firm_a" if role == "firm" else role)
+        login(page, server, USERS.get(role, role))
     curated = SHOTS / "curated"
     curated.mkdir(parents=True, exist_ok=True)
     for name, address in PAGES[role]:
