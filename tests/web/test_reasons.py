@@ -6,13 +6,18 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dbfixtures import FIRM_A
+from huiqi.app import reasons as rendering
+from huiqi.applications.reasons import NO_GRANT_IN_CALL, NOT_ELIGIBLE, TEXT, Reason
 from huiqi.web import i18n, reasons
-from web.conftest import Web
+from web.conftest import Web, firm_json
 
 USCC = "91310115MA1K4XYZ12"
 PROMOTED = (
@@ -182,6 +187,7 @@ def test_a_paid_application_history_reads_in_chinese_on_its_page(sqlite_web: Web
     history = sqlite_web.bearer("officer").get(f"/api/v1/applications/{app_id}").json()["history"]
     stored = [h["reason"] for h in history]
     assert len(stored) >= 6 and "tranche 1 paid; all tranches paid" in stored, stored
+    assert all(h["reason_code"] and h["reason_code"] != TEXT for h in history), history
     officer = sqlite_web.client("officer")
     officer.cookies.set("huiqi_lang", "zh")
     zh = html.unescape(officer.get(f"/applications/{app_id}").text)
@@ -197,3 +203,241 @@ def test_a_paid_application_history_reads_in_chinese_on_its_page(sqlite_web: Web
     officer.cookies.set("huiqi_lang", "en")
     en = html.unescape(officer.get(f"/applications/{app_id}").text)
     assert "tranche 1 paid; all tranches paid" in en and "submitted by the firm" in en
+
+
+# --- reasons stored as codes with their data (migration 0012) ---------------------------------------------
+
+#: One reason of every code the system writes, with the figures and typed words its page must keep.
+SELECTED_R = Reason.of(
+    "selected", sector="artificial_intelligence", sector_rank=2, rank=5, score="88.25", amount="50000.00"
+)
+CUTOFF_R = Reason.of("sector_cutoff", sector="biomedicine", quota=3, cutoff="90.00", score="85.00")
+WITHDREW_R = Reason.of("withdrew", reason="moved to Suzhou")
+FAILED = [
+    {
+        "id": "registered",
+        "label": {"en": "registered in Shanghai", "zh": "在本市注册"},
+        "gap": {"en": ["registration city: Suzhou, needs Shanghai"], "zh": ["注册地：苏州，应为上海"]},
+    },
+    {
+        "id": "has-claimable-contract",
+        "label": {"en": "a model-use contract", "zh": "有模型应用合同"},
+        "gap": {},
+    },
+]
+CODED: list[tuple[Reason, list[str]]] = [
+    (Reason.of("created"), []),
+    (Reason.of("submitted"), []),
+    (Reason.of("eligible_under", programme="zjcx", version="3", amount="500000.00"), ["zjcx", "500000.00"]),
+    (Reason.of("not_eligible_under", programme="zjcx", version="3", amount="0"), ["zjcx"]),
+    (Reason.of(NOT_ELIGIBLE, programme="zjcx", version="3", failed=FAILED), []),
+    (Reason.of("sent_to_review"), []),
+    (Reason.of("pool_short", pool="pool-2026-ai", amount="250000.00"), ["pool-2026-ai", "250000.00"]),
+    (Reason.of("grant"), []),
+    (Reason.of("awarded", award="01JD8ZKQ4", amount="250000.00"), ["01JD8ZKQ4", "250000.00"]),
+    (Reason.of("tranche_paid", seq=2), []),
+    (Reason.of("all_paid"), []),
+    (Reason.of("milestone_missed", seq=2, reason="no prototype by June"), ["no prototype by June"]),
+    (Reason.of("designated_grant", why=SELECTED_R, amount="50000.00"), ["50000.00", "88.25"]),
+    (Reason.of("designated_no_grant", why=SELECTED_R, unmet=Reason.of(NO_GRANT_IN_CALL)), ["88.25"]),
+    (Reason.of("designated_no_grant", why=SELECTED_R, unmet=["capital_min"]), ["capital_min"]),
+    (Reason.of(NO_GRANT_IN_CALL), []),
+    (Reason.of("approved_by_review"), []),
+    (Reason.of("ranked", rank=3), []),
+    (Reason.of("pro_rata", ratio="0.750000"), []),
+    (Reason.of("money_released"), []),
+    (Reason.of("reserved", reason=Reason.of("ranked", rank=3), amount="80000.00"), ["80000.00"]),
+    (
+        Reason.of("reserved", reason=Reason.typed("approved at the panel"), amount="1000.00"),
+        ["approved at the panel"],
+    ),
+    (Reason.joined(CUTOFF_R, Reason.of("on_reserve_list", sector="biomedicine", seq=2)), ["90.00", "85.00"]),
+    (Reason.of("on_reserve_list", sector="biomedicine", seq=2), []),
+    (SELECTED_R, ["88.25"]),
+    (Reason.of("no_quota", sector="trade"), []),
+    (Reason.of("below_min_score", score="40.00", minimum="60"), ["40.00", "60"]),
+    (CUTOFF_R, ["90.00", "85.00"]),
+    (Reason.of("total_cutoff", quota=10, cutoff="77.5", score="70"), ["77.5", "70"]),
+    (Reason.of("district_quota", quota=2, district="Yangpu"), ["2"]),
+    (Reason.of("budget", amount="50000.00", remaining="20000.00"), ["50000.00", "20000.00"]),
+    (Reason.of("combination", score="70"), []),
+    (
+        Reason.of(
+            "promoted",
+            seq=1,
+            sector="artificial_intelligence",
+            sector_rank=4,
+            score="81.50",
+            name="上海青图智能科技有限公司",
+            uscc=USCC,
+            why=WITHDREW_R,
+        ),
+        ["81.50", USCC, "上海青图智能科技有限公司", "moved to Suzhou"],
+    ),
+    (WITHDREW_R, ["moved to Suzhou"]),
+    (
+        Reason.of("lost_condition", reason="no longer registered in Shanghai"),
+        ["no longer registered in Shanghai"],
+    ),
+    (
+        Reason.typed("The firm asked to withdraw; letter of 3 May"),
+        ["The firm asked to withdraw; letter of 3 May"],
+    ),
+    (Reason.joined(Reason.of("tranche_paid", seq=2), Reason.of("all_paid")), []),
+]
+
+
+def _render(reason: Reason, lang: str) -> str:
+    i18n.set_language(lang)
+    try:
+        return reasons.reason_shown(Event(reason.text, reason.code, reason.to_json()["args"]))
+    finally:
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A history event as the pages get it (``app.calls.EventView``'s reason fields)."""
+
+    reason: str
+    reason_code: str | None
+    reason_args: dict[str, Any] | None
+
+
+def test_the_table_has_every_code() -> None:
+    def codes_in(r: Reason) -> set[str]:
+        found = {r.code}
+        for value in r.args.values():
+            if isinstance(value, dict) and "code" in value:
+                found |= codes_in(Reason.from_json(value))
+        for part in r.args.get("parts", []):
+            found |= codes_in(Reason.from_json(part))
+        return found
+
+    assert set().union(*(codes_in(r) for r, _ in CODED)) == set(rendering.CODES)
+
+
+@pytest.mark.parametrize(("reason", "kept"), CODED, ids=[f"{i}-{r.code}" for i, (r, _) in enumerate(CODED)])
+def test_every_code_renders_in_chinese_and_english(reason: Reason, kept: list[str]) -> None:
+    zh, en = _render(reason, "zh"), _render(reason, "en")
+    for figure in [*kept, *re.findall(r"\d+(?:\.\d+)?", reason.text)]:
+        assert figure in zh and figure in en, (figure, zh, en)
+    residue = zh
+    for typed in kept:
+        residue = residue.replace(typed, "")
+    assert not SYSTEM_ENGLISH.search(residue) and not re.search(r"[a-z]{4,}", residue.replace(USCC, "")), zh
+    if reason.code != TEXT:
+        assert zh != en
+
+
+@pytest.mark.parametrize(("reason", "kept"), CODED, ids=[f"{i}-{r.code}" for i, (r, _) in enumerate(CODED)])
+def test_the_cli_english_is_the_words_the_system_wrote(reason: Reason, kept: list[str]) -> None:
+    """The CLI shows the same renderer's English with no catalogue: the stored words, keys as stored, but
+    a failed condition by its label and gap (and two shapes reworded for pages)."""
+    del kept
+    cli = rendering.render(reason.code, reason.args)
+    if reason.code == NOT_ELIGIBLE:
+        assert cli.startswith("not eligible: registered in Shanghai (gap: registration city: Suzhou"), cli
+    elif reason.code in ("created", "grant"):
+        assert cli == rendering.MSGIDS[reason.code]
+    else:
+        assert cli == reason.text
+
+
+@pytest.mark.parametrize("msgid", sorted(set(rendering.MSGIDS.values()) | {rendering.CONDITION_WITH_GAP}))
+def test_every_message_of_the_renderer_has_its_chinese(msgid: str) -> None:
+    assert i18n.catalogue("zh").gettext(msgid) != msgid
+
+
+@pytest.mark.parametrize(("reason", "kept"), CODED, ids=[f"{i}-{r.code}" for i, (r, _) in enumerate(CODED)])
+def test_a_coded_reason_reads_as_its_words_did(reason: Reason, kept: list[str]) -> None:
+    """Rows stored before the codes are read from their words: both ways give the same Chinese, so a
+    history mixing old and new rows reads alike (the failed conditions aside: their words never had them)."""
+    del kept
+    if reason.code in (NOT_ELIGIBLE, "money_released"):
+        return
+    assert _render(Reason.typed(reason.text), "zh") == reason.text  # typed words are never translated
+    i18n.set_language("zh")
+    try:
+        from_words = reasons.reason_shown(reason.text)
+    finally:
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    if reason.code == TEXT:
+        assert from_words == reason.text
+    else:
+        assert from_words == _render(reason, "zh")
+
+
+def test_every_shape_the_system_wrote_has_its_code() -> None:
+    """Each shape of words the system wrote before codes is a code now (with the same msgid), except the
+    selection's own reason for an ineligible firm, which is not an application history's, and the "not
+    eligible" words, which a code now shows with the failed conditions."""
+    before = {msgid for _, msgid, _ in reasons.SHAPES}
+    assert before - set(rendering.MSGIDS.values()) == {
+        "not eligible: %(failed)s",
+        "not eligible: see the verdict",
+        "not eligible: see the verdict's explanation",
+    }
+    assert rendering.render(NOT_ELIGIBLE, {}) == "not eligible: see the verdict's explanation"
+
+
+def test_the_failed_conditions_show_their_plain_labels_and_gaps() -> None:
+    reason = Reason.of(NOT_ELIGIBLE, programme="p", version="1", failed=FAILED)
+    zh, en = _render(reason, "zh"), _render(reason, "en")
+    assert zh == "不符合条件：在本市注册（差距：注册地：苏州，应为上海）；有模型应用合同"
+    assert en == (
+        "not eligible: registered in Shanghai (gap: registration city: Suzhou, needs Shanghai); "
+        "a model-use contract"
+    )
+    assert reason.text == "not eligible: see the verdict's explanation"
+    none_failed = Reason.of(NOT_ELIGIBLE, programme="p", version="1", failed=[])
+    assert _render(none_failed, "zh") == "不符合条件：详见审核结论的说明"
+
+
+def test_a_formula_gap_is_shown_in_words() -> None:
+    formula = 'any(c.kind == "model_use" for c in firm.contracts): does not hold'
+    failed = [{"id": "x", "label": {"en": "a contract"}, "gap": {"en": [formula]}}]
+    en = _render(Reason.of(NOT_ELIGIBLE, programme="p", version="1", failed=failed), "en")
+    assert "firm.contracts" not in en and "no contract in the profile meets this condition" in en
+
+
+def test_a_firm_sees_its_failed_condition_in_chinese_on_its_page(sqlite_web: Web) -> None:
+    """A firm registered outside Shanghai applies and is checked: the rejection in its history names the
+    condition by its Chinese label on a zh page (its English label on an en page), never the system's
+    English, and the stored words and the audit chain are as before codes."""
+    officer = sqlite_web.bearer("officer")
+    data = firm_json(FIRM_A)
+    data["registration_city"] = "Suzhou"
+    assert officer.put(f"/api/v1/firms/{FIRM_A}", json=data).status_code == 200
+    r = officer.post(
+        "/api/v1/applications",
+        json={
+            "call_id": "call",
+            "firm_uscc": FIRM_A,
+            "claims": [{"contract_id": "HT-2025-0902", "amount": "1.00"}],
+        },
+    )
+    assert r.status_code == 201, r.text
+    app_id = r.json()["id"]
+    r = officer.post(f"/api/v1/applications/{app_id}/check")
+    assert r.status_code == 200 and r.json()["state"] == "rejected", r.text
+    last = officer.get(f"/api/v1/applications/{app_id}").json()["history"][-1]
+    assert last["reason"] == "not eligible: see the verdict's explanation"
+    assert last["reason_code"] == NOT_ELIGIBLE
+    assert [f["id"] for f in last["reason_args"]["failed"]] == ["registered"]
+    firm = sqlite_web.client("firm_member")
+    firm.cookies.set("huiqi_lang", "zh")
+    zh = html.unescape(firm.get(f"/applications/{app_id}").text)
+    rows = re.findall(r"<tr><td>\d+</td>.*?</tr>", zh)
+    rejected = next(row for row in rows if "不符合条件：" in row and "在本市注册" in row)
+    assert not SYSTEM_ENGLISH.search(rejected) and "registered" not in rejected, rejected
+    firm.cookies.set("huiqi_lang", "en")
+    en = html.unescape(firm.get(f"/applications/{app_id}").text)
+    assert "not eligible: registered in Shanghai" in en
+    assert "firm.registration_city" not in zh + en
+    from huiqi.app import audit
+
+    store = sqlite_web.app.state.huiqi.store
+    links = audit.audit_log(store, entity=f"application:{app_id}").items
+    assert next(x for x in links if x.action == "to_rejected").payload["reason"] == last["reason"]
+    assert audit.verify_chain(store).ok

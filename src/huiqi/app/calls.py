@@ -121,12 +121,17 @@ class EventView:
     to: str
     actor: str
     at: dt.datetime
+    #: The system's English words, or a person's words as typed (what the audit chain keeps).
     reason: str
+    #: The reason as a code and its data (``app.reasons.render`` shows it in a language); None on rows
+    #: stored before codes existed.
+    reason_code: str | None = None
+    reason_args: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, h: ApplicationEvent) -> EventView:
         """The view of a stored event."""
-        return cls(h.seq, h.from_state, h.to_state, h.actor, h.at, h.reason)
+        return cls(h.seq, h.from_state, h.to_state, h.actor, h.at, h.reason, h.reason_code, h.reason_args)
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,12 @@ class ApplicationEvent(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The system's English words (what the audit chain hashes); a person's words as typed.
     reason: Mapped[str] = mapped_column(Text)
+    #: The reason as a code and its data (``applications.reasons``), rendered in the reader's language;
+    #: NULL on rows stored before codes existed (shown from ``reason``).
+    reason_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class EvidenceFile(Base):

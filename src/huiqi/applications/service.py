@@ -41,6 +41,7 @@ from huiqi.applications.models import (
     EvidenceFile,
     State,
 )
+from huiqi.applications.reasons import Reason
 from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
@@ -164,7 +165,7 @@ def _event(
     from_state: str | None,
     to: State,
     actor: str,
-    reason: str,
+    reason: Reason,
     at: dt.datetime,
 ) -> None:
     seq = session.scalar(
@@ -181,7 +182,9 @@ def _event(
             to_state=to.value,
             actor=actor,
             at=at,
-            reason=reason,
+            reason=reason.text,
+            reason_code=reason.code,
+            reason_args=dict(reason.args),
         )
     )
     session.flush()
@@ -215,7 +218,7 @@ def submit(
     )
     session.add(app)
     session.flush()
-    _event(session, app, None, State.DRAFT, actor, "created", now)
+    _event(session, app, None, State.DRAFT, actor, Reason.of("created"), now)
     audit.append(
         session=session,
         actor=actor,
@@ -228,7 +231,7 @@ def submit(
         application_id=app.id,
         to=State.SUBMITTED,
         actor=actor,
-        reason="submitted by the firm",
+        reason=Reason.of("submitted"),
         now=now,
     )
 
@@ -256,13 +259,15 @@ def transition(
     application_id: str,
     to: State | str,
     actor: str,
-    reason: str,
+    reason: Reason | str,
     now: dt.datetime | None = None,
     changes: Mapping[str, Any] | None = None,
 ) -> Application:
-    """Move to ``to`` if the state machine allows it; otherwise raise and change nothing."""
+    """Move to ``to`` if the state machine allows it; otherwise raise and change nothing. ``reason``: the
+    system's (a code and its data) or a person's words (kept as typed)."""
     target = State(to)
-    if not reason.strip():
+    why = reason if isinstance(reason, Reason) else Reason.typed(reason)
+    if not why.text.strip():
         raise MissingReason(application_id, target.value)
     app = get_application(session=session, application_id=application_id)
     current = State(app.state)
@@ -284,7 +289,7 @@ def transition(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ConcurrentChange(app.id, current.value)
     session.refresh(app)
-    _event(session, app, current.value, target, actor, reason, now)
+    _event(session, app, current.value, target, actor, why, now)
     audit.append(
         session=session,
         actor=actor,
@@ -293,7 +298,7 @@ def transition(
         payload={
             "from": current.value,
             "to": target.value,
-            "reason": reason,
+            "reason": why.text,
             **{k: v for k, v in (changes or {}).items() if k != "verdict"},
         },
     )
@@ -308,9 +313,11 @@ def record_verdict(
     call = get_call(session=session, call_id=app.call_id)
     if verdict.programme_id != call.programme_id:
         raise VerdictMismatch(call.programme_id, verdict.programme_id)
-    reason = (
-        f"{'eligible' if verdict.eligible else 'not eligible'} under {verdict.programme_id} "
-        f"v{verdict.programme_version}: {verdict.amount} yuan"
+    reason = Reason.of(
+        "eligible_under" if verdict.eligible else "not_eligible_under",
+        programme=verdict.programme_id,
+        version=verdict.programme_version,
+        amount=verdict.amount,
     )
     return transition(
         session=session,

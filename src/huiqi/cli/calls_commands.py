@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from huiqi.app import calls
+from huiqi.app import calls, reasons
 from huiqi.app.jsonable import as_json
 from huiqi.cli.ledger_commands import cli_key
 from huiqi.cli.shared import call, default_actor, fail, fmt, local, moment, money, read_json, store
@@ -39,6 +39,12 @@ def _parse_claims(claim: list[str] | None, claims_file: Path | None) -> list[tup
     return [(c, money(a, f"amount for {c}")) for c, a in items]
 
 
+def _reason(h: calls.EventView) -> str:
+    """An event's reason through the one renderer (a failed condition by its label and gap), in English;
+    a row stored before reason codes as its words."""
+    return reasons.shown(h.reason_code, h.reason_args) or h.reason
+
+
 def _show(view: calls.ApplicationView) -> None:
     typer.echo(f"application {view.id}  call {view.call_id}  firm {view.firm_uscc}")
     typer.echo(f"state {view.state}  requested {fmt(view.requested)}")
@@ -55,7 +61,7 @@ def _show(view: calls.ApplicationView) -> None:
     typer.echo("history:")
     for h in view.history:
         when = local(h.at, seconds=True)
-        typer.echo(f"  {h.seq:>3} {when}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
+        typer.echo(f"  {h.seq:>3} {when}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {_reason(h)}")
 
 
 def register(app: typer.Typer) -> None:
@@ -286,7 +292,7 @@ def register(app: typer.Typer) -> None:
         """Every move of the application: who, when, why."""
         for h in call(calls.get_application, store(), application_id=application).history:
             when = local(h.at, seconds=True)
-            typer.echo(f"{h.seq:>3} {when}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {h.reason}")
+            typer.echo(f"{h.seq:>3} {when}  {h.from_ or '-'} -> {h.to}  by {h.actor}: {_reason(h)}")
 
     @applications.command("evidence-add")
     def evidence_add(

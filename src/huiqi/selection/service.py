@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from huiqi.applications import service as apps
 from huiqi.applications.models import Application, State
+from huiqi.applications.reasons import CAUSES, Reason
 from huiqi.audit import chain as audit
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
@@ -82,6 +83,30 @@ def _ineligible_reason(app: Application) -> dict[str, Any]:
         "不符合认定条件：" + ("；".join(failed_zh) or "见审核结论"),
         {"failed": failed_en},
     ).to_json()
+
+
+#: Which of an outcome's figures each optimiser reason's words show (besides rank, sector and score).
+_FIGURES = {"below_min_score": {"minimum": "min_score"}}
+
+
+def history_reason(o: optimiser.Outcome, sector: str) -> Reason:
+    """The optimiser's reason for an application's history: its code and figures, in English exactly as the
+    optimiser wrote it (a code whose words would differ is kept as those words)."""
+    data = dict(o.reason.data)
+    for name, key in _FIGURES.get(o.reason.code, {}).items():
+        data[name] = data.pop(key, None)
+    data.update(sector=sector, rank=o.rank, sector_rank=o.sector_rank)
+    try:
+        reason = Reason.of(o.reason.code, **data)
+    except ValueError:
+        return Reason.typed(o.reason.en)
+    return reason if reason.text == o.reason.en else Reason.typed(o.reason.en)
+
+
+def ended_reason(cause: str, reason: str) -> Reason:
+    """Why a designation ended: the firm withdrew or lost a condition (the officer's words kept as typed)."""
+    code = CAUSES.get(cause)
+    return Reason.of(code, reason=reason) if code else Reason.typed(f"{cause}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -190,9 +215,14 @@ def run(*, session: Session, call_id: str, cf: CallFile, actor: str) -> Result:
             else (Outcome.RESERVE if o.reserve_seq is not None else Outcome.NOT_SELECTED)
         )
         reason = o.reason.to_json()
+        history = history_reason(o, common["sector"])
         if outcome is Outcome.RESERVE:
             reason["en"] += f"; on the {common['sector']} reserve list, position {o.reserve_seq}"
             reason["zh"] += f"；列入{common['sector']}领域候补名单第{o.reserve_seq}位"
+            history = Reason.joined(
+                history, Reason.of("on_reserve_list", sector=common["sector"], seq=o.reserve_seq)
+            )
+        reason["history"] = history.to_json()
         decisions.append(
             SelectionDecision(
                 **common,
@@ -343,15 +373,31 @@ def next_from_reserve(
     return None
 
 
+def promotion_reason(decision: SelectionDecision, ended: Designation, why: Reason) -> Reason:
+    """Why a reserve firm is designated in an ended one's place (its figures and the ended firm's name)."""
+    return Reason.of(
+        "promoted",
+        seq=decision.reserve_seq,
+        sector=decision.sector,
+        sector_rank=decision.sector_rank,
+        score=decision.score,
+        name=ended.name_zh,
+        uscc=ended.firm_uscc,
+        why=why,
+    )
+
+
 def promote(
-    *, session: Session, call_id: str, decision: SelectionDecision, ended: Designation, why: str, actor: str
+    *,
+    session: Session,
+    call_id: str,
+    decision: SelectionDecision,
+    ended: Designation,
+    why: Reason,
+    actor: str,
 ) -> Designation:
     app = apps.get_application(session=session, application_id=decision.application_id)
-    reason = (
-        f"promoted from position {decision.reserve_seq} of the {decision.sector} reserve list "
-        f"(rank {decision.sector_rank} in the sector, score {decision.score}) to replace "
-        f"{ended.name_zh} ({ended.firm_uscc}), whose designation ended: {why}"
-    )
+    reason = promotion_reason(decision, ended, why).text
     d = _designation(
         call_id,
         app,

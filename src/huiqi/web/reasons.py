@@ -1,15 +1,21 @@
-"""The reasons the system writes into an application's history (``"submitted by the firm"``, ``"tranche 2
-paid"``, ``"designated: …; start-up grant of 50000.00 yuan reserved"``) are stored in English, as the audit
-chain keeps them; a page shows them in its language. Each shape the system writes is a pattern here with a
-Babel msgid whose named placeholders keep the figures and ids; ``"a; b"`` reasons are two known shapes
-joined; a part the system took from a person (an officer's reason, a condition's label) is kept as typed,
-and text of no known shape (an officer's own reason) is shown exactly as stored."""
+"""History reasons in the page's language. A reason stored with its code and data (every one the system
+has written since migration 0012) is rendered by ``huiqi.app.reasons``; the shapes below are for the rows
+stored before, in English words only (as the audit chain keeps them).
+
+Each shape the system wrote is a pattern here with a Babel msgid whose named placeholders keep the figures
+and ids; ``"a; b"`` reasons are two known shapes joined; a part the system took from a person (an officer's
+reason, a condition's label) is kept as typed, and text of no known shape (an officer's own reason) is shown
+exactly as stored. Rows are not converted by the migration: these shapes read them as they are.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any, Protocol
 
+from huiqi.app import reasons as codes
+from huiqi.web.calculator import plain_gap
 from huiqi.web.i18n import N_, gettext, language
 
 #: An amount or a score as the system writes it (``50000.00``, ``87.5``, ``None`` when there was none).
@@ -177,10 +183,38 @@ def _shown(lang: str, text: str) -> str:
     return text if known is None else known
 
 
-def reason_shown(text: str | None) -> str:
-    """A stored history reason in the page's language, so a zh reader never sees the system's English;
-    what an officer typed stays as typed."""
-    if not text:
-        return ""
-    return _shown(language(), text)
+class Coded(Protocol):
+    """A history event as the pages get it (``app.calls.EventView``): its words, and its code and data."""
 
+    @property
+    def reason(self) -> str: ...
+    @property
+    def reason_code(self) -> str | None: ...
+    @property
+    def reason_args(self) -> dict[str, Any] | None: ...
+
+
+#: Messages the renderer (``huiqi.app.reasons``) shows that no shape above names, marked for extraction.
+RENDERED = (
+    N_("money released to waitlist"),
+    N_("not eligible: %(conditions)s"),
+    N_("%(label)s (gap: %(gap)s)"),
+)
+
+
+def reason_shown(value: str | Coded | None) -> str:
+    """A history reason in the page's language, so a zh reader never sees the system's English: an event
+    with its code through the one renderer, words alone (older rows, other reasons) through the shapes;
+    what an officer typed stays as typed."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        rendered = codes.shown(
+            value.reason_code, value.reason_args, lang=language(), gettext=gettext, gap=plain_gap
+        )
+        if rendered is not None:
+            return rendered
+        value = value.reason
+    if not value:
+        return ""
+    return _shown(language(), value)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from huiqi.applications import service as apps
 from huiqi.applications.models import Application, EligibilityVerdict, State
+from huiqi.applications.reasons import NO_GRANT_IN_CALL, Reason
 from huiqi.certificates import service as certs
 from huiqi.certificates.keys import SigningKey
 from huiqi.firms import Firm
@@ -123,19 +124,19 @@ def _names(programmes: Mapping[str, Programme], cf: CallFile) -> tuple[str, str]
 
 
 def _award(
-    session: Session, app: Application, pool_id: str, amount: Decimal, cf: CallFile, why: str, actor: str
+    session: Session, app: Application, pool_id: str, amount: Decimal, cf: CallFile, why: Reason, actor: str
 ) -> Award | None:
     """Designate in the application's state, and award the grant through the ledger when there is one."""
     if amount <= 0:
         verdict = apps.verdict_of(app)
         grant = (verdict.explanation.get(selection.GRANT_KEY) if verdict else None) or {}
-        unmet = ", ".join(grant.get("unmet", [])) or "the call has no grant"
+        unmet = [str(u) for u in grant.get("unmet", [])]
         apps.transition(
             session=session,
             application_id=app.id,
             to=State.APPROVED,
             actor=actor,
-            reason=f"designated: {why}; no start-up grant ({unmet})",
+            reason=Reason.of("designated_no_grant", why=why, unmet=unmet or Reason.of(NO_GRANT_IN_CALL)),
         )
         return None
     ledger.reserve(
@@ -152,7 +153,7 @@ def _award(
         application_id=app.id,
         to=State.APPROVED,
         actor=actor,
-        reason=f"designated: {why}; start-up grant of {amount} yuan reserved",
+        reason=Reason.of("designated_grant", why=why, amount=amount),
     )
     return workflows.grant(
         session=session, application_id=app.id, actor=actor, tranches=tranche_plan(cf, amount)
@@ -201,9 +202,10 @@ def select_and_award(
         if dec.outcome == Outcome.INELIGIBLE.value:
             continue
         app = apps.get_application(session=session, application_id=dec.application_id)
+        why = decision_reason(dec.reason)
         if dec.outcome == Outcome.DESIGNATED.value:
             d = designations[app.id]
-            award = _award(session, app, call.pool_id, d.amount, cf, dec.reason["en"], actor)
+            award = _award(session, app, call.pool_id, d.amount, cf, why, actor)
             done.append(Designated(d, award, _issue(session, cf, d, names, key, actor)))
         elif dec.outcome == Outcome.RESERVE.value:
             apps.transition(
@@ -211,7 +213,7 @@ def select_and_award(
                 application_id=app.id,
                 to=State.WAITLISTED,
                 actor=actor,
-                reason=dec.reason["en"],
+                reason=why,
             )
         else:
             apps.transition(
@@ -219,13 +221,23 @@ def select_and_award(
                 application_id=app.id,
                 to=State.REJECTED,
                 actor=actor,
-                reason=dec.reason["en"],
+                reason=why,
             )
     return done
 
 
-def _release_money(session: Session, app: Application, reason: str, on: dt.date, actor: str) -> None:
+def decision_reason(reason: Mapping[str, object]) -> Reason:
+    """A selection decision's reason for the application's history: its code and figures when the run kept
+    them, else its English words."""
+    history = reason.get("history")
+    if isinstance(history, Mapping):
+        return Reason.from_json(history)
+    return Reason.typed(str(reason["en"]))
+
+
+def _release_money(session: Session, app: Application, why: Reason, on: dt.date, actor: str) -> None:
     """Give the firm's grant back to the pool: void a pending reservation, or claw back an award."""
+    reason = why.text
     state = State(app.state)
     if state in (State.AWARDED, State.PAYING, State.COMPLETED):
         award = workflows.award_of(session=session, application_id=app.id)
@@ -237,9 +249,7 @@ def _release_money(session: Session, app: Application, reason: str, on: dt.date,
             idempotency_key=f"designation-clawback:{app.id}",
             first_due=on,
         )
-        apps.transition(
-            session=session, application_id=app.id, to=State.CLAWED_BACK, actor=actor, reason=reason
-        )
+        apps.transition(session=session, application_id=app.id, to=State.CLAWED_BACK, actor=actor, reason=why)
         return
     reservation = session.scalar(
         select(Reservation).where(
@@ -254,7 +264,7 @@ def _release_money(session: Session, app: Application, reason: str, on: dt.date,
             reason=reason,
             idempotency_key=f"designation-void:{reservation.id}",
         )
-    apps.transition(session=session, application_id=app.id, to=State.WITHDRAWN, actor=actor, reason=reason)
+    apps.transition(session=session, application_id=app.id, to=State.WITHDRAWN, actor=actor, reason=why)
 
 
 @dataclass(frozen=True)
@@ -281,12 +291,12 @@ def end_and_replace(
     """A designated firm withdraws (``cause="withdrew"``) or loses a condition (``cause="lost a condition"``):
     its designation ends, its certificate is revoked, its grant goes back to the pool, and the next firm of
     the same sector's reserve list that fits the quotas and the budget is designated in its place."""
-    why = f"{cause}: {reason}"
+    why = selection.ended_reason(cause, reason)
     app = apps.get_application(session=session, application_id=application_id)
-    ended = selection.end(session=session, application_id=application_id, reason=why, actor=actor)
+    ended = selection.end(session=session, application_id=application_id, reason=why.text, actor=actor)
     revoked = []
     for cert in certs.of_subject(session=session, subject=f"designation:{application_id}"):
-        certs.revoke(session=session, serial=cert.serial, reason=why, actor=actor)
+        certs.revoke(session=session, serial=cert.serial, reason=why.text, actor=actor)
         revoked.append(cert.serial)
     _release_money(session, app, why, on, actor)
     nxt = selection.next_from_reserve(session=session, call_id=ended.call_id, ended=ended, cf=cf)
@@ -297,6 +307,8 @@ def end_and_replace(
     )
     call = apps.get_call(session=session, call_id=ended.call_id)
     promoted_app = apps.get_application(session=session, application_id=nxt.application_id)
-    award = _award(session, promoted_app, call.pool_id, d.amount, cf, d.reason, actor)
+    award = _award(
+        session, promoted_app, call.pool_id, d.amount, cf, selection.promotion_reason(nxt, ended, why), actor
+    )
     serial = _issue(session, cf, d, _names(programmes, cf), key, actor)
     return Replacement(ended, revoked, Designated(d, award, serial))

@@ -11,18 +11,42 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huiqi.applications import service as apps
 from huiqi.applications.models import AllocationMode, Application, Call, EligibilityVerdict, State
+from huiqi.applications.reasons import NOT_ELIGIBLE, Reason
 from huiqi.ledger import service as ledger
 from huiqi.ledger.errors import FirmCapExceeded, InsufficientFunds
 from huiqi.ledger.models import Award, IdempotencyKey, LedgerTransaction, Reservation, ReservationStatus
 from huiqi.ledger.service import ClawbackResult, TranchePlan
 from huiqi.money import FEN
 from huiqi.workflows.errors import MissingScore, NoAward, NoPendingReservation, WrongAllocationMode
+
+
+def not_eligible(verdict: EligibilityVerdict) -> Reason:
+    """Why the engine found the firm not eligible: the programme, its version and each failed condition's
+    id with its plain label and gaps in every language the verdict explains (never a formula's text alone:
+    a page shows the label and the gap in its reader's language)."""
+    failed: dict[str, dict[str, Any]] = {}
+    for lang, explanation in verdict.explanation.items():
+        if not isinstance(explanation, dict):
+            continue
+        for c in explanation.get("checks", []):
+            if c.get("met", True):
+                continue
+            entry = failed.setdefault(str(c["id"]), {"id": str(c["id"]), "label": {}, "gap": {}})
+            entry["label"][lang] = str(c.get("label", c["id"]))
+            entry["gap"][lang] = [str(g) for g in c.get("gap", [])]
+    return Reason.of(
+        NOT_ELIGIBLE,
+        programme=verdict.programme_id,
+        version=verdict.programme_version,
+        failed=list(failed.values()),
+    )
 
 
 def check(*, session: Session, application_id: str, verdict: EligibilityVerdict, actor: str) -> Application:
@@ -34,14 +58,14 @@ def check(*, session: Session, application_id: str, verdict: EligibilityVerdict,
             application_id=app.id,
             to=State.REJECTED,
             actor=actor,
-            reason="not eligible: see the verdict's explanation",
+            reason=not_eligible(verdict),
         )
     return apps.transition(
         session=session,
         application_id=app.id,
         to=State.UNDER_REVIEW,
         actor=actor,
-        reason="eligible; sent to review",
+        reason=Reason.of("sent_to_review"),
     )
 
 
@@ -78,18 +102,19 @@ class Decision:
 
 
 def decide(
-    *, session: Session, application_id: str, actor: str, reason: str = "approved by review"
+    *, session: Session, application_id: str, actor: str, reason: Reason | str | None = None
 ) -> Decision:
     """First come, first served: approve and reserve, or waitlist when the pool is short."""
     app = apps.get_application(session=session, application_id=application_id)
     call = apps.get_call(session=session, call_id=app.call_id)
     if call.allocation_mode != AllocationMode.FCFS.value:
         raise WrongAllocationMode(call.id, call.allocation_mode, "fcfs (use `huiqi awards decide --call`)")
-    return _approve_or_waitlist(session, app, call, _amount_for(app), actor, reason)
+    why = Reason.typed(reason) if isinstance(reason, str) else reason or Reason.of("approved_by_review")
+    return _approve_or_waitlist(session, app, call, _amount_for(app), actor, why)
 
 
 def _approve_or_waitlist(
-    session: Session, app: Application, call: Call, amount: Decimal, actor: str, reason: str
+    session: Session, app: Application, call: Call, amount: Decimal, actor: str, reason: Reason
 ) -> Decision:
     current = State(app.state)
     if current not in (State.UNDER_REVIEW, State.WAITLISTED):
@@ -101,7 +126,7 @@ def _approve_or_waitlist(
             application_id=app.id,
             to=State.APPROVED,
             actor=actor,
-            reason=f"{reason}; {amount} yuan reserved",
+            reason=Reason.of("reserved", reason=reason, amount=amount),
         )
         return Decision(app.id, State.APPROVED.value, amount)
     if current is not State.WAITLISTED:
@@ -110,7 +135,7 @@ def _approve_or_waitlist(
             application_id=app.id,
             to=State.WAITLISTED,
             actor=actor,
-            reason=f"pool {call.pool_id} cannot cover {amount} yuan now",
+            reason=Reason.of("pool_short", pool=call.pool_id, amount=amount),
         )
     return Decision(app.id, State.WAITLISTED.value, None)
 
@@ -133,7 +158,7 @@ def decide_call(*, session: Session, call_id: str, actor: str) -> list[Decision]
                 raise MissingScore(a.id)
         ranked = sorted(pending, key=lambda a: (-Decimal(a.score or 0), a.created_at, a.id))
         return [
-            _approve_or_waitlist(session, a, call, _amount_for(a), actor, f"ranked {i}")
+            _approve_or_waitlist(session, a, call, _amount_for(a), actor, Reason.of("ranked", rank=i))
             for i, a in enumerate(ranked, 1)
         ]
     # pro rata: everyone gets the same share of what they asked, rounded down to the fen
@@ -147,7 +172,7 @@ def decide_call(*, session: Session, call_id: str, actor: str) -> list[Decision]
             call,
             (_amount_for(a) * ratio).quantize(FEN, rounding=ROUND_DOWN),
             actor,
-            f"pro rata at {ratio:.6f}",
+            Reason.of("pro_rata", ratio=f"{ratio:.6f}"),
         )
         for a in pending
     ]
@@ -171,7 +196,9 @@ def grant(
     """approved -> awarded: the reservation is posted as an award, claiming the application's contracts."""
     app = apps.get_application(session=session, application_id=application_id)
     if app.state != State.APPROVED.value:
-        apps.transition(session=session, application_id=app.id, to=State.AWARDED, actor=actor, reason="grant")
+        apps.transition(
+            session=session, application_id=app.id, to=State.AWARDED, actor=actor, reason=Reason.of("grant")
+        )
     reservation = _pending_reservation(session, app.id)
     award = ledger.post_reservation(
         session=session,
@@ -186,7 +213,7 @@ def grant(
         application_id=app.id,
         to=State.AWARDED,
         actor=actor,
-        reason=f"award {award.id} of {award.amount} yuan",
+        reason=Reason.of("awarded", award=award.id, amount=award.amount),
     )
     return award
 
@@ -215,7 +242,11 @@ def pay(
     app = apps.get_application(session=session, application_id=application_id)
     if app.state == State.AWARDED.value and award.status != "completed":
         apps.transition(
-            session=session, application_id=app.id, to=State.PAYING, actor=actor, reason=f"tranche {seq} paid"
+            session=session,
+            application_id=app.id,
+            to=State.PAYING,
+            actor=actor,
+            reason=Reason.of("tranche_paid", seq=seq),
         )
     if award.status == "completed" and app.state != State.COMPLETED.value:
         apps.transition(
@@ -223,7 +254,7 @@ def pay(
             application_id=app.id,
             to=State.COMPLETED,
             actor=actor,
-            reason=f"tranche {seq} paid; all tranches paid",
+            reason=Reason.joined(Reason.of("tranche_paid", seq=seq), Reason.of("all_paid")),
         )
     return award, txn
 
@@ -240,7 +271,7 @@ def promote_waitlist(*, session: Session, pool_id: str, actor: str) -> list[Deci
     for app, call in waiting:
         try:
             decision = _approve_or_waitlist(
-                session, app, call, _amount_for(app), actor, "money released to waitlist"
+                session, app, call, _amount_for(app), actor, Reason.of("money_released")
             )
         except FirmCapExceeded:
             # its firm has reached its cap meanwhile: it does not fit, and must not fail the caller (the
@@ -306,7 +337,7 @@ def miss_milestone(
             application_id=app.id,
             to=State.CLAWED_BACK,
             actor=actor,
-            reason=f"milestone {seq} missed: {reason}",
+            reason=Reason.of("milestone_missed", seq=seq, reason=reason),
         )
     if replayed:  # the waitlist had its turn the first time; a replay writes nothing
         return result, []
