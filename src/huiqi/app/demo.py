@@ -46,11 +46,15 @@ DEMO_FIRM_USCC = make_uscc("91310115MA2H7K4N2")
 #: each, made here and printed once.
 ROLES = {
     "officer": ("officer", "演示经办人员 Demo officer"),
+    "checker": ("officer", "演示复核人员 Demo second officer"),
     "auditor": ("auditor", "演示审计人员 Demo auditor"),
     "reviewer": ("reviewer", "演示评审专家 Demo reviewer"),
     "admin": ("admin", "演示管理员 Demo admin"),
 }
 FIRM_USER = "firm"
+#: The second officer: a money move above HUIQI_SECOND_APPROVAL_ABOVE made by ``officer`` (the designation
+#: call's "select and award", 20,000,000 yuan) waits in /officer/approvals (待复核) until this user approves.
+SECOND_OFFICER = "checker"
 ACTOR = "demo"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYNTH_YEARS = range(2019, 2026)

@@ -98,7 +98,8 @@ def demo(
     typer.echo(
         f"designation call {made.designation_call}: call file saved, applications checked, reviewers "
         f"assigned; {made.waiting_reviews} reviews wait for the user reviewer (/review), then select on "
-        f"/officer/selection/{made.designation_call}"
+        f"/officer/selection/{made.designation_call}; its grants wait in /officer/approvals (待复核) until "
+        f"the second officer {demo_case.SECOND_OFFICER} approves them"
     )
     firm = made.firm
     typer.echo(

@@ -127,8 +127,10 @@ def demo_site(directory: Path, *, firms: int, applications: int) -> tuple[dict[s
         timeout=300,
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    passwords = dict(re.findall(r"^  (officer|auditor|reviewer|admin|firm)\s+(\S+)", demo.stdout, re.M))
-    assert set(passwords) == {"officer", "auditor", "reviewer", "admin", "firm"}, demo.stdout
+    passwords = dict(
+        re.findall(r"^  (officer|checker|auditor|reviewer|admin|firm)\s+(\S+)", demo.stdout, re.M)
+    )
+    assert set(passwords) == {"officer", "checker", "auditor", "reviewer", "admin", "firm"}, demo.stdout
     call_id = re.search(r"call (\S+) open", demo.stdout)
     assert call_id, demo.stdout
     return passwords, call_id.group(1)

@@ -1,6 +1,8 @@
 """The demo's designation call in a real browser: ``huiqi demo`` leaves reviews waiting for the demo user
 ``reviewer`` (the rest of the panel has scored); the reviewer declares and scores, the officer normalises
-and selects, and the Chinese published list shows the grants as grouped yuan. Screenshots of every step."""
+and selects; the 20,000,000 yuan of grants are above the second-approval amount, so the selection waits in
+待复核 (the application's page says so) until the demo's second officer ``checker`` approves it (issue 14);
+then the Chinese published list shows the grants as grouped yuan. Screenshots of every step."""
 
 from __future__ import annotations
 
@@ -53,15 +55,48 @@ def test_demo_reviewer_scores_and_the_officer_selects(page: Any, browser: Any, s
     officer_page.wait_for_load_state()
     officer_page.click("button:has-text('4. Select and award the grants')")
     officer_page.wait_for_load_state()
+    assert "1,000,000.00" in officer_page.inner_text("main")  # the summary: it will be held
     officer_page.click("button:has-text('Confirm: select and award the grants')")  # the summary first
     officer_page.wait_for_load_state()
-    shot(officer_page, "demo-review", "3-selected")
+
+    # above the second-approval amount: held in 待复核, nothing designated yet, the maker cannot approve it
+    assert "/officer/approvals?held=" in officer_page.url, officer_page.url
+    held_id = officer_page.url.split("held=", 1)[1]
+    row = officer_page.locator(f"#approval-{held_id}")
+    assert "Another officer must approve it." in row.inner_text() and "20,000,000.00" in row.inner_text()
+    assert row.locator("button").count() == 0
+    shot(officer_page, "demo-review", "3-held")
+    with server.api("officer") as officer:
+        assert officer.get(f"/api/v1/calls/{call}/selection").status_code == 409  # not selected yet
+        waiting = officer.get(
+            "/api/v1/applications", params={"state": "under_review", "call_id": call}
+        ).json()["items"]
+    officer_page.goto(f"/applications/{waiting[0]['id']}")
+    notice = officer_page.locator(f"#held-{held_id}")
+    assert "web:officer" in notice.inner_text() and notice.locator("a[href^='/officer/approvals']").count()
+
+    # the demo's second officer approves it on the 待复核 page (in Chinese), after its summary
+    checker = browser.new_context(base_url=server.url, locale="zh-CN").new_page()
+    login(checker, server, "checker")
+    checker.goto("/officer/approvals")
+    assert "待复核" in checker.inner_text("main")
+    checker.click(f"form[action='/officer/approvals/{held_id}/confirm'] button")
+    checker.wait_for_load_state()
+    assert "20,000,000.00" in checker.inner_text("main") and "web:officer" in checker.inner_text("main")
+    shot(checker, "demo-review", "4-second-officer")
+    checker.click(f"form[action='/officer/approvals/{held_id}/approve'] button")
+    checker.wait_for_load_state()
+    assert "status=approved" in checker.url, checker.url
     with server.api("officer") as officer:
         view = officer.get(f"/api/v1/calls/{call}/selection").json()
     assert len(view["designations"]) == 4, view  # one a sector
+    officer_page.goto(f"/officer/selection/{call}")
+    text = officer_page.inner_text("main")
+    assert all(d["firm_uscc"] in text for d in view["designations"]), text[:2000]
+    shot(officer_page, "demo-review", "5-selected")
 
     page.goto(f"/published/designated/{call}?lang=zh")
     assert page.locator("table tbody tr").count() == 4
     amounts = page.locator("table tbody td.num").all_inner_texts()
     assert amounts and all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}元", a) for a in amounts), amounts
-    shot(page, "demo-review", "4-published-zh")
+    shot(page, "demo-review", "6-published-zh")

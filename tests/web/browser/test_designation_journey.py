@@ -1,6 +1,8 @@
 """A designation call in a real browser (issue 5's pages): the officer saves the call file, checks eligibility
 and assigns reviewers; a reviewer declares no conflict (only then sees the application) and scores; the
-officer normalises and runs the selection; the public reads the designated list. Screenshots of every step."""
+officer normalises and runs the selection, which (20,000,000 yuan of grants, above the second-approval amount)
+waits in 待复核 until a second officer approves it; the public reads the designated list. Screenshots of every
+step."""
 
 from __future__ import annotations
 
@@ -32,9 +34,9 @@ def designation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = make_engine(url)
     with make_session_factory(engine)() as s:
         factory.open_hq_call(s, CALL, factory.firms(12))
-        users = ["officer"] + [f"r{i}{j}" for i in range(4) for j in range(3)]
+        users = ["officer", "checker"] + [f"r{i}{j}" for i in range(4) for j in range(3)]
         for u in users:
-            role = "officer" if u == "officer" else "reviewer"
+            role = "officer" if u in ("officer", "checker") else "reviewer"
             accounts.create_user(session=s, username=u, password=PASSWORD, role=role, actor="test")
         for i, sector in enumerate(SECTORS):
             for j in range(3):
@@ -128,8 +130,25 @@ def test_reviewer_scores_and_officer_runs_the_selection(browser: Any, designatio
     officer.wait_for_load_state()
     officer.click("button:has-text('4. Select and award the grants')")
     officer.wait_for_load_state()
+    assert "it will be held until a second officer approves it" in officer.inner_text("main")
     officer.click("button:has-text('Confirm: select and award the grants')")  # the summary first
     officer.wait_for_load_state()
+    assert "/officer/approvals?held=" in officer.url, officer.url  # 待复核: nothing designated yet
+    held_id = officer.url.split("held=", 1)[1]
+    shot(officer, "selection", "3-held")
+    with designation.api("officer") as c:
+        assert c.get(f"/api/v1/calls/{CALL}/selection").status_code == 409
+
+    # a second officer approves it after its summary; the grants are awarded
+    checker = new_page()
+    login(checker, designation, "checker")
+    checker.goto("/officer/approvals")
+    checker.click(f"form[action='/officer/approvals/{held_id}/confirm'] button")
+    checker.wait_for_load_state()
+    checker.click(f"form[action='/officer/approvals/{held_id}/approve'] button")
+    checker.wait_for_load_state()
+    assert "status=approved" in checker.url, checker.url
+    officer.goto(f"/officer/selection/{CALL}")
     shot(officer, "selection", "3-selected")
     with designation.api("officer") as c:
         view = c.get(f"/api/v1/calls/{CALL}/selection").json()

@@ -1,6 +1,7 @@
 """Maker-checker in the browser (issue 14): officer A approves an application above the second-approval
 amount, confirms it on a summary and sees it held (待复核, nothing reserved); A cannot approve it; officer B
-approves it on the queue after a confirmation summary, and the pool's available money changes once.
+(the demo's second officer, ``checker``) approves it on the queue after a confirmation summary, and the
+pool's available money changes once.
 
 The demo's server is shared by the other journeys; this one serves its own demo database with
 HUIQI_SECOND_APPROVAL_ABOVE at 1,000 yuan, so that the demo's applications are above it."""
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from tests.web.browser.conftest import Server, demo_site, login, serve, shot
 
-OFFICER_B, OFFICER_B_PASSWORD = "officer_b", "officer-b journey password"
+OFFICER_B = "checker"  # the demo's second officer
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +26,7 @@ def checked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HUIQI_SECOND_APPROVAL_ABOVE", "1000.00")
         with serve(directory) as url:
-            srv = Server(url, directory, passwords, "", call_id, directory / "server.log")
-            with srv.api("admin") as admin:
-                r = admin.post(
-                    "/api/v1/users",
-                    json={"username": OFFICER_B, "password": OFFICER_B_PASSWORD, "role": "officer"},
-                )
-                assert r.status_code == 201, r.text
-            srv.passwords[OFFICER_B] = OFFICER_B_PASSWORD
-            yield srv
+            yield Server(url, directory, passwords, "", call_id, directory / "server.log")
 
 
 def available(server: Server, pool_id: str) -> Decimal:
