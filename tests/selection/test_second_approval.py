@@ -7,15 +7,18 @@ PostgreSQL, over the demo's designation call (four designations of 5,000,000 yua
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from cli_helpers import run, sqlite_url
 from dbfixtures import Db
 from huiqi.app import call_files, money, selection
 from huiqi.app import review as review_cases
@@ -23,6 +26,7 @@ from huiqi.app.demo_designation import setup_designation
 from huiqi.app.holding import HeldView
 from huiqi.app.store import Store
 from huiqi.audit.models import AuditEntry
+from huiqi.db import make_engine, make_session_factory
 from huiqi.ledger.models import Award, LedgerTransaction, Pool
 from huiqi.ledger.verify import verify_ledger
 from huiqi.review import service as review
@@ -214,3 +218,30 @@ def test_a_rejected_selection_moves_nothing_and_below_the_amount_it_is_done_at_o
     assert isinstance(done, selection.Selected) and len(done.designated) == 4
     assert done.summary is not None and not done.summary.second_approval
     assert before - available(db, call_id) == Decimal("20000000.00")
+
+
+def test_the_cli_holds_a_selection_and_a_second_officer_approves_it(
+    cli_env: Path, programmes: Mapping[str, Programme]
+) -> None:
+    run("db", "upgrade")
+    url = sqlite_url(cli_env)
+    engine = make_engine(url)
+    db = Db("sqlite", url, engine, make_session_factory(engine))
+    call_id = ready_call(db, programmes)
+    with db.session() as s:
+        app_id = s.scalar(select(Assignment.application_id).limit(1))
+    engine.dispose()
+
+    out = run("selection", "run", "--call", call_id, "--idempotency-key", "k1", "--actor", "alice")
+    found = re.search(r"held for a second officer's approval \(待复核\): approval (\w+), 20,000,000\.00", out)
+    assert found, out
+    held_id = found.group(1)
+    again = run("selection", "run", "--call", call_id, "--idempotency-key", "k1", "--actor", "alice")
+    assert f"approval {held_id}," in again and "replayed" in again
+    assert held_id in run("ledger", "approvals", "list", "--application", str(app_id))
+    refused = run("ledger", "approvals", "approve", held_id, "--actor", "alice", code=2)
+    assert "a different officer must approve" in refused, refused
+    done = run("ledger", "approvals", "approve", held_id, "--actor", "bob")
+    assert "approved by bob" in done and "select and award" in done, done
+    explained = run("selection", "explain", "--call", call_id)
+    assert explained.count("\tdesignated\t") == 4, explained

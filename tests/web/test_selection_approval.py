@@ -84,3 +84,18 @@ def test_a_selection_above_the_amount_waits_for_a_second_officer(web: Web, db: D
     page = maker.get(f"/applications/{app.id}").text
     assert f'id="held-{held_id}"' not in page  # no longer awaiting
     assert not re.search(r"held-[0-9a-f]{32}", page)
+
+    # ending a designation on the page returns 5,000,000 and promotes the reserve's next: held too
+    leaving = view["designations"][0]["application_id"]
+    form = {"reason": "moved its HQ away", "call_id": call_id}
+    confirm = maker.post(f"/officer/designations/{leaving}/confirm-end", data=form)
+    assert confirm.status_code == 200, confirm.text[-600:]
+    assert "金额超过1,000,000.00元" in unescape(confirm.text)
+    ended = maker.post(f"/officer/designations/{leaving}/end", data={**form, "idempotency_key": "page-end"})
+    assert ended.status_code == 303 and ended.headers["location"].startswith("/officer/approvals?held=")
+    end_id = ended.headers["location"].split("=", 1)[1]
+    assert f'id="held-{end_id}"' in maker.get(f"/applications/{leaving}").text
+    r = api_checker.post(f"/api/v1/approvals/{end_id}/approve", headers=key())
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    after = api_maker.get(f"/api/v1/calls/{call_id}/selection").json()["designations"]
+    assert {d["application_id"]: d["status"] for d in after}[leaving] != "active"
