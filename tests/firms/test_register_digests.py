@@ -79,3 +79,28 @@ def test_a_large_table_is_written_in_row_groups_of_64k_rows(tmp_path: Path) -> N
     write_register(dict(tables, firms=many), tmp_path / "r")
     meta = pq.read_metadata(tmp_path / "r" / "firms.parquet")
     assert meta.num_row_groups == 2 and meta.row_group(0).num_rows == ROW_GROUP
+
+
+def test_a_partial_import_merges_into_the_stored_files_as_into_tables(
+    sqlite_db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import reads the stored register's files only as far as it needs (codes, kept columns, the
+    firms it keeps): the outcome is the merge into the same register held as tables."""
+    from huiqi.firms.bulk import prepare_bulk, read_bulk
+    from huiqi.firms.importing import records_from_tables
+
+    monkeypatch.setenv("HUIQI_MATCH_RESULTS_DIR", str(tmp_path / "files"))
+    store = Store.open(sqlite_db.url)
+    tables = synth_register(30, 9)
+    register.import_register(store, source=write_tables(tables, tmp_path / "one"), actor="t")
+    codes = tables["firms"]["uscc"].to_pylist()
+    part = tables["firms"].select(["uscc", "employees"]).slice(2, 3)  # three firms, one column given
+    part = part.set_column(1, "employees", pa.array([1000, 2000, 3000], pa.int64()))
+    offices = tables["offices"].filter(pa.compute.equal(tables["offices"]["uscc"], codes[20]))
+    district = pa.array(["Minhang"] * len(offices))
+    moved = offices.set_column(offices.column_names.index("district"), "district", district)
+    source = write_tables({"firms": part, "offices": moved}, tmp_path / "two")
+    expected = prepare_bulk(read_bulk(source, {}, known=tables["firms"]["uscc"].combine_chunks()), tables)
+    done = register.import_register(store, source=source, actor="t")
+    assert (done.added, done.changed) == (expected.added, expected.changed) == (0, 4)
+    assert records_from_tables(register.nonempty_register(store)) == records_from_tables(expected.tables)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,7 +147,7 @@ def _import_in_bulk(
     """The import into the stored register: read, checked and merged in columns (``huiqi.firms.bulk``);
     the new register's tables written beside the database, its import and history rows in one
     transaction, then the tables put in place. Imports of one database wait for each other."""
-    from huiqi.firms.bulk import empty_register, prepare_bulk, read_bulk
+    from huiqi.firms.bulk import empty_register, prepare_bulk, read_bulk, stored_codes
     from huiqi.firms.register import locked
 
     where = results_dir(store.url)
@@ -164,9 +164,8 @@ def _import_in_bulk(
     with locked(where):
         step("read the register")
         imports = store.read(snapshot.imports)
-        existing = store.read(lambda s: stored_register(s, where)) if imports else empty_register()
-        digests = _stored_digests(store, where) if imports else None
-        known = existing["firms"]["uscc"].combine_chunks()
+        existing, digests = _stored(store, where) if imports else (empty_register(), None)
+        known = stored_codes(existing)
         batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid)
         merged = prepare_bulk(batch, existing, skip_invalid=skip_invalid, progress=step, digests=digests)
         del existing, digests
@@ -228,15 +227,20 @@ def _import_in_bulk(
     )
 
 
-def _stored_digests(store: Store, where: Path) -> pa.Table | None:
-    """The firms' digests stored with the register's tables (None: a register stored without them)."""
+def _stored(store: Store, where: Path) -> tuple[Mapping[str, pa.Table | Path], pa.Table | None]:
+    """The stored register as an import merges into it: its table files (scanned as needed, never held
+    whole beside the new register) and the firms' digests kept with them (None: none kept); a register
+    stored before the tables, as its tables."""
     import pyarrow.parquet as pq
 
     from huiqi.firms.digests import DIGESTS
+    from huiqi.firms.register import register_files
 
     root = store.read(lambda s: snapshot.columnar_register(s, where))
-    file = root / DIGESTS if root is not None else None
-    return pq.read_table(file) if file is not None and file.exists() else None
+    if root is None:
+        return store.read(lambda s: stored_register(s, where)), None
+    file = root / DIGESTS
+    return register_files(root), pq.read_table(file) if file.exists() else None
 
 
 def _stage(

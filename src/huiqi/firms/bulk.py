@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -692,65 +692,97 @@ def by_credit_code(t: pa.Table) -> pa.Table:
     return t.take(pc.sort_indices(t, sort_keys=[("uscc", "ascending")]))
 
 
-def _merge(batch: BulkBatch, existing: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], pa.Array, pa.Array]:
+#: A register as an import merges into it: each table held in memory, or its Parquet file (read only as
+#: far as the import needs: the credit codes, and the rows of the firms it changes or keeps)
+Stored = Mapping[str, pa.Table | Path]
+
+
+def _load(t: pa.Table | Path, columns: list[str] | None = None, filter: Any = None) -> pa.Table:
+    """A stored table (or some of its columns, or the rows ``filter`` keeps) as Arrow."""
+    if not isinstance(t, Path):
+        out = t if filter is None else t.filter(filter)
+        return out if columns is None else out.select(columns)
+    import pyarrow.dataset as ds
+
+    return (
+        ds.dataset(t, format="parquet").to_table(columns=columns, filter=filter).replace_schema_metadata(None)
+    )
+
+
+def _rows(t: pa.Table | Path, codes: pa.Array, columns: list[str] | None = None) -> pa.Table:
+    """The rows of the firms ``codes`` of a stored table."""
+    return _load(t, columns, pc.field("uscc").isin(codes))
+
+
+def stored_codes(existing: Stored) -> pa.Array:
+    """The credit codes of a stored register's firms (of a file, only that column is read)."""
+    return _load(existing["firms"], ["uscc"])["uscc"].combine_chunks()
+
+
+def _schema(t: pa.Table | Path) -> pa.Schema:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(t).remove_metadata() if isinstance(t, Path) else t.schema
+
+
+def _merge(batch: BulkBatch, existing: Stored) -> tuple[dict[str, pa.Table], pa.Array, pa.Array]:
     """The register with the import applied (see ``importing.merge``), the touched codes, and the codes
-    of those that are new."""
+    of those that are new. Of a stored table file only what the import keeps or needs is read."""
     old_firms = existing["firms"]
     touched = pc.unique(
         pa.concat_arrays(
             [p.data["uscc"].combine_chunks() for p in batch.parts.values()] or [pa.array([], pa.string())]
         )
     )
-    old_codes = old_firms["uscc"].combine_chunks() if old_firms.num_rows else pa.array([], pa.string())
+    old_codes = stored_codes(existing)
     is_old = pc.is_in(touched, value_set=old_codes)
     added = touched.filter(pc.invert(is_old))
-    years = sorted(_years(old_firms.column_names) | _years(list(batch.firm_columns)))
+    years = sorted(_years(_schema(old_firms).names) | _years(list(batch.firm_columns)))
     schema = firm_schema(years)
-    in_touch = (
-        pc.is_in(old_firms["uscc"], value_set=touched) if old_firms.num_rows else pa.array([], pa.bool_())
-    )
-    every = bool(old_firms.num_rows) and pc.all(in_touch).as_py() is True
-    if every:  # a whole register again: its tables as they are, not copies
-        untouched, old_touched = old_firms.slice(0, 0), old_firms
-    else:
-        untouched = old_firms.filter(pc.invert(in_touch)) if old_firms.num_rows else old_firms
-        old_touched = old_firms.filter(in_touch) if old_firms.num_rows else old_firms
+    in_touch = pc.is_in(old_codes, value_set=touched)
+    every = pc.all(in_touch).as_py() is not False  # a whole register again: nothing of it is kept as is
+    untouched = schema.empty_table() if every else _load(old_firms, filter=~pc.field("uscc").isin(touched))
     firms_part = batch.parts.get("firms")
     pieces = [_conform(untouched, schema)]
+    touched_old = old_codes.filter(in_touch)
     if firms_part is not None:
         given = firms_part.data
+        given_codes = given["uscc"].combine_chunks()
         provided = [c for c in given.column_names if c != "uscc"]
         kept = [f.name for f in schema if f.name not in given.column_names]
-        if old_touched.num_rows and kept:
-            olds = _conform(old_touched, schema).select(["uscc", *kept])
+        if len(touched_old) and kept:
+            olds = _conform(_rows(old_firms, touched_old), schema).select(["uscc", *kept])
             joined = given.join(olds, keys="uscc", join_type="left outer")
             pieces.append(_conform(joined, schema))
         else:
             pieces.append(_conform(given.select(["uscc", *provided]), schema))
-        others = old_touched.filter(
-            pc.invert(pc.is_in(old_touched["uscc"], value_set=given["uscc"].combine_chunks()))
-        )
-        pieces.append(_conform(others, schema))
-    else:
-        pieces.append(_conform(old_touched, schema))
+        others = touched_old.filter(pc.invert(pc.is_in(touched_old, value_set=given_codes)))
+        if len(others):  # touched by their child rows only
+            pieces.append(_conform(_rows(old_firms, others), schema))
+    elif len(touched_old):
+        pieces.append(_conform(_rows(old_firms, touched_old), schema))
     tables = {"firms": pa.concat_tables(pieces)}
     for name in CHILD_TABLES:
         old = existing[name]
         part = batch.parts.get(name)
         if part is None:
-            tables[name] = old
+            tables[name] = _load(old)
             continue
-        keep = old.filter(pc.invert(pc.is_in(old["uscc"], value_set=touched))) if old.num_rows else old
-        tables[name] = pa.concat_tables([keep, _conform(part.data, child_schema(name))])
+        keep = (
+            child_schema(name).empty_table() if every else _load(old, filter=~pc.field("uscc").isin(touched))
+        )
+        tables[name] = pa.concat_tables(
+            [_conform(keep, child_schema(name)), _conform(part.data, child_schema(name))]
+        )
     return tables, touched, added
 
 
-def _old_digests(existing: dict[str, pa.Table], schema: pa.Schema, stored: pa.Table | None) -> pa.Table:
+def _old_digests(existing: Stored, schema: pa.Schema, stored: pa.Table | None) -> pa.Table:
     """The stored register's digests as the new tables would have them: those stored with it, or (none
     stored, or a year column added since) computed over its tables in the new layout."""
-    if stored is not None and existing["firms"].schema.equals(schema):
+    if stored is not None and _schema(existing["firms"]).equals(schema):
         return stored
-    return firm_digests({**existing, "firms": _conform(existing["firms"], schema)})
+    return firm_digests({**existing, "firms": _conform(_load(existing["firms"]), schema)})
 
 
 def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:
@@ -763,13 +795,13 @@ def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:
     return mine.take(pc.sort_indices(mine))
 
 
-def _subset(tables: dict[str, pa.Table], codes: pa.Array) -> dict[str, pa.Table]:
-    return {name: t.filter(pc.is_in(t["uscc"], value_set=codes)) for name, t in tables.items()}
+def _subset(tables: Stored, codes: pa.Array) -> dict[str, pa.Table]:
+    return {name: _rows(t, codes) for name, t in tables.items()}
 
 
 def merge_bulk(
     batch: BulkBatch,
-    existing: dict[str, pa.Table],
+    existing: Stored,
     progress: Progress | None = None,
     *,
     digests: pa.Table | None = None,
@@ -960,7 +992,7 @@ def _doubtful_children(
 
 def prepare_bulk(
     batch: BulkBatch,
-    existing: dict[str, pa.Table],
+    existing: Stored,
     *,
     skip_invalid: bool = False,
     today: dt.date | None = None,

@@ -277,24 +277,33 @@ def read_register(path: str | Path) -> dict[str, pa.Table]:
         return _read_register(Path(path))
 
 
-def _read_register(root: Path) -> dict[str, pa.Table]:
+def register_files(path: str | Path) -> dict[str, Path]:
+    """A register directory's table files, each checked against the manifest (columns, types, row
+    count, from the files' footers) but not read: for a reader that scans them as it goes."""
+    root = Path(path)
     manifest = read_manifest(root)
-    years: list[int] = manifest["years"]
     entries = manifest.get("tables", {})
-    tables: dict[str, pa.Table] = {}
+    out: dict[str, Path] = {}
     for name in TABLES:
         entry = entries.get(name) if isinstance(entries, dict) else None
         file = root / (entry.get("file", f"{name}.parquet") if isinstance(entry, dict) else f"{name}.parquet")
         if not file.exists():
             raise RegisterError(f"{file}: missing (the register's {name!r} table)")
         try:
-            schema = pq.read_schema(file)
+            meta = pq.read_metadata(file)
         except (pa.ArrowInvalid, OSError) as exc:
             raise RegisterError(f"{file}: not a readable Parquet file: {exc}") from None
-        check_schema(schema, expected_schema(name, years), source=str(file))
-        table = pq.read_table(file)
+        check_schema(
+            meta.schema.to_arrow_schema(), expected_schema(name, manifest["years"]), source=str(file)
+        )
         rows = entry.get("rows") if isinstance(entry, dict) else None
-        if rows is not None and rows != table.num_rows:
-            raise RegisterError(f"{file}: {table.num_rows} rows, but the manifest says {rows}")
-        tables[name] = table.replace_schema_metadata(None)
-    return tables
+        if rows is not None and rows != meta.num_rows:
+            raise RegisterError(f"{file}: {meta.num_rows} rows, but the manifest says {rows}")
+        out[name] = file
+    return out
+
+
+def _read_register(root: Path) -> dict[str, pa.Table]:
+    return {
+        name: pq.read_table(file).replace_schema_metadata(None) for name, file in register_files(root).items()
+    }
