@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,13 +157,13 @@ def _stored_baseline(
     return found
 
 
-def _write_report(sim: Simulation, out: Path) -> tuple[Path, ...]:
-    """Charts (PNG, SVG), report.html and simulation.json in ``out``."""
+def _write_report(sim: Simulation, out: Path, lang: str, names: Mapping[str, str]) -> tuple[Path, ...]:
+    """Charts (PNG, SVG), report.html and simulation.json in ``out``; charts and report in ``lang``."""
     from huiqi.reports.charts import simulation_charts
     from huiqi.reports.html import simulation_html
 
-    charts = simulation_charts(sim, out)
-    (out / "report.html").write_text(simulation_html(sim, charts), encoding="utf-8")
+    charts = simulation_charts(sim, out, lang)
+    (out / "report.html").write_text(simulation_html(sim, charts, lang=lang, names=names), encoding="utf-8")
     (out / "simulation.json").write_text(
         json.dumps(sim.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
@@ -182,11 +182,12 @@ def simulate_reform(
     on: dt.date | None = None,
     baseline_file: Path | None = None,
     out: Path | None = None,
+    lang: str = "en",
 ) -> SimulationView:
     """Baseline and reform over a register (a directory, or ``db`` with the store), so an officer knows
     what a change would cost and whom it moves before proposing it. The baseline of the affected
     programmes is read from ``baseline_file`` (``huiqi match --out`` of this register and date) when
-    given and it fits (``notes`` says which)."""
+    given and it fits (``notes`` says which). The text report, the charts and report.html are in ``lang``."""
     from huiqi.reports.text import render_simulation
     from huiqi.simulation.run import simulate
 
@@ -196,8 +197,13 @@ def simulate_reform(
     notes: list[str] = []
     found = _stored_baseline(applied, tables, day, baseline_file, notes) if baseline_file else None
     sim = simulate(applied, tables, day, baseline=found)
-    files = _write_report(sim, out) if out is not None else ()
-    return SimulationView(sim.to_json(), render_simulation(sim), tuple(notes), files)
+    names: dict[str, str] = {}
+    for p in applied.programmes.values():
+        names[p.id] = p.spec.name.get(lang)
+        if p.spec.pool is not None:
+            names[p.spec.pool.id] = p.spec.pool.name.get(lang)
+    files = _write_report(sim, out, lang, names) if out is not None else ()
+    return SimulationView(sim.to_json(), render_simulation(sim, lang=lang), tuple(notes), files)
 
 
 def _simulate_job(

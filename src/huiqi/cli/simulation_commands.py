@@ -60,6 +60,9 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--stored-baseline/--compute-baseline", hidden=True, help="removed: see --baseline"),
         ] = False,
+        lang: Annotated[
+            Lang, typer.Option("--lang", help="the report's language (text, charts, HTML)")
+        ] = Lang.en,
     ) -> None:
         """Run baseline and reform over a register: cost, winners and losers, breakdowns, pool sufficiency.
 
@@ -89,6 +92,7 @@ def register(app: typer.Typer) -> None:
                 on=_date(on),
                 baseline_file=baseline_file,
                 out=out,
+                lang=lang.value,
             )
         except RegisterError as exc:
             fail(str(exc))

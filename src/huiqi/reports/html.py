@@ -9,8 +9,11 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from huiqi.money import format_yuan
+from huiqi.reports.text import POOL_ASSUMPTION, SIM_FOOT, SIM_INTRO, SIM_MOVED, group_label, say
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from huiqi.reports.charts import Chart
     from huiqi.simulation.cities import CityComparison
     from huiqi.simulation.run import GroupRow, Simulation
@@ -36,9 +39,9 @@ def _signed(v: Decimal) -> str:
     return f'<td class="n {cls}">{sign}{_money(v)}</td>'
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, lang: str = "en") -> str:
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
     )
 
@@ -49,73 +52,126 @@ def _figures(charts: list[Chart]) -> str:
     )
 
 
-def _groups(title: str, rows: list[GroupRow], limit: int = 20) -> str:
+def _groups(title: str, rows: list[GroupRow], lang: str, limit: int = 20) -> str:
     body = "".join(
-        f"<tr><td>{escape(r.key)}</td><td class='n'>{r.firms_changed}</td><td class='n'>{_money(r.cost_before)}"
+        f"<tr><td>{escape(group_label(r.key, lang))}</td><td class='n'>{r.firms_changed}</td><td class='n'>{_money(r.cost_before)}"
         f"</td><td class='n'>{_money(r.cost_after)}</td>{_signed(r.change)}</tr>"
         for r in rows[:limit]
     )
     more = (
-        f"<p class='note'>{len(rows) - limit} more rows in the JSON output.</p>" if len(rows) > limit else ""
+        f"<p class='note'>{escape(say('{more} more rows in the JSON output.', lang, more=len(rows) - limit))}</p>"
+        if len(rows) > limit
+        else ""
     )
-    return (
-        f"<h2>{escape(title)}</h2><table><tr><th></th><th>firms changed</th><th>baseline</th><th>reform</th>"
-        f"<th>change</th></tr>{body}</table>{more}"
+    heads = "".join(
+        f"<th>{escape(say(h, lang))}</th>" for h in ("firms changed", "baseline", "reform", "change")
     )
+    return f"<h2>{escape(say(title, lang))}</h2><table><tr><th></th>{heads}</tr>{body}</table>{more}"
 
 
-def simulation_html(sim: Simulation, charts: list[Chart]) -> str:
+#: the simulation page's fixed words (their Chinese in ``huiqi.reports.text.ZH``)
+_SIM_WORDS = (
+    "Reform:",
+    "Cost",
+    "baseline",
+    "reform",
+    "change",
+    "By programme",
+    "programme",
+    "eligible before",
+    "after",
+    "gained / lost eligibility",
+    " (untouched, shares a pool)",
+    "Pool sufficiency",
+    POOL_ASSUMPTION,
+    "pool",
+    "size",
+    "demand, baseline",
+    "demand, reform",
+    "runs out, baseline",
+    "runs out, reform",
+    "suffices",
+    "Largest gains and losses",
+    "firm",
+    "gain",
+    "loss",
+    "Charts",
+    SIM_FOOT,
+)
+
+
+def simulation_html(
+    sim: Simulation, charts: list[Chart], *, lang: str = "en", names: Mapping[str, str] | None = None
+) -> str:
+    """The simulation as one self-contained page in ``lang`` (en or zh): headings, sectors and districts in
+    that language, programmes and pools by ``names`` (id -> name in ``lang``; default the English the
+    simulation keeps)."""
     r = sim.reform
+    named = names or {}
+    t = {k: escape(say(k, lang)) for k in _SIM_WORDS}
     changes = "".join(f"<li><code>{escape(c)}</code></li>" for c in r["changes"])
     progs = "".join(
-        f"<tr><td><code>{escape(p.programme)}</code><br><span class='note'>{escape(p.name)}"
-        f"{' (untouched, shares a pool)' if p.programme not in sim.affected else ''}</span></td>"
+        f"<tr><td><code>{escape(p.programme)}</code><br><span class='note'>{escape(named.get(p.programme, p.name))}"
+        f"{t[' (untouched, shares a pool)'] if p.programme not in sim.affected else ''}</span></td>"
         f"<td class='n'>{p.eligible_before}</td><td class='n'>{p.eligible_after}</td>"
         f"<td class='n'>+{p.newly_eligible} / −{p.no_longer_eligible}</td>"
         f"<td class='n'>{_money(p.cost_before)}</td><td class='n'>{_money(p.cost_after)}</td>{_signed(p.change)}</tr>"
         for p in sim.programmes
     )
     pools = "".join(
-        f"<tr><td><code>{escape(p.pool)}</code><br><span class='note'>{escape(p.name)}</span></td>"
+        f"<tr><td><code>{escape(p.pool)}</code><br><span class='note'>{escape(named.get(p.pool, p.name))}</span></td>"
         f"<td class='n'>{_money(p.size_before)}{'' if p.size_after == p.size_before else ' → ' + _money(p.size_after)}"
         f"</td><td class='n'>{_money(p.demand_before)}</td><td class='n'>{_money(p.demand_after)}</td>"
-        f"<td>{escape(p.runs_out_before or 'suffices')}</td><td>{escape(p.runs_out_after or 'suffices')}</td></tr>"
+        f"<td>{escape(p.runs_out_before) if p.runs_out_before else t['suffices']}</td>"
+        f"<td>{escape(p.runs_out_after) if p.runs_out_after else t['suffices']}</td></tr>"
         for p in sim.pools
     )
     tops = "".join(f"<tr><td><code>{escape(u)}</code></td>{_signed(a)}</tr>" for u, a in sim.top_gainers)
     bottoms = "".join(f"<tr><td><code>{escape(u)}</code></td>{_signed(a)}</tr>" for u, a in sim.top_losers)
+    code = ", ".join
+    intro = say(
+        SIM_INTRO,
+        lang,
+        id=f"<code>{escape(r['id'])}</code>",
+        firms=f"{sim.firms:,}",
+        on=sim.on,
+        touched=code(f"<code>{escape(x)}</code>" for x in sim.touched),
+        affected=code(f"<code>{escape(x)}</code>" for x in sim.affected),
+    )
+    moved = say(
+        SIM_MOVED,
+        lang,
+        gainers=f"{sim.gainers:,}",
+        gained=_money(sim.gained),
+        losers=f"{sim.losers:,}",
+        lost=_money(sim.lost),
+    )
     body = f"""
-<h1>Reform: {escape(r["title"]["en"])} <span class="note">{escape(r["title"]["zh"])}</span></h1>
-<p class="note">Reform <code>{escape(r["id"])}</code> over {sim.firms:,} firms, evaluated on {sim.on}.
-Programmes changed: {", ".join(f"<code>{escape(t)}</code>" for t in sim.touched)};
-recomputed (with those that depend on them): {", ".join(f"<code>{escape(a)}</code>" for a in sim.affected)}.
-Other programmes are unchanged and not part of the difference.</p>
+<h1>{t["Reform:"]} {escape(r["title"][lang if lang == "zh" else "en"])} <span class="note">{escape(r["title"]["en" if lang == "zh" else "zh"])}</span></h1>
+<p class="note">{intro}</p>
 <ul>{changes}</ul>
-<h2>Cost</h2>
-<table><tr><th>baseline</th><th>reform</th><th>change</th></tr>
+<h2>{t["Cost"]}</h2>
+<table><tr><th>{t["baseline"]}</th><th>{t["reform"]}</th><th>{t["change"]}</th></tr>
 <tr><td class="n">{_money(sim.cost_before)}</td><td class="n">{_money(sim.cost_after)}</td>{_signed(sim.change)}</tr></table>
-<p>{sim.gainers:,} firms gain {_money(sim.gained)} yuan in all; {sim.losers:,} firms lose {_money(sim.lost)} yuan.</p>
-<h2>By programme</h2>
-<table><tr><th>programme</th><th>eligible before</th><th>after</th><th>gained / lost eligibility</th>
-<th>baseline</th><th>reform</th><th>change</th></tr>{progs}</table>
-{_groups("By sector", sim.by_sector)}
-{_groups("By district", sim.by_district)}
-{_groups("By size band (employees)", sim.by_size)}
-<h2>Pool sufficiency</h2>
-<p class="note">Assumption: every eligible firm claims its full amount, and the matched demand arrives evenly over
-twelve months from the month of the evaluation date (or of the application window's opening, if later); a pool
-runs out in the first month in which the demand arrived so far exceeds it. Yearly pools are compared with one
-year's demand.</p>
-<table><tr><th>pool</th><th>size</th><th>demand, baseline</th><th>demand, reform</th><th>runs out, baseline</th>
-<th>runs out, reform</th></tr>{pools}</table>
-<h2>Largest gains and losses</h2>
-<table><tr><th>firm</th><th>gain</th></tr>{tops}</table>
-<table><tr><th>firm</th><th>loss</th></tr>{bottoms}</table>
-<h2>Charts</h2>
+<p>{moved}</p>
+<h2>{t["By programme"]}</h2>
+<table><tr><th>{t["programme"]}</th><th>{t["eligible before"]}</th><th>{t["after"]}</th><th>{t["gained / lost eligibility"]}</th>
+<th>{t["baseline"]}</th><th>{t["reform"]}</th><th>{t["change"]}</th></tr>{progs}</table>
+{_groups("By sector", sim.by_sector, lang)}
+{_groups("By district", sim.by_district, lang)}
+{_groups("By size band (employees)", sim.by_size, lang)}
+<h2>{t["Pool sufficiency"]}</h2>
+<p class="note">{t[POOL_ASSUMPTION]}</p>
+<table><tr><th>{t["pool"]}</th><th>{t["size"]}</th><th>{t["demand, baseline"]}</th><th>{t["demand, reform"]}</th><th>{t["runs out, baseline"]}</th>
+<th>{t["runs out, reform"]}</th></tr>{pools}</table>
+<h2>{t["Largest gains and losses"]}</h2>
+<table><tr><th>{t["firm"]}</th><th>{t["gain"]}</th></tr>{tops}</table>
+<table><tr><th>{t["firm"]}</th><th>{t["loss"]}</th></tr>{bottoms}</table>
+<h2>{t["Charts"]}</h2>
 {_figures(charts)}
-<p class="note">Amounts in yuan, exact to the fen. Generated by huiqi simulate.</p>
+<p class="note">{t[SIM_FOOT]}</p>
 """
-    return _page(f"Reform {r['id']}", body)
+    return _page(say("Reform {id}", lang, id=r["id"]), body, lang)
 
 
 def cities_html(comp: CityComparison, chart: Chart | None, *, lang: str = "en") -> str:
