@@ -67,11 +67,12 @@ class AlreadyScored(ReviewError):
 
 
 class ReviewIncomplete(ReviewError):
-    def __init__(self, missing: int, example: str) -> None:
+    def __init__(self, missing: int, reviewer_id: str, application_id: str) -> None:
+        self.missing, self.reviewer_id, self.application_id = missing, reviewer_id, application_id
         super().__init__(
-            f"{missing} assignment(s) are not scored yet (e.g. {example}); every assigned reviewer "
-            "must score before scores are normalised, and a review whose reviewer cannot go on is "
-            "reassigned to another reviewer first"
+            f"{missing} assignment(s) are not scored yet (e.g. {reviewer_id} on {application_id}); every "
+            "assigned reviewer must score before scores are normalised, and a review whose reviewer cannot "
+            "go on is reassigned to another reviewer first"
         )
 
 

@@ -613,7 +613,7 @@ def normalise(
         )
     ).all()
     if open_:
-        raise ReviewIncomplete(len(open_), f"{open_[0].reviewer_id} on {open_[0].application_id}")
+        raise ReviewIncomplete(len(open_), open_[0].reviewer_id, open_[0].application_id)
     sheets: dict[tuple[str, str], dict[str, Decimal]] = {}
     for a, s in rows:
         sheets.setdefault((a.reviewer_id, a.application_id), {})[s.criterion] = Decimal(s.value)

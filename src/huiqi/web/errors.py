@@ -28,6 +28,7 @@ from huiqi.firms.io import TextFileError
 from huiqi.firms.register import RegisterError
 from huiqi.money import MoneyError
 from huiqi.rules.errors import EvaluationError, ProgrammeError, UnknownProgramme
+from huiqi.web.i18n import gettext
 from huiqi.web.limits import TITLES
 from huiqi.web.security import login_redirect
 
@@ -374,6 +375,18 @@ def message_of(exc: BaseException) -> str:
     return str(exc)
 
 
+def page_message(exc: BaseException) -> str:
+    """A refusal as a page shows it: in the page's language where the catalogue words it (a zh officer must
+    not read the domain's English), else as the API says it; the API's problem details stay in English."""
+    if isinstance(exc, rev.ReviewIncomplete):
+        return gettext(
+            "%(n)s review(s) are not scored yet (for example %(reviewer)s on %(application)s): every "
+            "assigned reviewer must score before the scores are normalised; reassign a review whose "
+            "reviewer cannot go on to another reviewer first."
+        ) % {"n": exc.missing, "reviewer": exc.reviewer_id, "application": exc.application_id}
+    return message_of(exc)
+
+
 def _details(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, ProfileError):
         return {"errors": [{"path": p.path, "message": p.message} for p in exc.problems]}
@@ -455,7 +468,7 @@ def install(app: FastAPI) -> None:
             return problem(
                 request, status, type(exc).__name__, message_of(exc), headers=headers, **_details(exc)
             )
-        return _page(request, status, type(exc).__name__, message_of(exc), headers=headers)
+        return _page(request, status, type(exc).__name__, page_message(exc), headers=headers)
 
     from huiqi.web.api.common import WebError
 

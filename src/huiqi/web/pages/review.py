@@ -26,7 +26,7 @@ from huiqi.app.holding import HeldView
 from huiqi.web.api.common import WebError, actor
 from huiqi.web.api.designation import checked_pdf, pdf_response, zip_of
 from huiqi.web.calculator import today_in_shanghai
-from huiqi.web.errors import message_of, status_for
+from huiqi.web.errors import page_message, status_for
 from huiqi.web.i18n import _, language
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
@@ -153,7 +153,7 @@ async def review_score(application_id: str, request: Request) -> Response:
     except ReviewError as exc:
         if status_for(exc) != 422:
             raise
-        return review_page_of(request, application_id, error=message_of(exc), values=scores)
+        return review_page_of(request, application_id, error=page_message(exc), values=scores)
     return RedirectResponse("/review?scored=1", status_code=303)
 
 
@@ -208,7 +208,7 @@ def officer_step(request: Request, call_id: str, step: Callable[[], object], **k
     try:
         step()
     except REFUSALS as exc:
-        return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc), **kept)
+        return selection_page_of(request, call_id, error=page_message(exc), status=status_for(exc), **kept)
     return RedirectResponse(f"/officer/selection/{call_id}", status_code=303)
 
 
@@ -349,7 +349,7 @@ def selection_confirm(call_id: str, request: Request) -> Response:
             above=st.settings.second_approval_above,
         )
     except REFUSALS as exc:
-        return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc))
+        return selection_page_of(request, call_id, error=page_message(exc), status=status_for(exc))
     total = sum((Decimal(d.amount) for d in preview.designated), Decimal(0))
     ctx = {"kind": "select", "call_id": call_id, "preview": preview, "total": total, "key": uuid.uuid4().hex}
     return render(request, "designation_confirm.html", ctx)
@@ -386,7 +386,7 @@ def designation_confirm_end(
     except REFUSALS as exc:
         if not call_id:
             raise
-        return selection_page_of(request, call_id, error=message_of(exc), status=status_for(exc))
+        return selection_page_of(request, call_id, error=page_message(exc), status=status_for(exc))
     ctx = {
         "kind": "end",
         "application_id": application_id,
