@@ -14,13 +14,8 @@ from huiqi.firms.register import write_register
 from huiqi.firms.synth import synth_register
 from huiqi.rules.labels import VALUE_LABELS
 
-REFORM = """id: model-rate-60
-title: {en: Model vouchers at 60%, zh: 模型券补贴比例提高至60%}
-programmes:
-  shanghai.ai.model-voucher:
-    parameters:
-      rate: 60%
-"""
+from .test_cli import REFORM  # the model voucher at 60%
+
 KEYS = {"artificial_intelligence", "software_services", "digital_economy", "Pudong New Area", "Minhang"}
 ENGLISH_TITLES = (
     "By sector",
