@@ -692,26 +692,69 @@ def by_credit_code(t: pa.Table) -> pa.Table:
     return t.take(pc.sort_indices(t, sort_keys=[("uscc", "ascending")]))
 
 
+def _sort_in_place(tables: dict[str, pa.Table]) -> None:
+    """Each table of ``tables`` put in credit-code order a column at a time, each old column let go as
+    its sorted copy is made (a register of millions of firms is not held twice)."""
+    for name in list(tables):
+        t = tables.pop(name)
+        if by_credit_code(t) is t:
+            tables[name] = t
+            continue
+        order = pc.sort_indices(t["uscc"])
+        schema, columns = t.schema, []
+        while t.num_columns:
+            columns.append(t.column(0).take(order))
+            t = t.remove_column(0)
+        tables[name] = pa.table(columns, schema=schema)
+
+
 #: A register as an import merges into it: each table held in memory, or its Parquet file (read only as
 #: far as the import needs: the credit codes, and the rows of the firms it changes or keeps)
 Stored = Mapping[str, pa.Table | Path]
 
 
-def _load(t: pa.Table | Path, columns: list[str] | None = None, filter: Any = None) -> pa.Table:
-    """A stored table (or some of its columns, or the rows ``filter`` keeps) as Arrow."""
+def _load(
+    t: pa.Table | Path,
+    columns: list[str] | None = None,
+    codes: pa.Array | None = None,
+    *,
+    others: bool = False,
+) -> pa.Table:
+    """A stored table (or some of its columns) as Arrow: whole, or the rows of the firms ``codes`` (with
+    ``others``, the rows of every other firm). A file is scanned by DuckDB (on every core, only these
+    columns, rows filtered as read)."""
     if not isinstance(t, Path):
-        out = t if filter is None else t.filter(filter)
+        out = t
+        if codes is not None:
+            mine = pc.is_in(t["uscc"], value_set=codes)
+            out = t.filter(pc.invert(mine) if others else mine)
         return out if columns is None else out.select(columns)
-    import pyarrow.dataset as ds
+    import duckdb
+    import pyarrow.parquet as pq
 
-    return (
-        ds.dataset(t, format="parquet").to_table(columns=columns, filter=filter).replace_schema_metadata(None)
-    )
+    schema = pq.read_schema(t).remove_metadata()
+    names = columns or schema.names
+    con = duckdb.connect()
+    try:
+        where = ""
+        if codes is not None:
+            con.register("codes", pa.table({"uscc": codes}))
+            where = (
+                " WHERE uscc NOT IN (SELECT uscc FROM codes)"
+                if others
+                else " WHERE uscc IN (SELECT uscc FROM codes)"
+            )
+        listed = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+        sql = f"SELECT {listed} FROM read_parquet(?)" + where  # nosec B608  # the layout's names
+        out = con.execute(sql, [str(t)]).to_arrow_table()
+    finally:
+        con.close()
+    return out.cast(pa.schema([schema.field(n) for n in names]))
 
 
 def _rows(t: pa.Table | Path, codes: pa.Array, columns: list[str] | None = None) -> pa.Table:
     """The rows of the firms ``codes`` of a stored table."""
-    return _load(t, columns, pc.field("uscc").isin(codes))
+    return _load(t, columns, codes)
 
 
 def stored_codes(existing: Stored) -> pa.Array:
@@ -741,7 +784,7 @@ def _merge(batch: BulkBatch, existing: Stored) -> tuple[dict[str, pa.Table], pa.
     schema = firm_schema(years)
     in_touch = pc.is_in(old_codes, value_set=touched)
     every = pc.all(in_touch).as_py() is not False  # a whole register again: nothing of it is kept as is
-    untouched = schema.empty_table() if every else _load(old_firms, filter=~pc.field("uscc").isin(touched))
+    untouched = schema.empty_table() if every else _load(old_firms, codes=touched, others=True)
     firms_part = batch.parts.get("firms")
     pieces = [_conform(untouched, schema)]
     touched_old = old_codes.filter(in_touch)
@@ -768,9 +811,7 @@ def _merge(batch: BulkBatch, existing: Stored) -> tuple[dict[str, pa.Table], pa.
         if part is None:
             tables[name] = _load(old)
             continue
-        keep = (
-            child_schema(name).empty_table() if every else _load(old, filter=~pc.field("uscc").isin(touched))
-        )
+        keep = child_schema(name).empty_table() if every else _load(old, codes=touched, others=True)
         tables[name] = pa.concat_tables(
             [_conform(keep, child_schema(name)), _conform(part.data, child_schema(name))]
         )
@@ -805,13 +846,18 @@ def merge_bulk(
     progress: Progress | None = None,
     *,
     digests: pa.Table | None = None,
+    keep_batch: bool = True,
 ) -> BulkMerge:
     """Apply an import to the register's tables: the new tables, the history of changed fields (only the
     changed firms' fields; a new firm is one row), and the counts. ``digests``: the firms' digests stored
     with ``existing`` (computed from it when None); the firms whose digest is the same are unchanged and
-    not compared field by field."""
+    not compared field by field. Without ``keep_batch`` the batch keeps only its credit codes once merged
+    (it cannot be merged again)."""
     tables, touched, added = _merge(batch, existing)
-    tables = {name: by_credit_code(t) for name, t in tables.items()}
+    if not keep_batch:  # its rows are in ``tables`` now: only the codes are asked for again
+        for part in batch.parts.values():
+            part.data = part.data.select(["uscc"])
+    _sort_in_place(tables)
     if progress is not None:
         progress("compare with the register")
     new_digests = by_credit_code(firm_digests(tables))
@@ -1007,7 +1053,7 @@ def prepare_bulk(
 
     if batch.problems and not skip_invalid:
         raise ImportRefused(batch.problems)
-    merged = merge_bulk(batch, existing, progress, digests=digests)
+    merged = merge_bulk(batch, existing, progress, digests=digests, keep_batch=skip_invalid)
     if progress is not None:
         progress("check the firms")
     doubt = doubtful(merged.tables, merged.checked, today or dt.datetime.now(CHINA).date())
