@@ -253,11 +253,9 @@ def _pool_of_programme(s: Session, pool_id: str, programme_id: str, programme: P
     )
 
 
-def _served_version(known: Mapping[str, Programme], programme_id: str, version: str) -> None:
+def _served_version(known: Versions, programme_id: str, version: str) -> None:
     """Refuse a call on a version that is not served or was withdrawn: its decisions would cite a version
     in force on no date (issue 15)."""
-    if not isinstance(known, Versions):
-        return
     try:
         programme = known.version(programme_id, version)
     except UnknownProgramme:
@@ -293,7 +291,7 @@ def open_call(
     closes_at: dt.datetime,
     allocation_mode: str,
     actor: str,
-    programmes: Mapping[str, Programme] | None = None,
+    programmes: Versions | None = None,
 ) -> CallView:
     """Open a programme for applications in a window, drawing on the programme's pool inside its period
     (``programmes``: those served, default the bundled packs)."""
