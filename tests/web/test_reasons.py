@@ -441,3 +441,26 @@ def test_a_firm_sees_its_failed_condition_in_chinese_on_its_page(sqlite_web: Web
     links = audit.audit_log(store, entity=f"application:{app_id}").items
     assert next(x for x in links if x.action == "to_rejected").payload["reason"] == last["reason"]
     assert audit.verify_chain(store).ok
+
+
+def test_a_selection_decision_is_shown_from_its_code() -> None:
+    """The selection page's reserve and left-out lists: the decision's history reason through the renderer
+    (the sector by its label, not its key), a decision kept without one in the page's language as written."""
+    run = CUTOFF_R.to_json()
+    decision = {
+        "code": "sector_cutoff",
+        "en": CUTOFF_R.text,
+        "zh": "biomedicine领域名额3个已满",
+        "history": run,
+    }
+    i18n.set_language("zh")
+    try:
+        zh = reasons.reason_shown(decision)
+        assert zh == _render(CUTOFF_R, "zh") and "biomedicine" not in zh and "90.00" in zh
+        assert (
+            reasons.reason_shown({"en": "not eligible: x", "zh": "不符合认定条件：甲"})
+            == "不符合认定条件：甲"
+        )
+    finally:
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    assert reasons.reason_shown(decision) == _render(CUTOFF_R, i18n.DEFAULT_LANGUAGE)

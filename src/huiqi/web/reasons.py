@@ -11,6 +11,7 @@ exactly as stored. Rows are not converted by the migration: these shapes read th
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -202,12 +203,20 @@ RENDERED = (
 )
 
 
-def reason_shown(value: str | Coded | None) -> str:
+def reason_shown(value: str | Coded | Mapping[str, Any] | None) -> str:
     """A history reason in the page's language, so a zh reader never sees the system's English: an event
     with its code through the one renderer, words alone (older rows, other reasons) through the shapes;
-    what an officer typed stays as typed."""
+    what an officer typed stays as typed. A selection decision's reason (``{"en", "zh", "history"}``) is
+    rendered from its code too, or shown in the page's language as the run wrote it."""
     if value is None:
         return ""
+    if isinstance(value, Mapping):
+        coded = value.get("history")
+        if isinstance(coded, Mapping) and "code" in coded:
+            return codes.render(
+                str(coded["code"]), coded.get("args") or {}, lang=language(), gettext=gettext, gap=plain_gap
+            )
+        return str(value.get(language()) or value.get("en") or "")
     if not isinstance(value, str):
         rendered = codes.shown(
             value.reason_code, value.reason_args, lang=language(), gettext=gettext, gap=plain_gap
