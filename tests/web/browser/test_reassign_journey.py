@@ -2,8 +2,10 @@
 its own demo, every step asserting the words of its language): a reviewer declares a conflict where nobody
 of the field who can log in is left (the third reviewer, expert-li, has no account); the reviewer is told an
 officer will reassign it; the officer's selection page marks the stalled reviews, refuses to normalise while
-reviews wait, and the officer reassigns each with a reason; once the reviews are in, the officer normalises
-and selects on the same page, and a designated firm finds its signed certificate on its page. Screenshots of
+reviews wait (saying why in the page's language), and the officer reassigns each with a reason; once the
+reviews are in, the officer normalises and selects on the same page, the selection is held above the
+second-approval amount until a second officer approves it, and a designated firm finds its signed
+certificate on its page. Screenshots of
 every step (reassign-<lang>-<step>.png)."""
 
 from __future__ import annotations
@@ -165,19 +167,20 @@ def test_a_conflict_nobody_can_take_is_reassigned_by_the_officer_in_the_browser(
     officer_page.wait_for_load_state()
     officer_page.click(f"button:has-text('{w('Confirm: select and award the grants')}')")  # the summary first
     officer_page.wait_for_load_state()
-    if "/officer/approvals" in officer_page.url:  # above the second-approval amount: another officer approves
-        held = officer_page.url.split("held=")[1]
-        assert w("Another officer must approve it.") in officer_page.inner_text("main")
-        shot(officer_page, journey, "5-held")
-        second = new_page()
-        login(second, stalled, "officer_b")
-        second.goto("/officer/approvals")
-        second.locator(f"#approval-{held} button:has-text('{w('Approve')}')").click()
-        second.wait_for_load_state()
-        assert w("Nothing has been written yet.") in second.inner_text("main")
-        second.locator("main form.card button").click()
-        second.wait_for_load_state()
-        officer_page.goto(f"/officer/selection/{CALL}")
+    # the grants are above the second-approval amount (1 million yuan by default): held for another officer
+    assert "/officer/approvals?held=" in officer_page.url, officer_page.url
+    held = officer_page.url.split("held=")[1]
+    assert w("Another officer must approve it.") in officer_page.inner_text("main")
+    shot(officer_page, journey, "5-held")
+    second = new_page()
+    login(second, stalled, "officer_b")
+    second.goto("/officer/approvals")
+    second.locator(f"#approval-{held} button:has-text('{w('Approve')}')").click()
+    second.wait_for_load_state()
+    assert w("Nothing has been written yet.") in second.inner_text("main")
+    second.locator("main form.card button").click()
+    second.wait_for_load_state()
+    officer_page.goto(f"/officer/selection/{CALL}")
     assert w("Designated firms") in officer_page.inner_text("main")
     shot(officer_page, journey, "6-selected")
     with stalled.api("officer") as officer:
