@@ -222,7 +222,11 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
                 if not writers:
                     writers = [
                         pq.ParquetWriter(
-                            tmp, schemas[name], compression="zstd", use_dictionary=_repeated(schemas[name])
+                            tmp,
+                            schemas[name],
+                            compression="zstd",
+                            use_dictionary=_repeated(schemas[name]),
+                            store_decimal_as_integer=True,  # money as 64-bit integers: quicker both ways
                         )
                         for (tmp, _), name in zip(written, TABLES, strict=True)
                     ]
