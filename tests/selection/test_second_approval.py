@@ -34,7 +34,7 @@ from huiqi.review.models import Assignment
 from huiqi.rules.loader import load_pack
 from huiqi.rules.programme import Programme
 from huiqi.selection.models import Designation, SelectionRun
-from huiqi.workflows.approvals import HeldMove, ReasonRequired, SameOfficer
+from huiqi.workflows.approvals import AlreadyAwaiting, HeldMove, ReasonRequired, SameOfficer
 
 LIMIT = Decimal("1000000.00")  # the default second-approval amount
 HIGH = Decimal("100000000.00")
@@ -109,8 +109,19 @@ def test_a_selection_above_the_amount_waits_for_a_second_officer(
     assert preview.summary is not None and preview.summary.second_approval
     assert preview.summary.amount == Decimal("20000000.00") == before - preview.summary.available_after
 
-    held = select_as(store, call_id, programmes, "sel-1", LIMIT)
-    assert isinstance(held, HeldView) and held.status == "awaiting" and not held.replayed
+    # two requests at once with one key: one held move, both answered with it
+    barrier = threading.Barrier(2)
+
+    def at_once(_i: int) -> Any:
+        barrier.wait()
+        return select_as(store, call_id, programmes, "sel-1", LIMIT)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(at_once, range(2)))
+    assert all(isinstance(a, HeldView) for a in answers) and answers[0].id == answers[1].id, answers
+    assert count(db, HeldMove) == 1
+    held = answers[0]
+    assert held.status == "awaiting"
     assert (held.operation, held.amount, held.requested_by) == (
         "selection.run",
         Decimal("20000000.00"),
@@ -120,19 +131,12 @@ def test_a_selection_above_the_amount_waits_for_a_second_officer(
     # nothing moved: no selection run, no designation, no award, the pool untouched
     assert count(db, SelectionRun) == count(db, Designation) == count(db, Award) == 0
     assert available(db, call_id) == before
-    # the same key answers the same held move, even from two requests at once
+    # the same key later answers the same held move; the same selection under another key is refused
     again = select_as(store, call_id, programmes, "sel-1", LIMIT)
     assert isinstance(again, HeldView) and again.id == held.id and again.replayed
-    barrier = threading.Barrier(2)
-
-    def at_once(_i: int) -> Any:
-        barrier.wait()
-        return select_as(store, call_id, programmes, "sel-2", LIMIT)
-
-    with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(at_once, range(2)))
-    assert all(isinstance(a, HeldView) for a in answers) and answers[0].id == answers[1].id, answers
-    assert count(db, HeldMove) == 2  # sel-1 and sel-2
+    with pytest.raises(AlreadyAwaiting, match=held.id):
+        select_as(store, call_id, programmes, "sel-2", LIMIT)
+    assert count(db, HeldMove) == 1
 
     # the application's page finds the held selection of its call
     with db.session() as s:

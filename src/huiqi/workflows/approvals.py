@@ -68,6 +68,14 @@ class ApprovalNotAwaiting(WorkflowError):
         )
 
 
+class AlreadyAwaiting(WorkflowError):
+    def __init__(self, operation: str, approval_id: str) -> None:
+        super().__init__(
+            f"the same {operation} already awaits a second officer's approval as money move {approval_id}; "
+            "approve or reject that one (待复核, `huiqi ledger approvals`) instead of asking again"
+        )
+
+
 class ReasonRequired(WorkflowError):
     def __init__(self) -> None:
         super().__init__("reason: say why the money move is rejected (it is recorded and shown to the maker)")
@@ -88,7 +96,14 @@ def hold(
     summary: dict[str, Any],
     actor: str,
 ) -> HeldMove:
-    """Record a money move as awaiting a second officer's approval (nothing moves yet)."""
+    """Record a money move as awaiting a second officer's approval (nothing moves yet); the same move asked
+    again under another key while the first awaits is refused (``AlreadyAwaiting``)."""
+    waiting = session.scalars(
+        select(HeldMove).where(HeldMove.operation == operation, HeldMove.status == HeldStatus.AWAITING.value)
+    )
+    for other in waiting:
+        if other.params == params:
+            raise AlreadyAwaiting(operation, other.id)
     held = HeldMove(
         id=new_id(),
         operation=operation,
