@@ -82,7 +82,8 @@ def test_demo_reviewer_scores_and_the_officer_selects(page: Any, browser: Any, s
     assert "待复核" in checker.inner_text("main")
     checker.click(f"form[action='/officer/approvals/{held_id}/confirm'] button")
     checker.wait_for_load_state()
-    assert "20,000,000.00" in checker.inner_text("main") and "web:officer" in checker.inner_text("main")
+    summary = checker.inner_text("main")
+    assert "20,000,000.00" in summary and "web:officer" in summary and call in summary
     shot(checker, "demo-review", "4-second-officer")
     checker.click(f"form[action='/officer/approvals/{held_id}/approve'] button")
     checker.wait_for_load_state()
