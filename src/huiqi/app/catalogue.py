@@ -13,7 +13,11 @@ What each filter means (all optional, all must hold):
 - ``benefit``: the kind of benefit (designation, grant, rent_subsidy, voucher, award).
 - ``min_amount``: programmes that may pay a firm at least this much: a stated cap per firm (a yuan
   parameter named ``max_...``) of at least the amount, or an amount without a stated cap; a programme that
-  pays nothing itself (a designation) never.
+  pays nothing itself (a designation) never. Written as yuan from 0 to under 10^15 with at most two
+  decimals, its thousands optionally grouped by commas (``1000000``, ``1,000,000``, ``2500.50``; digits of
+  any script, so a full-width ``１０`` is 10); blank is no minimum; anything else (``abc``, ``-1``,
+  ``1e400``, ``1e3``, ``1000.005``) is refused naming the filter, alike by the API (422), the page and the
+  CLI (``min_amount_of``, ``MIN_AMOUNT_PATTERN``).
 - ``status`` on the date (default today): ``in-force``, ``upcoming``, ``ended``, ``withdrawn`` (taken out of
   force with a reason, still readable), ``current`` (in force or upcoming: what a firm can still apply for;
   ended and withdrawn versions are not current) or ``all`` (the default).
@@ -24,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Literal
@@ -54,6 +59,26 @@ City = Literal["shanghai", "beijing", "shenzhen", "hangzhou", "chengdu"]
 
 class CatalogueQueryError(ValueError):
     """A filter with a value the catalogue does not know (the message names the values it takes)."""
+
+
+#: what ``min_amount`` takes (the API's schema states it): yuan below 10^15, at most two decimals, thousands
+#: optionally grouped by commas; or blank
+MIN_AMOUNT_PATTERN = r"^\s*((\d{1,15}|\d{1,3}(,\d{3}){1,4})(\.\d{1,2})?)?\s*$"
+_MIN_AMOUNT = re.compile(MIN_AMOUNT_PATTERN)
+
+
+def min_amount_of(text: object, *, what: str = "min_amount") -> Decimal | None:
+    """The ``min_amount`` filter from what a person typed, read alike by the API, the page and the CLI so
+    that the same text is the same filter (or the same refusal, naming ``what``) everywhere; blank: none."""
+    if text is None or isinstance(text, Decimal):
+        return text
+    if not isinstance(text, str) or not _MIN_AMOUNT.fullmatch(text):
+        raise CatalogueQueryError(
+            f"{what}: expected yuan from 0 to 999,999,999,999,999.99 with at most two decimals "
+            f"(e.g. 1000000 or 1,000,000), got {str(text)[:40]!r}"
+        )
+    digits = text.strip().replace(",", "")
+    return Decimal(digits) if digits else None
 
 
 @dataclass(frozen=True)

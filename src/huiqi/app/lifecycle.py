@@ -37,6 +37,9 @@ from huiqi.rules.programme import Programme
 from huiqi.rules.testing import TESTS_SUFFIX, Case, collect_cases, load_cases, load_fixtures, run_case
 from huiqi.rules.versions import Versions
 
+#: the draft numbers there can be (1 .. PostgreSQL's INTEGER): the API states the bound on its paths
+DRAFT_ID_MIN, DRAFT_ID_MAX = 1, drafts_service.LARGEST_ID
+
 # --- read models ----------------------------------------------------------------------------------------
 
 

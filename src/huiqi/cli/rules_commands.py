@@ -16,7 +16,7 @@ from huiqi.app import catalogue
 from huiqi.app import programmes as use
 from huiqi.app.jsonable import as_json
 from huiqi.app.registry import Packs, ProgrammeRegistry, ProgrammeSource, open_packs
-from huiqi.cli.shared import call, default_actor, fail, money, store
+from huiqi.cli.shared import call, default_actor, fail, store
 from huiqi.firms import ProfileError, load_firm
 from huiqi.money import format_yuan
 from huiqi.rules.errors import ProgrammeError, UnknownProgramme
@@ -100,7 +100,10 @@ def list_programmes(
     """List every version of every programme with its period and status on the date (default today); with
     a filter, the catalogue's search (the same as GET /api/v1/programmes?q=&sector=&status=...)."""
     if q or city or sector or benefit or min_amount or status != "all":
-        amount = money(min_amount, "--min-amount") if min_amount else None
+        try:
+            amount = catalogue.min_amount_of(min_amount, what="--min-amount")
+        except catalogue.CatalogueQueryError as exc:
+            fail(str(exc))
         try:
             found = call(
                 catalogue.search_programmes,

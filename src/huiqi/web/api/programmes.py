@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.routing import BaseRoute, Match, Route
@@ -26,25 +26,22 @@ from huiqi.web.security import authorize, principal_of, state_of
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
 
+#: a draft's number, bounded as the database holds it (outside the bound: 422 naming it, as the schema says)
+DraftId = Annotated[
+    int, Path(ge=lifecycle.DRAFT_ID_MIN, le=lifecycle.DRAFT_ID_MAX, description="the draft's number")
+]
+
 
 class ProgrammeFile(BaseModel):
     filename: str = "upload.programme.yaml"
     text: str
 
 
-#: what ?min_amount= takes: yuan up to 10^15 with at most two decimals, or nothing
+#: what ?min_amount= takes (``catalogue.min_amount_of``, as the page and the CLI): yuan below 10^15 with at
+#: most two decimals, thousands optionally grouped by commas, or blank (no minimum)
 _AMOUNT_OR_BLANK: dict[str, Any] = {
-    "anyOf": [
-        {"type": "number", "minimum": 0, "maximum": 10**15},
-        {"type": "string", "pattern": r"^\s*(\d{1,15}(\.\d{1,2})?)?\s*$"},
-        {"type": "null"},
-    ]
+    "anyOf": [{"type": "string", "pattern": catalogue.MIN_AMOUNT_PATTERN}, {"type": "null"}]
 }
-
-
-def _blank_is_none(value: Any) -> Any:
-    """An empty query value (``?min_amount=`` from a cleared form field) means no filter, not a bad number."""
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 @router.get("/programmes")
@@ -56,10 +53,12 @@ def list_programmes(
     sector: Annotated[Sector | None, Query(description="open to firms of this sector")] = None,
     benefit: Annotated[catalogue.BenefitKind | None, Query(description="the kind of benefit")] = None,
     min_amount: Annotated[
-        Annotated[Decimal, Field(ge=0, le=10**15)] | None,
-        BeforeValidator(_blank_is_none),
+        Decimal | None,
+        BeforeValidator(catalogue.min_amount_of),
         WithJsonSchema(_AMOUNT_OR_BLANK),
-        Query(description="may pay a firm at least this (yuan); empty: no minimum"),
+        Query(
+            description="may pay a firm at least this (yuan, e.g. 1000000 or 1,000,000); empty: no minimum"
+        ),
     ] = None,
     status: Annotated[catalogue.StatusFilter, Query(description="status on the date")] = "all",
 ) -> list[dict[str, Any]]:
@@ -285,13 +284,13 @@ def create_draft(body: DraftFile, request: Request) -> dict[str, Any]:
 
 
 @router.get("/programme-drafts/{draft_id}")
-def get_draft(draft_id: int, request: Request) -> dict[str, Any]:
+def get_draft(draft_id: DraftId, request: Request) -> dict[str, Any]:
     """One draft with its text, test cases, state, author and reviewer."""
     return view_json(lifecycle.get_draft(state_of(request).store, draft_id=draft_id))  # type: ignore[no-any-return]
 
 
 @router.put("/programme-drafts/{draft_id}")
-def edit_draft(draft_id: int, body: DraftFile, request: Request) -> dict[str, Any]:
+def edit_draft(draft_id: DraftId, body: DraftFile, request: Request) -> dict[str, Any]:
     """Replace your draft's text and test cases (while it is a draft, e.g. after a rejection)."""
     st = state_of(request)
     d = lifecycle.edit_draft(
@@ -307,21 +306,21 @@ def edit_draft(draft_id: int, body: DraftFile, request: Request) -> dict[str, An
 
 
 @router.post("/programme-drafts/{draft_id}/submit")
-def submit_draft(draft_id: int, request: Request) -> dict[str, Any]:
+def submit_draft(draft_id: DraftId, request: Request) -> dict[str, Any]:
     """Ask a second officer to review your draft."""
     d = lifecycle.submit_draft(state_of(request).store, draft_id=draft_id, actor=actor(principal_of(request)))
     return view_json(d)  # type: ignore[no-any-return]
 
 
 @router.post("/programme-drafts/{draft_id}/test")
-def test_draft(draft_id: int, request: Request) -> dict[str, Any]:
+def test_draft(draft_id: DraftId, request: Request) -> dict[str, Any]:
     """Run the draft's test cases with it in force beside the programmes served (nothing is kept)."""
     st = state_of(request)
     return view_json(lifecycle.test_draft(st.store, registry=st.registry, draft_id=draft_id))  # type: ignore[no-any-return]
 
 
 @router.post("/programme-drafts/{draft_id}/reject")
-def reject_draft(draft_id: int, body: Reason, request: Request) -> dict[str, Any]:
+def reject_draft(draft_id: DraftId, body: Reason, request: Request) -> dict[str, Any]:
     """Send a draft in review back to its author with a reason (a second officer)."""
     d = lifecycle.reject_draft(
         state_of(request).store, draft_id=draft_id, actor=actor(principal_of(request)), reason=body.reason
@@ -330,7 +329,7 @@ def reject_draft(draft_id: int, body: Reason, request: Request) -> dict[str, Any
 
 
 @router.post("/programme-drafts/{draft_id}/publish")
-def publish_draft(draft_id: int, request: Request) -> dict[str, Any]:
+def publish_draft(draft_id: DraftId, request: Request) -> dict[str, Any]:
     """Approve and publish a draft in review (a second officer, not its author; its test cases must pass):
     in force from its effective date beside the other versions."""
     st = state_of(request)
@@ -342,7 +341,7 @@ def publish_draft(draft_id: int, request: Request) -> dict[str, Any]:
 
 @router.get("/programme-drafts/{draft_id}/diff")
 def diff_draft(
-    draft_id: int,
+    draft_id: DraftId,
     request: Request,
     against: Annotated[
         str | None, Query(max_length=60, description="this version (default: the one it follows)")
@@ -357,7 +356,7 @@ def diff_draft(
 
 
 @router.post("/programme-drafts/{draft_id}/cost")
-def draft_cost(draft_id: int, body: CostRequest, request: Request) -> dict[str, Any]:
+def draft_cost(draft_id: DraftId, body: CostRequest, request: Request) -> dict[str, Any]:
     """The cost of publishing the draft over the register in the database on a date (default its first
     day): eligible firms and amounts before and after, gainers and losers."""
     st = state_of(request)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -55,15 +54,10 @@ def read_filters(request: Request) -> Filters:
             wrong = {"field": named[key], "value": form[key]}
             problems.append(_("%(field)s: %(value)s is not one of those offered.") % wrong)
         args[key] = form[key] or None
-    if form["min_amount"]:
-        try:
-            amount = Decimal(form["min_amount"].replace(",", "").replace("_", ""))
-        except InvalidOperation:
-            amount = Decimal(-1)
-        if not amount.is_finite() or amount < 0 or amount > Decimal(10) ** 15:
-            problems.append(_("Amount: expected a number of yuan like 1000000."))
-        else:
-            args["min_amount"] = amount
+    try:
+        args["min_amount"] = cat.min_amount_of(form["min_amount"])
+    except cat.CatalogueQueryError:
+        problems.append(_("Amount: expected a number of yuan like 1000000."))
     if form["on"]:
         try:
             args["on"] = dt.date.fromisoformat(form["on"])
