@@ -54,7 +54,7 @@ def _files(root: Path) -> dict[str, Path]:
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How often a run computed firm digests or ran the rules."""
     calls = [0, 0]
-    digests, compute = match_run._digests_sql, match_run._compute
+    digests, compute = match_run.digests_sql, match_run._compute
 
     def counting_digests(*args: object) -> str:
         calls[0] += 1
@@ -64,7 +64,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls[1] += 1
         return compute(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(match_run, "_digests_sql", counting_digests)
+    monkeypatch.setattr(match_run, "digests_sql", counting_digests)
     monkeypatch.setattr(match_run, "_compute", counting_compute)
     return calls
 

@@ -5,7 +5,14 @@ amount, unmet: what a reader and ``huiqi match --out`` get, so that exporting th
 file), programme by programme as computed (not sorted: a sort of tens of millions of rows would cost more
 than the match; readers sort what they show); files written before the version and date were stored get
 them added when read;
-``<run id>.firms.parquet`` the firms' digests the run saw (what the next run compares with). The directory is
+``<run id>.firms.parquet`` the firms' digests the run saw (what the next run compares with).
+
+A run that recomputed a few firms (no programme changed) writes a delta instead of the whole table again:
+``<run id>.parquet`` then holds only the rows of the firms changed since a base run (every programme),
+``<run id>.replaced.parquet`` those firms' credit codes (changed, added or gone) and ``<run id>.delta.json``
+the base run's file and the run's number of rows. Its rows are the base's rows of the other firms and the
+delta's (``source``); a run whose delta would hold more than a quarter of the rows writes the whole table
+(compaction). Retention keeps a base file while a kept run reads it. The directory is
 ``HUIQI_MATCH_RESULTS_DIR``, by default next to the embedded database (``var/huiqi.db`` ->
 ``var/huiqi.match-results/``) or ``var/match-results/<key of the database's URL>`` for any other.
 """
@@ -59,6 +66,63 @@ def digests_file(results_file: Path) -> Path:
     return results_file.with_name(results_file.stem + ".firms.parquet")
 
 
+def replaced_file(results_file: Path) -> Path:
+    """The credit codes of a delta's firms (whose base rows it replaces)."""
+    return results_file.with_name(results_file.stem + ".replaced.parquet")
+
+
+def delta_file(results_file: Path) -> Path:
+    """A delta's description: its base run's file and its number of rows (JSON)."""
+    return results_file.with_name(results_file.stem + ".delta.json")
+
+
+def delta_of(results_file: Path) -> dict[str, Any] | None:
+    """A delta run's ``{"base": path, "rows": n}``; None for a run that wrote its whole table."""
+    import json
+
+    try:
+        found = json.loads(delta_file(results_file).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def base_of(results_file: Path) -> Path | None:
+    """The whole table a delta run's rows are read with (None: the run's file is whole)."""
+    found = delta_of(results_file)
+    return None if found is None else Path(str(found["base"]))
+
+
+def source(path: Path, columns: str = "*") -> str:
+    """A run's rows as a relation to select ``columns`` from: its file, or a delta over its base."""
+    base = base_of(path)
+    own = f"read_parquet({_q(str(path))})"
+    if base is None:
+        return own
+    return (
+        f"(SELECT {columns} FROM read_parquet({_q(str(base))}) base_rows "  # nosec B608  # quoted paths
+        f"ANTI JOIN read_parquet({_q(str(replaced_file(path)))}) replaced_firms USING (uscc) "
+        f"UNION ALL SELECT {columns} FROM {own})"
+    )
+
+
+def write_delta(
+    raw: Any, body: str, replaced: str, target: Path, base: Path, on: dt.date, versions: Mapping[str, str]
+) -> int:
+    """Write a delta run: the rows of ``body`` (``STORED`` columns) and the firms of ``replaced`` (a
+    relation of ``uscc``) over ``base``; how many rows the run holds (the base's others and these)."""
+    import json
+
+    write_results(raw, body, target, on, versions)
+    out = _q(str(replaced_file(target)))
+    raw.execute(f"COPY (SELECT DISTINCT uscc FROM {replaced}) TO {out} (FORMAT parquet)")  # nosec B608
+    delta_file(target).write_text(json.dumps({"base": str(base), "rows": 0}))
+    row = raw.sql(f"SELECT count(*) FROM {source(target)}").fetchone()  # nosec B608
+    rows = int(row[0]) if row else 0
+    delta_file(target).write_text(json.dumps({"base": str(base), "rows": rows}))
+    return rows
+
+
 def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -80,21 +144,29 @@ def write_results(raw: Any, body: str, target: Path, on: dt.date, versions: Mapp
 
 
 def row_count(path: Path) -> int:
-    """How many rows a results file holds (from its footer)."""
+    """How many rows a results file holds (from its footer, or a delta's description)."""
     import pyarrow.parquet as pq
 
+    delta = delta_of(path)
+    if delta is not None:
+        return int(delta["rows"])
     return int(pq.ParquetFile(path).metadata.num_rows) if path.exists() else -1
 
 
 def same_as(prev: Path, target: Path) -> int:
-    """The run's results are the last run's: a hard link to its file (a copy where links cannot be made)."""
+    """The run's results are the last run's: a hard link to its file (a copy where links cannot be made),
+    and to a delta's description and firms."""
     import os
     import shutil
 
-    try:
-        os.link(prev, target)
-    except OSError:
-        shutil.copyfile(prev, target)
+    pairs = [(prev, target)]
+    if delta_of(prev) is not None:
+        pairs += [(f(prev), f(target)) for f in (replaced_file, delta_file)]
+    for old, new in pairs:
+        try:
+            os.link(old, new)
+        except OSError:
+            shutil.copyfile(old, new)
     return row_count(target)
 
 
@@ -111,7 +183,7 @@ def prev_view(raw: Any, prev_file: str, ids: list[str]) -> str:
     wanted = ", ".join(_q(p) for p in ids) or "NULL"
     raw.execute(
         f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {', '.join(STORED)} "  # nosec B608
-        f"FROM read_parquet({_q(prev_file)}) WHERE programme IN ({wanted})"
+        f"FROM {source(Path(prev_file), ', '.join(STORED))} WHERE programme IN ({wanted})"
     )
     return "prev"
 
@@ -166,7 +238,7 @@ def read_results(
     con = duckdb.connect()
     try:
         table: pa.Table = con.sql(
-            f"SELECT {_columns(path, on, versions or {})} FROM read_parquet({_q(str(path))}) "  # nosec B608
+            f"SELECT {_columns(path, on, versions or {})} FROM {source(path)} "  # nosec B608
             f"WHERE programme IN ({wanted}) ORDER BY programme, uscc"
         ).to_arrow_table()
     finally:
@@ -200,7 +272,7 @@ def page(
     where = " AND ".join(cond)
     con = duckdb.connect()
     try:
-        src = f"read_parquet({_q(str(path))})"
+        src = source(path)
         total = con.execute(f"SELECT count(*) FROM {src} WHERE {where}", params).fetchone()  # nosec B608
         rel = con.execute(
             f"SELECT {_columns(path, on, versions)} FROM {src} WHERE {where} "  # nosec B608
@@ -219,7 +291,7 @@ def export(path: Path, out: Path, ids: list[str], on: dt.date, versions: Mapping
     streamed in the run's order) or .csv (sorted by programme then firm) by DuckDB, .xlsx through Arrow
     (sorted)."""
     suffix = out.suffix.lower()
-    if suffix == ".parquet" and set(ids) >= set(versions) and complete(path):
+    if suffix == ".parquet" and set(ids) >= set(versions) and complete(path) and base_of(path) is None:
         import shutil
 
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -227,7 +299,7 @@ def export(path: Path, out: Path, ids: list[str], on: dt.date, versions: Mapping
         return row_count(out)
     wanted = ", ".join(_q(p) for p in ids) or "NULL"
     query = (
-        f"SELECT {_columns(path, on, versions)} FROM read_parquet({_q(str(path))}) "  # nosec B608
+        f"SELECT {_columns(path, on, versions)} FROM {source(path)} "  # nosec B608
         f"WHERE programme IN ({wanted})" + (" ORDER BY programme, uscc" if suffix == ".csv" else "")
     )
     if suffix in (".parquet", ".csv"):
@@ -247,8 +319,9 @@ def export(path: Path, out: Path, ids: list[str], on: dt.date, versions: Mapping
 
 
 def remove_file(path: Path) -> None:
-    """Remove a run's results file and its digests (retention); a file already gone is fine."""
-    for p in (path, digests_file(path)):
+    """Remove a run's results file and its digests (retention), and a delta's files (not its base); a file
+    already gone is fine."""
+    for p in (path, digests_file(path), replaced_file(path), delta_file(path)):
         p.unlink(missing_ok=True)
 
 

@@ -49,7 +49,8 @@ from sqlalchemy.orm import Session
 
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
-from huiqi.firms.table import CHILD_TABLES
+from huiqi.firms.digests import digests_sql
+from huiqi.firms.digests import firm_digests as firm_digests  # the one digest, shared with the import
 from huiqi.matching import results as files
 from huiqi.matching.bulk import insert_rows
 from huiqi.matching.models import MatchEligible, MatchRun, Notification
@@ -101,41 +102,6 @@ class Outcome:
     def results(self) -> pa.Table:
         """The run's whole table, sorted by programme then firm (small registers: tests, xlsx)."""
         return files.read_results(self.results_file, self.ids, self.run.on, versions_of(self.run))
-
-
-def firm_digests(tables: Tables, con: Any = None) -> pa.Table:
-    """``uscc``, ``digest``: a change to a firm's row or to any of its child rows changes its digest.
-
-    DuckDB's 64-bit ``hash`` of the firm's columns, with each child table's rows hashed and summed (in any
-    order) and counted: a tenth of the cost of MD5s of rows cast to text, and the columns hashed as
-    arguments rather than as one struct (a third less). A digest is bookkeeping (which firms to
-    recompute), not a proof; a collision would need two versions of one firm with equal hashes."""
-    raw = con if con is not None else ibis.duckdb.connect().con
-    result: pa.Table = raw.sql(_digests_sql(raw, tables)).to_arrow_table()
-    return result
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _digests_sql(raw: Any, tables: Tables) -> str:
-    """The query of the firms' digests (see ``firm_digests``) over ``tables``."""
-    _views(raw, tables, "d_")
-
-    def columns(name: str, alias: str) -> list[str]:
-        found = raw.sql(f"SELECT * FROM d_{name} LIMIT 0").columns  # nosec B608  # our names
-        return [f"{alias}.{_ident(c)}" for c in found if name == "firms" or c != "uscc"]
-
-    children = [n for n in CHILD_TABLES if n in tables]
-    # table names come from CHILD_TABLES, column names from the register's checked layout (quoted)
-    joins = " ".join(
-        f"LEFT JOIN (SELECT uscc, sum(hash({', '.join(columns(n, 'c')) or '0'})::HUGEINT) AS h, "
-        f"count(*) AS n FROM d_{n} c GROUP BY uscc) {n}_d ON {n}_d.uscc = f.uscc"  # nosec B608
-        for n in children
-    )
-    args = ", ".join([*columns("firms", "f"), *(f"{n}_d.h, {n}_d.n" for n in children)])
-    return f"SELECT f.uscc AS uscc, CAST(hash({args}) AS VARCHAR) AS digest FROM d_firms f {joins}"  # nosec B608
 
 
 def register_files(tables: Tables) -> dict[str, str] | None:
@@ -352,7 +318,8 @@ def run_match(
     its own. If another run stored in between, what was read is stale: the work is done again from within
     the write transaction (holding the lock) so that the result is the same as if the runs had taken
     turns. When the session's transaction is already open, everything happens in it. ``digests`` are the
-    firms' digests when known already (``firm_digests`` of these tables, or a Parquet file of them)."""
+    firms' digests when known already (``huiqi.firms.digests.firm_digests`` of these tables, or a Parquet
+    file of them: the stored register's, written by its import)."""
     programmes = for_date(programmes, on)  # the versions in force on the date matched, not today's
     tick = progress or (lambda _label, _n: None)
     chosen = sorted(ids) if ids else sorted(programmes)
@@ -466,7 +433,7 @@ class _DigestSource:
         elif known is not None:
             raw.register("digests", known)
         else:
-            raw.execute(f"CREATE OR REPLACE TABLE digests AS {_digests_sql(raw, self.tables)}")  # nosec B608
+            raw.execute(f"CREATE OR REPLACE TABLE digests AS {digests_sql(raw, self.tables)}")  # nosec B608
         self.made = True
         self.tick("digests", 1)
 
@@ -565,10 +532,19 @@ def _retain(session: Session, keep: int) -> None:
         latest_of.add(day)
         if i >= keep and not first_of_day:
             drop.append((run_id, path))
+    dropped = {run_id for run_id, _path in drop}
+    still = {path for run_id, _day, path in kept if run_id not in dropped}
+    needed = {str(b) for b in (files.base_of(Path(p)) for p in still) if b is not None}
     for run_id, path in drop:
         session.execute(delete(MatchEligible).where(MatchEligible.run_id == run_id))
         session.execute(update(MatchRun).where(MatchRun.id == run_id).values(results_file=""))
-        files.remove_file(Path(path))
+        base = files.base_of(Path(path))
+        if path in needed:  # a kept delta reads it: its digests go, the table stays
+            files.digests_file(Path(path)).unlink(missing_ok=True)
+        else:
+            files.remove_file(Path(path))
+        if base is not None and str(base) not in needed and str(base) not in still:
+            files.remove_file(base)  # the base of deltas no longer kept, its own run gone before
 
 
 def _plan(
@@ -660,6 +636,11 @@ def _plan(
     )
     if rows_computed == 0 and gone == 0 and prev_file and sorted(last.programmes) == chosen:
         rows = files.same_as(Path(prev_file), target)  # nothing changed: the last run's file, linked
+    elif (
+        base := _delta_base(raw, prev_file, dict(last.programmes) == current and not changed_p, prev_firms)
+    ) is not None:  # a few firms changed: their rows only, over the base's
+        versions = {pid: programmes[pid].version for pid in chosen}
+        rows = files.write_delta(raw, _delta_body(prev_file), base[1], target, base[0], on, versions)
     else:
         body = "SELECT * FROM computed" + (f" UNION ALL {reuse}" if same_p else "")  # nosec B608
         versions = {pid: programmes[pid].version for pid in chosen}
@@ -710,12 +691,49 @@ def _plan(
 
 
 def _eligible(raw: Any, results_file: Path) -> pa.Table:
-    """A results file's eligible pairs (uscc, programme, amount), by programme then firm."""
+    """A run's eligible pairs (uscc, programme, amount), by programme then firm."""
     table: pa.Table = raw.sql(
-        f"SELECT uscc, programme, amount FROM read_parquet({_quote(str(results_file))}) "  # nosec B608
+        f"SELECT uscc, programme, amount FROM {files.source(results_file)} "  # nosec B608
         "WHERE eligible ORDER BY programme, uscc"
     ).to_arrow_table()
     return table
+
+
+#: A delta holds at most this share of a run's firms; beyond it the run writes its whole table.
+DELTA_SHARE = 0.25
+
+
+def _delta_base(raw: Any, prev_file: str, same_programmes: bool, prev_firms: str) -> tuple[Path, str] | None:
+    """When this run can be written as a delta (the last run's programmes unchanged and few firms changed):
+    the base file and the relation of the firms whose rows the delta replaces; None otherwise. Needs the
+    ``changed_firms`` and ``digests`` relations."""
+    prev = Path(prev_file) if prev_file else None
+    if not same_programmes or prev is None or not prev.exists() or not files.complete(prev):
+        return None
+    base = files.base_of(prev) or prev
+    if not base.exists():
+        return None
+    before = files.replaced_file(prev) if files.base_of(prev) is not None else None
+    earlier = f" UNION SELECT uscc FROM read_parquet({_quote(str(before))})" if before else ""  # nosec B608
+    raw.execute(
+        "CREATE OR REPLACE TABLE replaced AS SELECT uscc FROM changed_firms UNION "  # nosec B608
+        f"SELECT uscc FROM {prev_firms} ANTI JOIN digests USING (uscc){earlier}"
+    )
+    replaced = int(raw.sql("SELECT count(*) FROM replaced").fetchone()[0])
+    firms = int(raw.sql("SELECT count(*) FROM digests").fetchone()[0])
+    return (base, "replaced") if replaced <= DELTA_SHARE * firms else None
+
+
+def _delta_body(prev_file: str) -> str:
+    """A delta run's rows: those computed, and the last delta's rows of firms unchanged and still there."""
+    prev = Path(prev_file)
+    body = "SELECT * FROM computed"
+    if files.base_of(prev) is not None:
+        body += (
+            f" UNION ALL SELECT {', '.join(files.STORED)} FROM read_parquet({_quote(prev_file)}) "  # nosec B608
+            "WHERE uscc NOT IN (SELECT uscc FROM changed_firms) AND uscc IN (SELECT uscc FROM digests)"
+        )
+    return body
 
 
 def _compute(
