@@ -204,6 +204,8 @@ def test_a_firm_applies_and_an_officer_pays_it(
         award = api.get(f"/api/v1/applications/{app_id}").json()
     assert award["state"] in ("paying", "completed"), json.dumps(award)[:500]
     assert w("paid") in officer.inner_text("main") and "150,000.00" in officer.inner_text("main")
+    main = officer.inner_text("main")  # the tranche's milestone in words of the page's language
+    assert w("award granted") in main and (lang == "en" or "award granted" not in main), main
     shot(officer, journey, "8-paid")
 
     # the firm sees the award paid on its page and its application at its last step
