@@ -65,6 +65,9 @@ def test_auditor_verifies_and_reads_each_pools_statement(page: Any, server: Serv
     assert page.locator("figure svg polyline").count() == 1
     kinds = page.locator("table.audit tbody tr td:nth-child(2)").all_inner_texts()
     assert w("Funding") in kinds and w("Reservation") in kinds, kinds  # each transaction's kind in words
+    memos = page.locator("table.audit tbody tr td:nth-child(6)").all_inner_texts()  # the ledger's own memos
+    assert memos[0] == w("fund pool %(name)s") + (" " if lang == "en" else "") + pool["name"], memos
+    assert all(m.startswith((w("fund pool %(name)s"), w("reservation %(id)s"))) for m in memos[:2]), memos
     shot(page, journey, "4-statement")
 
     # read-only: no form that changes anything, and the officer's pages stay closed

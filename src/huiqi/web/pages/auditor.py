@@ -3,13 +3,15 @@ pool, and the verification of the ledger and the audit chain (officers see them 
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from huiqi.app import audit, money
 from huiqi.web import charts
 from huiqi.web.api.common import page
-from huiqi.web.i18n import _
+from huiqi.web.i18n import N_, _, gettext
 from huiqi.web.security import state_of
 from huiqi.web.templating import render
 
@@ -17,6 +19,21 @@ router = APIRouter(include_in_schema=False)
 
 #: Transactions a page of a pool's history shows.
 HISTORY_PAGE = 100
+#: The memos the ledger writes itself (ledger/service.py); any other memo is a person's words.
+MEMOS = (
+    (re.compile(r"fund pool (?P<name>.+)"), N_("fund pool %(name)s")),
+    (re.compile(r"reservation (?P<id>\S+)"), N_("reservation %(id)s")),
+)
+
+
+def memo_label(memo: str | None) -> str:
+    """A transaction's memo in the page's language: the ledger's own memos in words of the page's language
+    (a zh auditor never reads 'fund pool'), a person's reason or reference exactly as typed."""
+    for pattern, msgid in MEMOS:
+        found = pattern.fullmatch(memo or "")
+        if found:
+            return gettext(msgid) % found.groupdict()
+    return memo or ""
 
 
 def kind_label(kind: str) -> str:
@@ -88,6 +105,7 @@ def audit_pool_page(request: Request, pool_id: str, offset: int = 0) -> Response
             "pool": pool,
             "balances": [(balance_label(k), statement.balances.get(k)) for k in money.BALANCE_KINDS],
             "kind_label": kind_label,
+            "memo_label": memo_label,
             "history": page(shown, history.total, HISTORY_PAGE, offset),
             "chart": charts.line_chart(
                 pool.name,
