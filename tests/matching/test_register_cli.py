@@ -80,3 +80,37 @@ def test_import_export_history(env: Path) -> None:
         and "-> 新名称有限公司" in history.output
         and "firms.csv" in history.output
     )
+
+
+def test_match_without_out_stores_the_run_and_exports_a_delta_whole(env: Path) -> None:
+    """``--out`` is optional: the run keeps its table; a run that changed one firm (a delta) exports every
+    firm x programme row, as the first run's file holds them."""
+    import pyarrow.parquet as pq
+
+    runner = CliRunner()
+    tables = synth_register(30, 9)
+    folder = write_tables(tables, env / "src")
+    assert runner.invoke(app, ["register", "import", str(folder)]).exit_code == 0
+    first = runner.invoke(app, ["match", "--register", "db", "--on", "2025-07-28"])
+    assert first.exit_code == 0, first.output
+    assert "rows computed" in first.output and ".parquet" in first.output
+    whole = env / "first.parquet"
+    latest = runner.invoke(app, ["match", "--register", "db", "--on", "2025-07-28", "--out", str(whole)])
+    assert latest.exit_code == 0, latest.output
+    rows = read(folder / "firms.csv")
+    header = rows[0]
+    rows[3][header.index("employees")] = str(int(rows[3][header.index("employees")] or 0) + 7)
+    write(folder / "firms.csv", rows)
+    assert runner.invoke(app, ["register", "import", str(folder)]).exit_code == 0
+    out = env / "after.parquet"
+    again = runner.invoke(app, ["match", "--register", "db", "--on", "2025-07-28", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "for 1 changed firm(s)" in again.output
+    changed = rows[3][next(i for i, h in enumerate(header) if h.lstrip("\ufeff") == "uscc")]
+
+    def others(path: Path) -> list[tuple[object, ...]]:
+        found = pq.read_table(path).to_pylist()
+        return sorted(tuple(r.values()) for r in found if r["uscc"] != changed)
+
+    assert pq.read_table(out).num_rows == pq.read_table(whole).num_rows
+    assert others(out) == others(whole)  # the delta's export holds the base's rows of every other firm

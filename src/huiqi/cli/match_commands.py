@@ -72,7 +72,9 @@ def register(app: typer.Typer) -> None:
     register_option = typer.Option(None, "--register", help="a register directory, or 'db'")
     on_option = typer.Option(None, "--on", help="the date to evaluate on (YYYY-MM-DD)")
     programme_option = typer.Option([], "--programme", help="programme id (repeat); default all")
-    out_option = typer.Option(None, "--out", help="results file: .parquet, .csv or .xlsx")
+    out_option = typer.Option(
+        None, "--out", help="also export the results: .parquet, .csv or .xlsx (the run keeps them either way)"
+    )
     backend_option = typer.Option("duckdb", "--backend", help="duckdb, postgres or spark")
     pack_option = typer.Option([], "--pack", help="programme pack or folder (default: bundled)")
     notify_option = typer.Option(True, "--notify/--no-notify", help="write 'you qualify' messages")
@@ -112,8 +114,8 @@ def register(app: typer.Typer) -> None:
         from huiqi.cli.shared import call, date, fail, store
         from huiqi.rules.loader import load_pack
 
-        if register_ is None or on is None or out is None:
-            fail("huiqi match needs --register PATH|db, --on DATE and --out PATH")
+        if register_ is None or on is None:  # --out is optional: the run keeps its whole table
+            fail("huiqi match needs --register PATH|db and --on DATE (and --out PATH to export the results)")
         day = date(on, "--on")
         programmes = call(load_pack, *pack)
         with Progress(
