@@ -828,6 +828,10 @@ def _old_digests(existing: Stored, schema: pa.Schema, stored: pa.Table | None) -
 
 def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:
     """The firms of ``among`` whose digest in ``new`` differs from the one in ``old``, in order."""
+    if old.num_rows == new.num_rows and old["uscc"].equals(new["uscc"]):  # the same firms, in order
+        differ = pc.not_equal(old["digest"], new["digest"])
+        codes = new["uscc"].filter(differ).combine_chunks()
+        return codes.filter(pc.is_in(codes, value_set=among))
     both = new.select(["uscc", "digest"]).join(
         old.select(["uscc", "digest"]), keys="uscc", join_type="inner", right_suffix="_old"
     )
