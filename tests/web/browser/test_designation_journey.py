@@ -155,7 +155,9 @@ def test_reviewer_scores_and_officer_runs_the_selection(browser: Any, designatio
     assert len(view["designations"]) == 4, view
     text = officer.inner_text("main")
     assert all(d["firm_uscc"] in text for d in view["designations"]), text[:3000]
-    assert all(d["reason"]["en"] in text for d in view["left_out"] + view["reserve"]), text[:3000]
+    # every left-out and reserve firm with its reason (rendered from the reason's code since e511942)
+    assert all(d["firm_uscc"] in text for d in view["left_out"] + view["reserve"]), text[:3000]
+    assert all(f"this application scored {d['score']}" in text for d in view["reserve"]), text[:3000]
 
     # the public list
     page.goto(f"/published/designated/{CALL}?lang=zh")
