@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,8 +257,34 @@ def reject_draft(store: Store, *, draft_id: int, actor: str, reason: str) -> Dra
     )
 
 
+#: how many drafts' trials a worker remembers (a draft's page runs one for its diff, about 1.4 s)
+TRIAL_CACHE_SIZE = 16
+_trials: OrderedDict[tuple[int, str], tuple[Versions, tuple[Programme, Versions]]] = OrderedDict()
+_trials_lock = threading.Lock()
+
+
+def _tried(registry: ProgrammeRegistry, filename: str, text: str) -> tuple[Programme, Versions]:
+    """``registry.trial`` of a draft, remembered by the draft's digest (its file name and text) while the
+    programmes served stay the same: reloading a draft's page does not validate and load it again, an edited
+    draft (another digest) or a change to what is served (a publication, a withdrawal) is tried afresh."""
+    served = registry.programmes()
+    key = (id(registry), hashlib.sha256(f"{filename}\0{text}".encode()).hexdigest())
+    with _trials_lock:
+        hit = _trials.get(key)
+        if hit is not None and hit[0] is served:
+            _trials.move_to_end(key)
+            return hit[1]
+    result = registry.trial(filename, text)
+    with _trials_lock:
+        _trials[key] = (served, result)
+        _trials.move_to_end(key)
+        while len(_trials) > TRIAL_CACHE_SIZE:
+            _trials.popitem(last=False)
+    return result
+
+
 def _trial_run(registry: ProgrammeRegistry, d: DraftDocument) -> tuple[Programme, Versions, TestRun]:
-    programme, served = registry.trial(d.filename, d.text)
+    programme, served = _tried(registry, d.filename, d.text)
     own = parse_tests(programme.id, d.filename, d.tests)
     # each case with the versions in force on its date (``run_cases`` evaluates the reference date's)
     results = [run_case(served.on(c.on), c) for c in draft_cases(programme, own)]
@@ -387,7 +416,7 @@ def diff_draft(
     """What a draft changes against a served version (default: the one in force on the draft's first day,
     which it follows or replaces; the programme's first version when it starts before all of them)."""
     d = get_draft(store, draft_id=draft_id)
-    programme, _ = registry.trial(d.filename, d.text)
+    programme, _ = _tried(registry, d.filename, d.text)
     served = registry.programmes()
     if against:
         base = served.version(programme.id, against)
@@ -450,7 +479,7 @@ def change_cost(
     from huiqi.simulation.run import simulate
 
     d = get_draft(store, draft_id=draft_id)
-    programme, trial = registry.trial(d.filename, d.text)
+    programme, trial = _tried(registry, d.filename, d.text)
     day = on or programme.spec.effective.start
     served = registry.programmes().on(day)
     after = dict(trial.on(day))
