@@ -47,7 +47,7 @@ from huiqi.firms.importing import (
     RowProblem,
     TableMapping,
     convert,
-    diff_records,
+    encode,
     grid,
     header_rules,
     layout_type,
@@ -844,6 +844,51 @@ def _subset(tables: Stored, codes: pa.Array) -> dict[str, pa.Table]:
     return {name: _rows(t, codes) for name, t in tables.items()}
 
 
+def _shown(value: Any) -> str | None:
+    """A value as the history shows it (``importing.diff_records``' words: text as is, others as JSON)."""
+    import json
+
+    v = encode(value)
+    return (
+        None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, sort_keys=True)
+    )
+
+
+def _changed_fields(
+    existing: Stored, tables: dict[str, pa.Table], codes: pa.Array
+) -> list[tuple[str, str, str | None, str | None]]:
+    """The history rows (uscc, field, old, new) of the firms ``codes``, as ``importing.diff_records``
+    gives them: per firm its changed columns by name, then the child tables whose rows differ. The
+    columns are compared vectorised; only the differing cells become Python values."""
+    new = by_credit_code(_of(tables["firms"], codes))
+    old = by_credit_code(_conform(_rows(existing["firms"], codes), new.schema))
+    found: list[tuple[str, tuple[int, str], str, str | None, str | None]] = []
+    firm_codes = new["uscc"].to_pylist()
+    for name in sorted(c for c in new.column_names if c != "uscc"):
+        a, b = old[name], new[name]
+        differ = pc.or_(pc.fill_null(pc.not_equal(a, b), False), pc.not_equal(pc.is_null(a), pc.is_null(b)))
+        rows = np.flatnonzero(differ.to_numpy(zero_copy_only=False))
+        if len(rows):
+            at = pa.array(rows)
+            olds, news = a.take(at).to_pylist(), b.take(at).to_pylist()
+            for i, o, n in zip(rows.tolist(), olds, news, strict=True):
+                found.append((firm_codes[i], (0, name), name, _shown(o), _shown(n)))
+    for k, table in enumerate(CHILD_TABLES):
+        rows_of: list[dict[str, list[dict[str, Any]]]] = [{}, {}]
+        for side, t in enumerate((_rows(existing[table], codes), _of(tables[table], codes))):
+            for row in t.to_pylist():
+                code = row.pop("uscc")
+                rows_of[side].setdefault(code, []).append(
+                    {c: encode(v) for c, v in row.items() if v is not None}
+                )
+        for code in set(rows_of[0]) | set(rows_of[1]):
+            was, now = rows_of[0].get(code, []), rows_of[1].get(code, [])
+            if was != now:
+                found.append((code, (1, str(k)), table, _shown(was), _shown(now)))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [(u, f, o, n) for u, _, f, o, n in found]
+
+
 def merge_bulk(
     batch: BulkBatch,
     existing: Stored,
@@ -872,10 +917,7 @@ def merge_bulk(
         old_digests = _old_digests(existing, tables["firms"].schema, digests)
         changed = _differing(old_digests, new_digests, touched_old)
         if len(changed):
-            olds = records_from_tables(_subset(existing, changed))
-            news = records_from_tables(_subset(tables, changed))
-            for code in changed.to_pylist():
-                changes += diff_records(code, olds[code], news[code])
+            changes = _changed_fields(existing, tables, changed)
     news = pa.table(
         {
             "uscc": added,
@@ -886,10 +928,10 @@ def merge_bulk(
     )
     detail = pa.table(
         {
-            "uscc": pa.array([c.uscc for c in changes], pa.string()),
-            "field": pa.array([c.field for c in changes], pa.string()),
-            "old": pa.array([c.old for c in changes], pa.string()),
-            "new": pa.array([c.new for c in changes], pa.string()),
+            "uscc": pa.array([c[0] for c in changes], pa.string()),
+            "field": pa.array([c[1] for c in changes], pa.string()),
+            "old": pa.array([c[2] for c in changes], pa.string()),
+            "new": pa.array([c[3] for c in changes], pa.string()),
         }
     )
     history = by_credit_code(pa.concat_tables([news, detail]))
