@@ -53,7 +53,7 @@ def child(register: str, out: str) -> None:
     con = backends.duckdb_connect()
     tables = backends.duckdb_parquet_tables(con, register)
     compiled = compile_pack(pack, tables, ON, with_unmet=True)
-    rows = backends.copy_to_parquet(compiled.table, out)
+    rows = backends.copy_to_parquet(compiled.table, out, enums=compiled.unmet_values)
     print(f"{time.perf_counter() - started:.3f} {rows}")
 
 
@@ -240,6 +240,8 @@ def main() -> None:
     )
     ap.add_argument("--reuse", action="store_true", help="keep the synthesised database of an earlier run")
     ap.add_argument("--register-dir", action="store_true", help="match a register directory, not the db")
+    ap.add_argument("--export", action="store_true", help="time huiqi match with --out FILE.parquet")
+    ap.add_argument("--pack", action="append", default=[], help="programme pack or folder (default: bundled)")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     db = Database(args.dir, args.postgres)
@@ -274,16 +276,11 @@ def main() -> None:
     s, _ = engine_alone(register, args.dir / "engine.parquet")
     print(f"engine alone (compile + DuckDB, Parquet to Parquet): {s:.2f} s", flush=True)
 
-    cmd = [
-        HUIQI,
-        "match",
-        "--register",
-        str(folder) if args.register_dir else "db",
-        "--on",
-        ON.isoformat(),
-        "--out",
-        str(args.dir / "results.parquet"),
-    ]
+    cmd = [HUIQI, "match", "--register", str(folder) if args.register_dir else "db", "--on", ON.isoformat()]
+    for pack in args.pack:  # a fixed copy of the programmes (others may be editing the bundled ones)
+        cmd += ["--pack", pack]
+    if args.export:  # the run keeps its results either way; --out also exports the whole table
+        cmd += ["--out", str(args.dir / "results.parquet")]
     figures: dict[str, list[tuple[float, float, int, float]]] = {
         "first run": [],
         "nothing changed": [],
@@ -313,6 +310,7 @@ def main() -> None:
         figures["1 % changed"].append((s, rss, db.size(name) - size, CPU[0]))
         print(f"1 % changed {i + 1}: {s:.2f} s (CPU {CPU[0]:.2f} s), peak {rss:.2f} GiB", flush=True)
 
+    page_ms = firm_page(db.env(name))
     load = os.getloadavg()
     print(
         f"\n{kind}, {args.firms:,} firms x {len(load_ids())} programmes, "
@@ -327,6 +325,9 @@ def main() -> None:
             f"{max(r[1] for r in rows):>10.2f}{max(r[2] for r in rows) / 2**20:>15.1f}"
         )
     print(f"engine alone      {s_engine[0]:>10.2f}{'':>26}{CPU_ENGINE[0]:>8.2f}")
+    print(
+        f"a firm's page (current results and messages), median of {PAGE_FIRMS} told firms: {page_ms:.1f} ms"
+    )
     mib = db.size(name) / 2**20, db.results_size(name) / 2**20
     print(f"database after: {mib[0]:.0f} MiB; results files and register copy: {mib[1]:.0f} MiB")
     for i in range(args.runs):
@@ -348,6 +349,41 @@ def engine_alone(register: Path, out: Path) -> tuple[float, float]:
     return s_engine[-1], rss
 
 
+#: How many firms told by the runs a firm's page is timed for.
+PAGE_FIRMS = 20
+
+
+def page_child() -> None:
+    """A firm's page as the web reads it (``matching.firm_results`` and ``matching.firm_inbox``), for
+    firms with messages, in one process as a web worker (the programmes loaded once); median ms."""
+    from sqlalchemy import select
+
+    from huiqi.app import matching
+    from huiqi.app.store import Store
+    from huiqi.matching.models import Notification
+    from huiqi.rules.loader import load_pack
+
+    pack = load_pack()
+    store = Store.open()
+    codes = store.read(
+        lambda s: list(s.scalars(select(Notification.uscc).distinct().order_by(Notification.uscc)))
+    )
+    step = max(1, len(codes) // PAGE_FIRMS)
+    times = []
+    for uscc in codes[::step][:PAGE_FIRMS]:
+        started = time.perf_counter()
+        matching.firm_results(store, uscc=uscc)
+        matching.firm_inbox(store, uscc=uscc, programmes=pack)
+        times.append(time.perf_counter() - started)
+    print(f"{statistics.median(times) * 1000:.3f}" if times else "nan")
+
+
+def firm_page(env: dict[str, str]) -> float:
+    """The median ms of a firm's page over the benchmark's database (see ``page_child``)."""
+    _s, _rss, out = timed([sys.executable, __file__, "--page"], env)
+    return float(out.split()[-1])
+
+
 def load_ids() -> list[str]:
     from huiqi.rules.loader import load_pack
 
@@ -357,5 +393,7 @@ def load_ids() -> list[str]:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--page":
+        page_child()
     else:
         main()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +71,36 @@ def duckdb_parquet_tables(con: Any, register: str | Path, prefix: str = "registe
     return out
 
 
-def copy_to_parquet(table: ir.Table, path: str | Path) -> int:
-    """Run a compiled table on its DuckDB and stream the rows to a Parquet file; returns the row count."""
+def copy_to_parquet(
+    table: ir.Table, path: str | Path, *, enums: Mapping[str, Sequence[str]] | None = None
+) -> int:
+    """Run a compiled table on its DuckDB and stream the rows to a Parquet file; returns the row count.
+
+    ``enums``: string columns of few values (a compiled pack's ``unmet_values``), cast to an ENUM of them on
+    the way: the writer takes the dictionary as given instead of hashing every string, which made the unmet
+    lists two thirds of the writing; the file holds the same strings."""
     backend = table._find_backend()
     if backend.name != "duckdb":
         raise BackendError(f"copy_to_parquet runs on DuckDB; this table is on {backend.name}")
     from huiqi.rules.batch import duckdb_sql
 
     sql = duckdb_sql(table)
+    if enums:
+        casts = ", ".join(
+            f"CAST({_ident(c)} AS ENUM({', '.join(map(_text, v))})) AS {_ident(c)}" for c, v in enums.items()
+        )
+        sql = f"SELECT * REPLACE ({casts}) FROM ({sql})"  # nosec B608  # quoted names and values
     target = Path(path).as_posix().replace("'", "''")
     result = backend.con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
     return int(result[0]) if result else 0
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------------

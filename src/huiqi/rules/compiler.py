@@ -22,6 +22,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt_
 import ibis.expr.types as ir
+from ibis.common.exceptions import IbisError
 
 from huiqi.rules import ast
 from huiqi.rules.errors import EvaluationError
@@ -32,8 +33,13 @@ from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type, firm_records
 
 MONEY_SCALE = 2
 WIDTH = 38
+#: an amount as the results hold it (``huiqi.matching``): to the fen, within 10^16 yuan (money is bounded by
+#: ``huiqi.money.MAX_MAGNITUDE``); 8-byte decimals where DECIMAL(38) took 16 in every engine and file
+AMOUNT = dt_.Decimal(18, MONEY_SCALE)
 #: lists up to this long are tested by equalities rather than IN (see ``compare``)
 SHORT_LIST = 16
+#: a programme with up to this many tests gets its unmet list by lookup (``_Compiler.unmet``): 2**n strings
+UNMET_BITS = 10
 
 
 def dec(scale: int) -> dt_.Decimal:
@@ -92,6 +98,9 @@ class CompiledPack:
     columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # pid -> (eligible, amount, unmet)
     #: eligibility-only: programme -> the programme whose first failed test it reuses (``plan_sharing``)
     derived: dict[str, str] = field(default_factory=dict)
+    #: unmet column -> every list it can hold (programmes of up to ``UNMET_BITS`` tests), for writers that
+    #: store a column of few values cheaper when told them (``backends.copy_to_parquet``)
+    unmet_values: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Compiler:
@@ -102,9 +111,12 @@ class _Compiler:
         tables: Mapping[str, ir.Table],
         *,
         lazy: bool = False,
+        lookup: bool = False,
     ) -> None:
         #: lazy: eligibility only (no unmet lists), so conditions need not all be computed for every firm
         self.lazy = lazy
+        #: unmet lists picked from a constant array by the failed tests' bits (see ``unmet``)
+        self.lookup = lookup
         self.programmes = programmes
         self.on = on
         self.tables = tables
@@ -760,16 +772,28 @@ class _Compiler:
         return sum(self._formula_cost(x) for x in f.parts)
 
     def unmet(self, programme: Programme) -> ir.StringValue:
-        """The failed tests' ids, comma-separated: ``CONCAT_WS(',', ...)`` over NULL-or-id items, which
-        skips NULLs on DuckDB, PostgreSQL and Spark alike and costs a third of chained concatenation and
-        a final substring (the largest single cost of a run with unmet lists)."""
+        """The failed tests' ids, comma-separated. Where the engine indexes arrays (``lookup``), the failed
+        tests make a small integer (a bit a test) that picks the list out of a constant array of every
+        combination: half the cost of building the string row by row, the largest single cost of a run
+        with unmet lists. Elsewhere ``CONCAT_WS(',', ...)`` over NULL-or-id items, which skips NULLs on
+        DuckDB, PostgreSQL and Spark alike."""
         conds, excls = self.condition_columns(programme)
+        prefix = [] if self.in_force(programme) else ["in-force"]
+        # (id, the test's column, whether the test fails when the column is true)
+        tests = [(cid, c, False) for cid, c in conds] + [(xid, x, True) for xid, x in excls]
+        if self.lookup and 0 < len(tests) <= UNMET_BITS:
+            bits = [
+                ibis.cases((c, 1 << bit), else_=0) if fails_when_true else ibis.cases((c, 0), else_=1 << bit)
+                for bit, (_, c, fails_when_true) in enumerate(tests)
+            ]
+            mask = functools.reduce(operator.add, bits)
+            return ibis.literal(unmet_lists(prefix, [t[0] for t in tests]), type="array<string>")[mask]
         none = ibis.null().cast("string")
-        parts: list[ir.StringValue] = []
-        if not self.in_force(programme):
-            parts.append(ibis.literal("in-force"))
-        parts += [ibis.ifelse(c, none, ibis.literal(cid)) for cid, c in conds]
-        parts += [ibis.ifelse(x, ibis.literal(xid), none) for xid, x in excls]
+        parts: list[ir.StringValue] = [ibis.literal(p) for p in prefix]
+        parts += [
+            ibis.ifelse(c, ibis.literal(tid), none) if fails else ibis.ifelse(c, none, ibis.literal(tid))
+            for tid, c, fails in tests
+        ]
         if not parts:
             return ibis.literal("")
         return ibis.literal(",").join(parts)
@@ -810,6 +834,20 @@ def register_reads(
     return firm_columns, tables
 
 
+def unmet_lists(prefix: list[str], ids: list[str]) -> list[str]:
+    """Every unmet list a programme's tests can give, at the position whose bits are its failed tests."""
+    return [",".join(prefix + [t for bit, t in enumerate(ids) if m >> bit & 1]) for m in range(1 << len(ids))]
+
+
+def indexes_arrays(table: ir.Table) -> bool:
+    """Whether the table's engine indexes a constant array by a computed position as the compiler needs:
+    DuckDB does; ibis 12 gives PostgreSQL an index one too far, and Spark is left with string building."""
+    try:
+        return bool(table._find_backend().name == "duckdb")
+    except IbisError:  # an unbound table: no engine to ask
+        return False
+
+
 def compile_pack(
     programmes: Mapping[str, Programme],
     tables: Mapping[str, ir.Table],
@@ -822,7 +860,7 @@ def compile_pack(
     """One Ibis table: ``uscc``, the firms-table columns in ``keep`` and, per programme, ``<n>_eligible``,
     ``<n>_amount`` (and ``<n>_unmet``)."""
     chosen = ids if ids is not None else sorted(programmes)
-    compiler = _Compiler(programmes, on, tables, lazy=not with_unmet)
+    compiler = _Compiler(programmes, on, tables, lazy=not with_unmet, lookup=indexes_arrays(tables["firms"]))
     compiler.narrow(compiler.needed(chosen), keep)
     compiler.collect_aggregates(compiler.needed(chosen))
     compiler.plan_sharing(compiler.needed(chosen))
@@ -830,15 +868,21 @@ def compile_pack(
     columns: dict[str, ir.Value] = {"uscc": compiler.base.uscc}
     columns.update({name: compiler.base[name] for name in keep})
     names: dict[str, tuple[str, str, str]] = {}
+    values: dict[str, list[str]] = {}
     for i, pid in enumerate(chosen):
         programme = programmes[pid]
         e, a, u = f"p{i}_eligible", f"p{i}_amount", f"p{i}_unmet"
         columns[e] = compiler.eligible(pid)
-        columns[a] = compiler.amount(pid).expr
+        columns[a] = compiler.amount(pid).expr.cast(AMOUNT)
         if with_unmet:
             columns[u] = compiler.unmet(programme)
+            tests = [*programme.conditions, *programme.exclusions]
+            if len(tests) <= UNMET_BITS:
+                prefix = [] if compiler.in_force(programme) else ["in-force"]
+                values[u] = list(dict.fromkeys(unmet_lists(prefix, tests)))
         names[pid] = (e, a, u)
-    return CompiledPack(compiler.base.select(**columns), chosen, names, dict(compiler.derived))
+    table = compiler.base.select(**columns)
+    return CompiledPack(table, chosen, names, dict(compiler.derived), values)
 
 
 def candidates(
