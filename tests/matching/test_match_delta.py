@@ -132,3 +132,25 @@ def test_retention_keeps_a_base_while_a_kept_delta_reads_it(sqlite_db: Db) -> No
     ):
         assert not gone.exists()
     assert not base.results_file.exists(), "a base no kept run reads is removed"
+
+
+def test_the_registers_digests_file_is_linked_not_rewritten(sqlite_db: Db, tmp_path: Path) -> None:
+    """A run given the stored register's digests file (its import's) keeps it as the run's digests: the
+    same file, linked; the next run compares with it and finds the one firm changed."""
+    from huiqi.firms.digests import firm_digests
+    from huiqi.firms.register import write_register
+
+    tables = synth_register(30, 14)
+    root = write_register(tables, tmp_path / "reg")
+    digests = tmp_path / "digests.parquet"
+    pq.write_table(firm_digests(tables), digests)
+    files_of = {p.stem: p for p in sorted(root.glob("*.parquet"))}
+    with sqlite_db.session() as s:
+        first = run_match(s, PACK, files_of, ON, digests=digests)
+        s.commit()
+        assert files.digests_file(first.results_file).stat().st_ino == digests.stat().st_ino
+        changed = with_sales(tables, [4])
+        again = run_match(s, PACK, changed, ON)
+        s.commit()
+    assert again.recomputed_firms == 1
+    assert again.results.to_pylist() == whole(changed, tmp_path)

@@ -364,6 +364,8 @@ def run_match(
                 todo = plan(in_session)
         if todo.same_as is not None:
             files.same_as(files.digests_file(Path(todo.same_as.file)), files.digests_file(target))
+        elif source.file is not None:  # the register's digests file (its import's): linked, not rewritten
+            files.same_as(source.file, files.digests_file(target))
         else:
             files.write_digests(raw, where, run.id)
         notes = _store(session, run, todo, on, notify, tick)
@@ -415,6 +417,7 @@ class _DigestSource:
     def __init__(self, raw: Any, tables: Tables, given: pa.Table | Path | None, tick: Progress) -> None:
         self.raw, self.tables, self.given, self.tick = raw, tables, given, tick
         self.made = False
+        self.file: Path | None = None  # the file the digests were read from, as they are stored
 
     def ensure(self, same_files_as: Path | None = None) -> None:
         """Make ``digests``; ``same_files_as``: a digests file of these very register files."""
@@ -426,6 +429,8 @@ class _DigestSource:
         if known is None and same_files_as is not None and same_files_as.exists():
             known = same_files_as
         if isinstance(known, Path):
+            if pa.types.is_string(pq.read_schema(known).field("digest").type):
+                self.file = known
             raw.execute(
                 "CREATE OR REPLACE VIEW digests AS SELECT uscc, CAST(digest AS VARCHAR) AS digest "  # nosec B608
                 f"FROM read_parquet({_quote(str(known))})"
