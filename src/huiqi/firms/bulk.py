@@ -684,12 +684,17 @@ def _conform(t: pa.Table, schema: pa.Schema) -> pa.Table:
 def by_credit_code(t: pa.Table) -> pa.Table:
     """``t`` in credit-code order (a firm's rows keep theirs); ``t`` itself when it is in order already
     (a register exported and imported again), not a copy."""
-    if t.num_rows < 2:
-        return t
-    codes = t["uscc"]
-    if pc.all(pc.less_equal(codes.slice(0, t.num_rows - 1), codes.slice(1))).as_py() is not False:
+    if _in_order(t):
         return t
     return t.take(pc.sort_indices(t, sort_keys=[("uscc", "ascending")]))
+
+
+def _in_order(t: pa.Table) -> bool:
+    codes = t["uscc"]
+    return (
+        t.num_rows < 2
+        or pc.all(pc.less_equal(codes.slice(0, t.num_rows - 1), codes.slice(1))).as_py() is not False
+    )
 
 
 def _sort_in_place(tables: dict[str, pa.Table]) -> None:
@@ -697,7 +702,7 @@ def _sort_in_place(tables: dict[str, pa.Table]) -> None:
     its sorted copy is made (a register of millions of firms is not held twice)."""
     for name in list(tables):
         t = tables.pop(name)
-        if by_credit_code(t) is t:
+        if _in_order(t):
             tables[name] = t
             continue
         order = pc.sort_indices(t["uscc"])
