@@ -13,26 +13,31 @@ class AccountsError(Exception):
 class UserExists(AccountsError):
     def __init__(self, username: str) -> None:
         super().__init__(f"a user named {username!r} already exists; choose another name")
+        self.username = username
 
 
 class UserNotFound(AccountsError):
     def __init__(self, username: str) -> None:
         super().__init__(f"no user named {username!r}")
+        self.username = username
 
 
 class InvalidUser(AccountsError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
+        self.message = message
 
 
 class WeakPassword(AccountsError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
+        self.message = message
 
 
 class InvalidCredentials(AccountsError):
     def __init__(self, message: str = "wrong user name or password") -> None:
         super().__init__(message)
+        self.message = message
 
 
 class AccountDisabled(InvalidCredentials):
@@ -40,6 +45,7 @@ class AccountDisabled(InvalidCredentials):
 
     def __init__(self, username: str) -> None:
         super().__init__(f"the account {username!r} is disabled; ask an administrator to enable it again")
+        self.username = username
 
 
 class LastAdmin(InvalidUser):
@@ -50,6 +56,8 @@ class LastAdmin(InvalidUser):
             f"{username!r} is the last active administrator: {change} would leave nobody to administer "
             "users; make another user an administrator first"
         )
+        self.username = username
+        self.change = change
 
 
 class TooManyAttempts(AccountsError):
@@ -64,6 +72,8 @@ class TooManyAttempts(AccountsError):
             or f"too many failed logins; try again in {self.retry_after_seconds} seconds "
             "(or ask an administrator to unlock the account or reset its password)"
         )
+        self.retry_after = retry_after
+        self.message = message
 
 
 class TooManyMoneyWrites(TooManyAttempts):
@@ -77,8 +87,12 @@ class TooManyMoneyWrites(TooManyAttempts):
             f"for one user; nothing was done, try again in {seconds} seconds (a retry with the same "
             "Idempotency-Key is safe)",
         )
+        self.limit = limit
+        self.window = window
+        self.retry_after = retry_after
 
 
 class FirmProfileNotFound(AccountsError):
     def __init__(self, uscc: str) -> None:
         super().__init__(f"no profile is stored for firm {uscc}; submit one first (PUT /api/v1/firms/{uscc})")
+        self.uscc = uscc

@@ -12,16 +12,19 @@ class ApplicationsError(Exception):
 class CallNotFound(ApplicationsError):
     def __init__(self, call_id: str) -> None:
         super().__init__(f"no call {call_id!r}; list calls with `huiqi calls list`")
+        self.call_id = call_id
 
 
 class CallExists(ApplicationsError):
     def __init__(self, call_id: str) -> None:
         super().__init__(f"call {call_id!r} already exists; choose another id")
+        self.call_id = call_id
 
 
 class InvalidCall(ApplicationsError):
     def __init__(self, message: str) -> None:
         super().__init__(f"call: {message}")
+        self.message = message
 
 
 class CallNotOpen(ApplicationsError):
@@ -30,11 +33,16 @@ class CallNotOpen(ApplicationsError):
             f"call {call_id} takes applications from {opens.isoformat()} to {closes.isoformat()}; it is "
             f"{now.isoformat()} now"
         )
+        self.call_id = call_id
+        self.opens = opens
+        self.closes = closes
+        self.now = now
 
 
 class ApplicationNotFound(ApplicationsError):
     def __init__(self, application_id: str) -> None:
         super().__init__(f"no application {application_id!r}")
+        self.application_id = application_id
 
 
 class IllegalTransition(ApplicationsError):
@@ -45,6 +53,8 @@ class IllegalTransition(ApplicationsError):
         )
         self.current = current
         self.target = target
+        self.application_id = application_id
+        self.allowed = allowed
 
 
 class ConcurrentChange(ApplicationsError):
@@ -53,11 +63,14 @@ class ConcurrentChange(ApplicationsError):
             f"application {application_id} changed while this request ran (it is no longer {expected}); "
             "look at it again and retry"
         )
+        self.application_id = application_id
+        self.expected = expected
 
 
 class InvalidClaim(ApplicationsError):
     def __init__(self, message: str) -> None:
         super().__init__(f"claims: {message}")
+        self.message = message
 
 
 class MissingReason(ApplicationsError):
@@ -68,16 +81,23 @@ class MissingReason(ApplicationsError):
             f"reason: moving application {application_id!r} to {to!r} needs a reason (a sentence saying "
             "why); nothing was changed"
         )
+        self.application_id = application_id
+        self.to = to
 
 
 class VerdictMismatch(ApplicationsError):
     def __init__(self, expected: str, got: str) -> None:
         super().__init__(f"the verdict is for programme {got!r} but the call runs {expected!r}")
+        self.expected = expected
+        self.got = got
 
 
 class EvidenceTooLarge(ApplicationsError):
     def __init__(self, filename: str, size: int, limit: int) -> None:
         super().__init__(f"evidence {filename!r} is {size:,} bytes; the limit is {limit:,} bytes")
+        self.filename = filename
+        self.size = size
+        self.limit = limit
 
 
 class EvidenceTypeRefused(ApplicationsError):
@@ -86,3 +106,4 @@ class EvidenceTypeRefused(ApplicationsError):
             f"evidence {filename!r} is not a PDF, PNG, JPEG or Office (docx/xlsx/pptx) file by its content; "
             "the name does not matter, the bytes do"
         )
+        self.filename = filename

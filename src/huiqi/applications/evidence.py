@@ -149,6 +149,8 @@ class EvidenceRefused(ApplicationsError):
     def __init__(self, filename: str, problem: str, fix: str) -> None:
         super().__init__(f"evidence {shown(filename)}: {problem}; {fix}")
         self.filename = filename
+        self.problem = problem
+        self.fix = fix
 
 
 class EvidenceNameRefused(EvidenceRefused):
@@ -168,6 +170,8 @@ class EvidenceNotAccepted(EvidenceTypeRefused):
             f"evidence {shown(filename)} is {what} by its content; only {ACCEPTED} is accepted (a scan or a "
             "document can be saved or printed as PDF)",
         )
+        self.filename = filename
+        self.what = what
 
 
 def shown(filename: str, limit: int = 80) -> str:

@@ -16,6 +16,7 @@ class TooManyRetries(DatabaseError):
             f"{str(last).splitlines()[0] if str(last) else ''}); nothing was written, try again"
         )
         self.attempts = attempts
+        self.last = last
 
 
 class DatabaseNotReady(DatabaseError):

@@ -10,6 +10,7 @@ class PublishingError(Exception):
 class DraftNotFound(PublishingError):
     def __init__(self, draft_id: int) -> None:
         super().__init__(f"no programme draft {draft_id}; `huiqi programmes drafts` lists them")
+        self.draft_id = draft_id
 
 
 class IllegalStep(PublishingError):
@@ -20,6 +21,10 @@ class IllegalStep(PublishingError):
             f"draft {draft_id} is {status}: it cannot be {step} (only a draft that is "
             f"{' or '.join(allowed_from)} can)"
         )
+        self.draft_id = draft_id
+        self.status = status
+        self.step = step
+        self.allowed_from = allowed_from
 
 
 class SecondOfficerRequired(PublishingError):
@@ -29,16 +34,22 @@ class SecondOfficerRequired(PublishingError):
         super().__init__(
             f"draft {draft_id} was written by {author}: a second officer, not its author, must {step} it"
         )
+        self.draft_id = draft_id
+        self.author = author
+        self.step = step
 
 
 class NotTheAuthor(PublishingError):
     def __init__(self, draft_id: int, author: str) -> None:
         super().__init__(f"draft {draft_id} is {author}'s: only its author edits or submits it")
+        self.draft_id = draft_id
+        self.author = author
 
 
 class ReasonRequired(PublishingError):
     def __init__(self, step: str) -> None:
         super().__init__(f"give a reason to {step} (it is kept in the audit chain)")
+        self.step = step
 
 
 class TestsFailed(PublishingError):
@@ -50,3 +61,4 @@ class TestsFailed(PublishingError):
         self.failures = failures
         shown = "; ".join(failures[:5]) + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
         super().__init__(f"draft {draft_id} cannot be published: its test cases do not pass: {shown}")
+        self.draft_id = draft_id

@@ -10,11 +10,13 @@ class ReviewError(Exception):
 class ReviewerNotFound(ReviewError):
     def __init__(self, reviewer_id: str) -> None:
         super().__init__(f"no reviewer {reviewer_id!r}; add the reviewer (id, name, fields) first")
+        self.reviewer_id = reviewer_id
 
 
 class ReviewerExists(ReviewError):
     def __init__(self, reviewer_id: str) -> None:
         super().__init__(f"reviewer {reviewer_id!r} already exists")
+        self.reviewer_id = reviewer_id
 
 
 class InvalidReviewer(ReviewError):
@@ -24,6 +26,8 @@ class InvalidReviewer(ReviewError):
 class AssignmentNotFound(ReviewError):
     def __init__(self, application_id: str, reviewer_id: str) -> None:
         super().__init__(f"reviewer {reviewer_id} is not assigned to application {application_id}")
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
 
 
 class NotEnoughReviewers(ReviewError):
@@ -32,6 +36,10 @@ class NotEnoughReviewers(ReviewError):
             f"application {application_id} ({sector}) needs {needed} reviewers without a conflict who "
             f"cover {sector}; only {found} are available: add reviewers for that field"
         )
+        self.application_id = application_id
+        self.sector = sector
+        self.needed = needed
+        self.found = found
 
 
 class DeclarationRequired(ReviewError):
@@ -40,6 +48,8 @@ class DeclarationRequired(ReviewError):
             f"reviewer {reviewer_id} has not declared on application {application_id}: declare whether you "
             "have a conflict of interest before the confidential material is shown"
         )
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
 
 
 class Conflicted(ReviewError):
@@ -48,6 +58,9 @@ class Conflicted(ReviewError):
             f"reviewer {reviewer_id} has a conflict of interest with application {application_id} "
             f"({reason}) and may neither see nor score it"
         )
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
+        self.reason = reason
 
 
 class AlreadyDeclared(ReviewError):
@@ -55,6 +68,9 @@ class AlreadyDeclared(ReviewError):
         super().__init__(
             f"reviewer {reviewer_id} has already declared on application {application_id} ({status})"
         )
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
+        self.status = status
 
 
 class InvalidScore(ReviewError):
@@ -64,6 +80,8 @@ class InvalidScore(ReviewError):
 class AlreadyScored(ReviewError):
     def __init__(self, application_id: str, reviewer_id: str) -> None:
         super().__init__(f"reviewer {reviewer_id} has already scored application {application_id}")
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
 
 
 class ReviewIncomplete(ReviewError):
@@ -82,6 +100,8 @@ class AlreadyAssigned(ReviewError):
             f"reviewer {reviewer_id} is already on application {application_id} (or declared a conflict "
             "with it): choose another reviewer"
         )
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
 
 
 class NotReassignable(ReviewError):
@@ -94,6 +114,9 @@ class NotReassignable(ReviewError):
                 else "another reviewer already took it over"
             )
         )
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
+        self.status = status
 
 
 class ReviewerConflict(ReviewError):
@@ -102,6 +125,9 @@ class ReviewerConflict(ReviewError):
             f"reviewer {reviewer_id} has a conflict of interest with application {application_id} "
             f"({'; '.join(reasons)}): choose another reviewer"
         )
+        self.application_id = application_id
+        self.reviewer_id = reviewer_id
+        self.reasons = reasons
 
 
 class ReviewerWithoutAccount(ReviewError):
@@ -110,3 +136,4 @@ class ReviewerWithoutAccount(ReviewError):
             f"reviewer {reviewer_id} has no active reviewer account, so nobody could do this review: "
             f"create a user with the reviewer role and the username {reviewer_id}, or choose another reviewer"
         )
+        self.reviewer_id = reviewer_id

@@ -22,11 +22,13 @@ class CallFileError(SelectionError):
 class Infeasible(SelectionError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"the optimiser found no selection: {detail}")
+        self.detail = detail
 
 
 class NotSelected(SelectionError):
     def __init__(self, call_id: str) -> None:
         super().__init__(f"call {call_id} has no selection yet: select and award first")
+        self.call_id = call_id
 
 
 class AlreadySelected(SelectionError):
@@ -35,11 +37,14 @@ class AlreadySelected(SelectionError):
             f"call {call_id} was already selected (run {run_id}); a designation is final, "
             "use withdraw/promote to change it"
         )
+        self.call_id = call_id
+        self.run_id = run_id
 
 
 class NotDesignated(SelectionError):
     def __init__(self, application_id: str) -> None:
         super().__init__(f"application {application_id} holds no active designation")
+        self.application_id = application_id
 
 
 class ScoresMissing(SelectionError):
@@ -49,6 +54,7 @@ class ScoresMissing(SelectionError):
             f"{len(application_ids)} application(s) under review have no normalised score ({shown}); "
             "every assigned reviewer must score them, then normalise the scores"
         )
+        self.application_ids = application_ids
 
 
 class CallFileMissing(SelectionError):
@@ -57,8 +63,11 @@ class CallFileMissing(SelectionError):
             f"call {call_id} has no call file yet: an officer uploads its YAML (rubric, quotas, budget) "
             "before reviewers are assigned or firms selected"
         )
+        self.call_id = call_id
 
 
 class CallFileMismatch(SelectionError):
     def __init__(self, call_id: str, found: str) -> None:
         super().__init__(f"call: the file is for call {found!r}, not {call_id!r}")
+        self.call_id = call_id
+        self.found = found

@@ -66,6 +66,8 @@ class ApprovalNotAwaiting(WorkflowError):
             f"money move {approval_id} is already {status}; only a move awaiting approval can be approved "
             "or rejected"
         )
+        self.approval_id = approval_id
+        self.status = status
 
 
 class AlreadyAwaiting(WorkflowError):
@@ -74,6 +76,8 @@ class AlreadyAwaiting(WorkflowError):
             f"the same {operation} already awaits a second officer's approval as money move {approval_id}; "
             "approve or reject that one (待复核, `huiqi ledger approvals`) instead of asking again"
         )
+        self.operation = operation
+        self.approval_id = approval_id
 
 
 class ReasonRequired(WorkflowError):

@@ -10,6 +10,9 @@ class WorkflowError(Exception):
 class WrongAllocationMode(WorkflowError):
     def __init__(self, call_id: str, mode: str, needed: str) -> None:
         super().__init__(f"call {call_id} allocates {mode}; this operation is for {needed} calls")
+        self.call_id = call_id
+        self.mode = mode
+        self.needed = needed
 
 
 class NoPendingReservation(WorkflowError):
@@ -18,6 +21,7 @@ class NoPendingReservation(WorkflowError):
             f"application {application_id} has no pending reservation; "
             "decide it first with `huiqi awards decide`"
         )
+        self.application_id = application_id
 
 
 class NoAward(WorkflowError):
@@ -25,6 +29,7 @@ class NoAward(WorkflowError):
         super().__init__(
             f"application {application_id} has no award; grant it first with `huiqi awards grant`"
         )
+        self.application_id = application_id
 
 
 class MissingScore(WorkflowError):
@@ -32,6 +37,7 @@ class MissingScore(WorkflowError):
         super().__init__(
             f"application {application_id} has no score; a ranked call needs one for every application"
         )
+        self.application_id = application_id
 
 
 class ProgrammeNotLoaded(WorkflowError):
@@ -44,6 +50,7 @@ class ApprovalNotFound(WorkflowError):
             f"no money move awaiting approval has the id {approval_id!r}; "
             "list them with `huiqi ledger approvals list` or on the 待复核 page"
         )
+        self.approval_id = approval_id
 
 
 class SameOfficer(WorkflowError):
@@ -52,3 +59,5 @@ class SameOfficer(WorkflowError):
             f"money move {approval_id} was requested by {actor}; a different officer must approve or "
             "reject it (two-person rule)"
         )
+        self.approval_id = approval_id
+        self.actor = actor
