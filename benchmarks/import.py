@@ -11,7 +11,8 @@ one xlsx workbook; a copy of the CSV folder with the employees of 1 % of the fir
 ``--xlsx`` take ready exports instead (e.g. made once for several runs).
 
 Timed, each as a subprocess of the ``huiqi`` command, from the outside, with the peak RSS of its process
-tree (sampled from /proc), and the database's and the register tables' size after it:
+tree (sampled from /proc), its CPU seconds (user + system, printed per run: the machine is shared), and the
+database's and the register tables' size after it:
 
 - the CSV folder into a new database (median of ``--runs``);
 - the same register again with 1 % of firms changed, into each of those databases (history recorded for
@@ -31,12 +32,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from match import HUIQI, Database, _du, timed  # the same measuring as benchmarks/match.py
+from match import CPU, HUIQI, Database, _du, timed  # the same measuring as benchmarks/match.py
 
 
 def uptime() -> str:
     """The machine's load, as ``uptime`` prints it."""
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def said(what: str, seconds: float, rss: float, out: str) -> None:
+    """One run's figures as it ends: wall, CPU seconds of the command, peak memory, its own summary."""
+    print(f"{what}: {seconds:.1f} s, {CPU[0]:.1f} CPU-s, peak {rss:.2f} GiB, {out.strip()}", flush=True)
 
 
 def make_exports(work: Path, firms: int, xlsx_firms: int) -> tuple[Path, Path | None]:
@@ -123,12 +129,12 @@ def main() -> None:
             s, rss, out = timed([HUIQI, "register", "import", str(csv)], db.env(name))
             row = (s, rss, db.size(name), db.results_size(name))
             figures.setdefault("CSV folder, new database", []).append(row)
-            print(f"CSV {i + 1}: {s:.1f} s, peak {rss:.2f} GiB, {out.strip()}", flush=True)
+            said(f"CSV {i + 1}", s, rss, out)
         for name in names:
             s, rss, out = timed([HUIQI, "register", "import", str(changed_csv)], db.env(name))
             row = (s, rss, db.size(name), db.results_size(name))
             figures.setdefault(f"re-import, 1 % changed ({changed:,} firms)", []).append(row)
-            print(f"1 % changed: {s:.1f} s, peak {rss:.2f} GiB, {out.strip()}", flush=True)
+            said("1 % changed", s, rss, out)
         if not args.keep:
             for name in names:
                 db.drop(name)
@@ -139,7 +145,7 @@ def main() -> None:
             s, rss, out = timed([HUIQI, "register", "import", str(xlsx)], db.env(name))
             row = (s, rss, db.size(name), db.results_size(name))
             figures.setdefault("xlsx workbook, new database", []).append(row)
-            print(f"xlsx {i + 1}: {s:.1f} s, peak {rss:.2f} GiB, {out.strip()}", flush=True)
+            said(f"xlsx {i + 1}", s, rss, out)
     finally:
         if not args.keep:
             for name in names:
