@@ -20,6 +20,7 @@ delta's (``source``); a run whose delta would hold more than a quarter of the ro
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ STORED = ("uscc", "programme", "eligible", "amount", "unmet")
 
 def results_dir(url: str) -> Path:
     """Where a database's runs keep their files (the setting, else beside an embedded database)."""
-    configured = Settings().match_results_dir  # read now, not cached: the process may change it
+    configured = _configured_dir(_settings_key())  # as the environment says now: the process may change it
     if configured is not None:
         return configured
     from sqlalchemy.engine import make_url
@@ -51,6 +52,19 @@ def results_dir(url: str) -> Path:
     # one directory per database, so that two databases' runs and register copies never meet
     key = hashlib.sha256(parsed.render_as_string(hide_password=True).encode()).hexdigest()[:12]
     return Path("var/match-results") / key
+
+
+def _settings_key() -> tuple[tuple[str, str], ...]:
+    """The settings' environment now (a firm's page asks for the directory on every read: building the
+    settings took 45 ms)."""
+    import os
+
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("HUIQI_")))
+
+
+@functools.lru_cache(maxsize=8)
+def _configured_dir(_key: tuple[tuple[str, str], ...]) -> Path | None:
+    return Settings().match_results_dir
 
 
 def keep_runs() -> int:
