@@ -459,7 +459,8 @@ def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bo
         tick("store", 1)
         tick("outbox", 0)
         return 0
-    pairs = todo.pairs()
+    # in the order of the tables' keys (run, firm, programme): each row appends to the indexes' B-trees
+    pairs = todo.pairs().sort_by([("uscc", "ascending"), ("programme", "ascending")])
     insert_rows(
         session,
         MatchEligible.__table__,  # type: ignore[arg-type]
@@ -480,6 +481,7 @@ def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bo
         return 0
     now = utcnow()
     n = todo.newly
+    prefix = new_id()[:20]  # the run's ids ascend (appended to the key's B-tree), unique by the prefix
     return insert_rows(
         session,
         Notification.__table__,  # type: ignore[arg-type]
@@ -497,14 +499,16 @@ def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bo
             "status",
         ),
         (
-            (new_id(), u, p, v, pd, fd, on, f, run.id, now, "pending")
-            for u, p, v, pd, fd, f in zip(
-                *(
-                    n[c].to_pylist()
-                    for c in ("uscc", "programme", "version", "programme_digest", "firm_digest")
-                ),
-                _fen(n["amount"]),
-                strict=True,
+            (f"{prefix}{i:012x}", u, p, v, pd, fd, on, f, run.id, now, "pending")
+            for i, (u, p, v, pd, fd, f) in enumerate(
+                zip(
+                    *(
+                        n[c].to_pylist()
+                        for c in ("uscc", "programme", "version", "programme_digest", "firm_digest")
+                    ),
+                    _fen(n["amount"]),
+                    strict=True,
+                )
             )
         ),
         skip_conflicts=True,
@@ -680,7 +684,7 @@ def _plan(
         "LEFT JOIN told p ON p.uscc = c.uscc AND p.programme = c.programme "
         "LEFT JOIN prev_digests pd ON pd.programme = c.programme "
         "WHERE NOT coalesce(p.uscc IS NOT NULL AND pd.digest = cp.programme_digest, false) "
-        "ORDER BY c.programme, c.uscc"
+        "ORDER BY c.uscc, c.programme"  # the order of the outbox's indexes (firm first)
     ).to_arrow_table()
     return _Plan(
         runs=runs,
