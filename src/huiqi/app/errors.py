@@ -26,6 +26,12 @@ from huiqi.accounts.errors import (
 )
 from huiqi.applications import errors as applications_errors
 from huiqi.applications.errors import ApplicationsError
+from huiqi.applications.evidence import (
+    EvidenceContentRefused,
+    EvidenceNameRefused,
+    EvidenceNotAccepted,
+    EvidenceRefused,
+)
 from huiqi.certificates import errors as certificates_errors
 from huiqi.certificates.errors import CertificateError
 from huiqi.db import errors as db_errors
@@ -37,7 +43,7 @@ from huiqi.firms.register import RegisterError
 from huiqi.jobs.errors import JobError, JobNotFinished, JobNotFound
 from huiqi.ledger import errors as ledger_errors
 from huiqi.ledger.errors import LedgerError
-from huiqi.matching.errors import EmptyRegister, MatchingError, NoRun
+from huiqi.matching.errors import EmptyRegister, MatchingError, NoRun, RegisterNotEmpty, UnknownBackend
 from huiqi.money import MoneyError
 from huiqi.publishing import errors as publishing_errors
 from huiqi.publishing.errors import PublishingError
@@ -46,8 +52,12 @@ from huiqi.review.errors import ReviewError
 from huiqi.rules.errors import ProgrammeError
 from huiqi.selection import errors as selection_errors
 from huiqi.selection.errors import SelectionError
+from huiqi.simulation.reform import ReformError
 from huiqi.workflows import errors as workflows_errors
+from huiqi.workflows.approvals import AlreadyAwaiting, ApprovalNotAwaiting
+from huiqi.workflows.approvals import ReasonRequired as MoveReasonRequired
 from huiqi.workflows.errors import WorkflowError
+from huiqi.workflows.payable import TrancheNotPayable
 
 #: Every domain's base class of refusals: caught by the adapters, the transaction already rolled back.
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -75,11 +85,17 @@ __all__ = [
     "USER_ERRORS",
     "AccountDisabled",
     "AccountsError",
+    "AlreadyAwaiting",
     "ApplicationsError",
+    "ApprovalNotAwaiting",
     "CertificateError",
     "DatabaseError",
     "DatabaseNotReady",
     "EmptyRegister",
+    "EvidenceContentRefused",
+    "EvidenceNameRefused",
+    "EvidenceNotAccepted",
+    "EvidenceRefused",
     "ExportError",
     "FirmProfileNotFound",
     "ImportError_",
@@ -93,15 +109,20 @@ __all__ = [
     "LedgerError",
     "MatchingError",
     "MoneyError",
+    "MoveReasonRequired",
     "NoRun",
     "ProfileError",
     "ProgrammeError",
     "PublishingError",
+    "ReformError",
     "RegisterError",
+    "RegisterNotEmpty",
     "ReviewError",
     "SelectionError",
     "TooManyAttempts",
     "TooManyMoneyWrites",
+    "TrancheNotPayable",
+    "UnknownBackend",
     "UserExists",
     "UserNotFound",
     "ValueNotStorable",

@@ -28,8 +28,8 @@ from huiqi.firms.io import TextFileError
 from huiqi.firms.register import RegisterError
 from huiqi.money import MoneyError
 from huiqi.rules.errors import EvaluationError, ProgrammeError, UnknownProgramme
-from huiqi.web.i18n import gettext
 from huiqi.web.limits import TITLES
+from huiqi.web.refusals import worded
 from huiqi.web.security import login_redirect
 
 log = logging.getLogger("huiqi.web")
@@ -376,15 +376,10 @@ def message_of(exc: BaseException) -> str:
 
 
 def page_message(exc: BaseException) -> str:
-    """A refusal as a page shows it: in the page's language where the catalogue words it (a zh officer must
-    not read the domain's English), else as the API says it; the API's problem details stay in English."""
-    if isinstance(exc, rev.ReviewIncomplete):
-        return gettext(
-            "%(n)s review(s) are not scored yet (for example %(reviewer)s on %(application)s): every "
-            "assigned reviewer must score before the scores are normalised; reassign a review whose "
-            "reviewer cannot go on to another reviewer first."
-        ) % {"n": exc.missing, "reviewer": exc.reviewer_id, "application": exc.application_id}
-    return message_of(exc)
+    """A refusal as a page shows it: in the page's language with its figures (``web.refusals`` words every
+    class a page can show, so a zh officer never reads the domain's English), else as the API says it; the
+    API's problem details stay in English."""
+    return worded(exc) or message_of(exc)
 
 
 def _details(exc: BaseException) -> dict[str, Any]:

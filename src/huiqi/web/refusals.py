@@ -1,0 +1,669 @@
+"""Every refusal a page can show, in the page's language (issue 14): one table from a domain refusal's class
+to a Babel msgid (its English, with named placeholders; the zh catalogue holds the Chinese) and the figures
+the class keeps as attributes. Amounts are grouped yuan (``150,000.00元``), times Shanghai wall-clock, stored
+keys (sectors, states, modes) their labels, ids as they are. The API's problem details keep the domain's
+English (the API contract); a class not in the table is shown in that English (tests/web/test_refusals.py
+fails for any class a page can show that is missing here).
+
+A refusal raised with free text (``InvalidUser("...")``, a base class with a message) has no figures to
+word: it is shown as a sentence in the page's language around that text, the text itself looked up in the
+catalogue (and shown as the system wrote it when the catalogue does not have it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from huiqi.app import errors as e
+from huiqi.app.money import OPERATIONS
+from huiqi.money import MoneyError, format_yuan
+from huiqi.rules.labels import LIST_SEPARATORS, VALUE_LABELS, value_label
+from huiqi.web.i18n import N_, gettext, language, local_time
+
+Figures = Callable[[Any], Mapping[str, object]]
+
+#: Stored states and steps a refusal names, as a sentence says them (sectors and modes are in VALUE_LABELS
+#: or the catalogue already).
+WORDS: dict[str, str] = {
+    # applications
+    "draft": N_("a draft"),
+    "submitted": N_("submitted"),
+    "checked": N_("checked"),
+    "under_review": N_("under review"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "waitlisted": N_("waitlisted"),
+    "awarded": N_("awarded"),
+    "paying": N_("being paid"),
+    "completed": N_("completed"),
+    "withdrawn": N_("withdrawn"),
+    "appealed": N_("appealed"),
+    "clawed_back": N_("clawed back"),
+    # money: reservations, awards, tranches, held moves
+    "pending": N_("pending"),
+    "released": N_("released"),
+    "paid": N_("paid"),
+    "active": N_("active"),
+    "missed": N_("missed"),
+    "fully settled": N_("fully settled"),
+    "awaiting": N_("awaiting approval"),
+    # review assignments
+    "assigned": N_("assigned (not declared yet)"),
+    "cleared": N_("declared without conflict"),
+    "conflicted": N_("declared a conflict"),
+    "scored": N_("scored"),
+    "reassigned": N_("reassigned"),
+    # programme drafts: states and steps
+    "edited": N_("edited"),
+    "published": N_("published"),
+    "publish": N_("publish"),
+    "reject": N_("reject"),
+    "reject a draft": N_("reject a draft"),
+    "withdraw a version": N_("withdraw a version"),
+    # allocation modes
+    "fcfs": N_("first come, first served"),
+    "ranked": N_("ranked"),
+    "pro_rata": N_("pro rata"),
+}
+
+
+def word(key: object) -> str:
+    """A stored key (a state, a sector, a step) as the page's language says it; any other text as it is."""
+    text = str(key)
+    if text in VALUE_LABELS:
+        return value_label(text, language())
+    if text in WORDS:
+        return gettext(WORDS[text])
+    if text in OPERATIONS:
+        return gettext(OPERATIONS[text])
+    return text
+
+
+def words(keys: object) -> str:
+    """A list of keys (or of ids) in the page's list separator."""
+    items = list(keys) if isinstance(keys, (list, tuple)) else [keys]
+    return LIST_SEPARATORS.get(language(), ", ").join(word(k) for k in items)
+
+
+def yuan(amount: object) -> str:
+    """An amount in grouped yuan in the page's language; a value that is no amount as it was sent."""
+    try:
+        return format_yuan(Decimal(str(amount)), lang=language())
+    except (ArithmeticError, ValueError, MoneyError):
+        return str(amount)
+
+
+def when(moment: object) -> str:
+    """A moment as Shanghai wall-clock time; a date as it is."""
+    return local_time(moment) if isinstance(moment, dt.datetime) else str(moment)
+
+
+def said(text: object) -> str:
+    """Free text the system wrote: the catalogue's words for it if it has them, else as written."""
+    return gettext(str(text)) if text else ""
+
+
+def _detail(exc: Any) -> Mapping[str, object]:
+    return {"detail": said(getattr(exc, "message", None) or str(exc))}
+
+
+def _ids(**attrs: str) -> Figures:
+    """The figures of a refusal that only names things: placeholder -> attribute, shown as they are."""
+    return lambda exc: {name: getattr(exc, attr) for name, attr in attrs.items()}
+
+
+def _retry(exc: Any) -> Mapping[str, object]:
+    return {"seconds": exc.retry_after_seconds}
+
+
+#: Refusal class -> (msgid, its figures). Looked up by the exact class: a subclass words itself.
+WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
+    # accounts
+    e.AccountsError: (N_("Your account request was refused: %(detail)s"), _detail),
+    e.UserExists: (
+        N_("A user named %(username)s already exists: choose another name."),
+        _ids(username="username"),
+    ),
+    e.UserNotFound: (N_("There is no user named %(username)s."), _ids(username="username")),
+    e.InvalidUser: (N_("The user details were refused: %(detail)s"), _detail),
+    e.WeakPassword: (N_("The password is too weak: %(detail)s"), _detail),
+    e.InvalidCredentials: (
+        N_("Wrong user name or password."),
+        lambda exc: {},
+    ),
+    e.AccountDisabled: (
+        N_("The account %(username)s is disabled: ask an administrator to enable it again."),
+        _ids(username="username"),
+    ),
+    e.LastAdmin: (
+        N_(
+            "%(username)s is the last active administrator: this change would leave nobody to administer "
+            "users. Make another user an administrator first."
+        ),
+        _ids(username="username"),
+    ),
+    e.TooManyAttempts: (
+        N_(
+            "Too many failed logins: try again in %(seconds)s seconds, or ask an administrator to unlock the "
+            "account or reset its password."
+        ),
+        _retry,
+    ),
+    e.TooManyMoneyWrites: (
+        N_(
+            "Too many money-moving requests: at most %(limit)s every %(window)s seconds for one user. "
+            "Nothing "
+            "was done; try again in %(seconds)s seconds."
+        ),
+        lambda exc: {
+            "limit": exc.limit,
+            "window": int(exc.window.total_seconds()),
+            "seconds": exc.retry_after_seconds,
+        },
+    ),
+    e.FirmProfileNotFound: (
+        N_("No profile is stored for firm %(uscc)s: submit the firm's profile first."),
+        _ids(uscc="uscc"),
+    ),
+    # applications and calls
+    e.ApplicationsError: (N_("The application or call was refused: %(detail)s"), _detail),
+    e.applications_errors.CallNotFound: (N_("There is no call %(call)s."), _ids(call="call_id")),
+    e.applications_errors.CallExists: (
+        N_("A call %(call)s already exists: choose another id."),
+        _ids(call="call_id"),
+    ),
+    e.applications_errors.InvalidCall: (N_("The call was refused: %(detail)s"), _detail),
+    e.applications_errors.CallNotOpen: (
+        N_("Call %(call)s takes applications from %(opens)s to %(closes)s; it is %(now)s now."),
+        lambda exc: {
+            "call": exc.call_id,
+            "opens": when(exc.opens),
+            "closes": when(exc.closes),
+            "now": when(exc.now),
+        },
+    ),
+    e.applications_errors.ApplicationNotFound: (
+        N_("There is no application %(application)s."),
+        _ids(application="application_id"),
+    ),
+    e.applications_errors.IllegalTransition: (
+        N_(
+            "Application %(application)s is %(current)s: it cannot become %(target)s (allowed next: "
+            "%(allowed)s)."
+        ),
+        lambda exc: {
+            "application": exc.application_id,
+            "current": word(exc.current),
+            "target": word(exc.target),
+            "allowed": words(exc.allowed) if exc.allowed else gettext(N_("none, it is final")),
+        },
+    ),
+    e.applications_errors.ConcurrentChange: (
+        N_(
+            "Application %(application)s changed while this request ran (it is no longer %(expected)s): look "
+            "at it again and retry."
+        ),
+        lambda exc: {"application": exc.application_id, "expected": word(exc.expected)},
+    ),
+    e.applications_errors.InvalidClaim: (N_("The claim was refused: %(detail)s"), _detail),
+    e.applications_errors.MissingReason: (
+        N_(
+            "Moving application %(application)s to %(to)s needs a reason (a sentence saying why); nothing "
+            "was changed."
+        ),
+        lambda exc: {"application": exc.application_id, "to": word(exc.to)},
+    ),
+    e.applications_errors.VerdictMismatch: (
+        N_("The verdict is for programme %(got)s but the call runs %(expected)s."),
+        _ids(got="got", expected="expected"),
+    ),
+    e.applications_errors.EvidenceTooLarge: (
+        N_("The evidence file %(file)s is %(size)s bytes; the limit is %(limit)s bytes."),
+        lambda exc: {"file": exc.filename, "size": f"{exc.size:,}", "limit": f"{exc.limit:,}"},
+    ),
+    e.applications_errors.EvidenceTypeRefused: (
+        N_(
+            "The evidence file %(file)s is not a PDF, PNG, JPEG or Office (docx/xlsx/pptx) file by its "
+            "content: "
+            "the bytes matter, not the name."
+        ),
+        _ids(file="filename"),
+    ),
+    e.EvidenceRefused: (
+        N_("The evidence file %(file)s was refused: %(problem)s; %(fix)s"),
+        lambda exc: {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)},
+    ),
+    e.EvidenceNameRefused: (
+        N_("The name of the evidence file %(file)s was refused: %(problem)s; %(fix)s"),
+        lambda exc: {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)},
+    ),
+    e.EvidenceContentRefused: (
+        N_("The content of the evidence file %(file)s was refused: %(problem)s; %(fix)s"),
+        lambda exc: {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)},
+    ),
+    e.EvidenceNotAccepted: (
+        N_(
+            "The evidence file %(file)s is %(what)s by its content; only PDF, PNG, JPEG and Office "
+            "(docx/xlsx/pptx) files are accepted (a scan or a document can be saved or printed as PDF)."
+        ),
+        lambda exc: {"file": exc.filename, "what": said(exc.what)},
+    ),
+    # certificates
+    e.CertificateError: (N_("The certificate request was refused: %(detail)s"), _detail),
+    e.certificates_errors.SigningKeyMissing: (
+        N_(
+            "The server has no certificate signing key (%(environment)s): an administrator must set "
+            "HUIQI_CERTIFICATE_SIGNING_KEY."
+        ),
+        _ids(environment="environment"),
+    ),
+    e.certificates_errors.BadSigningKey: (
+        N_(
+            "The server's certificate signing key is unusable (%(detail)s): an administrator must replace it."
+        ),
+        lambda exc: {"detail": said(exc.detail)},
+    ),
+    e.certificates_errors.CertificateNotFound: (
+        N_("There is no certificate %(serial)s."),
+        _ids(serial="serial"),
+    ),
+    e.certificates_errors.AlreadyRevoked: (
+        N_("Certificate %(serial)s is already revoked."),
+        _ids(serial="serial"),
+    ),
+    # the database
+    e.DatabaseError: (N_("The database could not do this: %(detail)s"), _detail),
+    e.db_errors.TooManyRetries: (
+        N_(
+            "Gave up after %(attempts)s attempts because of other people's changes at the same time: "
+            "nothing was written, try again."
+        ),
+        _ids(attempts="attempts"),
+    ),
+    e.DatabaseNotReady: (
+        N_(
+            "The database is not ready for this version of huiqi: an administrator must upgrade it "
+            "(%(detail)s)"
+        ),
+        _detail,
+    ),
+    # firm registers and profiles
+    e.ExportError: (N_("The export was refused: %(detail)s"), _detail),
+    e.ImportError_: (N_("The import could not read its source: %(detail)s"), _detail),
+    e.ImportRefused: (
+        N_("%(n)s problem(s) in the rows; nothing was imported (%(detail)s)"),
+        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems[:5])},
+    ),
+    e.RegisterError: (N_("The register was refused: %(detail)s"), _detail),
+    e.ProfileError: (
+        N_("%(n)s problem(s) in the firm profile: %(detail)s"),
+        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems)},
+    ),
+    # jobs and matching
+    e.JobError: (N_("The job cannot be shown: %(detail)s"), _detail),
+    e.JobNotFound: (
+        N_("There is no job %(job)s: start a new one."),
+        _ids(job="job_id"),
+    ),
+    e.JobNotFinished: (N_("The job has not finished: %(detail)s"), _detail),
+    e.MatchingError: (N_("The match cannot run: %(detail)s"), _detail),
+    e.EmptyRegister: (
+        N_("The register is empty: import a register of firms before matching."),
+        lambda exc: {},
+    ),
+    e.NoRun: (N_("No match has been run yet: run the match first."), lambda exc: {}),
+    e.UnknownBackend: (N_("The match cannot use that engine: %(detail)s"), _detail),
+    e.RegisterNotEmpty: (
+        N_("The stored register is not empty: synthesise into a new database or a register directory."),
+        lambda exc: {},
+    ),
+    # the ledger
+    e.LedgerError: (N_("The money move was refused: %(detail)s"), _detail),
+    e.MoneyError: (N_("The amount was refused: %(detail)s"), _detail),
+    e.ledger_errors.PoolNotFound: (N_("There is no pool %(pool)s."), _ids(pool="pool_id")),
+    e.ledger_errors.PoolExists: (
+        N_("A pool %(pool)s already exists: choose another id."),
+        _ids(pool="pool_id"),
+    ),
+    e.ledger_errors.InvalidAmount: (
+        N_("%(what)s must be a positive amount exact to the fen; got %(amount)s."),
+        lambda exc: {"what": said(exc.what), "amount": exc.amount},
+    ),
+    e.ledger_errors.InsufficientFunds: (
+        N_(
+            "Pool %(pool)s cannot cover %(requested)s (available now: %(available)s): waitlist the "
+            "application or lower the amount."
+        ),
+        lambda exc: {
+            "pool": exc.pool_id,
+            "requested": yuan(exc.requested),
+            "available": "—" if exc.available is None else yuan(exc.available),
+        },
+    ),
+    e.ledger_errors.FirmCapExceeded: (
+        N_(
+            "Firm %(uscc)s would exceed its cap of %(cap)s from pool %(pool)s with %(requested)s more: "
+            "lower the amount."
+        ),
+        lambda exc: {
+            "uscc": exc.firm_uscc,
+            "cap": yuan(exc.cap),
+            "pool": exc.pool_id,
+            "requested": yuan(exc.requested),
+        },
+    ),
+    e.ledger_errors.ContractAlreadyClaimed: (
+        N_("Contract %(contract)s of firm %(uscc)s has already been claimed: one claim per contract."),
+        _ids(contract="contract_id", uscc="firm_uscc"),
+    ),
+    e.ledger_errors.IdempotencyConflict: (
+        N_(
+            "This request's key %(key)s was already used for a different %(operation)s request: send the "
+            "form again from its page."
+        ),
+        lambda exc: {"key": exc.key, "operation": word(exc.operation)},
+    ),
+    e.ledger_errors.ReservationNotFound: (
+        N_("There is no reservation %(reservation)s."),
+        _ids(reservation="reservation_id"),
+    ),
+    e.ledger_errors.ReservationNotPending: (
+        N_("Reservation %(reservation)s is %(status)s, not pending: it cannot change again."),
+        lambda exc: {"reservation": exc.reservation_id, "status": word(exc.status)},
+    ),
+    e.ledger_errors.AwardNotFound: (N_("There is no award %(award)s."), _ids(award="award_id")),
+    e.ledger_errors.AwardNotActive: (
+        N_("Award %(award)s is %(status)s: only an active award can be paid or clawed back."),
+        lambda exc: {"award": exc.award_id, "status": word(exc.status)},
+    ),
+    e.ledger_errors.TranchePlanInvalid: (N_("The tranche plan was refused: %(detail)s"), _detail),
+    e.ledger_errors.TrancheNotFound: (
+        N_("Award %(award)s has no tranche %(seq)s."),
+        _ids(award="award_id", seq="seq"),
+    ),
+    e.ledger_errors.TrancheAlreadyPaid: (
+        N_("Tranche %(seq)s of award %(award)s has already been paid: a tranche is paid once."),
+        _ids(award="award_id", seq="seq"),
+    ),
+    e.ledger_errors.TrancheNotPending: (
+        N_("Tranche %(seq)s of award %(award)s is %(status)s, not pending."),
+        lambda exc: {"award": exc.award_id, "seq": exc.seq, "status": word(exc.status)},
+    ),
+    e.ledger_errors.MilestoneNotDue: (
+        N_(
+            "Tranche %(seq)s of award %(award)s is due %(due)s: it cannot be missed as of %(as_of)s. Claw "
+            "the "
+            "award back for a commitment broken before its date."
+        ),
+        lambda exc: {"award": exc.award_id, "seq": exc.seq, "due": when(exc.due), "as_of": when(exc.as_of)},
+    ),
+    e.ledger_errors.RecoveryTooLarge: (
+        N_("Award %(award)s: %(amount)s exceeds the %(owed)s still owed."),
+        lambda exc: {"award": exc.award_id, "amount": yuan(exc.amount), "owed": yuan(exc.owed)},
+    ),
+    e.ledger_errors.TransactionNotFound: (
+        N_("There is no ledger transaction %(transaction)s."),
+        _ids(transaction="txn_id"),
+    ),
+    e.ledger_errors.NotReversible: (
+        N_("Transaction %(transaction)s cannot be reversed: %(why)s"),
+        lambda exc: {"transaction": exc.txn_id, "why": said(exc.why)},
+    ),
+    e.ledger_errors.Unbalanced: (
+        N_("Internal error: the postings sum to %(total)s, not zero; nothing was written. Report it."),
+        lambda exc: {"total": yuan(exc.total)},
+    ),
+    # programmes and their lifecycle
+    e.ProgrammeError: (
+        N_("%(n)s problem(s) in the programme: %(detail)s"),
+        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems)},
+    ),
+    e.ReformError: (
+        N_("%(n)s problem(s) in the reform: %(detail)s"),
+        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems)},
+    ),
+    e.PublishingError: (N_("The programme step was refused: %(detail)s"), _detail),
+    e.publishing_errors.DraftNotFound: (N_("There is no programme draft %(draft)s."), _ids(draft="draft_id")),
+    e.publishing_errors.IllegalStep: (
+        N_("Draft %(draft)s is %(status)s: it cannot be %(step)s (only a draft that is %(allowed)s can)."),
+        lambda exc: {
+            "draft": exc.draft_id,
+            "status": word(exc.status),
+            "step": word(exc.step),
+            "allowed": words(exc.allowed_from),
+        },
+    ),
+    e.publishing_errors.SecondOfficerRequired: (
+        N_("Draft %(draft)s was written by %(author)s: a second officer, not its author, must %(step)s it."),
+        lambda exc: {"draft": exc.draft_id, "author": exc.author, "step": word(exc.step)},
+    ),
+    e.publishing_errors.NotTheAuthor: (
+        N_("Draft %(draft)s is %(author)s's: only its author edits or submits it."),
+        _ids(draft="draft_id", author="author"),
+    ),
+    e.publishing_errors.ReasonRequired: (
+        N_("Give a reason to %(step)s (it is kept in the audit chain)."),
+        lambda exc: {"step": word(exc.step)},
+    ),
+    e.publishing_errors.TestsFailed: (
+        N_("Draft %(draft)s cannot be published: %(n)s of its test cases do not pass (%(failures)s)."),
+        lambda exc: {"draft": exc.draft_id, "n": len(exc.failures), "failures": "; ".join(exc.failures[:5])},
+    ),
+    # review
+    e.ReviewError: (N_("The review step was refused: %(detail)s"), _detail),
+    e.review_errors.ReviewerNotFound: (
+        N_("There is no reviewer %(reviewer)s: add the reviewer (id, name, fields) first."),
+        _ids(reviewer="reviewer_id"),
+    ),
+    e.review_errors.ReviewerExists: (
+        N_("A reviewer %(reviewer)s already exists."),
+        _ids(reviewer="reviewer_id"),
+    ),
+    e.review_errors.InvalidReviewer: (N_("The reviewer was refused: %(detail)s"), _detail),
+    e.review_errors.AssignmentNotFound: (
+        N_("Reviewer %(reviewer)s is not assigned to application %(application)s."),
+        _ids(reviewer="reviewer_id", application="application_id"),
+    ),
+    e.review_errors.NotEnoughReviewers: (
+        N_(
+            "Application %(application)s (%(sector)s) needs %(needed)s reviewers without a conflict who "
+            "cover "
+            "%(sector)s; only %(found)s are available: add reviewers for that field."
+        ),
+        lambda exc: {
+            "application": exc.application_id,
+            "sector": word(exc.sector),
+            "needed": exc.needed,
+            "found": exc.found,
+        },
+    ),
+    e.review_errors.DeclarationRequired: (
+        N_(
+            "Reviewer %(reviewer)s has not declared on application %(application)s: declare whether you "
+            "have a "
+            "conflict of interest before the confidential material is shown."
+        ),
+        _ids(reviewer="reviewer_id", application="application_id"),
+    ),
+    e.review_errors.Conflicted: (
+        N_(
+            "Reviewer %(reviewer)s has a conflict of interest with application %(application)s (%(reason)s) "
+            "and may neither see nor score it."
+        ),
+        lambda exc: {
+            "reviewer": exc.reviewer_id,
+            "application": exc.application_id,
+            "reason": said(exc.reason),
+        },
+    ),
+    e.review_errors.AlreadyDeclared: (
+        N_("Reviewer %(reviewer)s has already declared on application %(application)s (%(status)s)."),
+        lambda exc: {
+            "reviewer": exc.reviewer_id,
+            "application": exc.application_id,
+            "status": word(exc.status),
+        },
+    ),
+    e.review_errors.InvalidScore: (N_("The score sheet was refused: %(detail)s"), _detail),
+    e.review_errors.AlreadyScored: (
+        N_("Reviewer %(reviewer)s has already scored application %(application)s."),
+        _ids(reviewer="reviewer_id", application="application_id"),
+    ),
+    e.review_errors.ReviewIncomplete: (
+        N_(
+            "%(n)s review(s) are not scored yet (for example %(reviewer)s on %(application)s): every "
+            "assigned reviewer must score before the scores are normalised; reassign a review whose "
+            "reviewer cannot go on to another reviewer first."
+        ),
+        _ids(n="missing", reviewer="reviewer_id", application="application_id"),
+    ),
+    e.review_errors.AlreadyAssigned: (
+        N_(
+            "Reviewer %(reviewer)s is already on application %(application)s (or declared a conflict with "
+            "it): choose another reviewer."
+        ),
+        _ids(reviewer="reviewer_id", application="application_id"),
+    ),
+    e.review_errors.NotReassignable: (
+        N_(
+            "The review of application %(application)s by %(reviewer)s is %(status)s: it cannot be given "
+            "to another reviewer."
+        ),
+        lambda exc: {
+            "reviewer": exc.reviewer_id,
+            "application": exc.application_id,
+            "status": word(exc.status),
+        },
+    ),
+    e.review_errors.ReviewerConflict: (
+        N_(
+            "Reviewer %(reviewer)s has a conflict of interest with application %(application)s "
+            "(%(reasons)s): "
+            "choose another reviewer."
+        ),
+        lambda exc: {
+            "reviewer": exc.reviewer_id,
+            "application": exc.application_id,
+            "reasons": LIST_SEPARATORS.get(language(), ", ").join(said(r) for r in exc.reasons),
+        },
+    ),
+    e.review_errors.ReviewerWithoutAccount: (
+        N_(
+            "Reviewer %(reviewer)s has no active reviewer account, so nobody could do this review: create a "
+            "user with the reviewer role and the user name %(reviewer)s, or choose another reviewer."
+        ),
+        _ids(reviewer="reviewer_id"),
+    ),
+    # selection
+    e.SelectionError: (N_("The selection was refused: %(detail)s"), _detail),
+    e.selection_errors.CallFileError: (
+        N_("%(n)s problem(s) in the call file: %(detail)s"),
+        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems)},
+    ),
+    e.selection_errors.Infeasible: (
+        N_("The optimiser found no selection: %(detail)s"),
+        lambda exc: {"detail": said(exc.detail)},
+    ),
+    e.selection_errors.NotSelected: (
+        N_("Call %(call)s has no selection yet: select and award first."),
+        _ids(call="call_id"),
+    ),
+    e.selection_errors.AlreadySelected: (
+        N_(
+            "Call %(call)s was already selected (run %(run)s): a designation is final; withdraw or promote "
+            "to "
+            "change it."
+        ),
+        _ids(call="call_id", run="run_id"),
+    ),
+    e.selection_errors.NotDesignated: (
+        N_("Application %(application)s holds no active designation."),
+        _ids(application="application_id"),
+    ),
+    e.selection_errors.ScoresMissing: (
+        N_(
+            "%(n)s application(s) under review have no normalised score (%(applications)s): every assigned "
+            "reviewer must score them, then normalise the scores."
+        ),
+        lambda exc: {
+            "n": len(exc.application_ids),
+            "applications": LIST_SEPARATORS.get(language(), ", ").join(exc.application_ids[:5])
+            + (" …" if len(exc.application_ids) > 5 else ""),
+        },
+    ),
+    e.selection_errors.CallFileMissing: (
+        N_(
+            "Call %(call)s has no call file yet: an officer uploads its YAML (rubric, quotas, budget) before "
+            "reviewers are assigned or firms selected."
+        ),
+        _ids(call="call_id"),
+    ),
+    e.selection_errors.CallFileMismatch: (
+        N_("The call file is for call %(found)s, not %(call)s."),
+        _ids(found="found", call="call_id"),
+    ),
+    # cross-domain workflows and held money moves
+    e.WorkflowError: (N_("The operation was refused: %(detail)s"), _detail),
+    e.workflows_errors.WrongAllocationMode: (
+        N_("Call %(call)s allocates %(mode)s: this operation is for %(needed)s calls."),
+        lambda exc: {"call": exc.call_id, "mode": word(exc.mode), "needed": word(exc.needed.split(" ")[0])},
+    ),
+    e.workflows_errors.NoPendingReservation: (
+        N_("Application %(application)s has no pending reservation: decide it first."),
+        _ids(application="application_id"),
+    ),
+    e.workflows_errors.NoAward: (
+        N_("Application %(application)s has no award: grant it first."),
+        _ids(application="application_id"),
+    ),
+    e.workflows_errors.MissingScore: (
+        N_("Application %(application)s has no score: a ranked call needs one for every application."),
+        _ids(application="application_id"),
+    ),
+    e.workflows_errors.ProgrammeNotLoaded: (
+        N_("The call's programme is not loaded: %(detail)s"),
+        _detail,
+    ),
+    e.workflows_errors.ApprovalNotFound: (
+        N_("No money move awaiting approval has the id %(approval)s: see the list on the 待复核 page."),
+        _ids(approval="approval_id"),
+    ),
+    e.workflows_errors.SameOfficer: (
+        N_(
+            "Money move %(approval)s was requested by %(actor)s: a different officer must approve or "
+            "reject it "
+            "(two-person rule)."
+        ),
+        _ids(approval="approval_id", actor="actor"),
+    ),
+    e.ApprovalNotAwaiting: (
+        N_(
+            "Money move %(approval)s is already %(status)s: only a move awaiting approval can be approved "
+            "or rejected."
+        ),
+        lambda exc: {"approval": exc.approval_id, "status": word(exc.status)},
+    ),
+    e.AlreadyAwaiting: (
+        N_(
+            "The same operation (%(operation)s) already awaits a second officer's approval as money move "
+            "%(approval)s: approve or reject that one on the 待复核 page instead of asking again."
+        ),
+        lambda exc: {"operation": word(exc.operation), "approval": exc.approval_id},
+    ),
+    e.MoveReasonRequired: (
+        N_("Say why the money move is rejected (it is recorded and shown to the officer who asked)."),
+        lambda exc: {},
+    ),
+    e.TrancheNotPayable: (N_("The tranche cannot be paid yet: %(detail)s"), _detail),
+}
+
+
+def worded(exc: BaseException) -> str | None:
+    """``exc`` in the page's language with its figures, or None for a class the table does not word."""
+    entry = WORDINGS.get(type(exc))
+    if entry is None:
+        return None
+    msgid, figures = entry
+    return gettext(msgid) % dict(figures(exc))
