@@ -57,6 +57,7 @@ WORDS: dict[str, str] = {
     "reassigned": N_("reassigned"),
     # programme drafts: states and steps
     "edited": N_("edited"),
+    "in-review": N_("in review"),
     "published": N_("published"),
     "publish": N_("publish"),
     "reject": N_("reject"),
@@ -360,10 +361,10 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
     ),
     e.ledger_errors.IdempotencyConflict: (
         N_(
-            "This request's key %(key)s was already used for a different %(operation)s request: send the "
-            "form again from its page."
+            "This request's key %(key)s was already used for a different request: send the form again from "
+            "its page."
         ),
-        lambda exc: {"key": exc.key, "operation": word(exc.operation)},
+        _ids(key="key"),
     ),
     e.ledger_errors.ReservationNotFound: (
         N_("There is no reservation %(reservation)s."),
