@@ -107,7 +107,7 @@ def base_of(results_file: Path) -> Path | None:
     return None if found is None else Path(str(found["base"]))
 
 
-def source(path: Path, columns: str = "*") -> str:
+def source(path: Path, columns: str = ", ".join(COLUMNS)) -> str:
     """A run's rows as a relation to select ``columns`` from: its file, or a delta over its base."""
     base = base_of(path)
     own = f"read_parquet({_q(str(path))})"
