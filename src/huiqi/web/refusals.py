@@ -106,6 +106,22 @@ def said(text: object) -> str:
     return gettext(str(text)) if text else ""
 
 
+def rows(problems: Any) -> str:
+    """An import's bad rows, each with where it is, the value and what was expected (the system's words)."""
+    where = gettext(N_("%(source)s row %(row)s, column %(column)s: %(value)s (expected: %(expected)s)"))
+    return "; ".join(
+        where
+        % {
+            "source": p.source,
+            "row": p.row,
+            "column": p.column,
+            "value": p.value,
+            "expected": said(p.expected),
+        }
+        for p in problems
+    )
+
+
 def _detail(exc: Any) -> Mapping[str, object]:
     return {"detail": said(getattr(exc, "message", None) or str(exc))}
 
@@ -295,12 +311,16 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
     e.ImportError_: (N_("The import could not read its source: %(detail)s"), _detail),
     e.ImportRefused: (
         N_("%(n)s problem(s) in the rows; nothing was imported (%(detail)s)"),
-        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems[:5])},
+        lambda exc: {"n": len(exc.problems), "detail": rows(exc.problems[:5])},
     ),
     e.RegisterError: (N_("The register was refused: %(detail)s"), _detail),
     e.ProfileError: (
-        N_("%(n)s problem(s) in the firm profile: %(detail)s"),
-        lambda exc: {"n": len(exc.problems), "detail": "; ".join(str(p) for p in exc.problems)},
+        N_("%(n)s problem(s) in the firm profile %(source)s: %(detail)s"),
+        lambda exc: {
+            "n": len(exc.problems),
+            "source": exc.source,
+            "detail": "; ".join(str(p) for p in exc.problems),
+        },
     ),
     # jobs and matching
     e.JobError: (N_("The job cannot be shown: %(detail)s"), _detail),
