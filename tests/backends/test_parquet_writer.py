@@ -1,6 +1,7 @@
 """The engine alone writes its wide results to Parquet (``backends.copy_to_parquet``): the unmet lists as
-ENUMs of every list a programme can give (so the writer is handed the dictionary), the amounts as
-DECIMAL(18, 2). The file must hold exactly what the compiled table holds."""
+ENUMs of every list a programme can give (so the writer is handed the dictionary), from the strings or
+straight from the failed tests' bits (``as_bits``), the amounts as DECIMAL(18, 2). The file must hold
+exactly what the compiled table holds."""
 
 from __future__ import annotations
 
@@ -28,11 +29,13 @@ def test_enum_columns_write_the_same_strings(tmp_path: Path, on: dt.date) -> Non
     compiled = compile_pack(PACK, duckdb_tables(tables), on, with_unmet=True)
     unmet = [compiled.columns[pid][2] for pid in compiled.programmes]
     assert sorted(compiled.unmet_values) == sorted(unmet), "every bundled programme's unmet list is an ENUM"
-    plain, enums = tmp_path / "plain.parquet", tmp_path / "enums.parquet"
+    assert compiled.as_bits is not None, "DuckDB looks the unmet lists up"
+    plain, enums, bits = (tmp_path / f"{name}.parquet" for name in ("plain", "enums", "bits"))
     assert backends.copy_to_parquet(compiled.table, plain) == 3_000
     assert backends.copy_to_parquet(compiled.table, enums, enums=compiled.unmet_values) == 3_000
+    assert backends.copy_to_parquet(compiled.as_bits, bits, enums=compiled.unmet_values) == 3_000
     expected = execute(compiled.table).sort_by("uscc")
-    for path in (plain, enums):
+    for path in (plain, enums, bits):
         got = pq.read_table(path).sort_by("uscc")
         assert got.column_names == expected.column_names
         for name in expected.column_names:

@@ -76,9 +76,10 @@ def copy_to_parquet(
 ) -> int:
     """Run a compiled table on its DuckDB and stream the rows to a Parquet file; returns the row count.
 
-    ``enums``: string columns of few values (a compiled pack's ``unmet_values``), cast to an ENUM of them on
-    the way: the writer takes the dictionary as given instead of hashing every string, which made the unmet
-    lists two thirds of the writing; the file holds the same strings."""
+    ``enums``: string columns of few values (a compiled pack's ``unmet_values``) written as ENUMs of them:
+    the writer is handed the dictionary instead of hashing every string (unmet lists were two thirds of the
+    writing); the file holds the same strings. An integer column there (a pack's ``as_bits`` table) is the
+    position of its value in the list, looked up as an ENUM without making the string at all."""
     backend = table._find_backend()
     if backend.name != "duckdb":
         raise BackendError(f"copy_to_parquet runs on DuckDB; this table is on {backend.name}")
@@ -86,10 +87,15 @@ def copy_to_parquet(
 
     sql = duckdb_sql(table)
     if enums:
-        casts = ", ".join(
-            f"CAST({_ident(c)} AS ENUM({', '.join(map(_text, v))})) AS {_ident(c)}" for c, v in enums.items()
-        )
-        sql = f"SELECT * REPLACE ({casts}) FROM ({sql})"  # nosec B608  # quoted names and values
+        casts = []
+        for column, values in enums.items():
+            kind = f"ENUM({', '.join(map(_text, dict.fromkeys(values)))})"
+            name = _ident(column)
+            if table[column].type().is_integer():
+                casts.append(f"CAST([{', '.join(map(_text, values))}] AS {kind}[])[{name} + 1] AS {name}")
+            else:
+                casts.append(f"CAST({name} AS {kind}) AS {name}")
+        sql = f"SELECT * REPLACE ({', '.join(casts)}) FROM ({sql})"  # nosec B608  # quoted names and values
     target = Path(path).as_posix().replace("'", "''")
     result = backend.con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
     return int(result[0]) if result else 0

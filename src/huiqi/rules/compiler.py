@@ -98,9 +98,13 @@ class CompiledPack:
     columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # pid -> (eligible, amount, unmet)
     #: eligibility-only: programme -> the programme whose first failed test it reuses (``plan_sharing``)
     derived: dict[str, str] = field(default_factory=dict)
-    #: unmet column -> every list it can hold (programmes of up to ``UNMET_BITS`` tests), for writers that
-    #: store a column of few values cheaper when told them (``backends.copy_to_parquet``)
+    #: unmet column -> every list it can hold (programmes of up to ``UNMET_BITS`` tests), at the position
+    #: whose bits are the failed tests (``unmet_lists``): writers store a column of few values cheaper when
+    #: told them (``backends.copy_to_parquet``)
     unmet_values: dict[str, list[str]] = field(default_factory=dict)
+    #: where the engine looks unmet lists up: ``table`` with those unmet columns as the failed tests' bits
+    #: (an integer), for a writer that turns them into the lists itself
+    as_bits: ir.Table | None = None
 
 
 class _Compiler:
@@ -772,31 +776,39 @@ class _Compiler:
         return sum(self._formula_cost(x) for x in f.parts)
 
     def unmet(self, programme: Programme) -> ir.StringValue:
-        """The failed tests' ids, comma-separated. Where the engine indexes arrays (``lookup``), the failed
-        tests make a small integer (a bit a test) that picks the list out of a constant array of every
-        combination: half the cost of building the string row by row, the largest single cost of a run
-        with unmet lists. Elsewhere ``CONCAT_WS(',', ...)`` over NULL-or-id items, which skips NULLs on
-        DuckDB, PostgreSQL and Spark alike."""
+        """The failed tests' ids, comma-separated. Where the engine indexes arrays (``lookup``), picked out of
+        a constant array of every combination by the failed tests' bits (``unmet_bits``): cheaper than
+        building the string row by row, the largest single cost of a run with unmet lists. Elsewhere
+        ``CONCAT_WS(',', ...)`` over NULL-or-id items, which skips NULLs on DuckDB, PostgreSQL and Spark."""
+        bits = self.unmet_bits(programme)
+        if bits is not None:
+            lists = unmet_lists(self._unmet_prefix(programme), self._test_ids(programme))
+            return ibis.literal(lists, type="array<string>")[bits]
         conds, excls = self.condition_columns(programme)
-        prefix = [] if self.in_force(programme) else ["in-force"]
-        # (id, the test's column, whether the test fails when the column is true)
-        tests = [(cid, c, False) for cid, c in conds] + [(xid, x, True) for xid, x in excls]
-        if self.lookup and 0 < len(tests) <= UNMET_BITS:
-            bits = [
-                ibis.cases((c, 1 << bit), else_=0) if fails_when_true else ibis.cases((c, 0), else_=1 << bit)
-                for bit, (_, c, fails_when_true) in enumerate(tests)
-            ]
-            mask = functools.reduce(operator.add, bits)
-            return ibis.literal(unmet_lists(prefix, [t[0] for t in tests]), type="array<string>")[mask]
         none = ibis.null().cast("string")
-        parts: list[ir.StringValue] = [ibis.literal(p) for p in prefix]
-        parts += [
-            ibis.ifelse(c, ibis.literal(tid), none) if fails else ibis.ifelse(c, none, ibis.literal(tid))
-            for tid, c, fails in tests
-        ]
+        parts: list[ir.StringValue] = [ibis.literal(p) for p in self._unmet_prefix(programme)]
+        parts += [ibis.ifelse(c, none, ibis.literal(cid)) for cid, c in conds]
+        parts += [ibis.ifelse(x, ibis.literal(xid), none) for xid, x in excls]
         if not parts:
             return ibis.literal("")
         return ibis.literal(",").join(parts)
+
+    def unmet_bits(self, programme: Programme) -> ir.IntegerValue | None:
+        """Where the engine looks unmet lists up (``lookup``, up to ``UNMET_BITS`` tests): the failed tests as
+        bits of one integer, test i (conditions, then exclusions, as written) bit i."""
+        if not self.lookup or not 0 < len(self._test_ids(programme)) <= UNMET_BITS:
+            return None
+        conds, excls = self.condition_columns(programme)
+        bits = [ibis.cases((c, 0), else_=1 << i) for i, (_, c) in enumerate(conds)]
+        bits += [ibis.cases((x, 1 << i), else_=0) for i, (_, x) in enumerate(excls, start=len(conds))]
+        return functools.reduce(operator.add, bits)
+
+    def _unmet_prefix(self, programme: Programme) -> list[str]:
+        return [] if self.in_force(programme) else ["in-force"]
+
+    @staticmethod
+    def _test_ids(programme: Programme) -> list[str]:
+        return [*programme.conditions, *programme.exclusions]
 
 
 def register_reads(
@@ -869,6 +881,7 @@ def compile_pack(
     columns.update({name: compiler.base[name] for name in keep})
     names: dict[str, tuple[str, str, str]] = {}
     values: dict[str, list[str]] = {}
+    coded: dict[str, ir.Value] = {}
     for i, pid in enumerate(chosen):
         programme = programmes[pid]
         e, a, u = f"p{i}_eligible", f"p{i}_amount", f"p{i}_unmet"
@@ -876,13 +889,16 @@ def compile_pack(
         columns[a] = compiler.amount(pid).expr.cast(AMOUNT)
         if with_unmet:
             columns[u] = compiler.unmet(programme)
-            tests = [*programme.conditions, *programme.exclusions]
+            bits = compiler.unmet_bits(programme)
+            if bits is not None:
+                coded[u] = bits
+            tests = compiler._test_ids(programme)
             if len(tests) <= UNMET_BITS:
-                prefix = [] if compiler.in_force(programme) else ["in-force"]
-                values[u] = list(dict.fromkeys(unmet_lists(prefix, tests)))
+                values[u] = unmet_lists(compiler._unmet_prefix(programme), tests)
         names[pid] = (e, a, u)
     table = compiler.base.select(**columns)
-    return CompiledPack(table, chosen, names, dict(compiler.derived), values)
+    as_bits = compiler.base.select(**{**columns, **coded}) if coded else None
+    return CompiledPack(table, chosen, names, dict(compiler.derived), values, as_bits)
 
 
 def candidates(
