@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ CASES = [
     ("eligible under zjcx v3: 500000.00 yuan", "符合政策", ["zjcx", "3", "500000.00"]),
     ("not eligible under zjcx v3: 0 yuan", "不符合政策", ["zjcx", "3", "0"]),
     ("approved at the panel; 1000.00 yuan reserved", "已预留", ["approved at the panel", "1000.00"]),
-    ("approved by review; 150000.00 yuan reserved", "评审通过；已预留 150000.00 元", []),
+    ("approved by review; 150000.00 yuan reserved", "评审通过；已预留 150,000.00 元", []),
     ("ranked 3; 80000.00 yuan reserved", "排名第 3 位；已预留", ["80000.00"]),
     ("pro rata at 0.750000; 37500.00 yuan reserved", "按比例分配（系数 0.750000）", ["37500.00"]),
     ("pool pool-2026-ai cannot cover 250000.00 yuan now", "目前不足以支付", ["pool-2026-ai", "250000.00"]),
@@ -99,6 +100,20 @@ SYSTEM_ENGLISH = re.compile(
 )
 
 
+#: An amount the system wrote (``150000.00 yuan``): pages show it grouped to the fen, as they show money.
+AMOUNT = re.compile(r"(\d+(?:\.\d+)?) yuan")
+
+
+def grouped(stored: str) -> str:
+    """``stored`` with its amounts as a page shows them (``150,000.00 yuan``)."""
+    return AMOUNT.sub(lambda m: f"{Decimal(m.group(1)):,.2f} yuan", stored)
+
+
+def amounts_grouped(stored: str, shown: str) -> None:
+    for amount in AMOUNT.findall(stored):
+        assert f"{Decimal(amount):,.2f}" in shown, (amount, shown)
+
+
 @pytest.fixture
 def zh() -> Iterator[None]:
     i18n.set_language("zh")
@@ -112,10 +127,12 @@ def test_every_system_reason_reads_in_chinese_with_its_figures(
 ) -> None:
     shown = reasons.reason_shown(stored)
     assert chinese in shown, shown
+    figures = shown.replace(",", "")  # amounts are grouped (below)
     for figure in kept:
-        assert figure in shown, (figure, shown)
+        assert figure in figures, (figure, shown)
     for figure in re.findall(r"\d+(?:\.\d+)?", stored):
-        assert figure in shown, (figure, shown)
+        assert figure in figures, (figure, shown)
+    amounts_grouped(stored, shown)
     residue = shown
     for typed in kept:
         residue = residue.replace(typed, "")
@@ -177,7 +194,7 @@ def test_english_pages_keep_the_english(stored: str, chinese: str, kept: list[st
         i18n.set_language(i18n.DEFAULT_LANGUAGE)
     assert chinese not in shown
     renamed = {"created": "application created", "grant": "grant awarded"}
-    assert shown == renamed.get(stored, stored)
+    assert shown == grouped(renamed.get(stored, stored))
 
 
 def test_a_paid_application_history_reads_in_chinese_on_its_page(sqlite_web: Web) -> None:
@@ -321,7 +338,9 @@ def test_the_table_has_every_code() -> None:
 def test_every_code_renders_in_chinese_and_english(reason: Reason, kept: list[str]) -> None:
     zh, en = _render(reason, "zh"), _render(reason, "en")
     for figure in [*kept, *re.findall(r"\d+(?:\.\d+)?", reason.text)]:
-        assert figure in zh and figure in en, (figure, zh, en)
+        assert figure in zh.replace(",", "") and figure in en.replace(",", ""), (figure, zh, en)
+    amounts_grouped(reason.text, zh)
+    amounts_grouped(reason.text, en)
     residue = zh
     for typed in kept:
         residue = residue.replace(typed, "")

@@ -11,6 +11,7 @@ never by a rule's formula (``gap`` turns a formula's gap into words: the web pas
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from huiqi.applications.reasons import (
@@ -21,6 +22,7 @@ from huiqi.applications.reasons import (
     Values,
     is_reason,
 )
+from huiqi.money import MoneyError, format_yuan
 
 #: Every code the system writes.
 CODES = (*ENGLISH, AND)
@@ -42,6 +44,8 @@ MSGIDS: dict[str, str] = {
 CONDITION_WITH_GAP = "%(label)s (gap: %(gap)s)"
 #: Arguments that are stored keys (``artificial_intelligence``): shown with their catalogue label.
 LABELLED = frozenset({"sector", "district"})
+#: Arguments that are amounts in yuan (``150000.00``): a page shows them grouped (``150,000.00``).
+AMOUNTS = frozenset({"amount", "remaining"})
 
 Translate = Callable[[str], str]
 Gap = Callable[[str, str], str]
@@ -49,6 +53,15 @@ Gap = Callable[[str, str], str]
 
 def _as_is(text: str) -> str:
     return text
+
+
+def grouped(amount: str) -> str:
+    """An amount as the pages show money, grouped to the fen (``150,000.00``) in either language, so a
+    history reads like the rest of the page; anything that is no amount (``None``) as it is."""
+    try:
+        return format_yuan(Decimal(amount), unit=False)
+    except (ArithmeticError, ValueError, MoneyError):
+        return amount
 
 
 def _plain(gap: str, lang: str) -> str:
@@ -63,15 +76,17 @@ def render(
     lang: str = "en",
     gettext: Translate = _as_is,
     gap: Gap = _plain,
+    amount: Translate = _as_is,
 ) -> str:
     """A stored reason (code and data) in ``lang``, through ``gettext`` (the page's catalogue; the CLI's
-    English is the msgids as they are)."""
+    English is the msgids as they are), its amounts through ``amount`` (pages: ``grouped``; the CLI: the
+    stored words)."""
     if code == TEXT:
         return str(args.get("text", ""))
     join = JOINS.get(lang, "; ")
     if code == AND:
         return join.join(
-            render(str(p["code"]), p.get("args") or {}, lang=lang, gettext=gettext, gap=gap)
+            render(str(p["code"]), p.get("args") or {}, lang=lang, gettext=gettext, gap=gap, amount=amount)
             for p in args.get("parts", [])
         )
     if code == NOT_ELIGIBLE and not args.get("failed"):
@@ -83,7 +98,7 @@ def render(
     for name, value in args.items():
         if is_reason(value):
             values[name] = render(
-                str(value["code"]), value["args"] or {}, lang=lang, gettext=gettext, gap=gap
+                str(value["code"]), value["args"] or {}, lang=lang, gettext=gettext, gap=gap, amount=amount
             )
         elif name == "failed" and code == NOT_ELIGIBLE:
             values["conditions"] = join.join(_condition(c, lang, gettext, gap) for c in value)
@@ -91,6 +106,8 @@ def render(
             values[name] = LIST_JOINS.get(lang, ", ").join(str(v) for v in value)
         elif name in LABELLED and value is not None:
             values[name] = gettext(str(value))
+        elif name in AMOUNTS:
+            values[name] = amount(str(value))
         else:
             values[name] = str(value)
     return gettext(msgid) % Values(values)
@@ -115,9 +132,10 @@ def shown(
     lang: str = "en",
     gettext: Translate = _as_is,
     gap: Gap = _plain,
+    amount: Translate = _as_is,
 ) -> str | None:
     """An event's reason in ``lang``; None for a row stored before codes existed (its words are all there
     is: the caller shows them, or its own translation of them)."""
     if code is None:
         return None
-    return render(code, args or {}, lang=lang, gettext=gettext, gap=gap)
+    return render(code, args or {}, lang=lang, gettext=gettext, gap=gap, amount=amount)

@@ -166,6 +166,8 @@ def _known(text: str) -> str | None:
                 values[name] = reason_shown(value)
             elif name in LABELLED:
                 values[name] = gettext(value)
+            elif name in codes.AMOUNTS:
+                values[name] = codes.grouped(value)
             else:
                 values[name] = value
         return gettext(msgid) % values
@@ -214,12 +216,22 @@ def reason_shown(value: str | Coded | Mapping[str, Any] | None) -> str:
         coded = value.get("history")
         if isinstance(coded, Mapping) and "code" in coded:
             return codes.render(
-                str(coded["code"]), coded.get("args") or {}, lang=language(), gettext=gettext, gap=plain_gap
+                str(coded["code"]),
+                coded.get("args") or {},
+                lang=language(),
+                gettext=gettext,
+                gap=plain_gap,
+                amount=codes.grouped,
             )
         return str(value.get(language()) or value.get("en") or "")
     if not isinstance(value, str):
         rendered = codes.shown(
-            value.reason_code, value.reason_args, lang=language(), gettext=gettext, gap=plain_gap
+            value.reason_code,
+            value.reason_args,
+            lang=language(),
+            gettext=gettext,
+            gap=plain_gap,
+            amount=codes.grouped,
         )
         if rendered is not None:
             return rendered
