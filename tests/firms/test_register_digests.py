@@ -104,3 +104,22 @@ def test_a_partial_import_merges_into_the_stored_files_as_into_tables(
     done = register.import_register(store, source=source, actor="t")
     assert (done.added, done.changed) == (expected.added, expected.changed) == (0, 4)
     assert records_from_tables(register.nonempty_register(store)) == records_from_tables(expected.tables)
+
+
+def test_a_year_added_by_an_import_changes_only_the_firms_that_have_it(
+    sqlite_db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored digests are of the old years' columns: with a year added, the old register's digests
+    are made again in the new layout, so a firm without a value for the new year is unchanged."""
+    monkeypatch.setenv("HUIQI_MATCH_RESULTS_DIR", str(tmp_path / "files"))
+    store = Store.open(sqlite_db.url)
+    tables = synth_register(20, 6, years=range(2022, 2025))
+    register.import_register(store, source=write_tables(tables, tmp_path / "one"), actor="t")
+    firms = tables["firms"]
+    sales = pa.array([1234 if i == 4 else None for i in range(firms.num_rows)], pa.decimal128(18, 2))
+    wider = dict(tables, firms=firms.append_column("sales_2025", sales))
+    again = register.import_register(store, source=write_tables(wider, tmp_path / "two"), actor="t")
+    assert (again.changed, again.unchanged, again.changes) == (1, 19, 1)
+    history = register.register_history(store, uscc=firms["uscc"][4].as_py())
+    assert [(h.field, h.old, h.new) for h in history][-1] == ("sales_2025", None, "1234.00")
+    _check_stored(_stored(tmp_path))
