@@ -56,3 +56,49 @@ def test_the_firms_messages_name_the_programme_in_chinese(register_web: Web, db:
     page = register_web.client("officer").get(f"/firms/{uscc}?lang=zh").text
     inbox = page[page.index("免申即享") : page.index('id="profile-heading"')]
     assert f"<strong>{name}</strong>" in inbox and f"<strong>{programme}</strong>" not in inbox
+
+
+#: the report's headings in English; a zh report shows none of them outside code (ids) and the charts' SVG
+REPORT_HEADINGS = ("By programme", "By sector", "By district", "Pool sufficiency", "Largest gains and losses")
+
+
+def _report_of(web: Web, lang: str) -> str:
+    """The report.html an officer whose pages are in ``lang`` downloads from the sandbox's result page."""
+    officer = web.client("officer")
+    r = officer.post(f"/officer/sandbox?lang={lang}", data={"on": ON, "sets": SETS, "reform": REFORM})
+    assert r.status_code == 303, r.text
+    job = follow(web.bearer("officer"), r)
+    page = officer.get(f"/officer/sandbox/{job['id']}?lang={lang}").text
+    link = re.search(r'href="(/api/v1/simulations/[^"]+/report)"', page)
+    assert link is not None, page
+    report = officer.get(link.group(1))
+    assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
+    return report.text
+
+
+def _words(html: str) -> str:
+    """The report's text a reader sees: no charts' SVG, no ids in <code>, no tags."""
+    html = re.sub(r"<svg.*?</svg>|<code>.*?</code>|<style>.*?</style>", "", html, flags=re.DOTALL)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_a_zh_officer_downloads_the_sandbox_report_in_chinese(register_web: Web) -> None:
+    html = _report_of(register_web, "zh")
+    words = _words(html)
+    assert '<html lang="zh-CN">' in html
+    assert "按政策" in words and "按行业" in words and "资金池充足性" in words
+    assert "模型券" in words and "模型券资金" in words  # programme and pool by their Chinese names
+    assert "人工智能" in words  # a sector as a word, not the register's key
+    assert not [h for h in REPORT_HEADINGS if h in words], words
+    assert "artificial_intelligence" not in words
+    assert "<span class='note'>Model vouchers" not in html and "AI model voucher fund" not in html
+    assert ">模型券</text>" in html and ">Model vouchers</text>" not in html  # the charts' bars too
+
+
+def test_an_en_officer_downloads_the_sandbox_report_in_english(register_web: Web) -> None:
+    html = _report_of(register_web, "en")
+    words = _words(html)
+    assert '<html lang="en">' in html
+    assert all(h in words for h in REPORT_HEADINGS), words
+    assert "按政策" not in words and "资金池充足性" not in words
+    assert "<span class='note'>Model vouchers" in html and "AI model voucher fund" in html

@@ -157,12 +157,22 @@ def _stored_baseline(
     return found
 
 
+def _report_names(applied: AppliedReform, lang: str) -> dict[str, str]:
+    """Programme and pool names by id in ``lang``, for the report (a simulation keeps them in English)."""
+    names: dict[str, str] = {}
+    for p in applied.programmes.values():
+        names[p.id] = p.spec.name.get(lang)
+        if p.spec.pool is not None:
+            names[p.spec.pool.id] = p.spec.pool.name.get(lang)
+    return names
+
+
 def _write_report(sim: Simulation, out: Path, lang: str, names: Mapping[str, str]) -> tuple[Path, ...]:
     """Charts (PNG, SVG), report.html and simulation.json in ``out``; charts and report in ``lang``."""
     from huiqi.reports.charts import simulation_charts
     from huiqi.reports.html import simulation_html
 
-    charts = simulation_charts(sim, out, lang)
+    charts = simulation_charts(sim, out, lang, names)
     (out / "report.html").write_text(simulation_html(sim, charts, lang=lang, names=names), encoding="utf-8")
     (out / "simulation.json").write_text(
         json.dumps(sim.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -197,20 +207,20 @@ def simulate_reform(
     notes: list[str] = []
     found = _stored_baseline(applied, tables, day, baseline_file, notes) if baseline_file else None
     sim = simulate(applied, tables, day, baseline=found)
-    names: dict[str, str] = {}
-    for p in applied.programmes.values():
-        names[p.id] = p.spec.name.get(lang)
-        if p.spec.pool is not None:
-            names[p.spec.pool.id] = p.spec.pool.name.get(lang)
-    files = _write_report(sim, out, lang, names) if out is not None else ()
+    files = _write_report(sim, out, lang, _report_names(applied, lang)) if out is not None else ()
     return SimulationView(sim.to_json(), render_simulation(sim, lang=lang), tuple(notes), files)
 
 
 def _simulate_job(
-    store: Store, applied: AppliedReform, register: str, on: dt.date | None, progress: JobProgress
+    store: Store,
+    applied: AppliedReform,
+    register: str,
+    on: dt.date | None,
+    lang: str,
+    progress: JobProgress,
 ) -> JobOutcome:
-    """Baseline and reform over the register, the charts and the self-contained HTML report; the result
-    keeps the charts' SVG for the page."""
+    """Baseline and reform over the register, the charts and the self-contained HTML report in ``lang``
+    (the officer's); the result keeps the charts' SVG for the page."""
     from huiqi.reports.charts import simulation_charts
     from huiqi.reports.html import simulation_html
     from huiqi.simulation.run import simulate
@@ -222,8 +232,9 @@ def _simulate_job(
     sim = simulate(applied, tables, on or today())
     progress(2, len(steps), STEP_MESSAGES["charts"])
     with tempfile.TemporaryDirectory(prefix="huiqi-sandbox-") as tmp:
-        charts = simulation_charts(sim, Path(tmp))
-        html = simulation_html(sim, charts)
+        names = _report_names(applied, lang)
+        charts = simulation_charts(sim, Path(tmp), lang, names)
+        html = simulation_html(sim, charts, lang=lang, names=names)
         svgs = [{"title": c.title, "svg": c.svg_text()} for c in charts]
     progress(3, len(steps), STEP_MESSAGES["charts"])
     result = {"id": progress.job_id, **sim.to_json(), "charts": svgs}
@@ -240,16 +251,24 @@ def start_simulation(
     on: dt.date | None = None,
     source: str = "reform.yaml",
     actor: str,
+    lang: str = "en",
 ) -> str:
     """Check the reform now and simulate it in the background, so the officer's page stays responsive
-    while a large register is computed; the job's id (also the simulation's)."""
+    while a large register is computed; the job's id (also the simulation's). The downloadable report is
+    written in ``lang`` (en or zh), the language of the officer who started it."""
     applied = _prepare_reform(programmes, text=reform, source=source, sets=sets, on=on)
-    params = {"reform": reform, "sets": list(sets), "on": on.isoformat() if on else None, "source": source}
+    params = {
+        "reform": reform,
+        "sets": list(sets),
+        "on": on.isoformat() if on else None,
+        "source": source,
+        "lang": lang,
+    }
     return start_job(
         store,
         kind="simulation",
         created_by=actor,
-        work=lambda progress: _simulate_job(store, applied, register, on, progress),
+        work=lambda progress: _simulate_job(store, applied, register, on, lang, progress),
         params=params,
         total=len(SIMULATION_STEPS),
     )

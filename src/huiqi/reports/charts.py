@@ -374,9 +374,18 @@ def simulation_drawings(sim: Mapping[str, Any], lang: str = "en") -> list[tuple[
     return out
 
 
-def simulation_charts(sim: Simulation, out: Path, lang: str = "en") -> list[Chart]:
-    """A simulation's charts written into ``out`` (SVG and PNG)."""
-    return [save(d, out, name, title) for name, title, d in simulation_drawings(sim.to_json(), lang)]
+def simulation_charts(
+    sim: Simulation, out: Path, lang: str = "en", names: Mapping[str, str] | None = None
+) -> list[Chart]:
+    """A simulation's charts written into ``out`` (SVG and PNG), programmes and pools by ``names`` (id ->
+    name in ``lang``), so a Chinese report's charts do not name them in the English the simulation keeps."""
+    data = sim.to_json()
+    named = names or {}
+    for p in data["programmes"]:
+        p["name"] = named.get(p["programme"], p["name"])
+    for p in data["pools"]:
+        p["name"] = named.get(p["pool"], p["name"])
+    return [save(d, out, name, title) for name, title, d in simulation_drawings(data, lang)]
 
 
 def city_drawing(comp: CityComparison, lang: str = "en") -> Drawing:

@@ -34,7 +34,8 @@ def register_of(st: AppState) -> str:
 
 
 def start_simulation(request: Request, reform: str, sets: list[str], on: dt.date | None, source: str) -> str:
-    """Check the reform now and simulate it in the background for the calling officer; the job's id."""
+    """Check the reform now and simulate it in the background for the calling officer, its report in the
+    request's language (``?lang=``, the language cookie, ``Accept-Language``); the job's id."""
     st = state_of(request)
     return sandbox.start_simulation(
         st.store,
@@ -45,6 +46,7 @@ def start_simulation(request: Request, reform: str, sets: list[str], on: dt.date
         on=on,
         source=source,
         actor=actor(principal_of(request)),
+        lang=language(),
     )
 
 
@@ -61,7 +63,8 @@ def post_simulation(body: SimulationIn, request: Request, response: Response) ->
     """Baseline and reform over the register, in the background: a refused reform is answered at once
     (422, with positions); otherwise the answer (202) is the job, its ``Location`` the job to follow until
     it carries the result: cost and change, gainers and losers, breakdowns by sector, district and size,
-    pool sufficiency. The simulation's id is the job's; its HTML report stays downloadable."""
+    pool sufficiency. The simulation's id is the job's; its HTML report, in the request's language, stays
+    downloadable."""
     job_id = start_simulation(request, body.reform, body.sets, body.on, "reform.yaml")
     response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     return job_dict(job_of(state_of(request), job_id))
