@@ -122,6 +122,30 @@ def rows(problems: Any) -> str:
     )
 
 
+#: Why a tranche cannot be paid (``TrancheNotPayable.why``), with its figures.
+UNPAYABLE = {
+    "no_tranche": N_("award %(award)s of application %(application)s has no tranche %(seq)s."),
+    "no_evidence": N_(
+        "the milestone of tranche %(seq)s, “%(milestone)s” (due %(due)s), is not shown to be met: attach the "
+        "evidence to the application and choose it when paying."
+    ),
+    "not_attached": N_(
+        "the evidence %(evidence)s is not a file of application %(application)s: choose a file attached to "
+        "it."
+    ),
+}
+
+
+def unpayable(exc: Any) -> str:
+    """Why a tranche cannot be paid, in the page's language (the system's words when it named no reason)."""
+    msgid = UNPAYABLE.get(exc.why)
+    if msgid is None:
+        return said(exc.message)
+    figures = {"award": exc.award_id, "application": exc.application_id, "seq": exc.seq}
+    figures |= {"milestone": exc.milestone, "due": when(exc.due), "evidence": exc.evidence}
+    return gettext(msgid) % figures
+
+
 def _detail(exc: Any) -> Mapping[str, object]:
     return {"detail": said(getattr(exc, "message", None) or str(exc))}
 
@@ -677,7 +701,10 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
         N_("Say why the money move is rejected (it is recorded and shown to the officer who asked)."),
         lambda exc: {},
     ),
-    e.TrancheNotPayable: (N_("The tranche cannot be paid yet: %(detail)s"), _detail),
+    e.TrancheNotPayable: (
+        N_("The tranche cannot be paid yet: %(detail)s"),
+        lambda exc: {"detail": unpayable(exc)},
+    ),
 }
 
 

@@ -22,7 +22,24 @@ GRANT_MILESTONE = "award granted"
 
 
 class TrancheNotPayable(WorkflowError):
-    """The tranche's milestone is not shown to be met."""
+    """The tranche's milestone is not shown to be met. ``why`` (``no_tranche``, ``no_evidence``,
+    ``not_attached``) and the figures beside it let a page word it in its language."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        why: str = "",
+        application_id: str = "",
+        seq: int = 0,
+        award_id: str = "",
+        milestone: str = "",
+        due: dt.date | None = None,
+        evidence: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message, self.why, self.application_id, self.seq = message, why, application_id, seq
+        self.award_id, self.milestone, self.due, self.evidence = award_id, milestone, due, evidence
 
 
 def needs_evidence(milestone: str) -> bool:
@@ -39,7 +56,11 @@ def tranche_of(*, session: Session, application_id: str, seq: int) -> tuple[Awar
     if tranche is None:
         raise TrancheNotPayable(
             f"award {award.id} of application {application_id} has no tranche {seq}; "
-            "its tranches are listed on the application page and by `huiqi awards show`"
+            "its tranches are listed on the application page and by `huiqi awards show`",
+            why="no_tranche",
+            application_id=application_id,
+            seq=seq,
+            award_id=award.id,
         )
     return award, tranche
 
@@ -61,12 +82,21 @@ def check_payable(
         raise TrancheNotPayable(
             f"tranche {seq} is not due for payment: its milestone {tranche.milestone!r} ({when}) is not "
             "shown to be met; attach the evidence to the application and name it when paying (the file's "
-            'sha256: --evidence on the command line, "evidence" in the API, the list on the page)'
+            'sha256: --evidence on the command line, "evidence" in the API, the list on the page)',
+            why="no_evidence",
+            application_id=application_id,
+            seq=seq,
+            milestone=tranche.milestone,
+            due=tranche.due_date,
         )
     attached = session.get(ApplicationEvidence, (application_id, evidence))
     if attached is None:
         raise TrancheNotPayable(
             f"evidence {evidence[:12]!r} is not a file of application {application_id}; name the sha256 of a "
-            "file attached to it"
+            "file attached to it",
+            why="not_attached",
+            application_id=application_id,
+            seq=seq,
+            evidence=evidence[:12],
         )
     return tranche
