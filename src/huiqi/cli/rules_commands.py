@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,47 @@ class Format(StrEnum):
 class Lang(StrEnum):
     en = "en"
     zh = "zh"
+
+
+#: the programme commands' fixed words in Chinese (``--lang zh``); a programme's own text has its zh already
+ZH = {
+    "effective {start} – {end} ({status}); benefit: {benefit}": (
+        "有效期 {start} – {end}（{status}）；扶持方式：{benefit}"
+    ),
+    "versions: ": "版本：",
+    "pool {id}: {name}, {size}": "资金池 {id}：{name}，{size}",
+    "Parameters:": "参数：",
+    " (assumption)": "（假设）",
+    "from {date}: {value}": "自 {date} 起：{value}",
+    "Values:": "计算值：",
+    "Conditions (all must hold):": "条件（须全部满足）：",
+    "Exclusions (none may apply):": "排除情形（均不得适用）：",
+    "Amount:": "金额：",
+    "{eligible} of {count} programmes; total {total}": "{count} 项政策中符合 {eligible} 项；合计 {total}",
+    # a version's status on the date, a programme's kind of benefit
+    "in-force": "有效",
+    "upcoming": "即将生效",
+    "ended": "已终止",
+    "withdrawn": "已撤回",
+    "designation": "认定",
+    "grant": "资助",
+    "rent_subsidy": "房租补贴",
+    "voucher": "券",
+    "award": "奖励",
+}
+
+
+def say(text: str, lang: str, **values: object) -> str:
+    """A command's fixed words in the reader's language (``ZH`` for Chinese), its blanks filled in, so that
+    ``--lang zh`` leaves no English heading around the programme's Chinese text."""
+    said = ZH.get(text, text) if lang == "zh" else text
+    return said.format(**values) if values else said
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` filled with spaces to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - used, 0)
 
 
 def load(packs: list[str] | None) -> Packs:
@@ -126,9 +168,11 @@ def list_programmes(
         echo_json(rows)
         return
     width = max((len(r.id) for r in rows), default=0)
+    lg = lang.value
     for r in rows:
         period = f"{r.effective_from} – {r.effective_to or '…'}"
-        typer.echo(f"{r.id:<{width}}  {r.version:<8} {period:<25} {r.status:<9} {r.benefit:<13} {r.name}")
+        status, benefit = pad(say(r.status, lg), 9), pad(say(r.benefit, lg), 13)
+        typer.echo(f"{r.id:<{width}}  {r.version:<8} {period:<25} {status} {benefit} {r.name}")
 
 
 def _note(note: str | None, lang: str) -> list[str]:
@@ -164,35 +208,44 @@ def show(
     for b in d.legal_basis:
         out.append(f"  {b.title} ({b.number}, {b.date})" + (f" {b.url}" if b.url else ""))
         out += _note(b.note, lg)
-    out.append(f"  effective {d.effective_from} – {d.effective_to or '…'} ({d.status}); benefit: {d.benefit}")
+    effective = say(
+        "effective {start} – {end} ({status}); benefit: {benefit}",
+        lg,
+        start=d.effective_from,
+        end=d.effective_to or "…",
+        status=say(d.status, lg),
+        benefit=say(d.benefit, lg),
+    )
+    out.append(f"  {effective}")
     if len(d.versions) > 1:
         out.append(
-            "  versions: "
+            f"  {say('versions: ', lg)}"
             + "; ".join(f"{v.version} {v.effective_from} – {v.effective_to or '…'}" for v in d.versions)
         )
     if d.pool and d.pool_size is not None:
-        out.append(f"  pool {d.pool}: {d.pool_name}, {format_yuan(d.pool_size, lang=lg)}")
+        size = format_yuan(d.pool_size, lang=lg)
+        out.append(f"  {say('pool {id}: {name}, {size}', lg, id=d.pool, name=d.pool_name, size=size)}")
     if d.summary:
         out.append(f"\n{d.summary}")
-    out.append("\nParameters:")
+    out.append(f"\n{say('Parameters:', lg)}")
     for p in d.parameters:
-        marker = " (assumption)" if p.assumption else ""
+        marker = say(" (assumption)", lg) if p.assumption else ""
         out.append(f"  {p.name}: {p.label}{marker}  〔{p.clause}〕")
-        out += [f"      from {v.from_}: {v.value}" for v in p.values]
+        out += [f"      {say('from {date}: {value}', lg, date=v.from_, value=v.value)}" for v in p.values]
         out += _note(p.note, lg)
     if d.values:
-        out.append("\nValues:")
+        out.append(f"\n{say('Values:', lg)}")
         for v in d.values:
             out += [f"  {v.name} = {v.expr}    # {v.label}", *_note(v.note, lg)]
-    out.append("\nConditions (all must hold):")
+    out.append(f"\n{say('Conditions (all must hold):', lg)}")
     for c in d.conditions:
         out += [f"  [{c.id}] {c.label}  〔{c.clause}〕\n      {c.test}", *_note(c.note, lg)]
     if d.exclusions:
-        out.append("\nExclusions (none may apply):")
+        out.append(f"\n{say('Exclusions (none may apply):', lg)}")
         for x in d.exclusions:
             out += [f"  [{x.id}] {x.label}  〔{x.clause}〕\n      {x.when}", *_note(x.note, lg)]
     if d.amount:
-        out.append(f"\nAmount: {d.amount.label}  〔{d.amount.clause}〕")
+        out.append(f"\n{say('Amount:', lg)} {d.amount.label}  〔{d.amount.clause}〕")
         out.append(f"      {d.amount.expr}")
         out += _note(d.amount.note, lg)
     typer.echo("\n".join(out))
@@ -309,9 +362,15 @@ def check(
     typer.echo(f"{name} ({profile.uscc}), {answer.date}\n")
     for r in answer.results:
         typer.echo(render_explanation(r.explanation, lang.value) + "\n")
+    total = format_yuan(Decimal(answer.total), lang=lang.value)
     typer.echo(
-        f"{answer.eligible_count} of {len(answer.results)} programmes; "
-        f"total {format_yuan(Decimal(answer.total), lang=lang.value)}"
+        say(
+            "{eligible} of {count} programmes; total {total}",
+            lang.value,
+            eligible=answer.eligible_count,
+            count=len(answer.results),
+            total=total,
+        )
     )
 
 
