@@ -326,7 +326,7 @@ def test_selection_pages_drive_the_call(sqlite_db: Db, tmp_path: Path) -> None:
     web, _firms = setup_call(sqlite_db, tmp_path)
     officer = web.client("officer")
     r = officer.post(f"/officer/selection/{CALL}/check")
-    assert r.status_code == 409 and "no call file yet" in r.text
+    assert r.status_code == 409 and "尚无批次文件" in r.text  # the zh page words the refusal
     r = officer.post(f"/officer/selection/{CALL}/call-file", data={"text": "call: hq-2023-1\nrubric: 3\n"})
     assert r.status_code == 422 and "call file of hq-2023-1:" in r.text
     r = officer.post(

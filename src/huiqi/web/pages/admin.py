@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from huiqi.app import accounts
 from huiqi.app.errors import USER_ERRORS, LastAdmin, UserExists, UserNotFound, WeakPassword
 from huiqi.web.api.common import actor
+from huiqi.web.errors import page_message
 from huiqi.web.i18n import N_, _
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
@@ -53,7 +54,7 @@ def said(refused: Exception) -> str:
     for kind, message in REFUSALS:
         if isinstance(refused, kind):
             return _(message)
-    return str(refused)
+    return page_message(refused)
 
 
 def act(request: Request, work: Callable[[], accounts.UserView], notice: str) -> Response:

@@ -18,6 +18,7 @@ from huiqi.web import charts
 from huiqi.web.api.analysis import register_source
 from huiqi.web.api.common import WebError, actor
 from huiqi.web.calculator import today_in_shanghai
+from huiqi.web.errors import page_message
 from huiqi.web.i18n import _, language
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
@@ -44,7 +45,7 @@ def _job(request: Request, job_id: str, kind: str | None = None) -> JobView:
     try:
         return jobs.job(state_of(request).store, job_id=job_id, kind=kind)
     except JobNotFound as exc:
-        raise WebError(404, str(exc)) from None
+        raise WebError(404, page_message(exc)) from None
 
 
 def _matching_page(request: Request, report: dict[str, Any] | None, status: int = 200) -> Response:

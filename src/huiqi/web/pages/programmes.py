@@ -18,6 +18,7 @@ from huiqi.app import programmes as use
 from huiqi.app.authoring import DraftNotFound, MatchingError, PublishingError
 from huiqi.rules.errors import ProgrammeError, UnknownProgramme
 from huiqi.web.api.common import actor
+from huiqi.web.errors import page_message
 from huiqi.web.i18n import N_, _, language
 from huiqi.web.security import principal_of, state_of
 from huiqi.web.templating import render
@@ -111,8 +112,8 @@ def _problems_of(exc: Exception) -> list[str]:
     if isinstance(exc, ProgrammeError):
         return [str(p) for p in exc.problems] or [_("The file could not be read as UTF-8 text.")]
     if hasattr(exc, "failures"):
-        return [str(exc), *exc.failures]
-    return [str(exc)]
+        return [page_message(exc), *exc.failures]
+    return [page_message(exc)]
 
 
 def _editor(

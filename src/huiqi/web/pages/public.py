@@ -40,6 +40,7 @@ from huiqi.web.calculator import (
     read_date,
     years_for,
 )
+from huiqi.web.errors import page_message
 from huiqi.web.i18n import LANGUAGES, _, language
 from huiqi.web.labels import CONTRACT_KINDS, DISTRICTS
 from huiqi.web.security import (
@@ -259,14 +260,16 @@ def login_submit(
         result = do_login(request, username.strip(), password)
     except TooManyAttempts as exc:  # with the API's Retry-After
         headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return render(request, "login.html", {**again, "error": str(exc)}, status=429, headers=headers)
+        return render(
+            request, "login.html", {**again, "error": page_message(exc)}, status=429, headers=headers
+        )
     except AccountDisabled:
         error = _("This account is disabled: ask an administrator to enable it again.")
         return render(request, "login.html", {**again, "error": error})
     except InvalidCredentials:
         return render(request, "login.html", {**again, "error": _("Wrong user name or password.")})
     except AccountsError as exc:
-        return render(request, "login.html", {**again, "error": str(exc)})
+        return render(request, "login.html", {**again, "error": page_message(exc)})
     target = (
         next
         if next.startswith("/") and not next.startswith("//")

@@ -21,6 +21,7 @@ from huiqi.web.api.analysis import job_of
 from huiqi.web.api.common import WebError
 from huiqi.web.api.sandbox import start_simulation, stored_profile_allowed
 from huiqi.web.calculator import parse_firm, plain_check, today_in_shanghai
+from huiqi.web.errors import page_message
 from huiqi.web.i18n import _, language
 from huiqi.web.pages.matching import recent_jobs
 from huiqi.web.pages.public import example_firms
@@ -195,5 +196,5 @@ def compare_submit(
         problems = "; ".join(str(p) for p in exc.problems) or str(exc)
         return _compare_page(request, profile, None, "", problems)
     except FirmProfileNotFound as exc:
-        return _compare_page(request, profile, None, "", str(exc))
+        return _compare_page(request, profile, None, "", page_message(exc))
     return _compare_page(request, profile, view.comparison, view.svg, None)
