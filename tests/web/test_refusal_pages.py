@@ -116,4 +116,4 @@ def test_selecting_a_call_without_its_call_file_reads_in_chinese(sqlite_web: Web
     officer = sqlite_web.client("officer")
     r = officer.post("/officer/selection/call/run", data={"idempotency_key": form_key()})
     assert r.status_code in (409, 422), r.text[-400:]
-    chinese(r.text, "call")
+    chinese(r.text, "批次 call 尚无批次文件")
