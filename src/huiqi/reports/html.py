@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from huiqi.reports.charts import Chart
-    from huiqi.simulation.cities import CityComparison
+    from huiqi.simulation.cities import CityComparison, CityResult
     from huiqi.simulation.run import GroupRow, Simulation
 
 CSS = """
@@ -175,22 +175,27 @@ def simulation_html(
 
 
 def cities_html(comp: CityComparison, chart: Chart | None, *, lang: str = "en") -> str:
-    """The city comparison as one page: the side-by-side table, the chart, each city's programmes."""
+    """The city comparison as one page in ``lang`` (en or zh): the side-by-side table, the chart, each
+    city's programmes."""
     from huiqi.rules.explain import render_text
+    from huiqi.simulation.cities import say as said
 
-    heads = "".join(f"<th>{escape(c.city.name)} {escape(c.city.zh)}</th>" for c in comp.cities)
+    def city(c: CityResult) -> str:
+        return escape(c.city.zh if lang == "zh" else f"{c.city.name} {c.city.zh}")
+
+    heads = "".join(f"<th>{city(c)}</th>" for c in comp.cities)
 
     def row(label: str, values: list[Decimal], bold: bool = False) -> str:
         cells = "".join(
             f"<td class='n'>{'<b>' if bold else ''}{_money(v)}{'</b>' if bold else ''}</td>" for v in values
         )
-        return f"<tr><td>{escape(label)}</td>{cells}</tr>"
+        return f"<tr><td>{escape(said(label, lang))}</td>{cells}</tr>"
 
-    rows = "<tr><th colspan='99'>planned spending (one year)</th></tr>"
+    rows = f"<tr><th colspan='99'>{escape(said('planned spending (one year)', lang))}</th></tr>"
     for cat in ("compute", "model", "corpus", "office"):
         rows += row(cat, [c.spending[cat] for c in comp.cities])
     rows += row("total", [c.total_spending for c in comp.cities], True)
-    rows += "<tr><th colspan='99'>subsidies</th></tr>"
+    rows += f"<tr><th colspan='99'>{escape(said('subsidies', lang))}</th></tr>"
     for cat in ("compute", "model", "corpus", "office", "other"):
         values = [c.subsidy_by_category[cat] for c in comp.cities]
         if any(values):
@@ -200,15 +205,22 @@ def cities_html(comp: CityComparison, chart: Chart | None, *, lang: str = "en") 
     details = ""
     for c in comp.cities:
         items = "".join(f"<pre>{escape(render_text(s.result, lang))}</pre>" for s in c.subsidies)
-        details += f"<h2>{escape(c.city.name)} {escape(c.city.zh)}</h2>{items}"
+        details += f"<h2>{city(c)}</h2>{items}"
     firm = comp.firm
+    intro = said(
+        "{name} ({uscc}), as of {on}. The plan is the profile's contracts and offices for one year, evaluated as "
+        "if the firm were registered in each city (districts cleared); assumptions are marked in each "
+        "explanation.",
+        lang,
+        name=firm.name_zh if lang == "zh" else (firm.name_en or firm.name_zh),
+        uscc=firm.uscc,
+        on=comp.on,
+    )
     body = f"""
-<h1>Where does the plan cost least? <span class="note">{escape(firm.name_zh)}</span></h1>
-<p class="note">{escape(firm.name_en or firm.name_zh)} ({escape(firm.uscc)}), as of {comp.on}. The plan is the
-profile's contracts and offices for one year, evaluated as if the firm were registered in each city (districts
-cleared); assumptions are marked in each explanation.</p>
+<h1>{escape(said("Where does the plan cost least?", lang))} <span class="note">{escape(firm.name_zh)}</span></h1>
+<p class="note">{escape(intro)}</p>
 <table><tr><th></th>{heads}</tr>{rows}</table>
 {_figures([chart]) if chart else ""}
 {details}
 """
-    return _page("City comparison", body)
+    return _page(said("City comparison", lang), body, lang)

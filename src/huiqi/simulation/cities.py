@@ -19,6 +19,7 @@ The profile has no "planned spending" of its own; the plan is read from it (docs
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +34,44 @@ from huiqi.rules.programme import Programme
 ZERO = Decimal("0.00")
 DAYS_PER_YEAR = 365
 CATEGORIES = ("compute", "model", "corpus", "office", "other")
+
+#: the comparison's fixed words in Chinese (``lang="zh"``: the terminal's table and the HTML page)
+ZH = {
+    "{name} ({uscc}) - plan for one year, as of {on}": "{name}（{uscc}）一年计划，截至 {on}",
+    "planned spending": "计划支出",
+    "planned spending (one year)": "计划支出（一年）",
+    "compute": "算力",
+    "model": "模型",
+    "corpus": "语料",
+    "office": "办公用房",
+    "other": "其他",
+    "total": "合计",
+    "subsidies": "补贴",
+    "net cost": "净成本",
+    "Lowest net cost: {city} ({amount} yuan).": "净成本最低：{city}（{amount}元）。",
+    "{programme} — {name}: not eligible ({unmet})": "{programme} — {name}：不符合（{unmet}）",
+    "Where does the plan cost least?": "计划在哪座城市成本最低？",
+    "City comparison": "城市比较",
+    "{name} ({uscc}), as of {on}. The plan is the profile's contracts and offices for one year, evaluated as "
+    "if the firm were registered in each city (districts cleared); assumptions are marked in each "
+    "explanation.": "{name}（{uscc}），截至 {on}。计划为企业档案中一年的合同与办公用房，按企业注册于各城市"
+    "分别评估（区已清除）；各项说明中标明了假设。",
+}
+
+
+def say(text: str, lang: str, **values: object) -> str:
+    """The comparison's fixed words in the reader's language, its blanks filled in, so ``--lang zh`` reads
+    in Chinese around the programmes' own text."""
+    said = ZH.get(text, text) if lang == "zh" else text
+    return said.format(**values) if values else said
+
+
+def ljust_columns(text: str, width: int, right: bool = False) -> str:
+    """``text`` filled to ``width`` terminal columns (a Chinese character takes two), so columns line up."""
+    fill = " " * max(width - sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text), 0)
+    return fill + text if right else text + fill
+
+
 CONTRACT_CATEGORY = {
     "compute_rental": "compute",
     "compute_purchase": "compute",
@@ -94,6 +133,11 @@ class Subsidy:
     amount: Decimal
     unmet: list[str]
     result: Result
+    name_zh: str = ""
+
+    def name_in(self, lang: str) -> str:
+        """The programme's name in ``lang`` (its English when no Chinese is known)."""
+        return self.name_zh if lang == "zh" and self.name_zh else self.name
 
 
 @dataclass
@@ -149,7 +193,7 @@ class CityComparison:
                     "subsidies": [
                         {
                             "programme": s.programme,
-                            "name": s.name,
+                            "name": s.name_in(lang),
                             "category": s.category,
                             "eligible": s.eligible,
                             "amount": str(s.amount),
@@ -198,6 +242,7 @@ def compare_cities(
                     result.amount,
                     result.unmet,
                     result,
+                    prog.spec.name.zh,
                 )
             )
         out.cities.append(CityResult(city, dict(spending), subsidies))
@@ -211,21 +256,30 @@ def render_comparison(comp: CityComparison, *, lang: str = "en", explanations: b
     label_w = 26
 
     def row(label: str, values: list[str]) -> str:
-        return label.ljust(label_w) + "".join(v.rjust(width) for v in values)
+        """A label (its words in ``lang``, indented by its leading spaces) and the cities' figures."""
+        shown = label[: len(label) - len(label.lstrip())] + say(label.strip(), lang) if label else ""
+        return ljust_columns(shown, label_w) + "".join(ljust_columns(v, width, right=True) for v in values)
 
     def money(v: Decimal) -> str:
         return format_yuan(v, lang=lang, unit=False)
 
+    firm = comp.firm
     lines = [
-        f"{comp.firm.name_en or comp.firm.name_zh} ({comp.firm.uscc}) - plan for one year, as of {comp.on}",
+        say(
+            "{name} ({uscc}) - plan for one year, as of {on}",
+            lang,
+            name=firm.name_zh if lang == "zh" else (firm.name_en or firm.name_zh),
+            uscc=firm.uscc,
+            on=comp.on,
+        ),
         "",
         row("", names),
-        "planned spending",
+        say("planned spending", lang),
     ]
     for cat in ("compute", "model", "corpus", "office"):
         lines.append(row(f"  {cat}", [money(c.spending[cat]) for c in comp.cities]))
     lines.append(row("  total", [money(c.total_spending) for c in comp.cities]))
-    lines.append("subsidies")
+    lines.append(say("subsidies", lang))
     for cat in CATEGORIES:
         values = [c.subsidy_by_category[cat] for c in comp.cities]
         if any(values):
@@ -233,14 +287,28 @@ def render_comparison(comp: CityComparison, *, lang: str = "en", explanations: b
     lines.append(row("  total", [money(c.total_subsidy) for c in comp.cities]))
     lines.append(row("net cost", [money(c.net_cost) for c in comp.cities]))
     best = comp.cheapest()
-    lines += ["", f"Lowest net cost: {best.city.name} ({money(best.net_cost)} yuan)."]
+    city = best.city.zh if lang == "zh" else best.city.name
+    lines += [
+        "",
+        say("Lowest net cost: {city} ({amount} yuan).", lang, city=city, amount=money(best.net_cost)),
+    ]
     if not explanations:
         return "\n".join(lines)
     for c in comp.cities:
-        lines += ["", f"== {c.city.name} {c.city.zh} " + "=" * 60]
+        heading = c.city.zh if lang == "zh" else f"{c.city.name} {c.city.zh}"
+        lines += ["", f"== {heading} " + "=" * 60]
         for s in c.subsidies:
             if s.eligible or s.category in ("compute", "model", "corpus"):
                 lines.append(render_text(s.result, lang))
             else:
-                lines.append(f"{s.programme} — {s.name}: not eligible ({', '.join(s.unmet)})")
+                unmet = ", ".join(s.unmet)
+                lines.append(
+                    say(
+                        "{programme} — {name}: not eligible ({unmet})",
+                        lang,
+                        programme=s.programme,
+                        name=s.name_in(lang),
+                        unmet=unmet,
+                    )
+                )
     return "\n".join(lines)
