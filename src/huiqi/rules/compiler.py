@@ -338,8 +338,11 @@ class _Compiler:
         if t == NUM:
             if col.type().is_integer():
                 return Col(col.cast(dec(0)), 0)
-            scale = col.type().scale if col.type().is_decimal() else MONEY_SCALE
-            return Col(col.cast(dec(scale)), scale)
+            if col.type().is_decimal() and col.type().scale is not None:
+                # as stored (the register's DECIMAL(18, 2)): the engine widens it where arithmetic needs to,
+                # and a sum, a comparison or a copy of it reads 8-byte decimals instead of 16-byte ones
+                return Col(col, col.type().scale)
+            return Col(col.cast(dec(MONEY_SCALE)), MONEY_SCALE)
         return Col(col)
 
     def binop(self, op: str, a: ast.Node, b: ast.Node) -> Col:
