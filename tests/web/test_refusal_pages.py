@@ -73,6 +73,9 @@ def test_a_move_the_application_cannot_make_reads_in_chinese_with_its_states(sql
     assert r.status_code == 409, r.text[-400:]
     text = chinese(r.text, app_id, "当前为“已提交”，不能改为“已驳回”", "已撤回")
     assert "submitted" not in text and "withdrawn" not in text, text[-600:]  # states by their labels
+    money = officer.post(f"/applications/{app_id}/move", data={"to": "approved", "reason": "材料齐全"})
+    assert money.status_code == 422, money.text[-400:]
+    chinese(money.text, "将申请改为“已同意”涉及资金")
 
 
 def test_a_login_lockout_reads_in_chinese_beside_the_form(sqlite_web: Web) -> None:

@@ -308,3 +308,18 @@ def test_each_reason_a_tranche_cannot_be_paid_reads_in_chinese(zh: None, why: st
         assert figure in shown, (figure, shown)
     if why != "unnamed":  # a reason the system did not name: its words as written
         assert not re.search(r"[A-Za-z]{3,}", shown.replace("APP", "").replace("AW", "")), shown
+
+
+@pytest.mark.parametrize("why", [*refusals.BECAUSE, "unnamed"])
+def test_a_refusal_that_names_its_reason_reads_in_chinese(zh: None, why: str) -> None:
+    from huiqi.app.errors import ApplicationsError
+
+    exc = ApplicationsError(FREE, why=why, to="approved", application="APP-0042", current="paying")
+    shown = page_message(exc)
+    assert shown.startswith("申请或批次操作被拒绝："), shown
+    assert message_of(exc) == FREE  # the API's words are the ones it was raised with
+    if why == "unnamed":  # no reason named: its words as written
+        assert shown.endswith(FREE), shown
+    else:
+        assert not re.search(r"[A-Za-z]{3,}", shown.replace("APP-0042", "")), shown
+        assert "已同意" in shown or "拨付中" in shown, shown  # the states by their labels

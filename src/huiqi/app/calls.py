@@ -536,10 +536,16 @@ def move_application(
     except ValueError:
         raise ApplicationsError(f"to: {to!r} is not a state; states: {', '.join(STATES)}") from None
     if target in (State.SUBMITTED, State.CHECKED):
-        raise ApplicationsError(f"to {target.value}: submit the application or run its eligibility check")
+        raise ApplicationsError(
+            f"to {target.value}: submit the application or run its eligibility check",
+            why="not_by_a_move",
+            to=target.value,
+        )
     if target in _MONEY_STATES:
         raise ApplicationsError(
-            f"to {target.value} moves money: decide, grant, pay a tranche, claw back or withdraw instead"
+            f"to {target.value} moves money: decide, grant, pay a tranche, claw back or withdraw instead",
+            why="moves_money",
+            to=target.value,
         )
 
     def work(s: Session) -> ApplicationView:
@@ -547,7 +553,10 @@ def move_application(
         if State(current) in _MONEY_STATES:
             raise ApplicationsError(
                 f"application {application_id} is {current}: money is reserved or granted for it; "
-                "withdraw it, grant, pay or claw back instead"
+                "withdraw it, grant, pay or claw back instead",
+                why="money_held",
+                application=application_id,
+                current=current,
             )
         apps.transition(session=s, application_id=application_id, to=target, actor=actor, reason=reason)
         return _full(s, application_id)

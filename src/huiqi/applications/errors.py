@@ -6,7 +6,12 @@ import datetime as dt
 
 
 class ApplicationsError(Exception):
-    """Base class: the operation was refused and nothing was written."""
+    """Base class: the operation was refused and nothing was written. One raised with its words only may
+    name its reason (``why``) and figures, so that a page can word it in its own language."""
+
+    def __init__(self, *args: object, why: str = "", **figures: object) -> None:
+        super().__init__(*args)
+        self.why, self.figures = why, figures
 
 
 class CallNotFound(ApplicationsError):

@@ -146,7 +146,27 @@ def unpayable(exc: Any) -> str:
     return gettext(msgid) % figures
 
 
+#: Why a refusal raised with its words only was refused (its ``why``), worded with its figures.
+BECAUSE = {
+    "not_by_a_move": N_(
+        "an application becomes %(to)s by being submitted or checked, not by a move: submit it or run its "
+        "eligibility check."
+    ),
+    "moves_money": N_(
+        "moving an application to %(to)s moves money: decide, grant, pay a tranche, claw back or withdraw "
+        "instead."
+    ),
+    "money_held": N_(
+        "application %(application)s is %(current)s: money is reserved or granted for it; withdraw it, "
+        "grant, pay or claw back instead."
+    ),
+}
+
+
 def _detail(exc: Any) -> Mapping[str, object]:
+    msgid = BECAUSE.get(getattr(exc, "why", ""))
+    if msgid is not None:
+        return {"detail": gettext(msgid) % {name: word(v) for name, v in exc.figures.items()}}
     return {"detail": said(getattr(exc, "message", None) or str(exc))}
 
 
