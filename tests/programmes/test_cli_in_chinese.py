@@ -1,6 +1,7 @@
 """`--lang zh` on the programme commands (issue 14): `huiqi programmes show` words its headings, the status
 and the kind of benefit in Chinese around the programme's own text; `programmes list` its status and benefit
-columns; `huiqi check` its total line. English stays the default."""
+columns; `huiqi check` its total line; `programmes diff` its sections and changes. English stays the
+default."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from huiqi.rules.loader import load_pack
 
 PACKS = ("shanghai", "beijing", "shenzhen", "hangzhou", "chengdu")
 EXAMPLE = Path(__file__).resolve().parents[2] / "src/huiqi/firms/examples/small-ai-firm.json"
+PACK_DIR = Path(__file__).resolve().parents[2] / "src/huiqi/programmes"
 #: the document's fields the command words itself (the rest is the programme's text, shown as it is)
 WORDED = {"status", "benefit"}
 
@@ -91,3 +93,31 @@ def test_check_in_chinese_ends_with_a_chinese_total() -> None:
     assert re.fullmatch(r"\d+ 项政策中符合 \d+ 项；合计 [\d,.]+元", last), last
     english = _run("check", str(EXAMPLE), "--on", "2025-09-01").splitlines()[-1]
     assert re.fullmatch(r"\d+ of \d+ programmes; total [\d,.]+ yuan", english), english
+
+
+def test_programmes_diff_in_chinese(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two versions of the model voucher (the rate 50% -> 60% from a later date): the diff's sections, its
+    changes and the dated values in Chinese with --lang zh, in English by default."""
+    from huiqi.config import get_settings
+
+    folder = cli_env / "programmes"
+    folder.mkdir()
+    text = (PACK_DIR / "shanghai/ai-model-voucher.programme.yaml").read_text(encoding="utf-8")
+    for old, new in (
+        ('version: "2025.1"', 'version: "2026.1"'),
+        ("effective: {from: 2025-07-28}", "effective: {from: 2026-07-01}"),
+        ("values: [{from: 2025-07-28, value: 50%}]", "values: [{from: 2026-07-01, value: 60%}]"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    (folder / "ai-model-voucher.programme.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("HUIQI_PROGRAMMES_DIR", str(folder))
+    get_settings.cache_clear()
+    args = ("programmes", "diff", "shanghai.ai.model-voucher", "2025.1", "2026.1")
+    zh = _run(*args, "--lang", "zh")
+    assert "参数：" in zh and "[修改] rate: 补贴比例" in zh and "自 2026-07-01 起：60%" in zh, zh
+    assert "测试用例：" in zh and "[删除]" in zh and "有效期:" in zh, zh
+    english = ("Parameters:", "Test cases:", "[changed]", "[removed]", "from 2026", "effective:")
+    assert not [w for w in english if w in zh], zh
+    en = _run(*args)
+    assert all(w in en for w in english), en

@@ -13,7 +13,7 @@ import typer
 
 from huiqi.app import lifecycle as life
 from huiqi.app.registry import ProgrammeRegistry
-from huiqi.cli.rules_commands import Format, Lang, OnOpt, day_of, echo_json, programmes_app, served
+from huiqi.cli.rules_commands import Format, Lang, OnOpt, day_of, echo_json, programmes_app, say, served
 from huiqi.cli.shared import call, default_actor, fail, local, store
 from huiqi.rules.diff import ProgrammeDiff
 from huiqi.rules.testing import TESTS_SUFFIX
@@ -186,34 +186,36 @@ def withdraw(
     typer.echo(f"{w.programme_id} version {w.version} is withdrawn: {w.reason}")
 
 
-def render_diff(d: ProgrammeDiff) -> str:
-    """A diff as a reviewer reads it in a terminal."""
+def render_diff(d: ProgrammeDiff, lang: str = "en") -> str:
+    """A diff as a reviewer reads it in a terminal, its headings in ``lang`` (the programme's text in it)."""
     out = [f"{d.programme}: {d.old_version} -> {d.new_version}"]
     for f in d.fields:
-        out.append(f"  {f.field}: {f.old} -> {f.new}")
+        out.append(f"  {say(f.field, lang)}: {f.old} -> {f.new}")
     if d.parameters:
-        out.append("Parameters:")
+        out.append(say("Parameters:", lang))
     for p in d.parameters:
-        out.append(f"  [{p.change}] {p.name}: {p.label}  〔{p.new_clause or p.old_clause}〕")
-        old = "; ".join(f"from {v.from_}: {v.value}" for v in p.old) or "-"
-        new = "; ".join(f"from {v.from_}: {v.value}" for v in p.new) or "-"
+        clause = p.new_clause or p.old_clause
+        out.append(f"  [{say(p.change, lang)}] {p.name}: {p.label}  〔{clause}〕")
+        old = "; ".join(say("from {date}: {value}", lang, date=v.from_, value=v.value) for v in p.old) or "-"
+        new = "; ".join(say("from {date}: {value}", lang, date=v.from_, value=v.value) for v in p.new) or "-"
         out.append(f"      {old}  ->  {new}")
     if d.rules:
-        out.append("Rules:")
+        out.append(say("Rules:", lang))
     for r in d.rules:
         clause = r.new_clause or r.old_clause
         out.append(
-            f"  [{r.change}] {r.kind} {r.id}: {r.new_label or r.old_label}"
+            f"  [{say(r.change, lang)}] {say(r.kind, lang)} {r.id}: {r.new_label or r.old_label}"
             + (f"  〔{clause}〕" if clause else "")
         )
         if r.old_text != r.new_text:
             out.append(f"      - {r.old_text or ''}\n      + {r.new_text or ''}")
     if d.tests:
-        out.append("Test cases:")
+        out.append(say("Test cases:", lang))
     for t in d.tests:
-        out.append(f"  [{t.change}] {t.programme}: {t.name}  {t.old_expect or ''} -> {t.new_expect or ''}")
+        expect = f"{t.old_expect or ''} -> {t.new_expect or ''}"
+        out.append(f"  [{say(t.change, lang)}] {t.programme}: {t.name}  {expect}")
     if d.empty and not d.tests:
-        out.append("  no difference")
+        out.append(f"  {say('no difference', lang)}")
     return "\n".join(out)
 
 
@@ -255,7 +257,9 @@ def diff(
     if fmt is Format.json:
         echo_json({"diff": d, "cost": costed})
         return
-    typer.echo(render_diff(d))
+    typer.echo(render_diff(d, lang.value))
     if costed is not None:
-        typer.echo(f"\nCost over the register on {costed.on} ({costed.old_version} -> {costed.new_version}):")
+        heading = "Cost over the register on {on} ({old} -> {new}):"
+        old_v, new_v = costed.old_version, costed.new_version
+        typer.echo("\n" + say(heading, lang.value, on=costed.on, old=old_v, new=new_v))
         typer.echo(costed.text)
