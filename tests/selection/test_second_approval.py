@@ -249,3 +249,5 @@ def test_the_cli_holds_a_selection_and_a_second_officer_approves_it(
     assert "approved by bob" in done and "select and award" in done, done
     explained = run("selection", "explain", "--call", call_id)
     assert explained.count("\tdesignated\t") == 4, explained
+    in_zh = run("selection", "explain", "--call", call_id, "--lang", "zh")  # outcomes as words too
+    assert in_zh.count("\t已认定\t") == 4 and not re.search(r"\t[a-z_]+\t", in_zh), in_zh

@@ -67,6 +67,11 @@ ZH = {
     "legal_basis": "政策依据",
     "pool": "资金池",
     "Cost over the register on {on} ({old} -> {new}):": "登记册上的成本，{on}（{old} -> {new}）：",
+    # a selection's outcomes (``selection explain``)
+    "designated": "已认定",
+    "reserve": "候补",
+    "not_selected": "未入选",
+    "ineligible": "不符合条件",
     # a version's status on the date, a programme's kind of benefit
     "in-force": "有效",
     "upcoming": "即将生效",

@@ -20,6 +20,7 @@ from huiqi.app import certificates as certs
 from huiqi.app import review as rev
 from huiqi.app import selection as sel
 from huiqi.app.holding import HeldView
+from huiqi.cli.rules_commands import say
 from huiqi.cli.shared import call, date, default_actor, fail, fmt, store
 from huiqi.rules.loader import load_pack
 from huiqi.rules.programme import Programme
@@ -418,7 +419,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         for d in decisions:
-            typer.echo(f"{d.application_id}\t{d.outcome}\t{d.reason.get(lang, d.reason['en'])}")
+            outcome = say(d.outcome, lang)  # its word in the language asked for (已认定, 候补...)
+            typer.echo(f"{d.application_id}\t{outcome}\t{d.reason.get(lang, d.reason['en'])}")
 
     @selection.command("withdraw")
     def withdraw(
