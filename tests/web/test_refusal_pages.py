@@ -120,3 +120,12 @@ def test_selecting_a_call_without_its_call_file_reads_in_chinese(sqlite_web: Web
     r = officer.post("/officer/selection/call/run", data={"idempotency_key": form_key()})
     assert r.status_code in (409, 422), r.text[-400:]
     chinese(r.text, "批次 call 尚无批次文件")
+
+
+def test_reversing_the_payment_of_a_completed_award_reads_in_chinese(sqlite_web: Web) -> None:
+    officer = sqlite_web.client("officer")
+    app_id, txn, award = sqlite_web.ids["app_own"], sqlite_web.ids["txn_own"], sqlite_web.ids["award_own"]
+    data = {"transaction_id": txn, "reason": "银行退回", "idempotency_key": form_key()}
+    r = officer.post(f"/applications/{app_id}/reverse", data=data)
+    assert r.status_code == 409, r.text[-400:]
+    chinese(r.text, f"交易 {txn} 不能冲正：资助 {award} 已是“已完成”。")

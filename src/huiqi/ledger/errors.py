@@ -158,10 +158,14 @@ class TransactionNotFound(LedgerError):
 
 
 class NotReversible(LedgerError):
-    def __init__(self, txn_id: str, why: str) -> None:
+    """``because`` names the reason (``kind``, ``award_state``) and ``figures`` its data, for a page to
+    word it; ``why`` is the reason in English."""
+
+    def __init__(self, txn_id: str, why: str, because: str = "", **figures: str) -> None:
         super().__init__(f"transaction {txn_id} cannot be reversed: {why}")
         self.txn_id = txn_id
         self.why = why
+        self.because, self.figures = because, figures
 
 
 class Unbalanced(LedgerError):

@@ -891,7 +891,10 @@ def reverse_recovery(
         original = _get_txn(session, transaction_id)
         if original.kind != TxnKind.RECOVER.value:
             raise NotReversible(
-                transaction_id, f"it is a {original.kind}; only recoveries are reversed this way"
+                transaction_id,
+                f"it is a {original.kind}; only recoveries are reversed this way",
+                "not_a_recovery",
+                kind=original.kind,
             )
         _not_reversed(session, transaction_id)
         if original.award_id is None:
@@ -932,11 +935,22 @@ def reverse_payment(
     def work() -> Done[LedgerTransaction]:
         original = _get_txn(session, transaction_id)
         if original.kind != TxnKind.PAY.value or original.tranche_id is None or original.award_id is None:
-            raise NotReversible(transaction_id, f"it is a {original.kind}, not a tranche payment")
+            raise NotReversible(
+                transaction_id,
+                f"it is a {original.kind}, not a tranche payment",
+                "not_a_payment",
+                kind=original.kind,
+            )
         _not_reversed(session, transaction_id)
         award = _award(session, original.award_id)
         if award.status != AwardStatus.ACTIVE.value:
-            raise NotReversible(transaction_id, f"award {award.id} is {award.status}")
+            raise NotReversible(
+                transaction_id,
+                f"award {award.id} is {award.status}",
+                "award_state",
+                award=award.id,
+                status=award.status,
+            )
         txn, amount = _reverse(session, original, actor=actor, reason=reason, idempotency_key=idempotency_key)
         result = session.execute(
             update(TRANCHES)

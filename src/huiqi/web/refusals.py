@@ -63,6 +63,16 @@ WORDS: dict[str, str] = {
     "reject": N_("reject"),
     "reject a draft": N_("reject a draft"),
     "withdraw a version": N_("withdraw a version"),
+    # ledger transactions
+    "fund": N_("pool funding"),
+    "reserve": N_("reservation"),
+    "void": N_("voided reservation"),
+    "award": N_("grant of an award"),
+    "pay": N_("tranche payment"),
+    "release": N_("release"),
+    "clawback": N_("claw-back"),
+    "recover": N_("recovery"),
+    "reversal": N_("reversal"),
     # allocation modes
     "fcfs": N_("first come, first served"),
     "ranked": N_("ranked"),
@@ -156,6 +166,9 @@ BECAUSE = {
         "moving an application to %(to)s moves money: decide, grant, pay a tranche, claw back or withdraw "
         "instead."
     ),
+    "not_a_recovery": N_("it is a %(kind)s, not a recovery: only recoveries are reversed this way."),
+    "not_a_payment": N_("it is a %(kind)s, not a tranche payment."),
+    "award_state": N_("award %(award)s is %(status)s."),
     "money_held": N_(
         "application %(application)s is %(current)s: money is reserved or granted for it; withdraw it, "
         "grant, pay or claw back instead."
@@ -163,11 +176,16 @@ BECAUSE = {
 }
 
 
+def because(exc: Any) -> str | None:
+    """The reason a refusal names (``why`` or ``because``) worded with its figures, or None."""
+    msgid = BECAUSE.get(str(getattr(exc, "because", "") or getattr(exc, "why", "")))
+    if msgid is None:
+        return None
+    return gettext(msgid) % {name: word(v) for name, v in exc.figures.items()}
+
+
 def _detail(exc: Any) -> Mapping[str, object]:
-    msgid = BECAUSE.get(getattr(exc, "why", ""))
-    if msgid is not None:
-        return {"detail": gettext(msgid) % {name: word(v) for name, v in exc.figures.items()}}
-    return {"detail": said(getattr(exc, "message", None) or str(exc))}
+    return {"detail": because(exc) or said(getattr(exc, "message", None) or str(exc))}
 
 
 def _ids(**attrs: str) -> Figures:
@@ -474,7 +492,7 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
     ),
     e.ledger_errors.NotReversible: (
         N_("Transaction %(transaction)s cannot be reversed: %(why)s"),
-        lambda exc: {"transaction": exc.txn_id, "why": said(exc.why)},
+        lambda exc: {"transaction": exc.txn_id, "why": because(exc) or said(exc.why)},
     ),
     e.ledger_errors.Unbalanced: (
         N_("Internal error: the postings sum to %(total)s, not zero; nothing was written. Report it."),
