@@ -121,3 +121,21 @@ def test_programmes_diff_in_chinese(cli_env: Path, monkeypatch: pytest.MonkeyPat
     assert not [w for w in english if w in zh], zh
     en = _run(*args)
     assert all(w in en for w in english), en
+
+
+def test_programmes_load_says_in_chinese_what_it_did(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later version loaded with --lang zh: what is now in force and from when, in Chinese."""
+    from huiqi.config import get_settings
+
+    monkeypatch.setenv("HUIQI_PROGRAMMES_DIR", str(cli_env / "programmes"))
+    get_settings.cache_clear()
+    text = (PACK_DIR / "shanghai/ai-model-voucher.programme.yaml").read_text(encoding="utf-8")
+    later = cli_env / "later.programme.yaml"
+    later.write_text(
+        text.replace('version: "2025.1"', 'version: "2099.1"').replace(
+            "effective: {from: 2025-07-28}", "effective: {from: 2099-01-01}"
+        ),
+        encoding="utf-8",
+    )
+    said = _run("programmes", "load", str(later), "--lang", "zh").strip()
+    assert said == "shanghai.ai.model-voucher 版本 2099.1 已载入，自 2099-01-01 起生效，接续版本 2025.1", said

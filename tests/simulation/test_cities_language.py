@@ -47,7 +47,8 @@ def test_the_zh_sections_name_cities_and_programmes_in_chinese() -> None:
 
 
 def test_the_zh_page_is_chinese(tmp_path: Path) -> None:
-    _compare("--lang", "zh", "--out", str(tmp_path))
+    said = _compare("--lang", "zh", "--out", str(tmp_path)).splitlines()[-1]
+    assert said.startswith("图表：") and "；页面：" in said, said  # where the files are, in Chinese too
     html = (tmp_path / "cities.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html
     words = re.sub(r"<pre>.*?</pre>|<svg.*?</svg>|<style>.*?</style>", "", html, flags=re.DOTALL)

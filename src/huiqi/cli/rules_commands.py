@@ -67,6 +67,17 @@ ZH = {
     "legal_basis": "政策依据",
     "pool": "资金池",
     "Cost over the register on {on} ({old} -> {new}):": "登记册上的成本，{on}（{old} -> {new}）：",
+    # what ``programmes load`` did, where ``simulate`` and ``compare-cities`` wrote their files
+    "{id} version {version} is loaded, in force from {on}{follows}": (
+        "{id} 版本 {version} 已载入，自 {on} 起生效{follows}"
+    ),
+    ", following version {version}": "，接续版本 {version}",
+    "{id} version {version} is now in force{replaced}": "{id} 版本 {version} 现已生效{replaced}",
+    ", replacing version {version}": "，取代版本 {version}",
+    "report: {report}; charts (PNG, SVG) and simulation.json in {out}": (
+        "报告：{report}；图表（PNG、SVG）与 simulation.json 在 {out}"
+    ),
+    "chart: {png}, {svg}; page: {page}": "图表：{png}，{svg}；页面：{page}",
     # a selection's outcomes (``selection explain``)
     "designated": "已认定",
     "reserve": "候补",
@@ -311,14 +322,16 @@ def load_file(path: Path, lang: Lang = Lang.en) -> None:
         actor=default_actor(),
         lang=lang.value,
     )
+    lg, before = lang.value, loaded.previous_version
     if loaded.status == "upcoming":
-        follows = f", following version {loaded.previous_version}" if loaded.previous_version else ""
-        typer.echo(
-            f"{loaded.id} version {loaded.version} is loaded, in force from {loaded.effective_from}{follows}"
-        )
+        follows = say(", following version {version}", lg, version=before) if before else ""
+        loaded_line = "{id} version {version} is loaded, in force from {on}{follows}"
+        on = loaded.effective_from
+        typer.echo(say(loaded_line, lg, id=loaded.id, version=loaded.version, on=on, follows=follows))
         return
-    replaced = f", replacing version {loaded.previous_version}" if loaded.previous_version else ""
-    typer.echo(f"{loaded.id} version {loaded.version} is now in force{replaced}")
+    replaced = say(", replacing version {version}", lg, version=before) if before else ""
+    in_force = "{id} version {version} is now in force{replaced}"
+    typer.echo(say(in_force, lg, id=loaded.id, version=loaded.version, replaced=replaced))
 
 
 @programmes_app.command("test")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from huiqi.app import sandbox
-from huiqi.cli.rules_commands import Format, Lang, load
+from huiqi.cli.rules_commands import Format, Lang, load, say
 from huiqi.cli.shared import call, fail, store
 from huiqi.firms import ProfileError, load_firm
 
@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(sim.text)
             if out is not None:
-                typer.echo(f"\nreport: {out / 'report.html'}; charts (PNG, SVG) and simulation.json in {out}")
+                written = "report: {report}; charts (PNG, SVG) and simulation.json in {out}"
+                typer.echo("\n" + say(written, lang.value, report=out / "report.html", out=out))
 
     @app.command("compare-cities")
     def compare_cities(
@@ -137,6 +138,5 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(comp.table if brief else comp.text)
             if out is not None:
-                typer.echo(
-                    f"\nchart: {out / 'cities.png'}, {out / 'cities.svg'}; page: {out / 'cities.html'}"
-                )
+                files = {"png": out / "cities.png", "svg": out / "cities.svg", "page": out / "cities.html"}
+                typer.echo("\n" + say("chart: {png}, {svg}; page: {page}", lang.value, **files))
