@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -22,10 +23,13 @@ from sqlalchemy import func, select
 
 from dbfixtures import Db
 from huiqi.applications import evidence
+from huiqi.applications.errors import ApplicationsError
 from huiqi.applications.models import ApplicationEvidence, EvidenceFile
 from huiqi.audit.models import AuditEntry
 from huiqi.db import make_engine, make_session_factory
 from huiqi.db.migrate import upgrade
+from huiqi.web import i18n
+from huiqi.web.errors import page_message
 from web.conftest import Web, build
 
 # --- good files of every accepted type ---------------------------------------------------------------------
@@ -456,8 +460,21 @@ def test_a_bad_file_is_refused_and_nothing_is_stored(site: Web, bad: Bad) -> Non
     r = form.post(f"/applications/{app_id}/evidence", content=body, headers=headers)
     assert r.status_code == bad.status, r.text[:500]
     assert r.headers["content-type"].startswith("text/html")
-    assert bad.says in detail_of(r) and evidence.shown(bad.filename)[:40] in detail_of(r)
+    assert detail_of(r) == on_the_page(bad), "the page words the refusal in its language (zh), with the file"
     assert stored(site) == before
+
+
+def on_the_page(bad: Bad) -> str:
+    """The refusal of ``bad`` as a zh page words it (the reason and its figures, no English left)."""
+    try:
+        evidence.store(bad.content, filename=bad.filename, evidence_dir=Path("/nonexistent"))
+    except ApplicationsError as exc:
+        i18n.set_language("zh")
+        try:
+            return page_message(exc)
+        finally:
+            i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    raise AssertionError(f"{bad.id} was not refused")
 
 
 def test_good_files_are_stored_and_served_as_attachments(

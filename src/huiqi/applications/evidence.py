@@ -146,8 +146,8 @@ _KNOWN = [
 class EvidenceRefused(ApplicationsError):
     """A file refused by the rules above (422); the message names the file, the problem and the fix."""
 
-    def __init__(self, filename: str, problem: str, fix: str) -> None:
-        super().__init__(f"evidence {shown(filename)}: {problem}; {fix}")
+    def __init__(self, filename: str, problem: str, fix: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(f"evidence {shown(filename)}: {problem}; {fix}", why=why, **figures)
         self.filename = filename
         self.problem = problem
         self.fix = fix
@@ -186,41 +186,67 @@ def _extension(name: str) -> str:
 def check_name(filename: str) -> str:
     """Refuse a name that could mislead a person or a program; returns its (lower-case) extension."""
 
-    def refuse(problem: str) -> EvidenceNameRefused:
+    def refuse(problem: str, *, why: str, **figures: object) -> EvidenceNameRefused:
         return EvidenceNameRefused(
-            filename, problem, "rename the file, e.g. invoice-2025-09.pdf, and upload it again"
+            filename,
+            problem,
+            "rename the file, e.g. invoice-2025-09.pdf, and upload it again",
+            why=why,
+            **figures,
         )
 
     if not filename:
-        raise refuse("the file has no name")
+        raise refuse("the file has no name", why="no_name")
     if len(filename) > MAX_NAME_CHARS:
-        raise refuse(f"the name has {len(filename)} characters; at most {MAX_NAME_CHARS} are allowed")
+        raise refuse(
+            f"the name has {len(filename)} characters; at most {MAX_NAME_CHARS} are allowed",
+            why="name_too_long",
+            chars=len(filename),
+            limit=MAX_NAME_CHARS,
+        )
     bad = sorted({f"U+{ord(c):04X}" for c in filename if unicodedata.category(c) in _BAD_CATEGORIES})
     if bad:
-        raise refuse(f"the name contains control or invisible formatting characters ({', '.join(bad[:5])})")
+        raise refuse(
+            f"the name contains control or invisible formatting characters ({', '.join(bad[:5])})",
+            why="name_control",
+            characters=", ".join(bad[:5]),
+        )
     if "/" in filename or "\\" in filename:
-        raise refuse("the name contains a path separator ('/' or '\\'); send the file's own name only")
+        raise refuse(
+            "the name contains a path separator ('/' or '\\'); send the file's own name only", why="name_path"
+        )
     if ".." in filename:
-        raise refuse("the name contains '..'")
+        raise refuse("the name contains '..'", why="name_dotdot")
     if filename.startswith("."):
-        raise refuse("the name starts with a dot (a hidden file)")
+        raise refuse("the name starts with a dot (a hidden file)", why="name_hidden")
     reserved = sorted(set(filename) & _WINDOWS_RESERVED)
     if reserved:
-        raise refuse(f"the name contains {' '.join(reserved)}, which file systems treat specially")
+        raise refuse(
+            f"the name contains {' '.join(reserved)}, which file systems treat specially",
+            why="name_reserved",
+            characters=" ".join(reserved),
+        )
     if filename != filename.strip():
-        raise refuse("the name starts or ends with a space")
+        raise refuse("the name starts or ends with a space", why="name_space")
     if filename.endswith("."):
-        raise refuse("the name ends with a dot")
+        raise refuse("the name ends with a dot", why="name_ends_dot")
     parts = filename.split(".")
     if len(parts) < 2:
-        raise refuse(f"the name has no extension; it must end in one of {ACCEPTED_EXTENSIONS}")
+        raise refuse(
+            f"the name has no extension; it must end in one of {ACCEPTED_EXTENSIONS}",
+            why="name_no_extension",
+            extensions=ACCEPTED_EXTENSIONS,
+        )
     if parts[0].strip().lower() in _WINDOWS_DEVICES:
-        raise refuse(f"{parts[0]!r} is a reserved device name on Windows")
+        raise refuse(f"{parts[0]!r} is a reserved device name on Windows", why="name_device", device=parts[0])
     inner = [p for p in parts[1:-1] if p.lower() in _TYPE_EXTENSIONS]
     if inner:
         raise refuse(
             f"the name has more than one file-type extension (.{inner[0]} before .{parts[-1]}); only "
-            "the last part of a name may say its type"
+            "the last part of a name may say its type",
+            why="name_two_types",
+            inner=f".{inner[0]}",
+            last=f".{parts[-1]}",
         )
     ext = "." + parts[-1].lower()
     if ext not in _ALL_EXTENSIONS:
@@ -228,6 +254,9 @@ def check_name(filename: str) -> str:
             filename,
             f"{ext} files are not accepted",
             f"upload {ACCEPTED} (with a name ending in {ACCEPTED_EXTENSIONS})",
+            why="type_refused",
+            extension=ext,
+            extensions=ACCEPTED_EXTENSIONS,
         )
     return ext
 
@@ -275,6 +304,9 @@ def _check_markup(filename: str, content: bytes, media: str) -> None:
                 f"{LABELS[media]} with web markup ({found.group().decode('latin-1')!r}) in its {where} KiB, "
                 "which a browser or server could run",
                 "export or scan the document again to a clean file",
+                why=f"markup_{where}",
+                kind=LABELS[media],
+                markup=found.group().decode("latin-1"),
             )
     if media in (PNG, JPEG):
         found = _IMAGE_MARKUP.search(content)
@@ -283,6 +315,8 @@ def _check_markup(filename: str, content: bytes, media: str) -> None:
                 filename,
                 f"an image carrying web markup ({found.group().decode('latin-1')!r})",
                 "save the picture again from an image editor or take a new screenshot",
+                why="image_markup",
+                markup=found.group().decode("latin-1"),
             )
 
 
@@ -296,19 +330,25 @@ def _check_not_zip(filename: str, content: bytes, media: str) -> None:
             filename,
             f"{LABELS[media]} that is also a ZIP archive (a polyglot file)",
             "upload the document on its own, not combined with an archive",
+            why="polyglot",
+            kind=LABELS[media],
         )
 
 
 def _check_pdf(filename: str, content: bytes) -> None:
     if not re.match(rb"%PDF-[12]\.\d", content):
         raise EvidenceContentRefused(
-            filename, "the PDF header is not '%PDF-1.x' or '%PDF-2.x'", "save it as PDF again"
+            filename,
+            "the PDF header is not '%PDF-1.x' or '%PDF-2.x'",
+            "save it as PDF again",
+            why="pdf_header",
         )
     if b"%%EOF" not in content[-_KIB:]:
         raise EvidenceContentRefused(
             filename,
             "a PDF must end with '%%EOF' within its last KiB; this one is cut short or has data appended",
             "save or print it as PDF again",
+            why="pdf_no_eof",
         )
     # Only the objects, not the (compressed, binary) stream data, where a pattern could appear by chance;
     # but the objects a PDF keeps inside object streams, unpacked.
@@ -333,6 +373,8 @@ def _check_pdf(filename: str, content: bytes) -> None:
             f"the PDF contains active content ({found.group().decode('latin-1')}: scripts, launch actions or "
             "embedded files)",
             "print it to a new PDF (which drops scripts and attachments) and upload that",
+            why="pdf_active",
+            name=found.group().decode("latin-1"),
         )
 
 
@@ -351,6 +393,8 @@ def _object_stream(filename: str, head: bytes, data: bytes, budget: list[int]) -
             filename,
             f"the PDF keeps objects in a stream encoded with {what}, which this check cannot read",
             "print it to a new PDF and upload that",
+            why="pdf_filter",
+            filter=what,
         )
     if not filters:
         unpacked = data
@@ -360,13 +404,18 @@ def _object_stream(filename: str, head: bytes, data: bytes, budget: list[int]) -
             unpacked = inflate.decompress(data, budget[0] + 1)
         except zlib.error:
             raise EvidenceContentRefused(
-                filename, "a compressed object stream of the PDF is damaged", "save it as PDF again"
+                filename,
+                "a compressed object stream of the PDF is damaged",
+                "save it as PDF again",
+                why="pdf_damaged",
             ) from None
     if len(unpacked) > budget[0]:
         raise EvidenceContentRefused(
             filename,
             f"the PDF's object streams unpack to more than {MAX_PDF_OBJECT_BYTES:,} bytes",
             "print it to a new PDF and upload that",
+            why="pdf_objects",
+            limit=MAX_PDF_OBJECT_BYTES,
         )
     budget[0] -= len(unpacked)
     return b"\n" + unpacked + b"\n"
@@ -378,6 +427,10 @@ def _check_pixels(filename: str, width: int, height: int) -> None:
             filename,
             f"the image claims {width} x {height} pixels; at most {MAX_PIXELS:,} pixels are accepted",
             "scale it down or save it again",
+            why="pixels",
+            width=width,
+            height=height,
+            limit=MAX_PIXELS,
         )
 
 
@@ -386,13 +439,17 @@ def _check_png(filename: str, content: bytes) -> None:
     while True:
         if pos + 12 > len(content):
             raise EvidenceContentRefused(
-                filename, "the PNG ends before its IEND chunk", "save the image again"
+                filename, "the PNG ends before its IEND chunk", "save the image again", why="png_no_end"
             )
         length, ctype = struct.unpack(">I4s", content[pos : pos + 8])
         data_end = pos + 8 + length
         if length > 2**31 - 1 or data_end + 4 > len(content) or not ctype.isalpha():
             raise EvidenceContentRefused(
-                filename, f"the PNG has a broken chunk at byte {pos}", "save the image again"
+                filename,
+                f"the PNG has a broken chunk at byte {pos}",
+                "save the image again",
+                why="png_chunk",
+                at=pos,
             )
         (crc,) = struct.unpack(">I", content[data_end : data_end + 4])
         if zlib.crc32(content[pos + 4 : data_end]) != crc:
@@ -400,11 +457,17 @@ def _check_png(filename: str, content: bytes) -> None:
                 filename,
                 f"the PNG chunk {ctype.decode()} at byte {pos} has a wrong checksum",
                 "save the image again",
+                why="png_checksum",
+                chunk=ctype.decode(),
+                at=pos,
             )
         if first:
             if ctype != b"IHDR" or length != 13:
                 raise EvidenceContentRefused(
-                    filename, "the PNG does not start with its IHDR chunk", "save the image again"
+                    filename,
+                    "the PNG does not start with its IHDR chunk",
+                    "save the image again",
+                    why="png_no_header",
                 )
             width, height = struct.unpack(">II", content[pos + 8 : pos + 16])
             _check_pixels(filename, width, height)
@@ -417,6 +480,8 @@ def _check_png(filename: str, content: bytes) -> None:
             filename,
             f"the PNG has {len(content) - pos:,} bytes after its end (IEND): something is appended to it",
             "save the image again from an image editor",
+            why="png_appended",
+            size=len(content) - pos,
         )
 
 
@@ -430,12 +495,17 @@ def _check_jpeg(filename: str, content: bytes) -> None:
             "a JPEG must end with its end-of-image marker (FF D9); this one is cut short or has data "
             "appended (motion photos carry a video there)",
             "save it again as a plain JPEG",
+            why="jpeg_no_end",
         )
     pos, size = 2, None
     while pos + 4 <= len(content):
         if content[pos] != 0xFF:
             raise EvidenceContentRefused(
-                filename, f"the JPEG has a broken segment at byte {pos}", "save the image again"
+                filename,
+                f"the JPEG has a broken segment at byte {pos}",
+                "save the image again",
+                why="jpeg_segment",
+                at=pos,
             )
         marker = content[pos + 1]
         if marker == 0xFF:  # fill byte
@@ -450,42 +520,70 @@ def _check_jpeg(filename: str, content: bytes) -> None:
         pos += 2 + length
     if size is None:
         raise EvidenceContentRefused(
-            filename, "the JPEG has no frame header (no image size)", "save the image again"
+            filename,
+            "the JPEG has no frame header (no image size)",
+            "save the image again",
+            why="jpeg_no_frame",
         )
     _check_pixels(filename, *size)
 
 
 def _check_office(filename: str, content: bytes, media: str) -> None:
     def refuse(
-        problem: str, fix: str = "save it again from the Office program, as a plain document"
+        problem: str,
+        fix: str = "save it again from the Office program, as a plain document",
+        *,
+        why: str,
+        **figures: object,
     ) -> NoReturn:
-        raise EvidenceContentRefused(filename, f"{LABELS[media]} (a ZIP archive) {problem}", fix)
+        raise EvidenceContentRefused(
+            filename,
+            f"{LABELS[media]} (a ZIP archive) {problem}",
+            fix,
+            why=why,
+            kind=LABELS[media],
+            **figures,
+        )
 
     if content[-22:-18] != b"PK\x05\x06" or content[-2:] != b"\x00\x00":
-        refuse("has data after its end, or an archive comment")
+        refuse("has data after its end, or an archive comment", why="zip_appended")
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         infos = archive.infolist()
         directory_at: int = archive.start_dir
     if len(infos) > MAX_ENTRIES:
-        refuse(f"has {len(infos):,} entries; at most {MAX_ENTRIES:,} are accepted")
+        refuse(
+            f"has {len(infos):,} entries; at most {MAX_ENTRIES:,} are accepted",
+            why="zip_entries",
+            entries=len(infos),
+            limit=MAX_ENTRIES,
+        )
     names = [i.filename for i in infos]
     if len(set(names)) != len(names):
-        refuse("has two entries with the same name")
+        refuse("has two entries with the same name", why="zip_same_name")
     unpacked = packed = 0
     for info in infos:
         name = info.filename
         if name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/") or ":" in name:
-            refuse(f"has an entry whose path leaves the archive ({name!r})")
+            refuse(f"has an entry whose path leaves the archive ({name!r})", why="zip_path", entry=name)
         if info.flag_bits & 0x1:
-            refuse(f"has an encrypted entry ({name!r})", "remove the password and save it again")
+            refuse(
+                f"has an encrypted entry ({name!r})",
+                "remove the password and save it again",
+                why="zip_encrypted",
+                entry=name,
+            )
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            refuse(f"uses an unusual compression method for {name!r}")
+            refuse(f"uses an unusual compression method for {name!r}", why="zip_method", entry=name)
         if name.lower().endswith("vbaproject.bin"):
-            refuse("contains macros", "save it as a macro-free .docx/.xlsx/.pptx")
+            refuse("contains macros", "save it as a macro-free .docx/.xlsx/.pptx", why="zip_macros")
         if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             refuse(
                 f"has an entry ({name!r}) that unpacks {info.file_size // max(info.compress_size, 1):,} "
-                f"times larger than it is packed; at most {MAX_RATIO} times is accepted (a ZIP bomb)"
+                f"times larger than it is packed; at most {MAX_RATIO} times is accepted (a ZIP bomb)",
+                why="zip_entry_ratio",
+                entry=name,
+                ratio=info.file_size // max(info.compress_size, 1),
+                limit=MAX_RATIO,
             )
         unpacked += info.file_size
         packed += info.compress_size
@@ -493,27 +591,40 @@ def _check_office(filename: str, content: bytes, media: str) -> None:
         refuse(
             f"unpacks to {unpacked:,} bytes; at most {MAX_UNPACKED_BYTES:,} are accepted (a ZIP bomb)",
             "split the document or remove large embedded media",
+            why="zip_unpacked",
+            size=unpacked,
+            limit=MAX_UNPACKED_BYTES,
         )
     if unpacked > 1024 * 1024 and unpacked > MAX_RATIO * max(packed, 1):
-        refuse(f"unpacks {unpacked // max(packed, 1):,} times larger than it is packed (a ZIP bomb)")
+        refuse(
+            f"unpacks {unpacked // max(packed, 1):,} times larger than it is packed (a ZIP bomb)",
+            why="zip_ratio",
+            ratio=unpacked // max(packed, 1),
+        )
     # Entries must follow one another without overlap (overlapping entries are how the densest bombs are
     # built) and without hidden data between them, from byte 0 to the central directory.
     expected, descriptor = 0, False
     for info in sorted(infos, key=lambda i: i.header_offset):
         at = info.header_offset
         if not expected <= at <= expected + (24 if descriptor else 0):
-            refuse("has overlapping entries or hidden data between them")
+            refuse("has overlapping entries or hidden data between them", why="zip_overlap")
         header = content[at : at + 30]
         if len(header) < 30 or header[:4] != b"PK\x03\x04":
-            refuse(f"has a missing local header for {info.filename!r}")
+            refuse(
+                f"has a missing local header for {info.filename!r}", why="zip_no_header", entry=info.filename
+            )
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         local_name = content[at + 30 : at + 30 + name_len]
         if local_name.decode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace") != info.filename:
-            refuse(f"names an entry differently in its directory and its local header ({info.filename!r})")
+            refuse(
+                f"names an entry differently in its directory and its local header ({info.filename!r})",
+                why="zip_names_differ",
+                entry=info.filename,
+            )
         expected = at + 30 + name_len + extra_len + info.compress_size
         descriptor = bool(info.flag_bits & 0x8)
     if not expected <= directory_at <= expected + (24 if descriptor else 0):
-        refuse("has hidden data before its directory")
+        refuse("has hidden data before its directory", why="zip_hidden")
 
 
 def check_content(content: bytes, *, filename: str) -> str:
@@ -527,6 +638,10 @@ def check_content(content: bytes, *, filename: str) -> str:
             filename,
             f"the content is {LABELS[media]} but the name ends in {ext or 'no extension'}",
             f"rename it to end in {' or '.join(EXTENSIONS[media])}, or upload the file you meant",
+            why="type_disagrees",
+            kind=LABELS[media],
+            extension=ext,
+            extensions=" / ".join(EXTENSIONS[media]),
         )
     _check_markup(filename, content, media)
     if media == PDF:

@@ -184,6 +184,135 @@ def because(exc: Any) -> str | None:
     return gettext(msgid) % {name: word(v) for name, v in exc.figures.items()}
 
 
+#: Why an evidence file was refused (``EvidenceRefused.why``), worded with its figures.
+EVIDENCE = {
+    "no_name": N_("the file has no name"),
+    "name_too_long": N_("the name has %(chars)s characters; at most %(limit)s are allowed"),
+    "name_control": N_("the name contains control or invisible formatting characters (%(characters)s)"),
+    "name_path": N_("the name contains a path separator (“/” or “\\”); send the file's own name only"),
+    "name_dotdot": N_("the name contains “..”"),
+    "name_hidden": N_("the name starts with a dot (a hidden file)"),
+    "name_reserved": N_("the name contains %(characters)s, which file systems treat specially"),
+    "name_space": N_("the name starts or ends with a space"),
+    "name_ends_dot": N_("the name ends with a dot"),
+    "name_no_extension": N_("the name has no extension; it must end in one of %(extensions)s"),
+    "name_device": N_("“%(device)s” is a reserved device name on Windows"),
+    "name_two_types": N_(
+        "the name has more than one file-type extension (%(inner)s before %(last)s); only the last part of a "
+        "name may say its type"
+    ),
+    "type_refused": N_("%(extension)s files are not accepted"),
+    "type_disagrees": N_("the content is %(kind)s but the name ends in %(extension)s"),
+    "markup_first": N_(
+        "%(kind)s with web markup (%(markup)s) in its first KiB, which a browser or server could run"
+    ),
+    "markup_last": N_(
+        "%(kind)s with web markup (%(markup)s) in its last KiB, which a browser or server could run"
+    ),
+    "image_markup": N_("an image carrying web markup (%(markup)s)"),
+    "polyglot": N_("%(kind)s that is also a ZIP archive (a polyglot file)"),
+    "pdf_header": N_("the PDF header is not “%%PDF-1.x” or “%%PDF-2.x”"),
+    "pdf_no_eof": N_(
+        "a PDF must end with “%%%%EOF” within its last KiB; this one is cut short or has data appended"
+    ),
+    "pdf_active": N_("the PDF contains active content (%(name)s: scripts, launch actions or embedded files)"),
+    "pdf_filter": N_(
+        "the PDF keeps objects in a stream encoded with %(filter)s, which this check cannot read"
+    ),
+    "pdf_damaged": N_("a compressed object stream of the PDF is damaged"),
+    "pdf_objects": N_("the PDF's object streams unpack to more than %(limit)s bytes"),
+    "pixels": N_("the image claims %(width)s x %(height)s pixels; at most %(limit)s pixels are accepted"),
+    "png_no_end": N_("the PNG ends before its IEND chunk"),
+    "png_chunk": N_("the PNG has a broken chunk at byte %(at)s"),
+    "png_checksum": N_("the PNG chunk %(chunk)s at byte %(at)s has a wrong checksum"),
+    "png_no_header": N_("the PNG does not start with its IHDR chunk"),
+    "png_appended": N_("the PNG has %(size)s bytes after its end (IEND): something is appended to it"),
+    "jpeg_no_end": N_(
+        "a JPEG must end with its end-of-image marker (FF D9); this one is cut short or has data appended "
+        "(motion photos carry a video there)"
+    ),
+    "jpeg_segment": N_("the JPEG has a broken segment at byte %(at)s"),
+    "jpeg_no_frame": N_("the JPEG has no frame header (no image size)"),
+    "zip_appended": N_("%(kind)s (a ZIP archive) has data after its end, or an archive comment"),
+    "zip_entries": N_("%(kind)s (a ZIP archive) has %(entries)s entries; at most %(limit)s are accepted"),
+    "zip_same_name": N_("%(kind)s (a ZIP archive) has two entries with the same name"),
+    "zip_path": N_("%(kind)s (a ZIP archive) has an entry whose path leaves the archive (%(entry)s)"),
+    "zip_encrypted": N_("%(kind)s (a ZIP archive) has an encrypted entry (%(entry)s)"),
+    "zip_method": N_("%(kind)s (a ZIP archive) uses an unusual compression method for %(entry)s"),
+    "zip_macros": N_("%(kind)s (a ZIP archive) contains macros"),
+    "zip_entry_ratio": N_(
+        "%(kind)s (a ZIP archive) has an entry (%(entry)s) that unpacks %(ratio)s times larger than it is "
+        "packed; at most %(limit)s times is accepted (a ZIP bomb)"
+    ),
+    "zip_unpacked": N_(
+        "%(kind)s (a ZIP archive) unpacks to %(size)s bytes; at most %(limit)s are accepted (a ZIP bomb)"
+    ),
+    "zip_ratio": N_("%(kind)s (a ZIP archive) unpacks %(ratio)s times larger than it is packed (a ZIP bomb)"),
+    "zip_overlap": N_("%(kind)s (a ZIP archive) has overlapping entries or hidden data between them"),
+    "zip_no_header": N_("%(kind)s (a ZIP archive) has a missing local header for %(entry)s"),
+    "zip_names_differ": N_(
+        "%(kind)s (a ZIP archive) names an entry differently in its directory and its local header "
+        "(%(entry)s)"
+    ),
+    "zip_hidden": N_("%(kind)s (a ZIP archive) has hidden data before its directory"),
+}
+
+#: What to do about a refused evidence file: by its reason where the fix names figures, else by its words.
+EVIDENCE_FIX = {
+    "type_refused": N_(
+        "upload a PDF, PNG, JPEG, DOCX, XLSX or PPTX file (with a name ending in %(extensions)s)"
+    ),
+    "type_disagrees": N_("rename it to end in %(extensions)s, or upload the file you meant"),
+}
+EVIDENCE_WORDS = (
+    N_("rename the file, e.g. invoice-2025-09.pdf, and upload it again"),
+    N_("export or scan the document again to a clean file"),
+    N_("save the picture again from an image editor or take a new screenshot"),
+    N_("upload the document on its own, not combined with an archive"),
+    N_("save it as PDF again"),
+    N_("save or print it as PDF again"),
+    N_("print it to a new PDF (which drops scripts and attachments) and upload that"),
+    N_("print it to a new PDF and upload that"),
+    N_("scale it down or save it again"),
+    N_("save the image again"),
+    N_("save the image again from an image editor"),
+    N_("save it again as a plain JPEG"),
+    N_("save it again from the Office program, as a plain document"),
+    N_("remove the password and save it again"),
+    N_("save it as a macro-free .docx/.xlsx/.pptx"),
+    N_("split the document or remove large embedded media"),
+    # the kinds of file (evidence.LABELS)
+    N_("a PDF"),
+    N_("a PNG image"),
+    N_("a JPEG image"),
+    N_("a DOCX"),
+    N_("an XLSX"),
+    N_("a PPTX"),
+)
+
+
+def _figure(value: object) -> object:
+    """A figure as a sentence shows it: counts and sizes grouped, a kind of file in the page's language."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return said(value)
+
+
+def evidence_refused(exc: Any) -> Mapping[str, object]:
+    """Why an evidence file was refused and what to do, in the page's language (its words if it named no
+    reason)."""
+    msgid = EVIDENCE.get(exc.why)
+    if msgid is None:
+        return {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)}
+    figures = {name: _figure(v) for name, v in exc.figures.items()}
+    fix = EVIDENCE_FIX.get(exc.why)
+    return {
+        "file": exc.filename,
+        "problem": gettext(msgid) % figures,
+        "fix": gettext(fix) % figures if fix else said(exc.fix),
+    }
+
+
 def _detail(exc: Any) -> Mapping[str, object]:
     return {"detail": because(exc) or said(getattr(exc, "message", None) or str(exc))}
 
@@ -312,15 +441,15 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
     ),
     e.EvidenceRefused: (
         N_("The evidence file %(file)s was refused: %(problem)s; %(fix)s"),
-        lambda exc: {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)},
+        evidence_refused,
     ),
     e.EvidenceNameRefused: (
         N_("The name of the evidence file %(file)s was refused: %(problem)s; %(fix)s"),
-        lambda exc: {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)},
+        evidence_refused,
     ),
     e.EvidenceContentRefused: (
         N_("The content of the evidence file %(file)s was refused: %(problem)s; %(fix)s"),
-        lambda exc: {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)},
+        evidence_refused,
     ),
     e.EvidenceNotAccepted: (
         N_(
