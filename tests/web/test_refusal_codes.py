@@ -7,6 +7,7 @@ English inside a Chinese sentence again)."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,12 @@ from pathlib import Path
 import pytest
 
 import huiqi
+from dbfixtures import PROGRAMME, Db
+from huiqi.accounts.errors import InvalidUser
 from huiqi.applications import evidence
+from huiqi.applications.errors import InvalidCall, InvalidClaim
 from huiqi.applications.evidence import EvidenceRefused
+from huiqi.review.errors import InvalidReviewer
 from huiqi.web import i18n, refusals
 from huiqi.web.errors import page_message
 from reliability.test_uploads import CORPUS, Bad
@@ -29,7 +34,46 @@ LATIN = re.compile(
 #: Source file -> the calls in it that raise a converted class (or build one, like a local ``refuse``).
 CODED: dict[str, set[str]] = {
     "applications/evidence.py": {"EvidenceNameRefused", "EvidenceContentRefused", "refuse"},
+    "app/calls.py": {"InvalidCall"},
+    "applications/service.py": {"InvalidCall", "InvalidClaim"},
+    "accounts/service.py": {"InvalidUser"},
+    "review/service.py": {"InvalidReviewer"},
 }
+#: The classes whose reasons are worded by ``refusals.BECAUSE`` (the evidence refusals by ``EVIDENCE``).
+BECAUSE_CLASSES = {
+    "InvalidCall": InvalidCall,
+    "InvalidClaim": InvalidClaim,
+    "InvalidUser": InvalidUser,
+    "InvalidReviewer": InvalidReviewer,
+}
+#: An example for each figure a converted raise site passes (the page shows it as it is, or by its label).
+FIGURES: dict[str, object] = {
+    "pool": "P-2026-AI",
+    "funds": "sh-compute-voucher",
+    "programme": "sh-ai-model-grant",
+    "declared": "P-2026-MODEL",
+    "version": 3,
+    "opens": dt.datetime(2026, 3, 1, 0, 0, tzinfo=dt.UTC),
+    "closes": dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.UTC),
+    "start": dt.date(2026, 1, 1),
+    "end": dt.date(2026, 12, 31),
+    "mode": "lottery",
+    "modes": ["fcfs", "ranked", "pro_rata"],
+    "contract": "HT-0099",
+    "amount": "12.345",
+    "role": "officer",
+    "roles": ["firm_member", "reviewer", "officer", "auditor", "admin"],
+    "uscc": "91310115MA1K4XYZ1X",
+    "field": "former_employers[0]",
+    "username": "Li Ming!",
+    "reviewer": "R-007",
+    "n": 2,
+    "value": "31/12/2024",
+}
+#: Figures a page shows by their labels or as local time, not as they are.
+RENDERED = {"opens", "closes", "modes", "roles", "role", "field"}
+#: Figures a reason does not name (the site passes it empty).
+UNSHOWN = {"pool_funds_other_undeclared": {"declared"}}
 
 
 @pytest.fixture
@@ -81,13 +125,50 @@ def test_the_corpus_reaches_most_evidence_reasons() -> None:
 
 def raise_sites(path: str, names: set[str]) -> list[tuple[int, str, str | None]]:
     """Each call of a converted class in ``path``: its line, the name called and its literal ``why``."""
+    return [(line, name, why) for line, name, why, _ in sites_with_figures(path, names)]
+
+
+def sites_with_figures(path: str, names: set[str]) -> list[tuple[int, str, str | None, list[str]]]:
+    """Each call of a converted class in ``path``: line, name, its ``why`` (as written) and figure names."""
     tree = ast.parse((SRC / path).read_text())
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
             why = next((k.value for k in node.keywords if k.arg == "why"), None)
-            out.append((node.lineno, node.func.id, ast.unparse(why) if why is not None else None))
+            figures = [k.arg for k in node.keywords if k.arg and k.arg != "why"]
+            out.append((node.lineno, node.func.id, ast.unparse(why) if why is not None else None, figures))
     return out
+
+
+def because_sites() -> list[tuple[str, int, str, str, list[str]]]:
+    """Every raise of a class worded by ``refusals.BECAUSE``, each reason it can name (both of a choice)."""
+    out = []
+    for path, names in sorted(CODED.items()):
+        for line, name, why, figures in sites_with_figures(path, names & set(BECAUSE_CLASSES)):
+            for reason in re.findall(r"'([a-z_]+)'", why or ""):
+                out.append((path, line, name, reason, figures))
+    return out
+
+
+@pytest.mark.parametrize("site", because_sites(), ids=lambda s: f"{s[0]}:{s[1]}:{s[3]}")
+def test_each_converted_raise_site_reads_in_chinese_with_its_figures(
+    zh: None, site: tuple[str, int, str, str, list[str]]
+) -> None:
+    _, _, name, reason, figures = site
+    assert reason in refusals.BECAUSE, reason
+    exc = BECAUSE_CLASSES[name]("free English the API keeps", why=reason, **{f: FIGURES[f] for f in figures})
+    shown = page_message(exc)
+    assert "free English" not in shown and re.search(r"[\u4e00-\u9fff]", shown), shown
+    kept = [shown_figure(FIGURES[f]) for f in figures if f not in RENDERED | UNSHOWN.get(reason, set())]
+    for figure in kept:
+        assert figure in shown, (figure, shown)
+    residue = no_english_left(shown, kept).replace("YYYY-MM-DD", "")
+    assert not re.search(r"[A-Za-z]{3,}", residue), shown
+
+
+def test_the_sites_cover_the_four_classes() -> None:
+    assert {s[2] for s in because_sites()} == set(BECAUSE_CLASSES)
+    assert len(because_sites()) >= 30
 
 
 @pytest.mark.parametrize("path", sorted(CODED))
@@ -97,5 +178,36 @@ def test_every_raise_of_a_converted_refusal_names_its_reason(path: str) -> None:
     uncoded = [(line, name) for line, name, why in sites if why is None]
     assert not uncoded, f"{path}: raised without why= (a reason code the page words): {uncoded}"
     for line, _, why in sites:
-        if why is not None and why.startswith("'"):
-            assert ast.literal_eval(why) in refusals.EVIDENCE | refusals.BECAUSE, (path, line, why)
+        for reason in re.findall(r"'([a-z_]+)'", why or ""):
+            assert reason in refusals.EVIDENCE | refusals.BECAUSE, (path, line, why)
+
+
+def test_real_refusals_of_calls_users_and_reviewers_read_in_chinese(zh: None, sqlite_db: Db) -> None:
+    from huiqi.accounts import service as accounts
+    from huiqi.applications import service as apps
+    from huiqi.review import service as review
+
+    opens, closes = dt.datetime(2025, 9, 1, tzinfo=dt.UTC), dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    call = {"programme_id": PROGRAMME, "programme_version": "2025.1", "actor": "officer", "call_id": "C-9"}
+    attempts = [
+        lambda s: apps.open_call(
+            session=s, pool_id="P-NONE", opens_at=opens, closes_at=closes, allocation_mode="fcfs", **call
+        ),
+        lambda s: apps.open_call(
+            session=s, pool_id="P-NONE", opens_at=opens, closes_at=closes, allocation_mode="lottery", **call
+        ),
+        lambda s: accounts.create_user(
+            session=s, username="Li Ming!", password="x" * 20, role="officer", actor="admin"
+        ),
+        lambda s: review.add_reviewer(session=s, reviewer_id="R-007", name="王芳", fields=[], actor="admin"),
+    ]
+    shown = []
+    for attempt in attempts:
+        with sqlite_db.session() as s, pytest.raises((InvalidCall, InvalidUser, InvalidReviewer)) as caught:
+            attempt(s)
+        assert caught.value.why, caught.value  # raised with its reason code
+        shown.append(page_message(caught.value))
+    figures = ["P-NONE", "lottery", "Li Ming!", "R-007"]
+    for text, figure in zip(shown, figures, strict=True):
+        assert figure in text, (figure, text)
+        assert not re.search(r"[A-Za-z]{3,}", no_english_left(text, [figure])), text

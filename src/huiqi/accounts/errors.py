@@ -23,9 +23,11 @@ class UserNotFound(AccountsError):
 
 
 class InvalidUser(AccountsError):
-    def __init__(self, message: str) -> None:
+    """User details refused; ``why`` and ``figures`` let a page word it in its own language."""
+
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
         super().__init__(message)
-        self.message = message
+        self.message, self.why, self.figures = message, why, figures
 
 
 class WeakPassword(AccountsError):

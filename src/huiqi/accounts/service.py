@@ -49,16 +49,27 @@ def _role_and_firm(role: Role | str, firm_uscc: str | None) -> tuple[Role, str |
     try:
         role_ = Role(role)
     except ValueError:
-        raise InvalidUser(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
+        raise InvalidUser(
+            f"role {role!r} is not one of {', '.join(r.value for r in Role)}",
+            why="bad_role",
+            role=role,
+            roles=[r.value for r in Role],
+        ) from None
     if role_ is Role.FIRM_MEMBER:
         if not firm_uscc:
-            raise InvalidUser("a firm member needs the firm's unified social credit code (firm_uscc)")
+            raise InvalidUser(
+                "a firm member needs the firm's unified social credit code (firm_uscc)", why="firm_needs_uscc"
+            )
         try:
             validate_uscc(firm_uscc)
         except UsccError as exc:
-            raise InvalidUser(f"firm_uscc: {exc}") from None
+            raise InvalidUser(f"firm_uscc: {exc}", why="bad_uscc", uscc=firm_uscc) from None
     elif firm_uscc:
-        raise InvalidUser(f"a {role_.value} acts for the commission, not a firm; leave firm_uscc empty")
+        raise InvalidUser(
+            f"a {role_.value} acts for the commission, not a firm; leave firm_uscc empty",
+            why="commission_role",
+            role=role_.value,
+        )
     return role_, firm_uscc or None
 
 
@@ -76,7 +87,9 @@ def create_user(
     if not _USERNAME.match(username):
         raise InvalidUser(
             f"user name {username!r}: use 2-80 lower-case letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit"
+            "letter or digit",
+            why="bad_username",
+            username=username,
         )
     role_, firm_uscc = _role_and_firm(role, firm_uscc)
     passwords.check_strength(password)

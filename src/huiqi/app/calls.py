@@ -231,25 +231,41 @@ def _pool_of_programme(s: Session, pool_id: str, programme_id: str, programme: P
     pool created for the programme (``programme_id``); never a pool that funds another programme."""
     pool = s.get(Pool, pool_id)
     if pool is None:
-        raise InvalidCall(f"no pool {pool_id!r}; create it first with `huiqi ledger pool-create`")
+        raise InvalidCall(
+            f"no pool {pool_id!r}; create it first with `huiqi ledger pool-create`",
+            why="no_pool",
+            pool=pool_id,
+        )
     declared = programme.spec.pool.id if programme is not None and programme.spec.pool else None
     funds = pool_programmes.programme_of(session=s, pool_id=pool_id)
     if funds and funds != programme_id:
         raise InvalidCall(
             f"pool {pool_id!r} funds programme {funds!r}, not {programme_id!r}; "
-            + (f"open the call on the programme's pool {declared!r}" if declared else "choose its own pool")
+            + (f"open the call on the programme's pool {declared!r}" if declared else "choose its own pool"),
+            why="pool_funds_other" if declared else "pool_funds_other_undeclared",
+            pool=pool_id,
+            funds=funds,
+            programme=programme_id,
+            declared=declared or "",
         )
     if funds == programme_id or pool.id == declared or programme is None:
         return pool
     if declared:
         raise InvalidCall(
             f"programme {programme_id!r} draws on its pool {declared!r}, not on pool {pool_id!r}; open the "
-            f"call on {declared!r} (or on a pool created for the programme: --programme {programme_id})"
+            f"call on {declared!r} (or on a pool created for the programme: --programme {programme_id})",
+            why="not_its_pool",
+            programme=programme_id,
+            declared=declared,
+            pool=pool_id,
         )
     raise InvalidCall(
         f"programme {programme_id!r} declares no pool, and pool {pool_id!r} was not created for it; create "
         f"a pool for the programme (`huiqi ledger pool-create --programme {programme_id}`) and open the call "
-        "on it"
+        "on it",
+        why="no_pool_declared",
+        programme=programme_id,
+        pool=pool_id,
     )
 
 
@@ -259,10 +275,18 @@ def _served_version(known: Versions, programme_id: str, version: str) -> None:
     try:
         programme = known.version(programme_id, version)
     except UnknownProgramme:
-        raise InvalidCall(f"programme {programme_id} has no version {version} here") from None
+        raise InvalidCall(
+            f"programme {programme_id} has no version {version} here",
+            why="no_version",
+            programme=programme_id,
+            version=version,
+        ) from None
     if known.is_withdrawn(programme):
         raise InvalidCall(
-            f"version {version} of {programme_id} was withdrawn; open the call on a version in force"
+            f"version {version} of {programme_id} was withdrawn; open the call on a version in force",
+            why="version_withdrawn",
+            programme=programme_id,
+            version=version,
         )
 
 
@@ -276,7 +300,13 @@ def _inside_period(pool: Pool, opens_at: dt.datetime, closes_at: dt.datetime) ->
         raise InvalidCall(
             f"the call's window {first} .. {last} is not inside pool {pool.id!r}'s period "
             f"{pool.period_start} .. {pool.period_end}; choose dates inside the period (or a pool whose "
-            "period covers the window)"
+            "period covers the window)",
+            why="window_outside_period",
+            opens=first,
+            closes=last,
+            pool=pool.id,
+            start=pool.period_start,
+            end=pool.period_end,
         )
 
 

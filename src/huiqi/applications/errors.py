@@ -27,8 +27,8 @@ class CallExists(ApplicationsError):
 
 
 class InvalidCall(ApplicationsError):
-    def __init__(self, message: str) -> None:
-        super().__init__(f"call: {message}")
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(f"call: {message}", why=why, **figures)
         self.message = message
 
 
@@ -73,8 +73,8 @@ class ConcurrentChange(ApplicationsError):
 
 
 class InvalidClaim(ApplicationsError):
-    def __init__(self, message: str) -> None:
-        super().__init__(f"claims: {message}")
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(f"claims: {message}", why=why, **figures)
         self.message = message
 
 

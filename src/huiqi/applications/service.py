@@ -73,13 +73,19 @@ def open_call(
         mode = AllocationMode(allocation_mode)
     except ValueError:
         raise InvalidCall(
-            f"allocation mode {allocation_mode!r} is not one of {', '.join(m.value for m in AllocationMode)}"
+            f"allocation mode {allocation_mode!r} is not one of {', '.join(m.value for m in AllocationMode)}",
+            why="bad_mode",
+            mode=allocation_mode,
+            modes=[m.value for m in AllocationMode],
         ) from None
     if opens_at.tzinfo is None or closes_at.tzinfo is None:
-        raise InvalidCall("window times need a timezone (e.g. 2025-09-01T00:00:00+08:00)")
+        raise InvalidCall("window times need a timezone (e.g. 2025-09-01T00:00:00+08:00)", why="no_timezone")
     if closes_at <= opens_at:
         raise InvalidCall(
-            f"the window closes ({closes_at.isoformat()}) before it opens ({opens_at.isoformat()})"
+            f"the window closes ({closes_at.isoformat()}) before it opens ({opens_at.isoformat()})",
+            why="window_backwards",
+            opens=opens_at,
+            closes=closes_at,
         )
     if session.get(Call, call_id) is not None:
         raise CallExists(call_id)
@@ -87,12 +93,22 @@ def open_call(
         text("SELECT period_start, period_end FROM pools WHERE id = :id"), {"id": pool_id}
     ).first()
     if period is None:
-        raise InvalidCall(f"no pool {pool_id!r}; create it first with `huiqi ledger pool-create`")
+        raise InvalidCall(
+            f"no pool {pool_id!r}; create it first with `huiqi ledger pool-create`",
+            why="no_pool",
+            pool=pool_id,
+        )
     start, end = (p if isinstance(p, dt.date) else dt.date.fromisoformat(str(p)) for p in period)
     if closes_at.astimezone(dt.UTC).date() < start or opens_at.astimezone(dt.UTC).date() > end:
         raise InvalidCall(
             f"the window {opens_at.date()} .. {closes_at.date()} lies outside pool {pool_id}'s period "
-            f"{start} .. {end}; awards could never be drawn from it"
+            f"{start} .. {end}; awards could never be drawn from it",
+            why="window_outside_period",
+            opens=opens_at.date(),
+            closes=closes_at.date(),
+            pool=pool_id,
+            start=start,
+            end=end,
         )
     call = Call(
         id=call_id,
@@ -137,24 +153,42 @@ def list_calls(*, session: Session) -> list[Call]:
 
 def _check_claims(firm: Firm, claims: Sequence[Claim]) -> Decimal:
     if not claims:
-        raise InvalidClaim("an application claims at least one contract or item")
+        raise InvalidClaim("an application claims at least one contract or item", why="no_claims")
     contracts = {c.id: c for c in firm.contracts}
     seen: set[str] = set()
     total = Decimal(0)
     for claim in claims:
         if claim.contract_id in seen:
-            raise InvalidClaim(f"contract {claim.contract_id!r} is claimed twice")
+            raise InvalidClaim(
+                f"contract {claim.contract_id!r} is claimed twice",
+                why="claimed_twice",
+                contract=claim.contract_id,
+            )
         seen.add(claim.contract_id)
         if claim.contract_id not in contracts:
-            raise InvalidClaim(f"contract {claim.contract_id!r} is not in the firm's profile")
+            raise InvalidClaim(
+                f"contract {claim.contract_id!r} is not in the firm's profile",
+                why="not_in_profile",
+                contract=claim.contract_id,
+            )
         if contracts[claim.contract_id].claimed:
-            raise InvalidClaim(f"contract {claim.contract_id!r} is marked as already claimed")
+            raise InvalidClaim(
+                f"contract {claim.contract_id!r} is marked as already claimed",
+                why="already_claimed",
+                contract=claim.contract_id,
+            )
         try:
             amount = yuan(claim.amount, what=f"amount for {claim.contract_id}")
         except MoneyError as exc:
-            raise InvalidClaim(str(exc)) from None
+            raise InvalidClaim(
+                str(exc), why="bad_amount", contract=claim.contract_id, amount=str(claim.amount)
+            ) from None
         if amount <= 0:
-            raise InvalidClaim(f"amount for {claim.contract_id} must be positive")
+            raise InvalidClaim(
+                f"amount for {claim.contract_id} must be positive",
+                why="not_positive",
+                contract=claim.contract_id,
+            )
         total += amount
     return total
 

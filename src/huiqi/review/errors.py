@@ -20,7 +20,12 @@ class ReviewerExists(ReviewError):
 
 
 class InvalidReviewer(ReviewError):
-    """A reviewer record with a bad field (named)."""
+    """A reviewer record with a bad field (named); ``why`` and ``figures`` let a page word it in its own
+    language."""
+
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(message)
+        self.message, self.why, self.figures = message, why, figures
 
 
 class AssignmentNotFound(ReviewError):

@@ -62,7 +62,7 @@ def _uscc(value: str, what: str) -> str:
     try:
         return str(validate_uscc(value))
     except Exception as exc:
-        raise InvalidReviewer(f"{what}: {exc}") from None
+        raise InvalidReviewer(f"{what}: {exc}", why="bad_uscc", field=what, uscc=value) from None
 
 
 def add_reviewer(
@@ -76,21 +76,34 @@ def add_reviewer(
     actor: str,
 ) -> Reviewer:
     if not reviewer_id.strip() or not name.strip():
-        raise InvalidReviewer("a reviewer needs an id and a name")
+        raise InvalidReviewer("a reviewer needs an id and a name", why="needs_id_and_name")
     if not fields:
-        raise InvalidReviewer(f"reviewer {reviewer_id}: name at least one field (a sector they review)")
+        raise InvalidReviewer(
+            f"reviewer {reviewer_id}: name at least one field (a sector they review)",
+            why="needs_a_field",
+            reviewer=reviewer_id,
+        )
     if session.get(Reviewer, reviewer_id) is not None:
         raise ReviewerExists(reviewer_id)
     former: list[dict[str, Any]] = []
     for i, f in enumerate(former_employers):
         if "uscc" not in f or "until" not in f:
-            raise InvalidReviewer(f"reviewer {reviewer_id}: former_employers[{i}] needs uscc and until")
+            raise InvalidReviewer(
+                f"reviewer {reviewer_id}: former_employers[{i}] needs uscc and until",
+                why="former_incomplete",
+                reviewer=reviewer_id,
+                n=i + 1,
+            )
         try:
             until = dt.date.fromisoformat(str(f["until"]))
         except ValueError:
             raise InvalidReviewer(
                 f"reviewer {reviewer_id}: former_employers[{i}].until: expected YYYY-MM-DD, "
-                f"got {f['until']!r}"
+                f"got {f['until']!r}",
+                why="former_bad_date",
+                reviewer=reviewer_id,
+                n=i + 1,
+                value=str(f["until"]),
             ) from None
         former.append({"uscc": _uscc(str(f["uscc"]), f"former_employers[{i}]"), "until": until.isoformat()})
     reviewer = Reviewer(
@@ -355,7 +368,7 @@ def declare(
         )
         return Declaration(a, None)
     if not conflict.strip():
-        raise InvalidReviewer("a declared conflict needs a reason in words")
+        raise InvalidReviewer("a declared conflict needs a reason in words", why="conflict_needs_reason")
     a.status = AssignmentStatus.CONFLICTED.value
     a.conflict_reason = conflict
     session.flush()
@@ -411,7 +424,7 @@ def reassign(
     The new reviewer may be of another field (the override is for when the field has nobody left), but never
     one with a known conflict or one already on the application."""
     if not reason.strip():
-        raise InvalidReviewer("an override needs a reason in words")
+        raise InvalidReviewer("an override needs a reason in words", why="override_needs_reason")
     old = _assignment(session, application_id, from_reviewer)
     taken = session.scalar(select(Assignment).where(Assignment.replaces_id == old.id))
     if old.status == AssignmentStatus.SCORED.value or old.status == AssignmentStatus.REASSIGNED.value:
@@ -420,7 +433,7 @@ def reassign(
         raise NotReassignable(application_id, from_reviewer, "taken over")
     reviewer = get_reviewer(session=session, reviewer_id=to_reviewer)
     if not reviewer.active:
-        raise InvalidReviewer(f"reviewer {to_reviewer} is not active")
+        raise InvalidReviewer(f"reviewer {to_reviewer} is not active", why="not_active", reviewer=to_reviewer)
     tried = {x.reviewer_id for x in assignments_of(session=session, application_id=application_id)}
     if to_reviewer in tried:
         raise AlreadyAssigned(application_id, to_reviewer)

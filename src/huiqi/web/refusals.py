@@ -20,7 +20,7 @@ from huiqi.app import errors as e
 from huiqi.app.money import OPERATIONS
 from huiqi.money import MoneyError, format_yuan
 from huiqi.rules.labels import LIST_SEPARATORS, VALUE_LABELS, value_label
-from huiqi.web.i18n import N_, gettext, language, local_time
+from huiqi.web.i18n import N_, ROLE_NAMES, gettext, language, local_time
 
 Figures = Callable[[Any], Mapping[str, object]]
 
@@ -89,6 +89,8 @@ def word(key: object) -> str:
         return gettext(WORDS[text])
     if text in OPERATIONS:
         return gettext(OPERATIONS[text])
+    if text in ROLE_NAMES:
+        return gettext(text)
     return text
 
 
@@ -173,6 +175,69 @@ BECAUSE = {
         "application %(application)s is %(current)s: money is reserved or granted for it; withdraw it, "
         "grant, pay or claw back instead."
     ),
+    # calls (InvalidCall)
+    "no_pool": N_("there is no pool %(pool)s: create it first."),
+    "pool_funds_other": N_(
+        "pool %(pool)s funds programme %(funds)s, not %(programme)s: open the call on the programme's pool "
+        "%(declared)s."
+    ),
+    "pool_funds_other_undeclared": N_(
+        "pool %(pool)s funds programme %(funds)s, not %(programme)s: choose the programme's own pool."
+    ),
+    "not_its_pool": N_(
+        "programme %(programme)s draws on its pool %(declared)s, not on pool %(pool)s: open the call on "
+        "%(declared)s (or on a pool created for the programme)."
+    ),
+    "no_pool_declared": N_(
+        "programme %(programme)s declares no pool, and pool %(pool)s was not created for it: create a pool "
+        "for the programme and open the call on it."
+    ),
+    "no_version": N_("programme %(programme)s has no version %(version)s here."),
+    "version_withdrawn": N_(
+        "version %(version)s of %(programme)s was withdrawn: open the call on a version in force."
+    ),
+    "window_outside_period": N_(
+        "the call's window %(opens)s .. %(closes)s is not inside pool %(pool)s's period %(start)s .. "
+        "%(end)s: choose dates inside the period (or a pool whose period covers the window)."
+    ),
+    "bad_mode": N_("allocation mode %(mode)s is not one of %(modes)s."),
+    "no_timezone": N_("the window's times need a time zone (e.g. 2025-09-01T00:00:00+08:00)."),
+    "window_backwards": N_("the window closes (%(closes)s) before it opens (%(opens)s)."),
+    # claims (InvalidClaim)
+    "no_claims": N_("an application claims at least one contract or item."),
+    "claimed_twice": N_("contract %(contract)s is claimed twice."),
+    "not_in_profile": N_("contract %(contract)s is not in the firm's profile."),
+    "already_claimed": N_("contract %(contract)s is marked as already claimed."),
+    "bad_amount": N_(
+        "the amount for contract %(contract)s, %(amount)s, is not an amount of yuan (a number with at most "
+        "two decimal places, within the system's bound)."
+    ),
+    "not_positive": N_("the amount for contract %(contract)s must be positive."),
+    # users (InvalidUser)
+    "bad_role": N_("role %(role)s is not one of %(roles)s."),
+    "firm_needs_uscc": N_("a firm member needs the firm's unified social credit code."),
+    "bad_uscc": N_(
+        "%(uscc)s is not a valid unified social credit code (18 characters, the last a check character)."
+    ),
+    "commission_role": N_(
+        "a user with the role %(role)s acts for the commission, not a firm: leave the firm's code empty."
+    ),
+    "bad_username": N_(
+        "user name %(username)s: use 2-80 lower-case letters, digits, “.”, “_” or “-”, starting with a "
+        "letter or digit."
+    ),
+    # reviewers (InvalidReviewer)
+    "needs_id_and_name": N_("a reviewer needs an id and a name."),
+    "needs_a_field": N_("reviewer %(reviewer)s: name at least one field (a sector they review)."),
+    "former_incomplete": N_(
+        "reviewer %(reviewer)s: former employer %(n)s needs its credit code and an end date."
+    ),
+    "former_bad_date": N_(
+        "reviewer %(reviewer)s: the end date of former employer %(n)s, %(value)s, is not a date (YYYY-MM-DD)."
+    ),
+    "conflict_needs_reason": N_("a declared conflict needs a reason in words."),
+    "override_needs_reason": N_("an override needs a reason in words."),
+    "not_active": N_("reviewer %(reviewer)s is not active."),
 }
 
 
@@ -181,7 +246,15 @@ def because(exc: Any) -> str | None:
     msgid = BECAUSE.get(str(getattr(exc, "because", "") or getattr(exc, "why", "")))
     if msgid is None:
         return None
-    return gettext(msgid) % {name: word(v) for name, v in exc.figures.items()}
+    return gettext(msgid) % {name: _because_figure(v) for name, v in exc.figures.items()}
+
+
+def _because_figure(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return words(value)
+    if isinstance(value, dt.datetime):
+        return when(value)
+    return word(value)
 
 
 #: Why an evidence file was refused (``EvidenceRefused.why``), worded with its figures.
