@@ -10,9 +10,13 @@ import ast
 import datetime as dt
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import huiqi
 from dbfixtures import PROGRAMME, Db
@@ -20,6 +24,7 @@ from huiqi.accounts.errors import InvalidUser
 from huiqi.applications import evidence
 from huiqi.applications.errors import InvalidCall, InvalidClaim
 from huiqi.applications.evidence import EvidenceRefused
+from huiqi.money import MoneyError, amount
 from huiqi.review.errors import InvalidReviewer
 from huiqi.web import i18n, refusals
 from huiqi.web.errors import page_message
@@ -38,6 +43,8 @@ CODED: dict[str, set[str]] = {
     "applications/service.py": {"InvalidCall", "InvalidClaim"},
     "accounts/service.py": {"InvalidUser"},
     "review/service.py": {"InvalidReviewer"},
+    "money/amount.py": {"MoneyError"},
+    "web/pages/officer.py": {"MoneyError"},
 }
 #: The classes whose reasons are worded by ``refusals.BECAUSE`` (the evidence refusals by ``EVIDENCE``).
 BECAUSE_CLASSES = {
@@ -45,6 +52,7 @@ BECAUSE_CLASSES = {
     "InvalidClaim": InvalidClaim,
     "InvalidUser": InvalidUser,
     "InvalidReviewer": InvalidReviewer,
+    "MoneyError": MoneyError,
 }
 #: An example for each figure a converted raise site passes (the page shows it as it is, or by its label).
 FIGURES: dict[str, object] = {
@@ -69,9 +77,13 @@ FIGURES: dict[str, object] = {
     "reviewer": "R-007",
     "n": 2,
     "value": "31/12/2024",
+    "what": "amount",
+    "places": 20,
+    "limit": 64,
+    "type": "list",
 }
 #: Figures a page shows by their labels or as local time, not as they are.
-RENDERED = {"opens", "closes", "modes", "roles", "role", "field"}
+RENDERED = {"opens", "closes", "modes", "roles", "role", "field", "what", "type"}
 #: Figures a reason does not name (the site passes it empty).
 UNSHOWN = {"pool_funds_other_undeclared": {"declared"}}
 
@@ -155,7 +167,7 @@ def test_each_converted_raise_site_reads_in_chinese_with_its_figures(
     zh: None, site: tuple[str, int, str, str, list[str]]
 ) -> None:
     _, _, name, reason, figures = site
-    assert reason in refusals.BECAUSE, reason
+    assert reason in (refusals.MONEY if name == "MoneyError" else refusals.BECAUSE), reason
     exc = BECAUSE_CLASSES[name]("free English the API keeps", why=reason, **{f: FIGURES[f] for f in figures})
     shown = page_message(exc)
     assert "free English" not in shown and re.search(r"[\u4e00-\u9fff]", shown), shown
@@ -175,11 +187,11 @@ def test_the_sites_cover_the_four_classes() -> None:
 def test_every_raise_of_a_converted_refusal_names_its_reason(path: str) -> None:
     sites = raise_sites(path, CODED[path])
     assert sites
-    uncoded = [(line, name) for line, name, why in sites if why is None]
+    uncoded = [(line, name) for line, name, why in sites if why in (None, "''")]
     assert not uncoded, f"{path}: raised without why= (a reason code the page words): {uncoded}"
     for line, _, why in sites:
         for reason in re.findall(r"'([a-z_]+)'", why or ""):
-            assert reason in refusals.EVIDENCE | refusals.BECAUSE, (path, line, why)
+            assert reason in refusals.EVIDENCE | refusals.BECAUSE | refusals.MONEY, (path, line, why)
 
 
 def test_real_refusals_of_calls_users_and_reviewers_read_in_chinese(zh: None, sqlite_db: Db) -> None:
@@ -211,3 +223,52 @@ def test_real_refusals_of_calls_users_and_reviewers_read_in_chinese(zh: None, sq
     for text, figure in zip(shown, figures, strict=True):
         assert figure in text, (figure, text)
         assert not re.search(r"[A-Za-z]{3,}", no_english_left(text, [figure])), text
+
+
+#: A real refusal for each reason ``huiqi.money`` names, with the figure the page must keep.
+MONEY_CASES = [
+    ("not_finite", lambda: amount.parse_decimal(Decimal("NaN")), "NaN"),
+    ("beyond_bound", lambda: amount.yuan("2e15"), "2e15"),
+    ("beyond_bound", lambda: amount.check_count(10**16), "10000000000000000"),
+    ("too_many_places", lambda: amount.parse_decimal("0." + "0" * 21 + "1"), "0.0000000000000000000001"),
+    ("boolean", lambda: amount.yuan(True), ""),
+    ("float", lambda: amount.yuan(1.5), "1.5"),
+    ("too_long", lambda: amount.yuan("9" * 70), "99999999999999999999"),
+    ("not_a_number", lambda: amount.yuan("一百元"), "一百元"),
+    ("wrong_type", lambda: amount.yuan([1]), ""),
+    ("not_fen", lambda: amount.yuan("12.345"), "12.345"),
+    ("cannot_round", lambda: amount.quantize_fen(Decimal("Infinity")), "Infinity"),
+    ("fraction_of_fen", lambda: amount.yuan_to_fen(Decimal("1.234")), "1.234"),
+    ("fen_not_int", lambda: amount.fen_to_yuan(1.5), ""),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize("case", MONEY_CASES, ids=lambda c: c[0])
+def test_a_refused_amount_reads_in_chinese_with_its_value(zh: None, case: tuple[str, Any, str]) -> None:
+    reason, refuse, figure = case
+    with pytest.raises(MoneyError) as caught:
+        refuse()
+    assert caught.value.why == reason, caught.value
+    shown = page_message(caught.value)
+    assert figure in shown, (figure, shown)
+    assert not re.search(r"[A-Za-z]{3,}", no_english_left(shown, [figure])), shown
+
+
+def test_the_money_reasons_are_the_ones_pages_word() -> None:
+    assert set(refusals.MONEY) == amount.REASONS
+    assert {c[0] for c in MONEY_CASES} | {"not_whole", "not_a_date", "unknown_move"} == amount.REASONS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.floats(), st.decimals(), st.integers(), st.booleans()))
+def test_every_refused_amount_names_its_reason(value: object) -> None:
+    try:
+        amount.yuan(value, what="amount")
+    except MoneyError as exc:
+        assert exc.why in amount.REASONS, exc
+        i18n.set_language("zh")
+        try:
+            shown = page_message(exc)
+        finally:
+            i18n.set_language(i18n.DEFAULT_LANGUAGE)
+        assert "expected" not in shown and "decimal" not in shown, shown

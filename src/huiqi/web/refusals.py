@@ -386,6 +386,48 @@ def evidence_refused(exc: Any) -> Mapping[str, object]:
     }
 
 
+#: Why a value is not an exact amount (``MoneyError.why``, one of ``huiqi.money.amount.REASONS``).
+MONEY = {
+    "not_finite": N_("%(what)s: expected a finite decimal number, got %(value)s."),
+    "beyond_bound": N_(
+        "%(what)s: %(value)s is beyond the largest number huiqi accepts, 1,000,000,000,000,000 (10^15)."
+    ),
+    "too_many_places": N_("%(what)s: %(value)s has more than %(places)s decimal places."),
+    "boolean": N_("%(what)s: expected a decimal number, got true or false."),
+    "float": N_("%(what)s: expected an exact decimal written as text (such as “%(value)s”), got a float."),
+    "too_long": N_("%(what)s: %(value)s is too long for a number (at most %(limit)s characters)."),
+    "not_a_number": N_("%(what)s: expected a decimal number, got %(value)s."),
+    "wrong_type": N_("%(what)s: expected a decimal number, got a value of another kind."),
+    "not_fen": N_("%(what)s: %(value)s has more than two decimal places (yuan are exact to the fen)."),
+    "cannot_round": N_("%(value)s cannot be rounded to the fen: it is not a finite number."),
+    "fraction_of_fen": N_("%(value)s yuan is not a whole number of fen."),
+    "fen_not_int": N_("an amount in fen must be a whole number."),
+    "not_whole": N_("%(what)s: a whole number, not “%(value)s”."),
+    "not_a_date": N_("%(what)s: a date such as 2026-12-31, not “%(value)s”."),
+    "unknown_move": N_("there is no money move “%(value)s” to confirm."),
+}
+#: The fields a money refusal names, as a sentence says them.
+MONEY_FIELDS = {
+    "amount": N_("amount"),
+    "seq": N_("tranche number"),
+    "installments": N_("installments"),
+    "first_due": N_("first due date"),
+    "value": N_("value"),
+    "count": N_("count"),
+}
+
+
+def money_refused(exc: Any) -> str:
+    """Why a value is not an exact amount, in the page's language (its words when it named no reason)."""
+    msgid = MONEY.get(getattr(exc, "why", ""))
+    if msgid is None:
+        return said(getattr(exc, "message", None) or str(exc))
+    figures = dict(exc.figures)
+    what = str(figures.get("what", ""))
+    figures["what"] = gettext(MONEY_FIELDS[what]) if what in MONEY_FIELDS else what
+    return gettext(msgid) % figures
+
+
 def _detail(exc: Any) -> Mapping[str, object]:
     return {"detail": because(exc) or said(getattr(exc, "message", None) or str(exc))}
 
@@ -606,7 +648,7 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
     ),
     # the ledger
     e.LedgerError: (N_("The money move was refused: %(detail)s"), _detail),
-    e.MoneyError: (N_("The amount was refused: %(detail)s"), _detail),
+    e.MoneyError: (N_("The amount was refused: %(detail)s"), lambda exc: {"detail": money_refused(exc)}),
     e.ledger_errors.PoolNotFound: (N_("There is no pool %(pool)s."), _ids(pool="pool_id")),
     e.ledger_errors.PoolExists: (
         N_("A pool %(pool)s already exists: choose another id."),

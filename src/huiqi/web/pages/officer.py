@@ -405,7 +405,7 @@ CONFIRMED = ("decide", "grant", "pay", "miss-milestone", "clawback", "recover", 
 def _whole(text: str, what: str) -> int:
     """A whole number from a form field, or a refusal naming the field."""
     if not text.strip().isdigit():
-        raise MoneyError(f"{what}: a whole number, not {text!r}")
+        raise MoneyError(f"{what}: a whole number, not {text!r}", why="not_whole", what=what, value=text)
     return int(text)
 
 
@@ -414,7 +414,9 @@ def _day(text: str, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise MoneyError(f"{what}: a date such as 2026-12-31, not {text!r}") from None
+        raise MoneyError(
+            f"{what}: a date such as 2026-12-31, not {text!r}", why="not_a_date", what=what, value=text
+        ) from None
 
 
 def _move_of(application_id: str, form: dict[str, str]) -> money.Move:
@@ -454,7 +456,7 @@ def _move_of(application_id: str, form: dict[str, str]) -> money.Move:
         )
     if kind == "reverse":
         return money.reverse_move(transaction_id=form.get("transaction_id", ""), reason=reason)
-    raise MoneyError(f"move: one of {', '.join(CONFIRMED)}, not {kind!r}")
+    raise MoneyError(f"move: one of {', '.join(CONFIRMED)}, not {kind!r}", why="unknown_move", value=kind)
 
 
 @router.post("/applications/{application_id}/confirm")
