@@ -24,6 +24,7 @@ from huiqi.accounts.errors import InvalidUser
 from huiqi.applications import evidence
 from huiqi.applications.errors import InvalidCall, InvalidClaim
 from huiqi.applications.evidence import EvidenceRefused
+from huiqi.firms.exporting import ExportError, write_table, write_tables
 from huiqi.money import MoneyError, amount
 from huiqi.review.errors import InvalidReviewer
 from huiqi.web import i18n, refusals
@@ -33,7 +34,7 @@ from reliability.test_uploads import CORPUS, Bad
 SRC = Path(huiqi.__file__).parent
 #: Words a Chinese sentence keeps in Latin letters: file formats and the markers a file format names.
 LATIN = re.compile(
-    r"invoice-2025-09\.pdf|PDF|PNG|JPEG|Office|DOCX|XLSX|PPTX|docx|xlsx|pptx|IEND|IHDR|ZIP|KiB|EOF|Windows"
+    r"invoice-2025-09\.pdf|PDF|PNG|JPEG|Office|DOCX|XLSX|PPTX|docx|xlsx|pptx|IEND|IHDR|ZIP|KiB|EOF|Windows|CSV|Parquet|Excel"
 )
 
 #: Source file -> the calls in it that raise a converted class (or build one, like a local ``refuse``).
@@ -45,6 +46,7 @@ CODED: dict[str, set[str]] = {
     "review/service.py": {"InvalidReviewer"},
     "money/amount.py": {"MoneyError"},
     "web/pages/officer.py": {"MoneyError"},
+    "firms/exporting.py": {"ExportError"},
 }
 #: The classes whose reasons are worded by ``refusals.BECAUSE`` (the evidence refusals by ``EVIDENCE``).
 BECAUSE_CLASSES = {
@@ -53,6 +55,7 @@ BECAUSE_CLASSES = {
     "InvalidUser": InvalidUser,
     "InvalidReviewer": InvalidReviewer,
     "MoneyError": MoneyError,
+    "ExportError": ExportError,
 }
 #: An example for each figure a converted raise site passes (the page shows it as it is, or by its label).
 FIGURES: dict[str, object] = {
@@ -81,6 +84,13 @@ FIGURES: dict[str, object] = {
     "places": 20,
     "limit": 64,
     "type": "list",
+    "file": "/srv/out/matches.xlsx",
+    "where": "results row 5 column 'name'",
+    "character": "U+0001",
+    "chars": 40_000,
+    "formats": ".csv, .xlsx, .parquet",
+    "table": "firms",
+    "rows": 1_100_000,
 }
 #: Figures a page shows by their labels or as local time, not as they are.
 RENDERED = {"opens", "closes", "modes", "roles", "role", "field", "what", "type"}
@@ -272,3 +282,23 @@ def test_every_refused_amount_names_its_reason(value: object) -> None:
         finally:
             i18n.set_language(i18n.DEFAULT_LANGUAGE)
         assert "expected" not in shown and "decimal" not in shown, shown
+
+
+def test_real_export_refusals_read_in_chinese(zh: None, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    table = pa.table({"name": ["ok", "bad\x01"]})
+    attempts = [
+        (lambda: write_table(table, tmp_path / "out.xlsx"), ["U+0001", "out.xlsx"]),
+        (lambda: write_table(table, tmp_path / "out.txt"), ["out.txt", ".csv, .xlsx, .parquet"]),
+        (lambda: write_tables({"firms": table}, tmp_path / "register.csv"), ["register.csv"]),
+    ]
+    for attempt, figures in attempts:
+        with pytest.raises(ExportError) as caught:
+            attempt()
+        assert caught.value.why, caught.value
+        shown = page_message(caught.value)
+        for figure in figures:
+            assert figure in shown, (figure, shown)
+        where = str(caught.value.figures.get("where", ""))  # the sheet, row and column, as written
+        assert not re.search(r"[A-Za-z]{3,}", no_english_left(shown, [str(tmp_path), where, *figures])), shown

@@ -34,7 +34,11 @@ _ESCAPE_LIKE = re.compile(r"(?=_x[0-9A-Fa-f]{4}_)")
 
 
 class ExportError(ValueError):
-    pass
+    """An export refused; ``why`` and ``figures`` let a page word it in its own language."""
+
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(message)
+        self.message, self.why, self.figures = message, why, figures
 
 
 def escape_csv_cell(text: str) -> str:
@@ -58,11 +62,20 @@ def _xlsx_text(value: str, where: str, out: Path) -> str:
     if bad:
         raise ExportError(
             f"{out}: {where} holds the control character U+{ord(bad.group()):04X}, which a workbook cannot "
-            "hold; export to CSV or Parquet"
+            "hold; export to CSV or Parquet",
+            why="control_character",
+            file=str(out),
+            where=where,
+            character=f"U+{ord(bad.group()):04X}",
         )
     if len(value) > CELL_TEXT_LIMIT:
         raise ExportError(
-            f"{out}: {where} has {len(value):,} characters; an Excel cell holds {CELL_TEXT_LIMIT:,}"
+            f"{out}: {where} has {len(value):,} characters; an Excel cell holds {CELL_TEXT_LIMIT:,}",
+            why="cell_too_long",
+            file=str(out),
+            where=where,
+            chars=len(value),
+            limit=CELL_TEXT_LIMIT,
         )
     return _ESCAPE_LIKE.sub("_x005F", value).replace("\r", "_x000D_")
 
@@ -84,7 +97,12 @@ def write_table(table: pa.Table, path: str | Path, *, sheet: str = "results") ->
     elif suffix == ".xlsx":
         _write_workbook({sheet: table}, out)
     else:
-        raise ExportError(f"{out}: unsupported format; expected one of {', '.join(FORMATS)}")
+        raise ExportError(
+            f"{out}: unsupported format; expected one of {', '.join(FORMATS)}",
+            why="unsupported_format",
+            file=str(out),
+            formats=", ".join(FORMATS),
+        )
     return out
 
 
@@ -94,7 +112,14 @@ def _write_workbook(tables: dict[str, pa.Table], out: Path) -> None:
     limit = 1_048_575
     for name, t in tables.items():
         if t.num_rows > limit:
-            raise ExportError(f"{out}: table {name} has {t.num_rows:,} rows; a sheet holds {limit:,}")
+            raise ExportError(
+                f"{out}: table {name} has {t.num_rows:,} rows; a sheet holds {limit:,}",
+                why="too_many_rows",
+                file=str(out),
+                table=name,
+                rows=t.num_rows,
+                limit=limit,
+            )
     book = openpyxl.Workbook(write_only=True)
     try:
         _fill_workbook(book, tables, out)
@@ -144,7 +169,11 @@ def write_tables(tables: dict[str, pa.Table], path: str | Path) -> Path:
         _write_workbook(tables, out)
         return out
     if out.suffix:
-        raise ExportError(f"{out}: a register exports to a .xlsx workbook or to a folder")
+        raise ExportError(
+            f"{out}: a register exports to a .xlsx workbook or to a folder",
+            why="register_target",
+            file=str(out),
+        )
     out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         write_table(table, out / f"{name}.csv")

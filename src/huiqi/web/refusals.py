@@ -238,6 +238,15 @@ BECAUSE = {
     "conflict_needs_reason": N_("a declared conflict needs a reason in words."),
     "override_needs_reason": N_("an override needs a reason in words."),
     "not_active": N_("reviewer %(reviewer)s is not active."),
+    # exports (ExportError)
+    "control_character": N_(
+        "%(file)s: %(where)s holds the control character %(character)s, which a workbook cannot hold; export "
+        "to CSV or Parquet."
+    ),
+    "cell_too_long": N_("%(file)s: %(where)s has %(chars)s characters; an Excel cell holds %(limit)s."),
+    "unsupported_format": N_("%(file)s: this format cannot be written; use one of %(formats)s."),
+    "too_many_rows": N_("%(file)s: table %(table)s has %(rows)s rows; a sheet holds %(limit)s."),
+    "register_target": N_("%(file)s: a register exports to a .xlsx workbook or to a folder."),
 }
 
 
@@ -254,6 +263,8 @@ def _because_figure(value: object) -> str:
         return words(value)
     if isinstance(value, dt.datetime):
         return when(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return word(value)
 
 
