@@ -182,12 +182,13 @@ def session_dir(session: Session) -> Path:
 def firm_record(session: Session, uscc: str) -> Record | None:
     """One firm of the stored register as its canonical record (None when it is not there)."""
     from huiqi.firms.importing import records_from_tables
+    from huiqi.firms.lookup import firm_rows
     from huiqi.firms.register import TABLES
 
     root = columnar_register(session, session_dir(session))
     if root is None:
         return None
-    tables = {name: pq.read_table(root / f"{name}.parquet", filters=[("uscc", "=", uscc)]) for name in TABLES}
+    tables = {name: firm_rows(root / f"{name}.parquet", uscc) for name in TABLES}
     return records_from_tables(tables).get(uscc)
 
 
@@ -197,7 +198,9 @@ def added_by(session: Session, uscc: str) -> RegisterImport | None:
     root = columnar_register(session, session_dir(session))
     if root is None or not (root / ADDED).exists():
         return None
-    found = pq.read_table(root / ADDED, filters=[("uscc", "=", uscc)])["import_id"].to_pylist()
+    from huiqi.firms.lookup import firm_rows
+
+    found = firm_rows(root / ADDED, uscc)["import_id"].to_pylist()
     return session.get(RegisterImport, found[0]) if found else None
 
 

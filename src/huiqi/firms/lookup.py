@@ -1,0 +1,97 @@
+"""One firm's rows of a register table sorted by credit code, in milliseconds (issue 16: a firm's page).
+
+A stored register's tables are written sorted by ``uscc`` in small row groups (``firms.register.ROW_GROUP``).
+Reading one firm with Parquet's own filter parses the file's footer and checks every row group's
+statistics on each call; a web worker answering firms' pages does that for six tables a page. Here each
+file's footer and its row groups' smallest and largest credit code are read once and kept (keyed by the
+file's identity, so a re-import that renames new files into place is seen), and a lookup bisects them and
+decodes only the one or two row groups that can hold the firm. A file whose row groups are not in credit
+code order (a register written before the sorted layout) is read with the filter as before.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+#: How many files' indexes a process keeps (a register is six tables; a few registers at once).
+KEEP = 64
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A file's footer and, per row group, its smallest and largest credit code (None: not sorted). The
+    footer is kept, not the open file: no handle outlives a lookup (a replaced file's space is freed), and
+    each lookup opens its own reader (threads of a web worker do not share one)."""
+
+    meta: pq.FileMetaData
+    schema: pa.Schema
+    lows: list[str] | None
+    highs: list[str]
+
+
+_cache: OrderedDict[tuple[str, int, int, int], _Index] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[str, int, int, int]:
+    st = os.stat(path)
+    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _build(path: Path) -> _Index:
+    with pq.ParquetFile(path) as file:
+        meta, schema = file.metadata, file.schema_arrow
+    column = schema.get_field_index("uscc")
+    lows: list[str] = []
+    highs: list[str] = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(column).statistics if column >= 0 else None
+        if stats is None or not stats.has_min_max:
+            return _Index(meta, schema, None, [])
+        lows.append(str(stats.min))
+        highs.append(str(stats.max))
+    ordered = all(highs[g] <= lows[g + 1] for g in range(len(lows) - 1))
+    return _Index(meta, schema, lows if ordered else None, highs)
+
+
+def _index(path: Path) -> _Index:
+    key = _identity(path)
+    with _lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    built = _build(path)
+    with _lock:
+        _cache[key] = built
+        while len(_cache) > KEEP:
+            _cache.popitem(last=False)
+    return built
+
+
+def firm_rows(path: Path, uscc: str) -> pa.Table:
+    """The rows of ``uscc`` in the Parquet table ``path``: the row groups that can hold it, from a kept
+    index, so a firm's page does not re-read footers or scan statistics on every request."""
+    index = _index(path)
+    if index.lows is None:
+        return pq.read_table(path, filters=[("uscc", "=", uscc)])
+    first = bisect.bisect_left(index.highs, uscc)
+    groups = []
+    for g in range(first, len(index.lows)):
+        if index.lows[g] > uscc:
+            break
+        groups.append(g)
+    if not groups:
+        return index.schema.empty_table()
+    with pq.ParquetFile(path, metadata=index.meta) as file:
+        found = file.read_row_groups(groups)
+    return found.filter(pc.equal(found["uscc"], uscc))
