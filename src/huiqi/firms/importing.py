@@ -83,7 +83,12 @@ _STRING, _BOOL, _DATE, _INT = pa.string(), pa.bool_(), pa.date32(), pa.int64()
 
 
 class ImportError_(ValueError):
-    """The source or the mapping cannot be read at all (as opposed to bad rows, see ``RowProblem``)."""
+    """The source or the mapping cannot be read at all (as opposed to bad rows, see ``RowProblem``);
+    ``why`` and ``figures`` (file, sheet, cell, column, value, what was expected) let a page word it."""
+
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(message)
+        self.message, self.why, self.figures = message, why, figures
 
 
 @dataclass(frozen=True)
@@ -176,19 +181,40 @@ def load_mapping(path: str | Path | None) -> dict[str, TableMapping]:
     except SheetError as exc:
         raise ImportError_(f"{exc} (the mapping file)") from None
     except yaml.YAMLError as exc:
-        raise ImportError_(f"{p}: not valid YAML: {exc}") from None
+        raise ImportError_(f"{p}: not valid YAML: {exc}", why="not_yaml", file=str(p)) from None
     if not isinstance(data, dict):
-        raise ImportError_(f"{p}: expected a mapping of table names ({', '.join(TABLE_NAMES)})")
+        raise ImportError_(
+            f"{p}: expected a mapping of table names ({', '.join(TABLE_NAMES)})",
+            why="mapping_not_tables",
+            file=str(p),
+            tables=", ".join(TABLE_NAMES),
+        )
     out: dict[str, TableMapping] = {}
     for table, spec in data.items():
         where = f"{p}: {table}"
         if table not in TABLE_NAMES:
-            raise ImportError_(f"{where}: unknown table; expected one of {', '.join(TABLE_NAMES)}")
+            raise ImportError_(
+                f"{where}: unknown table; expected one of {', '.join(TABLE_NAMES)}",
+                why="unknown_table",
+                where=where,
+                tables=", ".join(TABLE_NAMES),
+            )
         if not isinstance(spec, dict):
-            raise ImportError_(f"{where}: expected {', '.join(TABLE_KEYS)}")
+            raise ImportError_(
+                f"{where}: expected {', '.join(TABLE_KEYS)}",
+                why="table_not_keys",
+                where=where,
+                keys=", ".join(TABLE_KEYS),
+            )
         unknown = set(spec) - set(TABLE_KEYS)
         if unknown:
-            raise ImportError_(f"{where}: unknown key {sorted(unknown)[0]!r} ({', '.join(TABLE_KEYS)})")
+            raise ImportError_(
+                f"{where}: unknown key {sorted(unknown)[0]!r} ({', '.join(TABLE_KEYS)})",
+                why="unknown_key",
+                where=where,
+                key=sorted(unknown)[0],
+                keys=", ".join(TABLE_KEYS),
+            )
         mapping = TableMapping(
             file=_optional_text(spec, "file", where),
             sheet=_optional_text(spec, "sheet", where),
@@ -199,19 +225,36 @@ def load_mapping(path: str | Path | None) -> dict[str, TableMapping]:
         header_row = spec.get("header_row")
         if header_row is not None:
             if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
-                raise ImportError_(f"{where}.header_row: expected a row number (1 is the first row)")
+                raise ImportError_(
+                    f"{where}.header_row: expected a row number (1 is the first row)",
+                    why="bad_header_row",
+                    where=where,
+                )
             mapping.header_row = header_row
         merged = spec.get("merged", "refuse")
         if merged not in ("refuse", "fill"):
-            raise ImportError_(f"{where}.merged: expected refuse or fill (each cell of a merged range)")
+            raise ImportError_(
+                f"{where}.merged: expected refuse or fill (each cell of a merged range)",
+                why="bad_merged",
+                where=where,
+            )
         mapping.fill_merged = merged == "fill"
         if mapping.delimiter is not None and len(mapping.delimiter) != 1:
-            raise ImportError_(f"{where}.delimiter: expected one character, e.g. ';' or a tab")
+            raise ImportError_(
+                f"{where}.delimiter: expected one character, e.g. ';' or a tab",
+                why="bad_delimiter",
+                where=where,
+            )
         if mapping.encoding is not None:
             try:
                 codecs.lookup(mapping.encoding)
             except LookupError:
-                raise ImportError_(f"{where}.encoding: unknown encoding {mapping.encoding!r}") from None
+                raise ImportError_(
+                    f"{where}.encoding: unknown encoding {mapping.encoding!r}",
+                    why="unknown_encoding",
+                    where=where,
+                    encoding=mapping.encoding,
+                ) from None
         for header, rule in (spec.get("columns") or {}).items():
             name = str(header).strip()
             mapping.columns[name] = _rule(name, rule, table, f"{where}.columns.{header}")
@@ -222,7 +265,7 @@ def load_mapping(path: str | Path | None) -> dict[str, TableMapping]:
 def _optional_text(spec: dict[str, Any], key: str, where: str) -> str | None:
     value = spec.get(key)
     if value is not None and not isinstance(value, str):
-        raise ImportError_(f"{where}.{key}: expected text")
+        raise ImportError_(f"{where}.{key}: expected text", why="not_text", where=where, key=key)
     return value
 
 
@@ -230,29 +273,57 @@ def _rule(header: str, rule: Any, table: str, where: str) -> ColumnRule:
     if isinstance(rule, str):
         rule = {"to": rule}
     if not isinstance(rule, dict) or not isinstance(rule.get("to"), str):
-        raise ImportError_(f"{where}: expected a layout column name or {{to: column, ...}}")
+        raise ImportError_(
+            f"{where}: expected a layout column name or {{to: column, ...}}", why="bad_rule", where=where
+        )
     unknown = set(rule) - {"to", "unit", "format", "values"}
     if unknown:
-        raise ImportError_(f"{where}: unknown key {sorted(unknown)[0]!r} (to, unit, format, values)")
+        raise ImportError_(
+            f"{where}: unknown key {sorted(unknown)[0]!r} (to, unit, format, values)",
+            why="unknown_rule_key",
+            where=where,
+            key=sorted(unknown)[0],
+        )
     to = rule["to"]
     typ = layout_type(table, to)
     if typ is None:
-        raise ImportError_(f"{where}: {to!r} is not a column of the {table} table")
+        raise ImportError_(
+            f"{where}: {to!r} is not a column of the {table} table",
+            why="not_a_column",
+            where=where,
+            column=to,
+            table=table,
+        )
     out = ColumnRule(header, to)
     if "unit" in rule:
         if rule["unit"] not in UNITS:
-            raise ImportError_(f"{where}: unit {rule['unit']!r}; expected one of {', '.join(UNITS)}")
+            raise ImportError_(
+                f"{where}: unit {rule['unit']!r}; expected one of {', '.join(UNITS)}",
+                why="unknown_unit",
+                where=where,
+                unit=str(rule["unit"]),
+                units=", ".join(UNITS),
+            )
         if typ != MONEY:
-            raise ImportError_(f"{where}: a unit only applies to money columns, {to} is {typ}")
+            raise ImportError_(
+                f"{where}: a unit only applies to money columns, {to} is {typ}",
+                why="unit_not_money",
+                where=where,
+                column=to,
+            )
         out.unit = UNITS[rule["unit"]]
     if "format" in rule:
         formats = rule["format"]
         out.formats = tuple([formats] if isinstance(formats, str) else formats)
         if not out.formats or not all(isinstance(f, str) for f in out.formats):
-            raise ImportError_(f"{where}: format must be a date format or a list of them")
+            raise ImportError_(
+                f"{where}: format must be a date format or a list of them", why="bad_format", where=where
+            )
     if "values" in rule:
         if not isinstance(rule["values"], dict):
-            raise ImportError_(f"{where}: values must map register values to layout values")
+            raise ImportError_(
+                f"{where}: values must map register values to layout values", why="bad_values", where=where
+            )
         out.values = {str(k): v for k, v in rule["values"].items()}
     return out
 
@@ -268,7 +339,13 @@ def read_sheet(path: Path, sheet: str | None, spec: TableMapping | None) -> Shee
         return read_parquet(path)
     if suffix == ".xlsx":
         return read_xlsx(path, sheet)
-    raise ImportError_(f"{path}: unsupported format {suffix!r}; expected one of {', '.join(FORMATS)}")
+    raise ImportError_(
+        f"{path}: unsupported format {suffix!r}; expected one of {', '.join(FORMATS)}",
+        why="unreadable_format",
+        file=str(path),
+        suffix=suffix,
+        formats=", ".join(FORMATS),
+    )
 
 
 def _header_text(value: Any) -> str:
@@ -288,7 +365,12 @@ def grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple
     else:
         at = next((i for i, (n, _) in enumerate(sheet.rows) if n == wanted), -1)
         if at < 0:
-            raise ImportError_(f"{label}: header_row {wanted} is empty or beyond the last row")
+            raise ImportError_(
+                f"{label}: header_row {wanted} is empty or beyond the last row",
+                why="header_row_missing",
+                sheet=label,
+                row=wanted,
+            )
     number, cells = sheet.rows[at]
     header = [_header_text(v) for v in cells]
     rows = sheet.rows[at + 1 :]
@@ -302,7 +384,12 @@ def grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple
             raise ImportError_(
                 f"{label}: columns {column_letter(first)} ({column_letter(first)}{number}) and "
                 f"{column_letter(col)} ({column_letter(col)}{number}) both have the header {h!r}; "
-                "rename one (a header must name one column)"
+                "rename one (a header must name one column)",
+                why="header_twice",
+                sheet=label,
+                first=f"{column_letter(first)}{number}",
+                second=f"{column_letter(col)}{number}",
+                header=h,
             )
         seen.setdefault(h, col)
     for row, values in rows:
@@ -322,7 +409,14 @@ def grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple
             hint = "" if wanted else "; if the headers are below a title, say header_row: N in the mapping"
             raise ImportError_(
                 f"{label}: cell {where} holds {shown(value)!r} but {why}; give the column a header "
-                f"(and list it under ignore: to skip it){hint}"
+                f"(and list it under ignore: to skip it){hint}",
+                why="under_empty_header" if col < len(header) else "beyond_header",
+                sheet=label,
+                cell=where,
+                value=shown(value),
+                header_cell=f"{column_letter(col)}{number}",
+                last_cell=f"{column_letter(last)}{number}",
+                last_header=header[last],
             )
     out = [(row, {h: v for h, v in zip(header, values, strict=False) if h}) for row, values in rows]
     return [h for h in header if h], out
@@ -337,12 +431,19 @@ def _check_merged(sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]
         if r1 <= header_row:
             raise ImportError_(
                 f"{sheet.label}: header cells {ref} are merged; unmerge them so that every column has "
-                "its own header on one row (header_row: says which row that is)"
+                "its own header on one row (header_row: says which row that is)",
+                why="merged_header",
+                sheet=sheet.label,
+                cells=ref,
             )
         if not fill:
             raise ImportError_(
                 f"{sheet.label}: cells {ref} are merged, so only {column_letter(c1 - 1)}{r1} holds a value; "
-                "unmerge and fill them, or say merged: fill in the mapping to give each cell that value"
+                "unmerge and fill them, or say merged: fill in the mapping to give each cell that value",
+                why="merged_cells",
+                sheet=sheet.label,
+                cells=ref,
+                cell=f"{column_letter(c1 - 1)}{r1}",
             )
         top = by_number.get(r1, [])
         value = top[c1 - 1] if c1 - 1 < len(top) else None
@@ -367,19 +468,34 @@ def table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, t
             if m is not None and m.file:
                 f = source / m.file
                 if not f.exists():
-                    raise ImportError_(f"{f}: not found (the mapping's file for {table})")
+                    raise ImportError_(
+                        f"{f}: not found (the mapping's file for {table})",
+                        why="mapping_file_missing",
+                        file=str(f),
+                        table=table,
+                    )
                 out[table] = (f, m.sheet)
                 continue
             found = [source / f"{table}{ext}" for ext in FORMATS if (source / f"{table}{ext}").exists()]
             if len(found) > 1:
-                raise ImportError_(f"{source}: both {found[0].name} and {found[1].name}; keep one")
+                raise ImportError_(
+                    f"{source}: both {found[0].name} and {found[1].name}; keep one",
+                    why="two_files",
+                    source=str(source),
+                    first=found[0].name,
+                    second=found[1].name,
+                )
             if found:
                 out[table] = (found[0], m.sheet if m else None)
         if "firms" not in out and not out:
-            raise ImportError_(f"{source}: no table files (expected firms.csv, offices.csv, ... )")
+            raise ImportError_(
+                f"{source}: no table files (expected firms.csv, offices.csv, ... )",
+                why="no_table_files",
+                source=str(source),
+            )
         return out
     if not source.exists():
-        raise ImportError_(f"{source}: not found")
+        raise ImportError_(f"{source}: not found", why="source_missing", source=str(source))
     if source.suffix.lower() == ".xlsx":
         sheets = sheet_names(source)
         for table in TABLE_NAMES:
@@ -388,16 +504,30 @@ def table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, t
             if name in sheets:
                 out[table] = (source, name)
             elif m is not None and m.sheet:
-                raise ImportError_(f"{source}: no sheet named {m.sheet!r} (sheets: {', '.join(sheets)})")
+                raise ImportError_(
+                    f"{source}: no sheet named {m.sheet!r} (sheets: {', '.join(sheets)})",
+                    why="no_sheet",
+                    source=str(source),
+                    sheet=m.sheet,
+                    sheets=", ".join(sheets),
+                )
         if not out:
             if len(sheets) == 1:
                 return {"firms": (source, sheets[0])}
             raise ImportError_(
-                f"{source}: no sheet named after a table ({', '.join(TABLE_NAMES)}) or in the mapping"
+                f"{source}: no sheet named after a table ({', '.join(TABLE_NAMES)}) or in the mapping",
+                why="no_table_sheet",
+                source=str(source),
+                tables=", ".join(TABLE_NAMES),
             )
         return out
     if source.suffix.lower() not in FORMATS:
-        raise ImportError_(f"{source}: unsupported format; expected one of {', '.join(FORMATS)} or a folder")
+        raise ImportError_(
+            f"{source}: unsupported format; expected one of {', '.join(FORMATS)} or a folder",
+            why="unsupported_source",
+            source=str(source),
+            formats=", ".join(FORMATS),
+        )
     return {"firms": (source, None)}
 
 
@@ -587,18 +717,37 @@ def header_rules(
                 hint = f"; the file looks separated by {sep!r}: say delimiter: in the mapping"
             raise ImportError_(
                 f"{label}: column {h!r} is neither in the mapping nor a column of the {table} table "
-                f"(map it, or list it under ignore:){hint}"
+                f"(map it, or list it under ignore:){hint}",
+                why="unknown_column_separated"
+                if len(header) == 1 and (";" in h or "|" in h)
+                else "unknown_column",
+                sheet=label,
+                column=h,
+                table=table,
+                separator=";" if ";" in h else "|",
             )
     targets = [r.to for r in rules.values()]
     dupes = {t for t in targets if targets.count(t) > 1}
     if dupes:
-        raise ImportError_(f"{label}: two columns map to {sorted(dupes)[0]!r}")
+        raise ImportError_(
+            f"{label}: two columns map to {sorted(dupes)[0]!r}",
+            why="two_to_one",
+            sheet=label,
+            column=sorted(dupes)[0],
+        )
     if "uscc" not in targets:
-        raise ImportError_(f"{label}: no column holds the credit code (uscc); map one to uscc")
+        raise ImportError_(
+            f"{label}: no column holds the credit code (uscc); map one to uscc", why="no_uscc", sheet=label
+        )
     if mapping is not None:
         missing = [h for h in mapping.columns if h not in header]
         if missing:
-            raise ImportError_(f"{label}: the mapping names column {missing[0]!r}, which the file lacks")
+            raise ImportError_(
+                f"{label}: the mapping names column {missing[0]!r}, which the file lacks",
+                why="mapping_column_missing",
+                sheet=label,
+                column=missing[0],
+            )
     return rules
 
 

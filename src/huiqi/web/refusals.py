@@ -247,6 +247,64 @@ BECAUSE = {
     "unsupported_format": N_("%(file)s: this format cannot be written; use one of %(formats)s."),
     "too_many_rows": N_("%(file)s: table %(table)s has %(rows)s rows; a sheet holds %(limit)s."),
     "register_target": N_("%(file)s: a register exports to a .xlsx workbook or to a folder."),
+    # imports (ImportError_)
+    "not_yaml": N_("%(file)s: not valid YAML."),
+    "mapping_not_tables": N_("%(file)s: expected a mapping of table names (%(tables)s)."),
+    "unknown_table": N_("%(where)s: unknown table; expected one of %(tables)s."),
+    "table_not_keys": N_("%(where)s: expected the keys %(keys)s."),
+    "unknown_key": N_("%(where)s: unknown key %(key)s (%(keys)s)."),
+    "bad_header_row": N_("%(where)s.header_row: expected a row number (1 is the first row)."),
+    "bad_merged": N_("%(where)s.merged: expected refuse or fill (each cell of a merged range)."),
+    "bad_delimiter": N_("%(where)s.delimiter: expected one character, e.g. ';' or a tab."),
+    "unknown_encoding": N_("%(where)s.encoding: unknown encoding %(encoding)s."),
+    "not_text": N_("%(where)s.%(key)s: expected text."),
+    "bad_rule": N_("%(where)s: expected a layout column name or {to: column, ...}."),
+    "unknown_rule_key": N_("%(where)s: unknown key %(key)s (to, unit, format, values)."),
+    "not_a_column": N_("%(where)s: %(column)s is not a column of the %(table)s table."),
+    "unknown_unit": N_("%(where)s: unit %(unit)s; expected one of %(units)s."),
+    "unit_not_money": N_("%(where)s: a unit only applies to money columns, and %(column)s is not one."),
+    "bad_format": N_("%(where)s: format must be a date format or a list of them."),
+    "bad_values": N_("%(where)s: values must map register values to layout values."),
+    "unreadable_format": N_("%(file)s: unsupported format %(suffix)s; expected one of %(formats)s."),
+    "header_row_missing": N_("%(sheet)s: header_row %(row)s is empty or beyond the last row."),
+    "header_twice": N_(
+        "%(sheet)s: columns %(first)s and %(second)s both have the header %(header)s; rename one (a "
+        "header must name one column)."
+    ),
+    "under_empty_header": N_(
+        "%(sheet)s: cell %(cell)s holds %(value)s but its header cell %(header_cell)s is empty; give the "
+        "column a header (and list it under ignore: to skip it)."
+    ),
+    "beyond_header": N_(
+        "%(sheet)s: cell %(cell)s holds %(value)s but it is beyond the header (which ends at "
+        "%(last_cell)s, %(last_header)s); give the column a header (and list it under ignore: to skip it)."
+    ),
+    "merged_header": N_(
+        "%(sheet)s: header cells %(cells)s are merged; unmerge them so that every column has its own "
+        "header on one row (header_row: says which row that is)."
+    ),
+    "merged_cells": N_(
+        "%(sheet)s: cells %(cells)s are merged, so only %(cell)s holds a value; unmerge and fill them, or "
+        "say merged: fill in the mapping to give each cell that value."
+    ),
+    "mapping_file_missing": N_("%(file)s: not found (the mapping's file for %(table)s)."),
+    "two_files": N_("%(source)s: both %(first)s and %(second)s; keep one."),
+    "no_table_files": N_("%(source)s: no table files (expected firms.csv, offices.csv, ...)."),
+    "source_missing": N_("%(source)s: not found."),
+    "no_sheet": N_("%(source)s: no sheet named %(sheet)s (sheets: %(sheets)s)."),
+    "no_table_sheet": N_("%(source)s: no sheet named after a table (%(tables)s) or in the mapping."),
+    "unsupported_source": N_("%(source)s: unsupported format; expected one of %(formats)s or a folder."),
+    "unknown_column": N_(
+        "%(sheet)s: column %(column)s is neither in the mapping nor a column of the %(table)s table (map "
+        "it, or list it under ignore:)."
+    ),
+    "unknown_column_separated": N_(
+        "%(sheet)s: column %(column)s is neither in the mapping nor a column of the %(table)s table; the "
+        "file looks separated by “%(separator)s”: say delimiter: in the mapping."
+    ),
+    "two_to_one": N_("%(sheet)s: two columns map to %(column)s."),
+    "no_uscc": N_("%(sheet)s: no column holds the credit code (uscc); map one to uscc."),
+    "mapping_column_missing": N_("%(sheet)s: the mapping names column %(column)s, which the file lacks."),
 }
 
 
