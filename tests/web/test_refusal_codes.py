@@ -26,6 +26,7 @@ from huiqi.applications.errors import InvalidCall, InvalidClaim
 from huiqi.applications.evidence import EvidenceRefused
 from huiqi.firms.exporting import ExportError, write_table, write_tables
 from huiqi.firms.importing import ImportError_, load_mapping, read_source
+from huiqi.firms.register import RegisterError, read_register
 from huiqi.money import MoneyError, amount
 from huiqi.review.errors import InvalidReviewer
 from huiqi.web import i18n, refusals
@@ -49,6 +50,10 @@ CODED: dict[str, set[str]] = {
     "web/pages/officer.py": {"MoneyError"},
     "firms/exporting.py": {"ExportError"},
     "firms/importing.py": {"ImportError_"},
+    "firms/register.py": {"RegisterError"},
+    "matching/snapshot.py": {"RegisterError"},
+    "app/register.py": {"RegisterError"},
+    "app/sandbox.py": {"RegisterError"},
 }
 #: The classes whose reasons are worded by ``refusals.BECAUSE`` (the evidence refusals by ``EVIDENCE``).
 BECAUSE_CLASSES = {
@@ -59,6 +64,7 @@ BECAUSE_CLASSES = {
     "MoneyError": MoneyError,
     "ExportError": ExportError,
     "ImportError_": ImportError_,
+    "RegisterError": RegisterError,
 }
 #: An example for each figure a converted raise site passes (the page shows it as it is, or by its label).
 FIGURES: dict[str, object] = {
@@ -115,15 +121,27 @@ FIGURES: dict[str, object] = {
     "source": "/srv/import/名录",
     "sheets": "企业, 办公场所",
     "separator": ";",
+    "root": "/srv/register",
+    "lock": ".huiqi-lock",
+    "owner": "pid 4121",
+    "seconds": 600,
+    "got": "string",
+    "columns": "uscc, name_zh, sector",
+    "path": "/srv/register",
+    "format": "huiqi-register",
+    "supported": 2,
+    "manifest": 1200,
 }
 #: Figures a page shows by their labels or as local time, not as they are.
-RENDERED = {"opens", "closes", "modes", "roles", "role", "field", "what", "type"}
+RENDERED = {"opens", "closes", "modes", "roles", "role", "field", "what"}
 #: Figures a reason does not name (the site passes it empty).
 UNSHOWN = {
     "pool_funds_other_undeclared": {"declared"},
     "under_empty_header": {"last_cell", "last_header"},
     "beyond_header": {"header_cell"},
     "unknown_column": {"separator"},
+    "wrong_type": {"type"},
+    "fen_not_int": {"type"},
 }
 
 
@@ -222,7 +240,7 @@ def test_each_converted_raise_site_reads_in_chinese_with_its_figures(
 #: The words of a mapping file a sentence names as they are written there (keys and values a user types).
 MAPPING_WORDS = re.compile(
     r"header_row|ignore|merged|fill|refuse|delimiter|encoding|format|values|unit|uscc|YAML|firms\.csv|"
-    r"offices\.csv"
+    r"offices\.csv|Parquet|JSON|huiqi|format|years"
 )
 
 
@@ -363,3 +381,15 @@ def reads_in_chinese(cls: type[Exception], attempt: Any, figures: list[str]) -> 
     given = [str(v) for v in exc.figures.values()]  # file names, cells, keys: as written
     residue = no_english_left(shown, [*figures, *given])
     assert not re.search(r"[A-Za-z]{3,}", MAPPING_WORDS.sub("", residue)), shown
+
+
+def test_real_register_refusals_read_in_chinese(zh: None, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "register.json").write_text("{not json", encoding="utf-8")
+    attempts = [
+        (lambda: read_register(tmp_path / "empty"), ["register.json"]),
+        (lambda: read_register(tmp_path / "broken"), ["register.json"]),
+    ]
+    for attempt, figures in attempts:
+        reads_in_chinese(RegisterError, attempt, figures)

@@ -180,7 +180,11 @@ def _import_in_bulk(
 
         def work(s: Session) -> None:
             if snapshot.imports(s) != imports:  # pragma: no cover - another writer ignored the lock
-                raise RegisterError(f"{where}: the register changed during the import; import again")
+                raise RegisterError(
+                    f"{where}: the register changed during the import; import again",
+                    why="changed_during_import",
+                    where=str(where),
+                )
             # a register stored as JSON records (before the tables) is in the new tables now: one truth
             s.execute(delete(RegisterFirm))
             s.add(

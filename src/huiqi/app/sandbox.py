@@ -126,7 +126,7 @@ def _register_tables(store: Store | None, register: str) -> dict[str, pa.Table]:
     """The register's Arrow tables: a register directory, or (``db``) the register in the database."""
     if register == IN_DATABASE:
         if store is None:
-            raise RegisterError("the register in the database needs a database")
+            raise RegisterError("the register in the database needs a database", why="needs_database")
         return nonempty_register(store, register=DB)
     tables = read_register(register)
     if tables["firms"].num_rows == 0:

@@ -45,7 +45,12 @@ LOCK_WAIT = 600.0
 
 
 class RegisterError(ValueError):
-    """A register directory that cannot be read as the register layout; the message names file and column."""
+    """A register directory that cannot be read as the register layout; the message names file and column.
+    ``why`` and ``figures`` let a page word it in its own language."""
+
+    def __init__(self, message: str, *, why: str = "", **figures: object) -> None:
+        super().__init__(message)
+        self.message, self.why, self.figures = message, why, figures
 
 
 _held = threading.local()
@@ -74,7 +79,11 @@ def locked(
     _held.locks = held
     if root in held:
         if not shared and held[root]:
-            raise RegisterError(f"{root}: an exclusive lock is wanted while only a shared one is held")
+            raise RegisterError(
+                f"{root}: an exclusive lock is wanted while only a shared one is held",
+                why="lock_not_exclusive",
+                root=str(root),
+            )
         yield
         return
     if shared and not root.is_dir():
@@ -114,7 +123,10 @@ def _acquire(
         except OSError:
             if not shared:
                 raise RegisterError(
-                    f"{root}: cannot create the lock file {LOCK}; is the directory writable?"
+                    f"{root}: cannot create the lock file {LOCK}; is the directory writable?",
+                    why="lock_file",
+                    root=str(root),
+                    lock=LOCK,
                 ) from None
             return None
         mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
@@ -127,7 +139,11 @@ def _acquire(
                     if time.monotonic() >= deadline:
                         raise RegisterError(
                             f"{root}: another process is writing this register{_lock_owner(handle)}; "
-                            f"gave up after {wait:.0f} s, try again when it has finished"
+                            f"gave up after {wait:.0f} s, try again when it has finished",
+                            why="register_busy",
+                            root=str(root),
+                            seconds=round(wait),
+                            owner=_lock_owner(handle).strip(" ()"),
                         ) from None
                     if on_wait is not None and not told:
                         on_wait(f"waiting for another process writing {root}{_lock_owner(handle)} ...")
@@ -173,15 +189,38 @@ def check_schema(actual: pa.Schema, expected: pa.Schema, *, source: str) -> None
     """Raise RegisterError naming the first column that is missing, extra, mistyped or out of order."""
     for field in expected:
         if field.name not in actual.names:
-            raise RegisterError(f"{source}: column {field.name!r} is missing (expected {field.type})")
+            raise RegisterError(
+                f"{source}: column {field.name!r} is missing (expected {field.type})",
+                why="column_missing",
+                source=source,
+                column=field.name,
+                type=str(field.type),
+            )
         got = actual.field(field.name).type
         if got != field.type:
-            raise RegisterError(f"{source}: column {field.name!r} has type {got}, expected {field.type}")
+            raise RegisterError(
+                f"{source}: column {field.name!r} has type {got}, expected {field.type}",
+                why="column_type",
+                source=source,
+                column=field.name,
+                got=str(got),
+                type=str(field.type),
+            )
     extra = [n for n in actual.names if n not in expected.names]
     if extra:
-        raise RegisterError(f"{source}: unexpected column {extra[0]!r} (not in the register layout)")
+        raise RegisterError(
+            f"{source}: unexpected column {extra[0]!r} (not in the register layout)",
+            why="unexpected_column",
+            source=source,
+            column=extra[0],
+        )
     if actual.names != expected.names:
-        raise RegisterError(f"{source}: columns are out of order; expected {', '.join(expected.names)}")
+        raise RegisterError(
+            f"{source}: columns are out of order; expected {', '.join(expected.names)}",
+            why="columns_order",
+            source=source,
+            columns=", ".join(expected.names),
+        )
 
 
 #: text columns that are (nearly) unique a row: a dictionary would only cost time and space
@@ -206,10 +245,14 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
     parts = iter(chunks)
     first = next(parts, None)
     if first is None:
-        raise RegisterError("cannot write a register of no tables")
+        raise RegisterError("cannot write a register of no tables", why="no_tables")
     missing = [name for name in TABLES if name not in first]
     if missing:
-        raise RegisterError(f"cannot write a register without the table(s) {', '.join(missing)}")
+        raise RegisterError(
+            f"cannot write a register without the table(s) {', '.join(missing)}",
+            why="tables_missing",
+            tables=", ".join(missing),
+        )
     years = table_years(first["firms"])
     schemas = {name: expected_schema(name, years) for name in TABLES}
     rows = dict.fromkeys(TABLES, 0)
@@ -260,19 +303,33 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RegisterError(f"{file}: not found; is {path} a register directory?") from None
+        raise RegisterError(
+            f"{file}: not found; is {path} a register directory?",
+            why="manifest_missing",
+            file=str(file),
+            path=str(path),
+        ) from None
     except json.JSONDecodeError as exc:
-        raise RegisterError(f"{file}: invalid JSON: {exc}") from None
+        raise RegisterError(f"{file}: invalid JSON: {exc}", why="manifest_json", file=str(file)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise RegisterError(f'{file}: not a huiqi register manifest (expected "format": "{FORMAT}")')
+        raise RegisterError(
+            f'{file}: not a huiqi register manifest (expected "format": "{FORMAT}")',
+            why="not_a_manifest",
+            file=str(file),
+            format=FORMAT,
+        )
     if manifest.get("version") != FORMAT_VERSION:
         raise RegisterError(
             f"{file}: register format version {manifest.get('version')!r}; "
-            f"this huiqi reads version {FORMAT_VERSION}"
+            f"this huiqi reads version {FORMAT_VERSION}",
+            why="format_version",
+            file=str(file),
+            version=repr(manifest.get("version")),
+            supported=FORMAT_VERSION,
         )
     years = manifest.get("years")
     if not isinstance(years, list) or not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
-        raise RegisterError(f'{file}: "years" must be a list of years')
+        raise RegisterError(f'{file}: "years" must be a list of years', why="bad_years", file=str(file))
     return manifest
 
 
@@ -293,17 +350,30 @@ def register_files(path: str | Path) -> dict[str, Path]:
         entry = entries.get(name) if isinstance(entries, dict) else None
         file = root / (entry.get("file", f"{name}.parquet") if isinstance(entry, dict) else f"{name}.parquet")
         if not file.exists():
-            raise RegisterError(f"{file}: missing (the register's {name!r} table)")
+            raise RegisterError(
+                f"{file}: missing (the register's {name!r} table)",
+                why="table_file_missing",
+                file=str(file),
+                table=name,
+            )
         try:
             meta = pq.read_metadata(file)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise RegisterError(f"{file}: not a readable Parquet file: {exc}") from None
+            raise RegisterError(
+                f"{file}: not a readable Parquet file: {exc}", why="unreadable_parquet", file=str(file)
+            ) from None
         check_schema(
             meta.schema.to_arrow_schema(), expected_schema(name, manifest["years"]), source=str(file)
         )
         rows = entry.get("rows") if isinstance(entry, dict) else None
         if rows is not None and rows != meta.num_rows:
-            raise RegisterError(f"{file}: {meta.num_rows} rows, but the manifest says {rows}")
+            raise RegisterError(
+                f"{file}: {meta.num_rows} rows, but the manifest says {rows}",
+                why="row_count",
+                file=str(file),
+                rows=meta.num_rows,
+                manifest=rows,
+            )
         out[name] = file
     return out
 

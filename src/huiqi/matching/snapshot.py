@@ -241,7 +241,9 @@ def stored_register(session: Session, where: Path) -> dict[str, pa.Table]:
     if not total and _added(session):
         raise RegisterError(
             f"{where / 'register'}: the stored register's tables are missing (they are kept beside the "
-            "database and must be backed up and restored with it)"
+            "database and must be backed up and restored with it)",
+            why="stored_tables_missing",
+            where=str(where / "register"),
         )
     tables = _all_records(session)
     if tables["firms"].num_rows:
@@ -276,7 +278,12 @@ def pinned(root: Path, scratch: Path) -> Iterator[dict[str, Path]]:
                     entry.get("file", f"{name}.parquet") if isinstance(entry, dict) else f"{name}.parquet"
                 )
                 if not file.exists():
-                    raise RegisterError(f"{file}: missing (the register's {name!r} table)")
+                    raise RegisterError(
+                        f"{file}: missing (the register's {name!r} table)",
+                        why="table_file_missing",
+                        file=str(file),
+                        table=name,
+                    )
                 link = here / f"{name}.parquet"
                 try:
                     os.link(file, link)
@@ -285,7 +292,11 @@ def pinned(root: Path, scratch: Path) -> Iterator[dict[str, Path]]:
                 try:
                     schema = pq.read_schema(link)
                 except (pa.ArrowInvalid, OSError) as exc:
-                    raise RegisterError(f"{file}: not a readable Parquet file: {exc}") from None
+                    raise RegisterError(
+                        f"{file}: not a readable Parquet file: {exc}",
+                        why="unreadable_parquet",
+                        file=str(file),
+                    ) from None
                 check_schema(schema, expected_schema(name, manifest["years"]), source=str(file))
                 out[name] = link
             digests = root / DIGESTS

@@ -247,6 +247,35 @@ BECAUSE = {
     "unsupported_format": N_("%(file)s: this format cannot be written; use one of %(formats)s."),
     "too_many_rows": N_("%(file)s: table %(table)s has %(rows)s rows; a sheet holds %(limit)s."),
     "register_target": N_("%(file)s: a register exports to a .xlsx workbook or to a folder."),
+    # registers (RegisterError)
+    "stored_tables_missing": N_(
+        "%(where)s: the stored register's tables are missing (they are kept beside the database and must "
+        "be backed up and restored with it)."
+    ),
+    "table_file_missing": N_("%(file)s: missing (the register's %(table)s table)."),
+    "unreadable_parquet": N_("%(file)s: not a readable Parquet file."),
+    "changed_during_import": N_("%(where)s: the register changed during the import; import again."),
+    "needs_database": N_("the register in the database needs a database."),
+    "lock_not_exclusive": N_("%(root)s: an exclusive lock is wanted while only a shared one is held."),
+    "lock_file": N_("%(root)s: cannot create the lock file %(lock)s; is the directory writable?"),
+    "register_busy": N_(
+        "%(root)s: another process is writing this register (%(owner)s); gave up after %(seconds)s s, try "
+        "again when it has finished."
+    ),
+    "column_missing": N_("%(source)s: column %(column)s is missing (expected %(type)s)."),
+    "column_type": N_("%(source)s: column %(column)s has type %(got)s, expected %(type)s."),
+    "unexpected_column": N_("%(source)s: unexpected column %(column)s (not in the register layout)."),
+    "columns_order": N_("%(source)s: columns are out of order; expected %(columns)s."),
+    "no_tables": N_("cannot write a register of no tables."),
+    "tables_missing": N_("cannot write a register without the table(s) %(tables)s."),
+    "manifest_missing": N_("%(file)s: not found; is %(path)s a register directory?"),
+    "manifest_json": N_("%(file)s: invalid JSON."),
+    "not_a_manifest": N_("%(file)s: not a huiqi register manifest (expected “format”: “%(format)s”)."),
+    "format_version": N_(
+        "%(file)s: register format version %(version)s; this huiqi reads version %(supported)s."
+    ),
+    "bad_years": N_("%(file)s: “years” must be a list of years."),
+    "row_count": N_("%(file)s: %(rows)s rows, but the manifest says %(manifest)s."),
     # imports (ImportError_)
     "not_yaml": N_("%(file)s: not valid YAML."),
     "mapping_not_tables": N_("%(file)s: expected a mapping of table names (%(tables)s)."),
