@@ -182,6 +182,16 @@ def test_a_refused_evidence_file_reads_in_chinese_with_its_figures(zh: None, bad
     assert not re.search(r"[A-Za-z]{3,}", residue), shown
 
 
+@pytest.mark.parametrize("bad", [b for b in CORPUS if b.status == 415], ids=lambda b: b.id)
+def test_a_file_of_a_kind_not_accepted_reads_in_chinese(zh: None, bad: Bad) -> None:
+    with pytest.raises(evidence.EvidenceNotAccepted) as caught:
+        evidence.check_content(bad.content, filename=bad.filename)
+    shown = page_message(caught.value)
+    assert bad.filename in shown, shown
+    residue = no_english_left(shown, [bad.filename, caught.value.start])
+    assert not re.search(r"[A-Za-z]{3,}", MAPPING_WORDS.sub("", residue)), shown
+
+
 def test_the_corpus_reaches_most_evidence_reasons() -> None:
     reasons = set()
     for bad in REFUSED:
@@ -240,7 +250,8 @@ def test_each_converted_raise_site_reads_in_chinese_with_its_figures(
 #: The words of a mapping file a sentence names as they are written there (keys and values a user types).
 MAPPING_WORDS = re.compile(
     r"header_row|ignore|merged|fill|refuse|delimiter|encoding|format|values|unit|uscc|YAML|firms\.csv|"
-    r"offices\.csv|Parquet|JSON|huiqi|format|years"
+    r"offices\.csv|Parquet|JSON|huiqi|format|years|"
+    r"HTML|XML|Linux|RIFF|WebP|WAV|AVI|GIF|RAR|gzip|PostScript|RTF|\.doc|\.xls|\.ppt"  # file kinds
 )
 
 

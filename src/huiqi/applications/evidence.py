@@ -164,7 +164,7 @@ class EvidenceContentRefused(EvidenceRefused):
 class EvidenceNotAccepted(EvidenceTypeRefused):
     """The content is none of the accepted types (415, like ``EvidenceTypeRefused``), said more precisely."""
 
-    def __init__(self, filename: str, what: str) -> None:
+    def __init__(self, filename: str, what: str, *, start: str = "") -> None:
         ApplicationsError.__init__(
             self,
             f"evidence {shown(filename)} is {what} by its content; only {ACCEPTED} is accepted (a scan or a "
@@ -172,6 +172,7 @@ class EvidenceNotAccepted(EvidenceTypeRefused):
         )
         self.filename = filename
         self.what = what
+        self.start = start  # the first bytes in hex, for a file of no kind it knows
 
 
 def shown(filename: str, limit: int = 80) -> str:
@@ -631,7 +632,7 @@ def check_content(content: bytes, *, filename: str) -> str:
     """The accepted media type of the content, or a refusal (type, name agreement, structure)."""
     media = sniff(content)
     if media is None:
-        raise EvidenceNotAccepted(filename, _describe(content))
+        raise EvidenceNotAccepted(filename, _describe(content), start=content[:8].hex(" "))
     ext = _extension(filename)
     if ext not in EXTENSIONS[media]:
         raise EvidenceContentRefused(

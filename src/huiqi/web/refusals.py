@@ -462,6 +462,32 @@ EVIDENCE_WORDS = (
 )
 
 
+#: What a file that is none of the accepted kinds is, by its content (``evidence._describe``).
+EVIDENCE_KINDS = (
+    N_("empty"),
+    N_("HTML or XML text"),
+    N_("a Windows program"),
+    N_("a Linux program"),
+    N_("a script"),
+    N_("a GIF image"),
+    N_("a RIFF file (WebP, WAV or AVI)"),
+    N_("an old Office file (.doc/.xls/.ppt)"),
+    N_("a ZIP archive that is not a DOCX, XLSX or PPTX"),
+    N_("a RAR archive"),
+    N_("a 7-Zip archive"),
+    N_("a gzip archive"),
+    N_("a PostScript file"),
+    N_("an RTF document"),
+)
+
+
+def not_accepted(exc: Any) -> str:
+    """What a refused file is by its content, in the page's language (its first bytes when no known kind)."""
+    if exc.what in EVIDENCE_KINDS or not getattr(exc, "start", ""):
+        return said(exc.what)
+    return gettext(N_("an unrecognised file (it starts with %(start)s)")) % {"start": exc.start}
+
+
 def _figure(value: object) -> object:
     """A figure as a sentence shows it: counts and sizes grouped, a kind of file in the page's language."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -669,7 +695,7 @@ WORDINGS: dict[type[BaseException], tuple[str, Figures]] = {
             "The evidence file %(file)s is %(what)s by its content; only PDF, PNG, JPEG and Office "
             "(docx/xlsx/pptx) files are accepted (a scan or a document can be saved or printed as PDF)."
         ),
-        lambda exc: {"file": exc.filename, "what": said(exc.what)},
+        lambda exc: {"file": exc.filename, "what": not_accepted(exc)},
     ),
     # certificates
     e.CertificateError: (N_("The certificate request was refused: %(detail)s"), _detail),
