@@ -338,11 +338,10 @@ class _Compiler:
         if t == NUM:
             if col.type().is_integer():
                 return Col(col.cast(dec(0)), 0)
-            if col.type().is_decimal() and col.type().scale is not None:
-                # as stored (the register's DECIMAL(18, 2)): the engine widens it where arithmetic needs to,
-                # and a sum, a comparison or a copy of it reads 8-byte decimals instead of 16-byte ones
-                return Col(col, col.type().scale)
-            return Col(col.cast(dec(MONEY_SCALE)), MONEY_SCALE)
+            # widened to DECIMAL(38) as read: reading DECIMAL(18, 2) as stored saved 3 % of the engine's
+            # CPU but let ibis meet DECIMAL(18, 2) * DECIMAL(38, 1), whose common type it cannot work out
+            scale = col.type().scale if col.type().is_decimal() else MONEY_SCALE
+            return Col(col.cast(dec(scale)), scale)
         return Col(col)
 
     def binop(self, op: str, a: ast.Node, b: ast.Node) -> Col:
