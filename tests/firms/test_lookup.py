@@ -18,7 +18,8 @@ CODES = st.text(alphabet="0123456789ABC", min_size=1, max_size=3)
 
 
 def _write(path: Path, codes: list[str], group: int) -> pa.Table:
-    table = pa.table({"uscc": codes, "n": list(range(len(codes)))})
+    schema = pa.schema([("uscc", pa.string()), ("n", pa.int64())])
+    table = pa.table({"uscc": codes, "n": list(range(len(codes)))}, schema=schema)
     pq.write_table(table, path, row_group_size=group)
     return table
 

@@ -71,7 +71,7 @@ def test_an_import_keeps_the_digests_of_its_tables_and_the_next_one_uses_them(
     assert [(h.field, h.new) for h in history][-1] == ("employees", str(firms[7]["employees"]))
 
 
-def test_a_large_table_is_written_in_row_groups_of_64k_rows(tmp_path: Path) -> None:
+def test_a_large_table_is_written_in_row_groups_of_row_group_rows(tmp_path: Path) -> None:
     from huiqi.firms.register import write_register
 
     tables = synth_register(40, 2)

@@ -8,16 +8,12 @@ A message written by an older version kept its text (``message_zh``/``message_en
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -35,50 +31,11 @@ class Message:
     en: str
 
 
-@functools.lru_cache(maxsize=32)
-def _row_groups(path: str, _ino: int, _mtime_ns: int) -> tuple[pq.ParquetFile, list[tuple[Any, Any]]]:
-    """A table file opened once a process (a new file, a new entry), with each row group's range of
-    credit codes from its statistics ((None, None) when it has none)."""
-    f = pq.ParquetFile(path)
-    col = f.schema_arrow.get_field_index("uscc")
-    ranges: list[tuple[Any, Any]] = []
-    for i in range(f.metadata.num_row_groups):
-        stats = f.metadata.row_group(i).column(col).statistics
-        known = stats is not None and stats.has_min_max
-        ranges.append((stats.min, stats.max) if known else (None, None))
-    return f, ranges
-
-
-def _rows_of(file: Path, uscc: str) -> pa.Table:
-    """A firm's rows of one table file: only the row groups whose codes may hold it are read (the stored
-    register's tables are sorted by credit code in row groups, so one)."""
-    st = file.stat()
-    f, ranges = _row_groups(str(file), st.st_ino, st.st_mtime_ns)
-    wanted = [i for i, (lo, hi) in enumerate(ranges) if lo is None or lo <= uscc <= hi]
-    if not wanted:
-        return f.schema_arrow.empty_table()
-    if (
-        len(wanted) > 2
-    ):  # not sorted by credit code (a register directory as given): DuckDB filters as it scans
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            rows: pa.Table = con.execute(
-                "SELECT * FROM read_parquet(?) WHERE uscc = ?", [str(file), uscc]
-            ).to_arrow_table()
-        finally:
-            con.close()
-        return rows.cast(f.schema_arrow)
-    found = f.read_row_groups(wanted)
-    return found.filter(pc.equal(found["uscc"], uscc))
-
-
 def _firm_from_directory(root: Path, uscc: str) -> Firm | None:
-    """One firm of a register directory, read through each file's row-group statistics with the files'
-    footers kept open a process (DuckDB took 0.5 s a firm at 3 M firms, most of it connecting and
-    planning; pyarrow's filtered read decoded every row)."""
+    """One firm of a register directory, each table's rows found by ``huiqi.firms.lookup`` (one row group a
+    sorted table, from footers kept a process)."""
     from huiqi.firms.frames import tables_to_firms
+    from huiqi.firms.lookup import firm_rows
     from huiqi.firms.register import TABLES, read_manifest
 
     manifest = read_manifest(root)
@@ -88,7 +45,7 @@ def _firm_from_directory(root: Path, uscc: str) -> Firm | None:
         default = f"{name}.parquet"
         file = root / (entry.get("file", default) if isinstance(entry, dict) else default)
         if file.exists():
-            tables[name] = _rows_of(file, uscc)
+            tables[name] = firm_rows(file, uscc)
     firms = tables_to_firms(tables) if "firms" in tables else []
     return firms[0] if firms else None
 
