@@ -459,7 +459,7 @@ def test_atheris_on_the_readers() -> None:
         [
             sys.executable,
             str(fuzz / "fuzz_register_files.py"),
-            "-max_total_time=10",
+            "-max_total_time=6",
             "-max_len=3000",
             f"-dict={fuzz / 'register_files.dict'}",
         ],

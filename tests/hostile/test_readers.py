@@ -160,7 +160,7 @@ def test_atheris_finds_nothing_in_a_short_run() -> None:
         [
             sys.executable,
             str(Path(__file__).with_name("fuzz_readers.py")),
-            "-max_total_time=15",
+            "-max_total_time=8",
             "-max_len=400",
         ],
         capture_output=True,
