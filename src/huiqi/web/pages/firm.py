@@ -74,7 +74,8 @@ def firm_context(
         firm = None
     applications = calls.list_applications(st.store, firm_uscc=uscc, limit=500)
     awards = money.list_awards(st.store, firm_uscc=uscc, limit=500)
-    inbox = matching.firm_inbox(st.store, uscc=uscc, limit=20)
+    # the programmes this worker serves: without them the inbox would read the bundled files every time
+    inbox = matching.firm_inbox(st.store, uscc=uscc, programmes=st.registry.programmes(), limit=20)
     matches = (  # the firm's own city's programmes in force, as the calculator answers by default
         check_firm(st.registry, firm=firm, on=when, lang=language()) if firm is not None else None
     )
