@@ -17,11 +17,13 @@ from fastapi.testclient import TestClient
 
 from cli_helpers import HUIQI, cli_environment, ok
 from dbfixtures import Db
+from huiqi.accounts.service import create_user
 from huiqi.app import register
 from huiqi.app.store import Store
 from huiqi.db import make_engine
 from huiqi.db.migrate import upgrade
-from web.conftest import build
+from huiqi.money import format_yuan
+from web.conftest import PASSWORD, Web, build
 from web.test_jobs import follow
 
 ON = dt.date(2025, 9, 1)
@@ -49,7 +51,7 @@ def stored(url: str) -> dict[str, Any]:
         engine.dispose()
     return {
         "run": {k: run[k] for k in COUNTS} | {"programmes": run["programmes"]},
-        "pairs": sorted((u, p, Decimal(a)) for u, p, a in pairs),
+        "pairs": sorted((u, p, Decimal(a) / 100) for u, p, a in pairs),  # stored in fen
         "messages": sorted((u, p) for u, p in messages),
     }
 
@@ -85,6 +87,26 @@ def web_match(browser: TestClient) -> dict[str, Any]:
     return run
 
 
+def firm_page_shows_the_run(web: Web, database: Db, run: dict[str, Any]) -> None:
+    """A register firm's member (no profile stored) sees on its page what the latest run found for it,
+    with the amounts, beside its messages."""
+    uscc = run["pairs"][0][0]
+    with database.session() as s:
+        create_user(
+            session=s, username="told", password=PASSWORD, role="firm_member", firm_uscc=uscc, actor="t"
+        )
+        s.commit()
+    member = web.client("told")
+    want = [(p, format_yuan(a, lang="en")) for u, p, a in run["pairs"] if u == uscc]
+    page = member.get(f"/firms/{uscc}?lang=en")
+    assert page.status_code == 200 and "What the latest match found" in page.text, page.text
+    for programme, amount in want:
+        assert programme in page.text and amount in page.text, (programme, amount)
+    assert "No match has been run yet." not in page.text
+    zh = member.get(f"/firms/{uscc}?lang=zh")
+    assert "最近一次政策匹配的结果" in zh.text and "What the latest match found" not in zh.text
+
+
 def test_the_web_background_match_stores_the_cli_run(sqlite_db: Db, tmp_path: Path) -> None:
     web = build(sqlite_db, tmp_path / "web")
     cli_folder = tmp_path / "cli"
@@ -111,5 +133,6 @@ def test_the_web_background_match_stores_the_cli_run(sqlite_db: Db, tmp_path: Pa
             assert web_run["messages"] == cli_run["messages"], round_
         assert web_run["run"]["firms"] == FIRMS and web_run["pairs"] and web_run["messages"]
         assert web_run["run"]["recomputed_firms"] == 0 and web_run["run"]["rows_computed"] == 0
+        firm_page_shows_the_run(web, sqlite_db, web_run)
     finally:
         web.app.state.huiqi.store.close()

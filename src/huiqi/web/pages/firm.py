@@ -85,6 +85,8 @@ def firm_context(
         "applications": applications.items,
         "awards": awards.items,
         "inbox": inbox.items,
+        # what the latest match over the register found for the firm, whether or not a profile is stored
+        "stored": matching.firm_results(st.store, uscc=uscc),
         "certificates": certificates.firm_certificates(st.store, uscc=uscc),
         "uscc": uscc,
         "matches": matches,
