@@ -243,6 +243,8 @@ class _Writer(threading.Thread):
         super().__init__(name=f"huiqi-job-writer-{job_id[:8]}", daemon=True)
         self.factory, self.job_id, self.progress = factory, job_id, progress
         self.stopping = False
+        #: Set by ``stop``: the pause between writes ends at once, so the job's end is not delayed by it.
+        self.halt = threading.Event()
 
     def run(self) -> None:
         last_beat = time.monotonic()
@@ -264,10 +266,11 @@ class _Writer(threading.Thread):
                 log.info("job %s: progress not written yet (%s)", self.job_id, exc.orig)
                 if pending is not None:
                     self.progress.put_back(pending)
-            time.sleep(0.2)  # let several quick steps make one write
+            self.halt.wait(0.2)  # let several quick steps make one write
 
     def stop(self) -> None:
         self.stopping = True
+        self.halt.set()
         self.progress.wake.set()
         self.join()
 
