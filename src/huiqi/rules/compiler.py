@@ -182,6 +182,9 @@ class _Compiler:
         by_table: dict[str, list[_Aggregate]] = {}
         for agg in self.aggregates.values():
             by_table.setdefault(agg.node.collection.name, []).append(agg)  # type: ignore[attr-defined]
+        # one join of the firms with every child table's group-by: a layer (and its SQL) for each child table
+        # listed every column of the firms again, which ibis spent its time writing out
+        joined, keys = self.base, list[str]()
         for table_name, aggs in by_table.items():
             child = self.tables[table_name]
             metrics = {}
@@ -192,8 +195,12 @@ class _Compiler:
                     metrics[agg.column] = self.aggregate_metric(agg, child)
                 finally:
                     self.local = None
-            grouped = child.group_by("uscc").aggregate(**metrics)
-            self.base = self.base.left_join(grouped, "uscc").drop("uscc_right")
+            key = f"_key{len(keys)}"
+            grouped = child.group_by(child.uscc.name(key)).aggregate(**metrics)
+            joined = joined.left_join(grouped, self.base.uscc == grouped[key])
+            keys.append(key)
+        if keys:
+            self.base = joined.drop(*keys)
 
     def aggregate_metric(self, agg: _Aggregate, child: ir.Table) -> ir.Value:
         node = agg.node
