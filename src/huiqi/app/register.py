@@ -25,6 +25,7 @@ from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
 from huiqi.firms.importing import ImportBatch, TableMapping, records_from_tables, write_rejected
 from huiqi.firms.register import RegisterError
+from huiqi.firms.textual import RawDigests
 from huiqi.matching import snapshot
 from huiqi.matching import store as register_store
 from huiqi.matching.bulk import insert_rows
@@ -147,8 +148,9 @@ def _import_in_bulk(
     """The import into the stored register: read, checked and merged in columns (``huiqi.firms.bulk``);
     the new register's tables written beside the database, its import and history rows in one
     transaction, then the tables put in place. Imports of one database wait for each other."""
-    from huiqi.firms.bulk import empty_register, prepare_bulk, read_bulk, stored_codes
+    from huiqi.firms.bulk import empty_register, prepare_bulk, read_bulk, rejected_firms, stored_codes
     from huiqi.firms.register import locked
+    from huiqi.firms.textual import RawDigests, kept
 
     where = results_dir(store.url)
     files = len(list(source.iterdir())) if source.is_dir() else 1
@@ -164,17 +166,32 @@ def _import_in_bulk(
     with locked(where):
         step("read the register")
         imports = store.read(snapshot.imports)
-        existing, digests = _stored(store, where) if imports else (empty_register(), None)
+        existing, digests, raw = _stored(store, where) if imports else (empty_register(), None, None)
         known = stored_codes(existing)
-        batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid)
-        merged = prepare_bulk(batch, existing, skip_invalid=skip_invalid, progress=step, digests=digests)
+        batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid, stored_raw=raw)
+        merged = prepare_bulk(
+            batch, existing, skip_invalid=skip_invalid, progress=step, digests=digests, splice=True
+        )
         del existing, digests
+        new_raw = None
+        if batch.raw is not None:
+            new_raw = RawDigests(batch.recipe, kept(batch.raw, raw, batch.recipe, rejected_firms(batch)))
+        del raw
         step("write the register's tables")
         import_id = new_id()
         new_firms = pc.equal(merged.changes["field"], "*")
         added = merged.changes["uscc"].filter(new_firms)
         history = merged.changes.filter(pc.invert(new_firms))  # a new firm is its row in ADDED
-        staged = _stage(where, merged.tables, [*imports, import_id], added=added, digests=merged.digests)
+        staged = _stage(
+            where,
+            merged.tables,
+            [*imports, import_id],
+            added=added,
+            digests=merged.digests,
+            raw=new_raw,
+            base=merged.base,
+            dropped=merged.dropped,
+        )
         step("store the history")
         now = utcnow()
 
@@ -231,20 +248,24 @@ def _import_in_bulk(
     )
 
 
-def _stored(store: Store, where: Path) -> tuple[Mapping[str, pa.Table | Path], pa.Table | None]:
+def _stored(
+    store: Store, where: Path
+) -> tuple[Mapping[str, pa.Table | Path], pa.Table | None, RawDigests | None]:
     """The stored register as an import merges into it: its table files (scanned as needed, never held
-    whole beside the new register) and the firms' digests kept with them (None: none kept); a register
-    stored before the tables, as its tables."""
+    whole beside the new register), the firms' digests and raw digests kept with them (None: none kept);
+    a register stored before the tables, as its tables."""
     import pyarrow.parquet as pq
 
     from huiqi.firms.digests import DIGESTS
     from huiqi.firms.register import register_files
+    from huiqi.firms.textual import RAW_DIGESTS, read_raw
 
     root = store.read(lambda s: snapshot.columnar_register(s, where))
     if root is None:
-        return store.read(lambda s: stored_register(s, where)), None
+        return store.read(lambda s: stored_register(s, where)), None, None
     file = root / DIGESTS
-    return register_files(root), pq.read_table(file) if file.exists() else None
+    digests = pq.read_table(file) if file.exists() else None
+    return register_files(root), digests, read_raw(root / RAW_DIGESTS) if digests is not None else None
 
 
 def _stage(
@@ -254,21 +275,65 @@ def _stage(
     *,
     added: pa.Array | None = None,
     digests: pa.Table | None = None,
+    raw: RawDigests | None = None,
+    base: Mapping[str, pa.Table | Path] | None = None,
+    dropped: pa.Array | None = None,
 ) -> Path:
     """``snapshot.stage`` with the firms' digests beside the tables (``digests.parquet``, sorted by credit
-    code), so that the next import and the next match need not compute them again."""
+    code), so that the next import and the next match need not compute them again; and the raw digests
+    (``raw``). With ``base``, ``tables`` are the rows of the firms ``dropped`` to splice into it."""
     import pyarrow.parquet as pq
 
     from huiqi.firms.bulk import by_credit_code
     from huiqi.firms.digests import DIGESTS, firm_digests
+    from huiqi.firms.textual import RAW_DIGESTS, write_raw
 
     tables = {name: by_credit_code(t) for name, t in tables.items()}  # found by a firm's code quickly
-    staged = snapshot.stage(where, tables, imports, added=added)
+    if base is not None and dropped is not None:
+        staged = _stage_spliced(where, base, dropped, tables, imports, added)
+    else:
+        staged = snapshot.stage(where, tables, imports, added=added)
     if digests is None:
         found = firm_digests(tables)
         digests = found.take(pc.sort_indices(found["uscc"]))
     pq.write_table(digests, staged / DIGESTS, compression="zstd")
+    if raw is not None:
+        write_raw(staged / RAW_DIGESTS, raw)
     return staged
+
+
+def _stage_spliced(
+    where: Path,
+    base: Mapping[str, pa.Table | Path],
+    dropped: pa.Array,
+    tables: dict[str, pa.Table],
+    imports: list[str],
+    added: pa.Array | None,
+) -> Path:
+    """``snapshot.stage`` of the stored register's files with the rows of the firms ``dropped`` replaced
+    by ``tables`` (``firms.splice``: by DuckDB, never the whole register in memory)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.frames import table_years
+    from huiqi.firms.splice import write_spliced
+
+    files = {name: t for name, t in base.items() if isinstance(t, Path)}
+    fresh = where / f"register-{imports[-1]}"
+    try:
+        firms = write_spliced(files, dropped, tables, fresh, table_years(tables["firms"]))
+        new = pa.table({"uscc": added if added is not None else pa.array([], pa.string())})
+        new = new.append_column("import_id", pa.array([imports[-1]] * new.num_rows, pa.string()))
+        before = where / "register" / snapshot.ADDED
+        if before.exists():
+            new = pa.concat_tables([pq.read_table(before), new])
+        pq.write_table(new, fresh / snapshot.ADDED, compression="zstd")
+        (fresh / snapshot.META).write_text(json.dumps({"imports": imports, "firms": firms, "columnar": True}))
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return fresh
 
 
 def _tables(store: Store, *, register: str = DB) -> dict[str, pa.Table]:

@@ -59,6 +59,7 @@ from huiqi.firms.importing import (
 )
 from huiqi.firms.sheets import SheetError, check_kind, excel_number, unescape_cell
 from huiqi.firms.table import CHILD_TABLES, MONEY, YEAR_MAPS, child_schema, firm_schema
+from huiqi.firms.textual import RawDigests
 from huiqi.firms.uscc import ALPHABET, UsccError, validate_uscc
 from huiqi.money import MAX_MAGNITUDE
 
@@ -86,6 +87,7 @@ class Cells:
     columns: dict[str, pa.Array | list[Any]]
     numbers: np.ndarray  # the spreadsheet row number of each row
     csv: bool = False  # a CSV file's cells: an apostrophe before a formula character is an escape
+    delimiter: str = ""  # of a CSV file
     workbook: bool = False  # calamine's cells: numbers are doubles, date cells dates
 
     def raw(self, i: int) -> dict[str, Any]:
@@ -128,6 +130,15 @@ class BulkBatch:
     problems: list[RowProblem] = field(default_factory=list)
     rejected: list[tuple[ParsedRow, list[RowProblem]]] = field(default_factory=list)
     firm_columns: set[str] = field(default_factory=set)
+    #: the firms the source gives exactly as the stored register's raw digests say they were given: their
+    #: rows are not read (converted, checked, compared); they are unchanged
+    as_stored: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    #: this import's raw digests (uscc, raw) and their recipe (``huiqi.firms.textual``); None when not
+    #: made (a source not of CSV files read as text)
+    raw: pa.Table | None = None
+    recipe: str = ""
+    #: per table, the row numbers and firms of the rows read (those not taken as stored)
+    rows_read: dict[str, tuple[np.ndarray, pa.Array]] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +152,10 @@ class BulkMerge:
     unchanged: int
     digests: pa.Table  # uscc, digest: ``firm_digests`` of ``tables``, sorted by credit code
     checked: pa.Array  # the credit codes of the new and the changed firms (the others are as stored)
+    #: spliced (``merge_bulk``'s ``splice``): ``tables`` holds the rows of the firms ``dropped`` only;
+    #: the register is ``base`` (its files) without their rows, with ``tables``' (``firms.splice``)
+    base: Stored | None = None
+    dropped: pa.Array | None = None
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -225,7 +240,8 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
         mask = pa.array(keep)
         columns = [c.filter(mask) for c in columns]
         numbers = numbers[keep]
-    return Cells(path.name, header, dict(zip(header, columns, strict=True)), numbers, csv=True)
+    cells = dict(zip(header, columns, strict=True))
+    return Cells(path.name, header, cells, numbers, csv=True, delimiter=delimiter)
 
 
 _FORMULA_OR_ERROR = re.compile(rb"<(?:[A-Za-z]+:)?f[ >/]|\bt=\"e\"")
@@ -366,13 +382,16 @@ def read_bulk(
     known: pa.Array | None = None,
     progress: Progress | None = None,
     keep_cells: bool = True,
+    stored_raw: RawDigests | None = None,
 ) -> BulkBatch:
     """Read and check every row of a source in columns, as ``importing.read_source`` does row by row.
     ``known``: the credit codes already in the register (child rows may name them). ``keep_cells``:
     keep the source's cells for rows ``prepare_bulk`` may reject (with ``skip_invalid``); without it
-    they are let go once read (a register of millions of firms is then held once, not twice)."""
+    they are let go once read (a register of millions of firms is then held once, not twice).
+    ``stored_raw``: the raw digests kept with the register; a firm the source gives as they say is not
+    read again (``BulkBatch.as_stored``)."""
     try:
-        batch = _read(Path(source), mapping or {}, known, progress, keep_cells)
+        batch = _read(Path(source), mapping or {}, known, progress, keep_cells, stored_raw)
     except SheetError as exc:
         raise ImportError_(str(exc)) from None
     if not keep_cells:
@@ -382,10 +401,16 @@ def read_bulk(
 
 
 def _read(
-    src: Path, mapping: dict[str, TableMapping], known: pa.Array | None, progress: Progress | None, keep: bool
+    src: Path,
+    mapping: dict[str, TableMapping],
+    known: pa.Array | None,
+    progress: Progress | None,
+    keep: bool,
+    stored_raw: RawDigests | None,
 ) -> BulkBatch:
     batch = BulkBatch(str(src))
     files = table_sources(src, mapping)
+    read: dict[str, tuple[Cells, dict[str, ColumnRule]]] = {}
     for table in TABLE_NAMES:
         if table not in files:
             continue
@@ -403,9 +428,73 @@ def _read(
         rules = header_rules(table, cells.header, spec, cells.label)
         if table == "firms":
             batch.firm_columns = {r.to for r in rules.values()}
+        read[table] = cells, rules
+    _as_stored(batch, read, mapping, stored_raw, keep)
+    for table, (cells, rules) in read.items():
         batch.parts[table] = _convert(batch, table, cells, rules, keep)
     _check_keys(batch, known)
     return batch
+
+
+def _firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.Array:
+    """Each row's firm: its credit code as the import reads it; null when the cell is not a good code."""
+    header, rule = next((h, r) for h, r in rules.items() if r.to == "uscc")
+    values, bad = _column(cells, cells.columns[header], layout_type(table, "uscc"), rule)
+    codes, bad_codes = _codes(values)
+    wrong = [i for i, _, _ in bad] + [i for i, _, _ in bad_codes]
+    if not wrong:
+        return codes
+    mask = np.zeros(len(codes), dtype=bool)
+    mask[wrong] = True
+    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), codes)
+
+
+def _as_stored(
+    batch: BulkBatch,
+    read: dict[str, tuple[Cells, dict[str, ColumnRule]]],
+    mapping: dict[str, TableMapping],
+    stored_raw: RawDigests | None,
+    keep: bool,
+) -> None:
+    """The source's raw digests (CSV files read as text only); the rows of the firms given as stored
+    are let go, and ``batch`` says which firms they were and which firm each row read is."""
+    from huiqi.firms.textual import as_stored, combined, recipe, table_digests
+
+    texts = {
+        t: [c for c in cells.columns.values() if isinstance(c, pa.Array)] for t, (cells, _) in read.items()
+    }
+    if not read or not all(
+        cells.csv and len(texts[t]) == len(cells.columns) for t, (cells, _) in read.items()
+    ):
+        return
+    firm_of = {table: _firm_of_rows(cells, rules, table) for table, (cells, rules) in read.items()}
+    batch.recipe = recipe(
+        {table: (cells.header, cells.delimiter, mapping.get(table)) for table, (cells, _) in read.items()}
+    )
+    batch.raw = combined({table: table_digests(texts.pop(table), firm_of[table]) for table in read})
+    batch.as_stored = as_stored(batch.raw, stored_raw, batch.recipe)
+    for table, (cells, _) in read.items():
+        codes = firm_of.pop(table)
+        if len(batch.as_stored):
+            mine = pc.fill_null(pc.is_in(codes, value_set=batch.as_stored), False)
+            rows = pc.invert(mine)
+            for h, c in cells.columns.items():  # a column at a time: the file's text is not held twice
+                cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
+            cells.numbers = cells.numbers[_np(rows)]
+            codes = codes.filter(rows)
+        if keep:  # rows may be rejected (``skip_invalid``): their firms' raw digests are not kept
+            batch.rows_read[table] = cells.numbers, codes
+
+
+def rejected_firms(batch: BulkBatch) -> pa.Array:
+    """The firms with a rejected row (their raw digests are not kept: the stored rows are not theirs)."""
+    found: set[str] = set()
+    for row, _ in batch.rejected:
+        numbers, codes = batch.rows_read.get(row.table, (np.array([], dtype=np.int64), pa.array([])))
+        at = int(np.searchsorted(numbers, row.row))
+        if at < len(numbers) and numbers[at] == row.row and codes[at].is_valid:
+            found.add(str(codes[at].as_py()))
+    return pa.array(sorted(found), pa.string())
 
 
 def _convert(
@@ -773,9 +862,13 @@ def _schema(t: pa.Table | Path) -> pa.Schema:
     return pq.read_schema(t).remove_metadata() if isinstance(t, Path) else t.schema
 
 
-def _merge(batch: BulkBatch, existing: Stored) -> tuple[dict[str, pa.Table], pa.Array, pa.Array]:
-    """The register with the import applied (see ``importing.merge``), the touched codes, and the codes
-    of those that are new. Of a stored table file only what the import keeps or needs is read."""
+def _merge(
+    batch: BulkBatch, existing: Stored, splice: bool
+) -> tuple[dict[str, pa.Table], pa.Array, pa.Array, bool]:
+    """The register with the import applied (see ``importing.merge``), the touched codes, the codes of
+    those that are new, and whether the tables are the touched firms' rows only (``splice``, when the
+    stored register is files of the same layout: the others are as stored). Of a stored table file only
+    what the import keeps or needs is read."""
     old_firms = existing["firms"]
     touched = pc.unique(
         pa.concat_arrays(
@@ -789,7 +882,11 @@ def _merge(batch: BulkBatch, existing: Stored) -> tuple[dict[str, pa.Table], pa.
     schema = firm_schema(years)
     in_touch = pc.is_in(old_codes, value_set=touched)
     every = pc.all(in_touch).as_py() is not False  # a whole register again: nothing of it is kept as is
-    untouched = schema.empty_table() if every else _load(old_firms, codes=touched, others=True)
+    splice = (
+        splice and all(isinstance(t, Path) for t in existing.values()) and _schema(old_firms).equals(schema)
+    )
+    nothing = every or splice  # (spliced: the untouched firms' rows stay in the stored files)
+    untouched = schema.empty_table() if nothing else _load(old_firms, codes=touched, others=True)
     firms_part = batch.parts.get("firms")
     pieces = [_conform(untouched, schema)]
     touched_old = old_codes.filter(in_touch)
@@ -814,13 +911,13 @@ def _merge(batch: BulkBatch, existing: Stored) -> tuple[dict[str, pa.Table], pa.
         old = existing[name]
         part = batch.parts.get(name)
         if part is None:
-            tables[name] = _load(old)
+            tables[name] = _rows(old, touched) if splice else _load(old)
             continue
-        keep = child_schema(name).empty_table() if every else _load(old, codes=touched, others=True)
+        keep = child_schema(name).empty_table() if nothing else _load(old, codes=touched, others=True)
         tables[name] = pa.concat_tables(
             [_conform(keep, child_schema(name)), _conform(part.data, child_schema(name))]
         )
-    return tables, touched, added
+    return tables, touched, added, splice
 
 
 def _old_digests(existing: Stored, schema: pa.Schema, stored: pa.Table | None) -> pa.Table:
@@ -829,6 +926,18 @@ def _old_digests(existing: Stored, schema: pa.Schema, stored: pa.Table | None) -
     if stored is not None and _schema(existing["firms"]).equals(schema):
         return stored
     return firm_digests({**existing, "firms": _conform(_load(existing["firms"]), schema)})
+
+
+def _new_digests(
+    existing: Stored, tables: dict[str, pa.Table], touched: pa.Array, stored: pa.Table | None
+) -> pa.Table:
+    """The new register's digests, sorted by credit code: those stored with ``existing`` but of the firms
+    the import ``touched``, computed afresh (all of them when none are stored or the layout changed)."""
+    if stored is None or not _schema(existing["firms"]).equals(tables["firms"].schema):
+        return by_credit_code(firm_digests(tables))
+    fresh = firm_digests({name: _of(t, touched) for name, t in tables.items()})
+    kept = stored.filter(pc.invert(pc.is_in(stored["uscc"], value_set=touched)))
+    return by_credit_code(pa.concat_tables([kept, fresh.cast(kept.schema)]))
 
 
 def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:
@@ -901,20 +1010,23 @@ def merge_bulk(
     *,
     digests: pa.Table | None = None,
     keep_batch: bool = True,
+    splice: bool = False,
 ) -> BulkMerge:
     """Apply an import to the register's tables: the new tables, the history of changed fields (only the
     changed firms' fields; a new firm is one row), and the counts. ``digests``: the firms' digests stored
     with ``existing`` (computed from it when None); the firms whose digest is the same are unchanged and
     not compared field by field. Without ``keep_batch`` the batch keeps only its credit codes once merged
-    (it cannot be merged again)."""
-    tables, touched, added = _merge(batch, existing)
+    (it cannot be merged again). With ``splice`` (and ``existing`` files of the layout, their digests
+    given) the new tables are the touched firms' rows only (see ``BulkMerge.base``): the register is not
+    held whole."""
+    tables, touched, added, spliced = _merge(batch, existing, splice and digests is not None)
     if not keep_batch:  # its rows are in ``tables`` now: only the codes are asked for again
         for part in batch.parts.values():
             part.data = part.data.select(["uscc"])
     _sort_in_place(tables)
     if progress is not None:
         progress("compare with the register")
-    new_digests = by_credit_code(firm_digests(tables))
+    new_digests = _new_digests(existing, tables, touched, digests)
     touched_old = touched.filter(pc.invert(pc.is_in(touched, value_set=added)))
     changed = pa.array([], pa.string())
     changes = []
@@ -941,9 +1053,11 @@ def merge_bulk(
     )
     history = by_credit_code(pa.concat_tables([news, detail]))
     checked = pa.concat_arrays([added.cast(pa.string()), changed])
-    return BulkMerge(
-        tables, history, len(added), len(changed), len(touched_old) - len(changed), new_digests, checked
-    )
+    unchanged = len(touched_old) - len(changed) + len(batch.as_stored)
+    merged = BulkMerge(tables, history, len(added), len(changed), unchanged, new_digests, checked)
+    if spliced:
+        merged.base, merged.dropped = existing, touched
+    return merged
 
 
 # -- the profile's rules, on columns --------------------------------------------------------------------
@@ -1095,16 +1209,17 @@ def prepare_bulk(
     today: dt.date | None = None,
     progress: Progress | None = None,
     digests: pa.Table | None = None,
+    splice: bool = False,
 ) -> BulkMerge:
     """Check and merge, as ``importing.prepare``: all or nothing unless ``skip_invalid``, when firms with
     problems (and their child rows) are left out and their rows added to ``batch.rejected``. The new and
     the changed firms are checked; a firm the import gives back as stored was checked when it was stored.
-    ``digests``: the firms' digests stored with ``existing`` (see ``merge_bulk``)."""
+    ``digests``, ``splice``: see ``merge_bulk``."""
     from huiqi.firms.profile import CHINA
 
     if batch.problems and not skip_invalid:
         raise ImportRefused(batch.problems)
-    merged = merge_bulk(batch, existing, progress, digests=digests, keep_batch=skip_invalid)
+    merged = merge_bulk(batch, existing, progress, digests=digests, keep_batch=skip_invalid, splice=splice)
     if progress is not None:
         progress("check the firms")
     doubt = doubtful(merged.tables, merged.checked, today or dt.datetime.now(CHINA).date())
@@ -1140,4 +1255,4 @@ def prepare_bulk(
         ]
         batch.parts[table] = _reject(batch, part, keep, gone)
     batch.problems += problems
-    return merge_bulk(batch, existing, progress, digests=digests)
+    return merge_bulk(batch, existing, progress, digests=digests, splice=splice)

@@ -1,0 +1,187 @@
+"""Raw (textual) digests of an import's firms: which firms a re-import gives exactly as they were given last
+time, so that their cells need not be converted, checked or compared again (issue 16).
+
+A firm's raw digest is a 64-bit hash of the text of its rows in every table file of the import (per table,
+its rows' cells in file order, so that a reordering of its child rows counts; nothing of its place in the
+file). The bulk import keeps them beside the stored register (``raw_digests.parquet``: uscc, raw, sorted by
+uscc) with the *recipe* they were made under: the tables, their headers, delimiters and mapping, and the
+version of the conversion rules. The next import made with the same recipe takes a firm whose raw digest
+is the stored one as stored: the text converts to the same rows as before and merging them again changes
+nothing. Any doubt (no raw digests kept, another recipe, a firm whose rows were rejected) reads the firm in
+full, as an import always did.
+
+Like the typed digests (``huiqi.firms.digests``), a raw digest is bookkeeping, not a proof: a wrong answer
+would need two texts of one firm with equal 64-bit hashes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: The file of a register directory holding its firms' raw digests (uscc, raw; sorted by uscc).
+RAW_DIGESTS = "raw_digests.parquet"
+#: Raised whenever the reading or conversion of a cell changes, so that older raw digests are not trusted.
+RULES_VERSION = 1
+_RECIPE_KEY = b"huiqi.recipe"
+
+
+@dataclass(frozen=True)
+class RawDigests:
+    """The raw digests of a register's firms (uscc, raw) and the recipe they were made under."""
+
+    recipe: str
+    digests: pa.Table
+
+
+def _plain(value: Any) -> Any:
+    """A mapping's parts as JSON: sets sorted (their order is not the file's), decimals as text."""
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def recipe(tables: dict[str, tuple[list[str], str, Any]]) -> str:
+    """What an import's text is read under: per table its header, delimiter and mapping (a dataclass or
+    None), and the version of the rules; two imports of equal recipes convert equal text equally."""
+    from huiqi import __version__
+
+    shape = {
+        "rules": RULES_VERSION,
+        "huiqi": __version__,
+        "tables": {
+            name: {
+                "header": header,
+                "delimiter": delimiter,
+                "mapping": None if spec is None else _plain(dataclasses.asdict(spec)),
+            }
+            for name, (header, delimiter, spec) in sorted(tables.items())
+        },
+    }
+    return json.dumps(shape, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on each 64-bit value: a small change of the input changes every bit."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
+
+
+def _row_hashes(columns: list[pa.Array]) -> np.ndarray:
+    """DuckDB's 64-bit hash of each row's cells (in parallel; rows in their order)."""
+    import duckdb
+
+    names = [f"c{i}" for i in range(len(columns))]
+    con = duckdb.connect()
+    try:
+        con.register("t", pa.table(columns, names=names))
+        cells = ", ".join(names) or "0"
+        found = con.sql(f"SELECT hash({cells}) AS h FROM t").to_arrow_table()["h"]  # nosec B608  # our names
+    finally:
+        con.close()
+    return np.asarray(found.to_numpy(), dtype=np.uint64)
+
+
+def table_digests(columns: list[pa.Array], codes: pa.Array) -> pa.Table:
+    """``uscc``, ``raw``: per firm of a table file, a hash of its rows' cells in file order (each row's
+    hash mixed with its rank among the firm's rows, summed). ``columns``: the file's text columns;
+    ``codes``: each row's firm (null: a row of no firm, never taken as stored)."""
+    rows = _row_hashes(columns)
+    encoded = pc.dictionary_encode(codes)
+    ids = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    order = order[ids[order] >= 0]
+    if not len(order):
+        return pa.table({"uscc": pa.array([], pa.string()), "raw": pa.array([], pa.uint64())})
+    firm = ids[order]
+    starts = np.flatnonzero(np.r_[True, firm[1:] != firm[:-1]])
+    rank = np.arange(len(firm)) - np.repeat(starts, np.diff(np.r_[starts, len(firm)]))
+    mixed = _mix(rows[order] ^ _mix(rank.astype(np.uint64) + np.uint64(1)))
+    raw = np.add.reduceat(mixed, starts)
+    return pa.table({"uscc": encoded.dictionary.take(pa.array(firm[starts])), "raw": pa.array(raw)})
+
+
+def combined(per_table: dict[str, pa.Table]) -> pa.Table:
+    """``uscc``, ``raw``: per firm of an import, its tables' digests each mixed with its table's name and
+    summed (a table without rows of the firm adds nothing)."""
+    import zlib
+
+    names = sorted(per_table)
+    if not names:
+        return pa.table({"uscc": pa.array([], pa.string()), "raw": pa.array([], pa.uint64())})
+    encoded = pc.dictionary_encode(pa.concat_arrays([per_table[n]["uscc"].combine_chunks() for n in names]))
+    ids = np.asarray(encoded.indices.to_numpy(), dtype=np.int64)
+    total = np.zeros(len(encoded.dictionary), dtype=np.uint64)
+    at = 0
+    for name in names:
+        raw = np.asarray(per_table[name]["raw"].to_numpy(), dtype=np.uint64)
+        salt = _mix(np.array([zlib.crc32(name.encode())], dtype=np.uint64))
+        mine = ids[at : at + len(raw)]  # a firm once per table: plain indexing adds each once
+        with np.errstate(over="ignore"):
+            total[mine] += _mix(raw ^ salt)
+        at += len(raw)
+    return pa.table({"uscc": encoded.dictionary, "raw": pa.array(total)})
+
+
+def as_stored(new: pa.Table, stored: RawDigests | None, recipe_now: str) -> pa.Array:
+    """The firms of ``new`` whose raw digest is the stored one, made under the same recipe."""
+    if stored is None or stored.recipe != recipe_now or not new.num_rows or not stored.digests.num_rows:
+        return pa.array([], pa.string())
+    both = new.join(stored.digests, keys="uscc", join_type="inner", right_suffix="_stored")
+    same = both.filter(pc.equal(both["raw"], both["raw_stored"]))
+    return same["uscc"].combine_chunks()
+
+
+def kept(new: pa.Table, stored: RawDigests | None, recipe_now: str, dropped: pa.Array) -> pa.Table:
+    """The raw digests to keep with the register an import makes: this import's (but of the firms
+    ``dropped``, whose rows were rejected), and the stored ones of firms it does not name when made
+    under the same recipe; sorted by uscc."""
+    mine = new.filter(pc.invert(pc.is_in(new["uscc"], value_set=dropped))) if len(dropped) else new
+    pieces = [mine.select(["uscc", "raw"])]
+    if stored is not None and stored.recipe == recipe_now:
+        old = stored.digests
+        pieces.append(old.filter(pc.invert(pc.is_in(old["uscc"], value_set=new["uscc"].combine_chunks()))))
+    out = pa.concat_tables([p.cast(pieces[0].schema) for p in pieces])
+    return out.take(pc.sort_indices(out["uscc"]))
+
+
+def write_raw(path: Path, raw: RawDigests) -> None:
+    """Write the raw digests with their recipe (in the file's metadata)."""
+    import pyarrow.parquet as pq
+
+    table = raw.digests.replace_schema_metadata({_RECIPE_KEY: raw.recipe.encode("utf-8")})
+    pq.write_table(table, path, compression="zstd")
+
+
+def read_raw(path: Path) -> RawDigests | None:
+    """The raw digests kept in ``path``; None when there are none (or they cannot be read: then the
+    import reads every firm in full, as it always did)."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return None
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid):
+        return None
+    meta = table.schema.metadata or {}
+    if _RECIPE_KEY not in meta or table.column_names != ["uscc", "raw"]:
+        return None
+    return RawDigests(meta[_RECIPE_KEY].decode("utf-8"), table.replace_schema_metadata(None))
