@@ -3,16 +3,20 @@ PostgreSQL ``COPY`` (through a temporary table when conflicting rows are to be s
 
 Values are given as the driver stores them for the models' column types: money as integer fen, dates as
 ``datetime.date``, timestamps as aware UTC datetimes (made naive ISO text for SQLite, as SQLAlchemy's
-``UTCDateTime`` stores them), booleans as bool.
+``UTCDateTime`` stores them), booleans as bool. ``insert_table`` takes an Arrow table of strings and
+integers instead: PostgreSQL gets it as CSV written by Arrow, never a Python object a value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
@@ -85,3 +89,27 @@ def insert_rows(
     inserted = int(cur.rowcount)
     cur.execute(f'DROP TABLE "{target}"')
     return inserted
+
+
+#: Rows a CSV block of ``insert_table`` (bounded memory whatever the table's size).
+BLOCK = 65_536
+
+
+def insert_table(session: Session, table: Table, data: pa.Table) -> int:
+    """Insert an Arrow table's rows (columns named as the table's; strings and integers) in the session's
+    transaction; the rows inserted. PostgreSQL takes them as CSV ``COPY`` blocks that Arrow writes (``COPY``
+    row by row cost a second a 100 k rows in Python); SQLite as ``executemany`` of tuples."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return insert_rows(
+            session, table, data.column_names, zip(*(c.to_pylist() for c in data.columns), strict=True)
+        )
+    names = ", ".join(f'"{c}"' for c in data.column_names)
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    options = pacsv.WriteOptions(include_header=False)
+    with cur.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)') as copy:
+        for batch in data.to_batches(max_chunksize=BLOCK):
+            block = io.BytesIO()
+            pacsv.write_csv(batch, block, write_options=options)
+            copy.write(block.getvalue())
+    return int(data.num_rows)
