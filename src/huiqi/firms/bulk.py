@@ -408,9 +408,13 @@ def _read(
     keep: bool,
     stored_raw: RawDigests | None,
 ) -> BulkBatch:
+    from huiqi.firms.textual import as_stored, combined, may_fit, recipe
+
     batch = BulkBatch(str(src))
     files = table_sources(src, mapping)
-    read: dict[str, tuple[Cells, dict[str, ColumnRule]]] = {}
+    waiting: dict[str, tuple[Cells, dict[str, ColumnRule], pa.Array | None]] = {}
+    raw: dict[str, pa.Table] | None = {}  # None: a file not read as text (no raw digests)
+    shapes: dict[str, tuple[list[str], str, Any]] = {}
     for table in TABLE_NAMES:
         if table not in files:
             continue
@@ -428,9 +432,31 @@ def _read(
         rules = header_rules(table, cells.header, spec, cells.label)
         if table == "firms":
             batch.firm_columns = {r.to for r in rules.values()}
-        read[table] = cells, rules
-    _as_stored(batch, read, mapping, stored_raw, keep)
-    for table, (cells, rules) in read.items():
+        found = _table_raw(cells, rules, table) if raw is not None else None
+        codes = None
+        if raw is None or found is None:
+            raw = None
+        else:
+            codes, raw[table] = found
+            shapes[table] = cells.header, cells.delimiter, spec
+            if keep:  # rows may be rejected (``skip_invalid``): their firms' raw digests are not kept
+                batch.rows_read[table] = cells.numbers, codes
+        if stored_raw is not None and (codes is None or not may_fit(stored_raw, table, *shapes[table])):
+            stored_raw = None  # another recipe: every firm is read, and no file's text waits
+            for name, (held, held_rules, _) in waiting.items():
+                batch.parts[name] = _convert(batch, name, held, held_rules, keep)
+            waiting.clear()
+        if stored_raw is None:  # no firm can be taken as stored: converted as read, its text let go
+            batch.parts[table] = _convert(batch, table, cells, rules, keep)
+        else:
+            waiting[table] = cells, rules, codes
+    if raw is not None and shapes:
+        batch.recipe = recipe(shapes)
+        batch.raw = combined(raw)
+        batch.as_stored = as_stored(batch.raw, stored_raw, batch.recipe)
+    for table, (cells, rules, codes) in waiting.items():
+        if len(batch.as_stored) and codes is not None:
+            _let_go(batch, table, cells, codes, keep)
         batch.parts[table] = _convert(batch, table, cells, rules, keep)
     _check_keys(batch, known)
     return batch
@@ -449,41 +475,26 @@ def _firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.
     return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), codes)
 
 
-def _as_stored(
-    batch: BulkBatch,
-    read: dict[str, tuple[Cells, dict[str, ColumnRule]]],
-    mapping: dict[str, TableMapping],
-    stored_raw: RawDigests | None,
-    keep: bool,
-) -> None:
-    """The source's raw digests (CSV files read as text only); the rows of the firms given as stored
-    are let go, and ``batch`` says which firms they were and which firm each row read is."""
-    from huiqi.firms.textual import as_stored, combined, recipe, table_digests
+def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[pa.Array, pa.Table] | None:
+    """Each row's firm and the table's raw digests (``textual.table_digests``); None when the file was
+    not read as text (a workbook, or read cell by cell): then the import keeps no raw digests."""
+    from huiqi.firms.textual import table_digests
 
-    texts = {
-        t: [c for c in cells.columns.values() if isinstance(c, pa.Array)] for t, (cells, _) in read.items()
-    }
-    if not read or not all(
-        cells.csv and len(texts[t]) == len(cells.columns) for t, (cells, _) in read.items()
-    ):
-        return
-    firm_of = {table: _firm_of_rows(cells, rules, table) for table, (cells, rules) in read.items()}
-    batch.recipe = recipe(
-        {table: (cells.header, cells.delimiter, mapping.get(table)) for table, (cells, _) in read.items()}
-    )
-    batch.raw = combined({table: table_digests(texts.pop(table), firm_of[table]) for table in read})
-    batch.as_stored = as_stored(batch.raw, stored_raw, batch.recipe)
-    for table, (cells, _) in read.items():
-        codes = firm_of.pop(table)
-        if len(batch.as_stored):
-            mine = pc.fill_null(pc.is_in(codes, value_set=batch.as_stored), False)
-            rows = pc.invert(mine)
-            for h, c in cells.columns.items():  # a column at a time: the file's text is not held twice
-                cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
-            cells.numbers = cells.numbers[_np(rows)]
-            codes = codes.filter(rows)
-        if keep:  # rows may be rejected (``skip_invalid``): their firms' raw digests are not kept
-            batch.rows_read[table] = cells.numbers, codes
+    texts = [c for c in cells.columns.values() if isinstance(c, pa.Array)]
+    if not cells.csv or len(texts) != len(cells.columns):
+        return None
+    codes = _firm_of_rows(cells, rules, table)
+    return codes, table_digests(texts, codes)
+
+
+def _let_go(batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, keep: bool) -> None:
+    """The rows of the firms given as stored let go (a column at a time: the text is not held twice)."""
+    rows = pc.invert(pc.fill_null(pc.is_in(codes, value_set=batch.as_stored), False))
+    for h, c in cells.columns.items():
+        cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
+    cells.numbers = cells.numbers[_np(rows)]
+    if keep:
+        batch.rows_read[table] = cells.numbers, codes.filter(rows)
 
 
 def rejected_firms(batch: BulkBatch) -> pa.Array:

@@ -55,6 +55,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _shape(header: list[str], delimiter: str, spec: Any) -> dict[str, Any]:
+    return {
+        "header": header,
+        "delimiter": delimiter,
+        "mapping": None if spec is None else _plain(dataclasses.asdict(spec)),
+    }
+
+
 def recipe(tables: dict[str, tuple[list[str], str, Any]]) -> str:
     """What an import's text is read under: per table its header, delimiter and mapping (a dataclass or
     None), and the version of the rules; two imports of equal recipes convert equal text equally."""
@@ -63,16 +71,20 @@ def recipe(tables: dict[str, tuple[list[str], str, Any]]) -> str:
     shape = {
         "rules": RULES_VERSION,
         "huiqi": __version__,
-        "tables": {
-            name: {
-                "header": header,
-                "delimiter": delimiter,
-                "mapping": None if spec is None else _plain(dataclasses.asdict(spec)),
-            }
-            for name, (header, delimiter, spec) in sorted(tables.items())
-        },
+        "tables": {name: _shape(*parts) for name, parts in sorted(tables.items())},
     }
     return json.dumps(shape, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def may_fit(stored: RawDigests, table: str, header: list[str], delimiter: str, spec: Any) -> bool:
+    """Whether a table file is read as the stored recipe says (so that its firms may be taken as
+    stored); False tells early that the import reads every firm."""
+    try:
+        tables = json.loads(stored.recipe).get("tables", {})
+    except (ValueError, AttributeError):
+        return False
+    wanted = json.loads(json.dumps(_shape(header, delimiter, spec), sort_keys=True, default=str))
+    return isinstance(tables, dict) and tables.get(table) == wanted
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
