@@ -25,8 +25,9 @@ result page the browser is sent to. Three runs:
   otherwise a CSV of those firms' new employees, ``benchmarks/match.py``'s ``change_one_percent``).
 
 With ``--cli`` the same three runs of ``huiqi match --register db`` on a copy of the database, at the
-same hour, for comparison. Then a firm that has messages (taken from the officer's outbox) gets an account
-and logs in; its page (``/firms/{uscc}``: its messages, applications, awards, certificates and the
+same hour, for comparison (each after the web's run, or before it with ``--cli-first``). Then a firm that
+has messages (taken from the officer's outbox) gets an account and logs in; its page (``/firms/{uscc}``:
+its messages, what the latest match found for it, its applications, awards, certificates and the
 calculator's matches) is fetched ``--page-runs`` times (median and p95 ms), and the API's reads of its
 stored results and its messages (``/api/v1/firms/{uscc}/match-results``, ``.../inbox``).
 
@@ -281,6 +282,7 @@ def main() -> None:
     ap.add_argument("--poll", type=float, default=0.2, help="seconds between polls of the job's page")
     ap.add_argument("--page-runs", type=int, default=30)
     ap.add_argument("--cli", action="store_true", help="also time huiqi match --register db on a copy")
+    ap.add_argument("--cli-first", action="store_true", help="with --cli: each CLI run before the web's")
     ap.add_argument("--keep", action="store_true", help="keep the databases at the end")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -311,21 +313,19 @@ def main() -> None:
             f"server on {server.url}: {len(tree(server.proc.pid))} processes, {idle:.2f} GiB idle", flush=True
         )
         officer, _home = browser(server.url, "officer")
-        figures = {"first run": web_match(server, officer, args.poll)}
-        said("first run", figures["first run"])
+        figures: dict[str, dict[str, Any]] = {}
         cli: dict[str, tuple[float, float, float]] = {}
-        if args.cli:
-            cli["first run"] = cli_match(db.env("cli"), "first run")
-        figures["nothing changed"] = web_match(server, officer, args.poll)
-        said("nothing changed", figures["nothing changed"])
-        if args.cli:
-            cli["nothing changed"] = cli_match(db.env("cli"), "nothing changed")
-        change(db, "web", args, args.dir / "web.match-results")
-        figures["1 % changed"] = web_match(server, officer, args.poll)
-        said("1 % changed", figures["1 % changed"])
-        if args.cli:
-            change(db, "cli", args, args.dir / "cli.match-results")
-            cli["1 % changed"] = cli_match(db.env("cli"), "1 % changed")
+        for label in ("first run", "nothing changed", "1 % changed"):
+            if label == "1 % changed":
+                change(db, "web", args, args.dir / "web.match-results")
+                if args.cli:
+                    change(db, "cli", args, args.dir / "cli.match-results")
+            if args.cli and args.cli_first:  # the other order, to tell the load's noise from the path's cost
+                cli[label] = cli_match(db.env("cli"), label)
+            figures[label] = web_match(server, officer, args.poll)
+            said(label, figures[label])
+            if args.cli and not args.cli_first:
+                cli[label] = cli_match(db.env("cli"), label)
 
         outbox = officer.get("/api/v1/matching/outbox", params={"limit": 1}).json()["items"]
         uscc = outbox[0]["uscc"]
