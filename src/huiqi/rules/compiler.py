@@ -21,6 +21,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt_
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError
 
@@ -78,7 +79,24 @@ def literal(value: Any, t: Type) -> Col:
 
 
 def rescale(c: Col, scale: int) -> ir.Value:
-    return c.expr if c.scale == scale else c.expr.cast(dec(scale))
+    """``c`` at a larger scale. A register column widened as read is cast once, straight from its stored
+    type: both casts only add digits, so one gives the same value, and each is a pass over every firm."""
+    if c.scale == scale:
+        return c.expr
+    op = c.expr.op()
+    if isinstance(op, ops.Cast) and isinstance(op.arg, ops.Field) and _widens(op.arg.dtype, scale):
+        return op.arg.to_expr().cast(dec(scale))
+    return c.expr.cast(dec(scale))
+
+
+def _widens(source: dt_.DataType, scale: int) -> bool:
+    """Whether casting ``source`` to ``dec(scale)`` loses nothing: an integer, or a decimal of no more digits
+    before the point or after it."""
+    if source.is_integer():
+        return True
+    if not isinstance(source, dt_.Decimal) or source.precision is None or source.scale is None:
+        return False
+    return bool(source.scale <= scale and source.precision - source.scale <= WIDTH - scale)
 
 
 @dataclass
@@ -155,8 +173,44 @@ class _Compiler:
         """Keep of the firms table only the columns the programmes read (and ``keep``): every layer of the
         compiled table carries the firms' columns, and building its SQL costs in proportion (a register has
         fifty-odd columns; a programme reads a handful)."""
-        wanted = register_reads(self.programmes, ids, self.base.columns)[0] | set(keep)
+        wanted = register_reads(self.programmes, ids, self.base.columns)[0]
+        years = self._years_read(ids)
+        if years is not None:  # of a year map, only the years indexed (register_reads keeps every year)
+            prefixes, columns = years
+            wanted = {c for c in wanted if not _year_of(c, prefixes)} | columns
+        wanted |= set(keep)
         self.base = self.base.select(*(c for c in self.base.columns if c in wanted))
+
+    def _years_read(self, ids: list[str]) -> tuple[set[str], set[str]] | None:
+        """The firm's year maps the programmes index (their column prefixes) and the year columns they read:
+        a year is a constant (the checker refuses one depending on the firm), folded here as ``read`` folds
+        it. None where an index is not ``firm.<year map>[constant year]``: every year is kept then."""
+        prefixes: set[str] = set()
+        columns: set[str] = set()
+        fields = self.records["firm"].fields
+        for pid in self.needed(ids):
+            programme = self.programmes[pid]
+            for e in programme.expressions():
+                for node in ast.walk(e.node):
+                    if not isinstance(node, ast.Index):
+                        continue
+                    obj = node.obj
+                    if not (
+                        isinstance(obj, ast.Attr) and isinstance(obj.obj, ast.Name) and obj.obj.id == "firm"
+                    ):
+                        return None
+                    field_ = fields.get(obj.name)
+                    year = self.fold(programme, node.index)
+                    if (
+                        field_ is None
+                        or field_.type.kind is not Kind.YEARMAP
+                        or year is None
+                        or year != int(year)
+                    ):
+                        return None
+                    prefixes.add(field_.column)
+                    columns.add(f"{field_.column}_{int(year)}")
+        return prefixes, columns
 
     # -- aggregates: one group-by per child table, joined once --------------------------------------
     def needed(self, ids: list[str]) -> list[str]:
@@ -186,7 +240,7 @@ class _Compiler:
         # listed every column of the firms again, which ibis spent its time writing out
         joined, keys = self.base, list[str]()
         for table_name, aggs in by_table.items():
-            child = self.tables[table_name]
+            child = self._counted_rows(self.tables[table_name], aggs)
             metrics = {}
             for agg in aggs:
                 self.programme = agg.programme
@@ -201,6 +255,27 @@ class _Compiler:
             keys.append(key)
         if keys:
             self.base = joined.drop(*keys)
+
+    def _counted_rows(self, child: ir.Table, aggs: list[_Aggregate]) -> ir.Table:
+        """The child table cut to the rows some aggregate counts (its condition holds; for ``any``, its item
+        too), where every aggregate has a condition: the others' rows change no result, since a firm without
+        rows reads as one with none counted (``aggregate_column`` fills its nulls). Fewer rows to group, and
+        fewer firms to join (the offices: only the headquarters, about half)."""
+        tests: dict[Any, ir.BooleanValue] = {}  # equal tests (the same condition in two aggregates) once
+        for agg in aggs:
+            node = agg.node
+            parts = [node.cond] if node.cond is not None else []
+            if node.func == "any":
+                parts.append(node.element)
+            if not parts:  # every row counts
+                return child
+            self.programme, self.local = agg.programme, (node.var, child)
+            try:
+                test = functools.reduce(operator.and_, [self.compile(x).expr.fill_null(False) for x in parts])
+                tests.setdefault(test.op(), test)
+            finally:
+                self.local = None
+        return child.filter(functools.reduce(operator.or_, tests.values())) if tests else child
 
     def aggregate_metric(self, agg: _Aggregate, child: ir.Table) -> ir.Value:
         node = agg.node
@@ -661,11 +736,15 @@ class _Compiler:
         for pid in needed:
             p = self.programmes[pid]
 
-            def deps(e: Expression, p: Programme = p) -> set[tuple[str, ...]]:
+            inline = set() if self.lazy else self._amount_only(p)
+
+            def deps(e: Expression, p: Programme = p, inline: set[str] = inline) -> set[tuple[str, ...]]:
                 out: set[tuple[str, ...]] = set()
                 for v in e.checked.values:
                     ve = p.values[v]
-                    if ve.node in ve.checked.firm_dependent:
+                    if v in inline:  # compiled into the amount: what it reads comes first
+                        out |= deps(ve)
+                    elif ve.node in ve.checked.firm_dependent:
                         out.add(("value", p.id, v))
                 for q in e.checked.programmes:
                     out |= {("elig", q), ("amount", q)}
@@ -688,7 +767,7 @@ class _Compiler:
                 continue
             for name in p.value_order:
                 e = p.values[name]
-                if e.node in e.checked.firm_dependent:
+                if e.node in e.checked.firm_dependent and name not in inline:
                     items[("value", pid, name)] = deps(e)
             for cid, e in p.conditions.items():
                 items[("cond", pid, cid)] = deps(e)
@@ -700,6 +779,24 @@ class _Compiler:
             items[("amount", pid)] = ({("elig", pid)} | deps(p.amount)) if p.amount else {("elig", pid)}
         return items
 
+    def _amount_only(self, programme: Programme) -> set[str]:
+        """The values only the amount reads (directly or through such values): left inside the amount's
+        ``CASE WHEN eligible``, they are computed for the eligible firms alone, where a column of them was
+        computed for every firm (a cap's remainder, a rate by size: most of the work of a pack's values).
+        The values the tests read are columns, as every test is computed for every firm."""
+        tested: set[str] = set()
+        todo = [
+            v
+            for e in (*programme.conditions.values(), *programme.exclusions.values())
+            for v in e.checked.values
+        ]
+        while todo:
+            v = todo.pop()
+            if v not in tested:
+                tested.add(v)
+                todo.extend(programme.values[v].checked.values)
+        return set(programme.values) - tested
+
     def materialize(self, ids: list[str]) -> None:
         pending = self._items(ids)
         while pending:
@@ -707,15 +804,18 @@ class _Compiler:
             if not ready:  # pragma: no cover - the loader refuses cycles
                 raise EvaluationError("programmes refer to each other in a cycle")
             columns: dict[str, ir.Value] = {}
-            scales: dict[str, int | None] = {}
-            for key in ready:
-                name = f"_{key[0]}{len(self.materialized) + len(columns)}"
+            # an item equal to another of its layer (programmes testing the same city, the same date) is
+            # that item's column: the engine computes it once for every firm, ibis writes it once
+            same: dict[tuple[Any, int | None], str] = {}
+            found: list[tuple[str, int | None]] = []
+            for i, key in enumerate(ready):
                 col = self._compile_item(key)
-                columns[name] = col.expr
-                scales[name] = col.scale
+                name = same.setdefault((col.expr.op(), col.scale), f"_{key[0]}{len(self.materialized) + i}")
+                columns.setdefault(name, col.expr)
+                found.append((name, col.scale))
             self.base = self.base.mutate(**columns)
-            for key, name in zip(ready, columns, strict=True):
-                self.materialized[key] = (name, scales[name])
+            for key, column in zip(ready, found, strict=True):
+                self.materialized[key] = column
                 del pending[key]
 
     def _compile_item(self, key: tuple[str, ...]) -> Col:
@@ -818,6 +918,11 @@ class _Compiler:
     @staticmethod
     def _test_ids(programme: Programme) -> list[str]:
         return [*programme.conditions, *programme.exclusions]
+
+
+def _year_of(column: str, prefixes: set[str]) -> bool:
+    """Whether ``column`` is a year of one of the year maps ``prefixes`` (``sales_2024`` of ``sales``)."""
+    return any(column.startswith(p + "_") and column[len(p) + 1 :].isdigit() for p in prefixes)
 
 
 def register_reads(
