@@ -21,11 +21,17 @@ from huiqi.firms.register import MANIFEST, ROW_GROUP, TABLES, write_register
 from huiqi.firms.synth import synth_register
 
 
-def _spliced_and_whole(tmp: Path, firms: int, seed: int, every: int) -> None:
+def _spliced_and_whole(tmp: Path, firms: int, seed: int, every: int, stored_sorted: bool = True) -> None:
     """A register of ``firms`` firms with every ``every``-th firm's rows replaced and new firms added,
-    spliced and written whole: the same files."""
+    spliced and written whole: the same files. ``stored_sorted``: the stored files in credit-code order
+    (as imports write them) or in reverse (a register written otherwise: DuckDB sorts it)."""
     base = synth_register(firms, seed)
-    write_register(base, tmp / "base")
+    order = (
+        (lambda t: by_credit_code(t))
+        if stored_sorted
+        else (lambda t: t.take(pc.sort_indices(t, sort_keys=[("uscc", "descending")])))
+    )
+    write_register({name: order(t) for name, t in base.items()}, tmp / "base")
     codes = base["firms"]["uscc"].combine_chunks()
     dropped = codes.filter(pa.array([i % every == 0 for i in range(len(codes))]))
     others = synth_register(5, seed + 1000)  # new firms
@@ -67,6 +73,10 @@ def test_a_spliced_register_is_the_register_written_whole(
     seed: int, every: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     _spliced_and_whole(tmp_path_factory.mktemp("splice"), 40, seed, every)
+
+
+def test_stored_files_not_in_order_are_spliced_in_order(tmp_path: Path) -> None:
+    _spliced_and_whole(tmp_path, 40, 5, 4, stored_sorted=False)
 
 
 def test_a_large_spliced_table_has_the_row_groups_of_a_whole_one(tmp_path: Path) -> None:

@@ -232,6 +232,17 @@ def _repeated(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if pa.types.is_string(f.type) and f.name not in _UNIQUE_TEXT]
 
 
+def table_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A register table's Parquet writer: every writer of the layout writes the same files."""
+    return pq.ParquetWriter(
+        path,
+        schema,
+        compression="zstd",
+        use_dictionary=_repeated(schema),
+        store_decimal_as_integer=True,  # money as 64-bit integers: quicker both ways
+    )
+
+
 def write_register(tables: dict[str, pa.Table], path: str | Path) -> Path:
     """Write every table to ``path/<name>.parquet`` and the manifest; the directory is created if needed."""
     return write_register_chunks([tables], path)
@@ -265,13 +276,7 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
                     check_schema(chunk[name].schema, schemas[name], source=f"table {name!r}")
                 if not writers:
                     writers = [
-                        pq.ParquetWriter(
-                            tmp,
-                            schemas[name],
-                            compression="zstd",
-                            use_dictionary=_repeated(schemas[name]),
-                            store_decimal_as_integer=True,  # money as 64-bit integers: quicker both ways
-                        )
+                        table_writer(tmp, schemas[name])
                         for (tmp, _), name in zip(written, TABLES, strict=True)
                     ]
                 for writer, name in zip(writers, TABLES, strict=True):
