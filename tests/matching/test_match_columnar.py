@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from dbfixtures import Db
 from huiqi.app import matching, register
 from huiqi.app.store import Store
+from huiqi.firms.digests import firm_digests
 from huiqi.firms.register import write_register
 from huiqi.firms.synth import synth_register
 from huiqi.matching import results as files
@@ -244,3 +245,34 @@ def test_the_stored_registers_copy_follows_imports(sqlite_db: Db, tmp_path: Path
         assert again.run.rows_computed == 0
     finally:
         store.close()
+
+
+def test_a_changed_firm_newly_eligible_is_told_with_its_digest_now(sqlite_db: Db) -> None:
+    """A firm whose rows become those of an eligible firm is told, with the digest of its rows now (the
+    incremental run takes it from its join of the firms' digests, not from every firm's)."""
+    pack = load_pack()
+    tables = synth_register(200, 3)
+    with sqlite_db.session() as s:
+        first = run_match(s, pack, tables, ON)
+        s.commit()
+    told_first = set(first.eligible["uscc"].to_pylist())
+    codes = tables["firms"]["uscc"].to_pylist()
+    model = next(u for u in codes if u in told_first)  # eligible for something
+    quiet = next(u for u in codes if u not in told_first)  # eligible for nothing
+    changed = {}
+    for name, t in tables.items():
+        kept = t.filter(pc.not_equal(t["uscc"], quiet))
+        rows = t.filter(pc.equal(t["uscc"], model))
+        rows = rows.set_column(rows.schema.get_field_index("uscc"), "uscc", pa.array([quiet] * rows.num_rows))
+        changed[name] = pa.concat_tables([kept, rows.cast(t.schema)])
+    with sqlite_db.session() as s:
+        again = run_match(s, pack, changed, ON)
+        s.commit()
+        notes = s.execute(
+            select(Notification.uscc, Notification.firm_digest).where(Notification.run_id == again.run.id)
+        ).all()
+    assert again.recomputed_firms == 1
+    now = firm_digests(changed)
+    digest = dict(zip(now["uscc"].to_pylist(), now["digest"].to_pylist(), strict=True))[quiet]
+    assert notes and {u for u, _d in notes} == {quiet}
+    assert all(d == str(digest) for _u, d in notes)

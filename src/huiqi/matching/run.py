@@ -623,7 +623,8 @@ def _plan(
         parts.append(_compute(raw, programmes, make(dict(tables)), on, sorted(changed_p), "computed_p"))
     if same_p and changed_firms:
         tick("firms", 0)
-        parts.append(_compute(raw, programmes, changed_only(), on, same_p, "computed_f"))
+        # one firms row a changed firm (its digest is of that row): counted already, not scanned again
+        parts.append(_compute(raw, programmes, changed_only(), on, same_p, "computed_f", changed_firms))
     computed = " UNION ALL ".join(f"SELECT * FROM ({sql})" for sql, _n in parts) or (  # nosec B608
         "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS programme, NULL::BOOLEAN AS eligible, "
         "NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS unmet WHERE false"
@@ -667,6 +668,8 @@ def _plan(
         ),
     )
     # the newly eligible are among this run's computed rows: a changed programme's, or a changed firm's
+    # (whose digests firm_diff holds: millions of others not scanned for them)
+    digest_of = "digests" if changed_p else "firm_diff"
     raw.register("eligible_now", eligible)
     # (only the last run's eligible rows matter: a pair told before is one eligible then, same rules)
     newly = raw.sql(
@@ -675,7 +678,7 @@ def _plan(
         f"told AS (SELECT uscc, programme FROM {prev} WHERE eligible "
         "AND uscc IN (SELECT uscc FROM c) AND programme IN (SELECT programme FROM c)) "
         "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "
-        "FROM c JOIN current_programmes cp USING (programme) JOIN digests d USING (uscc) "
+        f"FROM c JOIN current_programmes cp USING (programme) JOIN {digest_of} d USING (uscc) "
         "LEFT JOIN told p ON p.uscc = c.uscc AND p.programme = c.programme "
         "LEFT JOIN prev_digests pd ON pd.programme = c.programme "
         "WHERE NOT coalesce(p.uscc IS NOT NULL AND pd.digest = cp.programme_digest, false) "
@@ -709,19 +712,20 @@ DELTA_SHARE = 0.25
 
 def _firm_diff(raw: Any, prev_firms: str, same_p: bool) -> tuple[int, int]:
     """The firms changed or added since the last run (``changed_firms``; none when every programme is
-    recomputed for every firm) and those gone, with the changed ones in ``firm_diff`` (uscc, gone): one join
+    recomputed for every firm) and those gone, both in ``firm_diff`` (uscc, gone, digest): one join
     of the firms' digests with the last run's (a hash join of millions of codes: once, not once for each
     question); the firms stay in DuckDB, Python sees their numbers."""
     if not same_p:  # every firm is computed: only the number gone matters
         for name in ("changed_firms", "firm_diff"):
             raw.execute(
-                f"CREATE OR REPLACE TABLE {name} AS SELECT NULL::VARCHAR AS uscc, false AS gone WHERE false"
+                f"CREATE OR REPLACE TABLE {name} AS SELECT NULL::VARCHAR AS uscc, false AS gone, "
+                "NULL::VARCHAR AS digest WHERE false"
             )
         gone_sql = f"SELECT count(*) FROM {prev_firms} p ANTI JOIN digests d USING (uscc)"  # nosec B608
         return 0, int(raw.sql(gone_sql).fetchone()[0])
     raw.execute(
         "CREATE OR REPLACE TABLE firm_diff AS SELECT coalesce(d.uscc, p.uscc) AS uscc, "  # nosec B608
-        f"d.uscc IS NULL AS gone FROM digests d FULL JOIN {prev_firms} p ON d.uscc = p.uscc "
+        f"d.uscc IS NULL AS gone, d.digest FROM digests d FULL JOIN {prev_firms} p ON d.uscc = p.uscc "
         "WHERE p.digest IS DISTINCT FROM d.digest"
     )
     raw.execute("CREATE OR REPLACE TABLE changed_firms AS SELECT uscc FROM firm_diff WHERE NOT gone")
@@ -768,20 +772,24 @@ def _compute(
     on: dt.date,
     ids: list[str],
     name: str,
+    firms: int | None = None,
 ) -> tuple[str, int]:
     """The programmes ``ids`` over ``inputs`` as a query of one row a firm x programme (uscc, programme,
-    eligible, amount, unmet), and its number of rows. On DuckDB the engine's query is inlined and its
-    wide result unpivoted as it streams (never held whole); another engine's result comes back as Arrow."""
+    eligible, amount, unmet), and its number of rows (``firms``: the inputs' firms when known). On DuckDB
+    the engine's query is inlined and its wide result unpivoted as it streams (never held whole); another
+    engine's result comes back as Arrow."""
     compiled = compile_pack(programmes, inputs, on, ids)
     backend = compiled.table._find_backend()
     if backend.name == "duckdb" and backend.con is raw:
         source = f"({duckdb_sql(compiled.table)})"
-        firms = raw.sql(f"SELECT count(*) FROM {_table_of(inputs)}").fetchone()  # nosec B608
+        if firms is None:
+            counted = raw.sql(f"SELECT count(*) FROM {_table_of(inputs)}").fetchone()  # nosec B608
+            firms = int(counted[0]) if counted else 0
     else:  # another engine ran the rules: its result comes back as Arrow
         wide = to_arrow(compiled.table)
         raw.register(f"{name}_arrow", wide)
         source = f"{name}_arrow"
-        firms = (wide.num_rows,)
+        firms = int(wide.num_rows)
     columns = ", ".join(
         ["uscc"]
         + [
@@ -796,7 +804,7 @@ def _compute(
         f"SELECT uscc, programme, eligible, amount, unmet FROM {name}_wide "
         f"UNPIVOT INCLUDE NULLS ((eligible, amount, unmet) FOR programme IN ({into}))"
     )
-    return sql, int(firms[0] if firms else 0) * len(compiled.programmes)
+    return sql, firms * len(compiled.programmes)
 
 
 def _table_of(inputs: dict[str, ir.Table]) -> str:
