@@ -731,12 +731,16 @@ def _check_keys(batch: BulkBatch, known: pa.Array | None) -> None:
                 problems.append([p])
             batch.parts["firms"] = firms = _reject(batch, firms, keep, problems)
         codes = firms.data["uscc"].combine_chunks()
-    valid = codes if known is None or not len(known) else pa.concat_arrays([codes, known.cast(pa.string())])
+    register = known.cast(pa.string()) if known is not None and len(known) else None
     for table in CHILD_TABLES:
         part = batch.parts.get(table)
         if part is None:
             continue
         col = part.data["uscc"].combine_chunks()
+        valid = codes
+        if register is not None:  # the register's firms these rows name (a few rows: a few firms looked up)
+            named = register.filter(pc.is_in(register, value_set=pc.unique(col)))
+            valid = pa.concat_arrays([codes, named])
         keep = pc.is_in(col, value_set=valid).to_numpy(zero_copy_only=False)
         if keep.all():
             continue
