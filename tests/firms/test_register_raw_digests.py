@@ -21,7 +21,7 @@ from huiqi.app import register
 from huiqi.app.store import Store
 from huiqi.db.migrate import upgrade
 from huiqi.firms import bulk
-from huiqi.firms.digests import DIGESTS
+from huiqi.firms.digests import DIGESTS, firm_digests
 from huiqi.firms.exporting import write_tables
 from huiqi.firms.importing import ImportError_, ImportRefused
 from huiqi.firms.register import TABLES
@@ -115,6 +115,8 @@ def _outcome(store: Store, root: Path, source: Path, skip: bool) -> tuple[Any, .
     stored = (root / "huiqi.match-results" / "register").resolve()
     tables = {name: pq.read_table(stored / f"{name}.parquet").to_pylist() for name in TABLES}
     digests = pq.read_table(stored / DIGESTS).to_pylist()
+    fresh = firm_digests({name: stored / f"{name}.parquet" for name in TABLES})
+    assert digests == sorted(fresh.to_pylist(), key=lambda d: d["uscc"])  # kept: those of the tables
     history = store.read(
         lambda s: [
             (c.uscc, c.field, c.old, c.new)

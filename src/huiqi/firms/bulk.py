@@ -950,9 +950,32 @@ def _new_digests(
     the import ``touched``, computed afresh (all of them when none are stored or the layout changed)."""
     if stored is None or not _schema(existing["firms"]).equals(tables["firms"].schema):
         return by_credit_code(firm_digests(tables))
-    fresh = firm_digests({name: _of(t, touched) for name, t in tables.items()})
+    fresh = by_credit_code(firm_digests({name: _of(t, touched) for name, t in tables.items()}))
     kept = stored.filter(pc.invert(pc.is_in(stored["uscc"], value_set=touched)))
-    return by_credit_code(pa.concat_tables([kept, fresh.cast(kept.schema)]))
+    both = pa.concat_tables([kept, fresh.cast(kept.schema)])
+    old, new = _fixed(kept["uscc"]), _fixed(fresh["uscc"])
+    if old is None or new is None or not _in_order(kept):
+        return by_credit_code(both)
+    # both in order: the new firms' digests put in their places (no sort of the register's codes)
+    at = np.searchsorted(old, new)
+    order = np.insert(np.arange(len(old)), at, len(old) + np.arange(len(new)))
+    return both.take(pa.array(order))
+
+
+def _fixed(codes: pa.ChunkedArray) -> np.ndarray | None:
+    """Credit codes as fixed-width bytes (a view of Arrow's buffer, no copy) to search in; None when they
+    are not all 18 ASCII characters without nulls."""
+    col = codes.combine_chunks().cast(pa.string())
+    n = len(col)
+    if col.null_count or (n and pc.max(pc.binary_length(col)).as_py() != 18):
+        return None
+    if n and pc.min(pc.binary_length(col)).as_py() != 18:
+        return None
+    offsets, data = col.buffers()[1], col.buffers()[2]
+    if data is None:
+        return np.array([], dtype="S18")
+    first = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=col.offset * 4)[0]) if n else 0
+    return np.frombuffer(data, dtype="S18", count=n, offset=first)
 
 
 def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:

@@ -3,12 +3,12 @@ time, so that their cells need not be converted, checked or compared again (issu
 
 A firm's raw digest is a 64-bit hash of the text of its rows in every table file of the import (per table,
 its rows' cells in file order, so that a reordering of its child rows counts; nothing of its place in the
-file). The bulk import keeps them beside the stored register (``raw_digests.parquet``: uscc, raw, sorted by
-uscc) with the *recipe* they were made under: the tables, their headers, delimiters and mapping, and the
-version of the conversion rules. The next import made with the same recipe takes a firm whose raw digest
-is the stored one as stored: the text converts to the same rows as before and merging them again changes
-nothing. Any doubt (no raw digests kept, another recipe, a firm whose rows were rejected) reads the firm in
-full, as an import always did.
+file). The bulk import keeps them beside the stored register (``raw_digests.parquet``: uscc, raw) with the
+*recipe* they were made under: the tables, their headers, delimiters and mapping, and the version of the
+conversion rules. The next import made with the same recipe takes a firm whose raw digest is the stored
+one as stored: the text converts to the same rows as before and merging them again changes nothing. Any
+doubt (no raw digests kept, another recipe, a firm whose rows were rejected) reads the firm in full, as an
+import always did.
 
 Like the typed digests (``huiqi.firms.digests``), a raw digest is bookkeeping, not a proof: a wrong answer
 would need two texts of one firm with equal 64-bit hashes.
@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: The file of a register directory holding its firms' raw digests (uscc, raw; sorted by uscc).
+#: The file of a register directory holding its firms' raw digests (uscc, raw; in no particular order).
 RAW_DIGESTS = "raw_digests.parquet"
 #: Raised whenever the reading or conversion of a cell changes, so that older raw digests are not trusted.
 RULES_VERSION = 1
@@ -164,14 +164,14 @@ def as_stored(new: pa.Table, stored: RawDigests | None, recipe_now: str) -> pa.A
 def kept(new: pa.Table, stored: RawDigests | None, recipe_now: str, dropped: pa.Array) -> pa.Table:
     """The raw digests to keep with the register an import makes: this import's (but of the firms
     ``dropped``, whose rows were rejected), and the stored ones of firms it does not name when made
-    under the same recipe; sorted by uscc."""
+    under the same recipe (in no particular order: it is only joined)."""
     mine = new.filter(pc.invert(pc.is_in(new["uscc"], value_set=dropped))) if len(dropped) else new
     pieces = [mine.select(["uscc", "raw"])]
     if stored is not None and stored.recipe == recipe_now:
         old = stored.digests
         pieces.append(old.filter(pc.invert(pc.is_in(old["uscc"], value_set=new["uscc"].combine_chunks()))))
     out = pa.concat_tables([p.cast(pieces[0].schema) for p in pieces])
-    return out.take(pc.sort_indices(out["uscc"]))
+    return out
 
 
 def write_raw(path: Path, raw: RawDigests) -> None:
