@@ -38,6 +38,16 @@ def with_sales(tables: dict[str, pa.Table], rows: list[int]) -> dict[str, pa.Tab
     return out
 
 
+def like(tables: dict[str, pa.Table], code: str, model: str) -> dict[str, pa.Table]:
+    """The register with firm ``code``'s rows in every table replaced by a copy of firm ``model``'s."""
+    out = {}
+    for name, t in tables.items():
+        rows = t.filter(pc.equal(t["uscc"], model))
+        rows = rows.set_column(rows.schema.get_field_index("uscc"), "uscc", pa.array([code] * rows.num_rows))
+        out[name] = pa.concat_tables([t.filter(pc.not_equal(t["uscc"], code)), rows.cast(t.schema)])
+    return out
+
+
 def whole(tables: dict[str, pa.Table], tmp: Path) -> list[dict[str, object]]:
     """The rows of a full run of ``tables`` in a database of its own."""
     store = Store.open(f"sqlite:///{tmp}/full-{len(list(tmp.iterdir()))}.db")
@@ -55,6 +65,13 @@ def own_codes(out: Outcome) -> set[str]:
     return set(pq.read_table(out.results_file, columns=["uscc"])["uscc"].to_pylist())
 
 
+def pairs(out: Outcome) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The eligible pairs the run worked out (and stored), and the eligible rows of its whole table."""
+    told = sorted(zip(*(out.eligible[c].to_pylist() for c in ("uscc", "programme", "amount")), strict=True))
+    rows = out.results.filter(out.results["eligible"])
+    return told, sorted(zip(*(rows[c].to_pylist() for c in ("uscc", "programme", "amount")), strict=True))
+
+
 def test_deltas_over_deltas_equal_full_runs(sqlite_db: Db, tmp_path: Path) -> None:
     tables = synth_register(40, 11)
     codes = tables["firms"]["uscc"].to_pylist()
@@ -63,8 +80,10 @@ def test_deltas_over_deltas_equal_full_runs(sqlite_db: Db, tmp_path: Path) -> No
         s.commit()
         assert files.base_of(first.results_file) is None
         changed: set[str] = set()
+        model = next(u for u in first.eligible["uscc"].to_pylist() if u != codes[20])
         for rows in ([3], [7, 3], [20]):
-            tables = with_sales(tables, rows)
+            # the last change gives a firm an eligible firm's rows: the delta holds eligible pairs too
+            tables = with_sales(tables, rows) if rows != [20] else like(tables, codes[20], model)
             changed |= {codes[i] for i in rows}
             out = run_match(s, PACK, tables, ON)
             s.commit()
@@ -74,6 +93,8 @@ def test_deltas_over_deltas_equal_full_runs(sqlite_db: Db, tmp_path: Path) -> No
             assert pq.read_table(out.results_file).num_rows == len(changed) * len(PACK)
             assert out.run.rows == files.row_count(out.results_file) == 40 * len(PACK)
             assert out.results.to_pylist() == whole(tables, tmp_path)
+            worked_out, in_table = pairs(out)
+            assert worked_out == in_table and worked_out
         gone = codes[5]
         tables = {n: t.filter(pc.not_equal(t["uscc"], gone)) for n, t in tables.items()}
         out = run_match(s, PACK, tables, ON)
@@ -81,6 +102,7 @@ def test_deltas_over_deltas_equal_full_runs(sqlite_db: Db, tmp_path: Path) -> No
         assert gone not in set(out.results["uscc"].to_pylist())
         assert out.run.rows == 39 * len(PACK)
         assert out.results.to_pylist() == whole(tables, tmp_path)
+        assert pairs(out)[0] == pairs(out)[1]
         # nothing changed: the delta is linked, and read the same
         again = run_match(s, PACK, tables, ON)
         s.commit()

@@ -656,7 +656,9 @@ def _plan(
         tick("firms", 1)
     tick("store", 0)
     reused = rows - rows_computed
-    eligible = _eligible(raw, target)
+    shared = _base_eligible(raw, target, prev_file)  # a delta over the last run's base: read it once
+    eligible = _eligible(raw, target) if not shared else raw.sql(_SORTED_PAIRS).to_arrow_table()
+    told_from = "prev_eligible" if shared else f"(SELECT uscc, programme FROM {prev} WHERE eligible)"
     raw.register(
         "current_programmes",
         pa.table(
@@ -675,8 +677,8 @@ def _plan(
     newly = raw.sql(
         "WITH c AS (SELECT * FROM eligible_now "  # nosec B608  # our relation names, quoted literals
         f"WHERE programme IN {_in_list(sorted(changed_p))} OR uscc IN (SELECT uscc FROM changed_firms)), "
-        f"told AS (SELECT uscc, programme FROM {prev} WHERE eligible "
-        "AND uscc IN (SELECT uscc FROM c) AND programme IN (SELECT programme FROM c)) "
+        f"told AS (SELECT uscc, programme FROM {told_from} "
+        "WHERE uscc IN (SELECT uscc FROM c) AND programme IN (SELECT programme FROM c)) "
         "SELECT c.uscc, c.programme, cp.version, cp.programme_digest, d.digest AS firm_digest, c.amount "
         f"FROM c JOIN current_programmes cp USING (programme) JOIN {digest_of} d USING (uscc) "
         "LEFT JOIN told p ON p.uscc = c.uscc AND p.programme = c.programme "
@@ -704,6 +706,40 @@ def _eligible(raw: Any, results_file: Path) -> pa.Table:
         "WHERE eligible ORDER BY programme, uscc"
     ).to_arrow_table()
     return table
+
+
+#: The run's eligible pairs of ``run_eligible`` (see ``_base_eligible``), as ``_eligible`` gives them.
+_SORTED_PAIRS = "SELECT uscc, programme, amount FROM run_eligible ORDER BY programme, uscc"
+
+
+def _base_eligible(raw: Any, target: Path, prev_file: str) -> bool:
+    """When this run is a delta over the base the last run's rows are read with (its own file, or its base):
+    the base's eligible rows read once (``base_eligible``: one scan of tens of millions of rows, where the
+    run's pairs and the last run's told pairs each scanned it), with this run's eligible pairs
+    (``run_eligible``) and the last run's (``prev_eligible``) over them. False otherwise."""
+    base = files.base_of(target)
+    if base is None or not prev_file:
+        return False
+    prev = Path(prev_file)
+    prev_base = files.base_of(prev)
+    if (prev_base or prev) != base:
+        return False
+    raw.execute(
+        "CREATE OR REPLACE TEMP TABLE base_eligible AS SELECT uscc, programme, amount "  # nosec B608
+        f"FROM read_parquet({_quote(str(base))}) WHERE eligible"
+    )
+
+    def over(run: Path) -> str:  # a delta's eligible rows: the base's of the firms it does not replace
+        return (
+            "SELECT uscc, programme, amount FROM base_eligible "  # nosec B608  # quoted paths
+            f"ANTI JOIN read_parquet({_quote(str(files.replaced_file(run)))}) USING (uscc) "
+            f"UNION ALL SELECT uscc, programme, amount FROM read_parquet({_quote(str(run))}) WHERE eligible"
+        )
+
+    before = over(prev) if prev_base is not None else "SELECT uscc, programme, amount FROM base_eligible"
+    raw.execute(f"CREATE OR REPLACE TEMP VIEW run_eligible AS {over(target)}")
+    raw.execute(f"CREATE OR REPLACE TEMP VIEW prev_eligible AS {before}")
+    return True
 
 
 #: A delta holds at most this share of a run's firms; beyond it the run writes its whole table.
