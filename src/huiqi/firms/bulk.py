@@ -465,7 +465,17 @@ def _read(
 def _firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.Array:
     """Each row's firm: its credit code as the import reads it; null when the cell is not a good code."""
     header, rule = next((h, r) for h, r in rules.items() if r.to == "uscc")
-    values, bad = _column(cells, cells.columns[header], layout_type(table, "uscc"), rule)
+    col = cells.columns[header]
+    bad: list[tuple[int, str, str]] = []
+    if (
+        isinstance(col, pa.Array)
+        and col.type == pa.string()
+        and not rule.values
+        and pc.all(pc.fill_null(pc.match_substring_regex(col, _USCC), False)).as_py()
+    ):
+        values = col  # plain codes: the conversion gives such text as it is
+    else:
+        values, bad = _column(cells, col, layout_type(table, "uscc"), rule)
     codes, bad_codes = _codes(values)
     wrong = [i for i, _, _ in bad] + [i for i, _, _ in bad_codes]
     if not wrong:
@@ -669,8 +679,9 @@ def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
     ok = np.zeros(len(col), dtype=bool)
     if plain.any():
-        chosen = col.filter(pa.array(plain))
-        raw = np.frombuffer("".join(chosen.to_pylist()).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        chosen = _fixed(pa.chunked_array([col.filter(pa.array(plain))]))
+        assert chosen is not None  # nosec B101  # 18 ASCII characters each, as the pattern says
+        raw = chosen.view(np.uint8).reshape(-1, 18)
         values = _VALUE[raw]
         check = (31 - (values[:, :17] @ _WEIGHTS) % 31) % 31
         ok[np.flatnonzero(plain)] = check == values[:, 17]
