@@ -797,10 +797,19 @@ class _Compiler:
                 todo.extend(programme.values[v].checked.values)
         return set(programme.values) - tested
 
-    def materialize(self, ids: list[str]) -> None:
-        pending = self._items(ids)
+    def materialize(self, ids: list[str], *, firm_only: bool = False) -> None:
+        """Every item as a column, layer after layer. ``firm_only``: only the items reading nothing but the
+        firm's own fields, computed before the child tables are joined: the joins then carry their results
+        (mostly booleans) instead of the fields they read (names, sectors, amounts)."""
+        pending = {k: d for k, d in self._items(ids).items() if k not in self.materialized}
         while pending:
-            ready = [k for k, d in pending.items() if all(x in self.materialized for x in d)]
+            ready = [
+                k
+                for k, d in pending.items()
+                if all(x in self.materialized for x in d) and (not firm_only or self._reads_firm_only(k))
+            ]
+            if not ready and firm_only:
+                return
             if not ready:  # pragma: no cover - the loader refuses cycles
                 raise EvaluationError("programmes refer to each other in a cycle")
             columns: dict[str, ir.Value] = {}
@@ -817,6 +826,21 @@ class _Compiler:
             for key, column in zip(ready, found, strict=True):
                 self.materialized[key] = column
                 del pending[key]
+
+    def _reads_firm_only(self, key: tuple[str, ...]) -> bool:
+        """Whether an item (a value or test) reads no list of the firm and no programme: its values are
+        items of their own, which come first."""
+        if key[0] not in ("value", "cond", "excl"):
+            return False
+        p = self.programmes[key[1]]
+        e = (
+            p.values[key[2]]
+            if key[0] == "value"
+            else (p.conditions if key[0] == "cond" else p.exclusions)[key[2]]
+        )
+        return not e.checked.programmes and not any(
+            isinstance(n, ast.Comprehension) for n in ast.walk(e.node)
+        )
 
     def _compile_item(self, key: tuple[str, ...]) -> Col:
         kind, pid = key[0], key[1]
@@ -988,8 +1012,9 @@ def compile_pack(
     chosen = ids if ids is not None else sorted(programmes)
     compiler = _Compiler(programmes, on, tables, lazy=not with_unmet, lookup=indexes_arrays(tables["firms"]))
     compiler.narrow(compiler.needed(chosen), keep)
-    compiler.collect_aggregates(compiler.needed(chosen))
     compiler.plan_sharing(compiler.needed(chosen))
+    compiler.materialize(chosen, firm_only=True)
+    compiler.collect_aggregates(compiler.needed(chosen))
     compiler.materialize(chosen)
     columns: dict[str, ir.Value] = {"uscc": compiler.base.uscc}
     columns.update({name: compiler.base[name] for name in keep})
