@@ -454,9 +454,12 @@ def _read(
         batch.recipe = recipe(shapes)
         batch.raw = combined(raw)
         batch.as_stored = as_stored(batch.raw, stored_raw, batch.recipe)
+    if len(batch.as_stored) and batch.raw is not None:  # the firms to read: few, looked up quickly
+        firms = batch.raw["uscc"]
+        read = firms.filter(pc.invert(pc.is_in(firms, value_set=batch.as_stored))).combine_chunks()
     for table, (cells, rules, codes) in waiting.items():
         if len(batch.as_stored) and codes is not None:
-            _let_go(batch, table, cells, codes, keep)
+            _let_go(batch, table, cells, codes, read, keep)
         batch.parts[table] = _convert(batch, table, cells, rules, keep)
     _check_keys(batch, known)
     return batch
@@ -497,9 +500,10 @@ def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[
     return codes, table_digests(texts, codes)
 
 
-def _let_go(batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, keep: bool) -> None:
-    """The rows of the firms given as stored let go (a column at a time: the text is not held twice)."""
-    rows = pc.invert(pc.fill_null(pc.is_in(codes, value_set=batch.as_stored), False))
+def _let_go(batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, read: pa.Array, keep: bool) -> None:
+    """The rows of the firms given as stored let go (a column at a time: the text is not held twice):
+    the rows kept are those of the firms ``read`` and those of no firm."""
+    rows = pc.or_(pc.is_null(codes), pc.fill_null(pc.is_in(codes, value_set=read), False))
     for h, c in cells.columns.items():
         cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
     cells.numbers = cells.numbers[_np(rows)]
