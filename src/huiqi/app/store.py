@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from huiqi.app.models import all_tables
 from huiqi.db import make_engine, make_session_factory, run_in_transaction
+from huiqi.db.engine import reading
 from huiqi.db.errors import DatabaseNotReady
 from huiqi.db.migrate import current_head, current_revision, upgrade
 
@@ -91,8 +92,8 @@ class Store:
         return run_in_transaction(self.factory, work)
 
     def read(self, work: Callable[[Session], T]) -> T:
-        """A session for reading; nothing it does is committed."""
-        with self.factory() as session:
+        """A session for reading; nothing it does is committed, and on SQLite it waits for no writer."""
+        with self.factory(bind=reading(self.engine)) as session:
             return work(session)
 
     def close(self) -> None:

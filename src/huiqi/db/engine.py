@@ -19,6 +19,10 @@ from huiqi.db.errors import TooManyRetries
 
 T = TypeVar("T")
 
+#: An execution option of an engine whose transactions only read (``reading``): on SQLite they begin
+#: without taking the write lock, so a page is not kept waiting while a match or an import commits.
+READ_ONLY = "huiqi_read_only"
+
 #: PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, unique violation (a concurrent
 #: writer inserted the same idempotency key or claim first; the retry sees it and answers properly).
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
@@ -38,6 +42,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A read takes no lock: it reads the last committed state (WAL) while a writer goes on.
+            conn.exec_driver_sql("BEGIN")
+            return
         # Take the write lock up front: a read-then-write transaction can never be overtaken by another.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -59,6 +67,11 @@ def make_engine(url: str | None = None, *, pool_size: int = 40, echo: bool = Fal
         _sqlite_setup(engine)
         return engine
     return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=8, pool_pre_ping=False)
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they wait for no writer (see ``READ_ONLY``)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
