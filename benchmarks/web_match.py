@@ -29,7 +29,9 @@ same hour, for comparison (each after the web's run, or before it with ``--cli-f
 has messages (taken from the officer's outbox) gets an account and logs in; its page (``/firms/{uscc}``:
 its messages, what the latest match found for it, its applications, awards, certificates and the
 calculator's matches) is fetched ``--page-runs`` times (median and p95 ms), and the API's reads of its
-stored results and its messages (``/api/v1/firms/{uscc}/match-results``, ``.../inbox``).
+stored results and its messages (``/api/v1/firms/{uscc}/match-results``, ``.../inbox``). Then the pages of
+``--page-runs`` other firms with messages, each fetched once by the officer (staff see any firm's page):
+a first view, as users see it, before the server has kept anything of that firm (its messages' texts).
 
 The machine's load (``uptime``) is printed before and after: the figures depend on it.
 """
@@ -259,6 +261,18 @@ def timings(client: httpx.Client, path: str, runs: int) -> tuple[float, float, i
     )
 
 
+def first_views(client: httpx.Client, firms: list[str]) -> tuple[float, float]:
+    """Median and p95 ms of one GET of each firm's page (none fetched before)."""
+    times = []
+    for uscc in firms:
+        started = time.perf_counter()
+        r = client.get(f"/firms/{uscc}")
+        times.append((time.perf_counter() - started) * 1000)
+        assert r.status_code == 200, f"{uscc}: {r.status_code} {r.text[:300]}"
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+
+
 def change(db: Any, name: str, args: argparse.Namespace, base_dir: Path) -> None:
     """Import (not timed) 1 % of the firms changed into ``name``."""
     if args.csv:
@@ -327,8 +341,9 @@ def main() -> None:
             if args.cli and not args.cli_first:
                 cli[label] = cli_match(db.env("cli"), label)
 
-        outbox = officer.get("/api/v1/matching/outbox", params={"limit": 1}).json()["items"]
-        uscc = outbox[0]["uscc"]
+        outbox = officer.get("/api/v1/matching/outbox", params={"limit": 500}).json()["items"]
+        with_messages = list(dict.fromkeys(item["uscc"] for item in outbox))
+        uscc, others = with_messages[0], with_messages[1 : args.page_runs + 1]
         create_user(env, "firm", "firm_member", uscc)
         firm, home = browser(server.url, "firm")
         cpu = tree_cpu(server.proc.pid)
@@ -336,6 +351,9 @@ def main() -> None:
         page_cpu = (tree_cpu(server.proc.pid) - cpu) / (args.page_runs + 1) * 1000
         results = timings(firm, f"/api/v1/firms/{uscc}/match-results", args.page_runs)
         inbox = timings(firm, f"/api/v1/firms/{uscc}/inbox", args.page_runs)
+        cpu = tree_cpu(server.proc.pid)
+        firsts = first_views(officer, others)
+        firsts_cpu = (tree_cpu(server.proc.pid) - cpu) / max(1, len(others)) * 1000
         rss = match_bench._tree_rss(server.proc.pid) / 2**30
     finally:
         server.stop()
@@ -353,6 +371,10 @@ def main() -> None:
     print(
         f"a firm's page GET /firms/{uscc} (home {home}), {args.page_runs} runs: median {page[0]:.1f} ms, "
         f"p95 {page[1]:.1f} ms, {page[2]:,} bytes, server {page_cpu:.1f} CPU-ms a request"
+    )
+    print(
+        f"{len(others)} other firms' pages, each fetched once (a first view): median {firsts[0]:.1f} ms, "
+        f"p95 {firsts[1]:.1f} ms, server {firsts_cpu:.1f} CPU-ms a request"
     )
     print(f"GET /api/v1/firms/{uscc}/match-results: median {results[0]:.1f} ms, p95 {results[1]:.1f} ms")
     print(f"GET /api/v1/firms/{uscc}/inbox: median {inbox[0]:.1f} ms, p95 {inbox[1]:.1f} ms")

@@ -46,7 +46,9 @@ _cache: OrderedDict[tuple[str, int, int, int], _Index] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _identity(path: Path) -> tuple[str, int, int, int]:
+def file_identity(path: Path) -> tuple[str, int, int, int]:
+    """What tells one version of a file from the next (path, inode, size, modification time): a re-import
+    writes new files and renames them into place, so a cache keyed by this never serves the old file."""
     st = os.stat(path)
     return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -72,7 +74,7 @@ def _build(path: Path) -> _Index:
 
 
 def _index(path: Path) -> _Index:
-    key = _identity(path)
+    key = file_identity(path)
     with _lock:
         found = _cache.get(key)
         if found is not None:
@@ -99,12 +101,22 @@ def _scan(path: Path, uscc: str, schema: pa.Schema) -> pa.Table:
     return rows.cast(schema)
 
 
-def firm_rows(path: Path, uscc: str) -> pa.Table:
+def column_names(path: Path) -> list[str]:
+    """The columns of the Parquet table ``path``, from the kept footer (a caller choosing which to read)."""
+    names: list[str] = _index(path).schema.names
+    return names
+
+
+def firm_rows(path: Path, uscc: str, columns: list[str] | None = None) -> pa.Table:
     """The rows of ``uscc`` in the Parquet table ``path``: the row groups that can hold it, from a kept
-    index, so a firm's page does not re-read footers or scan statistics on every request."""
+    index, so a firm's page does not re-read footers or scan statistics on every request; only ``columns``
+    (with ``uscc``) decoded when given."""
     index = _index(path)
+    if columns is not None and "uscc" not in columns:
+        columns = ["uscc", *columns]
     if index.lows is None:
-        return _scan(path, uscc, index.schema)
+        rows = _scan(path, uscc, index.schema)
+        return rows if columns is None else rows.select(columns)
     first = bisect.bisect_left(index.highs, uscc)
     groups = []
     for i in range(first, len(index.lows)):
@@ -112,7 +124,8 @@ def firm_rows(path: Path, uscc: str) -> pa.Table:
             break
         groups.append(index.groups[i])
     if not groups:
-        return index.schema.empty_table()
+        empty = index.schema.empty_table()
+        return empty if columns is None else empty.select(columns)
     with pq.ParquetFile(path, metadata=index.meta) as file:
-        found = file.read_row_groups(groups)
+        found = file.read_row_groups(groups, columns=columns)
     return found.filter(pc.equal(found["uscc"], uscc))

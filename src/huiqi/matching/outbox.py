@@ -1,15 +1,20 @@
 """The "you qualify" outbox: messages are stored as what they need (firm, programme, version, the digests of
 the rules and of the firm's data) and their text is rendered when they are read, from the register the run
 read (the database's, or a register directory) and the programmes loaded now: the scalar evaluator's
-explanation for that firm, what a caseworker would see.
+explanation for that firm, what a caseworker would see. A rendered text is kept a process (bounded), keyed by
+what determines it: the message, the identity of the register's files (or a digest of the firm's stored
+record) and the digests of the programmes it reads, so a re-import or a new rule version renders anew.
 
 A message written by an older version kept its text (``message_zh``/``message_en``): that text is shown.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,40 +36,153 @@ class Message:
     en: str
 
 
-def _firm_from_directory(root: Path, uscc: str) -> Firm | None:
-    """One firm of a register directory, each table's rows found by ``huiqi.firms.lookup`` (one row group a
-    sorted table, from footers kept a process)."""
-    from huiqi.firms.frames import tables_to_firms
-    from huiqi.firms.lookup import firm_rows
+#: How many messages' texts a process keeps (both languages; a few KB each).
+KEEP_TEXTS = 4096
+
+_texts: OrderedDict[Hashable, tuple[str, str]] = OrderedDict()
+_texts_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a message's firm is read from (``load``) and what tells that version of it from the next
+    (``identity``: the register files' identities, or a digest of the stored record); ``load`` reads the
+    firm with only what the fields named need (None: all of it)."""
+
+    identity: Hashable
+    load: Callable[[frozenset[str] | None], Firm | None]
+
+
+def _table_files(root: Path) -> dict[str, Path]:
     from huiqi.firms.register import TABLES, read_manifest
 
     manifest = read_manifest(root)
-    tables: dict[str, pa.Table] = {}
+    files: dict[str, Path] = {}
     for name in TABLES:
         entry = manifest["tables"].get(name)
         default = f"{name}.parquet"
         file = root / (entry.get("file", default) if isinstance(entry, dict) else default)
         if file.exists():
+            files[name] = file
+    return files
+
+
+def _firm_columns(names: list[str], reads: frozenset[str]) -> list[str]:
+    """The firms table's columns a firm needs to be read for expressions that name ``reads``: those, the
+    fields a profile requires, its English name (the message's) and what a check compares (R&D staff and
+    employees); a field's columns are its own and its year-map or group columns (``sales_2024``, ``ip_*``),
+    and the sales columns whenever any year map is read (they say which years there are)."""
+    from huiqi.firms.profile import Firm
+    from huiqi.firms.table import YEAR_MAPS
+
+    wanted = {name for name, f in Firm.model_fields.items() if f.is_required()}
+    wanted |= {"name_en", "employees", "rd_staff"} | reads
+    if wanted & set(YEAR_MAPS):
+        wanted.add(YEAR_MAPS[0])
+    return [c for c in names if c in wanted or any(c.startswith(f"{w}_") for w in wanted)]
+
+
+def _firm_from_files(files: Mapping[str, Path], uscc: str, reads: frozenset[str] | None) -> Firm | None:
+    """One firm of a register directory, each table's rows found by ``huiqi.firms.lookup`` (one row group a
+    sorted table, from footers kept a process); with ``reads``, only the child tables and the firms
+    table's columns those fields need (None: the whole firm)."""
+    from huiqi.firms.frames import tables_to_firms
+    from huiqi.firms.lookup import column_names, firm_rows
+
+    tables: dict[str, pa.Table] = {}
+    for name, file in files.items():
+        if name == "firms":
+            columns = None if reads is None else _firm_columns(column_names(file), reads)
+            tables[name] = firm_rows(file, uscc, columns)
+        elif reads is None or name in reads:
             tables[name] = firm_rows(file, uscc)
     firms = tables_to_firms(tables) if "firms" in tables else []
     return firms[0] if firms else None
 
 
-def firm_of(session: Session, register: str, uscc: str) -> Firm | None:
-    """The firm as the register a run read holds it now (None when it is no longer there)."""
+def _directory_source(root: Path, uscc: str) -> _Source:
+    """The files' identities are taken before they are read: a text cached under them is never older."""
+    from huiqi.firms.lookup import file_identity
+
+    files = _table_files(root)
+    identity = ("files", tuple(file_identity(f) for f in files.values()))
+    return _Source(identity, lambda reads: _firm_from_files(files, uscc, reads))
+
+
+def _source(session: Session, register: str, uscc: str) -> _Source:
     if register and register != "db":
         root = Path(register)
-        return _firm_from_directory(root, uscc) if root.is_dir() else None
+        return (
+            _directory_source(root, uscc) if root.is_dir() else _Source(("absent", register), lambda _: None)
+        )
     record = session.scalar(select(RegisterFirm.record).where(RegisterFirm.uscc == uscc))
-    from huiqi.firms.frames import tables_to_firms
-    from huiqi.firms.importing import tables_from_records
-
     if record is None:  # the bulk import keeps the register as tables beside the database
         from huiqi.matching.snapshot import columnar_register, session_dir
 
         stored = columnar_register(session, session_dir(session))
-        return None if stored is None else _firm_from_directory(stored, uscc)
-    return tables_to_firms(tables_from_records([json.loads(record)]))[0]
+        return (
+            _Source(("absent", "db"), lambda _: None) if stored is None else _directory_source(stored, uscc)
+        )
+
+    def load(_reads: frozenset[str] | None) -> Firm | None:
+        from huiqi.firms.frames import tables_to_firms
+        from huiqi.firms.importing import tables_from_records
+
+        return tables_to_firms(tables_from_records([json.loads(record)]))[0]
+
+    return _Source(("record", hashlib.sha256(record.encode()).hexdigest()), load)
+
+
+def firm_of(session: Session, register: str, uscc: str) -> Firm | None:
+    """The firm as the register a run read holds it now (None when it is no longer there)."""
+    return _source(session, register, uscc).load(None)
+
+
+def _rules(programmes: Mapping[str, Programme], programme: str) -> tuple[tuple[str, str | None], ...]:
+    """The digests of a programme and those it refers to (eligible()/amount()): what its text depends on."""
+    seen: dict[str, str | None] = {}
+    todo = [programme]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        p = programmes.get(pid)
+        seen[pid] = p.digest if p is not None else None
+        if p is not None:
+            todo.extend(p.depends_on)
+    return tuple(sorted(seen.items()))
+
+
+_reads_of: dict[tuple[tuple[str, str | None], ...], frozenset[str] | None] = {}
+
+
+def _reads(
+    programmes: Mapping[str, Programme], rules: tuple[tuple[str, str | None], ...]
+) -> frozenset[str] | None:
+    """The firm's fields (and child tables) that these programmes' expressions name as ``firm.<field>``;
+    None (the whole firm) when ``firm`` appears otherwise. A field no expression names cannot change the
+    evaluation or its explanation, so it need not be decoded to render the text."""
+    if rules in _reads_of:
+        return _reads_of[rules]
+    from huiqi.rules import ast
+
+    found: set[str] = set()
+    whole = False
+    for pid, _ in rules:
+        p = programmes.get(pid)
+        for e in p.expressions() if p is not None else []:
+            nodes = ast.walk(e.node)
+            owners = {id(n.obj) for n in nodes if isinstance(n, ast.Attr)}
+            for n in nodes:
+                if isinstance(n, ast.Attr) and isinstance(n.obj, ast.Name) and n.obj.id == "firm":
+                    found.add(n.name)
+                elif isinstance(n, ast.Name) and n.id == "firm" and id(n) not in owners:
+                    whole = True
+    out = None if whole else frozenset(found)
+    if len(_reads_of) >= KEEP_TEXTS:
+        _reads_of.clear()
+    _reads_of[rules] = out
+    return out
 
 
 def render(programmes: Mapping[str, Programme], firm: Firm | None, note: Notification) -> tuple[str, str]:
@@ -109,12 +227,31 @@ def messages(
     rows = session.execute(
         q.order_by(Notification.created_at.desc(), Notification.id).offset(offset).limit(limit)
     ).all()
-    firms: dict[tuple[str, str], Firm | None] = {}
+    sources: dict[tuple[str, str], _Source] = {}
+    firms: dict[tuple[str, str, frozenset[str] | None], Firm | None] = {}
     out = []
     for note, register in rows:
+        if note.message_zh is not None and note.message_en is not None:
+            out.append(Message(note, note.message_zh, note.message_en))
+            continue
         key = (register or "db", note.uscc)
-        if key not in firms and (note.message_zh is None or note.message_en is None):
-            firms[key] = firm_of(session, key[0], note.uscc)
-        zh, en = render(programmes, firms.get(key), note)
-        out.append(Message(note, zh, en))
+        if key not in sources:
+            sources[key] = _source(session, key[0], note.uscc)
+        source = sources[key]
+        rules = _rules(programmes, note.programme)
+        cached = (note.id, note.uscc, note.programme, note.on, source.identity, rules)
+        with _texts_lock:
+            text = _texts.get(cached)
+            if text is not None:
+                _texts.move_to_end(cached)
+        if text is None:
+            reads = _reads(programmes, rules)
+            if (*key, reads) not in firms:
+                firms[(*key, reads)] = source.load(reads)
+            text = render(programmes, firms[(*key, reads)], note)
+            with _texts_lock:
+                _texts[cached] = text
+                while len(_texts) > KEEP_TEXTS:
+                    _texts.popitem(last=False)
+        out.append(Message(note, *text))
     return session.scalar(n) or 0, out
