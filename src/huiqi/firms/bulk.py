@@ -27,6 +27,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -530,7 +531,6 @@ def _convert(
     found: list[tuple[int, int, RowProblem]] = []
     out: dict[str, pa.Array] = {}
     uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
-    from concurrent.futures import ThreadPoolExecutor
 
     def one(header: str, rule: ColumnRule) -> tuple[pa.Array, list[tuple[int, str, str]]]:
         out = _column(cells, cells.columns[header], layout_type(table, rule.to), rule)
@@ -825,10 +825,13 @@ def _sort_in_place(tables: dict[str, pa.Table]) -> None:
             tables[name] = t
             continue
         order = pc.sort_indices(t["uscc"])
-        schema, columns = t.schema, []
-        while t.num_columns:
-            columns.append(t.column(0).take(order))
-            t = t.remove_column(0)
+        schema, columns = t.schema, list[pa.ChunkedArray]()
+        with ThreadPoolExecutor(max_workers=2) as pool:  # take frees the GIL: two columns at a time
+            while t.num_columns:
+                ahead = [pool.submit(t.column(i).take, order) for i in range(min(2, t.num_columns))]
+                columns.extend(f.result() for f in ahead)
+                for _ in ahead:
+                    t = t.remove_column(0)
         tables[name] = pa.table(columns, schema=schema)
 
 
@@ -1123,8 +1126,11 @@ def _np(a: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(a, True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _of(t: pa.Table, codes: pa.Array) -> pa.Table:
-    """The rows of ``t`` of the firms ``codes``: ``t`` itself (not a copy) when that is all of them."""
+def _of(t: pa.Table, codes: pa.Array | None) -> pa.Table:
+    """The rows of ``t`` of the firms ``codes``: ``t`` itself (not a copy) when that is all of them
+    (``None``: every firm, known without hashing 3 M codes for each table)."""
+    if codes is None:
+        return t
     mine = pc.is_in(t["uscc"], value_set=codes)
     return t if pc.all(mine).as_py() is not False else t.filter(mine)
 
@@ -1135,7 +1141,8 @@ def doubtful(tables: dict[str, pa.Table], codes: pa.Array, today: dt.date) -> se
     firm not among them is valid; one among them is checked by the model itself."""
     from huiqi.firms.profile import DATE_CEILING, DATE_FLOOR, MAX_AHEAD, Sector
 
-    firms = _of(tables["firms"], codes)
+    every = len(codes) == tables["firms"].num_rows  # codes are distinct firms of ``tables``: all of them
+    firms = _of(tables["firms"], None if every else codes)
     out: set[str] = set()
     if firms.num_rows:
         bad = np.zeros(firms.num_rows, dtype=bool)
@@ -1193,12 +1200,12 @@ def doubtful(tables: dict[str, pa.Table], codes: pa.Array, today: dt.date) -> se
                     bad |= ~null(c)
                 bad |= outside(c, pa.scalar(Decimal(-MAX_MAGNITUDE), MONEY), top)
         out |= _ids(firms, bad)
-    out |= _doubtful_children(tables, codes, DATE_FLOOR, DATE_CEILING)
+    out |= _doubtful_children(tables, None if every else codes, DATE_FLOOR, DATE_CEILING)
     return out
 
 
 def _doubtful_children(
-    tables: dict[str, pa.Table], codes: pa.Array, floor: dt.date, ceiling: dt.date
+    tables: dict[str, pa.Table], codes: pa.Array | None, floor: dt.date, ceiling: dt.date
 ) -> set[str]:
 
     out: set[str] = set()
