@@ -67,11 +67,17 @@ def _table_files(root: Path) -> dict[str, Path]:
     return files
 
 
+_columns_of: dict[tuple[tuple[str, ...], frozenset[str]], list[str]] = {}
+
+
 def _firm_columns(names: list[str], reads: frozenset[str]) -> list[str]:
     """The firms table's columns a firm needs to be read for expressions that name ``reads``: those, the
     fields a profile requires, its English name (the message's) and what a check compares (R&D staff and
     employees); a field's columns are its own and its year-map or group columns (``sales_2024``, ``ip_*``),
     and the sales columns whenever any year map is read (they say which years there are)."""
+    found = _columns_of.get((tuple(names), reads))
+    if found is not None:
+        return found
     from huiqi.firms.profile import Firm
     from huiqi.firms.table import YEAR_MAPS
 
@@ -79,7 +85,11 @@ def _firm_columns(names: list[str], reads: frozenset[str]) -> list[str]:
     wanted |= {"name_en", "employees", "rd_staff"} | reads
     if wanted & set(YEAR_MAPS):
         wanted.add(YEAR_MAPS[0])
-    return [c for c in names if c in wanted or any(c.startswith(f"{w}_") for w in wanted)]
+    columns = [c for c in names if c in wanted or any(c.startswith(f"{w}_") for w in wanted)]
+    if len(_columns_of) >= KEEP_TEXTS:
+        _columns_of.clear()
+    _columns_of[(tuple(names), reads)] = columns
+    return columns
 
 
 def _firm_from_files(files: Mapping[str, Path], uscc: str, reads: frozenset[str] | None) -> Firm | None:
@@ -228,30 +238,37 @@ def messages(
         q.order_by(Notification.created_at.desc(), Notification.id).offset(offset).limit(limit)
     ).all()
     sources: dict[tuple[str, str], _Source] = {}
-    firms: dict[tuple[str, str, frozenset[str] | None], Firm | None] = {}
-    out = []
-    for note, register in rows:
+    # first the kept texts; the rest need their firm, read once with what all its messages' rules name
+    texts: dict[int, tuple[str, str]] = {}
+    todo: list[tuple[int, tuple[str, str], Hashable]] = []
+    reads: dict[tuple[str, str], frozenset[str] | None] = {}
+    for i, (note, register) in enumerate(rows):
         if note.message_zh is not None and note.message_en is not None:
-            out.append(Message(note, note.message_zh, note.message_en))
+            texts[i] = (note.message_zh, note.message_en)
             continue
         key = (register or "db", note.uscc)
         if key not in sources:
             sources[key] = _source(session, key[0], note.uscc)
-        source = sources[key]
         rules = _rules(programmes, note.programme)
-        cached = (note.id, note.uscc, note.programme, note.on, source.identity, rules)
+        cached = (note.id, note.uscc, note.programme, note.on, sources[key].identity, rules)
         with _texts_lock:
             text = _texts.get(cached)
             if text is not None:
                 _texts.move_to_end(cached)
-        if text is None:
-            reads = _reads(programmes, rules)
-            if (*key, reads) not in firms:
-                firms[(*key, reads)] = source.load(reads)
-            text = render(programmes, firms[(*key, reads)], note)
-            with _texts_lock:
-                _texts[cached] = text
-                while len(_texts) > KEEP_TEXTS:
-                    _texts.popitem(last=False)
-        out.append(Message(note, *text))
+        if text is not None:
+            texts[i] = text
+        else:
+            todo.append((i, key, cached))
+            needs = _reads(programmes, rules)
+            before = reads.get(key, frozenset())
+            reads[key] = None if needs is None or before is None else before | needs
+    firms = {key: sources[key].load(fields) for key, fields in reads.items()}
+    for i, key, kept in todo:
+        text = render(programmes, firms[key], rows[i][0])
+        texts[i] = text
+        with _texts_lock:
+            _texts[kept] = text
+            while len(_texts) > KEEP_TEXTS:
+                _texts.popitem(last=False)
+    out = [Message(note, *texts[i]) for i, (note, _) in enumerate(rows)]
     return session.scalar(n) or 0, out
