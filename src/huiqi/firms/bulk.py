@@ -825,13 +825,10 @@ def _sort_in_place(tables: dict[str, pa.Table]) -> None:
             tables[name] = t
             continue
         order = pc.sort_indices(t["uscc"])
-        schema, columns = t.schema, list[pa.ChunkedArray]()
-        with ThreadPoolExecutor(max_workers=2) as pool:  # take frees the GIL: two columns at a time
-            while t.num_columns:
-                ahead = [pool.submit(t.column(i).take, order) for i in range(min(2, t.num_columns))]
-                columns.extend(f.result() for f in ahead)
-                for _ in ahead:
-                    t = t.remove_column(0)
+        schema, columns = t.schema, []
+        while t.num_columns:  # one column at a time: two in flight (threads) cost 0.15-0.24 GiB at 3 M
+            columns.append(t.column(0).take(order))
+            t = t.remove_column(0)
         tables[name] = pa.table(columns, schema=schema)
 
 
