@@ -19,7 +19,7 @@ from huiqi.rules.testing import collect_cases
 
 PACK = Path(__file__).resolve().parents[2] / "src/huiqi/programmes/shanghai"
 PID = "shanghai.ai.compute-voucher"
-SCOPE = ('{en: "Scope: firms registered in Shanghai", zh: "适用范围：在本市注册的企业"}')
+SCOPE = '{en: "Scope: firms registered in Shanghai", zh: "适用范围：在本市注册的企业"}'
 
 
 def _clauses(programmes: object, pid: str, lang: str) -> dict[str, str]:

@@ -153,7 +153,6 @@ NOT_PROSE = re.compile(
 )
 
 
-
 def find_english(page: str) -> list[str]:
     """English sentences a reader of a zh page sees (three English words or more in a row)."""
     page = NOT_PROSE.sub(" ", page)

@@ -79,8 +79,7 @@ def test_uploading_next_years_version_keeps_today_and_the_open_call(sqlite_web: 
 def test_the_calculator_on_each_side_of_the_boundary(sqlite_web: Web, tmp_path: Path) -> None:
     admin = sqlite_web.bearer("admin")
     assert (
-        admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
-        == 201
+        admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code == 201
     )
     last_day = model_result(calculator(sqlite_web, BOUNDARY - dt.timedelta(days=1)))
     first_day = model_result(calculator(sqlite_web, BOUNDARY))
@@ -111,8 +110,7 @@ def test_every_version_is_listed_with_its_period_and_shown_by_choice(sqlite_web:
     officer = sqlite_web.bearer("officer")
     admin = sqlite_web.bearer("admin")
     assert (
-        admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code
-        == 201
+        admin.post("/api/v1/programmes", json={"filename": "m.yaml", "text": next_year()}).status_code == 201
     )
     listed = [p for p in officer.get("/api/v1/programmes").json() if p["id"] == MODEL]
     assert [(p["version"], p["effective_from"], p["effective_to"], p["status"]) for p in listed] == [

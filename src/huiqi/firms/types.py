@@ -23,7 +23,7 @@ _DECIMAL_SCHEMA = {
         {"type": "string", "pattern": r"^-?[0-9][0-9_,]*(\.[0-9]{1,2})?$"},
         {"type": "integer"},
     ],
-    "description": "an exact decimal with at most two places, as a string (\"1234.50\") or an integer; "
+    "description": 'an exact decimal with at most two places, as a string ("1234.50") or an integer; '
     "floats are refused",
 }
 

@@ -41,9 +41,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("report", sa.Text(), nullable=True))
         batch_op.create_index("ix_match_runs_on_started_at", ["on", "started_at"], unique=False)
     with op.batch_alter_table("match_notifications", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("firm_digest", sa.String(length=64), nullable=False, server_default="")
-        )
+        batch_op.add_column(sa.Column("firm_digest", sa.String(length=64), nullable=False, server_default=""))
         batch_op.alter_column("message_zh", existing_type=sa.Text(), nullable=True)
         batch_op.alter_column("message_en", existing_type=sa.Text(), nullable=True)
 
