@@ -658,7 +658,10 @@ def _plan(
     reused = rows - rows_computed
     shared = _base_eligible(raw, target, prev_file)  # a delta over the last run's base: read it once
     eligible = _eligible(raw, target) if not shared else raw.sql(_SORTED_PAIRS).to_arrow_table()
-    told_from = "prev_eligible" if shared else f"(SELECT uscc, programme FROM {prev} WHERE eligible)"
+    # ``prev``: the view or empty relation results.prev_view names, never a user's text
+    told_from = (
+        "prev_eligible" if shared else f"(SELECT uscc, programme FROM {prev} WHERE eligible)"  # nosec B608
+    )
     raw.register(
         "current_programmes",
         pa.table(
