@@ -213,9 +213,9 @@ def sites_with_figures(path: str, names: set[str]) -> list[tuple[int, str, str |
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
-            if node.args and "exc" in ast.unparse(node.args[0]):
-                continue  # passes on another refusal's words (a SheetError): worded when that one is coded
             why = next((k.value for k in node.keywords if k.arg == "why"), None)
+            if why is None and node.args and "exc" in ast.unparse(node.args[0]):
+                continue  # passes on another refusal's words (a SheetError): worded when that one is coded
             figures = [k.arg for k in node.keywords if k.arg and k.arg != "why"]
             out.append((node.lineno, node.func.id, ast.unparse(why) if why is not None else None, figures))
     return out
