@@ -243,6 +243,17 @@ def table_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     )
 
 
+def manifest_text(years: list[int], rows: dict[str, int]) -> str:
+    """The manifest of a register of ``years`` whose tables hold ``rows``: one text for every writer."""
+    manifest = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "years": years,
+        "tables": {name: {"file": f"{name}.parquet", "rows": rows[name]} for name in TABLES},
+    }
+    return json.dumps(manifest, indent=2) + "\n"
+
+
 def write_register(tables: dict[str, pa.Table], path: str | Path) -> Path:
     """Write every table to ``path/<name>.parquet`` and the manifest; the directory is created if needed."""
     return write_register_chunks([tables], path)
@@ -284,14 +295,8 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
                     rows[name] += chunk[name].num_rows
             for writer in writers:
                 writer.close()
-            manifest = {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "years": years,
-                "tables": {name: {"file": f"{name}.parquet", "rows": rows[name]} for name in TABLES},
-            }
             written.append((_temporary(out / MANIFEST), out / MANIFEST))
-            written[-1][0].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            written[-1][0].write_text(manifest_text(years, rows), encoding="utf-8")
         except BaseException:
             for writer in writers:
                 writer.close()

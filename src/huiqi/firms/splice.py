@@ -10,7 +10,6 @@ memory limit. The files and the manifest are those ``huiqi.firms.register.write_
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -22,13 +21,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from huiqi.firms.register import (
-    FORMAT,
-    FORMAT_VERSION,
     MANIFEST,
     ROW_GROUP,
     TABLES,
     check_schema,
     expected_schema,
+    manifest_text,
     table_writer,
 )
 
@@ -72,13 +70,7 @@ def write_spliced(
         rows = dict(zip(TABLES, counts, strict=True))
     except _Unsorted:
         rows = _sorted_by_duckdb(base, gone, new, out, schemas)
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "years": years,
-        "tables": {name: {"file": f"{name}.parquet", "rows": rows[name]} for name in TABLES},
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (out / MANIFEST).write_text(manifest_text(years, rows), encoding="utf-8")
     return rows["firms"]
 
 
