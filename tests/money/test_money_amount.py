@@ -85,3 +85,14 @@ def test_fen_to_yuan_refuses_non_integers() -> None:
         fen_to_yuan(True)
     with pytest.raises(MoneyError):
         fen_to_yuan(1.0)  # type: ignore[arg-type]
+
+
+@given(st.text(alphabet="0123456789abcdefx.-+", min_size=65, max_size=400))
+def test_a_long_refused_value_is_cut_in_its_message_and_its_figure(text: str) -> None:
+    with pytest.raises(MoneyError) as caught:
+        yuan(text)
+    shown = repr(text)
+    assert caught.value.why == "too_long", caught.value
+    assert caught.value.figures["value"] == f"{text[:20]}...{text[-8:]}"
+    assert f"{shown[:20]}...{shown[-8:]} ({len(shown)} characters)" in str(caught.value)
+    assert text not in str(caught.value)

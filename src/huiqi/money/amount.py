@@ -73,8 +73,9 @@ def _cut(value: object) -> str:
 
 
 def _short(value: object) -> str:
+    """A value as a message quotes it: its repr, cut like a figure and its length said when long."""
     text = repr(value)
-    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+    return text if len(text) <= 40 else f"{_cut(text)} ({len(text)} characters)"
 
 
 def check_bound(value: Decimal, *, what: str = "value", shown: object = None) -> Decimal:
