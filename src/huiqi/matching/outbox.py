@@ -10,6 +10,7 @@ A message written by an older version kept its text (``message_zh``/``message_en
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -67,17 +68,13 @@ def _table_files(root: Path) -> dict[str, Path]:
     return files
 
 
-_columns_of: dict[tuple[tuple[str, ...], frozenset[str]], list[str]] = {}
-
-
-def _firm_columns(names: list[str], reads: frozenset[str]) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _firm_columns(names: tuple[str, ...], reads: frozenset[str]) -> list[str]:
     """The firms table's columns a firm needs to be read for expressions that name ``reads``: those, the
     fields a profile requires, its English name (the message's) and what a check compares (R&D staff and
     employees); a field's columns are its own and its year-map or group columns (``sales_2024``, ``ip_*``),
-    and the sales columns whenever any year map is read (they say which years there are)."""
-    found = _columns_of.get((tuple(names), reads))
-    if found is not None:
-        return found
+    and the sales columns whenever any year map is read (they say which years there are). Worked out once
+    for a register's columns and a set of fields (kept, bounded and locked, by ``lru_cache``)."""
     from huiqi.firms.profile import Firm
     from huiqi.firms.table import YEAR_MAPS
 
@@ -85,11 +82,7 @@ def _firm_columns(names: list[str], reads: frozenset[str]) -> list[str]:
     wanted |= {"name_en", "employees", "rd_staff"} | reads
     if wanted & set(YEAR_MAPS):
         wanted.add(YEAR_MAPS[0])
-    columns = [c for c in names if c in wanted or any(c.startswith(f"{w}_") for w in wanted)]
-    if len(_columns_of) >= KEEP_TEXTS:
-        _columns_of.clear()
-    _columns_of[(tuple(names), reads)] = columns
-    return columns
+    return [c for c in names if c in wanted or any(c.startswith(f"{w}_") for w in wanted)]
 
 
 def _firm_from_files(files: Mapping[str, Path], uscc: str, reads: frozenset[str] | None) -> Firm | None:
@@ -102,7 +95,7 @@ def _firm_from_files(files: Mapping[str, Path], uscc: str, reads: frozenset[str]
     tables: dict[str, pa.Table] = {}
     for name, file in files.items():
         if name == "firms":
-            columns = None if reads is None else _firm_columns(column_names(file), reads)
+            columns = None if reads is None else _firm_columns(tuple(column_names(file)), reads)
             tables[name] = firm_rows(file, uscc, columns)
         elif reads is None or name in reads:
             tables[name] = firm_rows(file, uscc)
@@ -163,36 +156,47 @@ def _rules(programmes: Mapping[str, Programme], programme: str) -> tuple[tuple[s
     return tuple(sorted(seen.items()))
 
 
-_reads_of: dict[tuple[tuple[str, str | None], ...], frozenset[str] | None] = {}
+#: The key of a programme's ``memo`` under which ``_firm_fields`` keeps what it found.
+_FIRM_FIELDS = "outbox.firm_fields"
+
+
+def _firm_fields(programme: Programme) -> frozenset[str] | None:
+    """The firm's fields (and child tables) the programme's expressions name as ``firm.<field>``; None (the
+    whole firm) when ``firm`` appears otherwise. Kept in the programme's memo: worked out once a programme
+    (a new version of its rules is another programme)."""
+    if _FIRM_FIELDS in programme.memo:
+        kept: frozenset[str] | None = programme.memo[_FIRM_FIELDS]
+        return kept
+    from huiqi.rules import ast
+
+    found: set[str] = set()
+    whole = False
+    for e in programme.expressions():
+        nodes = ast.walk(e.node)
+        owners = {id(n.obj) for n in nodes if isinstance(n, ast.Attr)}
+        for n in nodes:
+            if isinstance(n, ast.Attr) and isinstance(n.obj, ast.Name) and n.obj.id == "firm":
+                found.add(n.name)
+            elif isinstance(n, ast.Name) and n.id == "firm" and id(n) not in owners:
+                whole = True
+    out = None if whole else frozenset(found)
+    programme.memo[_FIRM_FIELDS] = out
+    return out
 
 
 def _reads(
     programmes: Mapping[str, Programme], rules: tuple[tuple[str, str | None], ...]
 ) -> frozenset[str] | None:
-    """The firm's fields (and child tables) that these programmes' expressions name as ``firm.<field>``;
-    None (the whole firm) when ``firm`` appears otherwise. A field no expression names cannot change the
-    evaluation or its explanation, so it need not be decoded to render the text."""
-    if rules in _reads_of:
-        return _reads_of[rules]
-    from huiqi.rules import ast
-
+    """The firm's fields that the programmes of ``rules`` name (None: the whole firm). A field no expression
+    names cannot change the evaluation or its explanation, so it need not be decoded to render the text."""
     found: set[str] = set()
-    whole = False
     for pid, _ in rules:
         p = programmes.get(pid)
-        for e in p.expressions() if p is not None else []:
-            nodes = ast.walk(e.node)
-            owners = {id(n.obj) for n in nodes if isinstance(n, ast.Attr)}
-            for n in nodes:
-                if isinstance(n, ast.Attr) and isinstance(n.obj, ast.Name) and n.obj.id == "firm":
-                    found.add(n.name)
-                elif isinstance(n, ast.Name) and n.id == "firm" and id(n) not in owners:
-                    whole = True
-    out = None if whole else frozenset(found)
-    if len(_reads_of) >= KEEP_TEXTS:
-        _reads_of.clear()
-    _reads_of[rules] = out
-    return out
+        fields = _firm_fields(p) if p is not None else frozenset()
+        if fields is None:
+            return None
+        found |= fields
+    return frozenset(found)
 
 
 def render(programmes: Mapping[str, Programme], firm: Firm | None, note: Notification) -> tuple[str, str]:
