@@ -342,17 +342,19 @@ def because(exc: Any) -> str | None:
     msgid = BECAUSE.get(str(getattr(exc, "because", "") or getattr(exc, "why", "")))
     if msgid is None:
         return None
-    return gettext(msgid) % {name: _because_figure(v) for name, v in exc.figures.items()}
+    return gettext(msgid) % {name: figure(v) for name, v in exc.figures.items()}
 
 
-def _because_figure(value: object) -> str:
+def figure(value: object, text: Callable[[object], str] = word) -> str:
+    """A figure as a sentence shows it: a list in the page's separator, a moment as local time, a count
+    grouped, anything else through ``text`` (a stored key's label; ``said`` for the system's words)."""
     if isinstance(value, (list, tuple)):
         return words(value)
     if isinstance(value, dt.datetime):
         return when(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return word(value)
+    return text(value)
 
 
 #: Why an evidence file was refused (``EvidenceRefused.why``), worded with its figures.
@@ -488,20 +490,13 @@ def not_accepted(exc: Any) -> str:
     return gettext(N_("an unrecognised file (it starts with %(start)s)")) % {"start": exc.start}
 
 
-def _figure(value: object) -> object:
-    """A figure as a sentence shows it: counts and sizes grouped, a kind of file in the page's language."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return said(value)
-
-
 def evidence_refused(exc: Any) -> Mapping[str, object]:
     """Why an evidence file was refused and what to do, in the page's language (its words if it named no
     reason)."""
     msgid = EVIDENCE.get(exc.why)
     if msgid is None:
         return {"file": exc.filename, "problem": said(exc.problem), "fix": said(exc.fix)}
-    figures = {name: _figure(v) for name, v in exc.figures.items()}
+    figures = {name: figure(v, said) for name, v in exc.figures.items()}  # a kind of file in its words
     fix = EVIDENCE_FIX.get(exc.why)
     return {
         "file": exc.filename,
