@@ -683,7 +683,7 @@ def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
     ok = np.zeros(len(col), dtype=bool)
     if plain.any():
-        chosen = _fixed(pa.chunked_array([col.filter(pa.array(plain))]))
+        chosen = _fixed(col.filter(pa.array(plain)))
         assert chosen is not None  # nosec B101  # 18 ASCII characters each, as the pattern says
         raw = chosen.view(np.uint8).reshape(-1, 18)
         values = _VALUE[raw]
@@ -694,21 +694,21 @@ def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     bad: list[tuple[int, str, str]] = []
     if not len(doubt):
         return col, bad
-    fixed: list[str | None] = []
+    compact: list[str | None] = []
     for i in doubt.tolist():
         code = col[i].as_py()
         if missing[i]:
-            fixed.append(None)
+            compact.append(None)
             bad.append((i, "a credit code (required)", ""))
             continue
         try:
-            fixed.append(validate_uscc(code))
+            compact.append(validate_uscc(code))
         except UsccError as exc:
-            fixed.append(code)
+            compact.append(code)
             bad.append((i, str(exc), code))
     mask = np.zeros(len(col), dtype=bool)
     mask[doubt] = True
-    return pc.replace_with_mask(col, pa.array(mask), pa.array(fixed, pa.string())), bad
+    return pc.replace_with_mask(col, pa.array(mask), pa.array(compact, pa.string())), bad
 
 
 def _reject(batch: BulkBatch, part: Part, keep: np.ndarray, problems: list[list[RowProblem]]) -> Part:
@@ -977,14 +977,12 @@ def _new_digests(
     return both.take(pa.array(order))
 
 
-def _fixed(codes: pa.ChunkedArray) -> np.ndarray | None:
+def _fixed(codes: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Credit codes as fixed-width bytes (a view of Arrow's buffer, no copy) to search in; None when they
-    are not all 18 ASCII characters without nulls."""
-    col = codes.combine_chunks().cast(pa.string())
+    are not all 18 bytes long without nulls."""
+    col = (codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes).cast(pa.string())
     n = len(col)
-    if col.null_count or (n and pc.max(pc.binary_length(col)).as_py() != 18):
-        return None
-    if n and pc.min(pc.binary_length(col)).as_py() != 18:
+    if col.null_count or (n and pc.min_max(pc.binary_length(col)).as_py() != {"min": 18, "max": 18}):
         return None
     offsets, data = col.buffers()[1], col.buffers()[2]
     if data is None:
