@@ -29,7 +29,7 @@ from huiqi.matching import results as files
 from huiqi.matching.errors import EmptyRegister, NoRun, UnknownBackend
 from huiqi.matching.models import MatchEligible, MatchRun
 from huiqi.matching.outbox import Message, messages
-from huiqi.matching.run import STEPS, arrow_tables, latest_run, run_match, versions_of
+from huiqi.matching.run import STEPS, arrow_tables, latest_run, latest_run_key, run_match, versions_of
 from huiqi.matching.snapshot import DIGESTS, current_copy, keep_digests, pinned
 from huiqi.rules.errors import UnknownProgramme
 from huiqi.rules.programme import Programme
@@ -500,17 +500,16 @@ def firm_results(store: Store, *, uscc: str) -> FirmResults:
     """Show a firm what the latest match found for it: the programmes it qualifies for, with amounts."""
 
     def work(s: Session) -> FirmResults:
-        run = latest_run(s)
+        run = latest_run_key(s)
         if run is None:
             return FirmResults(uscc=uscc, run_id=None, on=None, results=())
+        run_id, on = run
         rows = s.execute(
             select(MatchEligible.programme, MatchEligible.amount)
-            .where(MatchEligible.run_id == run.id, MatchEligible.uscc == uscc)
+            .where(MatchEligible.run_id == run_id, MatchEligible.uscc == uscc)
             .order_by(MatchEligible.programme)
         ).all()
-        return FirmResults(
-            uscc=uscc, run_id=run.id, on=run.on, results=tuple(FirmResult(p, a) for p, a in rows)
-        )
+        return FirmResults(uscc=uscc, run_id=run_id, on=on, results=tuple(FirmResult(p, a) for p, a in rows))
 
     return store.read(work)
 

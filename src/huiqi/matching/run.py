@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from huiqi.db.base import new_id
@@ -243,16 +243,27 @@ def _reader_apart(session: Session) -> Reader | None:
     return bind.connect if isinstance(bind, Engine) else None
 
 
-def latest_run(db: Session | Connection, on: dt.date | None = None) -> MatchRun | None:
-    """The run stored last (for ``on`` when given) whose results file is kept: what is current."""
+def _latest(on: dt.date | None) -> Select[MatchRun]:
     q = select(MatchRun).where(MatchRun.finished_at.is_not(None), MatchRun.results_file != "")
     if on is not None:
         q = q.where(MatchRun.on == on)
-    q = q.order_by(MatchRun.finished_at.desc(), MatchRun.id.desc()).limit(1)
+    return q.order_by(MatchRun.finished_at.desc(), MatchRun.id.desc()).limit(1)
+
+
+def latest_run(db: Session | Connection, on: dt.date | None = None) -> MatchRun | None:
+    """The run stored last (for ``on`` when given) whose results file is kept: what is current."""
+    q = _latest(on)
     if isinstance(db, Session):
         return db.scalars(q).first()
     row = db.execute(q).first()
     return None if row is None else row[0]
+
+
+def latest_run_key(session: Session, on: dt.date | None = None) -> tuple[str, dt.date] | None:
+    """The id and date of the run ``latest_run`` gives, without loading the row: a firm's page needs no
+    more, and the run's report (tens of KB of JSON) would be read on every view."""
+    row = session.execute(_latest(on).with_only_columns(MatchRun.id, MatchRun.on)).first()
+    return None if row is None else (row[0], row[1])
 
 
 @dataclass(frozen=True)
