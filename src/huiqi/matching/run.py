@@ -512,19 +512,13 @@ def _store(session: Session, run: MatchRun, todo: _Plan, on: dt.date, notify: bo
                         n[c].to_pylist()
                         for c in ("uscc", "programme", "version", "programme_digest", "firm_digest")
                     ),
-                    _fen(n["amount"]),
+                    _fen_array(n["amount"]).to_pylist(),
                     strict=True,
                 )
             )
         ),
         skip_conflicts=True,
     )
-
-
-def _fen(amounts: pa.ChunkedArray) -> list[int]:
-    """Exact DECIMAL(18, 2) yuan as integer fen (Python integers)."""
-    fen: list[int] = _fen_array(amounts).to_pylist()
-    return fen
 
 
 def _fen_array(amounts: pa.ChunkedArray) -> pa.ChunkedArray:
