@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from huiqi.firms.importing import Record, tables_from_records
+from huiqi.firms.importing import tables_from_records
 from huiqi.matching.models import RegisterFirm, RegisterImport
 
 META = "snapshot.json"
@@ -177,19 +177,6 @@ def session_dir(session: Session) -> Path:
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     return results_dir(engine.url.render_as_string(hide_password=False))
-
-
-def firm_record(session: Session, uscc: str) -> Record | None:
-    """One firm of the stored register as its canonical record (None when it is not there)."""
-    from huiqi.firms.importing import records_from_tables
-    from huiqi.firms.lookup import firm_rows
-    from huiqi.firms.register import TABLES
-
-    root = columnar_register(session, session_dir(session))
-    if root is None:
-        return None
-    tables = {name: firm_rows(root / f"{name}.parquet", uscc) for name in TABLES}
-    return records_from_tables(tables).get(uscc)
 
 
 def added_by(session: Session, uscc: str) -> RegisterImport | None:
