@@ -91,10 +91,10 @@ def _counting(mp: pytest.MonkeyPatch) -> list[int]:
     converted: list[int] = []
     real = bulk._convert
 
-    def counted(batch: Any, table: str, cells: Any, rules: Any, keep: bool) -> Any:
+    def counted(batch: Any, table: str, cells: Any, rules: Any, keep: bool, codes: Any = None) -> Any:
         if table == "firms":
             converted.append(len(cells.numbers))
-        return real(batch, table, cells, rules, keep)
+        return real(batch, table, cells, rules, keep, codes)
 
     mp.setattr(bulk, "_convert", counted)
     return converted

@@ -444,11 +444,11 @@ def _read(
                 batch.rows_read[table] = cells.numbers, codes
         if stored_raw is not None and (codes is None or not may_fit(stored_raw, table, *shapes[table])):
             stored_raw = None  # another recipe: every firm is read, and no file's text waits
-            for name, (held, held_rules, _) in waiting.items():
-                batch.parts[name] = _convert(batch, name, held, held_rules, keep)
+            for name, (held, held_rules, held_codes) in waiting.items():
+                batch.parts[name] = _convert(batch, name, held, held_rules, keep, held_codes)
             waiting.clear()
         if stored_raw is None:  # no firm can be taken as stored: converted as read, its text let go
-            batch.parts[table] = _convert(batch, table, cells, rules, keep)
+            batch.parts[table] = _convert(batch, table, cells, rules, keep, codes)
         else:
             waiting[table] = cells, rules, codes
     if raw is not None and shapes:
@@ -460,8 +460,8 @@ def _read(
         read = firms.filter(pc.invert(pc.is_in(firms, value_set=batch.as_stored))).combine_chunks()
     for table, (cells, rules, codes) in waiting.items():
         if len(batch.as_stored) and codes is not None:
-            _let_go(batch, table, cells, codes, read, keep)
-        batch.parts[table] = _convert(batch, table, cells, rules, keep)
+            codes = _let_go(batch, table, cells, codes, read, keep)
+        batch.parts[table] = _convert(batch, table, cells, rules, keep, codes)
     _check_keys(batch, known)
     return batch
 
@@ -501,15 +501,19 @@ def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[
     return codes, table_digests(texts, codes)
 
 
-def _let_go(batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, read: pa.Array, keep: bool) -> None:
+def _let_go(
+    batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, read: pa.Array, keep: bool
+) -> pa.Array:
     """The rows of the firms given as stored let go (a column at a time: the text is not held twice):
-    the rows kept are those of the firms ``read`` and those of no firm."""
+    the rows kept are those of the firms ``read`` and those of no firm; their firms (``codes`` kept)."""
     rows = pc.or_(pc.is_null(codes), pc.fill_null(pc.is_in(codes, value_set=read), False))
     for h, c in cells.columns.items():
         cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
     cells.numbers = cells.numbers[_np(rows)]
+    codes = codes.filter(rows)
     if keep:
-        batch.rows_read[table] = cells.numbers, codes.filter(rows)
+        batch.rows_read[table] = cells.numbers, codes
+    return codes
 
 
 def rejected_firms(batch: BulkBatch) -> pa.Array:
@@ -524,16 +528,28 @@ def rejected_firms(batch: BulkBatch) -> pa.Array:
 
 
 def _convert(
-    batch: BulkBatch, table: str, cells: Cells, rules: dict[str, ColumnRule], keep_text: bool
+    batch: BulkBatch,
+    table: str,
+    cells: Cells,
+    rules: dict[str, ColumnRule],
+    keep_text: bool,
+    codes: pa.Array | None = None,
 ) -> Part:
-    """Every column as its layout type; the rows with a problem are rejected, in the row-by-row order."""
+    """Every column as its layout type; the rows with a problem are rejected, in the row-by-row order.
+    ``codes``: each row's firm as ``_firm_of_rows`` read it; without a null, the credit-code column is
+    that (it is not converted and checked again)."""
     n = len(cells.numbers)
     found: list[tuple[int, int, RowProblem]] = []
     out: dict[str, pa.Array] = {}
     uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
+    read = codes if codes is not None and not codes.null_count else None  # every row's code good
 
     def one(header: str, rule: ColumnRule) -> tuple[pa.Array, list[tuple[int, str, str]]]:
-        out = _column(cells, cells.columns[header], layout_type(table, rule.to), rule)
+        out = (
+            (read, [])
+            if read is not None and header == uscc_header
+            else _column(cells, cells.columns[header], layout_type(table, rule.to), rule)
+        )
         if not keep_text:  # the text of a column is let go once it is converted
             cells.columns[header] = []
         return out
@@ -544,8 +560,9 @@ def _convert(
         for i, expected, value in bad:
             found.append((i, k, RowProblem(table, cells.label, int(cells.numbers[i]), h, value, expected)))
         out[rule.to] = values
-    codes, bad_codes = _codes(out["uscc"])
-    out["uscc"] = codes
+    bad_codes: list[tuple[int, str, str]] = []
+    if read is None:
+        out["uscc"], bad_codes = _codes(out["uscc"])
     already = {i for i, k, p in found if p.column == uscc_header}
     for i, expected, value in bad_codes:
         if i not in already:
