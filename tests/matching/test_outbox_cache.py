@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pytest
 
 from dbfixtures import Db
+from huiqi.firms import register
 from huiqi.firms.register import write_register
 from huiqi.firms.synth import synth_register
 from huiqi.matching.models import MatchRun, Notification
@@ -103,3 +104,26 @@ def test_a_kept_text_is_never_stale(sqlite_db: Db, tmp_path: Path, monkeypatch: 
     assert again.split("\n", 1)[1] == first.split("\n", 1)[1], "the same explanation, the new name"
     changed = {**programmes, programme: dataclasses.replace(programmes[programme], digest="another version")}
     assert "another vers" in text(changed) and len(evaluated) == 3, "other rules: rendered anew"
+
+
+def test_a_page_of_many_firms_looks_for_the_register_s_files_once(
+    sqlite_db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables = synth_register(30, 9)
+    root = write_register(tables, tmp_path / "register")
+    programmes = load_pack()
+    codes = tables["firms"]["uscc"].to_pylist()[:12]
+    notify(sqlite_db, root, codes, sorted(programmes)[:1])
+    manifests: list[Path] = []
+    original = register.read_manifest
+
+    def counting(where: Path) -> Any:
+        manifests.append(where)
+        return original(where)
+
+    monkeypatch.setattr(register, "read_manifest", counting)
+    with sqlite_db.session() as s:
+        total, found = messages(s, programmes, limit=100)
+    assert total == len(found) == len(codes)
+    assert {m.note.uscc for m in found} == set(codes)
+    assert manifests == [root], "one register: its manifest read once for the page, not once a firm"

@@ -103,29 +103,44 @@ def _firm_from_files(files: Mapping[str, Path], uscc: str, reads: frozenset[str]
     return firms[0] if firms else None
 
 
-def _directory_source(root: Path, uscc: str) -> _Source:
-    """The files' identities are taken before they are read: a text cached under them is never older."""
+#: A register's table files and what tells this version of them from the next (None: no register there).
+_Files = tuple[Hashable, dict[str, Path]] | None
+
+
+def _register_files(session: Session, register: str) -> _Files:
+    """The table files of the register a run read: a directory, or the stored register's ("db"). The files'
+    identities are taken before they are read: a text cached under them is never older."""
     from huiqi.firms.lookup import file_identity
 
-    files = _table_files(root)
-    identity = ("files", tuple(file_identity(f) for f in files.values()))
-    return _Source(identity, lambda reads: _firm_from_files(files, uscc, reads))
-
-
-def _source(session: Session, register: str, uscc: str) -> _Source:
-    if register and register != "db":
-        root = Path(register)
-        return (
-            _directory_source(root, uscc) if root.is_dir() else _Source(("absent", register), lambda _: None)
-        )
-    record = session.scalar(select(RegisterFirm.record).where(RegisterFirm.uscc == uscc))
-    if record is None:  # the bulk import keeps the register as tables beside the database
+    if register != "db":
+        root: Path | None = Path(register) if Path(register).is_dir() else None
+    else:  # the bulk import keeps the register as tables beside the database
         from huiqi.matching.snapshot import columnar_register, session_dir
 
-        stored = columnar_register(session, session_dir(session))
-        return (
-            _Source(("absent", "db"), lambda _: None) if stored is None else _directory_source(stored, uscc)
-        )
+        root = columnar_register(session, session_dir(session))
+    if root is None:
+        return None
+    files = _table_files(root)
+    return ("files", tuple(file_identity(f) for f in files.values())), files
+
+
+def _source(session: Session, register: str, uscc: str, known: dict[str, _Files]) -> _Source:
+    """Where the firm ``uscc`` of ``register`` is read from; ``known``: the registers' files found so far
+    (a page of many firms' messages looks for each register's files once)."""
+    register = register or "db"
+    record = (
+        session.scalar(select(RegisterFirm.record).where(RegisterFirm.uscc == uscc))
+        if register == "db"
+        else None
+    )
+    if record is None:
+        if register not in known:
+            known[register] = _register_files(session, register)
+        found = known[register]
+        if found is None:
+            return _Source(("absent", register), lambda _: None)
+        identity, files = found
+        return _Source(identity, lambda reads: _firm_from_files(files, uscc, reads))
 
     def load(_reads: frozenset[str] | None) -> Firm | None:
         from huiqi.firms.frames import tables_to_firms
@@ -138,7 +153,7 @@ def _source(session: Session, register: str, uscc: str) -> _Source:
 
 def firm_of(session: Session, register: str, uscc: str) -> Firm | None:
     """The firm as the register a run read holds it now (None when it is no longer there)."""
-    return _source(session, register, uscc).load(None)
+    return _source(session, register, uscc, {}).load(None)
 
 
 def _rules(programmes: Mapping[str, Programme], programme: str) -> tuple[tuple[str, str | None], ...]:
@@ -242,6 +257,7 @@ def messages(
         q.order_by(Notification.created_at.desc(), Notification.id).offset(offset).limit(limit)
     ).all()
     sources: dict[tuple[str, str], _Source] = {}
+    registers: dict[str, _Files] = {}
     # first the kept texts; the rest need their firm, read once with what all its messages' rules name
     texts: dict[int, tuple[str, str]] = {}
     todo: list[tuple[int, tuple[str, str], Hashable]] = []
@@ -252,7 +268,7 @@ def messages(
             continue
         key = (register or "db", note.uscc)
         if key not in sources:
-            sources[key] = _source(session, key[0], note.uscc)
+            sources[key] = _source(session, key[0], note.uscc, registers)
         rules = _rules(programmes, note.programme)
         cached = (note.id, note.uscc, note.programme, note.on, sources[key].identity, rules)
         with _texts_lock:
