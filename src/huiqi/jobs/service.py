@@ -242,8 +242,8 @@ class _Writer(threading.Thread):
     def __init__(self, factory: sessionmaker[Session], job_id: str, progress: Progress) -> None:
         super().__init__(name=f"huiqi-job-writer-{job_id[:8]}", daemon=True)
         self.factory, self.job_id, self.progress = factory, job_id, progress
-        self.stopping = False
-        #: Set by ``stop``: the pause between writes ends at once, so the job's end is not delayed by it.
+        #: Set by ``stop``: the writer ends, and the pause between writes ends at once (the job's end is not
+        #: delayed by it).
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -251,7 +251,7 @@ class _Writer(threading.Thread):
         while True:
             self.progress.wake.wait(HEARTBEAT)
             self.progress.wake.clear()
-            if self.stopping:
+            if self.halt.is_set():
                 return
             pending = self.progress.take()
             if pending is None and time.monotonic() - last_beat < HEARTBEAT:
@@ -269,7 +269,6 @@ class _Writer(threading.Thread):
             self.halt.wait(0.2)  # let several quick steps make one write
 
     def stop(self) -> None:
-        self.stopping = True
         self.halt.set()
         self.progress.wake.set()
         self.join()
