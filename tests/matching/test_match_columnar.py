@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from tests.matching.test_match_delta import like
 
 from dbfixtures import Db
 from huiqi.app import matching, register
@@ -259,12 +260,7 @@ def test_a_changed_firm_newly_eligible_is_told_with_its_digest_now(sqlite_db: Db
     codes = tables["firms"]["uscc"].to_pylist()
     model = next(u for u in codes if u in told_first)  # eligible for something
     quiet = next(u for u in codes if u not in told_first)  # eligible for nothing
-    changed = {}
-    for name, t in tables.items():
-        kept = t.filter(pc.not_equal(t["uscc"], quiet))
-        rows = t.filter(pc.equal(t["uscc"], model))
-        rows = rows.set_column(rows.schema.get_field_index("uscc"), "uscc", pa.array([quiet] * rows.num_rows))
-        changed[name] = pa.concat_tables([kept, rows.cast(t.schema)])
+    changed = like(tables, quiet, model)
     with sqlite_db.session() as s:
         again = run_match(s, pack, changed, ON)
         s.commit()
