@@ -170,9 +170,15 @@ def _import_in_bulk(
         known = stored_codes(existing)
         batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid, stored_raw=raw)
         merged = prepare_bulk(
-            batch, existing, skip_invalid=skip_invalid, progress=step, digests=digests, splice=True
+            batch,
+            existing,
+            skip_invalid=skip_invalid,
+            progress=step,
+            digests=digests,
+            splice=True,
+            known=known,
         )
-        del existing, digests
+        del existing, digests, known
         new_raw = None
         if batch.raw is not None:
             new_raw = RawDigests(batch.recipe, kept(batch.raw, raw, batch.recipe, rejected_firms(batch)))

@@ -910,19 +910,19 @@ def _schema(t: pa.Table | Path) -> pa.Schema:
 
 
 def _merge(
-    batch: BulkBatch, existing: Stored, splice: bool
+    batch: BulkBatch, existing: Stored, splice: bool, known: pa.Array | None
 ) -> tuple[dict[str, pa.Table], pa.Array, pa.Array, bool]:
     """The register with the import applied (see ``importing.merge``), the touched codes, the codes of
     those that are new, and whether the tables are the touched firms' rows only (``splice``, when the
     stored register is files of the same layout: the others are as stored). Of a stored table file only
-    what the import keeps or needs is read."""
+    what the import keeps or needs is read; ``known``: its credit codes when read already."""
     old_firms = existing["firms"]
     touched = pc.unique(
         pa.concat_arrays(
             [p.data["uscc"].combine_chunks() for p in batch.parts.values()] or [pa.array([], pa.string())]
         )
     )
-    old_codes = stored_codes(existing)
+    old_codes = known if known is not None else stored_codes(existing)
     is_old = pc.is_in(touched, value_set=old_codes)
     added = touched.filter(pc.invert(is_old))
     years = sorted(_years(_schema(old_firms).names) | _years(list(batch.firm_columns)))
@@ -1079,6 +1079,7 @@ def merge_bulk(
     digests: pa.Table | None = None,
     keep_batch: bool = True,
     splice: bool = False,
+    known: pa.Array | None = None,
 ) -> BulkMerge:
     """Apply an import to the register's tables: the new tables, the history of changed fields (only the
     changed firms' fields; a new firm is one row), and the counts. ``digests``: the firms' digests stored
@@ -1086,8 +1087,8 @@ def merge_bulk(
     not compared field by field. Without ``keep_batch`` the batch keeps only its credit codes once merged
     (it cannot be merged again). With ``splice`` (and ``existing`` files of the layout, their digests
     given) the new tables are the touched firms' rows only (see ``BulkMerge.base``): the register is not
-    held whole."""
-    tables, touched, added, spliced = _merge(batch, existing, splice and digests is not None)
+    held whole. ``known``: the credit codes of ``existing`` (``stored_codes``) when read already."""
+    tables, touched, added, spliced = _merge(batch, existing, splice and digests is not None, known)
     if not keep_batch:  # its rows are in ``tables`` now: only the codes are asked for again
         for part in batch.parts.values():
             part.data = part.data.select(["uscc"])
@@ -1282,16 +1283,19 @@ def prepare_bulk(
     progress: Progress | None = None,
     digests: pa.Table | None = None,
     splice: bool = False,
+    known: pa.Array | None = None,
 ) -> BulkMerge:
     """Check and merge, as ``importing.prepare``: all or nothing unless ``skip_invalid``, when firms with
     problems (and their child rows) are left out and their rows added to ``batch.rejected``. The new and
     the changed firms are checked; a firm the import gives back as stored was checked when it was stored.
-    ``digests``, ``splice``: see ``merge_bulk``."""
+    ``digests``, ``splice``, ``known``: see ``merge_bulk``."""
     from huiqi.firms.profile import CHINA
 
     if batch.problems and not skip_invalid:
         raise ImportRefused(batch.problems)
-    merged = merge_bulk(batch, existing, progress, digests=digests, keep_batch=skip_invalid, splice=splice)
+    merged = merge_bulk(
+        batch, existing, progress, digests=digests, keep_batch=skip_invalid, splice=splice, known=known
+    )
     if progress is not None:
         progress("check the firms")
     doubt = doubtful(merged.tables, merged.checked, today or dt.datetime.now(CHINA).date())
@@ -1327,4 +1331,4 @@ def prepare_bulk(
         ]
         batch.parts[table] = _reject(batch, part, keep, gone)
     batch.problems += problems
-    return merge_bulk(batch, existing, progress, digests=digests, splice=splice)
+    return merge_bulk(batch, existing, progress, digests=digests, splice=splice, known=known)
