@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from csv_rows import read_rows, write_rows
 from dbfixtures import Db, db, pg_db, pg_url, sqlite_db
 from huiqi.app import register
 from huiqi.app.store import Store
@@ -111,7 +112,6 @@ CHILD_DAMAGE = {
 
 def _damaged(tmp_path: Path, seed: int, hits: list[tuple[str, str, int, str]]) -> Path:
     """A synthetic register exported as CSV, with cells overwritten: (table, column, row index, text)."""
-    import csv
 
     from huiqi.firms.exporting import write_tables
     from huiqi.firms.synth import synth_register
@@ -122,15 +122,13 @@ def _damaged(tmp_path: Path, seed: int, hits: list[tuple[str, str, int, str]]) -
         by_table.setdefault(table, []).append((column, row, text))
     for table, edits in by_table.items():
         file = out / f"{table}.csv"
-        with file.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
+        rows = read_rows(file)
         if len(rows) < 2:
             continue
         for column, row, text in edits:
             if column in rows[0]:
                 rows[1 + row % (len(rows) - 1)][rows[0].index(column)] = text
-        with file.open("w", encoding="utf-8-sig", newline="") as f:
-            csv.writer(f).writerows(rows)
+        write_rows(file, rows, encoding="utf-8-sig")
     return out
 
 
@@ -225,13 +223,11 @@ def test_reimport_stores_changed_fields_only_and_a_refusal_changes_nothing(
     # refused on its last row: nothing changes, no files are left behind
     bad = tmp_path / "bad"
     write_tables(changed, bad)
-    with (bad / "firms.csv").open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
+    rows = read_rows(bad / "firms.csv")
     for row in rows[1:]:  # every firm changed, and the last row wrong
         row[rows[0].index("employees")] = "12345"
     rows[-1][rows[0].index("registration_date")] = "2020-02-30"
-    with (bad / "firms.csv").open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(rows)
+    write_rows(bad / "firms.csv", rows)
     with pytest.raises(ImportRefused, match=r"firms.csv row 41, column 'registration_date': '2020-02-30'"):
         register.import_register(store, source=bad, actor="t")
     assert _state(store) == before

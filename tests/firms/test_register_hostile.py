@@ -326,13 +326,11 @@ def test_a_refusal_on_the_last_row_changes_nothing_in_a_directory(tmp_path: Path
 
 def _spoil_last_row(path: Path) -> None:
     """The last firm's total assets as '12,34': ambiguous, so refused."""
-    import csv
+    from csv_rows import read_rows, write_rows
 
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
+    rows = read_rows(path)
     rows[-1][rows[0].index("total_assets")] = "12,34"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(rows)
+    write_rows(path, rows)
 
 
 # -- the mapping file and the one bound on numbers ------------------------------------------------------

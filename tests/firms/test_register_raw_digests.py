@@ -5,7 +5,6 @@ of the full reading (forced by removing the raw digests); another recipe reads e
 
 from __future__ import annotations
 
-import csv
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from csv_rows import read_rows, write_rows
 from huiqi.app import register
 from huiqi.app.store import Store
 from huiqi.db.migrate import upgrade
@@ -29,23 +29,12 @@ from huiqi.firms.synth import synth_register
 from huiqi.firms.textual import RAW_DIGESTS, read_raw
 from huiqi.firms.uscc import make_uscc
 
-
-def _rows(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        return list(csv.reader(f))
-
-
-def _write(path: Path, rows: list[list[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(rows)
-
-
 KINDS = ("form", "value", "move", "child_add", "child_remove", "child_reorder", "add_firm", "bad", "blank")
 
 
 def _edit(source: Path, edits: list[tuple[str, int]]) -> None:
     """Textual changes to a CSV export, in place: each (kind, where) as KINDS say."""
-    firms, offices = _rows(source / "firms.csv"), _rows(source / "offices.csv")
+    firms, offices = read_rows(source / "firms.csv"), read_rows(source / "offices.csv")
     head = firms[0]
     for kind, at in edits:
         i = 1 + at % (len(firms) - 1)
@@ -74,8 +63,8 @@ def _edit(source: Path, edits: list[tuple[str, int]]) -> None:
             firms[i][head.index("registration_date")] = "2020-02-30"
         elif kind == "blank":  # a firm's name removed: the profile refuses it
             firms[i][head.index("name_zh")] = ""
-    _write(source / "firms.csv", firms)
-    _write(source / "offices.csv", offices)
+    write_rows(source / "firms.csv", firms)
+    write_rows(source / "offices.csv", offices)
 
 
 def _store(root: Path) -> Store:
@@ -197,8 +186,8 @@ def test_another_recipe_reads_every_firm(tmp_path: Path, monkeypatch: pytest.Mon
     # the columns of firms.csv in another order: the same register, every row read
     swapped = tmp_path / "swapped"
     shutil.copytree(first, swapped)
-    rows = _rows(swapped / "firms.csv")
-    _write(swapped / "firms.csv", [[r[1], r[0], *r[2:]] for r in rows])
+    rows = read_rows(swapped / "firms.csv")
+    write_rows(swapped / "firms.csv", [[r[1], r[0], *r[2:]] for r in rows])
     view = register.import_register(store, source=swapped, actor="t")
     assert (view.added, view.changed, view.unchanged) == (0, 0, 15) and converted[-1] == 15
     register.import_register(store, source=swapped, actor="t")

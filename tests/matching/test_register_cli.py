@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from csv_rows import read_rows as read
+from csv_rows import write_rows as write
 from huiqi.cli.main import app
 from huiqi.db.migrate import upgrade
 from huiqi.firms.exporting import write_tables
 from huiqi.firms.synth import synth_register
-
-
-def read(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.reader(f))
-
-
-def write(path: Path, rows: list[list[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(rows)
 
 
 @pytest.fixture
