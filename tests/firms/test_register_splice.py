@@ -1,11 +1,12 @@
-"""The stored register's tables with some firms' rows replaced, written by DuckDB (huiqi.firms.splice), are
-the files ``write_register`` writes of the same register: rows, order (a firm's rows keep theirs), types,
-row groups and manifest."""
+"""The stored register's tables with some firms' rows replaced (huiqi.firms.splice: merged as the stored
+files are read, or sorted by DuckDB when they are not in order) are the files ``write_register`` writes of
+the same register: rows, order (a firm's rows keep theirs), types, row groups and manifest."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -83,9 +84,15 @@ def test_a_large_spliced_table_has_the_row_groups_of_a_whole_one(tmp_path: Path)
     _spliced_and_whole(tmp_path, 3 * ROW_GROUP + 1500, 7, 3)
 
 
-def test_the_spill_directory_is_removed(tmp_path: Path) -> None:
+def test_the_spill_directory_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored files not in order are sorted by DuckDB, which spills to a directory beside the new one
+    (made here beforehand, as a spill past the memory limit would make it): it is removed."""
     base = synth_register(10, 3)
-    write_register(base, tmp_path / "base")
+    descending = {n: t.take(pc.sort_indices(t, sort_keys=[("uscc", "descending")])) for n, t in base.items()}
+    write_register(descending, tmp_path / "base")
+    monkeypatch.setattr(splice.uuid, "uuid4", lambda: SimpleNamespace(hex="test"))
+    (tmp_path / ".spill-test").mkdir()
+    (tmp_path / ".spill-test" / "spilled.tmp").write_bytes(b"x")
     files = {name: tmp_path / "base" / f"{name}.parquet" for name in TABLES}
     empty = {name: base[name].slice(0, 0) for name in TABLES}
     splice.write_spliced(
