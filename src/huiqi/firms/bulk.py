@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from huiqi.firms.digests import firm_digests
+from huiqi.firms.digests import firm_digests, sql_ident
 from huiqi.firms.importing import (
     TABLE_NAMES,
     BadValue,
@@ -885,7 +885,7 @@ def _load(
                 if others
                 else " WHERE uscc IN (SELECT uscc FROM codes)"
             )
-        listed = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+        listed = ", ".join(sql_ident(n) for n in names)
         sql = f"SELECT {listed} FROM read_parquet(?)" + where  # nosec B608  # the layout's names
         out = con.execute(sql, [str(t)]).to_arrow_table()
     finally:

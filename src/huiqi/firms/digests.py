@@ -41,11 +41,13 @@ def firm_digests(tables: Tables, con: Any = None) -> pa.Table:
     return result
 
 
-def _ident(name: str) -> str:
+def sql_ident(name: str) -> str:
+    """A column's name quoted for DuckDB's SQL (the firms domain's one quoting of names)."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote(text: str) -> str:
+def sql_text(text: str) -> str:
+    """A text (a file's path) as a DuckDB string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -56,7 +58,7 @@ def register_views(raw: Any, tables: Tables, prefix: str) -> None:
         if isinstance(t, Path):
             # a view cannot take a bound parameter: the path is quoted, the name is ours
             view = f"CREATE OR REPLACE VIEW {prefix}{name} AS SELECT * "  # nosec B608
-            raw.execute(view + f"FROM read_parquet({_quote(str(t))})")
+            raw.execute(view + f"FROM read_parquet({sql_text(str(t))})")
         else:
             raw.register(f"{prefix}{name}", t)
 
@@ -68,7 +70,7 @@ def digests_sql(raw: Any, tables: Tables) -> str:
 
     def columns(name: str, alias: str) -> list[str]:
         found = raw.sql(f"SELECT * FROM d_{name} LIMIT 0").columns  # nosec B608  # our names
-        return [f"{alias}.{_ident(c)}" for c in found if name == "firms" or c != "uscc"]
+        return [f"{alias}.{sql_ident(c)}" for c in found if name == "firms" or c != "uscc"]
 
     children = [n for n in CHILD_TABLES if n in tables]
     # table names come from CHILD_TABLES, column names from the register's checked layout (quoted)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from huiqi.firms.digests import sql_ident, sql_text
 from huiqi.firms.register import (
     MANIFEST,
     ROW_GROUP,
@@ -32,14 +33,6 @@ from huiqi.firms.register import (
 
 #: DuckDB's memory while it writes the tables (beyond it, it spills to a directory beside them)
 MEMORY_LIMIT = "1GB"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class _Unsorted(Exception):
@@ -144,7 +137,7 @@ def _sorted_by_duckdb(
         con.register("dropped", pa.table({"uscc": dropped}))
         for name in TABLES:
             schema = schemas[name]
-            cols = ", ".join(_ident(f.name) for f in schema)
+            cols = ", ".join(sql_ident(f.name) for f in schema)
             fresh = new[name].select(schema.names).cast(schema)
             con.register("fresh", fresh.append_column("__i", pa.array(range(fresh.num_rows), pa.int64())))
             target = out / f"{name}.parquet"
@@ -152,10 +145,10 @@ def _sorted_by_duckdb(
             sql = (
                 f"COPY (SELECT {cols} FROM ("  # nosec B608
                 f"SELECT {cols}, 0 AS __s, file_row_number AS __i "
-                f"FROM read_parquet({_quote(str(base[name]))}, file_row_number = true) "
+                f"FROM read_parquet({sql_text(str(base[name]))}, file_row_number = true) "
                 "WHERE uscc NOT IN (SELECT uscc FROM dropped) "
                 f"UNION ALL SELECT {cols}, 1 AS __s, __i FROM fresh) ORDER BY uscc, __s, __i) "
-                f"TO {_quote(str(target))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
+                f"TO {sql_text(str(target))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
             )
             found = con.execute(sql).fetchone()
             rows[name] = int(found[0]) if found else 0
