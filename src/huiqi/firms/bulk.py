@@ -925,13 +925,12 @@ def _merge(
     old_codes = known if known is not None else stored_codes(existing)
     is_old = pc.is_in(touched, value_set=old_codes)
     added = touched.filter(pc.invert(is_old))
-    years = sorted(_years(_schema(old_firms).names) | _years(list(batch.firm_columns)))
+    old_schema = _schema(old_firms)  # (of a file: its footer, read once)
+    years = sorted(_years(old_schema.names) | _years(list(batch.firm_columns)))
     schema = firm_schema(years)
     in_touch = pc.is_in(old_codes, value_set=touched)
     every = pc.all(in_touch).as_py() is not False  # a whole register again: nothing of it is kept as is
-    splice = (
-        splice and all(isinstance(t, Path) for t in existing.values()) and _schema(old_firms).equals(schema)
-    )
+    splice = splice and all(isinstance(t, Path) for t in existing.values()) and old_schema.equals(schema)
     nothing = every or splice  # (spliced: the untouched firms' rows stay in the stored files)
     untouched = schema.empty_table() if nothing else _load(old_firms, codes=touched, others=True)
     firms_part = batch.parts.get("firms")
