@@ -170,8 +170,7 @@ def kept(new: pa.Table, stored: RawDigests | None, recipe_now: str, dropped: pa.
     if stored is not None and stored.recipe == recipe_now:
         old = stored.digests
         pieces.append(old.filter(pc.invert(pc.is_in(old["uscc"], value_set=new["uscc"].combine_chunks()))))
-    out = pa.concat_tables([p.cast(pieces[0].schema) for p in pieces])
-    return out
+    return pa.concat_tables([p.cast(pieces[0].schema) for p in pieces])
 
 
 def write_raw(path: Path, raw: RawDigests) -> None:
