@@ -3,8 +3,9 @@
 ``huiqi.firms.importing`` says what an import means (sources, the mapping, values, refusals) and does it
 one row at a time; this module does the same to millions of rows:
 
-- a CSV file in UTF-8 is parsed by Arrow's reader into columns of text; a workbook by calamine (Rust),
-  its numbers as Excel shows them (the shortest text of the stored double, at most 15 digits).
+- a CSV file in UTF-8 or GB18030/GBK is parsed by Arrow's reader into columns of text; a workbook by
+  calamine (Rust), its numbers as Excel shows them (the shortest text of the stored double, at most 15
+  digits).
   Any other file, or one Arrow's reader cannot take as a plain grid (other encodings, ragged rows,
   blank-looking rows, empty or repeated headers), is read by ``importing``'s readers, which refuse what
   cannot be read faithfully, in the words they always used;
@@ -161,8 +162,9 @@ class BulkMerge:
 
 # -- reading --------------------------------------------------------------------------------------------
 def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
-    """A UTF-8 CSV file whose first record is a plain header, as Arrow text columns; None when the
-    row-by-row reader must read it (it refuses or reads what this one would not take)."""
+    """A CSV file in UTF-8 or GB18030/GBK (as Excel saves it on a Chinese Windows) whose first record is
+    a plain header, as Arrow text columns; None when the row-by-row reader must read it (it refuses or
+    reads what this one would not take)."""
     import csv
     import io
 
@@ -179,9 +181,11 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
     except OSError:
         return None
     check_kind(path, head)
-    if detect_encoding(head, complete=len(head) < SAMPLE) not in ("utf-8", "utf-8-sig"):
+    found = detect_encoding(head, complete=len(head) < SAMPLE)  # told from the start, as read_csv does
+    if found not in ("utf-8", "utf-8-sig", "gb18030"):
         return None
-    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    encoding = "gb18030" if found == "gb18030" else "utf8"
+    text = head.decode(found, errors="replace").removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
     delimiter = spec.delimiter if spec is not None and spec.delimiter else None
     if delimiter is None:
@@ -202,7 +206,9 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
         try:
             table = pcsv.read_csv(
                 path,
-                read_options=pcsv.ReadOptions(skip_rows=1, column_names=names, block_size=1 << 24),
+                read_options=pcsv.ReadOptions(
+                    skip_rows=1, column_names=names, block_size=1 << 24, encoding=encoding
+                ),
                 parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines),
                 convert_options=pcsv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
@@ -211,6 +217,8 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
                 ),
             )
             break
+        except UnicodeDecodeError:
+            return None  # bytes not in the encoding further on: the row-by-row reader names the record
         except (pa.ArrowInvalid, OSError):
             continue
     if table is None:
