@@ -361,13 +361,63 @@ def nonempty_register(store: Store, *, register: str = DB) -> dict[str, pa.Table
 
 
 def export_register(store: Store, *, out: Path, register: str = DB, parquet: bool = False) -> ExportView:
-    """Hand the register back as files: CSV files, one xlsx workbook, or a Parquet register directory."""
-    from huiqi.firms.exporting import write_tables
+    """Hand the register back as files: CSV files, one xlsx workbook, or a Parquet register directory.
+    Its table files are streamed, a table and a record batch at a time: a register of 30 M firms is never
+    held in memory."""
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.exporting import write_csv_files, write_tables
     from huiqi.firms.register import write_register
 
-    tables = _tables(store, register=register)
-    written = write_register(tables, out) if parquet else write_tables(tables, out)
-    return ExportView(firms=tables["firms"].num_rows, written=written)
+    where = results_dir(store.url)
+    root = store.read(lambda s: snapshot.current_copy(s, where)) if register == DB else Path(register)
+    if root is None:  # nothing stored: the empty tables' headers
+        tables = _tables(store, register=register)
+        written = write_register(tables, out) if parquet else write_tables(tables, out)
+        return ExportView(firms=tables["firms"].num_rows, written=written)
+    with snapshot.pinned(root, where / "tmp") as files:
+        files.pop(snapshot.DIGESTS, None)
+        firms = pq.ParquetFile(files["firms"]).metadata.num_rows
+        if parquet:
+            written = _export_parquet(files, out)
+        elif out.suffix.lower() == ".xlsx":
+            written = _export_workbook(files, out)
+        else:
+            written = write_csv_files(files, out)
+    return ExportView(firms=firms, written=written)
+
+
+def _export_workbook(files: Mapping[str, Path], out: Path) -> Path:
+    """A workbook holds at most a sheet's rows per table: refused from the files' footers before any is
+    read, else the tables are read whole (a million rows at most each)."""
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.exporting import sheet_rows, write_tables
+
+    for name, file in files.items():
+        sheet_rows(name, pq.ParquetFile(file).metadata.num_rows, out)
+    return write_tables({n: pq.read_table(f).replace_schema_metadata(None) for n, f in files.items()}, out)
+
+
+def _export_parquet(files: Mapping[str, Path], out: Path) -> Path:
+    """A register directory written a record batch at a time: each part holds one table's batch."""
+    from collections.abc import Iterator
+
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.csv_batches import BATCH_ROWS
+    from huiqi.firms.register import write_register_chunks
+
+    sources = {name: pq.ParquetFile(file) for name, file in files.items()}
+    empty = {name: f.schema_arrow.remove_metadata().empty_table() for name, f in sources.items()}
+
+    def parts() -> Iterator[dict[str, pa.Table]]:
+        yield empty  # the years and the schemas, should every table be empty
+        for name, source in sources.items():
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):
+                yield {**empty, name: pa.Table.from_batches([batch]).replace_schema_metadata(None)}
+
+    return write_register_chunks(parts(), out)
 
 
 def register_history(store: Store, *, uscc: str, register: str = DB) -> tuple[ChangeView, ...]:

@@ -16,19 +16,24 @@ system reads them as UTF-8. Every export re-imports unchanged.
 from __future__ import annotations
 
 import csv
+import io
 import re
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from huiqi.firms.csv_batches import BATCH_ROWS, supported, write_batches
 from huiqi.firms.sheets import EXCEL_DIGITS, FORMULA_TRIGGERS
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 #: the most characters an Excel cell holds; longer text would be cut when the workbook is opened
 CELL_TEXT_LIMIT = 32_767
+#: the most data rows a worksheet holds (1,048,576 rows, one of them the header)
+SHEET_ROWS = 1_048_575
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPE_LIKE = re.compile(r"(?=_x[0-9A-Fa-f]{4}_)")
 
@@ -88,12 +93,7 @@ def write_table(table: pa.Table, path: str | Path, *, sheet: str = "results") ->
     if suffix == ".parquet":
         pq.write_table(table, out, compression="zstd")
     elif suffix == ".csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(table.column_names)
-            for batch in table.to_batches(65_536):
-                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-                    w.writerow(["" if v is None else _cell(v) for v in row])
+        write_csv(table.schema, table.to_batches(BATCH_ROWS), out)
     elif suffix == ".xlsx":
         _write_workbook({sheet: table}, out)
     else:
@@ -106,20 +106,71 @@ def write_table(table: pa.Table, path: str | Path, *, sheet: str = "results") ->
     return out
 
 
+def write_csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch], out: Path) -> int:
+    """One table's CSV file from its record batches as they come (never the whole table in memory):
+    Arrow's kernels where every column's type allows (``csv_batches``), else the csv module; the rows."""
+    with out.open("wb") as f:
+        if supported(schema):
+            return write_batches(batches, schema, f)
+        return write_cells(schema, batches, f)
+
+
+def write_cells(schema: pa.Schema, batches: Iterable[pa.RecordBatch], f: IO[bytes]) -> int:
+    """The csv module's CSV, cell by cell: the reference ``csv_batches`` is tested against."""
+    text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
+    w = csv.writer(text)
+    w.writerow(schema.names)
+    rows = 0
+    for batch in batches:
+        for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            w.writerow(["" if v is None else _cell(v) for v in row])
+        rows += batch.num_rows
+    text.flush()
+    text.detach()
+    return rows
+
+
+def _csv_folder(out: Path) -> None:
+    """Make the folder of a register's CSV files; a target with a suffix is refused (not a folder)."""
+    if out.suffix:
+        raise ExportError(
+            f"{out}: a register exports to a .xlsx workbook or to a folder",
+            why="register_target",
+            file=str(out),
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def write_csv_files(files: Mapping[str, Path], out: Path) -> Path:
+    """A register's Parquet table files to a folder of CSV files, a table at a time and a record batch at
+    a time: the memory of one batch, whatever the register's size."""
+    _csv_folder(out)
+    for name, file in files.items():
+        source = pq.ParquetFile(file)
+        schema = source.schema_arrow.remove_metadata()
+        batches = (b.replace_schema_metadata(None) for b in source.iter_batches(batch_size=BATCH_ROWS))
+        write_csv(schema, batches, out / f"{name}.csv")
+    return out
+
+
+def sheet_rows(name: str, rows: int, out: Path) -> None:
+    """Refuse a table of more rows than a worksheet holds (Excel's 1,048,576 with the header)."""
+    if rows > SHEET_ROWS:
+        raise ExportError(
+            f"{out}: table {name} has {rows:,} rows; a sheet holds {SHEET_ROWS:,}",
+            why="too_many_rows",
+            file=str(out),
+            table=name,
+            rows=rows,
+            limit=SHEET_ROWS,
+        )
+
+
 def _write_workbook(tables: dict[str, pa.Table], out: Path) -> None:
     import openpyxl
 
-    limit = 1_048_575
     for name, t in tables.items():
-        if t.num_rows > limit:
-            raise ExportError(
-                f"{out}: table {name} has {t.num_rows:,} rows; a sheet holds {limit:,}",
-                why="too_many_rows",
-                file=str(out),
-                table=name,
-                rows=t.num_rows,
-                limit=limit,
-            )
+        sheet_rows(name, t.num_rows, out)
     book = openpyxl.Workbook(write_only=True)
     try:
         _fill_workbook(book, tables, out)
@@ -168,13 +219,7 @@ def write_tables(tables: dict[str, pa.Table], path: str | Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         _write_workbook(tables, out)
         return out
-    if out.suffix:
-        raise ExportError(
-            f"{out}: a register exports to a .xlsx workbook or to a folder",
-            why="register_target",
-            file=str(out),
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    _csv_folder(out)
     for name, table in tables.items():
-        write_table(table, out / f"{name}.csv")
+        write_csv(table.schema, table.to_batches(BATCH_ROWS), out / f"{name}.csv")
     return out

@@ -291,7 +291,8 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
                         for (tmp, _), name in zip(written, TABLES, strict=True)
                     ]
                 for writer, name in zip(writers, TABLES, strict=True):
-                    writer.write_table(chunk[name], row_group_size=ROW_GROUP)
+                    if chunk[name].num_rows:  # an empty part would be an empty row group
+                        writer.write_table(chunk[name], row_group_size=ROW_GROUP)
                     rows[name] += chunk[name].num_rows
             for writer in writers:
                 writer.close()
