@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
 import numpy as np
@@ -24,6 +26,8 @@ from huiqi.firms.sheets import FORMULA_TRIGGERS
 
 #: the rows of a batch converted at once: about 45 MB of firms' CSV text
 BATCH_ROWS = 65_536
+#: batches converted at once, in order (the machine's two cores)
+WORKERS = 2
 _ESCAPED = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in (*FORMULA_TRIGGERS, "'")) + "]"
 _NEEDS_QUOTES = '[,"\r\n]'
 
@@ -96,8 +100,14 @@ def write_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema, f: IO[by
     ``schema`` must be ``supported``."""
     f.write(b"\xef\xbb\xbf" + header_line(schema.names))
     rows = 0
-    for batch in batches:
-        if batch.num_rows:
-            f.write(batch_bytes(batch))
-            rows += batch.num_rows
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # Arrow's kernels run without the GIL
+        pending: deque[Future[memoryview]] = deque()
+        for batch in batches:
+            if batch.num_rows:
+                pending.append(pool.submit(batch_bytes, batch))
+                rows += batch.num_rows
+            if len(pending) > WORKERS:  # at most WORKERS + 1 batches' text in memory
+                f.write(pending.popleft().result())
+        while pending:
+            f.write(pending.popleft().result())
     return rows
