@@ -1,4 +1,4 @@
-"""The bulk import reads each row's credit code once: a table whose codes ``_firm_of_rows`` found all
+"""The bulk import reads each row's credit code once: a table whose codes ``firm_of_rows`` found all
 good takes them as its converted credit-code column; the rows, types and problems are those of the
 conversion that reads the column again (hypothesis over good, spaced, lower-case, wrong and blank codes)."""
 
@@ -38,7 +38,7 @@ def test_codes_read_once_convert_as_read_again(forms: list[str], tmp_path: Path)
     cells = bulk._fast_csv(path, None)
     assert cells is not None
     rules = header_rules("offices", cells.header, None, cells.label)
-    codes = bulk._firm_of_rows(cells, rules, "offices")
+    codes = bulk.firm_of_rows(cells, rules, "offices")
     assert codes.null_count == sum(m in ("wrong", "blank") for m in forms)
     again, once = bulk.BulkBatch("again"), bulk.BulkBatch("once")
     whole = bulk._convert(again, "offices", cells, rules, True)
@@ -57,6 +57,6 @@ def test_a_blank_code_is_still_refused_when_codes_are_given(tmp_path: Path) -> N
     assert cells is not None
     rules = header_rules("offices", cells.header, None, cells.label)
     batch = bulk.BulkBatch("x")
-    part = bulk._convert(batch, "offices", cells, rules, True, bulk._firm_of_rows(cells, rules, "offices"))
+    part = bulk._convert(batch, "offices", cells, rules, True, bulk.firm_of_rows(cells, rules, "offices"))
     assert part.data["uscc"].to_pylist() == [GOOD[0]]
     assert [(p.row, p.column) for p in batch.problems] == [(3, "uscc")]

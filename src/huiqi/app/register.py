@@ -9,11 +9,13 @@ and a manifest), as ``--register`` says on the command line.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +25,14 @@ from sqlalchemy.orm import Session
 from huiqi.app.store import Store
 from huiqi.db.base import new_id
 from huiqi.db.types import utcnow
-from huiqi.firms.importing import ImportBatch, TableMapping, records_from_tables, write_rejected
+from huiqi.firms.importing import (
+    ImportBatch,
+    ParsedRow,
+    RowProblem,
+    TableMapping,
+    records_from_tables,
+    write_rejected,
+)
 from huiqi.firms.register import RegisterError
 from huiqi.firms.textual import RawDigests
 from huiqi.matching import snapshot
@@ -33,6 +42,9 @@ from huiqi.matching.errors import EmptyRegister, RegisterNotEmpty
 from huiqi.matching.models import RegisterChange, RegisterFirm, RegisterImport
 from huiqi.matching.results import results_dir
 from huiqi.matching.snapshot import stored_register
+
+if TYPE_CHECKING:
+    from huiqi.firms.partition import Partitioned, RangeImport, StoredFiles
 
 DB = "db"
 
@@ -147,110 +159,233 @@ def _import_in_bulk(
 ) -> ImportView:
     """The import into the stored register: read, checked and merged in columns (``huiqi.firms.bulk``);
     the new register's tables written beside the database, its import and history rows in one
-    transaction, then the tables put in place. Imports of one database wait for each other."""
+    transaction, then the tables put in place. Imports of one database wait for each other. A large CSV
+    source is imported a credit-code range at a time (``firms.partition``): never held whole."""
     from huiqi.firms.bulk import empty_register, prepare_bulk, read_bulk, rejected_firms, stored_codes
+    from huiqi.firms.partition import split_source
     from huiqi.firms.register import locked
     from huiqi.firms.textual import RawDigests, kept
 
     where = results_dir(store.url)
     files = len(list(source.iterdir())) if source.is_dir() else 1
-    total = files + 5
-    done = 0
-
-    def step(what: str) -> None:
-        nonlocal done
-        if progress is not None:
-            progress(what, done, total)
-        done = min(done + 1, total)
+    steps = _Steps(progress, files + 5)
 
     with locked(where):
-        step("read the register")
+        steps("read the register")
         imports = store.read(snapshot.imports)
-        existing, digests, raw = _stored(store, where) if imports else (empty_register(), None, None)
-        known = stored_codes(existing)
-        batch = read_bulk(source, rules, known=known, progress=step, keep_cells=skip_invalid, stored_raw=raw)
-        merged = prepare_bulk(
-            batch,
-            existing,
-            skip_invalid=skip_invalid,
-            progress=step,
-            digests=digests,
-            splice=True,
-            known=known,
-        )
-        del existing, digests, known
-        new_raw = None
-        if batch.raw is not None:
-            new_raw = RawDigests(batch.recipe, kept(batch.raw, raw, batch.recipe, rejected_firms(batch)))
-        del raw
-        step("write the register's tables")
-        import_id = new_id()
-        new_firms = pc.equal(merged.changes["field"], "*")
-        added = merged.changes["uscc"].filter(new_firms)
-        history = merged.changes.filter(pc.invert(new_firms))  # a new firm is its row in ADDED
-        staged = _stage(
-            where,
-            merged.tables,
-            [*imports, import_id],
-            added=added,
-            digests=merged.digests,
-            raw=new_raw,
-            base=merged.base,
-            dropped=merged.dropped,
-        )
-        step("store the history")
-        now = utcnow()
-
-        def work(s: Session) -> None:
-            if snapshot.imports(s) != imports:  # pragma: no cover - another writer ignored the lock
-                raise RegisterError(
-                    f"{where}: the register changed during the import; import again",
-                    why="changed_during_import",
-                    where=str(where),
-                )
-            # a register stored as JSON records (before the tables) is in the new tables now: one truth
-            s.execute(delete(RegisterFirm))
-            s.add(
-                RegisterImport(
-                    id=import_id,
-                    source=str(source),
-                    at=now,
-                    actor=actor,
-                    firms_added=merged.added,
-                    firms_changed=merged.changed,
-                    firms_unchanged=merged.unchanged,
-                    rows_rejected=len(batch.rejected),
-                )
+        folder = where / f".import-parts-{new_id()}"
+        try:
+            parts = split_source(source, rules, folder, progress=steps.note)
+            ranged = None
+            if parts is not None:
+                ranged = _stage_ranges(store, imports, parts, steps, (source, rules, skip_invalid))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if ranged is not None:
+            staged, import_id, outcome = ranged
+            counts = _Counts(outcome.added, outcome.changed, outcome.unchanged, outcome.changes)
+            history = pa.concat_tables(outcome.history) if outcome.history else None
+            rows = outcome.rejected
+            steps("write the register's tables")
+        else:
+            existing, digests, raw = _stored(store, where) if imports else (empty_register(), None, None)
+            known = stored_codes(existing)
+            batch = read_bulk(
+                source, rules, known=known, progress=steps, keep_cells=skip_invalid, stored_raw=raw
             )
-            s.flush()
-            insert_rows(
-                s,
-                RegisterChange.__table__,  # type: ignore[arg-type]
-                ("import_id", "uscc", "at", "source", "field", "old", "new"),
-                (
-                    (import_id, u, now, str(source), f, o, n)
-                    for u, f, o, n in zip(
-                        history["uscc"].to_pylist(),
-                        history["field"].to_pylist(),
-                        history["old"].to_pylist(),
-                        history["new"].to_pylist(),
-                        strict=True,
-                    )
-                ),
+            merged = prepare_bulk(
+                batch,
+                existing,
+                skip_invalid=skip_invalid,
+                progress=steps,
+                digests=digests,
+                splice=True,
+                known=known,
             )
-
+            del existing, digests, known
+            new_raw = None
+            if batch.raw is not None:
+                new_raw = RawDigests(batch.recipe, kept(batch.raw, raw, batch.recipe, rejected_firms(batch)))
+            del raw
+            steps("write the register's tables")
+            import_id = new_id()
+            new_firms = pc.equal(merged.changes["field"], "*")
+            added = merged.changes["uscc"].filter(new_firms)
+            history = merged.changes.filter(pc.invert(new_firms))  # a new firm is its row in ADDED
+            staged = _stage(
+                where,
+                merged.tables,
+                [*imports, import_id],
+                added=added,
+                digests=merged.digests,
+                raw=new_raw,
+                base=merged.base,
+                dropped=merged.dropped,
+            )
+            counts = _Counts(merged.added, merged.changed, merged.unchanged, merged.changes.num_rows)
+            rows = batch.rejected
+        steps("store the history")
+        work = _recorded(where, imports, import_id, source, actor, counts, len(rows), history)
         _commit(store, work, where, staged)
-        step("done")
-    written = None
-    if batch.rejected and skip_invalid:
-        from huiqi.firms.importing import ImportBatch
-
-        target = rejected or source.with_name(source.stem + ".rejected.csv")
-        write_rejected(ImportBatch(str(source), rejected=batch.rejected), target)
-        written = target
-    changes = merged.changes.num_rows
+        steps("done")
+    written = _rejected_file(rows, source, rejected, skip_invalid)
     return ImportView(
-        import_id, merged.added, merged.changed, merged.unchanged, len(batch.rejected), changes, written
+        import_id, counts.added, counts.changed, counts.unchanged, len(rows), counts.changes, written
+    )
+
+
+class _Steps:
+    """An import's progress: each step advances the count; a note tells what it is doing meanwhile."""
+
+    def __init__(self, progress: Steps | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, what: str) -> None:
+        if self.progress is not None:
+            self.progress(what, self.done, self.total)
+        self.done = min(self.done + 1, self.total)
+
+    def note(self, what: str) -> None:
+        """Say what is under way without counting a step."""
+        if self.progress is not None:
+            self.progress(what, self.done, self.total)
+
+
+@dataclass
+class _Counts:
+    """An import's firms added, changed, unchanged, and its change rows (a new firm's one included)."""
+
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    changes: int = 0
+
+
+def _recorded(
+    where: Path,
+    imports: list[str],
+    import_id: str,
+    source: Path,
+    actor: str,
+    counts: _Counts,
+    rejected: int,
+    history: pa.Table | None,
+) -> Callable[[Session], None]:
+    """The transaction of an import: its row and its history rows (uscc, field, old, new)."""
+    now = utcnow()
+
+    def work(s: Session) -> None:
+        if snapshot.imports(s) != imports:  # pragma: no cover - another writer ignored the lock
+            raise RegisterError(
+                f"{where}: the register changed during the import; import again",
+                why="changed_during_import",
+                where=str(where),
+            )
+        # a register stored as JSON records (before the tables) is in the new tables now: one truth
+        s.execute(delete(RegisterFirm))
+        s.add(
+            RegisterImport(
+                id=import_id,
+                source=str(source),
+                at=now,
+                actor=actor,
+                firms_added=counts.added,
+                firms_changed=counts.changed,
+                firms_unchanged=counts.unchanged,
+                rows_rejected=rejected,
+            )
+        )
+        s.flush()
+        if history is None:
+            return
+        insert_rows(
+            s,
+            RegisterChange.__table__,  # type: ignore[arg-type]
+            ("import_id", "uscc", "at", "source", "field", "old", "new"),
+            (
+                (import_id, u, now, str(source), f, o, n)
+                for u, f, o, n in zip(
+                    history["uscc"].to_pylist(),
+                    history["field"].to_pylist(),
+                    history["old"].to_pylist(),
+                    history["new"].to_pylist(),
+                    strict=True,
+                )
+            ),
+        )
+
+    return work
+
+
+def _rejected_file(
+    rows: list[tuple[ParsedRow, list[RowProblem]]], source: Path, rejected: Path | None, skip_invalid: bool
+) -> Path | None:
+    """Where the rejected rows were written (with ``skip_invalid``), None when there are none."""
+    if not (rows and skip_invalid):
+        return None
+    target = rejected or source.with_name(source.stem + ".rejected.csv")
+    write_rejected(ImportBatch(str(source), rejected=rows), target)
+    return target
+
+
+def _stage_ranges(
+    store: Store,
+    imports: list[str],
+    parts: Partitioned,
+    steps: _Steps,
+    asked: tuple[Path, dict[str, TableMapping], bool],
+) -> tuple[Path, str, RangeImport]:
+    """The import of ``asked`` (source, mapping, skip_invalid) a credit-code range at a time
+    (``firms.partition.RangeImport``), staged: the ranges' tables appended to the new register's files in
+    order (so sorted by credit code); the staged directory, the import's id, what it found. All or
+    nothing: a refusal leaves nothing."""
+    import pyarrow.parquet as pq
+
+    from huiqi.firms.partition import RangeImport
+    from huiqi.firms.register import write_register_chunks
+
+    where = results_dir(store.url)
+    steps.total = steps.done + len(parts) + 3
+    stored = _stored_files(store, where) if imports else None
+    import_id = new_id()
+    fresh = where / f"register-{import_id}"
+    source, rules, skip_invalid = asked
+    outcome = RangeImport(parts, source, rules, stored, skip_invalid)
+    schema = pa.schema([("uscc", pa.string()), ("import_id", pa.string())])
+    try:
+        fresh.mkdir(parents=True)
+        with pq.ParquetWriter(fresh / snapshot.ADDED, schema, compression="zstd") as news:
+            before = where / "register" / snapshot.ADDED
+            if imports and before.exists():
+                news.write_table(pq.read_table(before).cast(schema))
+
+            def added(codes: pa.Array) -> None:
+                ids = pa.array([import_id] * len(codes), pa.string())
+                news.write_table(pa.table([codes.cast(pa.string()), ids], schema=schema))
+
+            write_register_chunks(outcome.tables(fresh, added, steps, steps.note), fresh)
+        meta = {"imports": [*imports, import_id], "firms": outcome.firms, "columnar": True}
+        (fresh / snapshot.META).write_text(json.dumps(meta))
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return fresh, import_id, outcome
+
+
+def _stored_files(store: Store, where: Path) -> StoredFiles:
+    """The stored register as a range import reads it: its table files and the digests files kept
+    with them; a register stored before the tables, as its tables (it is small)."""
+    from huiqi.firms.digests import DIGESTS
+    from huiqi.firms.partition import StoredFiles
+    from huiqi.firms.register import register_files
+    from huiqi.firms.textual import RAW_DIGESTS
+
+    root = store.read(lambda s: snapshot.columnar_register(s, where))
+    if root is None:
+        return StoredFiles(store.read(lambda s: stored_register(s, where)), None, None)
+    digests, raw = root / DIGESTS, root / RAW_DIGESTS
+    return StoredFiles(
+        register_files(root), digests if digests.exists() else None, raw if raw.exists() else None
     )
 
 

@@ -161,14 +161,46 @@ class BulkMerge:
 
 
 # -- reading --------------------------------------------------------------------------------------------
-def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
-    """A CSV file in UTF-8 or GB18030/GBK (as Excel saves it on a Chinese Windows) whose first record is
-    a plain header, as Arrow text columns; None when the row-by-row reader must read it (it refuses or
-    reads what this one would not take)."""
+@dataclass(frozen=True)
+class CsvPlan:
+    """How Arrow's reader takes a CSV table file: its encoding, delimiter and plain header (the first
+    record); the rows after it are read whole (``_fast_csv``) or a block at a time (``firms.partition``)."""
+
+    path: Path
+    encoding: str  # Arrow's name: utf8 or gb18030
+    delimiter: str
+    header: list[str]
+
+    def options(self, newlines: bool, block_size: int = 1 << 24) -> dict[str, Any]:
+        """Arrow's reading options: every column text, empty cells null, after the header record;
+        ``newlines``: quoted line breaks in values (the careful parse)."""
+        import pyarrow.csv as pcsv
+
+        names = [f"c{i}" for i in range(len(self.header))]
+        return {
+            "read_options": pcsv.ReadOptions(
+                skip_rows=1, column_names=names, block_size=block_size, encoding=self.encoding
+            ),
+            "parse_options": pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=newlines),
+            "convert_options": pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        }
+
+    def cells(self, columns: list[pa.Array], numbers: np.ndarray) -> Cells:
+        """The file's cells (or a part of its rows) under its header."""
+        cells = dict(zip(self.header, columns, strict=True))
+        return Cells(self.path.name, self.header, cells, numbers, csv=True, delimiter=self.delimiter)
+
+
+def csv_plan(path: Path, spec: TableMapping | None) -> CsvPlan | None:
+    """How Arrow's reader takes a CSV file in UTF-8 or GB18030/GBK (as Excel saves it on a Chinese
+    Windows) whose first record is a plain header; None when the row-by-row reader must read it (it
+    refuses or reads what this one would not take)."""
     import csv
     import io
-
-    import pyarrow.csv as pcsv
 
     from huiqi.firms.io import detect_encoding
     from huiqi.firms.sheets import SAMPLE
@@ -200,36 +232,16 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
         return None
     if len(set(header)) != len(header):
         return None
-    names = [f"c{i}" for i in range(len(header))]
-    table = None
-    for newlines in (False, True):  # a quoted line break fails the quick parse: then the careful one
-        try:
-            table = pcsv.read_csv(
-                path,
-                read_options=pcsv.ReadOptions(
-                    skip_rows=1, column_names=names, block_size=1 << 24, encoding=encoding
-                ),
-                parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines),
-                convert_options=pcsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names},
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-            break
-        except UnicodeDecodeError:
-            return None  # bytes not in the encoding further on: the row-by-row reader names the record
-        except (pa.ArrowInvalid, OSError):
-            continue
-    if table is None:
-        return None
-    n = table.num_rows
-    columns = []
-    while table.num_columns:  # one column made contiguous at a time, its chunks let go as it goes
-        columns.append(table.column(0).combine_chunks())
-        table = table.remove_column(0)
-    # a row whose cells are all empty is skipped; one of spaces only is the row-by-row reader's to judge
+    return CsvPlan(path, encoding, delimiter, header)
+
+
+def csv_rows(columns: list[pa.Array], first: int) -> tuple[list[pa.Array], np.ndarray] | None:
+    """Rows of a CSV file read by Arrow (``columns``, the first being record ``first`` of the file) as
+    the import takes them, with their row numbers: a row whose cells are all empty is skipped; None when
+    a row is of spaces only (the row-by-row reader judges it)."""
+    n = len(columns[0]) if columns else 0
     maybe = pc.match_substring_regex(pc.fill_null(columns[0], ""), _BLANKISH).to_numpy(zero_copy_only=False)
+    keep = np.ones(n, dtype=bool)
     if maybe.any():
         rows = pa.array(np.flatnonzero(maybe))
         empty = np.ones(len(rows), dtype=bool)
@@ -240,17 +252,40 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
             blankish &= _np(pc.match_substring_regex(part, _BLANKISH))
         if (blankish & ~empty).any():
             return None
-        keep = np.ones(n, dtype=bool)
         keep[np.flatnonzero(maybe)[empty]] = False
-    else:
-        keep = np.ones(n, dtype=bool)
-    numbers = np.arange(2, n + 2, dtype=np.int64)
+    numbers = np.arange(first, n + first, dtype=np.int64)
     if not keep.all():
         mask = pa.array(keep)
         columns = [c.filter(mask) for c in columns]
         numbers = numbers[keep]
-    cells = dict(zip(header, columns, strict=True))
-    return Cells(path.name, header, cells, numbers, csv=True, delimiter=delimiter)
+    return columns, numbers
+
+
+def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
+    """A CSV file ``csv_plan`` takes, read whole as Arrow text columns; None when the row-by-row reader
+    must read it."""
+    import pyarrow.csv as pcsv
+
+    plan = csv_plan(path, spec)
+    if plan is None:
+        return None
+    table = None
+    for newlines in (False, True):  # a quoted line break fails the quick parse: then the careful one
+        try:
+            table = pcsv.read_csv(path, **plan.options(newlines))
+            break
+        except UnicodeDecodeError:
+            return None  # bytes not in the encoding further on: the row-by-row reader names the record
+        except (pa.ArrowInvalid, OSError):
+            continue
+    if table is None:
+        return None
+    columns = []
+    while table.num_columns:  # one column made contiguous at a time, its chunks let go as it goes
+        columns.append(table.column(0).combine_chunks())
+        table = table.remove_column(0)
+    rows = csv_rows(columns, 2)
+    return None if rows is None else plan.cells(*rows)
 
 
 _FORMULA_OR_ERROR = re.compile(rb"<(?:[A-Za-z]+:)?f[ >/]|\bt=\"e\"")
@@ -392,15 +427,17 @@ def read_bulk(
     progress: Progress | None = None,
     keep_cells: bool = True,
     stored_raw: RawDigests | None = None,
+    given: Callable[[str], Cells] | None = None,
 ) -> BulkBatch:
     """Read and check every row of a source in columns, as ``importing.read_source`` does row by row.
     ``known``: the credit codes already in the register (child rows may name them). ``keep_cells``:
     keep the source's cells for rows ``prepare_bulk`` may reject (with ``skip_invalid``); without it
     they are let go once read (a register of millions of firms is then held once, not twice).
     ``stored_raw``: the raw digests kept with the register; a firm the source gives as they say is not
-    read again (``BulkBatch.as_stored``)."""
+    read again (``BulkBatch.as_stored``). ``given``: a table's cells, read already (a part of the
+    source's rows: ``firms.partition``), instead of its file's."""
     try:
-        batch = _read(Path(source), mapping or {}, known, progress, keep_cells, stored_raw)
+        batch = _read(Path(source), mapping or {}, known, progress, keep_cells, stored_raw, given)
     except SheetError as exc:
         raise ImportError_(str(exc)) from None
     if not keep_cells:
@@ -416,6 +453,7 @@ def _read(
     progress: Progress | None,
     keep: bool,
     stored_raw: RawDigests | None,
+    given: Callable[[str], Cells] | None = None,
 ) -> BulkBatch:
     from huiqi.firms.textual import as_stored, combined, may_fit, recipe
 
@@ -431,10 +469,10 @@ def _read(
         spec = mapping.get(table)
         if progress is not None:
             progress(f"read {path.name}" + (f"[{sheet_name}]" if sheet_name else ""))
-        cells = None
-        if path.suffix.lower() == ".csv":
+        cells = None if given is None else given(table)
+        if cells is None and path.suffix.lower() == ".csv":
             cells = _fast_csv(path, spec)
-        elif path.suffix.lower() == ".xlsx":
+        elif cells is None and path.suffix.lower() == ".xlsx":
             cells = _fast_xlsx(path, sheet_name, spec)
         if cells is None:
             cells = _slow_cells(path, sheet_name, spec)
@@ -474,7 +512,7 @@ def _read(
     return batch
 
 
-def _firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.Array:
+def firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.Array:
     """Each row's firm: its credit code as the import reads it; null when the cell is not a good code."""
     header, rule = next((h, r) for h, r in rules.items() if r.to == "uscc")
     col = cells.columns[header]
@@ -505,7 +543,7 @@ def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[
     texts = [c for c in cells.columns.values() if isinstance(c, pa.Array)]
     if not cells.csv or len(texts) != len(cells.columns):
         return None
-    codes = _firm_of_rows(cells, rules, table)
+    codes = firm_of_rows(cells, rules, table)
     return codes, table_digests(texts, codes)
 
 
@@ -544,7 +582,7 @@ def _convert(
     codes: pa.Array | None = None,
 ) -> Part:
     """Every column as its layout type; the rows with a problem are rejected, in the row-by-row order.
-    ``codes``: each row's firm as ``_firm_of_rows`` read it; without a null, the credit-code column is
+    ``codes``: each row's firm as ``firm_of_rows`` read it; without a null, the credit-code column is
     that (it is not converted and checked again)."""
     n = len(cells.numbers)
     found: list[tuple[int, int, RowProblem]] = []

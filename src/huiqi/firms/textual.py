@@ -181,15 +181,27 @@ def write_raw(path: Path, raw: RawDigests) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def read_raw(path: Path) -> RawDigests | None:
-    """The raw digests kept in ``path``; None when there are none (or they cannot be read: then the
-    import reads every firm in full, as it always did)."""
+def raw_writer(path: Path, recipe_now: str) -> Any:
+    """A Parquet writer of raw digests (uscc, raw) made under ``recipe_now``, appended a part at a time
+    (``read_raw`` reads the file as ``write_raw``'s)."""
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [("uscc", pa.string()), ("raw", pa.uint64())], {_RECIPE_KEY: recipe_now.encode("utf-8")}
+    )
+    return pq.ParquetWriter(path, schema, compression="zstd")
+
+
+def read_raw(path: Path, where: Any = None) -> RawDigests | None:
+    """The raw digests kept in ``path`` (those of the firms ``where`` selects, a pyarrow filter
+    expression, when given); None when there are none (or they cannot be read: then the import reads
+    every firm in full, as it always did)."""
     import pyarrow.parquet as pq
 
     if not path.exists():
         return None
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, filters=where)
     except (OSError, pa.ArrowInvalid):
         return None
     meta = table.schema.metadata or {}

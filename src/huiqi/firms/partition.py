@@ -1,0 +1,460 @@
+"""A large CSV register split by credit-code range, so that the bulk import runs one range at a time.
+
+The bulk import (``huiqi.firms.bulk``) holds a source's rows in memory, about 1.4 GiB a million firms:
+a register of 30 M firms would need 50-60 GiB. Split here, the import reads, checks and merges each
+range of credit codes in turn with the same pipeline, and the ranges' outputs concatenated are the
+register's tables, sorted by credit code as they are stored.
+
+- Only a source of CSV table files that Arrow's reader takes (``bulk.csv_plan``: UTF-8 or GB18030/GBK
+  with a plain header) whose firms file is large (``partition_firms``) is split; any other goes whole.
+- The boundaries are quantiles of a sample of the firms file's credit codes (a pass over that column).
+- Each table file is streamed a block at a time with the options the whole read uses (the quoted line
+  break retry, the blank-row rules); a row's firm is its credit code as the import reads it
+  (``bulk.firm_of_rows``), so that a firm and its child rows land in the same range, and duplicates and
+  child rows of unknown firms are found within it. A row without a good code goes to the first range,
+  where it is refused with its file and row.
+- A range's rows are staged in a Parquet file per table (its text cells and row numbers) in a folder the
+  caller removes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from huiqi.firms.bulk import (
+    Cells,
+    CsvPlan,
+    by_credit_code,
+    csv_plan,
+    csv_rows,
+    empty_register,
+    firm_of_rows,
+    prepare_bulk,
+    read_bulk,
+    rejected_firms,
+)
+from huiqi.firms.digests import DIGESTS
+from huiqi.firms.importing import (
+    TABLE_NAMES,
+    ColumnRule,
+    ImportError_,
+    ImportRefused,
+    ParsedRow,
+    RowProblem,
+    TableMapping,
+    header_rules,
+    table_sources,
+)
+from huiqi.firms.textual import RAW_DIGESTS
+
+#: the setting: firms per range (a firms file estimated at more is split); 0 or less: never split
+PARTITION_FIRMS_ENV = "HUIQI_IMPORT_PARTITION_FIRMS"
+#: measured at 3 M firms (docs/scaling.md): the whole import stays whole there
+DEFAULT_PARTITION_FIRMS = 2_000_000
+#: how many credit codes the boundaries are chosen from (each range's size is then within a few %)
+SAMPLE_CODES = 200_000
+#: bytes of a file read at a time (Arrow's block)
+BLOCK = 1 << 24
+#: the staged column of a row's number in its file (the cells are c0, c1, ... by position)
+NUMBER = "row"
+
+Progress = Callable[[str], None]
+
+
+def partition_firms() -> int:
+    """The setting ``HUIQI_IMPORT_PARTITION_FIRMS`` (firms per range), else its default."""
+    value = os.environ.get(PARTITION_FIRMS_ENV, "").strip()
+    try:
+        return int(value) if value else DEFAULT_PARTITION_FIRMS
+    except ValueError:
+        return DEFAULT_PARTITION_FIRMS
+
+
+@dataclass
+class Partitioned:
+    """A source's rows split into credit-code ranges, staged in ``folder``: range ``i`` holds the firms
+    from ``bounds[i - 1]`` (included) to ``bounds[i]`` (excluded); the first also the rows of no firm."""
+
+    folder: Path
+    bounds: list[str]
+    plans: dict[str, CsvPlan]
+
+    def __len__(self) -> int:
+        return len(self.bounds) + 1
+
+    def range(self, i: int) -> tuple[str | None, str | None]:
+        """Range ``i``'s lowest code and the code above it (None: no bound)."""
+        lo = self.bounds[i - 1] if i > 0 else None
+        hi = self.bounds[i] if i < len(self.bounds) else None
+        return lo, hi
+
+    def file(self, i: int, table: str) -> Path:
+        """Where range ``i``'s rows of ``table`` are staged."""
+        return self.folder / f"{table}-{i}.parquet"
+
+    def cells(self, i: int, table: str) -> Cells:
+        """Range ``i``'s rows of ``table``, as the whole file's read would hold them (in file order)."""
+        plan = self.plans[table]
+        names = [f"c{j}" for j in range(len(plan.header))]
+        file = self.file(i, table)
+        if not file.exists():
+            empty = [pa.array([], pa.string()) for _ in names]
+            return plan.cells(empty, np.array([], dtype=np.int64))
+        t = pq.read_table(file)
+        columns = [t.column(n).combine_chunks() for n in names]
+        numbers = np.asarray(t.column(NUMBER).to_numpy(), dtype=np.int64)
+        return plan.cells(columns, numbers)
+
+
+def split_source(
+    source: Path,
+    mapping: dict[str, TableMapping],
+    folder: Path,
+    *,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> Partitioned | None:
+    """The source's rows split into ranges of about ``limit`` firms (``partition_firms``) staged in
+    ``folder`` (made here; the caller removes it); None when the source is read whole: small, not CSV
+    files Arrow's reader takes, or rows its blocks cannot take (the whole read names what is wrong)."""
+    limit = partition_firms() if limit is None else limit
+    if limit <= 0 or not source.is_dir():
+        return None
+    try:
+        files = table_sources(source, mapping)
+    except ImportError_:
+        return None
+    if "firms" not in files or any(p.suffix.lower() != ".csv" for p, _ in files.values()):
+        return None
+    plans: dict[str, CsvPlan] = {}
+    rules: dict[str, dict[str, ColumnRule]] = {}
+    for table, (path, _) in files.items():
+        plan = csv_plan(path, mapping.get(table))
+        if plan is None:
+            return None
+        try:
+            rules[table] = header_rules(table, plan.header, mapping.get(table), path.name)
+        except ImportError_:
+            return None
+        plans[table] = plan
+    estimate = _estimate(plans["firms"].path)
+    if estimate <= limit:
+        return None
+    if progress is not None:
+        progress(f"split {plans['firms'].path.name} (about {estimate:,} firms)")
+    bounds = _bounds(plans["firms"], rules["firms"], math.ceil(estimate / limit), estimate)
+    if bounds is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = Partitioned(folder, bounds, plans)
+    for table in TABLE_NAMES:
+        if table not in plans:
+            continue
+        if progress is not None:
+            progress(f"split {plans[table].path.name}")
+        if not _split(parts, table, rules[table]):
+            return None
+    return parts
+
+
+def _estimate(path: Path) -> int:
+    """A CSV file's records, estimated from its size and the bytes a record of its start takes."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    lines = head.count(b"\n")
+    if len(head) == size or lines < 2:
+        return max(lines - 1, 0) if len(head) == size else 0
+    body = head[head.index(b"\n") + 1 : head.rindex(b"\n") + 1]
+    return int(size / (len(body) / (lines - 1)))
+
+
+def _blocks(plan: CsvPlan, newlines: bool, include: list[str] | None = None) -> Iterator[list[pa.Array]]:
+    """A CSV file's rows after its header, a block at a time, as text columns (all, or ``include``)."""
+    import pyarrow.csv as pcsv
+
+    options = plan.options(newlines, BLOCK)
+    if include is not None:
+        options["convert_options"].include_columns = include
+    with pcsv.open_csv(plan.path, **options) as reader:
+        for batch in reader:
+            yield [c if c.type == pa.string() else c.cast(pa.string()) for c in batch.columns]
+
+
+def _code_column(rules: dict[str, ColumnRule], plan: CsvPlan) -> tuple[str, int]:
+    header = next(h for h, r in rules.items() if r.to == "uscc")
+    return header, plan.header.index(header)
+
+
+def _bounds(plan: CsvPlan, rules: dict[str, ColumnRule], n: int, estimate: int) -> list[str] | None:
+    """``n - 1`` credit codes that cut the firms file's into ranges of about as many firms: quantiles
+    of a sample of its codes (every k-th good one). None when the file cannot be streamed."""
+    header, at = _code_column(rules, plan)
+    stride = max(1, estimate // SAMPLE_CODES)
+    for newlines in (False, True):
+        sample: list[pa.Array] = []
+        seen = 0
+        try:
+            for (col,) in _blocks(plan, newlines, [f"c{at}"]):
+                cells = Cells(plan.path.name, [header], {header: col}, np.zeros(len(col), np.int64), csv=True)
+                codes = firm_of_rows(cells, {header: rules[header]}, "firms")
+                pick = np.arange((-seen) % stride, len(codes), stride)
+                seen += len(codes)
+                picked = codes.take(pa.array(pick))
+                sample.append(picked.filter(pc.is_valid(picked)))
+        except UnicodeDecodeError:
+            return None
+        except pa.ArrowInvalid:
+            continue
+        codes = pa.concat_arrays(sample) if sample else pa.array([], pa.string())
+        ordered = codes.take(pc.sort_indices(codes)).to_pylist()
+        if not ordered:
+            return []
+        cuts = sorted({ordered[len(ordered) * k // n] for k in range(1, n)})
+        return [c for c in cuts if c > ordered[0]]  # (an empty first range would be only the codeless)
+    return None
+
+
+def _split(parts: Partitioned, table: str, rules: dict[str, ColumnRule]) -> bool:
+    """Stage ``table``'s rows by range; False when a block is not the import's to take so (a row of
+    spaces, bytes not in the encoding, a row the careful parse refuses: the whole read judges them)."""
+    plan = parts.plans[table]
+    bounds = pa.array(parts.bounds, pa.string())
+    names = [f"c{j}" for j in range(len(plan.header))]
+    schema = pa.schema([*(pa.field(n, pa.string()) for n in names), pa.field(NUMBER, pa.int64())])
+    for newlines in (False, True):
+        for i in range(len(parts)):  # (a quick parse given up: its files go)
+            parts.file(i, table).unlink(missing_ok=True)
+        writers: dict[int, pq.ParquetWriter] = {}
+        first = 2  # the header is row 1
+        try:
+            for columns in _blocks(plan, newlines):
+                n = len(columns[0])
+                rows = csv_rows(columns, first)
+                first += n
+                if rows is None:
+                    return False
+                kept, numbers = rows
+                codes = firm_of_rows(plan.cells(kept, numbers), rules, table)
+                where = np.zeros(len(codes), dtype=np.int64)
+                for b in bounds:
+                    where += np.asarray(
+                        pc.fill_null(pc.greater_equal(codes, b), False).to_numpy(zero_copy_only=False),
+                        dtype=np.int64,
+                    )
+                block = pa.table([*kept, pa.array(numbers)], schema=schema)
+                for i in np.unique(where).tolist():
+                    if i not in writers:
+                        writers[i] = pq.ParquetWriter(parts.file(i, table), schema, compression="lz4")
+                    writers[i].write_table(block.filter(pa.array(where == i)))
+        except UnicodeDecodeError:
+            return False
+        except pa.ArrowInvalid:
+            continue
+        finally:
+            for w in writers.values():
+                w.close()
+        return True
+    return False
+
+
+@dataclass
+class StoredFiles:
+    """The stored register an import merges into, read a credit-code range at a time: its tables (files,
+    or tables in memory), the firms' digests and raw digests kept with them (None: none kept)."""
+
+    tables: Mapping[str, pa.Table | Path]
+    digests: Path | None
+    raw: Path | None
+
+
+def _between(lo: str | None, hi: str | None) -> Any:
+    """The filter of the credit codes from ``lo`` (included) to ``hi`` (excluded); None: every one."""
+    import pyarrow.dataset as ds
+
+    found = None
+    if lo is not None:
+        found = ds.field("uscc") >= lo
+    if hi is not None:
+        below = ds.field("uscc") < hi
+        found = below if found is None else found & below
+    return found
+
+
+def in_range(t: pa.Table | Path, lo: str | None, hi: str | None) -> pa.Table:
+    """The rows of a stored table from credit code ``lo`` to ``hi`` (a file sorted by code is read only
+    in its row groups that may hold them)."""
+    where = _between(lo, hi)
+    if isinstance(t, Path):
+        return pq.read_table(t, filters=where).replace_schema_metadata(None)
+    if where is None:
+        return t
+    mine = pa.array(np.ones(t.num_rows, dtype=bool))
+    if lo is not None:
+        mine = pc.and_(mine, pc.greater_equal(t["uscc"], lo))
+    if hi is not None:
+        mine = pc.and_(mine, pc.less(t["uscc"], hi))
+    return t.filter(mine)
+
+
+@dataclass
+class RangeImport:
+    """An import a credit-code range at a time (``tables``), and what it found: the counts, the history
+    rows, the rejected rows, and the problems (all or nothing: any refuses the import). ``stored``: the
+    register it merges into (None: empty)."""
+
+    parts: Partitioned
+    source: Path
+    mapping: dict[str, TableMapping]
+    stored: StoredFiles | None
+    skip_invalid: bool = False
+    problems: list[RowProblem] = field(default_factory=list)  # of reading: the refusal when any
+    later: list[RowProblem] = field(default_factory=list)  # of the checks of the merged firms
+    rejected: list[tuple[ParsedRow, list[RowProblem]]] = field(default_factory=list)
+    history: list[pa.Table] = field(default_factory=list)  # uscc, field, old, new (no new firm's row)
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    changes: int = 0  # history rows, a new firm's one included
+    firms: int = 0
+
+    def tables(
+        self,
+        out: Path,
+        added: Callable[[pa.Array], None],
+        progress: Progress | None = None,
+        note: Progress | None = None,
+    ) -> Iterator[dict[str, pa.Table]]:
+        """Each range's tables of the new register in turn (sorted by credit code), its digests and raw
+        digests appended to ``out``'s files and its new firms given to ``added``; once a range has a
+        problem, the others are only checked; at the end, any problem refuses the import
+        (``ImportRefused``, the problems in file and row order)."""
+        writers = _Writers(out)
+        try:
+            for i in range(len(self.parts)):
+                where = f"partition {i + 1}/{len(self.parts)}"
+                if progress is not None:
+                    progress(where)
+                told = None if note is None else _prefixed(note, where)
+                found = self._range(i, writers, added, told)
+                if found is not None:
+                    yield found
+                del found
+        finally:
+            writers.close()
+        if self.problems or self.later:
+            raise ImportRefused(sorted(self.problems or self.later, key=_order))
+        if not writers.raw_ok:
+            (out / RAW_DIGESTS).unlink(missing_ok=True)
+
+    def _range(
+        self, i: int, writers: _Writers, added: Callable[[pa.Array], None], note: Progress | None
+    ) -> dict[str, pa.Table] | None:
+        """Range ``i`` imported: its tables; None when it (or one before) had a problem."""
+        from huiqi.firms.textual import kept, read_raw
+
+        parts, stored = self.parts, self.stored
+        lo, hi = parts.range(i)
+        existing: dict[str, pa.Table] = empty_register()
+        digests = raw = None
+        if stored is not None:
+            existing = {name: in_range(t, lo, hi) for name, t in stored.tables.items()}
+            if stored.digests is not None:
+                digests = in_range(stored.digests, lo, hi)
+                raw = read_raw(stored.raw, _between(lo, hi)) if stored.raw is not None else None
+        known = existing["firms"]["uscc"].combine_chunks()
+        batch = read_bulk(
+            self.source,
+            self.mapping,
+            known=known,
+            progress=note,
+            keep_cells=self.skip_invalid,
+            stored_raw=raw,
+            given=lambda table: parts.cells(i, table),
+        )
+        if batch.problems and not self.skip_invalid:
+            self.problems += batch.problems
+            return None
+        if self.problems:  # read problems elsewhere: they are the refusal
+            return None
+        try:
+            merged = prepare_bulk(
+                batch,
+                existing,
+                skip_invalid=self.skip_invalid,
+                progress=note,
+                digests=digests,
+                known=known,
+            )
+        except ImportRefused as exc:
+            self.later += exc.problems
+            return None
+        if self.later:
+            return None
+        del existing, known, digests
+        new_firms = pc.equal(merged.changes["field"], "*")
+        added(merged.changes["uscc"].filter(new_firms))
+        self.history.append(merged.changes.filter(pc.invert(new_firms)))
+        self.added += merged.added
+        self.changed += merged.changed
+        self.unchanged += merged.unchanged
+        self.changes += merged.changes.num_rows
+        self.rejected += batch.rejected
+        writers.digests(merged.digests)
+        if batch.raw is None:
+            writers.raw_ok = False
+        elif writers.raw_ok:
+            writers.raw(batch.recipe, kept(batch.raw, raw, batch.recipe, rejected_firms(batch)))
+        tables = {name: by_credit_code(t) for name, t in merged.tables.items()}
+        self.firms += tables["firms"].num_rows
+        return tables
+
+
+def _prefixed(note: Progress, where: str) -> Progress:
+    """``note`` with each line said of ``where`` (the range under way)."""
+    return lambda what: note(f"{where}: {what}")
+
+
+def _order(p: RowProblem) -> tuple[int, int, str]:
+    """A problem's place in a refusal: its table's file, its row, its column."""
+    return TABLE_NAMES.index(p.table) if p.table in TABLE_NAMES else len(TABLE_NAMES), p.row, p.column
+
+
+class _Writers:
+    """The new register's digests and raw digests files, appended a range at a time."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.raw_ok = True
+        self._digests: pq.ParquetWriter | None = None
+        self._raw: pq.ParquetWriter | None = None
+
+    def digests(self, t: pa.Table) -> None:
+        """Append a range's digests (sorted by credit code)."""
+        if self._digests is None:
+            self._digests = pq.ParquetWriter(self.out / DIGESTS, t.schema, compression="zstd")
+        self._digests.write_table(t.cast(self._digests.schema))
+
+    def raw(self, recipe: str, t: pa.Table) -> None:
+        """Append a range's raw digests (made under ``recipe``)."""
+        from huiqi.firms.textual import raw_writer
+
+        if self._raw is None:
+            self._raw = raw_writer(self.out / RAW_DIGESTS, recipe)
+        self._raw.write_table(t.select(["uscc", "raw"]).cast(self._raw.schema))
+
+    def close(self) -> None:
+        """Close the files written."""
+        for w in (self._digests, self._raw):
+            if w is not None:
+                w.close()
