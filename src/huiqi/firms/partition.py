@@ -61,8 +61,10 @@ from huiqi.firms.textual import RAW_DIGESTS
 PARTITION_FIRMS_ENV = "HUIQI_IMPORT_PARTITION_FIRMS"
 #: measured at 3 M firms (docs/scaling.md): the whole import stays whole there
 DEFAULT_PARTITION_FIRMS = 2_000_000
-#: how many credit codes the boundaries are chosen from (each range's size is then within a few %)
-SAMPLE_CODES = 200_000
+#: the places of the firms file whose records' credit codes the boundaries are chosen from, and the bytes
+#: read at each (about 80 records: some 15,000 codes, each range's size then within a few %)
+SAMPLES = 200
+SAMPLE_BYTES = 1 << 15
 #: bytes of a file read at a time (Arrow's block)
 BLOCK = 1 << 24
 #: the staged column of a row's number in its file (the cells are c0, c1, ... by position)
@@ -152,9 +154,7 @@ def split_source(
         return None
     if progress is not None:
         progress(f"split {plans['firms'].path.name} (about {estimate:,} firms)")
-    bounds = _bounds(plans["firms"], rules["firms"], math.ceil(estimate / limit), estimate)
-    if bounds is None:
-        return None
+    bounds = _bounds(plans["firms"], rules["firms"], math.ceil(estimate / limit))
     folder.mkdir(parents=True, exist_ok=True)
     parts = Partitioned(folder, bounds, plans)
     for table in TABLE_NAMES:
@@ -196,33 +196,33 @@ def _code_column(rules: dict[str, ColumnRule], plan: CsvPlan) -> tuple[str, int]
     return header, plan.header.index(header)
 
 
-def _bounds(plan: CsvPlan, rules: dict[str, ColumnRule], n: int, estimate: int) -> list[str] | None:
-    """``n - 1`` credit codes that cut the firms file's into ranges of about as many firms: quantiles
-    of a sample of its codes (every k-th good one). None when the file cannot be streamed."""
-    header, at = _code_column(rules, plan)
-    stride = max(1, estimate // SAMPLE_CODES)
-    for newlines in (False, True):
-        sample: list[pa.Array] = []
-        seen = 0
-        try:
-            for (col,) in _blocks(plan, newlines, [f"c{at}"]):
-                cells = Cells(plan.path.name, [header], {header: col}, np.zeros(len(col), np.int64), csv=True)
-                codes = firm_of_rows(cells, {header: rules[header]}, "firms")
-                pick = np.arange((-seen) % stride, len(codes), stride)
-                seen += len(codes)
-                picked = codes.take(pa.array(pick))
-                sample.append(picked.filter(pc.is_valid(picked)))
-        except UnicodeDecodeError:
-            return None
-        except pa.ArrowInvalid:
-            continue
-        codes = pa.concat_arrays(sample) if sample else pa.array([], pa.string())
-        ordered = codes.take(pc.sort_indices(codes)).to_pylist()
-        if not ordered:
-            return []
-        cuts = sorted({ordered[len(ordered) * k // n] for k in range(1, n)})
-        return [c for c in cuts if c > ordered[0]]  # (an empty first range would be only the codeless)
-    return None
+def _bounds(plan: CsvPlan, rules: dict[str, ColumnRule], n: int) -> list[str]:
+    """``n - 1`` credit codes that cut the firms file's into ranges of about as many firms: quantiles of
+    a sample of its codes, the records at ``SAMPLES`` places spread over the file (read where they are,
+    not the whole file). A bound only balances the ranges: a record misread here (a quoted line break
+    before it) cannot put a row in a wrong range, as each row's range is its code as the import reads it."""
+    import csv
+    import io
+    import re
+
+    _, at = _code_column(rules, plan)
+    good = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
+    size = plan.path.stat().st_size
+    found: set[str] = set()
+    with plan.path.open("rb") as f:
+        for k in range(SAMPLES):
+            f.seek(size * k // SAMPLES)
+            chunk = f.read(SAMPLE_BYTES)
+            text = chunk.decode("gb18030" if plan.encoding == "gb18030" else "utf-8", errors="replace")
+            lines = text.split("\n")[1:-1]  # whole records only (the first may be the header or a part)
+            for record in csv.reader(io.StringIO("\n".join(lines)), delimiter=plan.delimiter):
+                if len(record) > at and good.fullmatch(record[at]):
+                    found.add(record[at])
+    ordered = sorted(found)
+    if not ordered:
+        return []
+    cuts = sorted({ordered[len(ordered) * k // n] for k in range(1, n)})
+    return [c for c in cuts if c > ordered[0]]  # (an empty first range would be only the codeless)
 
 
 def _split(parts: Partitioned, table: str, rules: dict[str, ColumnRule]) -> bool:
@@ -255,7 +255,9 @@ def _split(parts: Partitioned, table: str, rules: dict[str, ColumnRule]) -> bool
                 block = pa.table([*kept, pa.array(numbers)], schema=schema)
                 for i in np.unique(where).tolist():
                     if i not in writers:
-                        writers[i] = pq.ParquetWriter(parts.file(i, table), schema, compression="lz4")
+                        writers[i] = pq.ParquetWriter(
+                            parts.file(i, table), schema, compression="lz4", use_dictionary=False
+                        )
                     writers[i].write_table(block.filter(pa.array(where == i)))
         except UnicodeDecodeError:
             return False
