@@ -77,6 +77,7 @@ _WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30,
 _VALUE = np.full(256, -1, dtype=np.int64)
 for _i, _ch in enumerate(ALPHABET):
     _VALUE[ord(_ch)] = _i
+_VALUE8 = _VALUE.astype(np.int8)  # a byte's place in the alphabet (-1: none), a byte a cell
 Progress = Callable[[str], None]
 
 
@@ -740,18 +741,32 @@ def _each(
     return pc.replace_with_mask(base, mask, pa.array(converted, typ)), bad
 
 
+def _good_codes(raw: np.ndarray) -> np.ndarray:
+    """Which rows of 18 bytes (a credit code's text each) are plain codes: eight digits, ten characters
+    of the alphabet, the last the check character of the others (one byte a cell, no 64-bit copy)."""
+    values = _VALUE8[raw]
+    ok: np.ndarray = (values >= 0).all(axis=1) & (values[:, :8] < 10).all(axis=1)
+    total = np.zeros(len(values), dtype=np.int64)
+    for k, weight in enumerate(_WEIGHTS.tolist()):
+        total += values[:, k] * np.int64(weight)
+    ok &= (31 - total % 31) % 31 == values[:, 17]
+    return ok
+
+
 def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     """Credit codes checked (alphabet, check character) vectorised; the others by ``validate_uscc``,
-    which also gives a code written with spaces or lower case in its compact form."""
-    plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
-    ok = np.zeros(len(col), dtype=bool)
-    if plain.any():
-        chosen = _fixed(col.filter(pa.array(plain)))
-        assert chosen is not None  # nosec B101  # 18 ASCII characters each, as the pattern says
-        raw = chosen.view(np.uint8).reshape(-1, 18)
-        values = _VALUE[raw]
-        check = (31 - (values[:, :17] @ _WEIGHTS) % 31) % 31
-        ok[np.flatnonzero(plain)] = check == values[:, 17]
+    which also gives a code written with spaces or lower case in its compact form. A column of 18-byte
+    codes without a null is checked on Arrow's buffer as it is (no pattern, no filtered copy)."""
+    fixed = _fixed(col)
+    if fixed is not None:
+        ok = _good_codes(fixed.view(np.uint8).reshape(-1, 18))
+    else:
+        plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
+        ok = np.zeros(len(col), dtype=bool)
+        if plain.any():
+            chosen = _fixed(col.filter(pa.array(plain)))
+            assert chosen is not None  # nosec B101  # 18 ASCII characters each, as the pattern says
+            ok[np.flatnonzero(plain)] = _good_codes(chosen.view(np.uint8).reshape(-1, 18))
     missing = pc.is_null(col).to_numpy(zero_copy_only=False)
     doubt = np.flatnonzero(~ok)
     bad: list[tuple[int, str, str]] = []
@@ -788,38 +803,24 @@ def _check_keys(batch: BulkBatch, known: pa.Array | None) -> None:
     codes = pa.array([], pa.string())
     if firms is not None:
         col = firms.data["uscc"].combine_chunks()
-        first = pc.index_in(col, value_set=pc.unique(col)).to_numpy()
-        _, where = np.unique(first, return_index=True)
-        keep = np.zeros(len(col), dtype=bool)
-        keep[where] = True
-        if not keep.all():
-            problems = []
-            for j in np.flatnonzero(~keep).tolist():
-                code = col[j].as_py()
-                seen = int(firms.cells.numbers[firms.index[where[first[j]]]])
-                p = RowProblem(
-                    "firms",
-                    firms.cells.label,
-                    int(firms.cells.numbers[firms.index[j]]),
-                    "uscc",
-                    code,
-                    f"a credit code once (also row {seen})",
-                )
-                batch.problems.append(p)
-                problems.append([p])
-            batch.parts["firms"] = firms = _reject(batch, firms, keep, problems)
+        distinct = pc.unique(col)
+        if len(distinct) < len(col):  # (one hashing of the codes when each is once, as they mostly are)
+            batch.parts["firms"] = firms = _once(batch, firms, col, distinct)
         codes = firms.data["uscc"].combine_chunks()
     register = known.cast(pa.string()) if known is not None and len(known) else None
-    for table in CHILD_TABLES:
-        part = batch.parts.get(table)
-        if part is None:
-            continue
-        col = part.data["uscc"].combine_chunks()
-        valid = codes
-        if register is not None:  # the register's firms these rows name (a few rows: a few firms looked up)
-            named = register.filter(pc.is_in(register, value_set=pc.unique(col)))
-            valid = pa.concat_arrays([codes, named])
-        keep = pc.is_in(col, value_set=valid).to_numpy(zero_copy_only=False)
+    children = [(table, batch.parts[table]) for table in CHILD_TABLES if table in batch.parts]
+    if not children:
+        return
+    cols = [part.data["uscc"].combine_chunks() for _, part in children]
+    every = pa.chunked_array(cols, type=pa.string())  # one set of the valid codes for every child table
+    valid = codes
+    if register is not None:  # the register's firms these rows name (a few rows: a few firms looked up)
+        named = register.filter(pc.is_in(register, value_set=pc.unique(every)))
+        valid = pa.concat_arrays([codes, named])
+    found = np.asarray(pc.is_in(every, value_set=valid).to_numpy(), dtype=bool)
+    at = 0
+    for (table, part), col in zip(children, cols, strict=True):
+        keep, at = found[at : at + len(col)], at + len(col)
         if keep.all():
             continue
         problems = []
@@ -835,6 +836,29 @@ def _check_keys(batch: BulkBatch, known: pa.Array | None) -> None:
             batch.problems.append(p)
             problems.append([p])
         batch.parts[table] = _reject(batch, part, keep, problems)
+
+
+def _once(batch: BulkBatch, firms: Part, col: pa.Array, distinct: pa.Array) -> Part:
+    """The firms table without the rows whose credit code an earlier row has (each rejected, naming it)."""
+    first = pc.index_in(col, value_set=distinct).to_numpy()
+    _, where = np.unique(first, return_index=True)
+    keep = np.zeros(len(col), dtype=bool)
+    keep[where] = True
+    problems = []
+    for j in np.flatnonzero(~keep).tolist():
+        code = col[j].as_py()
+        seen = int(firms.cells.numbers[firms.index[where[first[j]]]])
+        p = RowProblem(
+            "firms",
+            firms.cells.label,
+            int(firms.cells.numbers[firms.index[j]]),
+            "uscc",
+            code,
+            f"a credit code once (also row {seen})",
+        )
+        batch.problems.append(p)
+        problems.append([p])
+    return _reject(batch, firms, keep, problems)
 
 
 # -- merging --------------------------------------------------------------------------------------------
