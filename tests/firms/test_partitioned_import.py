@@ -63,6 +63,8 @@ def _outcome(store: Store, root: Path, source: Path, skip: bool, said_steps: lis
     except (ImportError_, ImportRefused) as exc:
         said = sorted(str(exc).splitlines())
     where = root / "huiqi.match-results" / "register"
+    left = {p.name for p in where.parent.glob("*")} - {"register", ".huiqi.lock", where.resolve().name}
+    assert not left  # nothing staged is left behind (ranges, a new register refused)
     stored: dict[str, Any] = {}
     if where.exists():
         here = where.resolve()
