@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huiqi.rules.compiler import CompiledPack, compile_pack
+from huiqi.rules.gcpause import gc_paused
 from huiqi.rules.programme import Programme
 
 
@@ -28,6 +29,7 @@ def duckdb_tables(
     return out
 
 
+@gc_paused
 def duckdb_sql(table: ir.Table) -> str:
     """DuckDB SQL of a compiled table, built fast: not pretty-printed (for a whole pack, formatting took
     longer than building), and without ibis fusing consecutive selects into one (``sql.fuse_selects``).

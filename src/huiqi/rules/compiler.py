@@ -28,6 +28,7 @@ from ibis.common.exceptions import IbisError
 from huiqi.rules import ast
 from huiqi.rules.errors import EvaluationError
 from huiqi.rules.evaluator import PRODUCT_SCALE, Duration, Engine, ProgrammeRun
+from huiqi.rules.gcpause import gc_paused
 from huiqi.rules.necessary import AllOf, AnyOf, Exists, FirmTest, Formula, Necessary, split
 from huiqi.rules.programme import Expression, Programme
 from huiqi.rules.types import BOOL, DATE, NUM, STR, Kind, Type, firm_records
@@ -998,6 +999,7 @@ def indexes_arrays(table: ir.Table) -> bool:
         return False
 
 
+@gc_paused
 def compile_pack(
     programmes: Mapping[str, Programme],
     tables: Mapping[str, ir.Table],

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from huiqi.firms.errors import format_loc
 from huiqi.firms.io import TextFileError, read_text_any_encoding
 from huiqi.rules.errors import Location, Problem, ProgrammeError
+from huiqi.rules.gcpause import gc_paused
 from huiqi.rules.programme import Problems, Programme, build_programme
 from huiqi.rules.spec import ProgrammeSpec
 from huiqi.rules.versions import Versions, overlaps
@@ -90,6 +91,7 @@ def _spec(raw: _Raw) -> ProgrammeSpec:
         raise ProgrammeError(problems) from None
 
 
+@gc_paused
 def load_programmes(paths: Iterable[Path], *, known_ids: Iterable[str] = ()) -> Versions:
     """Load several programme files together (they may refer to each other); refuse all if any is bad.
     Several versions of one programme may be among them; the same version twice, or two versions whose
