@@ -92,22 +92,35 @@ def test(args: list[str]) -> int:
         ensure_chromium()
     env = dict(os.environ)
     env.setdefault("HYPOTHESIS_PROFILE", "ci" if env.get("CI") else "dev")
-    # pip-audit waits on the network: it runs beside the other checks, its report printed at the end
-    with ThreadPoolExecutor(1) as background:
-        audit = None if fast else background.submit(audit_dependencies_quietly, strict=bool(env.get("CI")))
+    # pip-audit waits on the network, and mypy and bandit use one core each (mypy about 20 CPU-s on a clean
+    # clone), which left the other core idle before the suite started: the three run beside ruff, the
+    # contracts and the suite, their reports printed at the end
+    with ThreadPoolExecutor(3) as background:
+        later = (
+            []
+            if fast
+            else [
+                background.submit(quietly, BIN / "mypy"),
+                background.submit(bandit_quietly),
+                background.submit(audit_dependencies_quietly, strict=bool(env.get("CI"))),
+            ]
+        )
         code = run(BIN / "ruff", "check", ".", check=False)
         code |= run(BIN / "lint-imports", "--no-cache", check=False)
-        if not fast:
-            code |= run(BIN / "mypy", check=False)
-            code |= bandit()
         workers = ["-n", env.get("HUIQI_TEST_WORKERS", "auto")] if "-n" not in args else []
         lane = ["-m", "not slow"] if fast else []
         code |= run(BIN / "python", "-m", "pytest", *workers, *lane, *args, check=False, env=env)
-        if audit is not None:
-            report, audit_code = audit.result()
-            print(report, end="")
-            code |= audit_code
+        for job in later:
+            report, job_code = job.result()
+            print(report, end="", flush=True)
+            code |= job_code
     return code
+
+
+def quietly(*cmd: str | Path) -> tuple[str, int]:
+    """A command run with its output kept (its report and exit code), so that it can run beside others."""
+    done = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
+    return f"+ {' '.join(str(c) for c in cmd)}\n{done.stdout}{done.stderr}", done.returncode
 
 
 def audit_dependencies_quietly(*, strict: bool) -> tuple[str, int]:
@@ -117,17 +130,14 @@ def audit_dependencies_quietly(*, strict: bool) -> tuple[str, int]:
     return "".join(f"{line}\n" for line in lines), result
 
 
-def bandit() -> int:
-    """bandit over src/ with [tool.bandit]. Its "nosec encountered, but no failed test" warnings are dropped:
-    bandit repeats them for each fragment of a multi-line f-string whose SQL finding is recorded (nosec)."""
+def bandit_quietly() -> tuple[str, int]:
+    """bandit over src/ with [tool.bandit], its report kept. Its "nosec encountered, but no failed test"
+    warnings are dropped: bandit repeats them for each fragment of a multi-line f-string whose SQL finding
+    is recorded (nosec)."""
     cmd = [str(BIN / "bandit"), "-c", "pyproject.toml", "-r", "src", "-q"]
-    print("+", " ".join(cmd), flush=True)
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    print(done.stdout, end="")
-    for line in done.stderr.splitlines():
-        if "nosec encountered (" not in line:
-            print(line, file=sys.stderr)
-    return done.returncode
+    kept = "".join(f"{line}\n" for line in done.stderr.splitlines() if "nosec encountered (" not in line)
+    return f"+ {' '.join(cmd)}\n{done.stdout}{kept}", done.returncode
 
 
 PIP_AUDIT_IGNORE = ROOT / ".ci/pip-audit-ignore.txt"
