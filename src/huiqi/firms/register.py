@@ -282,7 +282,9 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
         written = [(_temporary(out / f"{name}.parquet"), out / f"{name}.parquet") for name in TABLES]
         writers: list[pq.ParquetWriter] = []
         try:
-            for chunk in itertools.chain([first], parts):
+            chunks_in_turn = itertools.chain([first], parts)
+            del first  # (a part is let go once written, before the next one is made: never two held)
+            for chunk in chunks_in_turn:
                 for name in TABLES:
                     check_schema(chunk[name].schema, schemas[name], source=f"table {name!r}")
                 if not writers:
@@ -294,6 +296,7 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
                     if chunk[name].num_rows:  # an empty part would be an empty row group
                         writer.write_table(chunk[name], row_group_size=ROW_GROUP)
                     rows[name] += chunk[name].num_rows
+                del chunk
             for writer in writers:
                 writer.close()
             written.append((_temporary(out / MANIFEST), out / MANIFEST))
