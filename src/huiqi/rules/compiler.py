@@ -100,6 +100,16 @@ def _widens(source: dt_.DataType, scale: int) -> bool:
     return bool(source.scale <= scale and source.precision - source.scale <= WIDTH - scale)
 
 
+def known(test: ir.BooleanValue) -> ir.BooleanValue:
+    """``test`` with unknown as false. A test already filled with a constant (an aggregate over no rows:
+    ``any`` false, ``all`` true) cannot be unknown and is kept as it is: a second COALESCE was one more pass
+    over every firm for each such test."""
+    op = test.op()
+    if isinstance(op, ops.Coalesce) and isinstance(op.arg[-1], ops.Literal) and op.arg[-1].value is not None:
+        return test
+    return test.fill_null(False)
+
+
 @dataclass
 class _Aggregate:
     node: ast.Comprehension
@@ -272,7 +282,7 @@ class _Compiler:
                 return child
             self.programme, self.local = agg.programme, (node.var, child)
             try:
-                test = functools.reduce(operator.and_, [self.compile(x).expr.fill_null(False) for x in parts])
+                test = functools.reduce(operator.and_, [known(self.compile(x).expr) for x in parts])
                 tests.setdefault(test.op(), test)
             finally:
                 self.local = None
@@ -282,7 +292,7 @@ class _Compiler:
         node = agg.node
         where = None
         if node.cond is not None:
-            where = self.compile(node.cond).expr.fill_null(False)
+            where = known(self.compile(node.cond).expr)
         if node.func == "count":
             agg.scale = 0
             return child.uscc.count(where=where)
@@ -526,7 +536,7 @@ class _Compiler:
             return found.expr
         saved = self.programme
         exprs = programme.conditions if kind == "cond" else programme.exclusions
-        out = self.compile_expr(programme, exprs[tid]).expr.fill_null(False)
+        out = known(self.compile_expr(programme, exprs[tid]).expr)
         self.programme = saved
         return out
 
@@ -878,7 +888,7 @@ class _Compiler:
                 return ibis.cases(*branches, else_=not decide)
             case FirmTest(programme=p, node=node, negate=negate):
                 self.programme = p
-                test = self.compile(node).expr.fill_null(False)
+                test = known(self.compile(node).expr)
                 return ~test if negate else test
             case Exists(table=name, aggregates=aggregates):
                 child = self.tables[name]
@@ -892,7 +902,7 @@ class _Compiler:
                         break
                     self.programme, self.local = p, (agg.var, child)
                     try:
-                        tests = [self.compile(x).expr.fill_null(False) for x in nodes]
+                        tests = [known(self.compile(x).expr) for x in nodes]
                     finally:
                         self.local = None
                     counted.append(functools.reduce(operator.and_, tests))
