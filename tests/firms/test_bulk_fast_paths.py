@@ -3,10 +3,10 @@
 - ``bulk._codes`` checks a column of 18-byte codes without a null on Arrow's buffer; with a null (or
   another length) it takes the pattern first: the same codes, problems and compact forms, each as
   ``validate_uscc`` judges it;
-- ``bulk._check_keys`` checks every child table against one set of valid codes: the problems are those of
-  a table-by-table check, in the same order;
-- ``textual.table_digests`` takes a file whose rows come firm by firm as read (no sort): the digests of the
-  same rows in any order of firms are the same per firm;
+- ``bulk._check_keys`` checks every child table against one set of the import's codes (the register's
+  looked up for the rows not found there): the problems are those of a table-by-table check, in order;
+- ``textual.table_digests``: a firm's digest is that of its rows in their order, whatever the order of
+  the firms in the file (the firms listed in their first rows' order);
 - ``textual.as_stored`` / ``kept`` compare the raw digests row by row when the stored ones name the same
   firms in the same order: the same firms as the join finds.
 """

@@ -812,12 +812,13 @@ def _check_keys(batch: BulkBatch, known: pa.Array | None) -> None:
     if not children:
         return
     cols = [part.data["uscc"].combine_chunks() for _, part in children]
-    every = pa.chunked_array(cols, type=pa.string())  # one set of the valid codes for every child table
-    valid = codes
-    if register is not None:  # the register's firms these rows name (a few rows: a few firms looked up)
-        named = register.filter(pc.is_in(register, value_set=pc.unique(every)))
-        valid = pa.concat_arrays([codes, named])
-    found = np.asarray(pc.is_in(every, value_set=valid).to_numpy(), dtype=bool)
+    every = pa.chunked_array(cols, type=pa.string())  # every child table checked against one set
+    found = np.asarray(pc.is_in(every, value_set=codes).to_numpy(), dtype=bool)
+    others = np.flatnonzero(~found)
+    if register is not None and len(others):  # rows of the register's firms: those firms looked up
+        theirs = every.take(pa.array(others))
+        named = register.filter(pc.is_in(register, value_set=pc.unique(theirs)))
+        found[others] = np.asarray(pc.is_in(theirs, value_set=named).to_numpy(), dtype=bool)
     at = 0
     for (table, part), col in zip(children, cols, strict=True):
         keep, at = found[at : at + len(col)], at + len(col)

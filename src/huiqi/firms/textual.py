@@ -118,9 +118,7 @@ def table_digests(columns: list[pa.Array], codes: pa.Array) -> pa.Table:
     rows = _row_hashes(columns)
     encoded = pc.dictionary_encode(codes)
     ids = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
-    # a firm's rows together, firms in their first rows' order (a file exported by firm): in order as read
-    grouped = len(ids) < 2 or bool((ids[1:] >= ids[:-1]).all())
-    order = np.arange(len(ids)) if grouped else np.argsort(ids, kind="stable")
+    order = np.argsort(ids, kind="stable")
     order = order[ids[order] >= 0]
     if not len(order):
         return pa.table({"uscc": pa.array([], pa.string()), "raw": pa.array([], pa.uint64())})
@@ -174,9 +172,10 @@ def kept(new: pa.Table, stored: RawDigests | None, recipe_now: str, dropped: pa.
     pieces = [mine.select(["uscc", "raw"])]
     if stored is not None and stored.recipe == recipe_now:
         old = stored.digests
-        if old.num_rows == new.num_rows and old["uscc"].equals(new["uscc"]):  # no stored firm left out
-            old = old.slice(0, 0)
-        pieces.append(old.filter(pc.invert(pc.is_in(old["uscc"], value_set=new["uscc"].combine_chunks()))))
+        if old.num_rows != new.num_rows or not old["uscc"].equals(new["uscc"]):  # (else: none left out)
+            pieces.append(
+                old.filter(pc.invert(pc.is_in(old["uscc"], value_set=new["uscc"].combine_chunks())))
+            )
     return pa.concat_tables([p.cast(pieces[0].schema) for p in pieces])
 
 
