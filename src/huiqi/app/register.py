@@ -543,7 +543,8 @@ def _export_parquet(files: Mapping[str, Path], out: Path) -> Path:
     from huiqi.firms.csv_batches import BATCH_ROWS
     from huiqi.firms.register import write_register_chunks
 
-    sources = {name: pq.ParquetFile(file) for name, file in files.items()}
+    # not pre-buffered: pre-buffered row groups would stay in memory until the whole file is read
+    sources = {name: pq.ParquetFile(file, pre_buffer=False) for name, file in files.items()}
     empty = {name: f.schema_arrow.remove_metadata().empty_table() for name, f in sources.items()}
 
     def parts() -> Iterator[dict[str, pa.Table]]:

@@ -146,7 +146,7 @@ def write_csv_files(files: Mapping[str, Path], out: Path) -> Path:
     a time: the memory of one batch, whatever the register's size."""
     _csv_folder(out)
     for name, file in files.items():
-        source = pq.ParquetFile(file)
+        source = pq.ParquetFile(file, pre_buffer=False)  # pre-buffered row groups stay until the end
         schema = source.schema_arrow.remove_metadata()
         batches = (b.replace_schema_metadata(None) for b in source.iter_batches(batch_size=BATCH_ROWS))
         write_csv(schema, batches, out / f"{name}.csv")
