@@ -14,6 +14,7 @@ The budget: ``HUIQI_FUZZ_EXAMPLES`` generated cases per operation on SQLite (plu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -234,16 +235,29 @@ pg_schema.hook(flatmap_path_parameters)
 # --- the database digest -----------------------------------------------------------------------------------
 
 
+@functools.cache
+def digest_queries(dialect: sa.Dialect) -> tuple[tuple[str, str], ...]:
+    """Each table's name and the SQL that reads its rows in primary-key order, written once a dialect."""
+    queries = []
+    for table in load_all_models().sorted_tables:
+        order = list(table.primary_key.columns) or list(table.columns)
+        queries.append((table.name, str(sa.select(table).order_by(*order).compile(dialect=dialect))))
+    return tuple(queries)
+
+
 def digest(db: Db, files: list[Path]) -> dict[str, str]:
-    """Every table's rows in primary-key order, hashed (and the file stores' names and sizes)."""
+    """Every table's rows in primary-key order, hashed (and the file stores' names and sizes). The rows are
+    read through the driver as stored, without SQLAlchemy's statement building and type conversions: run
+    before and after most cases, the digest was two thirds of the fuzzing's time."""
     out: dict[str, str] = {}
     with db.engine.connect() as conn:
-        for table in load_all_models().sorted_tables:
-            order = list(table.primary_key.columns) or list(table.columns)
-            h = hashlib.sha256()
-            for row in conn.execute(sa.select(table).order_by(*order)):
-                h.update(repr(tuple(row)).encode())
-            out[table.name] = h.hexdigest()
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for name, sql in digest_queries(db.engine.dialect):
+                cursor.execute(sql)
+                out[name] = hashlib.sha256(repr(cursor.fetchall()).encode()).hexdigest()
+        finally:
+            cursor.close()
     for root in files:
         listing = (
             sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
@@ -502,3 +516,31 @@ def test_route_tables_name_real_routes() -> None:
         assert {str(s) for s in statuses} <= set(documented), (method, path)
         for s in statuses:
             assert "application/problem+json" in documented[str(s)]["content"], (method, path, s)
+
+
+def test_the_digest_sees_a_row_written_or_changed_and_only_in_its_table(tmp_path: Path) -> None:
+    """What a refusal is checked with: the digest changes with a row added or changed in any one table, and
+    that table's entry only; the files' entries with a file written."""
+    url = f"sqlite:///{tmp_path / 'huiqi.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        db = Db("digest", url, engine, make_session_factory(engine))
+        files = [tmp_path / "evidence"]
+        first = digest(db, files)
+        assert digest(db, files) == first
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO login_attempts (id, key, at) VALUES ('a', 'officer', '2025-01-01 00:00:00')"
+            )
+        added = digest(db, files)
+        assert [k for k in first if first[k] != added[k]] == ["login_attempts"]
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE login_attempts SET key = 'admin'")
+        changed = digest(db, files)
+        assert [k for k in first if added[k] != changed[k]] == ["login_attempts"]
+        (tmp_path / "evidence").mkdir()
+        (tmp_path / "evidence" / "a.pdf").write_bytes(b"%PDF-")
+        assert [k for k in first if changed[k] != digest(db, files)[k]] == ["files:evidence"]
+    finally:
+        engine.dispose()
