@@ -406,7 +406,9 @@ class RangeImport:
         del existing, known, digests
         new_firms = pc.equal(merged.changes["field"], "*")
         added(merged.changes["uscc"].filter(new_firms))
-        self.history.append(merged.changes.filter(pc.invert(new_firms)))
+        history = merged.changes.filter(pc.invert(new_firms))
+        if history.num_rows:
+            self.history.append(history)
         self.added += merged.added
         self.changed += merged.changed
         self.unchanged += merged.unchanged

@@ -15,7 +15,6 @@ place and renamed over it, the manifest last.
 from __future__ import annotations
 
 import fcntl
-import itertools
 import json
 import os
 import threading
@@ -282,9 +281,9 @@ def write_register_chunks(chunks: Iterable[dict[str, pa.Table]], path: str | Pat
         written = [(_temporary(out / f"{name}.parquet"), out / f"{name}.parquet") for name in TABLES]
         writers: list[pq.ParquetWriter] = []
         try:
-            chunks_in_turn = itertools.chain([first], parts)
-            del first  # (a part is let go once written, before the next one is made: never two held)
-            for chunk in chunks_in_turn:
+            waiting = [first]  # (each part let go once written, before the next is made: one held)
+            del first
+            while (chunk := waiting.pop() if waiting else next(parts, None)) is not None:
                 for name in TABLES:
                     check_schema(chunk[name].schema, schemas[name], source=f"table {name!r}")
                 if not writers:
