@@ -25,7 +25,7 @@ from huiqi.db.migrate import upgrade
 from huiqi.firms.digests import DIGESTS
 from huiqi.firms.exporting import write_tables
 from huiqi.firms.importing import ImportError_, ImportRefused
-from huiqi.firms.partition import PARTITION_FIRMS_ENV
+from huiqi.firms.partition import PARTITION_FIRMS_ENV, WHOLE_FIRMS_ENV
 from huiqi.firms.register import TABLES
 from huiqi.firms.synth import synth_register
 from huiqi.firms.textual import RAW_DIGESTS
@@ -90,6 +90,7 @@ def _both(sources: list[Path], skip: bool = False) -> tuple[list[Any], list[Any]
         mp.delenv("HUIQI_MATCH_RESULTS_DIR", raising=False)
         for limit in (0, TINY):
             mp.setenv(PARTITION_FIRMS_ENV, str(limit))
+            mp.setenv(WHOLE_FIRMS_ENV, "0")
             root = Path(tmp) / f"db{limit}"
             root.mkdir()
             store = _store(root)

@@ -6,7 +6,8 @@ range of credit codes in turn with the same pipeline, and the ranges' outputs co
 register's tables, sorted by credit code as they are stored.
 
 - Only a source of CSV table files that Arrow's reader takes (``bulk.csv_plan``: UTF-8 or GB18030/GBK
-  with a plain header) whose firms file is large (``partition_firms``) is split; any other goes whole.
+  with a plain header) whose firms file is large (``partition_firms``: more than 4 M firms by default,
+  in ranges of 2 M) is split; any other goes whole.
 - The boundaries are quantiles of a sample of the firms file's credit codes (a pass over that column).
 - Each table file is streamed a block at a time with the options the whole read uses (the quoted line
   break retry, the blank-row rules); a row's firm is its credit code as the import reads it
@@ -57,10 +58,14 @@ from huiqi.firms.importing import (
 )
 from huiqi.firms.textual import RAW_DIGESTS
 
-#: the setting: firms per range (a firms file estimated at more is split); 0 or less: never split
+#: the settings: firms per range, and the most firms imported whole (a firms file estimated at more is
+#: split); a range of 0 or less: never split
 PARTITION_FIRMS_ENV = "HUIQI_IMPORT_PARTITION_FIRMS"
-#: measured at 3 M firms (docs/scaling.md): the whole import stays whole there
+WHOLE_FIRMS_ENV = "HUIQI_IMPORT_WHOLE_FIRMS"
+#: 3 M firms in ranges of 1.5 M: peak 2.2 GiB against 3.9 GiB whole, but about 20 % more CPU seconds (the
+#: split, the staged files): 3 M stays whole; 2 M a range keeps a range under 3 GiB (30 M: 15 ranges)
 DEFAULT_PARTITION_FIRMS = 2_000_000
+DEFAULT_WHOLE_FIRMS = 4_000_000
 #: the places of the firms file whose records' credit codes the boundaries are chosen from, and the bytes
 #: read at each (about 80 records: some 15,000 codes, each range's size then within a few %)
 SAMPLES = 200
@@ -73,13 +78,21 @@ NUMBER = "row"
 Progress = Callable[[str], None]
 
 
-def partition_firms() -> int:
-    """The setting ``HUIQI_IMPORT_PARTITION_FIRMS`` (firms per range), else its default."""
-    value = os.environ.get(PARTITION_FIRMS_ENV, "").strip()
+def _setting(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
     try:
-        return int(value) if value else DEFAULT_PARTITION_FIRMS
+        return int(value) if value else default
     except ValueError:
-        return DEFAULT_PARTITION_FIRMS
+        return default
+
+
+def partition_firms() -> tuple[int, int]:
+    """The settings: firms per range (``HUIQI_IMPORT_PARTITION_FIRMS``) and the most firms imported
+    whole (``HUIQI_IMPORT_WHOLE_FIRMS``), else their defaults."""
+    return (
+        _setting(PARTITION_FIRMS_ENV, DEFAULT_PARTITION_FIRMS),
+        _setting(WHOLE_FIRMS_ENV, DEFAULT_WHOLE_FIRMS),
+    )
 
 
 @dataclass
@@ -123,14 +136,15 @@ def split_source(
     mapping: dict[str, TableMapping],
     folder: Path,
     *,
-    limit: int | None = None,
+    limit: tuple[int, int] | None = None,
     progress: Progress | None = None,
 ) -> Partitioned | None:
-    """The source's rows split into ranges of about ``limit`` firms (``partition_firms``) staged in
+    """The source's rows split into ranges of about ``limit[0]`` firms when its firms file is estimated at
+    more than ``limit[1]`` (``partition_firms``: the settings), staged in
     ``folder`` (made here; the caller removes it); None when the source is read whole: small, not CSV
     files Arrow's reader takes, or rows its blocks cannot take (the whole read names what is wrong)."""
-    limit = partition_firms() if limit is None else limit
-    if limit <= 0 or not source.is_dir():
+    size, whole = partition_firms() if limit is None else limit
+    if size <= 0 or not source.is_dir():
         return None
     try:
         files = table_sources(source, mapping)
@@ -150,11 +164,11 @@ def split_source(
             return None
         plans[table] = plan
     estimate = _estimate(plans["firms"].path)
-    if estimate <= limit:
+    if estimate <= max(size, whole):
         return None
     if progress is not None:
         progress(f"split {plans['firms'].path.name} (about {estimate:,} firms)")
-    bounds = _bounds(plans["firms"], rules["firms"], math.ceil(estimate / limit))
+    bounds = _bounds(plans["firms"], rules["firms"], math.ceil(estimate / size))
     folder.mkdir(parents=True, exist_ok=True)
     parts = Partitioned(folder, bounds, plans)
     for table in TABLE_NAMES:
