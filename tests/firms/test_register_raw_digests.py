@@ -149,7 +149,7 @@ def _two_ways(
     return out[0], out[1], read
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 3),
     edits=st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 10_000)), max_size=5),
