@@ -8,7 +8,8 @@ register's tables, sorted by credit code as they are stored.
 - Only a source of CSV table files that Arrow's reader takes (``bulk.csv_plan``: UTF-8 or GB18030/GBK
   with a plain header) whose firms file is large (``partition_firms``: more than 4 M firms by default,
   in ranges of 2 M) is split; any other goes whole.
-- The boundaries are quantiles of a sample of the firms file's credit codes (a pass over that column).
+- The boundaries are quantiles of a sample of the firms file's credit codes (the records at a few
+  hundred places of the file, not a pass over it).
 - Each table file is streamed a block at a time with the options the whole read uses (the quoted line
   break retry, the blank-row rules); a row's firm is its credit code as the import reads it
   (``bulk.firm_of_rows``), so that a firm and its child rows land in the same range, and duplicates and
@@ -193,21 +194,13 @@ def _estimate(path: Path) -> int:
     return int(size / (len(body) / (lines - 1)))
 
 
-def _blocks(plan: CsvPlan, newlines: bool, include: list[str] | None = None) -> Iterator[list[pa.Array]]:
-    """A CSV file's rows after its header, a block at a time, as text columns (all, or ``include``)."""
+def _blocks(plan: CsvPlan, newlines: bool) -> Iterator[list[pa.Array]]:
+    """A CSV file's rows after its header, a block at a time, as text columns."""
     import pyarrow.csv as pcsv
 
-    options = plan.options(newlines, BLOCK)
-    if include is not None:
-        options["convert_options"].include_columns = include
-    with pcsv.open_csv(plan.path, **options) as reader:
+    with pcsv.open_csv(plan.path, **plan.options(newlines, BLOCK)) as reader:
         for batch in reader:
             yield [c if c.type == pa.string() else c.cast(pa.string()) for c in batch.columns]
-
-
-def _code_column(rules: dict[str, ColumnRule], plan: CsvPlan) -> tuple[str, int]:
-    header = next(h for h, r in rules.items() if r.to == "uscc")
-    return header, plan.header.index(header)
 
 
 def _bounds(plan: CsvPlan, rules: dict[str, ColumnRule], n: int) -> list[str]:
@@ -219,7 +212,7 @@ def _bounds(plan: CsvPlan, rules: dict[str, ColumnRule], n: int) -> list[str]:
     import io
     import re
 
-    _, at = _code_column(rules, plan)
+    at = plan.header.index(next(h for h, r in rules.items() if r.to == "uscc"))
     good = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
     size = plan.path.stat().st_size
     found: set[str] = set()
@@ -313,14 +306,7 @@ def in_range(t: pa.Table | Path, lo: str | None, hi: str | None) -> pa.Table:
     where = _between(lo, hi)
     if isinstance(t, Path):
         return pq.read_table(t, filters=where).replace_schema_metadata(None)
-    if where is None:
-        return t
-    mine = pa.array(np.ones(t.num_rows, dtype=bool))
-    if lo is not None:
-        mine = pc.and_(mine, pc.greater_equal(t["uscc"], lo))
-    if hi is not None:
-        mine = pc.and_(mine, pc.less(t["uscc"], hi))
-    return t.filter(mine)
+    return t if where is None else t.filter(where)
 
 
 @dataclass
