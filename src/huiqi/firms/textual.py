@@ -157,11 +157,16 @@ def as_stored(new: pa.Table, stored: RawDigests | None, recipe_now: str) -> pa.A
     if stored is None or stored.recipe != recipe_now or not new.num_rows or not stored.digests.num_rows:
         return pa.array([], pa.string())
     old = stored.digests
-    if old.num_rows == new.num_rows and old["uscc"].equals(new["uscc"]):  # the same firms in the same order
+    if _same_firms(old, new):
         return new["uscc"].filter(pc.equal(new["raw"], old["raw"])).combine_chunks()
     both = new.join(old, keys="uscc", join_type="inner", right_suffix="_stored")
     same = both.filter(pc.equal(both["raw"], both["raw_stored"]))
     return same["uscc"].combine_chunks()
+
+
+def _same_firms(old: pa.Table, new: pa.Table) -> bool:
+    """Whether two tables of digests name the same firms in the same order (then compared row by row)."""
+    return old.num_rows == new.num_rows and bool(old["uscc"].equals(new["uscc"]))
 
 
 def kept(new: pa.Table, stored: RawDigests | None, recipe_now: str, dropped: pa.Array) -> pa.Table:
@@ -172,7 +177,7 @@ def kept(new: pa.Table, stored: RawDigests | None, recipe_now: str, dropped: pa.
     pieces = [mine.select(["uscc", "raw"])]
     if stored is not None and stored.recipe == recipe_now:
         old = stored.digests
-        if old.num_rows != new.num_rows or not old["uscc"].equals(new["uscc"]):  # (else: none left out)
+        if not _same_firms(old, new):  # (else: none left out)
             pieces.append(
                 old.filter(pc.invert(pc.is_in(old["uscc"], value_set=new["uscc"].combine_chunks())))
             )
