@@ -134,10 +134,8 @@ def bandit_quietly() -> tuple[str, int]:
     """bandit over src/ with [tool.bandit], its report kept. Its "nosec encountered, but no failed test"
     warnings are dropped: bandit repeats them for each fragment of a multi-line f-string whose SQL finding
     is recorded (nosec)."""
-    cmd = [str(BIN / "bandit"), "-c", "pyproject.toml", "-r", "src", "-q"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    kept = "".join(f"{line}\n" for line in done.stderr.splitlines() if "nosec encountered (" not in line)
-    return f"+ {' '.join(cmd)}\n{done.stdout}{kept}", done.returncode
+    report, code = quietly(BIN / "bandit", "-c", "pyproject.toml", "-r", "src", "-q")
+    return "".join(f"{line}\n" for line in report.splitlines() if "nosec encountered (" not in line), code
 
 
 PIP_AUDIT_IGNORE = ROOT / ".ci/pip-audit-ignore.txt"
