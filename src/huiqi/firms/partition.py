@@ -6,8 +6,8 @@ range of credit codes in turn with the same pipeline, and the ranges' outputs co
 register's tables, sorted by credit code as they are stored.
 
 - Only a source of CSV table files that Arrow's reader takes (``bulk.csv_plan``: UTF-8 or GB18030/GBK
-  with a plain header) whose firms file is large (``partition_firms``: more than 4 M firms by default,
-  in ranges of 2 M) is split; any other goes whole.
+  with a plain header) whose firms file is large (``huiqi.config.import_ranges``: more than 4 M firms by
+  default, in ranges of 2 M) is split; any other goes whole.
 - The boundaries are quantiles of a sample of the firms file's credit codes (the records at a few
   hundred places of the file, not a pass over it).
 - Each table file is streamed a block at a time with the options the whole read uses (the quoted line
@@ -22,7 +22,6 @@ register's tables, sorted by credit code as they are stored.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from huiqi.config import PARTITION_FIRMS_ENV as PARTITION_FIRMS_ENV
+from huiqi.config import WHOLE_FIRMS_ENV as WHOLE_FIRMS_ENV
+from huiqi.config import import_ranges
 from huiqi.firms.bulk import (
     Cells,
     CsvPlan,
@@ -59,14 +61,6 @@ from huiqi.firms.importing import (
 )
 from huiqi.firms.textual import RAW_DIGESTS
 
-#: the settings: firms per range, and the most firms imported whole (a firms file estimated at more is
-#: split); a range of 0 or less: never split
-PARTITION_FIRMS_ENV = "HUIQI_IMPORT_PARTITION_FIRMS"
-WHOLE_FIRMS_ENV = "HUIQI_IMPORT_WHOLE_FIRMS"
-#: 3 M firms in ranges of 1.5 M: peak 2.2 GiB against 3.9 GiB whole, but about 20 % more CPU seconds (the
-#: split, the staged files): 3 M stays whole; 2 M a range keeps a range under 3 GiB (30 M: 15 ranges)
-DEFAULT_PARTITION_FIRMS = 2_000_000
-DEFAULT_WHOLE_FIRMS = 4_000_000
 #: the places of the firms file whose records' credit codes the boundaries are chosen from, and the bytes
 #: read at each (about 80 records: some 15,000 codes, each range's size then within a few %)
 SAMPLES = 200
@@ -77,23 +71,6 @@ BLOCK = 1 << 24
 NUMBER = "row"
 
 Progress = Callable[[str], None]
-
-
-def _setting(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        return default
-
-
-def partition_firms() -> tuple[int, int]:
-    """The settings: firms per range (``HUIQI_IMPORT_PARTITION_FIRMS``) and the most firms imported
-    whole (``HUIQI_IMPORT_WHOLE_FIRMS``), else their defaults."""
-    return (
-        _setting(PARTITION_FIRMS_ENV, DEFAULT_PARTITION_FIRMS),
-        _setting(WHOLE_FIRMS_ENV, DEFAULT_WHOLE_FIRMS),
-    )
 
 
 @dataclass
@@ -141,10 +118,10 @@ def split_source(
     progress: Progress | None = None,
 ) -> Partitioned | None:
     """The source's rows split into ranges of about ``limit[0]`` firms when its firms file is estimated at
-    more than ``limit[1]`` (``partition_firms``: the settings), staged in
+    more than ``limit[1]`` (``huiqi.config.import_ranges``: the settings), staged in
     ``folder`` (made here; the caller removes it); None when the source is read whole: small, not CSV
     files Arrow's reader takes, or rows its blocks cannot take (the whole read names what is wrong)."""
-    size, whole = partition_firms() if limit is None else limit
+    size, whole = import_ranges() if limit is None else limit
     if size <= 0 or not source.is_dir():
         return None
     try:
