@@ -60,6 +60,7 @@ from huiqi.firms.importing import (
     table_sources,
 )
 from huiqi.firms.textual import RAW_DIGESTS
+from huiqi.firms.uscc import USCC_PATTERN
 
 #: the places of the firms file whose records' credit codes the boundaries are chosen from, and the bytes
 #: read at each (about 80 records: some 15,000 codes, each range's size then within a few %)
@@ -190,7 +191,7 @@ def _bounds(plan: CsvPlan, rules: dict[str, ColumnRule], n: int) -> list[str]:
     import re
 
     at = plan.header.index(next(h for h, r in rules.items() if r.to == "uscc"))
-    good = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
+    good = re.compile(USCC_PATTERN)
     size = plan.path.stat().st_size
     found: set[str] = set()
     with plan.path.open("rb") as f:

@@ -6,6 +6,10 @@ from stdnum.cn import uscc as _uscc
 from stdnum.exceptions import ValidationError
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+#: A credit code's shape: 8 digits (authority, entity type, region), then 10 characters of ``ALPHABET``;
+#: anchored, for ``re.fullmatch`` and Arrow's ``match_substring_regex`` alike. The check character is not
+#: checked here (``validate_uscc`` does).
+USCC_PATTERN = r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$"
 
 
 class UsccError(ValueError):
