@@ -62,7 +62,7 @@ from huiqi.firms.importing import (
 from huiqi.firms.sheets import SheetError, check_kind, excel_number, unescape_cell
 from huiqi.firms.table import CHILD_TABLES, MONEY, YEAR_MAPS, child_schema, firm_schema
 from huiqi.firms.textual import RawDigests
-from huiqi.firms.uscc import ALPHABET, UsccError, validate_uscc
+from huiqi.firms.uscc import ALPHABET, USCC_PATTERN, UsccError, validate_uscc
 from huiqi.money import MAX_MAGNITUDE
 
 #: whitespace as Python's str.strip() knows it (a cell with it at an edge is converted by importing)
@@ -72,7 +72,7 @@ _PLAIN_INT = r"^-?[0-9]{1,15}$"
 _PLAIN_MONEY = r"^-?[0-9]{1,15}(\.[0-9]{1,2})?$"
 _TRUE = ["True", "true", "TRUE", "1", "是"]
 _FALSE = ["False", "false", "FALSE", "0", "否"]
-_USCC = r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$"
+_USCC = USCC_PATTERN
 _WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
 _VALUE = np.full(256, -1, dtype=np.int64)
 for _i, _ch in enumerate(ALPHABET):
