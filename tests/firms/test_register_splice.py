@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -100,3 +101,47 @@ def test_the_spill_directory_is_removed(tmp_path: Path, monkeypatch: pytest.Monk
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "out"]
     assert pq.read_table(tmp_path / "out" / "firms.parquet").num_rows == 10
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 50), every=st.integers(1, 9), batch=st.integers(1, 30))
+def test_a_register_read_a_few_rows_at_a_time_is_spliced_the_same(
+    seed: int,
+    every: int,
+    batch: int,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stored files read in batches of a few rows (new rows falling at a batch's edges, before the
+    first stored firm and after the last): the same files as the register written whole."""
+    monkeypatch.setattr(splice, "BATCH_ROWS", batch)
+    _spliced_and_whole(tmp_path_factory.mktemp("batches"), 40, seed, every)
+
+
+def test_a_stored_file_that_cannot_be_read_is_refused_and_the_reader_stops(tmp_path: Path) -> None:
+    """A stored table file cut short: the splice raises Arrow's error (the reading thread hands it over
+    and ends), it does not hang or write a register."""
+    import threading
+
+    base = synth_register(30, 4)
+    write_register({n: by_credit_code(t) for n, t in base.items()}, tmp_path / "base")
+    files = {name: tmp_path / "base" / f"{name}.parquet" for name in TABLES}
+    whole = files["firms"].read_bytes()
+    files["firms"].write_bytes(whole[: len(whole) // 2])
+    empty = {name: base[name].slice(0, 0) for name in TABLES}
+    with pytest.raises((pa.ArrowInvalid, OSError)):
+        splice.write_spliced(
+            files, pa.array([], pa.string()), empty, tmp_path / "out", table_years(base["firms"])
+        )
+    assert not (tmp_path / "out" / MANIFEST).exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("read ")]
+
+
+@given(st.lists(st.one_of(st.text(max_size=20), st.from_regex(r"[0-9A-Y]{18}", fullmatch=True)), max_size=30))
+def test_codes_are_searched_in_arrows_order(codes: list[str]) -> None:
+    """``searchable``: the codes' order as NumPy compares them is Arrow's (UTF-8 bytes) order."""
+    arr = pa.array(codes, pa.string())
+    found = splice.searchable(arr)
+    want = pc.sort_indices(arr).to_pylist()
+    got = [int(i) for i in np.argsort(found, kind="stable")]
+    assert [codes[i] for i in got] == [codes[i] for i in want]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -67,23 +68,77 @@ def write_spliced(
     return rows["firms"]
 
 
-def _in_order(codes: pa.ChunkedArray | pa.Array, after: str | None) -> bool:
-    n = len(codes)
-    if not n:
-        return True
-    if after is not None and codes[0].as_py() < after:
+#: rows of the stored file read at a time (a multiple of ``ROW_GROUP``: the new file's row groups follow)
+BATCH_ROWS = 1 << 16
+#: batches decoded ahead of the one being merged and written
+AHEAD = 2
+
+
+def searchable(codes: pa.Array) -> np.ndarray:
+    """Credit codes as a NumPy array to search in: 18-byte strings viewed in Arrow's buffer (no copy)
+    when every code is 18 bytes long, else Python strings (in the same order: UTF-8's bytes sort as its
+    characters)."""
+    col = codes.cast(pa.string())
+    n = len(col)
+    if n and not col.null_count and pc.min_max(pc.binary_length(col)).as_py() == {"min": 18, "max": 18}:
+        offsets, data = col.buffers()[1], col.buffers()[2]
+        assert offsets is not None and data is not None  # nosec B101  # (a string array of n > 0 rows)
+        first = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=col.offset * 4)[0])
+        return np.frombuffer(data, dtype="S18", count=n, offset=first)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _as_text(codes: np.ndarray) -> np.ndarray:
+    return codes if codes.dtype == object else np.char.decode(codes, "ascii").astype(object)
+
+
+def _read_ahead(file: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The batches of ``file``, decoded by a thread a few batches ahead of the caller: Arrow frees the
+    GIL as it decodes and encodes, so the reading and the writing of a table share the cores."""
+    import queue
+    import threading
+
+    ahead: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=AHEAD)
+    stop = threading.Event()
+
+    def put(item: pa.RecordBatch | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
         return False
-    return n < 2 or pc.all(pc.less_equal(codes.slice(0, n - 1), codes.slice(1))).as_py() is not False
+
+    def read() -> None:
+        try:
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                if not put(batch):
+                    return
+            put(None)
+        except BaseException as exc:  # raised in the caller's thread
+            put(exc)
+
+    thread = threading.Thread(target=read, name=f"read {file.name}", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _merged(file: Path, dropped: pa.Array, new: pa.Table, target: Path, schema: pa.Schema) -> int:
     """``file`` (sorted by credit code) without the rows of ``dropped``, merged with ``new`` (sorted) as
-    it is read, written to ``target`` in row groups of ``ROW_GROUP`` rows; the rows written."""
-    import numpy as np
-
+    it is read, written to ``target`` in row groups of ``ROW_GROUP`` rows; the rows written. A batch is
+    put together by one ``take`` of its kept rows and of the new rows that fall among them, found by a
+    binary search of the codes (nothing is sorted); a batch that loses and gains nothing is kept as read."""
     fresh = new.select(schema.names).cast(schema)
-    codes = np.asarray(fresh["uscc"].to_numpy(zero_copy_only=False), dtype=object)
-    at, written, last = 0, 0, None
+    theirs = searchable(fresh["uscc"].combine_chunks())
+    at, written, last = 0, 0, ""
     pending: list[pa.Table] = []
     writer = table_writer(target, schema)
 
@@ -97,20 +152,29 @@ def _merged(file: Path, dropped: pa.Array, new: pa.Table, target: Path, schema: 
         pending = [held.slice(n)]
 
     try:
-        for batch in pq.ParquetFile(file).iter_batches(batch_size=1 << 16, columns=schema.names):
-            rows = pa.Table.from_batches([batch]).cast(schema)
-            if not _in_order(rows["uscc"], last):
-                raise _Unsorted(str(file))
+        for batch in _read_ahead(file, schema.names):
+            rows = pa.Table.from_batches([batch])
             if not rows.num_rows:
                 continue
-            last = rows["uscc"][-1].as_py()
-            kept = rows.filter(pc.invert(pc.is_in(rows["uscc"], value_set=dropped)))
-            upto = int(np.searchsorted(codes, last, side="right"))
-            if upto > at:  # the new rows up to this batch's last firm, in their places (a stable sort)
-                kept = pa.concat_tables([kept, fresh.slice(at, upto - at)])
-                kept = kept.take(pc.sort_indices(kept["uscc"]))
+            rows = rows if rows.schema.equals(schema) else rows.cast(schema)
+            mine = searchable(rows["uscc"].combine_chunks())
+            if len(theirs) and mine.dtype != theirs.dtype:  # (codes not all of 18 bytes: compared as text)
+                mine, theirs = _as_text(mine), _as_text(theirs)
+            first = mine[0] if mine.dtype == object else mine[0].decode("ascii")
+            if first < last or bool(np.any(mine[1:] < mine[:-1])):
+                raise _Unsorted(str(file))
+            last = mine[-1] if mine.dtype == object else mine[-1].decode("ascii")
+            gone = pc.is_in(rows["uscc"], value_set=dropped).to_numpy(zero_copy_only=False)
+            upto = int(np.searchsorted(theirs, mine[-1], side="right")) if len(theirs) else 0
+            if upto > at or gone.any():
+                # the new rows up to this batch's last firm, each after the kept rows of codes not above its
+                keep = np.flatnonzero(~gone)
+                places = np.searchsorted(mine[keep], theirs[at:upto], side="right")
+                order = np.insert(keep, places, rows.num_rows + np.arange(upto - at))
+                both = pa.concat_tables([rows, fresh.slice(at, upto - at)])
+                rows = both.take(pa.array(order, pa.int64()))
                 at = upto
-            pending.append(kept)
+            pending.append(rows)
             if sum(t.num_rows for t in pending) >= ROW_GROUP:
                 flush(final=False)
         pending.append(fresh.slice(at))
