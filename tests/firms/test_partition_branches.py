@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from csv_rows import read_rows, write_rows
@@ -27,6 +29,7 @@ from huiqi.firms.digests import DIGESTS
 from huiqi.firms.exporting import write_tables
 from huiqi.firms.importing import ImportError_, ImportRefused, load_mapping, read_source
 from huiqi.firms.synth import synth_register
+from huiqi.firms.uscc import ALPHABET
 from huiqi.matching import store as records
 from huiqi.matching.models import RegisterChange
 
@@ -184,3 +187,27 @@ def test_quoted_line_breaks_across_blocks_retry_the_careful_parse(
     assert ranged[-1] is True
     assert ranged[:-1] == whole[:-1]
     assert all("\n" in f["name_zh"] for f in whole[1]["firms"])
+
+
+_CODE = st.text(ALPHABET, min_size=18, max_size=18)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bounds=st.lists(_CODE, min_size=1, max_size=6, unique=True).map(sorted),
+    odd=st.lists(st.text(max_size=20), max_size=3),
+    at=st.integers(0, 3),
+    data=st.data(),
+)
+def test_a_rows_range_is_the_bounds_at_or_below_its_code(
+    bounds: list[str], odd: list[str], at: int, data: st.DataObject
+) -> None:
+    """The sorted search over Arrow's buffer (18-byte codes, a slice of a larger array) and over Python
+    strings (text of other lengths) both give each row the bounds at or below its code (a code equal to a
+    bound is in the bound's range), a null range 0."""
+    codes = data.draw(st.lists(st.one_of(st.none(), _CODE, st.sampled_from(bounds)), max_size=40))
+    for rows in (codes, [*codes, *odd]):
+        column = pa.array(["X" * 18] * at + rows, pa.string())[at:]
+        expected = [0 if c is None else sum(c >= b for b in bounds) for c in rows]
+        assert partition.code_ranges(column, bounds).tolist() == expected
+    assert partition.code_ranges(pa.array(codes, pa.string()), []).tolist() == [0] * len(codes)

@@ -214,7 +214,6 @@ def _split(parts: Partitioned, table: str, rules: dict[str, ColumnRule]) -> bool
     """Stage ``table``'s rows by range; False when a block is not the import's to take so (a row of
     spaces, bytes not in the encoding, a row the careful parse refuses: the whole read judges them)."""
     plan = parts.plans[table]
-    bounds = pa.array(parts.bounds, pa.string())
     names = [f"c{j}" for j in range(len(plan.header))]
     schema = pa.schema([*(pa.field(n, pa.string()) for n in names), pa.field(NUMBER, pa.int64())])
     for newlines in (False, True):
@@ -230,13 +229,7 @@ def _split(parts: Partitioned, table: str, rules: dict[str, ColumnRule]) -> bool
                 if rows is None:
                     return False
                 kept, numbers = rows
-                codes = firm_of_rows(plan.cells(kept, numbers), rules, table)
-                where = np.zeros(len(codes), dtype=np.int64)
-                for b in bounds:
-                    where += np.asarray(
-                        pc.fill_null(pc.greater_equal(codes, b), False).to_numpy(zero_copy_only=False),
-                        dtype=np.int64,
-                    )
+                where = code_ranges(firm_of_rows(plan.cells(kept, numbers), rules, table), parts.bounds)
                 block = pa.table([*kept, pa.array(numbers)], schema=schema)
                 for i in np.unique(where).tolist():
                     if i not in writers:
@@ -253,6 +246,38 @@ def _split(parts: Partitioned, table: str, rules: dict[str, ColumnRule]) -> bool
                 w.close()
         return True
     return False
+
+
+def code_ranges(codes: pa.Array, bounds: list[str]) -> np.ndarray:
+    """Each row's range (``Partitioned``): how many ``bounds`` (ascending) are at or below its credit code,
+    found for every bound at once by a sorted search (the split asks it of every row of every block); a
+    row of no firm (a null code) is range 0. The import's codes, 18 bytes each, are searched as Arrow
+    holds them (a fixed-width view of its buffer); any other text as Python strings."""
+    where = np.zeros(len(codes), dtype=np.intp)
+    if not bounds or codes.null_count == len(codes):
+        return where
+    firms = pc.is_valid(codes).to_numpy(zero_copy_only=False)
+    known = codes.filter(pa.array(firms)) if codes.null_count else codes
+    fixed = _fixed_width(known, len(bounds[0]))
+    if fixed is not None and all(len(b.encode()) == len(b) == fixed.itemsize for b in bounds):
+        where[firms] = np.searchsorted(np.array(bounds, dtype=fixed.dtype), fixed, side="right")
+    else:
+        text = np.asarray(known.to_numpy(zero_copy_only=False), dtype=object)
+        where[firms] = np.searchsorted(np.array(bounds, dtype=object), text, side="right")
+    return where
+
+
+def _fixed_width(text: pa.Array, width: int) -> np.ndarray | None:
+    """Text of ``width`` bytes a row without a null as NumPy's fixed-width bytes over Arrow's buffer (no
+    copy); None when a row is of another width (or the array not plain text)."""
+    if text.type != pa.string() or text.null_count or not len(text):
+        return None
+    lengths = pc.min_max(pc.binary_length(text))
+    if lengths["min"].as_py() != width or lengths["max"].as_py() != width:
+        return None
+    _, offsets, data = text.buffers()
+    start = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=text.offset * 4)[0])
+    return np.frombuffer(data, dtype=f"S{width}", count=len(text), offset=start)
 
 
 @dataclass
