@@ -185,8 +185,7 @@ def _import_in_bulk(
             staged, import_id, outcome = ranged
             counts = _Counts(outcome.added, outcome.changed, outcome.unchanged, outcome.changes)
             history = pa.concat_tables(outcome.history) if outcome.history else None
-            rows = outcome.rejected
-            steps("write the register's tables")
+            rows = outcome.rejected  # (the tables were written range by range, each a step)
         else:
             existing, digests, raw = _stored(store, where) if imports else (empty_register(), None, None)
             known = stored_codes(existing)
@@ -339,31 +338,20 @@ def _stage_ranges(
     (``firms.partition.RangeImport``), staged: the ranges' tables appended to the new register's files in
     order (so sorted by credit code); the staged directory, the import's id, what it found. All or
     nothing: a refusal leaves nothing."""
-    import pyarrow.parquet as pq
-
     from huiqi.firms.partition import RangeImport
     from huiqi.firms.register import write_register_chunks
 
     where = results_dir(store.url)
-    steps.total = steps.done + len(parts) + 3
+    steps.total = steps.done + len(parts) + 2
     stored = _stored_files(store, where) if imports else None
     import_id = new_id()
     fresh = where / f"register-{import_id}"
     source, rules, skip_invalid = asked
     outcome = RangeImport(parts, source, rules, stored, skip_invalid)
-    schema = pa.schema([("uscc", pa.string()), ("import_id", pa.string())])
     try:
         fresh.mkdir(parents=True)
-        with pq.ParquetWriter(fresh / snapshot.ADDED, schema, compression="zstd") as news:
-            before = where / "register" / snapshot.ADDED
-            if imports and before.exists():
-                news.write_table(pq.read_table(before).cast(schema))
-
-            def added(codes: pa.Array) -> None:
-                ids = pa.array([import_id] * len(codes), pa.string())
-                news.write_table(pa.table([codes.cast(pa.string()), ids], schema=schema))
-
-            write_register_chunks(outcome.tables(fresh, added, steps, steps.note), fresh)
+        with snapshot.AddedFirms(where, fresh, import_id, keep=bool(imports)) as news:
+            write_register_chunks(outcome.tables(fresh, news.add, steps, steps.note), fresh)
         meta = {"imports": [*imports, import_id], "firms": outcome.firms, "columnar": True}
         (fresh / snapshot.META).write_text(json.dumps(meta))
     except BaseException:
@@ -430,16 +418,20 @@ def _stage(
     from huiqi.firms.textual import RAW_DIGESTS, write_raw
 
     tables = {name: by_credit_code(t) for name, t in tables.items()}  # found by a firm's code quickly
-    if base is not None and dropped is not None:
-        staged = _stage_spliced(where, base, dropped, tables, imports, added)
-    else:
-        staged = snapshot.stage(where, tables, imports, added=added)
-    if digests is None:
-        found = firm_digests(tables)
-        digests = found.take(pc.sort_indices(found["uscc"]))
-    pq.write_table(digests, staged / DIGESTS, compression="zstd")
-    if raw is not None:
-        write_raw(staged / RAW_DIGESTS, raw)
+
+    def beside(staged: Path) -> None:
+        nonlocal digests
+        if digests is None:
+            found = firm_digests(tables)
+            digests = found.take(pc.sort_indices(found["uscc"]))
+        pq.write_table(digests, staged / DIGESTS, compression="zstd")
+        if raw is not None:
+            write_raw(staged / RAW_DIGESTS, raw)
+
+    if base is not None and dropped is not None:  # (its digests are given: those of the whole register)
+        return _stage_spliced(where, base, dropped, tables, imports, added, beside)
+    staged = snapshot.stage(where, tables, imports, added=added)
+    beside(staged)
     return staged
 
 
@@ -450,12 +442,12 @@ def _stage_spliced(
     tables: dict[str, pa.Table],
     imports: list[str],
     added: pa.Array | None,
+    beside: Callable[[Path], None],
 ) -> Path:
     """``snapshot.stage`` of the stored register's files with the rows of the firms ``dropped`` replaced
-    by ``tables`` (``firms.splice``: by DuckDB, never the whole register in memory)."""
-    import json
-
-    import pyarrow.parquet as pq
+    by ``tables`` (``firms.splice``: never the whole register in memory); ``beside`` writes the files kept
+    with the tables (the digests) while the tables are written."""
+    from concurrent.futures import ThreadPoolExecutor
 
     from huiqi.firms.frames import table_years
     from huiqi.firms.splice import write_spliced
@@ -463,13 +455,13 @@ def _stage_spliced(
     files = {name: t for name, t in base.items() if isinstance(t, Path)}
     fresh = where / f"register-{imports[-1]}"
     try:
-        firms = write_spliced(files, dropped, tables, fresh, table_years(tables["firms"]))
-        new = pa.table({"uscc": added if added is not None else pa.array([], pa.string())})
-        new = new.append_column("import_id", pa.array([imports[-1]] * new.num_rows, pa.string()))
-        before = where / "register" / snapshot.ADDED
-        if before.exists():
-            new = pa.concat_tables([pq.read_table(before), new])
-        pq.write_table(new, fresh / snapshot.ADDED, compression="zstd")
+        fresh.mkdir(parents=True)
+        with ThreadPoolExecutor(1) as pool:  # the tables written (on every core) as the rest is
+            spliced = pool.submit(write_spliced, files, dropped, tables, fresh, table_years(tables["firms"]))
+            with snapshot.AddedFirms(where, fresh, imports[-1]) as news:
+                news.add(added if added is not None else pa.array([], pa.string()))
+            beside(fresh)
+            firms = spliced.result()
         (fresh / snapshot.META).write_text(json.dumps({"imports": imports, "firms": firms, "columnar": True}))
     except BaseException:
         shutil.rmtree(fresh, ignore_errors=True)

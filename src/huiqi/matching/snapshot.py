@@ -68,6 +68,46 @@ def _all_records(session: Session) -> dict[str, pa.Table]:
 ADDED = "firms_added.parquet"
 
 
+class AddedFirms:
+    """The new register's file of which import added each firm (``ADDED``): the current register's rows
+    (with ``keep``), then those of the firms this import adds, appended as they come. An import that adds
+    none links the current file instead of writing it again (3 M rows on every re-import)."""
+
+    SCHEMA = pa.schema([("uscc", pa.string()), ("import_id", pa.string())])
+
+    def __init__(self, where: Path, fresh: Path, import_id: str, *, keep: bool = True) -> None:
+        self.before = where / "register" / ADDED
+        self.target, self.import_id = fresh / ADDED, import_id
+        self.keep = keep and self.before.exists()
+        self.writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> AddedFirms:
+        return self
+
+    def add(self, codes: pa.Array) -> None:
+        """The firms this import adds (some of them: called once a part)."""
+        if not len(codes):
+            return
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.target, self.SCHEMA, compression="zstd")
+            if self.keep:
+                for batch in pq.ParquetFile(self.before).iter_batches(batch_size=1 << 20):
+                    self.writer.write_batch(batch.cast(self.SCHEMA))
+        ids = pa.array([self.import_id] * len(codes), pa.string())
+        self.writer.write_table(pa.table([codes.cast(pa.string()), ids], schema=self.SCHEMA))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        elif self.keep:  # nothing added: the same rows as now
+            try:
+                os.link(self.before, self.target)
+            except OSError:  # (a file system without hard links)
+                shutil.copyfile(self.before, self.target)
+        else:
+            pq.write_table(self.SCHEMA.empty_table(), self.target, compression="zstd")
+
+
 def stage(
     where: Path,
     tables: dict[str, pa.Table],
@@ -85,12 +125,8 @@ def stage(
     fresh = where / f"register-{imports[-1] if columnar and imports else uuid.uuid4().hex}"
     write_register(tables, fresh)
     if columnar and imports:
-        new = pa.table({"uscc": added if added is not None else pa.array([], pa.string())})
-        new = new.append_column("import_id", pa.array([imports[-1]] * new.num_rows, pa.string()))
-        before = where / "register" / ADDED
-        if len(imports) > 1 and before.exists():
-            new = pa.concat_tables([pq.read_table(before), new])
-        pq.write_table(new, fresh / ADDED, compression="zstd")
+        with AddedFirms(where, fresh, imports[-1], keep=len(imports) > 1) as news:
+            news.add(added if added is not None else pa.array([], pa.string()))
     meta = {"imports": imports, "firms": tables["firms"].num_rows, "columnar": columnar}
     (fresh / META).write_text(json.dumps(meta))
     return fresh
