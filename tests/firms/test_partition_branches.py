@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
@@ -211,3 +212,12 @@ def test_a_rows_range_is_the_bounds_at_or_below_its_code(
         expected = [0 if c is None else sum(c >= b for b in bounds) for c in rows]
         assert partition.code_ranges(column, bounds).tolist() == expected
     assert partition.code_ranges(pa.array(codes, pa.string()), []).tolist() == [0] * len(codes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 5), max_size=60))
+def test_a_blocks_rows_go_to_their_ranges_in_file_order(where: list[int]) -> None:
+    block = pa.table({"row": list(range(len(where))), "text": [f"r{i}" for i in range(len(where))]})
+    ranges = np.array(where, dtype=np.intp)
+    found = {i: rows.to_pylist() for i, rows in partition.by_range(block, ranges)}
+    assert found == {i: block.filter(pa.array(ranges == i)).to_pylist() for i in set(where)}
