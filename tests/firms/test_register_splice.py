@@ -134,7 +134,7 @@ def test_a_stored_file_that_cannot_be_read_is_refused_and_the_reader_stops(tmp_p
             files, pa.array([], pa.string()), empty, tmp_path / "out", table_years(base["firms"])
         )
     assert not (tmp_path / "out" / MANIFEST).exists()
-    assert not [t for t in threading.enumerate() if t.name.startswith("read ")]
+    assert not [t for t in threading.enumerate() if t.name == "splice reader"]
 
 
 @given(st.lists(st.one_of(st.text(max_size=20), st.from_regex(r"[0-9A-Y]{18}", fullmatch=True)), max_size=30))

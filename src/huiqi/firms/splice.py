@@ -15,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,8 @@ from huiqi.firms.register import (
     manifest_text,
     table_writer,
 )
+
+T = TypeVar("T")
 
 #: DuckDB's memory while it writes the tables (beyond it, it spills to a directory beside them)
 MEMORY_LIMIT = "1GB"
@@ -92,16 +95,16 @@ def _as_text(codes: np.ndarray) -> np.ndarray:
     return codes if codes.dtype == object else np.char.decode(codes, "ascii").astype(object)
 
 
-def _read_ahead(file: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """The batches of ``file``, decoded by a thread a few batches ahead of the caller: Arrow frees the
-    GIL as it decodes and encodes, so the reading and the writing of a table share the cores."""
+def _ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, made by a thread a few ahead of the caller: Arrow frees the GIL as it decodes and
+    encodes, so the reading (and merging) and the writing of a table share the cores."""
     import queue
     import threading
 
-    ahead: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=AHEAD)
+    ahead: queue.Queue[tuple[T] | BaseException | None] = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
 
-    def put(item: pa.RecordBatch | BaseException | None) -> bool:
+    def put(item: tuple[T] | BaseException | None) -> bool:
         while not stop.is_set():
             try:
                 ahead.put(item, timeout=0.05)
@@ -110,35 +113,65 @@ def _read_ahead(file: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
                 continue
         return False
 
-    def read() -> None:
+    def make() -> None:
         try:
-            for batch in pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                if not put(batch):
+            for item in items:
+                if not put((item,)):
                     return
             put(None)
         except BaseException as exc:  # raised in the caller's thread
             put(exc)
 
-    thread = threading.Thread(target=read, name=f"read {file.name}", daemon=True)
+    thread = threading.Thread(target=make, name="splice reader", daemon=True)
     thread.start()
     try:
-        while (item := ahead.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        while (got := ahead.get()) is not None:
+            if isinstance(got, BaseException):
+                raise got
+            yield got[0]
     finally:
         stop.set()
         thread.join()
 
 
+def _kept_and_new(file: Path, dropped: pa.Array, fresh: pa.Table, schema: pa.Schema) -> Iterator[pa.Table]:
+    """The rows of ``file`` (sorted by credit code) but those of ``dropped``, with the rows ``fresh``
+    (sorted) in their places, a batch at a time. A batch is put together by one ``take`` of its kept
+    rows and of the new rows that fall among them, found by a binary search of the codes (nothing is
+    sorted); a batch that loses and gains nothing is as read."""
+    theirs = searchable(fresh["uscc"].combine_chunks())
+    at, last = 0, ""
+    for batch in pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
+        rows = pa.Table.from_batches([batch])
+        if not rows.num_rows:
+            continue
+        rows = rows if rows.schema.equals(schema) else rows.cast(schema)
+        mine = searchable(rows["uscc"].combine_chunks())
+        if len(theirs) and mine.dtype != theirs.dtype:  # (codes not all of 18 bytes: compared as text)
+            mine, theirs = _as_text(mine), _as_text(theirs)
+        first = mine[0] if mine.dtype == object else mine[0].decode("ascii")
+        if first < last or bool(np.any(mine[1:] < mine[:-1])):
+            raise _Unsorted(str(file))
+        last = mine[-1] if mine.dtype == object else mine[-1].decode("ascii")
+        gone = pc.is_in(rows["uscc"], value_set=dropped).to_numpy(zero_copy_only=False)
+        upto = int(np.searchsorted(theirs, mine[-1], side="right")) if len(theirs) else 0
+        if upto > at or gone.any():
+            # the new rows up to this batch's last firm, each after the kept rows of codes not above its
+            keep = np.flatnonzero(~gone)
+            places = np.searchsorted(mine[keep], theirs[at:upto], side="right")
+            order = np.insert(keep, places, rows.num_rows + np.arange(upto - at))
+            both = pa.concat_tables([rows, fresh.slice(at, upto - at)])
+            rows = both.take(pa.array(order, pa.int64()))
+            at = upto
+        yield rows
+    yield fresh.slice(at)
+
+
 def _merged(file: Path, dropped: pa.Array, new: pa.Table, target: Path, schema: pa.Schema) -> int:
     """``file`` (sorted by credit code) without the rows of ``dropped``, merged with ``new`` (sorted) as
-    it is read, written to ``target`` in row groups of ``ROW_GROUP`` rows; the rows written. A batch is
-    put together by one ``take`` of its kept rows and of the new rows that fall among them, found by a
-    binary search of the codes (nothing is sorted); a batch that loses and gains nothing is kept as read."""
-    fresh = new.select(schema.names).cast(schema)
-    theirs = searchable(fresh["uscc"].combine_chunks())
-    at, written, last = 0, 0, ""
+    it is read (by a thread a few batches ahead), written to ``target`` in row groups of ``ROW_GROUP``
+    rows; the rows written."""
+    written = 0
     pending: list[pa.Table] = []
     writer = table_writer(target, schema)
 
@@ -152,32 +185,10 @@ def _merged(file: Path, dropped: pa.Array, new: pa.Table, target: Path, schema: 
         pending = [held.slice(n)]
 
     try:
-        for batch in _read_ahead(file, schema.names):
-            rows = pa.Table.from_batches([batch])
-            if not rows.num_rows:
-                continue
-            rows = rows if rows.schema.equals(schema) else rows.cast(schema)
-            mine = searchable(rows["uscc"].combine_chunks())
-            if len(theirs) and mine.dtype != theirs.dtype:  # (codes not all of 18 bytes: compared as text)
-                mine, theirs = _as_text(mine), _as_text(theirs)
-            first = mine[0] if mine.dtype == object else mine[0].decode("ascii")
-            if first < last or bool(np.any(mine[1:] < mine[:-1])):
-                raise _Unsorted(str(file))
-            last = mine[-1] if mine.dtype == object else mine[-1].decode("ascii")
-            gone = pc.is_in(rows["uscc"], value_set=dropped).to_numpy(zero_copy_only=False)
-            upto = int(np.searchsorted(theirs, mine[-1], side="right")) if len(theirs) else 0
-            if upto > at or gone.any():
-                # the new rows up to this batch's last firm, each after the kept rows of codes not above its
-                keep = np.flatnonzero(~gone)
-                places = np.searchsorted(mine[keep], theirs[at:upto], side="right")
-                order = np.insert(keep, places, rows.num_rows + np.arange(upto - at))
-                both = pa.concat_tables([rows, fresh.slice(at, upto - at)])
-                rows = both.take(pa.array(order, pa.int64()))
-                at = upto
+        for rows in _ahead(_kept_and_new(file, dropped, new.select(schema.names).cast(schema), schema)):
             pending.append(rows)
             if sum(t.num_rows for t in pending) >= ROW_GROUP:
                 flush(final=False)
-        pending.append(fresh.slice(at))
         flush(final=True)
     finally:
         writer.close()
