@@ -3,7 +3,12 @@ file, migrated) and on PostgreSQL (a database made for this test session, migrat
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,10 +102,32 @@ def _truncate_pg(engine: Engine) -> None:
         )
 
 
+@functools.cache
+def migrated_template() -> Path:
+    """A SQLite file migrated to the head once per process (a test worker), removed when it exits: migrating
+    takes 0.15-0.35 CPU-s, and about 300 tests a run start from a migrated file."""
+    folder = Path(tempfile.mkdtemp(prefix="huiqi-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "huiqi.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def migrated_sqlite(path: Path) -> str:
+    """A fresh SQLite database at ``path``, as migrating a new file makes it (a copy of the migrated template
+    through SQLite's backup API, a few milliseconds); its URL."""
+    source, target = sqlite3.connect(migrated_template()), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Db]:
-    url = f"sqlite:///{tmp_path / 'huiqi.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "huiqi.db")
     engine = make_engine(url)
     try:
         yield Db("sqlite", url, engine, make_session_factory(engine))

@@ -115,3 +115,30 @@ def test_upgrade_keeps_data_on_sqlite(tmp_path: pytest.TempPathFactory) -> None:
     with make_session_factory(engine)() as s:
         assert verify_ledger(session=s).ok
     engine.dispose()
+
+
+def test_the_sqlite_fixture_is_a_fresh_migration(sqlite_db: Db, tmp_path: pytest.TempPathFactory) -> None:
+    """``sqlite_db`` copies one migrated template (tests/dbfixtures.py): the copy holds what migrating a new
+    file does, schema and rows (the audit chain's head, the reason codes), and no more."""
+    import sqlite3
+    from pathlib import Path
+
+    from huiqi.db.migrate import upgrade
+
+    fresh = Path(str(tmp_path)) / "fresh.db"
+    upgrade(f"sqlite:///{fresh}")
+
+    def dump(path: Path | str) -> list[list[str]]:
+        """The statements of the file's SQL dump, each with its lines sorted, in order: migrating twice can
+        give a table rebuilt by a batch operation its constraints, and the indexes, in another order."""
+        conn = sqlite3.connect(path)
+        try:
+            statements = conn.iterdump()
+            return sorted(sorted(line.strip().rstrip(",") for line in s.splitlines()) for s in statements)
+        finally:
+            conn.close()
+
+    copied = dump(str(sqlite_db.engine.url.database))
+    assert copied == dump(fresh)
+    assert any(s[0].startswith('INSERT INTO "audit_head"') for s in copied)
+    assert any(s[0].startswith('INSERT INTO "alembic_version"') for s in copied)
