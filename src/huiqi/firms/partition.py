@@ -14,7 +14,8 @@ register's tables, sorted by credit code as they are stored.
   break retry, the blank-row rules); a row's firm is its credit code as the import reads it
   (``bulk.firm_of_rows``), so that a firm and its child rows land in the same range, and duplicates and
   child rows of unknown firms are found within it. A row without a good code goes to the first range,
-  where it is refused with its file and row.
+  where it is refused with its file and row. A block's rows find their ranges by one sorted search
+  (``code_ranges``) and go to them by one sort (``by_range``).
 - A range's rows are staged in a Parquet file per table (its text cells and row numbers) in a folder the
   caller removes.
 """
