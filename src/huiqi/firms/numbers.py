@@ -11,7 +11,6 @@ number is too long for its column: the digits are gone).
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import Decimal, InvalidOperation
 
 #: Unit names a mapping may declare for a money column, and what one of them is in yuan.
@@ -25,7 +24,15 @@ UNITS = {
 }
 _SUFFIXES = sorted((u for u in UNITS if u != "yuan"), key=len, reverse=True)
 _SIMPLE = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")  # the common case, read without normalising
-_PLAIN = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+")
+_PLAIN = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+")
+#: The full-width forms of ASCII (U+FF01-FF5E, Excel's and Chinese input methods' １２，．－), the
+#: full-width yuan sign and the ideographic space: the only characters read as others. NFKC would also
+#: read a superscript or circled digit (1200² as 12002, ⑤ as 5) and \d any script's digits.
+_FULL_WIDTH: dict[int, int | str] = {
+    **{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)},
+    0xFFE5: "¥",
+    0x3000: " ",
+}
 
 
 class NumberError(ValueError):
@@ -38,12 +45,13 @@ def unit_name(unit: Decimal) -> str:
 
 
 def normalise(text: str) -> str:
-    """Full-width forms as ASCII (NFKC: １２．５ -> 12.5, ，-> ,, ￥ -> ¥), edges stripped."""
-    return unicodedata.normalize("NFKC", text).strip()
+    """Full-width forms as ASCII (１２．５ -> 12.5, ，-> ,, ￥ -> ¥), edges stripped; nothing else changed,
+    so that a superscript, circled or other script's digit is refused, never read as a digit."""
+    return text.translate(_FULL_WIDTH).strip()
 
 
 def _digits(text: str, expected: str) -> Decimal:
-    if re.fullmatch(r"[+-]?[\d.,]*\d[eE][+-]?\d+", text):
+    if re.fullmatch(r"[+-]?[0-9.,]*[0-9][eE][+-]?[0-9]+", text):
         raise NumberError(
             f"{expected}, not scientific notation ({text}: Excel writes that when a number is too long "
             "for its column; widen the column or format it as a number, and save again)"
