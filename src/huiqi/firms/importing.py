@@ -61,6 +61,7 @@ from huiqi.firms.sheets import (
     Unreadable,
     Verbatim,
     blank,
+    check_span,
     column_letter,
     read_csv,
     read_parquet,
@@ -374,7 +375,7 @@ def grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple
     number, cells = sheet.rows[at]
     header = [_header_text(v) for v in cells]
     rows = sheet.rows[at + 1 :]
-    _check_merged(sheet, number, rows, fill=spec is not None and spec.fill_merged)
+    _check_merged(sheet, number, rows, fill=spec is not None and spec.fill_merged, width=len(header))
     seen: dict[str, int] = {}
     ignored = spec.ignore if spec is not None else set()
     headless = [col for col, h in enumerate(header) if not h]
@@ -422,8 +423,11 @@ def grid(sheet: Sheet, spec: TableMapping | None) -> tuple[list[str], list[tuple
     return [h for h in header if h], out
 
 
-def _check_merged(sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]]], *, fill: bool) -> None:
+def _check_merged(
+    sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]]], *, fill: bool, width: int
+) -> None:
     by_number = {n: cells for n, cells in rows}
+    last_row = max(by_number, default=header_row)
     for r1, c1, r2, c2 in sheet.merged:
         if r2 < header_row or (r1 == r2 and c1 == c2):
             continue  # title rows above the header
@@ -445,6 +449,16 @@ def _check_merged(sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]
                 cells=ref,
                 cell=f"{column_letter(c1 - 1)}{r1}",
             )
+        if r2 > last_row or c2 > width:  # filled, it would make rows and columns of nothing else
+            raise ImportError_(
+                f"{sheet.label}: cells {ref} are merged beyond the table (its last row is {last_row}, its "
+                f"last column {column_letter(width - 1)}); unmerge the cells below or right of it",
+                why="merged_beyond",
+                sheet=sheet.label,
+                cells=ref,
+                row=last_row,
+                column=column_letter(width - 1),
+            )
         top = by_number.get(r1, [])
         value = top[c1 - 1] if c1 - 1 < len(top) else None
         for r in range(r1, r2 + 1):
@@ -460,7 +474,16 @@ def _check_merged(sheet: Sheet, header_row: int, rows: list[tuple[int, list[Any]
 
 
 def table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[Path, str | None]]:
-    """table -> (file, sheet)."""
+    """table -> (file, sheet); a workbook's sheet whose cells span far more than they fill is refused
+    here, before any reader lays that span out."""
+    found = _table_sources(source, mapping)
+    for path, sheet in found.values():
+        if path.suffix.lower() == ".xlsx":
+            check_span(path, sheet)
+    return found
+
+
+def _table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[Path, str | None]]:
     out: dict[str, tuple[Path, str | None]] = {}
     if source.is_dir():
         for table in TABLE_NAMES:

@@ -201,10 +201,17 @@ def read_csv(path: Path, *, encoding: str | None = None, delimiter: str | None =
                 text.seek(0)
             reader = csv.reader(text, delimiter=delimiter, strict=True)
             for number, values in enumerate(reader, start=1):
+                joined = "".join(values)
+                if "\x00" in joined:
+                    col = next(i for i, v in enumerate(values) if "\x00" in v)
+                    raise SheetError(
+                        f"{path}: record {number}, column {column_letter(col)}: a NUL character (no text "
+                        f"holds one; a database refuses it); is this a text file in {found}?"
+                    )
                 cells: list[Any] = [unescape_cell(v) if v[:1] == "'" else v for v in values]
                 if number == 1 and cells and cells[0].startswith("\ufeff"):
                     cells[0] = cells[0][1:]
-                if "".join(values).strip() or not all(blank(v) for v in cells):
+                if joined.strip() or not all(blank(v) for v in cells):
                     sheet.rows.append((number, cells))
         except UnicodeDecodeError as exc:
             raise SheetError(
@@ -261,6 +268,7 @@ class Workbook:
         except zipfile.BadZipFile as exc:
             raise SheetError(f"{path}: not a readable xlsx workbook (a damaged zip archive: {exc})") from None
         try:
+            check_unpacked(self.zip, str(path))
             self._load()
         except BaseException:
             self.zip.close()
@@ -281,8 +289,21 @@ class Workbook:
                 target = targets.get(el.get(_REL) or el.get(_REL_STRICT) or "", "")
                 part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
                 self.sheets[el.get("name", "")] = part
-        self.strings = self._shared_strings()
-        self.date_styles = self._date_styles()
+        self._styled: tuple[list[str], set[int]] | None = None
+
+    @property
+    def strings(self) -> list[str]:
+        """The shared strings, read when a sheet is (listing the sheets reads none of them)."""
+        return self._parts()[0]
+
+    @property
+    def date_styles(self) -> set[int]:
+        return self._parts()[1]
+
+    def _parts(self) -> tuple[list[str], set[int]]:
+        if self._styled is None:
+            self._styled = (self._shared_strings(), self._date_styles())
+        return self._styled
 
     @property
     def sheet_names(self) -> list[str]:
@@ -298,10 +319,20 @@ class Workbook:
         self.close()
 
     def _shared_strings(self) -> list[str]:
-        if "xl/sharedStrings.xml" not in self.zip.namelist():
+        """Streamed, each item let go once read (a whole tree of millions of items is gigabytes)."""
+        name = "xl/sharedStrings.xml"
+        if name not in self.zip.namelist():
             return []
-        root = _parse(self.zip, "xl/sharedStrings.xml", str(self.path))
-        return [_rich_text(si) for si in root if _local(si.tag) == "si"]
+        strings: list[str] = []
+        try:
+            with self.zip.open(name) as f:
+                for _, el in ET.iterparse(f):  # nosec B314  # see the import
+                    if _local(el.tag) == "si":
+                        strings.append(_rich_text(el))
+                        el.clear()
+        except ET.ParseError as exc:
+            raise SheetError(f"{self.path}: the workbook's part {name} is not valid XML: {exc}") from None
+        return strings
 
     def _date_styles(self) -> set[int]:
         from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
@@ -439,6 +470,62 @@ class Workbook:
             return Unreadable("a date (a date cell's serial number out of range)", str(serial))
         value = from_excel(float(serial), CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
         return value
+
+
+#: A workbook part may unpack to more than this only at a ratio a zip bomb has, never a sheet of data
+#: (sheets of registers unpack 5-30 times; a part of one repeated character, hundreds of times).
+MAX_PART_RATIO = 200
+UNPACKED_FREE = 16 << 20
+#: A sheet's cells may span at most this many times the cells it holds, plus 64 Mi cells (a full
+#: sheet of a register: a million rows of 52 columns), since other readers lay the span out as a grid
+#: of 32-byte cells: one stray cell at XFD1048576 is 17 billion cells, an abort of the whole process.
+SPAN_FACTOR = 50
+SPAN_FREE = 1 << 26
+_CELL_REF = re.compile(rb"<(?:[A-Za-z]+:)?c\b[^>]*?\sr=\"([A-Za-z]{1,3})([0-9]{1,7})\"")
+
+
+def check_unpacked(zf: zipfile.ZipFile, label: str) -> None:
+    """Refuse a workbook a part of which unpacks far beyond its packed size (a zip bomb)."""
+    for info in zf.infolist():
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > UNPACKED_FREE and ratio > MAX_PART_RATIO:
+            raise SheetError(
+                f"{label}: the workbook's part {info.filename} unpacks to {info.file_size:,} bytes from "
+                f"{info.compress_size:,} ({ratio:,.0f} times; a sheet of data is at most "
+                f"{MAX_PART_RATIO}): not a workbook Excel saved; save it again in Excel"
+            )
+
+
+def check_span(path: Path, sheet: str | None) -> None:
+    """Refuse a sheet whose cells span far more cells than it holds (a stray cell far below or right),
+    before any reader lays the span out; the message says where the last cell is."""
+    with Workbook(path) as book:
+        name = sheet if sheet is not None else next(iter(book.sheets), None)
+        part = book.sheets.get(name or "")
+        if part is None or part not in book.zip.namelist():
+            return  # the reader names what is missing
+        rows = cols = count = 0
+        lowest = rightmost = ""
+        with book.zip.open(part) as f:
+            tail = b""
+            while chunk := f.read(1 << 22):
+                data = tail + chunk
+                end = 0
+                for m in _CELL_REF.finditer(data):
+                    count += 1
+                    row, col = int(m.group(2)), _column_index(m.group(1).decode()) + 1
+                    if row > rows:
+                        rows, lowest = row, f"{column_letter(col - 1)}{row}"
+                    if col > cols:
+                        cols, rightmost = col, f"{column_letter(col - 1)}{row}"
+                    end = m.end()
+                tail = data[max(end, len(data) - 256) :]
+    if rows * cols > SPAN_FACTOR * count + SPAN_FREE:
+        raise SheetError(
+            f"{path.name}[{name}]: its {count:,} cells span A1:{column_letter(cols - 1)}{rows} "
+            f"({rows * cols:,} cells; the lowest is {lowest}, the rightmost {rightmost}); delete the stray "
+            "cells below and right of the table (Ctrl+End in Excel goes to the last one) and save again"
+        )
 
 
 def _number(text: str | None) -> int:

@@ -316,6 +316,10 @@ BECAUSE = {
         "%(sheet)s: cells %(cells)s are merged, so only %(cell)s holds a value; unmerge and fill them, or "
         "say merged: fill in the mapping to give each cell that value."
     ),
+    "merged_beyond": N_(
+        "%(sheet)s: cells %(cells)s are merged beyond the table (its last row is %(row)s, its last column "
+        "%(column)s); unmerge the cells below or right of it."
+    ),
     "mapping_file_missing": N_("%(file)s: not found (the mapping's file for %(table)s)."),
     "two_files": N_("%(source)s: both %(first)s and %(second)s; keep one."),
     "no_table_files": N_("%(source)s: no table files (expected firms.csv, offices.csv, ...)."),
