@@ -73,7 +73,7 @@ _PLAIN_MONEY = r"^-?[0-9]{1,15}(\.[0-9]{1,2})?$"
 _TRUE = ["True", "true", "TRUE", "1", "是"]
 _FALSE = ["False", "false", "FALSE", "0", "否"]
 _USCC = USCC_PATTERN
-_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64)
+_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int16)
 _VALUE = np.full(256, -1, dtype=np.int64)
 for _i, _ch in enumerate(ALPHABET):
     _VALUE[ord(_ch)] = _i
@@ -456,12 +456,12 @@ def _read(
     stored_raw: RawDigests | None,
     given: Callable[[str], Cells] | None = None,
 ) -> BulkBatch:
-    from huiqi.firms.textual import as_stored, combined, may_fit, recipe
+    from huiqi.firms.textual import import_digests, may_fit, recipe, same_as_stored
 
     batch = BulkBatch(str(src))
     files = table_sources(src, mapping)
     waiting: dict[str, tuple[Cells, dict[str, ColumnRule], pa.Array | None]] = {}
-    raw: dict[str, pa.Table] | None = {}  # None: a file not read as text (no raw digests)
+    raw: dict[str, tuple[np.ndarray, pa.Array]] | None = {}  # None: a file not read as text (no digests)
     shapes: dict[str, tuple[list[str], str, Any]] = {}
     for table in TABLE_NAMES:
         if table not in files:
@@ -485,7 +485,8 @@ def _read(
         if raw is None or found is None:
             raw = None
         else:
-            codes, raw[table] = found
+            codes = found[1]
+            raw[table] = found
             shapes[table] = cells.header, cells.delimiter, spec
             if keep:  # rows may be rejected (``skip_invalid``): their firms' raw digests are not kept
                 batch.rows_read[table] = cells.numbers, codes
@@ -498,16 +499,18 @@ def _read(
             batch.parts[table] = _convert(batch, table, cells, rules, keep, codes)
         else:
             waiting[table] = cells, rules, codes
+    same = np.zeros(0, dtype=bool)
+    of_rows: dict[str, np.ndarray] = {}
     if raw is not None and shapes:
         batch.recipe = recipe(shapes)
-        batch.raw = combined(raw)
-        batch.as_stored = as_stored(batch.raw, stored_raw, batch.recipe)
-    if len(batch.as_stored) and batch.raw is not None:  # the firms to read: few, looked up quickly
-        firms = batch.raw["uscc"]
-        read = firms.filter(pc.invert(pc.is_in(firms, value_set=batch.as_stored))).combine_chunks()
+        batch.raw, of_rows = import_digests(raw)
+        same = same_as_stored(batch.raw, stored_raw, batch.recipe)
+        batch.as_stored = batch.raw["uscc"].filter(pa.array(same)).combine_chunks()
+    del raw
     for table, (cells, rules, codes) in waiting.items():
-        if len(batch.as_stored) and codes is not None:
-            codes = _let_go(batch, table, cells, codes, read, keep)
+        if same.any() and codes is not None:  # the rows of the firms not given as stored, or of none
+            firms = of_rows[table]
+            codes = _let_go(batch, table, cells, codes, (firms < 0) | ~same[np.maximum(firms, 0)], keep)
         batch.parts[table] = _convert(batch, table, cells, rules, keep, codes)
     _check_keys(batch, known)
     return batch
@@ -518,12 +521,12 @@ def firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.A
     header, rule = next((h, r) for h, r in rules.items() if r.to == "uscc")
     col = cells.columns[header]
     bad: list[tuple[int, str, str]] = []
-    if (
-        isinstance(col, pa.Array)
-        and col.type == pa.string()
-        and not rule.values
-        and pc.all(pc.fill_null(pc.match_substring_regex(col, _USCC), False)).as_py()
-    ):
+    plain = isinstance(col, pa.Array) and col.type == pa.string() and not rule.values
+    if plain:
+        ok = _good_fixed(col)  # (every cell a good code of 18 bytes: no pattern, nothing converted)
+        if ok is not None and ok.all():
+            return col
+    if plain and pc.all(pc.fill_null(pc.match_substring_regex(col, _USCC), False)).as_py():
         values = col  # plain codes: the conversion gives such text as it is
     else:
         values, bad = _column(cells, col, layout_type(table, "uscc"), rule)
@@ -536,27 +539,27 @@ def firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.A
     return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), codes)
 
 
-def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[pa.Array, pa.Table] | None:
-    """Each row's firm and the table's raw digests (``textual.table_digests``); None when the file was
+def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[np.ndarray, pa.Array] | None:
+    """The hash of each row's text (``textual.row_hashes``) and each row's firm; None when the file was
     not read as text (a workbook, or read cell by cell): then the import keeps no raw digests."""
-    from huiqi.firms.textual import table_digests
+    from huiqi.firms.textual import row_hashes
 
     texts = [c for c in cells.columns.values() if isinstance(c, pa.Array)]
     if not cells.csv or len(texts) != len(cells.columns):
         return None
-    codes = firm_of_rows(cells, rules, table)
-    return codes, table_digests(texts, codes)
+    return row_hashes(texts), firm_of_rows(cells, rules, table)
 
 
 def _let_go(
-    batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, read: pa.Array, keep: bool
+    batch: BulkBatch, table: str, cells: Cells, codes: pa.Array, read: np.ndarray, keep: bool
 ) -> pa.Array:
     """The rows of the firms given as stored let go (a column at a time: the text is not held twice):
-    the rows kept are those of the firms ``read`` and those of no firm; their firms (``codes`` kept)."""
-    rows = pc.or_(pc.is_null(codes), pc.fill_null(pc.is_in(codes, value_set=read), False))
+    the rows kept are those ``read`` (of the firms not given as stored, or of no firm); their firms
+    (``codes`` kept)."""
+    rows = pa.array(read)
     for h, c in cells.columns.items():
         cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
-    cells.numbers = cells.numbers[_np(rows)]
+    cells.numbers = cells.numbers[read]
     codes = codes.filter(rows)
     if keep:
         batch.rows_read[table] = cells.numbers, codes
@@ -745,21 +748,26 @@ def _good_codes(raw: np.ndarray) -> np.ndarray:
     """Which rows of 18 bytes (a credit code's text each) are plain codes: eight digits, ten characters
     of the alphabet, the last the check character of the others (one byte a cell, no 64-bit copy)."""
     values = _VALUE8[raw]
-    ok: np.ndarray = (values >= 0).all(axis=1) & (values[:, :8] < 10).all(axis=1)
-    total = np.zeros(len(values), dtype=np.int64)
-    for k, weight in enumerate(_WEIGHTS.tolist()):
-        total += values[:, k] * np.int64(weight)
+    ok: np.ndarray = (values.min(axis=1) >= 0) & (values[:, :8].max(axis=1) < 10)
+    total = values[:, :17] @ _WEIGHTS  # (at most 30 x 305: 16 bits hold it)
     ok &= (31 - total % 31) % 31 == values[:, 17]
     return ok
+
+
+def _good_fixed(col: pa.Array) -> np.ndarray | None:
+    """``_good_codes`` of a column of 18-byte codes without a null, on Arrow's buffer as it is; None
+    for any other column."""
+    fixed = _fixed(col)
+    return None if fixed is None else _good_codes(fixed.view(np.uint8).reshape(-1, 18))
 
 
 def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     """Credit codes checked (alphabet, check character) vectorised; the others by ``validate_uscc``,
     which also gives a code written with spaces or lower case in its compact form. A column of 18-byte
     codes without a null is checked on Arrow's buffer as it is (no pattern, no filtered copy)."""
-    fixed = _fixed(col)
-    if fixed is not None:
-        ok = _good_codes(fixed.view(np.uint8).reshape(-1, 18))
+    found = _good_fixed(col)
+    if found is not None:
+        ok = found
     else:
         plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
         ok = np.zeros(len(col), dtype=bool)
@@ -1106,6 +1114,35 @@ def _shown(value: Any) -> str | None:
     )
 
 
+def firms_whose_rows_differ(old: pa.Table, new: pa.Table) -> pa.Array | None:
+    """The firms whose rows of a child table may differ between ``old`` and ``new`` (the same firms'
+    rows before and after), found on the columns: those with another number of rows, and those with a
+    row unlike the one at its place among the firm's rows; None when the tables' columns differ (then
+    every firm's rows are compared as values)."""
+    if not old.schema.equals(new.schema):
+        return None
+    old, new = by_credit_code(old), by_credit_code(new)  # (a firm's rows keep their order)
+    uneven = pa.array([], pa.string())
+    if old.num_rows != new.num_rows or not old["uscc"].equals(new["uscc"]):
+        counts = [t.group_by("uscc").aggregate([([], "count_all")]) for t in (old, new)]
+        both = counts[0].join(counts[1], keys="uscc", join_type="full outer", right_suffix="_new")
+        even = pc.fill_null(pc.equal(both["count_all"], both["count_all_new"]), False)
+        uneven = both["uscc"].filter(pc.invert(even)).combine_chunks().cast(pa.string())
+        if len(uneven):
+            old, new = (t.filter(pc.invert(pc.is_in(t["uscc"], value_set=uneven))) for t in (old, new))
+    differ = np.zeros(old.num_rows, dtype=bool)  # (the same firms now, each with as many rows)
+    for name in old.column_names:
+        a, b = old[name], new[name]
+        differ |= np.asarray(
+            pc.fill_null(pc.not_equal(a, b), False).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        differ |= np.asarray(pc.is_null(a).to_numpy(zero_copy_only=False)) != np.asarray(
+            pc.is_null(b).to_numpy(zero_copy_only=False)
+        )
+    unlike = old["uscc"].filter(pa.array(differ)).combine_chunks().cast(pa.string())
+    return pc.unique(pa.concat_arrays([uneven, unlike]))
+
+
 def _changed_fields(
     existing: Stored, tables: dict[str, pa.Table], codes: pa.Array
 ) -> list[tuple[str, str, str | None, str | None]]:
@@ -1127,8 +1164,10 @@ def _changed_fields(
                 found.append((firm_codes[i], (0, name), name, _shown(o), _shown(n)))
     for k, table in enumerate(CHILD_TABLES):
         rows_of: list[dict[str, list[dict[str, Any]]]] = [{}, {}]
-        for side, t in enumerate((_rows(existing[table], codes), _of(tables[table], codes))):
-            for row in t.to_pylist():
+        was_new = _rows(existing[table], codes), _of(tables[table], codes)
+        maybe = firms_whose_rows_differ(*was_new)  # the others' rows are the same: not made Python
+        for side, t in enumerate(was_new):
+            for row in (t if maybe is None else _of(t, maybe)).to_pylist():
                 code = row.pop("uscc")
                 rows_of[side].setdefault(code, []).append(
                     {c: encode(v) for c, v in row.items() if v is not None}

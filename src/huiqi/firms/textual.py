@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -96,8 +97,9 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _row_hashes(columns: list[pa.Array]) -> np.ndarray:
-    """DuckDB's 64-bit hash of each row's cells (in parallel; rows in their order)."""
+def row_hashes(columns: list[pa.Array]) -> np.ndarray:
+    """DuckDB's 64-bit hash of each row's cells (in parallel; rows in their order): the part of a raw
+    digest each row gives."""
     import duckdb
 
     names = [f"c{i}" for i in range(len(columns))]
@@ -111,30 +113,59 @@ def _row_hashes(columns: list[pa.Array]) -> np.ndarray:
     return np.asarray(found.to_numpy(), dtype=np.uint64)
 
 
+def _firm_sums(rows: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The firms with rows in a table (``ids``: each row's firm, -1 for none), each once, and per firm
+    the sum of its rows' hashes (``rows``) each mixed with its rank among the firm's rows. A file
+    written firm by firm (each firm's rows together: most are) is summed as it is, without a sort."""
+    if not (ids >= 0).all():
+        rows, ids = rows[ids >= 0], ids[ids >= 0]
+    if not len(ids):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.uint64)
+    starts = _runs(ids)
+    if np.bincount(ids[starts]).max() > 1:  # a firm's rows apart
+        order = np.argsort(ids, kind="stable")
+        rows, ids = rows[order], ids[order]
+        starts = _runs(ids)
+    if len(starts) == len(ids):  # a row a firm (the firms table): each of rank 0
+        return ids, _mix(rows ^ _mix(np.array([1], dtype=np.uint64)))
+    rank = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
+    mixed = _mix(rows ^ _mix(rank.astype(np.uint64) + np.uint64(1)))
+    return ids[starts], np.add.reduceat(mixed, starts)
+
+
+def _runs(ids: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of ``ids`` starts."""
+    return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+
+
+def _ids(encoded: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A dictionary array's indices as int64 (-1 for a null)."""
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    parts = [np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int64) for c in chunks]
+    return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
+
+
 def table_digests(columns: list[pa.Array], codes: pa.Array) -> pa.Table:
     """``uscc``, ``raw``: per firm of a table file, a hash of its rows' cells in file order (each row's
-    hash mixed with its rank among the firm's rows, summed). ``columns``: the file's text columns;
-    ``codes``: each row's firm (null: a row of no firm, never taken as stored)."""
-    rows = _row_hashes(columns)
+    hash mixed with its rank among the firm's rows, summed), the firms in their first rows' order.
+    ``columns``: the file's text columns; ``codes``: each row's firm (null: a row of no firm, never
+    taken as stored)."""
     encoded = pc.dictionary_encode(codes)
-    ids = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    order = order[ids[order] >= 0]
-    if not len(order):
-        return pa.table({"uscc": pa.array([], pa.string()), "raw": pa.array([], pa.uint64())})
-    firm = ids[order]
-    starts = np.flatnonzero(np.r_[True, firm[1:] != firm[:-1]])
-    rank = np.arange(len(firm)) - np.repeat(starts, np.diff(np.r_[starts, len(firm)]))
-    mixed = _mix(rows[order] ^ _mix(rank.astype(np.uint64) + np.uint64(1)))
-    raw = np.add.reduceat(mixed, starts)
-    return pa.table({"uscc": encoded.dictionary.take(pa.array(firm[starts])), "raw": pa.array(raw)})
+    firms, sums = _firm_sums(row_hashes(columns), _ids(encoded))
+    raw = np.zeros(len(encoded.dictionary), dtype=np.uint64)
+    raw[firms] = sums  # (every firm of the dictionary has rows)
+    return pa.table({"uscc": encoded.dictionary, "raw": pa.array(raw)})
+
+
+def _salt(name: str) -> np.ndarray:
+    import zlib
+
+    return _mix(np.array([zlib.crc32(name.encode())], dtype=np.uint64))
 
 
 def combined(per_table: dict[str, pa.Table]) -> pa.Table:
     """``uscc``, ``raw``: per firm of an import, its tables' digests each mixed with its table's name and
     summed (a table without rows of the firm adds nothing)."""
-    import zlib
-
     names = sorted(per_table)
     if not names:
         return pa.table({"uscc": pa.array([], pa.string()), "raw": pa.array([], pa.uint64())})
@@ -144,24 +175,55 @@ def combined(per_table: dict[str, pa.Table]) -> pa.Table:
     at = 0
     for name in names:
         raw = np.asarray(per_table[name]["raw"].to_numpy(), dtype=np.uint64)
-        salt = _mix(np.array([zlib.crc32(name.encode())], dtype=np.uint64))
         mine = ids[at : at + len(raw)]  # a firm once per table: plain indexing adds each once
         with np.errstate(over="ignore"):
-            total[mine] += _mix(raw ^ salt)
+            total[mine] += _mix(raw ^ _salt(name))
         at += len(raw)
     return pa.table({"uscc": encoded.dictionary, "raw": pa.array(total)})
 
 
+def import_digests(
+    tables: Mapping[str, tuple[np.ndarray, pa.Array]],
+) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """``combined`` of the tables' ``table_digests`` (the same firms in the same order, the same raw
+    digests) from each table's ``row_hashes`` and rows' firms (credit codes, null for none), the codes
+    of every table hashed once; with each table's rows' firms as rows of the result (-1 for none)."""
+    names = sorted(tables)
+    codes = pa.chunked_array([tables[n][1] for n in names], type=pa.string())
+    encoded = pc.dictionary_encode(codes)
+    dictionary = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], pa.string())
+    ids = _ids(encoded)
+    total = np.zeros(len(dictionary), dtype=np.uint64)
+    of_rows: dict[str, np.ndarray] = {}
+    at = 0
+    for name in names:
+        rows = tables[name][0]
+        of_rows[name] = mine = ids[at : at + len(rows)]
+        at += len(rows)
+        firms, sums = _firm_sums(rows, mine)  # each firm once: plain indexing adds each once
+        with np.errstate(over="ignore"):
+            total[firms] += _mix(sums ^ _salt(name))
+    return pa.table({"uscc": dictionary, "raw": pa.array(total)}), of_rows
+
+
 def as_stored(new: pa.Table, stored: RawDigests | None, recipe_now: str) -> pa.Array:
     """The firms of ``new`` whose raw digest is the stored one, made under the same recipe."""
+    return new["uscc"].filter(pa.array(same_as_stored(new, stored, recipe_now))).combine_chunks()
+
+
+def same_as_stored(new: pa.Table, stored: RawDigests | None, recipe_now: str) -> np.ndarray:
+    """Per firm of ``new``, whether its raw digest is the stored one made under the same recipe (a
+    mask: the firms' rows are then let go by their place, without looking their codes up again)."""
     if stored is None or stored.recipe != recipe_now or not new.num_rows or not stored.digests.num_rows:
-        return pa.array([], pa.string())
+        return np.zeros(new.num_rows, dtype=bool)
     old = stored.digests
     if _same_firms(old, new):
-        return new["uscc"].filter(pc.equal(new["raw"], old["raw"])).combine_chunks()
-    both = new.join(old, keys="uscc", join_type="inner", right_suffix="_stored")
-    same = both.filter(pc.equal(both["raw"], both["raw_stored"]))
-    return same["uscc"].combine_chunks()
+        same = pc.equal(new["raw"], old["raw"])
+    else:
+        both = new.join(old, keys="uscc", join_type="inner", right_suffix="_stored")
+        codes = both.filter(pc.equal(both["raw"], both["raw_stored"]))["uscc"]
+        same = pc.is_in(new["uscc"], value_set=codes.combine_chunks())
+    return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _same_firms(old: pa.Table, new: pa.Table) -> bool:
