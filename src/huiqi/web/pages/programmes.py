@@ -16,7 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 from huiqi.app import authoring, lifecycle
 from huiqi.app import programmes as use
 from huiqi.app.authoring import DraftNotFound, MatchingError, PublishingError
-from huiqi.rules.errors import ProgrammeError, UnknownProgramme
+from huiqi.firms.io import TextFileError, decode_any_encoding
+from huiqi.rules.errors import Location, Problem, ProgrammeError, UnknownProgramme
+from huiqi.rules.yamlpos import MAX_CHARS
 from huiqi.web.api.common import actor
 from huiqi.web.errors import page_message
 from huiqi.web.i18n import N_, _, language
@@ -65,11 +67,17 @@ def _refused(exc: ProgrammeError) -> dict[str, Any]:
 
 
 async def _upload(file: UploadFile) -> use.ProgrammeUpload:
-    raw = await file.read(1_000_001)
+    """The uploaded file's text in any encoding the command line reads (GBK, UTF-16, a BOM); a file too
+    large, binary or in no encoding is refused naming why (it was refused with no reason at all)."""
+    name = file.filename or "upload.programme.yaml"
+    raw = await file.read(MAX_CHARS + 1)
+    if len(raw) > MAX_CHARS:
+        raise ProgrammeError([Problem(Location(name), f"the file is larger than {MAX_CHARS:,} bytes")])
     try:
-        return use.ProgrammeUpload(file.filename or "upload.programme.yaml", raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ProgrammeError([]) from None
+        text, _encoding = decode_any_encoding(raw, source=name)
+    except TextFileError as exc:
+        raise ProgrammeError([Problem(Location(name), exc.message)]) from None
+    return use.ProgrammeUpload(name, text)
 
 
 @router.post("/officer/programmes/validate")
