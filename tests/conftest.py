@@ -55,10 +55,15 @@ SLOW = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests named in SLOW (besides those marked in their own module)."""
+    """Mark the tests named in SLOW (besides those marked in their own module), and run the modules holding a
+    slow test first, each module's tests together and in their order: pytest-xdist hands out tests in this
+    order, and a long test among the last left one worker running alone (the web tests, slowest, are
+    collected last)."""
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+    slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_modules)
 
 
 @pytest.fixture
