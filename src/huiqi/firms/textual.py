@@ -139,10 +139,10 @@ def _runs(ids: np.ndarray) -> np.ndarray:
 
 
 def _ids(encoded: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A dictionary array's indices as int64 (-1 for a null)."""
+    """A dictionary array's indices (-1 for a null), as Arrow holds them (32 bits: no 64-bit copy)."""
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    parts = [np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int64) for c in chunks]
-    return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
+    parts = [(pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy() for c in chunks]
+    return np.concatenate(parts) if parts else np.array([], dtype=np.int32)
 
 
 def table_digests(columns: list[pa.Array], codes: pa.Array) -> pa.Table:
