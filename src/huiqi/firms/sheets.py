@@ -587,6 +587,13 @@ def read_parquet(path: Path) -> Sheet:
     with path.open("rb") as f:
         check_kind(path, f.read(8))
     try:
+        rows = pq.read_metadata(path).num_rows
+        size = path.stat().st_size
+        if rows > size:  # a row of a register holds an 18-character credit code, nearly unique
+            raise SheetError(
+                f"{path}: {rows:,} rows in {size:,} bytes, more rows than bytes: not a register's table "
+                "(a column of one value repeated, a Parquet bomb)"
+            )
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise SheetError(f"{path}: not a readable Parquet file: {exc}") from None
