@@ -79,15 +79,17 @@ for _i, _ch in enumerate(ALPHABET):
     _VALUE[ord(_ch)] = _i
 _VALUE8 = _VALUE.astype(np.int8)  # a byte's place in the alphabet (-1: none), a byte a cell
 Progress = Callable[[str], None]
+_ARROW = (pa.Array, pa.ChunkedArray)  # a column of cells held by Arrow (a CSV file's: as read, in blocks)
 
 
 @dataclass
 class Cells:
-    """A table file's cells under its header: each column Arrow text (CSV) or Python values (others)."""
+    """A table file's cells under its header: each column Arrow text (CSV; in the blocks Arrow read until
+    converted) or Python values (others)."""
 
     label: str
     header: list[str]
-    columns: dict[str, pa.Array | list[Any]]
+    columns: dict[str, pa.Array | pa.ChunkedArray | list[Any]]
     numbers: np.ndarray  # the spreadsheet row number of each row
     csv: bool = False  # a CSV file's cells: an apostrophe before a formula character is an escape
     delimiter: str = ""  # of a CSV file
@@ -98,7 +100,7 @@ class Cells:
         out = {}
         for h, col in self.columns.items():
             if i < len(col):  # (a column let go once converted is empty: nothing to show)
-                out[h] = self.cell(col[i].as_py() if isinstance(col, pa.Array) else col[i])
+                out[h] = self.cell(col[i].as_py() if isinstance(col, _ARROW) else col[i])
         return out
 
     def cell(self, v: Any) -> Any:
@@ -190,7 +192,7 @@ class CsvPlan:
             ),
         }
 
-    def cells(self, columns: list[pa.Array], numbers: np.ndarray) -> Cells:
+    def cells(self, columns: list[pa.Array | pa.ChunkedArray], numbers: np.ndarray) -> Cells:
         """The file's cells (or a part of its rows) under its header."""
         cells = dict(zip(self.header, columns, strict=True))
         return Cells(self.path.name, self.header, cells, numbers, csv=True, delimiter=self.delimiter)
@@ -236,7 +238,9 @@ def csv_plan(path: Path, spec: TableMapping | None) -> CsvPlan | None:
     return CsvPlan(path, encoding, delimiter, header)
 
 
-def csv_rows(columns: list[pa.Array], first: int) -> tuple[list[pa.Array], np.ndarray] | None:
+def csv_rows(
+    columns: list[pa.Array | pa.ChunkedArray], first: int
+) -> tuple[list[pa.Array | pa.ChunkedArray], np.ndarray] | None:
     """Rows of a CSV file read by Arrow (``columns``, the first being record ``first`` of the file) as
     the import takes them, with their row numbers: a row whose cells are all empty is skipped; None when
     a row is of spaces only (the row-by-row reader judges it)."""
@@ -270,6 +274,8 @@ def _may_be_blank(col: pa.Array) -> np.ndarray:
     """Which cells of a text column may be empty or of spaces only (``_BLANKISH``): those null, empty,
     or whose first byte is a control character, a space or starts a non-ASCII character; found on
     Arrow's buffers (the pattern is asked of these only, not of every cell of a file)."""
+    if isinstance(col, pa.ChunkedArray):
+        return np.concatenate([_may_be_blank(c) for c in col.chunks] or [np.zeros(0, dtype=bool)])
     n = len(col)
     if col.type != pa.string() or not n:
         return np.ones(n, dtype=bool)
@@ -303,10 +309,10 @@ def _fast_csv(path: Path, spec: TableMapping | None) -> Cells | None:
             continue
     if table is None:
         return None
-    columns = []
-    while table.num_columns:  # one column made contiguous at a time, its chunks let go as it goes
-        columns.append(table.column(0).combine_chunks())
-        table = table.remove_column(0)
+    # the columns as Arrow read them (in blocks): made contiguous by _convert, after the rows of the
+    # firms given as stored are let go (not a copy of all of a file's text)
+    columns = table.columns
+    del table
     rows = csv_rows(columns, 2)
     return None if rows is None else plan.cells(*rows)
 
@@ -542,6 +548,7 @@ def firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.A
     """Each row's firm: its credit code as the import reads it; null when the cell is not a good code."""
     header, rule = next((h, r) for h, r in rules.items() if r.to == "uscc")
     col = cells.columns[header]
+    col = _contiguous(col)  # (the codes alone made contiguous)
     bad: list[tuple[int, str, str]] = []
     plain = isinstance(col, pa.Array) and col.type == pa.string() and not rule.values
     if plain:
@@ -566,7 +573,7 @@ def _table_raw(cells: Cells, rules: dict[str, ColumnRule], table: str) -> tuple[
     not read as text (a workbook, or read cell by cell): then the import keeps no raw digests."""
     from huiqi.firms.textual import row_hashes
 
-    texts = [c for c in cells.columns.values() if isinstance(c, pa.Array)]
+    texts = [c for c in cells.columns.values() if isinstance(c, _ARROW)]
     if not cells.csv or len(texts) != len(cells.columns):
         return None
     return row_hashes(texts), firm_of_rows(cells, rules, table)
@@ -580,7 +587,7 @@ def _let_go(
     (``codes`` kept)."""
     rows = pa.array(read)
     for h, c in cells.columns.items():
-        cells.columns[h] = c.filter(rows) if isinstance(c, pa.Array) else c
+        cells.columns[h] = _contiguous(c.filter(rows)) if isinstance(c, _ARROW) else c
     cells.numbers = cells.numbers[read]
     codes = codes.filter(rows)
     if keep:
@@ -613,6 +620,8 @@ def _convert(
     n = len(cells.numbers)
     found: list[tuple[int, int, RowProblem]] = []
     out: dict[str, pa.Array] = {}
+    for h, c in cells.columns.items():  # a CSV file's columns as read, made contiguous one at a time
+        cells.columns[h] = _contiguous(c)
     uscc_header = next(h for h, r in rules.items() if r.to == "uscc")
     read = codes if codes is not None and not codes.null_count else None  # every row's code good
 
@@ -660,6 +669,11 @@ def _convert(
         data = data.filter(pa.array(keep))
         index = index[keep]
     return Part(table, cells, data, index)
+
+
+def _contiguous(col: Any) -> Any:
+    """A column in one piece: a chunked array's chunks combined; anything else as it is."""
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
 def _parsed(table: str, cells: Cells, i: int) -> ParsedRow:
@@ -1099,7 +1113,7 @@ def _membership(codes: pa.Array, register: pa.Array | pa.ChunkedArray) -> tuple[
     binary search, without a hash table of the register's codes built or probed; else by ``is_in``."""
     where, among = _fixed(register), _fixed(codes)
     if where is None or among is None or not len(where) or not bool((where[1:] > where[:-1]).all()):
-        register = register.combine_chunks() if isinstance(register, pa.ChunkedArray) else register
+        register = _contiguous(register)
         return pc.is_in(codes, value_set=register), pc.is_in(register, value_set=codes)
     at = np.minimum(np.searchsorted(where, among), len(where) - 1)
     found = where[at] == among
@@ -1111,7 +1125,7 @@ def _membership(codes: pa.Array, register: pa.Array | pa.ChunkedArray) -> tuple[
 def _fixed(codes: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Credit codes as fixed-width bytes (a view of Arrow's buffer, no copy) to search in; None when they
     are not all 18 bytes long without nulls."""
-    col = (codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes).cast(pa.string())
+    col = _contiguous(codes).cast(pa.string())
     n = len(col)
     if col.null_count or (n and pc.min_max(pc.binary_length(col)).as_py() != {"min": 18, "max": 18}):
         return None
