@@ -55,6 +55,7 @@ import yaml
 
 from huiqi.firms.io import BoundedLoader
 from huiqi.firms.numbers import UNITS, NumberError, normalise, parse_amount, parse_count, unit_name
+from huiqi.firms.register import MANIFEST
 from huiqi.firms.sheets import (
     Sheet,
     SheetError,
@@ -483,6 +484,24 @@ def table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, t
     return found
 
 
+def _check_unclaimed(source: Path, found: dict[str, tuple[Path, str | None]]) -> None:
+    """Refuse a folder holding a register file no table reads (``offices (1).csv`` beside firms.csv, a
+    workbook the mapping does not name): it was passed over without a word. A register directory huiqi
+    wrote (its manifest) holds its digests and history beside its tables."""
+    if (source / MANIFEST).exists():
+        return
+    claimed = {path.resolve() for path, _ in found.values()}
+    for f in sorted(source.iterdir()):
+        if f.suffix.lower() in FORMATS and not f.name.startswith(".") and f.resolve() not in claimed:
+            raise ImportError_(
+                f"{source}: {f.name} is not a table of the register (firms.csv, offices.csv, ...) nor a file "
+                "the mapping names (file:); rename it, name it in the mapping, or move it out of the folder",
+                why="unclaimed_file",
+                source=str(source),
+                file=f.name,
+            )
+
+
 def _table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, tuple[Path, str | None]]:
     out: dict[str, tuple[Path, str | None]] = {}
     if source.is_dir():
@@ -516,6 +535,7 @@ def _table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, 
                 why="no_table_files",
                 source=str(source),
             )
+        _check_unclaimed(source, out)
         return out
     if not source.exists():
         raise ImportError_(f"{source}: not found", why="source_missing", source=str(source))

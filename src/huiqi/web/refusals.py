@@ -322,6 +322,10 @@ BECAUSE = {
     ),
     "mapping_file_missing": N_("%(file)s: not found (the mapping's file for %(table)s)."),
     "two_files": N_("%(source)s: both %(first)s and %(second)s; keep one."),
+    "unclaimed_file": N_(
+        "%(source)s: %(file)s is not a table of the register (firms.csv, offices.csv, ...) nor a file the "
+        "mapping names (file:); rename it, name it in the mapping, or move it out of the folder."
+    ),
     "no_table_files": N_("%(source)s: no table files (expected firms.csv, offices.csv, ...)."),
     "source_missing": N_("%(source)s: not found."),
     "no_sheet": N_("%(source)s: no sheet named %(sheet)s (sheets: %(sheets)s)."),
