@@ -656,7 +656,7 @@ def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any
             return value.date()
         if isinstance(value, dt.date):
             return value
-        t = _text(value)
+        t = normalise(_text(value))  # ２０２３年５月１日 as typed with a Chinese input method
         for fmt in rule.formats if rule else ("%Y-%m-%d",):
             try:
                 return dt.datetime.strptime(t, fmt).date()
