@@ -44,3 +44,16 @@ def test_a_register_directory_is_read_with_its_digests_beside_it(tmp_path: Path)
     (out / "register.json").unlink()  # no manifest: a folder of files, the extra one refused
     with pytest.raises(ImportError_, match=r"history\.parquet is not a table of the register"):
         read_source(out)
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "folder"])
+def test_a_table_that_is_not_a_file_is_refused(tmp_path: Path, target: str) -> None:
+    folder = firms_csv(tmp_path).parent
+    (folder / "offices.csv").unlink()
+    if target == "folder":
+        (folder / "offices.csv").mkdir()
+    else:
+        (folder / "offices.csv").symlink_to(target)  # read, it never ends
+    with pytest.raises(ImportError_, match=r"offices\.csv: not a file") as refused:
+        read_source(folder)
+    assert refused.value.why == "not_a_file"

@@ -479,6 +479,8 @@ def table_sources(source: Path, mapping: dict[str, TableMapping]) -> dict[str, t
     here, before any reader lays that span out."""
     found = _table_sources(source, mapping)
     for path, sheet in found.values():
+        if not path.is_file():  # a device or a pipe (a link to /dev/zero) is read without end
+            raise ImportError_(f"{path}: not a file", why="not_a_file", file=str(path))
         if path.suffix.lower() == ".xlsx":
             check_span(path, sheet)
     return found

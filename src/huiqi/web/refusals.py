@@ -326,6 +326,7 @@ BECAUSE = {
         "%(source)s: %(file)s is not a table of the register (firms.csv, offices.csv, ...) nor a file the "
         "mapping names (file:); rename it, name it in the mapping, or move it out of the folder."
     ),
+    "not_a_file": N_("%(file)s: not a file."),
     "no_table_files": N_("%(source)s: no table files (expected firms.csv, offices.csv, ...)."),
     "source_missing": N_("%(source)s: not found."),
     "no_sheet": N_("%(source)s: no sheet named %(sheet)s (sheets: %(sheets)s)."),
