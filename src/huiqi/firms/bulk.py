@@ -187,6 +187,7 @@ class CsvPlan:
             "parse_options": pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=newlines),
             "convert_options": pcsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
+                null_values=[""],  # only an empty cell: NA, N/A, NULL, NaN, #N/A are text as typed
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),
@@ -733,7 +734,8 @@ def _plain(col: pa.Array, typ: pa.DataType, rule: ColumnRule) -> tuple[pa.Array,
         edge = pc.or_(
             pc.match_substring_regex(first, f"^[{_WS}']$"), pc.match_substring_regex(last, f"^[{_WS}]$")
         )
-        return pc.invert(edge), col
+        nul = pc.match_substring(col, "\x00")  # convert refuses it (a database cannot store one)
+        return pc.invert(pc.or_(edge, nul)), col
     if typ == pa.bool_():
         return pc.is_in(col, value_set=pa.array(_TRUE + _FALSE)), pc.is_in(col, value_set=pa.array(_TRUE))
     if typ == pa.date32():

@@ -643,7 +643,10 @@ def convert(value: Any, typ: pa.DataType | None, rule: ColumnRule | None) -> Any
         elif typ == _STRING:
             raise BadValue("one of " + ", ".join(repr(k) for k in rule.values))
     if typ == _STRING:
-        return _string(value)
+        text = _string(value)
+        if "\x00" in text:
+            raise BadValue("text without a NUL character (U+0000: no database stores one)")
+        return text
     if typ == _BOOL:
         if isinstance(value, bool):
             return value
