@@ -86,7 +86,10 @@ def _children_cpu() -> float:
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS of the process tree in GiB, stdout) of one command; its CPU time in ``CPU``."""
+    """(seconds, peak RSS of the process tree in GiB, stdout) of one command; its CPU time in ``CPU``. The
+    files written before it (the data made for it, the run before) are flushed to disk first, so that their
+    write-back is not timed as this command's."""
+    os.sync()
     cpu = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
