@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from huiqi.firms import bulk, textual
 from huiqi.firms.importing import RowProblem
 from huiqi.firms.table import CHILD_TABLES
-from huiqi.firms.uscc import UsccError, make_uscc, validate_uscc
+from huiqi.firms.uscc import UsccError, fixed_codes, make_uscc, validate_uscc
 
 GOOD = [make_uscc(f"91310110{i:09d}") for i in range(40)]
 FORMS = st.sampled_from(["good", "wrong", "lower", "spaced", "letter", "head", "short", "wide", "blank"])
@@ -67,7 +67,7 @@ def test_codes_on_the_buffer_are_those_of_the_pattern(forms: list[tuple[int, str
 
 def test_a_column_of_good_codes_is_checked_without_the_pattern() -> None:
     col = pa.array(GOOD, pa.string())
-    assert bulk._fixed(col) is not None
+    assert fixed_codes(col) is not None
     out, bad = bulk._codes(col)
     assert out.equals(col) and bad == []
     wrong = pa.array([*GOOD[:3], GOOD[3][:17] + ("0" if GOOD[3][17] != "0" else "1")], pa.string())

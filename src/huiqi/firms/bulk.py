@@ -62,7 +62,7 @@ from huiqi.firms.importing import (
 from huiqi.firms.sheets import SheetError, check_kind, excel_number, unescape_cell
 from huiqi.firms.table import CHILD_TABLES, MONEY, YEAR_MAPS, child_schema, firm_schema
 from huiqi.firms.textual import RawDigests
-from huiqi.firms.uscc import ALPHABET, USCC_PATTERN, UsccError, validate_uscc
+from huiqi.firms.uscc import ALPHABET, USCC_PATTERN, UsccError, fixed_codes, validate_uscc
 from huiqi.money import MAX_MAGNITUDE
 
 #: whitespace as Python's str.strip() knows it (a cell with it at an edge is converted by importing)
@@ -553,7 +553,7 @@ def firm_of_rows(cells: Cells, rules: dict[str, ColumnRule], table: str) -> pa.A
     bad: list[tuple[int, str, str]] = []
     plain = isinstance(col, pa.Array) and col.type == pa.string() and not rule.values
     if plain:
-        ok = _good_fixed(col)  # (every cell a good code of 18 bytes: no pattern, nothing converted)
+        ok = _goodfixed_codes(col)  # (every cell a good code of 18 bytes: no pattern, nothing converted)
         if ok is not None and ok.all():
             return col
     if plain and pc.all(pc.fill_null(pc.match_substring_regex(col, _USCC), False)).as_py():
@@ -792,10 +792,10 @@ def _good_codes(raw: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _good_fixed(col: pa.Array) -> np.ndarray | None:
+def _goodfixed_codes(col: pa.Array) -> np.ndarray | None:
     """``_good_codes`` of a column of 18-byte codes without a null, on Arrow's buffer as it is; None
     for any other column."""
-    fixed = _fixed(col)
+    fixed = fixed_codes(col)
     return None if fixed is None else _good_codes(fixed.view(np.uint8).reshape(-1, 18))
 
 
@@ -803,14 +803,14 @@ def _codes(col: pa.Array) -> tuple[pa.Array, list[tuple[int, str, str]]]:
     """Credit codes checked (alphabet, check character) vectorised; the others by ``validate_uscc``,
     which also gives a code written with spaces or lower case in its compact form. A column of 18-byte
     codes without a null is checked on Arrow's buffer as it is (no pattern, no filtered copy)."""
-    found = _good_fixed(col)
+    found = _goodfixed_codes(col)
     if found is not None:
         ok = found
     else:
         plain = pc.fill_null(pc.match_substring_regex(col, _USCC), False).to_numpy(zero_copy_only=False)
         ok = np.zeros(len(col), dtype=bool)
         if plain.any():
-            chosen = _fixed(col.filter(pa.array(plain)))
+            chosen = fixed_codes(col.filter(pa.array(plain)))
             assert chosen is not None  # nosec B101  # 18 ASCII characters each, as the pattern says
             ok[np.flatnonzero(plain)] = _good_codes(chosen.view(np.uint8).reshape(-1, 18))
     missing = pc.is_null(col).to_numpy(zero_copy_only=False)
@@ -1104,7 +1104,7 @@ def _new_digests(
     fresh = by_credit_code(firm_digests({name: _of(t, touched) for name, t in tables.items()}))
     kept = stored.filter(pc.invert(_membership(touched, stored["uscc"])[1]))
     both = pa.concat_tables([kept, fresh.cast(kept.schema)])
-    old, new = _fixed(kept["uscc"]), _fixed(fresh["uscc"])
+    old, new = fixed_codes(kept["uscc"]), fixed_codes(fresh["uscc"])
     if old is None or new is None or not _in_order(kept):
         return by_credit_code(both)
     # both in order: the new firms' digests put in their places (no sort of the register's codes)
@@ -1117,7 +1117,7 @@ def _membership(codes: pa.Array, register: pa.Array | pa.ChunkedArray) -> tuple[
     """Which of ``codes`` ``register`` holds, and which of ``register``'s codes are among
     ``codes``: a few codes found in a register's millions (each once, 18 bytes, in order: as stored) by
     binary search, without a hash table of the register's codes built or probed; else by ``is_in``."""
-    where, among = _fixed(register), _fixed(codes)
+    where, among = fixed_codes(register), fixed_codes(codes)
     if where is None or among is None or not len(where) or not bool((where[1:] > where[:-1]).all()):
         register = _contiguous(register)
         return pc.is_in(codes, value_set=register), pc.is_in(register, value_set=codes)
@@ -1126,20 +1126,6 @@ def _membership(codes: pa.Array, register: pa.Array | pa.ChunkedArray) -> tuple[
     held = np.zeros(len(where), dtype=bool)
     held[at[found]] = True
     return pa.array(found), pa.array(held)
-
-
-def _fixed(codes: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """Credit codes as fixed-width bytes (a view of Arrow's buffer, no copy) to search in; None when they
-    are not all 18 bytes long without nulls."""
-    col = _contiguous(codes).cast(pa.string())
-    n = len(col)
-    if col.null_count or (n and pc.min_max(pc.binary_length(col)).as_py() != {"min": 18, "max": 18}):
-        return None
-    offsets, data = col.buffers()[1], col.buffers()[2]
-    if data is None:
-        return np.array([], dtype="S18")
-    first = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=col.offset * 4)[0]) if n else 0
-    return np.frombuffer(data, dtype="S18", count=n, offset=first)
 
 
 def _differing(old: pa.Table, new: pa.Table, among: pa.Array) -> pa.Array:

@@ -61,7 +61,7 @@ from huiqi.firms.importing import (
     table_sources,
 )
 from huiqi.firms.textual import RAW_DIGESTS
-from huiqi.firms.uscc import USCC_PATTERN
+from huiqi.firms.uscc import USCC_PATTERN, fixed_codes
 
 #: the places of the firms file whose records' credit codes the boundaries are chosen from, and the bytes
 #: read at each (about 80 records: some 15,000 codes, each range's size then within a few %)
@@ -259,7 +259,7 @@ def code_ranges(codes: pa.Array, bounds: list[str]) -> np.ndarray:
         return where
     firms = pc.is_valid(codes).to_numpy(zero_copy_only=False)
     known = codes.filter(pa.array(firms)) if codes.null_count else codes
-    fixed = _fixed_width(known, len(bounds[0]))
+    fixed = fixed_codes(known)
     if fixed is not None and all(len(b.encode()) == len(b) == fixed.itemsize for b in bounds):
         where[firms] = np.searchsorted(np.array(bounds, dtype=fixed.dtype), fixed, side="right")
     else:
@@ -277,19 +277,6 @@ def by_range(block: pa.Table, where: np.ndarray) -> Iterator[tuple[int, pa.Table
     starts = np.cumsum(counts) - counts
     for i in np.flatnonzero(counts).tolist():
         yield i, ordered.slice(int(starts[i]), int(counts[i]))
-
-
-def _fixed_width(text: pa.Array, width: int) -> np.ndarray | None:
-    """Text of ``width`` bytes a row without a null as NumPy's fixed-width bytes over Arrow's buffer (no
-    copy); None when a row is of another width (or the array not plain text)."""
-    if text.type != pa.string() or text.null_count or not len(text):
-        return None
-    lengths = pc.min_max(pc.binary_length(text))
-    if lengths["min"].as_py() != width or lengths["max"].as_py() != width:
-        return None
-    _, offsets, data = text.buffers()
-    start = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=text.offset * 4)[0])
-    return np.frombuffer(data, dtype=f"S{width}", count=len(text), offset=start)
 
 
 @dataclass

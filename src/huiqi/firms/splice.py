@@ -32,6 +32,7 @@ from huiqi.firms.register import (
     manifest_text,
     table_writer,
 )
+from huiqi.firms.uscc import fixed_codes
 
 T = TypeVar("T")
 
@@ -78,17 +79,12 @@ AHEAD = 2
 
 
 def searchable(codes: pa.Array) -> np.ndarray:
-    """Credit codes as a NumPy array to search in: 18-byte strings viewed in Arrow's buffer (no copy)
-    when every code is 18 bytes long, else Python strings (in the same order: UTF-8's bytes sort as its
-    characters)."""
-    col = codes.cast(pa.string())
-    n = len(col)
-    if n and not col.null_count and pc.min_max(pc.binary_length(col)).as_py() == {"min": 18, "max": 18}:
-        offsets, data = col.buffers()[1], col.buffers()[2]
-        assert offsets is not None and data is not None  # nosec B101  # (a string array of n > 0 rows)
-        first = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=col.offset * 4)[0])
-        return np.frombuffer(data, dtype="S18", count=n, offset=first)
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+    """Credit codes as a NumPy array to search in: 18-byte strings viewed in Arrow's buffer
+    (``uscc.fixed_codes``), else Python strings (in the same order: UTF-8's bytes sort as its characters)."""
+    fixed: np.ndarray | None = fixed_codes(codes)
+    if fixed is not None:
+        return fixed
+    return np.asarray(codes.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _as_text(codes: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from stdnum.cn import uscc as _uscc
 from stdnum.exceptions import ValidationError
 
@@ -10,6 +12,25 @@ ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 #: anchored, for ``re.fullmatch`` and Arrow's ``match_substring_regex`` alike. The check character is not
 #: checked here (``validate_uscc`` does).
 USCC_PATTERN = r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$"
+
+
+def fixed_codes(codes: Any) -> Any:
+    """Credit codes (an Arrow string array, chunked or not) as NumPy's 18-byte strings viewed in Arrow's
+    buffer (no copy), to sort and search in as Arrow orders them; None when one is null or not 18 bytes
+    long. (numpy and pyarrow imported here: this module is read at start-up.)"""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = (codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes).cast(pa.string())
+    n = len(col)
+    if col.null_count or (n and pc.min_max(pc.binary_length(col)).as_py() != {"min": 18, "max": 18}):
+        return None
+    offsets, data = col.buffers()[1], col.buffers()[2]
+    if data is None or not n:
+        return np.array([], dtype="S18")
+    first = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=col.offset * 4)[0])
+    return np.frombuffer(data, dtype="S18", count=n, offset=first)
 
 
 class UsccError(ValueError):
