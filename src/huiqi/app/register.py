@@ -459,7 +459,7 @@ def _stage_spliced(
         with ThreadPoolExecutor(1) as pool:  # the tables written (on every core) as the rest is
             spliced = pool.submit(write_spliced, files, dropped, tables, fresh, table_years(tables["firms"]))
             with snapshot.AddedFirms(where, fresh, imports[-1]) as news:
-                news.add(added if added is not None else pa.array([], pa.string()))
+                news.add(added)
             beside(fresh)
             firms = spliced.result()
         (fresh / snapshot.META).write_text(json.dumps({"imports": imports, "firms": firms, "columnar": True}))

@@ -84,9 +84,9 @@ class AddedFirms:
     def __enter__(self) -> AddedFirms:
         return self
 
-    def add(self, codes: pa.Array) -> None:
-        """The firms this import adds (some of them: called once a part)."""
-        if not len(codes):
+    def add(self, codes: pa.Array | None) -> None:
+        """The firms this import adds (some of them: called once a part; None: none)."""
+        if codes is None or not len(codes):
             return
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.target, self.SCHEMA, compression="zstd")
@@ -96,9 +96,11 @@ class AddedFirms:
         ids = pa.array([self.import_id] * len(codes), pa.string())
         self.writer.write_table(pa.table([codes.cast(pa.string()), ids], schema=self.SCHEMA))
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self.writer is not None:
             self.writer.close()
+        elif kind is not None:  # refused: the new register is removed, nothing to write in it
+            return
         elif self.keep:  # nothing added: the same rows as now
             try:
                 os.link(self.before, self.target)
@@ -126,7 +128,7 @@ def stage(
     write_register(tables, fresh)
     if columnar and imports:
         with AddedFirms(where, fresh, imports[-1], keep=len(imports) > 1) as news:
-            news.add(added if added is not None else pa.array([], pa.string()))
+            news.add(added)
     meta = {"imports": imports, "firms": tables["firms"].num_rows, "columnar": columnar}
     (fresh / META).write_text(json.dumps(meta))
     return fresh
